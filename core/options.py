@@ -1,0 +1,150 @@
+"""Per-spoke sync options (CiraHub's "Sync Options") and the per-hub conflict policy.
+
+Values only; :func:`SyncOptions.from_dict` validates operator input and names the bad key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from enum import StrEnum
+from typing import Any
+
+from cirahub.core.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """Which of create / update / delete are allowed in one direction."""
+
+    create: bool = True
+    update: bool = True
+    delete: bool = True
+
+    @classmethod
+    def parse(cls, value: str | Iterable[str] | Permissions, *, name: str) -> Permissions:
+        """``"create,update,delete"``, ``"all"``, ``"none"`` or a list of those words."""
+        if isinstance(value, Permissions):
+            return value
+        words = value.split(",") if isinstance(value, str) else list(value)
+        words = [w.strip().lower() for w in words if w.strip()]
+        if words == ["all"]:
+            return cls()
+        if words == ["none"] or not words:
+            return cls(False, False, False)
+        bad = sorted(set(words) - {"create", "update", "delete"})
+        if bad:
+            raise InvalidInput(
+                f"{name}: unknown permission(s) {', '.join(bad)}; "
+                "use create,update,delete, all or none",
+                option=name,
+            )
+        return cls("create" in words, "update" in words, "delete" in words)
+
+    def __str__(self) -> str:
+        words = [w for w in ("create", "update", "delete") if getattr(self, w)]
+        return ",".join(words) or "none"
+
+    @property
+    def any(self) -> bool:
+        return self.create or self.update or self.delete
+
+
+NONE = Permissions(False, False, False)
+ALL = Permissions()
+
+
+class PrivateMode(StrEnum):
+    """What happens to private (PRIVATE/CONFIDENTIAL) items written to a spoke."""
+
+    SYNC = "sync"  # copied as they are
+    SKIP = "skip"  # never copied into this spoke (and removed if they become private)
+    BUSY = "busy"  # copied as a "Busy" block: times only, no title, description or location
+
+
+class ConflictPolicy(StrEnum):
+    """How a field changed on both sides is settled (per hub). The loser is always logged."""
+
+    LATEST = "latest"  # latest LAST-MODIFIED wins; ties broken deterministically
+    HUB = "hub"  # the hub's value wins
+    SPOKE = "spoke"  # the incoming spoke's value wins
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """A spoke's sync options. The defaults are full two-way sync of everything."""
+
+    hub_writes: Permissions = ALL  # "Allow Hub": may the hub create/update/delete here
+    contributes: Permissions = ALL  # may this spoke's changes flow into the hub
+    days_back: int | None = None  # window start, days before now (None = unbounded)
+    days_ahead: int | None = None  # window end, days after now (None = unbounded)
+    private: PrivateMode = PrivateMode.SYNC
+    categories_include: frozenset[str] = field(default_factory=frozenset)
+    categories_exclude: frozenset[str] = field(default_factory=frozenset)
+    tentative: bool = True  # sync tentative items
+    tag_category: str | None = None  # category added to every item the hub writes here
+    meetings_as_appointments: bool = False  # never write organizer/attendees here
+    reminders: bool = True  # write reminders (alarms) here
+    interval_seconds: int = 300  # continuous polling period
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("days_back", "days_ahead"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise InvalidInput(f"{name} must be a whole number of days >= 0", option=name)
+        if not isinstance(self.interval_seconds, int) or self.interval_seconds < 5:
+            raise InvalidInput("interval_seconds must be at least 5", option="interval_seconds")
+        if self.tag_category is not None and not self.tag_category.strip():
+            raise InvalidInput("tag_category must not be blank", option="tag_category")
+        both = self.categories_include & self.categories_exclude
+        if both:
+            raise InvalidInput(
+                f"categories both included and excluded: {', '.join(sorted(both))}",
+                option="categories_include",
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible form (stored, and shown by the API)."""
+        out = asdict(self)
+        out["hub_writes"] = str(self.hub_writes)
+        out["contributes"] = str(self.contributes)
+        out["private"] = self.private.value
+        out["categories_include"] = sorted(self.categories_include)
+        out["categories_exclude"] = sorted(self.categories_exclude)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> SyncOptions:
+        """Build from a (partial) dict; unknown keys and bad values raise InvalidInput."""
+        return cls().with_changes(data or {})
+
+    def with_changes(self, changes: Mapping[str, Any]) -> SyncOptions:
+        """A copy with ``changes`` applied, validated like :meth:`from_dict`."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise InvalidInput(f"unknown sync option(s): {', '.join(unknown)}", option=unknown[0])
+        values: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key in ("hub_writes", "contributes"):
+                value = Permissions.parse(value, name=key)
+            elif key == "private":
+                try:
+                    value = PrivateMode(str(value).lower())
+                except ValueError:
+                    raise InvalidInput(
+                        f"private must be one of sync, skip, busy (got {value!r})", option=key
+                    ) from None
+            elif key in ("categories_include", "categories_exclude"):
+                if isinstance(value, str):
+                    value = [v for v in value.split(",")]
+                value = frozenset(v.strip() for v in value if v.strip())
+            elif key in ("tentative", "meetings_as_appointments", "reminders", "enabled"):
+                if not isinstance(value, bool):
+                    raise InvalidInput(f"{key} must be true or false", option=key)
+            elif key in ("days_back", "days_ahead", "interval_seconds"):
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                    raise InvalidInput(f"{key} must be a whole number", option=key)
+            values[key] = value
+        return replace(self, **values)

@@ -1,0 +1,1 @@
+"""cirahub.store"""
