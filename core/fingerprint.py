@@ -1,0 +1,62 @@
+"""Semantic fingerprints and identity keys of items.
+
+A fingerprint compares *meaning*: it is a hash of the canonical fields (already normalized at
+parse time, see :mod:`cirahub.core.item`), without volatile fields (LAST-MODIFIED) and without
+the fields a spoke cannot carry. The zone an instant was written in (``tz``) counts only for
+recurring items, where it changes which instants the series expands to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cirahub.core.item import VOLATILE_FIELDS, Item
+
+_TIME_FIELDS = ("start", "end")
+
+
+def _strip_tz(fields: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(fields)
+    for name in _TIME_FIELDS:
+        value = out.get(name)
+        if isinstance(value, Mapping) and "tz" in value:
+            out[name] = {k: v for k, v in value.items() if k != "tz"}
+    return out
+
+
+def canonical_content(item: Item, ignore: Iterable[str] = ()) -> dict[str, Any]:
+    """The part of ``item`` a fingerprint covers, as a JSON-compatible dict."""
+    skip = VOLATILE_FIELDS | frozenset(ignore)
+    fields = {k: v for k, v in item.fields.items() if k not in skip}
+    if not item.is_recurring:
+        fields = _strip_tz(fields)
+    overrides = {
+        key: _strip_tz({k: v for k, v in ov.items() if k not in skip})
+        for key, ov in item.overrides.items()
+    }
+    return {"uid": item.uid, "fields": fields, "overrides": overrides}
+
+
+def fingerprint(item: Item, ignore: Iterable[str] = ()) -> str:
+    """Hex SHA-256 of :func:`canonical_content`; equal iff the items mean the same
+    (under the projection that drops ``ignore``)."""
+    data = json.dumps(
+        canonical_content(item, ignore), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def match_key(item: Item) -> str | None:
+    """Key for first-attach matching of items that lack a common UID: case-folded, space-
+    collapsed summary plus start and end instants. None when the item has no summary or start
+    (such items are never matched by content)."""
+    summary = " ".join(str(item.get("summary") or "").split()).casefold()
+    start, end = item.get("start"), item.get("end")
+    if not summary or not start:
+        return None
+    times = _strip_tz({"start": start, "end": end or start})
+    data = json.dumps([summary, times["start"], times["end"]], sort_keys=True)
+    return hashlib.sha1(data.encode("utf-8")).hexdigest()
