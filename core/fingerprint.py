@@ -1,6 +1,6 @@
 """Semantic fingerprints and identity keys of items.
 
-A fingerprint compares *meaning*: it is a hash of the canonical fields (already normalized at
+A fingerprint compares *meaning*: it is a hash of the canonical fields (not the UID) (already normalized at
 parse time, see :mod:`cirahub.core.item`), without volatile fields (LAST-MODIFIED) and without
 the fields a spoke cannot carry. The zone an instant was written in (``tz``) counts only for
 recurring items, where it changes which instants the series expands to.
@@ -37,7 +37,9 @@ def canonical_content(item: Item, ignore: Iterable[str] = ()) -> dict[str, Any]:
         key: _strip_tz({k: v for k, v in ov.items() if k not in skip})
         for key, ov in item.overrides.items()
     }
-    return {"uid": item.uid, "fields": fields, "overrides": overrides}
+    # The UID is identity, not content: the link ties a remote item to its hub item, and an
+    # item matched on first attach by summary+start+end may carry another UID.
+    return {"fields": fields, "overrides": overrides}
 
 
 def fingerprint(item: Item, ignore: Iterable[str] = ()) -> str:
