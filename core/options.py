@@ -143,8 +143,9 @@ class SyncOptions:
             elif key in ("tentative", "meetings_as_appointments", "reminders", "enabled"):
                 if not isinstance(value, bool):
                     raise InvalidInput(f"{key} must be true or false", option=key)
-            elif key in ("days_back", "days_ahead", "interval_seconds"):
-                if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                    raise InvalidInput(f"{key} must be a whole number", option=key)
+            elif key in ("days_back", "days_ahead", "interval_seconds") and (
+                value is not None and (isinstance(value, bool) or not isinstance(value, int))
+            ):
+                raise InvalidInput(f"{key} must be a whole number", option=key)
             values[key] = value
         return replace(self, **values)
