@@ -19,9 +19,6 @@ import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from cirahub.core.item import Item
-from cirahub.core.options import NONE, SyncOptions
-from cirahub.core.projection import project_for_spoke
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -32,6 +29,9 @@ from hypothesis.stateful import (
     rule,
 )
 
+from cirahub.core.item import Item
+from cirahub.core.options import NONE, SyncOptions
+from cirahub.core.projection import project_for_spoke
 from tests.sync.harness import Loop, event
 
 MODES = ("two-way", "two-way", "feed-only", "mirror", "lossy")

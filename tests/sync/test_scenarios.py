@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from cirahub.core.item import Item
 from cirahub.core.options import NONE, Permissions, PrivateMode, SyncOptions
-
 from tests.sync.harness import Loop, event
 
 

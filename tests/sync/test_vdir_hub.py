@@ -1,0 +1,147 @@
+"""Three local .ics folders on one hub, edited by hand as a person (or khal) would."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cirahub.connectors.registry import open_connector
+from cirahub.core.fingerprint import fingerprint
+from cirahub.core.ical import parse_item
+from tests.sync.harness import Loop
+
+BERLIN_WEEKLY = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Example Corp//Outlook 16.0//EN
+BEGIN:VTIMEZONE
+TZID:W. Europe Standard Time
+BEGIN:STANDARD
+DTSTART:16010101T030000
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:16010101T020000
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3
+END:DAYLIGHT
+END:VTIMEZONE
+BEGIN:VEVENT
+UID:weekly-standup@example.com
+DTSTAMP:20261101T080000Z
+DTSTART;TZID=W. Europe Standard Time:20261102T093000
+DTEND;TZID=W. Europe Standard Time:20261102T094500
+RRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR
+SUMMARY:Standup
+LOCATION:Room Kepler
+X-MICROSOFT-CDO-BUSYSTATUS:BUSY
+END:VEVENT
+END:VCALENDAR
+"""
+
+OFFSITE = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Apple Inc.//macOS 15//EN
+BEGIN:VEVENT
+UID:offsite-2026@example.com
+DTSTAMP:20261101T080000Z
+DTSTART;VALUE=DATE:20261210
+DTEND;VALUE=DATE:20261212
+SUMMARY:Team offsite
+CATEGORIES:Team,Travel
+BEGIN:VALARM
+ACTION:DISPLAY
+DESCRIPTION:Reminder
+TRIGGER:-P1D
+END:VALARM
+END:VEVENT
+END:VCALENDAR
+"""
+
+DENTIST = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Google Inc//Google Calendar 70.9054//EN
+BEGIN:VEVENT
+UID:dentist@google.com
+DTSTAMP:20261101T080000Z
+DTSTART:20261203T150000Z
+DTEND:20261203T160000Z
+SUMMARY:Dentist
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def _folder_items(path: Path) -> dict[str, str]:
+    """uid -> fingerprint of every .ics file in the folder."""
+    out: dict[str, str] = {}
+    for f in sorted(path.glob("*.ics")):
+        item = parse_item(f.read_text())
+        assert item.uid not in out, f"duplicate {item.uid} in {path.name}"
+        out[item.uid] = fingerprint(item)
+    return out
+
+
+def _stat(paths: list[Path]) -> dict[str, tuple[int, int]]:
+    return {
+        str(f): (f.stat().st_mtime_ns, f.stat().st_ino)
+        for p in paths for f in p.glob("*.ics")
+    }
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    # make sure the listing sees a new version even on coarse-mtime file systems
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+
+
+def _file_with(folder: Path, uid: str) -> Path:
+    for f in folder.glob("*.ics"):
+        if parse_item(f.read_text()).uid == uid:
+            return f
+    raise AssertionError(f"{uid} not in {folder}")
+
+
+def test_three_vdir_folders_converge_and_second_sync_is_a_noop(store, tmp_path):
+    folders = [tmp_path / n for n in ("work", "home", "shared")]
+    loop = Loop(store)
+    for folder in folders:
+        folder.mkdir()
+        config = {"path": str(folder)}
+        loop.add(folder.name, open_connector("vdir", config), kind="vdir", config=config)
+    (folders[0] / "standup.ics").write_text(BERLIN_WEEKLY)
+    (folders[1] / "offsite.ics").write_text(OFFSITE)
+    (folders[2] / "dentist.ics").write_text(DENTIST)
+    loop.sync_all(rounds=2)
+    first = [_folder_items(f) for f in folders]
+    assert set(first[0]) == {"weekly-standup@example.com", "offsite-2026@example.com",
+                             "dentist@google.com"}
+    assert first[0] == first[1] == first[2]
+
+    # Edits in each folder, by hand.
+    _edit(_file_with(folders[1], "weekly-standup@example.com"), "Room Kepler", "Room Galilei")
+    _edit(_file_with(folders[2], "offsite-2026@example.com"), "SUMMARY:Team offsite",
+          "SUMMARY:Team offsite (Lisbon)")
+    _file_with(folders[0], "dentist@google.com").unlink()
+    loop.sync_all(rounds=2)
+    after = [_folder_items(f) for f in folders]
+    assert after[0] == after[1] == after[2]
+    assert set(after[0]) == {"weekly-standup@example.com", "offsite-2026@example.com"}
+    standup = parse_item(_file_with(folders[2], "weekly-standup@example.com").read_text())
+    assert standup.get("location") == "Room Galilei"
+    assert standup.get("start") == {"utc": "2026-11-02T08:30:00Z", "tz": "Europe/Berlin"}
+    offsite = parse_item(_file_with(folders[0], "offsite-2026@example.com").read_text())
+    assert offsite.get("summary") == "Team offsite (Lisbon)"
+    assert offsite.get("start") == {"date": "2026-12-10"}
+
+    # A further sync is a no-op: no file is rewritten, the hub does not move.
+    stats = _stat(folders)
+    version = store.hub_version(loop.hub.id)
+    loop.sync_all(rounds=2)
+    assert _stat(folders) == stats
+    assert store.hub_version(loop.hub.id) == version
