@@ -1,0 +1,131 @@
+"""Field-level three-way merge of a hub item and a spoke's version of it.
+
+The merge works on :meth:`Item.flat`: every master field, plus one pseudo-field per
+overridden occurrence, so two spokes editing different occurrences of one series both win.
+For each key (absent = None):
+
+=====================================  ==================================================
+the spoke may not contribute the key    hub's value
+spoke == base                           hub's value (only the hub changed, or nobody)
+hub == base                             spoke's value (only the spoke changed)
+hub == spoke                            that value (both made the same change)
+otherwise                               a conflict, settled by the policy and recorded
+=====================================  ==================================================
+
+With no common ancestor (``base`` None, e.g. first attach) every differing key conflicts.
+Volatile fields (``last_modified``) never conflict: the result carries the later of the two
+sides' values. Values compare by canonical JSON (so ``[1]`` equals ``(1,)``), and inside
+override values volatile fields are ignored too. Pure and deterministic: the result depends
+only on the values, never on dict or argument order.
+
+Tie-break (policy LATEST with equal or missing ``last_modified`` on either side): the side
+whose value has the larger canonical JSON text wins (an absent value is ``null``). This is
+symmetric — it does not prefer the hub or the spoke — so every spoke settles a tie the same
+way whichever of them syncs first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cirahub.core.item import OVERRIDE_PREFIX, VOLATILE_FIELDS, Item
+from cirahub.core.model import FieldConflict
+from cirahub.core.options import ConflictPolicy
+
+HUB = "hub"
+SPOKE = "spoke"
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """The merged item (uid of the hub item) and every conflict met, sorted by field."""
+
+    item: Item
+    conflicts: tuple[FieldConflict, ...] = ()
+
+    def lost_by(self, side: str) -> tuple[FieldConflict, ...]:
+        """The conflicts ``side`` ("hub" | "spoke") lost."""
+        return tuple(c for c in self.conflicts if c.winner != side)
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON text of a value (sorted keys, no spaces): the merge's equality."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _comparable(key: str, value: Any) -> str:
+    if key.startswith(OVERRIDE_PREFIX) and isinstance(value, Mapping):
+        value = {k: v for k, v in value.items() if k not in VOLATILE_FIELDS}
+    return canonical(value)
+
+
+def _later(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return max(a, b)
+
+
+def _settle(
+    key: str, hub_value: Any, spoke_value: Any, hub: Item, spoke: Item, policy: ConflictPolicy
+) -> tuple[str, str]:
+    """(winner, reason) of a conflict on ``key``."""
+    if policy == ConflictPolicy.HUB:
+        return HUB, "policy hub"
+    if policy == ConflictPolicy.SPOKE:
+        return SPOKE, "policy spoke"
+    hub_lm, spoke_lm = hub.get("last_modified"), spoke.get("last_modified")
+    if hub_lm is not None and spoke_lm is not None and hub_lm != spoke_lm:
+        return (HUB if hub_lm > spoke_lm else SPOKE), "latest last_modified"
+    hub_text, spoke_text = _comparable(key, hub_value), _comparable(key, spoke_value)
+    return (HUB if hub_text > spoke_text else SPOKE), "tie: larger value"
+
+
+def three_way(
+    base: Item | None,
+    hub: Item,
+    spoke: Item,
+    *,
+    carried: Callable[[str], bool] | frozenset[str] | set[str],
+    policy: ConflictPolicy,
+) -> MergeResult:
+    """Merge ``spoke`` into ``hub`` against their common ancestor ``base``.
+
+    ``carried`` (a predicate or a set of flat keys) names the keys the spoke may contribute;
+    for any other key the hub's value is kept without conflict. Every key changed on both
+    sides to different values is a :class:`FieldConflict` with the base, hub and spoke
+    values, the winner and the reason. The result's uid is the hub's; its ``last_modified``
+    is the later of the hub's and the spoke's.
+    """
+    is_carried = carried if callable(carried) else frozenset(carried).__contains__
+    base_flat = base.flat() if base is not None else {}
+    hub_flat, spoke_flat = hub.flat(), spoke.flat()
+    merged: dict[str, Any] = {}
+    conflicts: list[FieldConflict] = []
+    for key in sorted(set(base_flat) | set(hub_flat) | set(spoke_flat)):
+        if key in VOLATILE_FIELDS:
+            continue
+        h, s = hub_flat.get(key), spoke_flat.get(key)
+        value = h
+        if is_carried(key):
+            hc, sc = _comparable(key, h), _comparable(key, s)
+            bc = _comparable(key, base_flat.get(key)) if base is not None else None
+            if sc == bc or hc == sc:
+                value = h
+            elif hc == bc:
+                value = s
+            else:
+                winner, reason = _settle(key, h, s, hub, spoke, policy)
+                value = h if winner == HUB else s
+                conflicts.append(
+                    FieldConflict(key, base_flat.get(key), h, s, winner=winner, reason=reason)
+                )
+        if value is not None:
+            merged[key] = value
+    for key in sorted(VOLATILE_FIELDS):
+        value = _later(hub.get(key), spoke.get(key))
+        if value is not None:
+            merged[key] = value
+    return MergeResult(Item.from_flat(hub.uid, merged), tuple(conflicts))

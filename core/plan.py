@@ -1,0 +1,473 @@
+"""The planner: the sync cycle's decision table (DESIGN.md "The sync cycle", step 2).
+
+:func:`plan_pull` turns a spoke's delta into hub operations; :func:`plan_push` turns changed
+hub items into spoke writes. Both are pure and deterministic: the same inputs give the same
+operations in the same order, whatever the order of the delta or the candidates (entries
+are visited sorted by remote id / hub item id). Nothing here reads a clock (``now`` is
+passed in) or does I/O.
+
+Guarantees:
+
+- a hub change is emitted only when the spoke's ``contributes`` allows it (create → create,
+  update/resurrect → update, tombstone → delete); a spoke write only when ``hub_writes``
+  allows it and the spoke is not read-only;
+- leaving the window or a filter is never a deletion in the hub; an unlinked item the
+  spoke may not contribute is left alone (we never delete what we did not create);
+- an edit beats a delete, in both directions, and the lost delete is recorded as a conflict;
+- a malformed item or a duplicate UID is quarantined, never treated as deleted;
+- a suspicious mass deletion halts the whole pull (no operation at all) unless allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cirahub.core.errors import CirahubError
+from cirahub.core.filters import content_filter, in_window
+from cirahub.core.fingerprint import fingerprint, match_key
+from cirahub.core.item import Item
+from cirahub.core.merge import MergeResult, three_way
+from cirahub.core.model import Capabilities, ConflictRecord, Delta, HubItem, Link, RemoteItem
+from cirahub.core.ops import (
+    BumpLink,
+    CreateHubItem,
+    CreateInSpoke,
+    DeleteInSpoke,
+    DropLink,
+    HubOp,
+    LinkOnly,
+    Quarantine,
+    SpokeOp,
+    TombstoneHubItem,
+    UpdateHubItem,
+    UpdateInSpoke,
+)
+from cirahub.core.options import NONE, ConflictPolicy, SyncOptions
+from cirahub.core.projection import (
+    carried_fields,
+    from_spoke,
+    overlay_uncarried,
+    project_for_spoke,
+    spoke_fingerprint,
+)
+from cirahub.core.safety import check_deletions, find_duplicate_uids
+
+PULL_STATS = (
+    "link_only", "create_hub_item", "update_hub_item", "tombstone_hub_item", "drop_link",
+    "quarantine", "ignored", "conflicts",
+)
+PUSH_STATS = ("create_in_spoke", "update_in_spoke", "delete_in_spoke", "bump_link")
+_OP_STAT = {
+    LinkOnly: "link_only", CreateHubItem: "create_hub_item", UpdateHubItem: "update_hub_item",
+    TombstoneHubItem: "tombstone_hub_item", DropLink: "drop_link", Quarantine: "quarantine",
+    CreateInSpoke: "create_in_spoke", UpdateInSpoke: "update_in_spoke",
+    DeleteInSpoke: "delete_in_spoke", BumpLink: "bump_link",
+}
+
+
+@dataclass(frozen=True)
+class SpokeContext:
+    """The spoke being planned for. ``first_attach``: its first run (match by content too)."""
+
+    spoke_id: str
+    options: SyncOptions
+    capabilities: Capabilities
+    first_attach: bool = False
+
+
+@dataclass(frozen=True)
+class HubView:
+    """The hub state a pull needs (the caller loads exactly this; see actors/cycle.py)."""
+
+    by_id: Mapping[str, HubItem] = field(default_factory=dict)  # referenced by links/matches
+    by_uid: Mapping[str, HubItem] = field(default_factory=dict)  # alive, uid in the delta
+    by_match_key: Mapping[str, HubItem] = field(default_factory=dict)  # alive (first attach)
+    #: (hub_item_id, version) -> content at that version (the merge base); missing = unknown
+    bases: Mapping[tuple[str, int], Item | None] = field(default_factory=dict)
+    linked_in_spoke: Mapping[str, str] = field(default_factory=dict)  # hub_item_id -> remote id
+
+
+@dataclass(frozen=True)
+class PullPlan:
+    """Hub operations of one pull. ``halt`` set → ``ops`` is empty and nothing may be applied.
+    ``touched``: hub item ids the push must look at even if their hub version did not move.
+    ``conflicts``: conflict records not carried by an op (an edit that beat a spoke's delete,
+    a merge whose result left the hub unchanged); log them once the ops are merged. Records
+    inside ``UpdateHubItem.conflicts`` are not repeated here."""
+
+    ops: tuple[HubOp, ...]
+    halt: str | None
+    touched: frozenset[str]
+    stats: Mapping[str, int]
+    conflicts: tuple[ConflictRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    """Spoke operations of one push, sorted by hub item id."""
+
+    ops: tuple[SpokeOp, ...]
+    stats: Mapping[str, int]
+
+
+def _count(ops: Iterable[object], keys: Iterable[str]) -> dict[str, int]:
+    stats = dict.fromkeys(keys, 0)
+    for op in ops:
+        stats[_OP_STAT[type(op)]] += 1
+    return stats
+
+
+def _same_content(a: Item, b: Item) -> bool:
+    return a.replace(last_modified=None) == b.replace(last_modified=None)
+
+
+class _PullPlanner:
+    """Accumulates one pull's decisions. Used once by :func:`plan_pull`."""
+
+    def __init__(
+        self, ctx: SpokeContext, delta: Delta, links: Mapping[str, Link], hub: HubView,
+        policy: ConflictPolicy, now: datetime,
+    ) -> None:
+        self.ctx, self.links, self.hub, self.policy, self.now = ctx, links, hub, policy, now
+        self.opts, self.caps = ctx.options, ctx.capabilities
+        self.changed = {r.remote_id: r for r in delta.changed}
+        self.delta_complete, self.delta_size = delta.complete, delta.listing_size
+        # A remote id reported both changed and deleted was re-created: the change wins.
+        self.deleted = sorted(set(delta.deleted) - set(self.changed))
+        gone = set(self.deleted)
+        self.linked_to = {h: r for h, r in hub.linked_in_spoke.items() if r not in gone}
+        self.linked_to.update(
+            {ln.hub_item_id: rid for rid, ln in links.items() if rid not in gone}
+        )
+        self.claimed: dict[str, str] = {}  # hub item id -> unlinked remote id matched to it
+        self.change_ops: list[HubOp] = []
+        self.delete_ops: list[HubOp] = []
+        self.touched: set[str] = set()
+        self.conflicts: list[ConflictRecord] = []
+        self.ignored = 0
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def fp(self, item: Item) -> str:
+        return spoke_fingerprint(item, self.opts, self.caps)
+
+    def projected_fp(self, item: Item) -> str:
+        return self.fp(project_for_spoke(item, self.opts, self.caps))
+
+    def hub_item(self, hub_item_id: str) -> HubItem:
+        hub_item = self.hub.by_id.get(hub_item_id)
+        if hub_item is None:
+            raise CirahubError(
+                "the hub view lacks a linked hub item", hub_item_id=hub_item_id,
+                spoke_id=self.ctx.spoke_id,
+            )
+        return hub_item
+
+    def quarantine(self, r: RemoteItem, reason: str, detail: str) -> None:
+        uid = r.item.uid if r.item is not None else None
+        self.change_ops.append(
+            Quarantine(r.remote_id, r.remote_version, reason, detail, uid=uid, raw=r.raw)
+        )
+
+    # --- the table --------------------------------------------------------------------------
+
+    def run(self, allow_mass_delete: bool) -> PullPlan:
+        duplicates = self.duplicates()
+        for remote_id in sorted(self.changed):
+            r = self.changed[remote_id]
+            if r.item is None:
+                # 1. the spoke holds something we cannot parse: report it, touch nothing
+                self.quarantine(r, "malformed", r.error or "could not be parsed")
+            elif remote_id in duplicates:
+                # 2. two items of one spoke claim one UID: keep the linked/first, report the other
+                self.quarantine(
+                    r, "duplicate-uid",
+                    f"UID {r.item.uid} is also used by remote item {duplicates[remote_id]}",
+                )
+            elif remote_id in self.links:
+                self.pull_linked(r, self.links[remote_id])
+            else:
+                self.pull_unlinked(r)
+        for remote_id in self.deleted:
+            self.pull_deleted(remote_id)
+        # Deletions first: a DropLink must free a hub item before a moved copy links to it.
+        ops = (*self.delete_ops, *self.change_ops)
+        stats = _count(ops, PULL_STATS)
+        stats["ignored"] = self.ignored
+        records = [*self.conflicts]
+        records += [c for op in ops if isinstance(op, UpdateHubItem) for c in op.conflicts]
+        stats["conflicts"] = len(records)
+        halt = None if allow_mass_delete else check_deletions(
+            stats["tombstone_hub_item"], len(self.links),
+            listing_complete=self.delta_complete, listing_size=self.delta_size,
+        )
+        if halt is not None:
+            return PullPlan((), halt, frozenset(), stats)
+        return PullPlan(ops, None, frozenset(self.touched), stats, tuple(self.conflicts))
+
+    def duplicates(self) -> dict[str, str]:
+        """Changed remote ids whose UID another remote item of this spoke already uses."""
+        gone = set(self.deleted)
+        uid_of = {rid: ln.uid for rid, ln in self.links.items() if rid not in gone}
+        for rid, r in self.changed.items():
+            if r.item is not None:
+                uid_of[rid] = r.item.uid
+        preferred = {rid for rid, ln in self.links.items() if uid_of.get(rid) == ln.uid}
+        losers = find_duplicate_uids(uid_of, preferred)
+        return {rid: keeper for rid, keeper in losers.items() if rid in self.changed}
+
+    def pull_linked(self, r: RemoteItem, link: Link) -> None:
+        assert r.item is not None
+        hub_item = self.hub_item(link.hub_item_id)
+        fp_r = self.fp(r.item)
+        if fp_r == link.fingerprint:
+            # 3a. echo of our own write, or a server-side version bump with the same meaning
+            if r.remote_version != link.remote_version:
+                self.change_ops.append(LinkOnly(
+                    r.remote_id, r.remote_version, link.hub_item_id, link.fingerprint,
+                    link.hub_version,
+                ))
+            return
+        if not self.opts.contributes.update:
+            # 3b. a mirror's local edit: keep the hub as it is; the push reverts the edit
+            self.change_ops.append(
+                LinkOnly(r.remote_id, r.remote_version, hub_item.id, fp_r, link.hub_version)
+            )
+            self.touched.add(hub_item.id)
+            return
+        base = self.hub.bases.get((hub_item.id, link.hub_version))
+        if hub_item.item is None:
+            # 3c. edited in the spoke while deleted in the hub: the edit beats the delete
+            self.resurrect(r, link, hub_item, base, fp_r)
+            return
+        # 3d. changed in the spoke (maybe in the hub too): field-level three-way merge
+        self.merge(r, hub_item, base, link.hub_version, fp_r)
+
+    def resurrect(
+        self, r: RemoteItem, link: Link, hub_item: HubItem, base: Item | None, fp_r: str
+    ) -> None:
+        assert r.item is not None
+        carried = carried_fields(self.opts, self.caps, r.item, base)
+        content = overlay_uncarried(from_spoke(r.item, base, self.opts, self.caps), base, carried)
+        item = Item(hub_item.uid, content.fields, content.overrides)
+        in_sync = self.projected_fp(item) == fp_r
+        record = ConflictRecord(
+            hub_item.id, hub_item.uid, self.ctx.spoke_id, (), kind="edit-vs-delete"
+        )
+        self.change_ops.append(UpdateHubItem(
+            hub_item.id, hub_item.version, item, r.remote_id, r.remote_version, fp_r,
+            in_sync, link.hub_version, conflicts=(record,), resurrect=True,
+        ))
+        if not in_sync:
+            self.touched.add(hub_item.id)
+
+    def merge(
+        self, r: RemoteItem, hub_item: HubItem, base: Item | None, base_version: int, fp_r: str
+    ) -> None:
+        """Three-way merge of ``r`` into ``hub_item``; ``base`` None = no common ancestor."""
+        assert r.item is not None and hub_item.item is not None
+        hub = hub_item.item
+        carried = carried_fields(self.opts, self.caps, r.item, hub)
+        incoming = from_spoke(r.item, base if base is not None else hub, self.opts, self.caps)
+        # What the spoke cannot carry (or sees masked) is taken from the hub on every side, so
+        # it neither counts as a spoke edit nor conflicts inside an override.
+        spoke = overlay_uncarried(incoming, hub, carried)
+        base_seen = overlay_uncarried(base, hub, carried) if base is not None else None
+        result = three_way(base_seen, hub, spoke, carried=carried, policy=self.policy)
+        in_sync = self.projected_fp(result.item) == fp_r
+        records = self.records(hub_item, incoming, result)
+        if _same_content(result.item, hub):
+            # the hub already holds the merged content: only the link moves
+            version = hub_item.version if in_sync else base_version
+            self.change_ops.append(
+                LinkOnly(r.remote_id, r.remote_version, hub_item.id, fp_r, version)
+            )
+            self.conflicts.extend(records)
+        else:
+            self.change_ops.append(UpdateHubItem(
+                hub_item.id, hub_item.version, result.item, r.remote_id, r.remote_version,
+                fp_r, in_sync, base_version, conflicts=records,
+            ))
+        if not in_sync:
+            self.touched.add(hub_item.id)
+
+    def records(
+        self, hub_item: HubItem, incoming: Item, result: MergeResult
+    ) -> tuple[ConflictRecord, ...]:
+        """One record per losing side, holding the fields it lost and its whole item."""
+        assert hub_item.item is not None
+        out = []
+        for side, item in (("hub", hub_item.item), ("spoke", incoming)):
+            lost = result.lost_by(side)
+            if lost:
+                out.append(ConflictRecord(
+                    hub_item.id, hub_item.uid, self.ctx.spoke_id, lost, kind="field",
+                    losing_item=item.to_json(),
+                ))
+        return tuple(out)
+
+    def match(self, item: Item) -> tuple[HubItem | None, str]:
+        """The alive hub item ``item`` is the same as: by UID, on first attach by content."""
+        found = self.hub.by_uid.get(item.uid)
+        if found is not None and not found.deleted:
+            return found, "duplicate-uid"
+        if self.ctx.first_attach:
+            key = match_key(item)
+            found = self.hub.by_match_key.get(key) if key is not None else None
+            if found is not None and not found.deleted:
+                return found, "duplicate-content"
+        return None, ""
+
+    def pull_unlinked(self, r: RemoteItem) -> None:
+        item = r.item
+        assert item is not None
+        if content_filter(item, self.opts) is not None or not in_window(item, self.opts, self.now):
+            # 4a. outside the window or a filter: not ours to import (and not a deletion)
+            self.ignored += 1
+            return
+        fp_r = self.fp(item)
+        hub_item, reason = self.match(item)
+        if hub_item is not None:
+            assert hub_item.item is not None
+            owner = self.linked_to.get(hub_item.id) or self.claimed.get(hub_item.id)
+            if owner is not None and owner != r.remote_id:
+                # 4b. the hub item already has a copy in this spoke: a second one is a duplicate
+                self.quarantine(
+                    r, reason, f"hub item {hub_item.id} is already linked to remote item {owner}"
+                )
+                return
+            self.claimed[hub_item.id] = r.remote_id
+            if self.projected_fp(hub_item.item) == fp_r:
+                # 4b. the spoke already holds the hub's content (re-attach, restored backup)
+                self.change_ops.append(
+                    LinkOnly(r.remote_id, r.remote_version, hub_item.id, fp_r, hub_item.version)
+                )
+            elif not self.opts.contributes.update:
+                # 4b. a mirror's stale copy of a hub item: link it; the push overwrites it
+                self.change_ops.append(
+                    LinkOnly(r.remote_id, r.remote_version, hub_item.id, fp_r, hub_item.version)
+                )
+                self.touched.add(hub_item.id)
+            else:
+                # 4b. same item, different content, no common ancestor: every difference conflicts
+                self.merge(r, hub_item, None, hub_item.version, fp_r)
+            return
+        if self.opts.contributes.create:
+            # 4c. a new item made in the spoke joins the hub (without what the spoke cannot carry)
+            carried = carried_fields(self.opts, self.caps, None)
+            content = overlay_uncarried(from_spoke(item, None, self.opts, self.caps), None, carried)
+            self.change_ops.append(CreateHubItem(r.remote_id, r.remote_version, content, fp_r))
+        else:
+            # 4c. a mirror's own local item: leave it alone, never delete what we did not create
+            self.ignored += 1
+
+    def pull_deleted(self, remote_id: str) -> None:
+        link = self.links.get(remote_id)
+        if link is None:
+            return  # 5. an item we never linked disappeared: nothing to do
+        hub_item = self.hub.by_id.get(link.hub_item_id)
+        drop = DropLink(remote_id, link.hub_item_id)
+        if hub_item is None or hub_item.item is None:
+            # 5. deleted on both sides: just forget the link
+            self.delete_ops.append(drop)
+        elif self.claimed.get(hub_item.id, remote_id) != remote_id:
+            # 5. moved or renamed in the spoke (delete + create with the same UID): re-linked
+            self.delete_ops.append(drop)
+        elif not self.opts.contributes.delete:
+            # 5. a spoke that may not delete lost a copy: the push re-creates it if allowed
+            self.delete_ops.append(drop)
+            self.touched.add(hub_item.id)
+        elif self.hub_changed_since(hub_item, link):
+            # 5. deleted in the spoke after an edit in the hub: the edit beats the delete
+            self.delete_ops.append(drop)
+            self.touched.add(hub_item.id)
+            self.conflicts.append(ConflictRecord(
+                hub_item.id, hub_item.uid, self.ctx.spoke_id, (), kind="edit-vs-delete",
+            ))
+        else:
+            # 5. deleted in the spoke, unchanged in the hub since: delete it everywhere
+            self.delete_ops.append(TombstoneHubItem(hub_item.id, hub_item.version, remote_id))
+
+    def hub_changed_since(self, hub_item: HubItem, link: Link) -> bool:
+        """Whether the hub content changed in meaning after the spoke last agreed with it
+        (any field, even one this spoke cannot see; an unknown base counts as changed)."""
+        if hub_item.version <= link.hub_version:
+            return False
+        base = self.hub.bases.get((hub_item.id, link.hub_version))
+        assert hub_item.item is not None
+        return base is None or fingerprint(base) != fingerprint(hub_item.item)
+
+
+def plan_pull(
+    ctx: SpokeContext,
+    delta: Delta,
+    links: Mapping[str, Link],
+    hub: HubView,
+    policy: ConflictPolicy,
+    now: datetime,
+    *,
+    allow_mass_delete: bool = False,
+) -> PullPlan:
+    """Plan the hub operations for one spoke's ``delta``.
+
+    ``links`` are all of this spoke's links keyed by remote id; ``hub`` the hub items the
+    delta refers to. Raises CirahubError when a link's hub item is missing from ``hub.by_id``
+    (the caller loaded an inconsistent view). See the module docstring for the guarantees.
+    """
+    return _PullPlanner(ctx, delta, links, hub, policy, now).run(allow_mass_delete)
+
+
+def _push_one(ctx: SpokeContext, hub_item: HubItem, link: Link | None, now: datetime) -> SpokeOp | None:
+    opts, caps = ctx.options, ctx.capabilities
+    allowed = NONE if caps.read_only else opts.hub_writes
+    if hub_item.item is None:
+        # deleted in the hub: delete the spoke's copy
+        if link is not None and allowed.delete:
+            return DeleteInSpoke(hub_item.id, hub_item.version, link.remote_id, link.remote_version)
+        return None
+    if content_filter(hub_item.item, opts) is not None:
+        # left a filter (became private, lost a category): remove the copy, not a hub delete
+        if link is not None and allowed.delete:
+            return DeleteInSpoke(
+                hub_item.id, hub_item.version, link.remote_id, link.remote_version, "filtered"
+            )
+        return None
+    projected = project_for_spoke(hub_item.item, opts, caps)
+    fp_p = spoke_fingerprint(projected, opts, caps)
+    if link is None:
+        # new to this spoke; only creation is windowed (a linked copy is kept current)
+        if allowed.create and in_window(hub_item.item, opts, now):
+            return CreateInSpoke(hub_item.id, hub_item.version, projected, fp_p)
+        return None
+    if fp_p == link.fingerprint:
+        # the spoke already shows this content (an echo, or a change it cannot carry)
+        return BumpLink(hub_item.id, hub_item.version) if link.hub_version < hub_item.version else None
+    if allowed.update:
+        return UpdateInSpoke(
+            hub_item.id, hub_item.version, link.remote_id, link.remote_version, projected, fp_p
+        )
+    return None
+
+
+def plan_push(
+    ctx: SpokeContext,
+    candidates: Iterable[HubItem],
+    links_by_item: Mapping[str, Link],
+    now: datetime,
+) -> PushPlan:
+    """Plan the spoke writes for the changed hub items ``candidates`` (the newest version of
+    each id counts). Writes only what ``hub_writes`` allows (nothing to a read-only spoke);
+    a BumpLink is not a write. Deterministic: ops sorted by hub item id."""
+    latest: dict[str, HubItem] = {}
+    for hub_item in candidates:
+        known = latest.get(hub_item.id)
+        if known is None or hub_item.version > known.version:
+            latest[hub_item.id] = hub_item
+    ops = []
+    for hub_item_id in sorted(latest):
+        op = _push_one(ctx, latest[hub_item_id], links_by_item.get(hub_item_id), now)
+        if op is not None:
+            ops.append(op)
+    return PushPlan(tuple(ops), _count(ops, PUSH_STATS))
