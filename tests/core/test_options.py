@@ -35,7 +35,7 @@ def test_permissions_round_trip_through_text():
 
 
 def test_unknown_permission_is_named():
-    with pytest.raises(InvalidInput, match="hub_writes: unknown permission.*erase"):
+    with pytest.raises(InvalidInput, match=r"hub_writes: unknown permission.*erase"):
         Permissions.parse("create,erase", name="hub_writes")
 
 
