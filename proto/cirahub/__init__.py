@@ -1,0 +1,1 @@
+"""Generated-code package (see cirahub.proto.gen)."""
