@@ -1,0 +1,191 @@
+"""Shared plumbing of the Store: transactions, clock, row → value conversion, chunking.
+
+Every Store method runs in its own transaction on a pooled connection, so a Store instance
+is safe to share between threads; nothing mutable is kept in the instance besides the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, Row, or_, select
+
+from cirahub.core.errors import InvalidInput, NotFound, StoreError
+from cirahub.core.item import Item
+from cirahub.core.model import HubItem, Link
+from cirahub.core.options import ConflictPolicy, SyncOptions
+from cirahub.store import models as m
+from cirahub.store.engine import writer
+from cirahub.store.records import HubRecord, SpokeRecord
+from cirahub.store.secrets import SecretBox
+
+#: largest IN-list sent in one statement (SQLite's variable limit, PostgreSQL plan size)
+CHUNK = 500
+NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    items = list(values)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def check_name(value: str, *, field: str) -> str:
+    """1–64 characters: letters, digits, ``.``, ``_``, ``-``. InvalidInput names ``field``."""
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise InvalidInput(
+            f"{field} must be 1-64 characters of letters, digits, '.', '_' or '-'"
+            f" (got {value!r})",
+            field=field,
+        )
+    return value
+
+
+def hub_record(row: Row[Any]) -> HubRecord:
+    return HubRecord(
+        id=row.id,
+        name=row.name,
+        object_type=row.object_type,
+        policy=ConflictPolicy(row.policy),
+        version=row.version,
+        writer_epoch=row.writer_epoch,
+        created_at=aware(row.created_at),  # type: ignore[arg-type]
+    )
+
+
+def spoke_record(row: Row[Any]) -> SpokeRecord:
+    return SpokeRecord(
+        id=row.id,
+        hub_id=row.hub_id,
+        name=row.name,
+        kind=row.kind,
+        config=dict(row.config or {}),
+        options=SyncOptions.from_dict(row.options),
+        has_secret=row.secret is not None,
+        pull_cursor=row.pull_cursor,
+        push_cursor=row.push_cursor,
+        state=row.state,
+        last_error=row.last_error,
+        halted_reason=row.halted_reason,
+        confirm_deletes=bool(row.confirm_deletes),
+        initial_done=bool(row.initial_done),
+        created_at=aware(row.created_at),  # type: ignore[arg-type]
+        updated_at=aware(row.updated_at),  # type: ignore[arg-type]
+    )
+
+
+def item_of(content: Any) -> Item | None:
+    return None if content is None else Item.from_json(content)
+
+
+def hub_item(row: Row[Any]) -> HubItem:
+    return HubItem(
+        id=row.id,
+        uid=row.uid,
+        version=row.version,
+        item=None if row.deleted else item_of(row.content),
+        fingerprint=None if row.deleted else row.fingerprint,
+        created_version=row.created_version,
+    )
+
+
+#: links joined with their hub item's UID (the Link value carries it denormalized)
+LINK_SELECT = select(
+    m.links.c.spoke_id,
+    m.links.c.hub_item_id,
+    m.hub_items.c.uid,
+    m.links.c.remote_id,
+    m.links.c.remote_version,
+    m.links.c.fingerprint,
+    m.links.c.hub_version,
+).join(m.hub_items, m.hub_items.c.id == m.links.c.hub_item_id)
+
+
+def link(row: Row[Any]) -> Link:
+    return Link(
+        spoke_id=row.spoke_id,
+        hub_item_id=row.hub_item_id,
+        uid=row.uid,
+        remote_id=row.remote_id,
+        remote_version=row.remote_version,
+        fingerprint=row.fingerprint,
+        hub_version=row.hub_version,
+    )
+
+
+class StoreBase:
+    """Transactions and lookups shared by the Store's parts."""
+
+    def __init__(self, engine: Engine, box: SecretBox) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self._box = box
+        self._closed = False
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for tests and diagnostics; use the methods to change data)."""
+        return self._engine
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed", action="use")
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction (a consistent snapshot on both backends), rolled back at end."""
+        self._check_open()
+        with self._engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction, committed at the end unless an exception escapes."""
+        self._check_open()
+        with self._writer.begin() as conn:
+            yield conn
+
+    # --- lookups -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _hub_row(conn: Connection, name_or_id: str) -> Row[Any]:
+        row = conn.execute(
+            select(m.hubs).where(or_(m.hubs.c.name == name_or_id, m.hubs.c.id == name_or_id))
+        ).first()
+        if row is None:
+            raise NotFound(f"hub {name_or_id!r} does not exist", hub=name_or_id)
+        return row
+
+    @staticmethod
+    def _spoke_row(conn: Connection, spoke_id: str) -> Row[Any]:
+        row = conn.execute(select(m.spokes).where(m.spokes.c.id == spoke_id)).first()
+        if row is None:
+            raise NotFound(f"spoke {spoke_id!r} does not exist", spoke_id=spoke_id)
+        return row
+
+    @staticmethod
+    def _in_chunks(
+        conn: Connection, stmt_for: Any, values: Sequence[Any] | set[Any]
+    ) -> list[Row[Any]]:
+        """Run ``stmt_for(chunk)`` per chunk of ``values`` and concatenate the rows."""
+        out: list[Row[Any]] = []
+        for part in chunks(sorted(set(values))):
+            out.extend(conn.execute(stmt_for(part)).all())
+        return out

@@ -1,0 +1,344 @@
+"""One merge batch: the rows a batch of pull ops touches, changed in memory, then flushed.
+
+Semantics per op (see ``cirahub.core.ops``), including what makes a re-run harmless:
+
+- CreateHubItem: a new hub item (next version), its version row and its link — unless the
+  remote id is already linked in this spoke, then nothing changes and the existing hub item
+  id is reported (idempotent re-run).
+- UpdateHubItem: at ``expected_version`` → next version (a tombstone is revived), version
+  row, conflict log rows, link with ``hub_version`` = new version when ``in_sync`` else
+  ``base_version``. Already past it with equal content → success without a new version
+  (re-run). Past it with other content, or a missing item → stale (skipped, reported).
+- TombstoneHubItem: at ``expected_version`` → tombstone (next version, content NULL), the
+  spoke's link dropped. Already a tombstone → no-op. Changed since → stale.
+- LinkOnly: set the link. DropLink: remove the remote id's link. Quarantine: upsert the row.
+Every op but Quarantine clears the remote id's quarantine row.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, select, update
+
+from cirahub.core.errors import InvalidInput
+from cirahub.core.fingerprint import fingerprint, match_key
+from cirahub.core.item import Item
+from cirahub.core.ops import (
+    CreateHubItem,
+    DropLink,
+    HubOp,
+    LinkOnly,
+    Quarantine,
+    TombstoneHubItem,
+    UpdateHubItem,
+)
+from cirahub.store import models as m
+from cirahub.store.base import chunks
+from cirahub.store.records import MergeResult
+
+_L, _I, _Q = m.links.c, m.hub_items.c, m.quarantine.c
+_ITEM_COLUMNS = ("uid", "version", "content", "fingerprint", "match_key", "deleted", "updated_at")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as it will read back from a JSON column (tuples → lists, …)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+@dataclass
+class Tally:
+    """Counts of a whole apply_hub_ops call (all its batches)."""
+
+    created: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    stale: list[str] = field(default_factory=list)
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def result(self, version: int) -> MergeResult:
+        c = self.counts
+        return MergeResult(
+            created=dict(self.created), updated=c.get("updated", 0),
+            tombstoned=c.get("tombstoned", 0), linked=c.get("linked", 0),
+            unlinked=c.get("unlinked", 0), quarantined=c.get("quarantined", 0),
+            conflicts=c.get("conflicts", 0), unchanged=c.get("unchanged", 0),
+            stale=tuple(self.stale), version=version,
+        )
+
+
+@dataclass
+class _Item:
+    id: str
+    uid: str
+    version: int
+    created_version: int
+    content: dict[str, Any] | None
+    fingerprint: str | None
+    match_key: str | None
+    deleted: bool
+    new: bool = False
+    dirty: bool = False
+
+
+@dataclass(frozen=True)
+class _Link:
+    hub_item_id: str
+    remote_version: str
+    fingerprint: str
+    hub_version: int
+
+
+class Batch:
+    def __init__(self, conn: Connection, hub_id: str, spoke_id: str, version: int,
+                 now: datetime, tally: Tally) -> None:
+        self.conn, self.hub_id, self.spoke_id = conn, hub_id, spoke_id
+        self.version, self.now, self.tally = version, now, tally
+        self.items: dict[str, _Item] = {}
+        self.by_remote: dict[str, _Link] = {}
+        self.by_item: dict[str, str] = {}
+        self.touched_remotes: set[str] = set()
+        self.touched_items: set[str] = set()
+        self.quarantine: dict[str, dict[str, Any] | None] = {}
+        self.touched_quarantine: set[str] = set()
+        self.version_rows: list[dict[str, Any]] = []
+        self.conflict_rows: list[dict[str, Any]] = []
+
+    # --- load ----------------------------------------------------------------------------------
+
+    def load(self, ops: Sequence[HubOp]) -> None:
+        """Read every row the ops refer to (links by remote id and by hub item, hub items,
+        quarantine rows)."""
+        for op in ops:
+            if not isinstance(op, LinkOnly | CreateHubItem | UpdateHubItem | TombstoneHubItem
+                              | DropLink | Quarantine):
+                raise InvalidInput(f"not a hub op: {type(op).__name__}", field="ops")
+        remotes = {op.remote_id for op in ops}
+        ids = {op.hub_item_id for op in ops if not isinstance(op, CreateHubItem | Quarantine)}
+        link_cols = (_L.hub_item_id, _L.remote_id, _L.remote_version, _L.fingerprint,
+                     _L.hub_version)
+        for row in self._rows(lambda p: select(*link_cols).where(
+                _L.spoke_id == self.spoke_id, _L.remote_id.in_(p)), remotes):
+            self._remember_link(row)
+        for row in self._rows(lambda p: select(*link_cols).where(
+                _L.spoke_id == self.spoke_id, _L.hub_item_id.in_(p)), ids):
+            self._remember_link(row)
+        for row in self._rows(lambda p: select(m.hub_items).where(
+                _I.hub_id == self.hub_id, _I.id.in_(p)), ids):
+            self.items[row.id] = _Item(row.id, row.uid, row.version, row.created_version,
+                                       row.content, row.fingerprint, row.match_key,
+                                       bool(row.deleted))
+        for row in self._rows(lambda p: select(m.quarantine).where(
+                _Q.spoke_id == self.spoke_id, _Q.remote_id.in_(p)), remotes):
+            self.quarantine[row.remote_id] = dict(row._mapping)
+
+    def _rows(self, stmt_for: Any, values: Iterable[str]) -> list[Any]:
+        out: list[Any] = []
+        for part in chunks(sorted(set(values))):
+            out.extend(self.conn.execute(stmt_for(part)).all())
+        return out
+
+    def _remember_link(self, row: Any) -> None:
+        self.by_remote[row.remote_id] = _Link(row.hub_item_id, row.remote_version,
+                                              row.fingerprint, row.hub_version)
+        self.by_item[row.hub_item_id] = row.remote_id
+
+    # --- apply ---------------------------------------------------------------------------------
+
+    def apply(self, op: HubOp) -> None:
+        if isinstance(op, CreateHubItem):
+            self._create(op)
+        elif isinstance(op, UpdateHubItem):
+            self._update(op)
+        elif isinstance(op, TombstoneHubItem):
+            self._tombstone(op)
+        elif isinstance(op, LinkOnly):
+            if op.hub_item_id not in self.items:
+                return self._stale(op.remote_id)
+            self._set_link(op.remote_id, _Link(op.hub_item_id, op.remote_version,
+                                               op.fingerprint, op.hub_version))
+            self._done(op.remote_id, "linked")
+        elif isinstance(op, DropLink):
+            self._done(op.remote_id, "unlinked" if self._drop_remote(op.remote_id) else None)
+        else:
+            self._quarantine(op)
+        return None
+
+    def _create(self, op: CreateHubItem) -> None:
+        existing = self.by_remote.get(op.remote_id)
+        if existing is not None:
+            self.tally.created[op.remote_id] = existing.hub_item_id
+            return self._done(op.remote_id, "unchanged")
+        version = self._next_version()
+        item = _Item(str(uuid.uuid4()), op.item.uid, version, version, None, None, None,
+                     False, new=True)
+        self.items[item.id] = item
+        self._write_content(item, op.item)
+        self._set_link(op.remote_id, _Link(item.id, op.remote_version, op.fingerprint, version))
+        self.tally.created[op.remote_id] = item.id
+        return self._done(op.remote_id, None)
+
+    def _update(self, op: UpdateHubItem) -> None:
+        item = self.items.get(op.hub_item_id)
+        if item is None:
+            return self._stale(op.remote_id)
+        if item.version == op.expected_version:
+            self._write_content(item, op.item, self._next_version())
+            for record in op.conflicts:
+                self._conflict(item, record)
+            hub_version = item.version if op.in_sync else op.base_version
+            self._set_link(op.remote_id, _Link(item.id, op.remote_version, op.fingerprint,
+                                               hub_version))
+            return self._done(op.remote_id, "updated")
+        if item.version > op.expected_version and item.content == jsonable(op.item.to_json()):
+            # A re-run of an update that already committed: keep the link it left behind.
+            current = self.by_remote.get(op.remote_id)
+            if not (current and current.hub_item_id == item.id
+                    and current.remote_version == op.remote_version):
+                hub_version = item.version if op.in_sync else op.base_version
+                self._set_link(op.remote_id, _Link(item.id, op.remote_version, op.fingerprint,
+                                                   hub_version))
+            return self._done(op.remote_id, "unchanged")
+        return self._stale(op.remote_id)
+
+    def _tombstone(self, op: TombstoneHubItem) -> None:
+        item = self.items.get(op.hub_item_id)
+        if item is None:
+            return self._stale(op.remote_id)
+        if item.deleted:
+            self._drop_remote(op.remote_id)
+            return self._done(op.remote_id, "unchanged")
+        if item.version != op.expected_version:
+            return self._stale(op.remote_id)
+        self._write_content(item, None, self._next_version())
+        self._drop_remote(op.remote_id)
+        self._drop_item(item.id)
+        return self._done(op.remote_id, "tombstoned")
+
+    def _quarantine(self, op: Quarantine) -> None:
+        old = self.quarantine.get(op.remote_id)
+        self.quarantine[op.remote_id] = dict(
+            spoke_id=self.spoke_id, remote_id=op.remote_id, remote_version=op.remote_version,
+            uid=op.uid, reason=op.reason, detail=op.detail, raw=op.raw,
+            first_seen=old["first_seen"] if old else self.now, last_seen=self.now)
+        self.touched_quarantine.add(op.remote_id)
+        self.tally.add("quarantined")
+
+    # --- in-memory state -----------------------------------------------------------------------
+
+    def _next_version(self) -> int:
+        self.version += 1
+        return self.version
+
+    def _write_content(self, item: _Item, content: Item | None, version: int | None = None) -> None:
+        if version is not None:
+            item.version = version
+        item.content = jsonable(content.to_json()) if content is not None else None
+        item.deleted = content is None
+        item.fingerprint = fingerprint(content) if content is not None else None
+        item.match_key = match_key(content) if content is not None else None
+        if content is not None:
+            item.uid = content.uid
+        item.dirty = True
+        self.version_rows.append(dict(hub_item_id=item.id, version=item.version,
+                                      content=item.content, spoke_id=self.spoke_id,
+                                      created_at=self.now))
+
+    def _conflict(self, item: _Item, record: Any) -> None:
+        self.conflict_rows.append(dict(
+            id=str(uuid.uuid4()), hub_id=self.hub_id, hub_item_id=item.id,
+            spoke_id=self.spoke_id, uid=record.uid or item.uid, kind=record.kind,
+            fields=jsonable([asdict(f) for f in record.fields]),
+            losing_item=jsonable(dict(record.losing_item)) if record.losing_item else None,
+            created_at=self.now))
+        self.tally.add("conflicts")
+
+    def _set_link(self, remote_id: str, link: _Link) -> None:
+        self._drop_remote(remote_id)
+        self._drop_item(link.hub_item_id)
+        self.by_remote[remote_id] = link
+        self.by_item[link.hub_item_id] = remote_id
+        self.touched_remotes.add(remote_id)
+        self.touched_items.add(link.hub_item_id)
+
+    def _drop_remote(self, remote_id: str) -> bool:
+        old = self.by_remote.pop(remote_id, None)
+        if old is None:
+            return False
+        self.by_item.pop(old.hub_item_id, None)
+        self.touched_remotes.add(remote_id)
+        self.touched_items.add(old.hub_item_id)
+        return True
+
+    def _drop_item(self, hub_item_id: str) -> None:
+        remote_id = self.by_item.get(hub_item_id)
+        if remote_id is not None:
+            self._drop_remote(remote_id)
+
+    def _done(self, remote_id: str, counter: str | None) -> None:
+        if counter:
+            self.tally.add(counter)
+        if remote_id in self.quarantine or remote_id in self.touched_quarantine:
+            self.quarantine[remote_id] = None
+            self.touched_quarantine.add(remote_id)
+
+    def _stale(self, remote_id: str) -> None:
+        self.tally.stale.append(remote_id)
+
+    # --- flush ---------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the batch's outcome: items, versions, links, conflicts, quarantine."""
+        conn = self.conn
+        new = [self._item_row(i) for i in self.items.values() if i.new]
+        changed = [i for i in self.items.values() if i.dirty and not i.new]
+        for part in chunks(new):
+            conn.execute(m.hub_items.insert(), part)
+        if changed:
+            stmt = (update(m.hub_items).where(_I.id == bindparam("b_id"))
+                    .values({c: bindparam(f"b_{c}") for c in _ITEM_COLUMNS}))
+            for part in chunks(changed):
+                conn.execute(stmt, [{f"b_{k}": v for k, v in self._item_row(i).items()
+                                     if k in _ITEM_COLUMNS or k == "id"} for i in part])
+        for part in chunks(self.version_rows):
+            conn.execute(m.hub_item_versions.insert(), part)
+        self._flush_links()
+        for part in chunks(self.conflict_rows):
+            conn.execute(m.conflicts.insert(), part)
+        for part in chunks(sorted(self.touched_quarantine)):
+            conn.execute(delete(m.quarantine).where(_Q.spoke_id == self.spoke_id,
+                                                    _Q.remote_id.in_(part)))
+        rows = [r for k, r in self.quarantine.items() if r and k in self.touched_quarantine]
+        for part in chunks(rows):
+            conn.execute(m.quarantine.insert(), part)
+
+    def _flush_links(self) -> None:
+        # Delete every stored link whose remote id or hub item was touched, then insert the
+        # final state of those: all such stored links were loaded, so nothing else is lost.
+        for part in chunks(sorted(self.touched_remotes)):
+            self.conn.execute(delete(m.links).where(_L.spoke_id == self.spoke_id,
+                                                    _L.remote_id.in_(part)))
+        for part in chunks(sorted(self.touched_items)):
+            self.conn.execute(delete(m.links).where(_L.spoke_id == self.spoke_id,
+                                                    _L.hub_item_id.in_(part)))
+        rows = [
+            dict(spoke_id=self.spoke_id, hub_item_id=ln.hub_item_id, remote_id=remote_id,
+                 remote_version=ln.remote_version, fingerprint=ln.fingerprint,
+                 hub_version=ln.hub_version)
+            for remote_id, ln in self.by_remote.items()
+            if remote_id in self.touched_remotes or ln.hub_item_id in self.touched_items
+        ]
+        for part in chunks(rows):
+            self.conn.execute(m.links.insert(), part)
+
+    def _item_row(self, item: _Item) -> dict[str, Any]:
+        return dict(id=item.id, hub_id=self.hub_id, uid=item.uid, version=item.version,
+                    created_version=item.created_version, content=item.content,
+                    fingerprint=item.fingerprint, match_key=item.match_key,
+                    deleted=item.deleted, updated_at=self.now)

@@ -1,0 +1,111 @@
+"""Planning reads: what the planner needs from the hub and from a spoke's links.
+
+All take ids (not names) because they sit on the sync hot path; big inputs are sent in
+IN-lists of at most 500 values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+
+from cirahub.core.errors import NotFound
+from cirahub.core.item import Item
+from cirahub.core.model import HubItem, Link
+from cirahub.store import models as m
+from cirahub.store.base import LINK_SELECT, StoreBase, hub_item, item_of, link
+from cirahub.store.engine import guarded
+
+_HI = m.hub_items.c
+
+
+class ReadsMixin(StoreBase):
+    @guarded
+    def links(self, spoke_id: str) -> dict[str, Link]:
+        """Every link of the spoke, by remote id."""
+        with self._read() as conn:
+            rows = conn.execute(LINK_SELECT.where(m.links.c.spoke_id == spoke_id))
+            return {r.remote_id: link(r) for r in rows}
+
+    @guarded
+    def links_by_item(self, spoke_id: str, ids: Iterable[str]) -> dict[str, Link]:
+        """The spoke's links of these hub items, by hub item id (unlinked items are absent)."""
+        with self._read() as conn:
+            rows = self._in_chunks(conn, lambda part: LINK_SELECT.where(
+                m.links.c.spoke_id == spoke_id, m.links.c.hub_item_id.in_(part)), set(ids))
+            return {r.hub_item_id: link(r) for r in rows}
+
+    @guarded
+    def hub_items(self, hub_id: str, ids: Iterable[str]) -> dict[str, HubItem]:
+        """These hub items (tombstones included), by id; ids not in the hub are absent."""
+        with self._read() as conn:
+            rows = self._in_chunks(conn, lambda part: select(m.hub_items).where(
+                _HI.hub_id == hub_id, _HI.id.in_(part)), set(ids))
+            return {r.id: hub_item(r) for r in rows}
+
+    @guarded
+    def hub_items_by_uid(self, hub_id: str, uids: Iterable[str]) -> dict[str, HubItem]:
+        """Alive hub items by UID. Should a UID be alive twice, the oldest item is returned."""
+        return self._alive_by(hub_id, _HI.uid, uids)
+
+    @guarded
+    def hub_items_by_match_key(self, hub_id: str, keys: Iterable[str]) -> dict[str, HubItem]:
+        """Alive hub items by ``core.fingerprint.match_key`` (first-attach matching); the
+        oldest item wins when several share a key."""
+        return self._alive_by(hub_id, _HI.match_key, keys)
+
+    def _alive_by(self, hub_id: str, column: Any, values: Iterable[str]) -> dict[str, HubItem]:
+        with self._read() as conn:
+            rows = self._in_chunks(conn, lambda part: select(m.hub_items).where(
+                _HI.hub_id == hub_id, column.in_(part), _HI.deleted.is_(False)), set(values))
+        out: dict[str, HubItem] = {}
+        key = column.name
+        for row in sorted(rows, key=lambda r: (r.created_version, r.id), reverse=True):
+            out[getattr(row, key)] = hub_item(row)
+        return out
+
+    @guarded
+    def item_versions(
+        self, pairs: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], Item | None]:
+        """Contents of hub items at given versions (merge bases); None for a tombstone
+        version; pairs never stored are absent."""
+        col = m.hub_item_versions.c
+        with self._read() as conn:
+            rows = self._in_chunks(conn, lambda part: select(
+                col.hub_item_id, col.version, col.content).where(
+                tuple_(col.hub_item_id, col.version).in_(part)), set(pairs))
+            return {(r.hub_item_id, r.version): item_of(r.content) for r in rows}
+
+    @guarded
+    def hub_items_changed_since(
+        self, hub_id: str, version: int, *, limit: int | None = None
+    ) -> list[HubItem]:
+        """Hub items (tombstones included) whose version is greater than ``version``, ordered
+        by version; at most ``limit`` when given (page by passing the last version seen)."""
+        stmt = (select(m.hub_items).where(_HI.hub_id == hub_id, _HI.version > version)
+                .order_by(_HI.version))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._read() as conn:
+            return [hub_item(r) for r in conn.execute(stmt)]
+
+    @guarded
+    def hub_version(self, hub_id: str) -> int:
+        """The hub's last assigned version. NotFound for an unknown hub id."""
+        with self._read() as conn:
+            value = conn.execute(select(m.hubs.c.version).where(m.hubs.c.id == hub_id)).scalar()
+        if value is None:
+            raise NotFound(f"hub {hub_id!r} does not exist", hub=hub_id)
+        return int(value)
+
+    @guarded
+    def count_items(self, hub_id: str, *, include_deleted: bool = False) -> int:
+        """Number of alive hub items (tombstones too with ``include_deleted``)."""
+        stmt = select(func.count()).select_from(m.hub_items).where(_HI.hub_id == hub_id)
+        if not include_deleted:
+            stmt = stmt.where(_HI.deleted.is_(False))
+        with self._read() as conn:
+            return int(conn.execute(stmt).scalar_one())

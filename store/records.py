@@ -1,0 +1,144 @@
+"""Frozen values the store returns. None of them ever carries a secret."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from cirahub.core.item import Item
+from cirahub.core.options import ConflictPolicy, SyncOptions
+
+
+class _Leave:
+    """Sentinel type: "leave this value as it is" (``None`` is a real value for cursors)."""
+
+    _instance: _Leave | None = None
+
+    def __new__(cls) -> _Leave:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "LEAVE"
+
+
+LEAVE: Final = _Leave()
+
+
+@dataclass(frozen=True)
+class HubRecord:
+    id: str
+    name: str
+    object_type: str
+    policy: ConflictPolicy
+    #: last hub version assigned to an item of this hub
+    version: int
+    writer_epoch: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SpokeRecord:
+    """A spoke as stored. ``has_secret`` says whether a secret is stored; the secret itself
+    is only available through ``Store.get_spoke_secret``."""
+
+    id: str
+    hub_id: str
+    name: str
+    kind: str
+    config: Mapping[str, Any]
+    options: SyncOptions
+    has_secret: bool
+    pull_cursor: str | None
+    push_cursor: int
+    state: str
+    last_error: Mapping[str, Any] | None
+    halted_reason: str | None
+    confirm_deletes: bool
+    initial_done: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def enabled(self) -> bool:
+        return self.options.enabled
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One sync run. ``status`` is "running" until ``Store.finish_run``."""
+
+    id: str
+    hub_id: str
+    spoke_id: str
+    trigger: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    counts: Mapping[str, Any]
+    error: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ConflictEntry:
+    """A conflict log row. ``fields`` are FieldConflict values as dicts; ``spoke_id`` and
+    ``hub_item_id`` are None once that spoke / item was removed."""
+
+    id: str
+    hub_id: str
+    hub_item_id: str | None
+    spoke_id: str | None
+    uid: str
+    kind: str
+    fields: tuple[Mapping[str, Any], ...]
+    losing_item: Mapping[str, Any] | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    spoke_id: str
+    remote_id: str
+    remote_version: str | None
+    uid: str | None
+    reason: str
+    detail: str
+    raw: str | None
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class ItemVersion:
+    """One version of a hub item; ``item`` is None for a tombstone. ``spoke_id`` is the spoke
+    whose change produced it (None when unknown or removed)."""
+
+    hub_item_id: str
+    version: int
+    item: Item | None
+    spoke_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What ``Store.apply_hub_ops`` did.
+
+    ``created`` maps remote id → hub item id (also for a re-applied create that found its
+    link, which counts in ``unchanged``); ``stale`` lists the remote ids of ops skipped because
+    their hub item moved on (re-plan those); ``version`` is the hub's version afterwards.
+    """
+
+    created: Mapping[str, str] = field(default_factory=dict)
+    updated: int = 0
+    tombstoned: int = 0
+    linked: int = 0
+    unlinked: int = 0
+    quarantined: int = 0
+    conflicts: int = 0
+    unchanged: int = 0
+    stale: tuple[str, ...] = ()
+    version: int = 0

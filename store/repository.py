@@ -1,0 +1,89 @@
+"""The canonical store: ``Store.open(url)`` and everything the rest of cirahub asks of it.
+
+The methods live in small mixins by concern — topology (:mod:`.topology`), planning reads
+(:mod:`.reads`), the merge and writer guard (:mod:`.merge`), a spoke's sync state
+(:mod:`.state`), runs / conflicts / quarantine / history (:mod:`.runs`). Guarantees common
+to all of them:
+
+- every call is its own transaction on a pooled connection: a Store is thread-safe;
+- no raw SQLAlchemy exception escapes: a lost or unreachable database is ``StoreError``
+  (retryable), a broken constraint the matching domain error (AlreadyExists, NotFound);
+- secrets are encrypted at rest and appear in no value, repr or message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from sqlalchemy.exc import SQLAlchemyError
+
+from cirahub.core.errors import CirahubError, StoreError
+from cirahub.store.engine import make_engine, parse_url, translate, upgrade
+from cirahub.store.merge import MergeMixin
+from cirahub.store.reads import ReadsMixin
+from cirahub.store.runs import RunsMixin
+from cirahub.store.secrets import SecretBox, load_or_create_key
+from cirahub.store.state import StateMixin
+from cirahub.store.topology import TopologyMixin
+
+DB_FILE = "cirahub.db"
+
+
+def default_data_dir() -> Path:
+    """The user's data folder for cirahub (SQLite database and secret key)."""
+    return Path(platformdirs.user_data_dir("cirahub", appauthor=False))
+
+
+class Store(TopologyMixin, ReadsMixin, MergeMixin, StateMixin, RunsMixin):
+    """The canonical store of hubs, spokes, hub items, links, runs, conflicts, quarantine."""
+
+    @classmethod
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        data_dir: Path | None = None,
+        secret_key: bytes | None = None,
+    ) -> Store:
+        """Open (and migrate to the newest schema) the store at ``url``.
+
+        ``url`` None → SQLite file ``<data_dir>/cirahub.db``. ``data_dir`` defaults to the
+        user's data folder; it also holds ``secret.key`` unless ``secret_key`` or
+        ``$CIRAHUB_SECRET_KEY`` gives the key. Raises StoreError when the database cannot be
+        reached or migrated, InvalidInput for a malformed URL or key.
+        """
+        folder = Path(data_dir) if data_dir is not None else default_data_dir()
+        if url is None:
+            folder.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{folder / DB_FILE}"
+        parsed = parse_url(url)
+        box = SecretBox(secret_key if secret_key is not None else load_or_create_key(folder))
+        engine = make_engine(parsed)
+        try:
+            upgrade(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise translate(exc, "open") from exc
+        except CirahubError:
+            engine.dispose()
+            raise
+        except Exception as exc:  # alembic wraps some failures in its own exceptions
+            engine.dispose()
+            raise StoreError(f"open: migrating the store failed: {type(exc).__name__}",
+                             action="open") from exc
+        return cls(engine, box)
+
+    def close(self) -> None:
+        """Release every pooled connection. Calls after close raise StoreError."""
+        self._closed = True
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self._engine.url.render_as_string(hide_password=True)!r})"

@@ -1,0 +1,127 @@
+"""Sync run records, the conflict log, quarantine and item history (operator views)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select, update
+
+from cirahub.core.errors import InvalidInput, NotFound
+from cirahub.store import models as m
+from cirahub.store.base import StoreBase, aware, item_of, utcnow
+from cirahub.store.batch import jsonable
+from cirahub.store.engine import guarded
+from cirahub.store.records import ConflictEntry, ItemVersion, QuarantineEntry, RunRecord
+
+_R, _C, _Q, _V = m.sync_runs.c, m.conflicts.c, m.quarantine.c, m.hub_item_versions.c
+
+
+def _run(row: Any) -> RunRecord:
+    return RunRecord(id=row.id, hub_id=row.hub_id, spoke_id=row.spoke_id, trigger=row.trigger,
+                     started_at=aware(row.started_at),  # type: ignore[arg-type]
+                     finished_at=aware(row.finished_at), status=row.status,
+                     counts=dict(row.counts or {}), error=row.error)
+
+
+def _limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInput("limit must be a whole number >= 1", field="limit")
+    return limit
+
+
+class RunsMixin(StoreBase):
+    @guarded
+    def start_run(self, spoke_id: str, trigger: str) -> str:
+        """Record the start of a sync run (status "running"); returns its id."""
+        run_id = str(uuid.uuid4())
+        with self._write() as conn:
+            spoke = self._spoke_row(conn, spoke_id)
+            conn.execute(m.sync_runs.insert().values(
+                id=run_id, hub_id=spoke.hub_id, spoke_id=spoke_id, trigger=str(trigger)[:32],
+                started_at=utcnow(), finished_at=None, status="running", counts={}, error=None))
+        return run_id
+
+    @guarded
+    def finish_run(
+        self, run_id: str, status: str, counts: Mapping[str, Any],
+        error: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record how a run ended. NotFound for an unknown run (e.g. its spoke was removed)."""
+        with self._write() as conn:
+            result = conn.execute(update(m.sync_runs).where(_R.id == run_id).values(
+                status=str(status)[:16], counts=jsonable(dict(counts)), finished_at=utcnow(),
+                error=jsonable(dict(error)) if error is not None else None))
+            if not result.rowcount:
+                raise NotFound(f"sync run {run_id!r} does not exist", run_id=run_id)
+
+    @guarded
+    def list_runs(
+        self, hub: str | None = None, spoke_id: str | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        """Newest runs first, of one hub (name or id) and/or one spoke."""
+        stmt = select(m.sync_runs).order_by(_R.started_at.desc(), _R.id).limit(_limit(limit))
+        with self._read() as conn:
+            if hub is not None:
+                stmt = stmt.where(_R.hub_id == self._hub_row(conn, hub).id)
+            if spoke_id is not None:
+                stmt = stmt.where(_R.spoke_id == spoke_id)
+            return [_run(r) for r in conn.execute(stmt)]
+
+    @guarded
+    def get_run(self, run_id: str) -> RunRecord:
+        with self._read() as conn:
+            row = conn.execute(select(m.sync_runs).where(_R.id == run_id)).first()
+        if row is None:
+            raise NotFound(f"sync run {run_id!r} does not exist", run_id=run_id)
+        return _run(row)
+
+    @guarded
+    def list_conflicts(self, hub: str, limit: int = 100) -> list[ConflictEntry]:
+        """The hub's conflict log, newest first."""
+        with self._read() as conn:
+            hub_id = self._hub_row(conn, hub).id
+            rows = conn.execute(select(m.conflicts).where(_C.hub_id == hub_id)
+                                .order_by(_C.created_at.desc(), _C.id).limit(_limit(limit)))
+            return [ConflictEntry(
+                id=r.id, hub_id=r.hub_id, hub_item_id=r.hub_item_id, spoke_id=r.spoke_id,
+                uid=r.uid, kind=r.kind, fields=tuple(r.fields or ()),
+                losing_item=r.losing_item,
+                created_at=aware(r.created_at),  # type: ignore[arg-type]
+            ) for r in rows]
+
+    @guarded
+    def list_quarantine(
+        self, spoke_id: str | None = None, hub: str | None = None
+    ) -> list[QuarantineEntry]:
+        """Quarantined remote items of a spoke, of a hub's spokes, or all."""
+        stmt = select(m.quarantine).order_by(_Q.spoke_id, _Q.remote_id)
+        with self._read() as conn:
+            if spoke_id is not None:
+                stmt = stmt.where(_Q.spoke_id == spoke_id)
+            if hub is not None:
+                hub_id = self._hub_row(conn, hub).id
+                stmt = stmt.where(_Q.spoke_id.in_(
+                    select(m.spokes.c.id).where(m.spokes.c.hub_id == hub_id)))
+            return [QuarantineEntry(
+                spoke_id=r.spoke_id, remote_id=r.remote_id, remote_version=r.remote_version,
+                uid=r.uid, reason=r.reason, detail=r.detail, raw=r.raw,
+                first_seen=aware(r.first_seen),  # type: ignore[arg-type]
+                last_seen=aware(r.last_seen),  # type: ignore[arg-type]
+            ) for r in conn.execute(stmt)]
+
+    @guarded
+    def hub_item_history(self, hub_item_id: str) -> list[ItemVersion]:
+        """Every stored version of a hub item, oldest first; NotFound for an unknown item."""
+        with self._read() as conn:
+            rows = conn.execute(select(m.hub_item_versions)
+                                .where(_V.hub_item_id == hub_item_id).order_by(_V.version)).all()
+            if not rows and conn.execute(select(m.hub_items.c.id).where(
+                    m.hub_items.c.id == hub_item_id)).first() is None:
+                raise NotFound(f"hub item {hub_item_id!r} does not exist",
+                               hub_item_id=hub_item_id)
+        return [ItemVersion(hub_item_id=r.hub_item_id, version=r.version,
+                            item=item_of(r.content), spoke_id=r.spoke_id,
+                            created_at=aware(r.created_at))  # type: ignore[arg-type]
+                for r in rows]

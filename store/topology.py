@@ -1,0 +1,243 @@
+"""Hubs and spokes: create, read, change, remove."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from cirahub.core.errors import AlreadyExists, InvalidInput, NotFound
+from cirahub.core.options import ConflictPolicy, SyncOptions
+from cirahub.store import models as m
+from cirahub.store.base import StoreBase, check_name, hub_record, spoke_record, utcnow
+from cirahub.store.engine import guarded
+from cirahub.store.records import HubRecord, SpokeRecord
+
+OBJECT_TYPES = ("calendar",)
+#: options that change what is written where; a change re-checks every hub item (push cursor 0)
+_SCHEDULING_ONLY = ("interval_seconds", "enabled")
+
+
+def _policy(value: ConflictPolicy | str) -> ConflictPolicy:
+    try:
+        return ConflictPolicy(value)
+    except ValueError:
+        choices = ", ".join(p.value for p in ConflictPolicy)
+        raise InvalidInput(f"policy must be one of {choices} (got {value!r})",
+                           field="policy") from None
+
+
+def _config(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        raise InvalidInput("config must be a mapping of settings", field="config")
+    try:
+        return json.loads(json.dumps(dict(config)))
+    except (TypeError, ValueError):
+        raise InvalidInput("config values must be JSON-compatible", field="config") from None
+
+
+def _options(options: SyncOptions | Mapping[str, Any] | None) -> SyncOptions:
+    if options is None:
+        return SyncOptions()
+    if isinstance(options, SyncOptions):
+        return options
+    return SyncOptions.from_dict(options)
+
+
+def _filters_changed(old: SyncOptions, new: SyncOptions) -> bool:
+    a, b = old.to_dict(), new.to_dict()
+    return any(a[k] != b[k] for k in a if k not in _SCHEDULING_ONLY)
+
+
+class TopologyMixin(StoreBase):
+    # --- hubs ----------------------------------------------------------------------------------
+
+    @guarded
+    def create_hub(
+        self,
+        name: str,
+        policy: ConflictPolicy | str = ConflictPolicy.LATEST,
+        object_type: str = "calendar",
+    ) -> HubRecord:
+        """Create a hub. InvalidInput (field named) on a bad name/policy/object type,
+        AlreadyExists when the name is taken."""
+        check_name(name, field="name")
+        pol = _policy(policy)
+        if object_type not in OBJECT_TYPES:
+            raise InvalidInput(f"object_type must be one of {', '.join(OBJECT_TYPES)}",
+                               field="object_type")
+        values = dict(id=str(uuid.uuid4()), name=name, object_type=object_type,
+                      policy=pol.value, version=0, writer_epoch=0, created_at=utcnow())
+        try:
+            with self._write() as conn:
+                if conn.execute(select(m.hubs.c.id).where(m.hubs.c.name == name)).first():
+                    raise AlreadyExists(f"hub {name!r} already exists", hub=name)
+                conn.execute(m.hubs.insert().values(**values))
+                return hub_record(self._hub_row(conn, values["id"]))
+        except IntegrityError:
+            raise AlreadyExists(f"hub {name!r} already exists", hub=name) from None
+
+    @guarded
+    def get_hub(self, name_or_id: str) -> HubRecord:
+        """The hub with this name or id; NotFound naming it otherwise."""
+        with self._read() as conn:
+            return hub_record(self._hub_row(conn, name_or_id))
+
+    @guarded
+    def list_hubs(self) -> list[HubRecord]:
+        with self._read() as conn:
+            return [hub_record(r) for r in conn.execute(select(m.hubs).order_by(m.hubs.c.name))]
+
+    @guarded
+    def update_hub(self, name_or_id: str, *, policy: ConflictPolicy | str | None = None) -> HubRecord:
+        """Change a hub's conflict policy."""
+        with self._write() as conn:
+            row = self._hub_row(conn, name_or_id)
+            if policy is not None:
+                conn.execute(update(m.hubs).where(m.hubs.c.id == row.id)
+                             .values(policy=_policy(policy).value))
+            return hub_record(self._hub_row(conn, row.id))
+
+    @guarded
+    def delete_hub(self, name_or_id: str) -> None:
+        """Delete a hub with its spokes, items, links, history, runs, conflicts, quarantine."""
+        with self._write() as conn:
+            row = self._hub_row(conn, name_or_id)
+            conn.execute(delete(m.hubs).where(m.hubs.c.id == row.id))
+
+    # --- spokes --------------------------------------------------------------------------------
+
+    @guarded
+    def add_spoke(
+        self,
+        hub: str,
+        name: str,
+        kind: str,
+        config: Mapping[str, Any] | None = None,
+        options: SyncOptions | Mapping[str, Any] | None = None,
+        secret: str | None = None,
+    ) -> SpokeRecord:
+        """Attach a spoke to ``hub`` (name or id). ``secret`` is stored encrypted.
+        InvalidInput names the bad field; AlreadyExists when the hub has a spoke of that name."""
+        check_name(name, field="name")
+        check_name(kind, field="kind")
+        cfg, opts = _config(config), _options(options)
+        now = utcnow()
+        values = dict(
+            id=str(uuid.uuid4()), name=name, kind=kind, config=cfg, options=opts.to_dict(),
+            secret=self._box.encrypt(secret) if secret else None, pull_cursor=None,
+            push_cursor=0, state="idle" if opts.enabled else "disabled", last_error=None,
+            halted_reason=None, confirm_deletes=False, initial_done=False,
+            created_at=now, updated_at=now,
+        )
+        try:
+            with self._write() as conn:
+                hub_row = self._hub_row(conn, hub)
+                taken = conn.execute(select(m.spokes.c.id).where(
+                    m.spokes.c.hub_id == hub_row.id, m.spokes.c.name == name)).first()
+                if taken:
+                    raise AlreadyExists(f"hub {hub_row.name!r} already has a spoke {name!r}",
+                                        hub=hub_row.name, spoke=name)
+                conn.execute(m.spokes.insert().values(hub_id=hub_row.id, **values))
+                return spoke_record(self._spoke_row(conn, values["id"]))
+        except IntegrityError:
+            raise AlreadyExists(f"hub {hub!r} already has a spoke {name!r}",
+                                hub=hub, spoke=name) from None
+
+    @guarded
+    def get_spoke(self, spoke_id: str) -> SpokeRecord:
+        with self._read() as conn:
+            return spoke_record(self._spoke_row(conn, spoke_id))
+
+    @guarded
+    def find_spoke(self, hub: str, name: str) -> SpokeRecord:
+        """The spoke called ``name`` in ``hub`` (name or id); NotFound naming both."""
+        with self._read() as conn:
+            hub_row = self._hub_row(conn, hub)
+            row = conn.execute(select(m.spokes).where(
+                m.spokes.c.hub_id == hub_row.id, m.spokes.c.name == name)).first()
+            if row is None:
+                raise NotFound(f"hub {hub_row.name!r} has no spoke {name!r}",
+                               hub=hub_row.name, spoke=name)
+            return spoke_record(row)
+
+    @guarded
+    def list_spokes(self, hub: str | None = None) -> list[SpokeRecord]:
+        """All spokes, or those of ``hub`` (name or id), ordered by hub then name."""
+        with self._read() as conn:
+            stmt = select(m.spokes).order_by(m.spokes.c.hub_id, m.spokes.c.name)
+            if hub is not None:
+                stmt = stmt.where(m.spokes.c.hub_id == self._hub_row(conn, hub).id)
+            return [spoke_record(r) for r in conn.execute(stmt)]
+
+    @guarded
+    def update_spoke(
+        self,
+        spoke_id: str,
+        *,
+        options: SyncOptions | Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
+        secret: str | None = None,
+        clear_secret: bool = False,
+    ) -> SpokeRecord:
+        """Change a spoke's options, config and/or secret (None = leave as is). A change of
+        what is synced (filters, permissions, transforms — not the interval) resets the push
+        cursor to 0 so every hub item is re-checked against the new options."""
+        with self._write() as conn:
+            row = self._spoke_row(conn, spoke_id)
+            values: dict[str, Any] = {"updated_at": utcnow()}
+            if options is not None:
+                old, new = SyncOptions.from_dict(row.options), _options(options)
+                values["options"] = new.to_dict()
+                if _filters_changed(old, new):
+                    values["push_cursor"] = 0
+                if old.enabled != new.enabled:
+                    values.update(self._enabled_state(row.state, new.enabled))
+            if config is not None:
+                values["config"] = _config(config)
+            if secret:
+                values["secret"] = self._box.encrypt(secret)
+            elif clear_secret:
+                values["secret"] = None
+            conn.execute(update(m.spokes).where(m.spokes.c.id == spoke_id).values(**values))
+            return spoke_record(self._spoke_row(conn, spoke_id))
+
+    @staticmethod
+    def _enabled_state(state: str, enabled: bool) -> dict[str, Any]:
+        if not enabled:
+            return {"state": "disabled"}
+        return {"state": "idle"} if state == "disabled" else {}
+
+    @guarded
+    def set_spoke_enabled(self, spoke_id: str, enabled: bool) -> SpokeRecord:
+        """Enable or disable sync of a spoke (its ``options.enabled``; state "disabled")."""
+        with self._write() as conn:
+            row = self._spoke_row(conn, spoke_id)
+            opts = replace(SyncOptions.from_dict(row.options), enabled=bool(enabled))
+            conn.execute(update(m.spokes).where(m.spokes.c.id == spoke_id).values(
+                options=opts.to_dict(), updated_at=utcnow(),
+                **self._enabled_state(row.state, bool(enabled))))
+            return spoke_record(self._spoke_row(conn, spoke_id))
+
+    @guarded
+    def remove_spoke(self, spoke_id: str) -> None:
+        """Detach a spoke: its links, quarantine rows and runs go with it; hub items stay."""
+        with self._write() as conn:
+            self._spoke_row(conn, spoke_id)
+            conn.execute(delete(m.spokes).where(m.spokes.c.id == spoke_id))
+
+    @guarded
+    def get_spoke_secret(self, spoke_id: str) -> str | None:
+        """The decrypted secret, for the connector only. Never log or return it further."""
+        with self._read() as conn:
+            row = self._spoke_row(conn, spoke_id)
+        if row.secret is None:
+            return None
+        return self._box.decrypt(row.secret, spoke_id=spoke_id)
