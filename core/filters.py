@@ -13,9 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dateutil.rrule import rrule, rrulestr
+
 from cirahub.core.item import Item
 from cirahub.core.options import PrivateMode, SyncOptions
-from dateutil.rrule import rrule, rrulestr
 
 #: a series longer than this many occurrences is treated as open-ended (bounded work)
 _MAX_EXPANSION = 20_000
