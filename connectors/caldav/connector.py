@@ -1,0 +1,328 @@
+"""The ``caldav`` spoke: any CalDAV calendar collection, over plain HTTP(S) with basic auth.
+
+Change detection (see :meth:`CalDAVConnector.delta`): RFC 6578 sync-collection when the
+server offers it (a no-change poll costs one REPORT), else a Depth-1 PROPFIND ETag listing
+diffed against ``known``. Changed items are fetched with calendar-multiget in batches, in
+parallel up to ``max_parallel``. Writes are conditional PUT/DELETE (If-None-Match / If-Match).
+
+Decision: no time-range query is used for the listing. The planner applies the spoke's window;
+a complete listing must stay complete, or an item leaving the window would read as deleted.
+
+Remote ids are decoded absolute paths (``/alice/work/x.ics``); remote versions are ETags as
+the server sends them (quotes included). A write whose server sends no usable ETag returns
+the ETag read back, or ``""`` (never matches) when what was read back is not what we wrote,
+so a concurrent edit is fetched on the next pull instead of being mistaken for our echo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from cirahub.connectors.base import BaseConnector, WriteResult
+from cirahub.connectors.caldav import dav
+from cirahub.connectors.caldav.config import CalDAVConfig
+from cirahub.connectors.caldav.discovery import (
+    Collection,
+    discover,
+    propfind,
+    quote_path,
+    url_for,
+)
+from cirahub.connectors.caldav.http import HttpClient, RetryPolicy, header
+from cirahub.connectors.caldav.syncing import (
+    ListingResult,
+    SyncUnsupported,
+    listing_delta,
+    sync_delta,
+)
+from cirahub.core import ical
+from cirahub.core.errors import (
+    AuthError,
+    MalformedItem,
+    PreconditionFailed,
+    ProtocolError,
+    RemoteAlreadyExists,
+    RemoteNotFound,
+)
+from cirahub.core.fingerprint import fingerprint
+from cirahub.core.item import Item
+from cirahub.core.model import Capabilities, Delta, RemoteItem
+
+#: hrefs per calendar-multiget REPORT
+MULTIGET_BATCH = 100
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,150}$")
+
+
+def resource_name(uid: str) -> str:
+    """File name for a new item: the UID when it is a safe path segment, else its SHA-1 (an
+    injective, stable mapping, so a retried create lands on the same href)."""
+    if _SAFE_NAME.match(uid):
+        return uid + ".ics"
+    return hashlib.sha1(uid.encode("utf-8")).hexdigest() + ".ics"
+
+
+class CalDAVConnector(BaseConnector):
+    """A CalDAV collection as a spoke. Thread-safe for one caller at a time; internally it
+    runs up to ``max_parallel`` requests at once."""
+
+    kind = "caldav"
+
+    def __init__(
+        self,
+        config: CalDAVConfig,
+        password: str | None,
+        *,
+        retry: RetryPolicy | None = None,
+        multiget_batch: int = MULTIGET_BATCH,
+    ) -> None:
+        self.config = config
+        self.http = HttpClient(
+            username=config.username,
+            password=password,
+            verify_tls=config.verify_tls,
+            timeout=config.timeout,
+            max_parallel=config.max_parallel,
+            retry=retry,
+        )
+        self.multiget_batch = multiget_batch
+        self._collection: Collection | None = None
+        # CalDAV carries full iCalendar: nothing is lossy
+        self.capabilities = Capabilities(unsupported_fields=frozenset(), incremental=True)
+        self._config_key = hashlib.sha1(
+            json.dumps([config.url, config.calendar]).encode()
+        ).hexdigest()[:16]
+
+    # --- collection and cursor -------------------------------------------------------------
+
+    def collection(self) -> Collection:
+        """The synced collection, discovered on first use."""
+        if self._collection is None:
+            self._set_collection(discover(self.http, self.config.url, self.config.calendar))
+        assert self._collection is not None
+        return self._collection
+
+    def _set_collection(self, collection: Collection) -> None:
+        self._collection = collection
+        if collection.sync is False:
+            self.capabilities = Capabilities(unsupported_fields=frozenset(), incremental=False)
+
+    def _read_cursor(self, cursor: str | None) -> str | None:
+        """The sync token in ``cursor``; adopts the collection it names, so a restarted
+        connector polls with one request. A cursor from another config is ignored."""
+        if not cursor:
+            return None
+        try:
+            state = json.loads(cursor)
+        except ValueError:
+            return None
+        if not isinstance(state, dict) or state.get("k") != self._config_key:
+            return None
+        path, token = state.get("c"), state.get("t")
+        if self._collection is None and isinstance(path, str) and path.endswith("/"):
+            self._set_collection(Collection(path, True if token else None))
+        return token if isinstance(token, str) and token else None
+
+    def _cursor(self, token: str | None) -> str:
+        return json.dumps({"k": self._config_key, "c": self.collection().path, "t": token})
+
+    def url(self, path: str) -> str:
+        return url_for(self.config.url, path)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def delta(self, cursor: str | None, known: Mapping[str, str]) -> Delta:
+        """Changes since ``cursor``; see the module docstring. Deletions come only from a
+        server report (sync-collection 404 entries) or a complete listing."""
+        token = self._read_cursor(cursor)
+        coll = self.collection()
+        if coll.sync is not False:
+            try:
+                result = sync_delta(self.http, self.url(coll.path), coll.path, token, known)
+            except SyncUnsupported:
+                self._set_collection(Collection(coll.path, False, coll.display_name))
+            else:
+                return self._finish(result)
+        return self._finish(listing_delta(self.http, self.url(coll.path), coll.path, known))
+
+    def _finish(self, result: ListingResult) -> Delta:
+        hrefs = sorted(result.to_fetch)
+        fetched = self._fetch(hrefs, result.to_fetch)
+        # an item gone between listing and fetch is left out (neither changed nor deleted):
+        # the next poll reports its deletion
+        return Delta(
+            changed=tuple(fetched[h] for h in hrefs if h in fetched),
+            deleted=result.deleted,
+            cursor=self._cursor(result.token),
+            complete=result.complete,
+            listing_size=result.listing_size,
+        )
+
+    def get_many(self, remote_ids: Sequence[str]) -> list[RemoteItem]:
+        """Items by href, in input order; RemoteNotFound names the first missing one."""
+        fetched = self._fetch(list(remote_ids), {})
+        for rid in remote_ids:
+            if rid not in fetched:
+                raise RemoteNotFound("the item is not on the server", remote_id=rid)
+        return [fetched[rid] for rid in remote_ids]
+
+    def _fetch(self, hrefs: list[str], etags: Mapping[str, str | None]) -> dict[str, RemoteItem]:
+        """calendar-multiget in batches, in parallel; absent hrefs are left out."""
+        batches = [
+            hrefs[i : i + self.multiget_batch] for i in range(0, len(hrefs), self.multiget_batch)
+        ]
+        if not batches:
+            return {}
+        out: dict[str, RemoteItem] = {}
+        if len(batches) == 1 or self.config.max_parallel == 1:
+            results = [self._multiget(b, etags) for b in batches]
+        else:
+            with ThreadPoolExecutor(min(self.config.max_parallel, len(batches))) as pool:
+                results = list(pool.map(lambda b: self._multiget(b, etags), batches))
+        for part in results:
+            out.update(part)
+        return out
+
+    def _multiget(self, hrefs: list[str], etags: Mapping[str, str | None]) -> dict[str, RemoteItem]:
+        coll = self.collection()
+        response = self.http.request(
+            "REPORT",
+            self.url(coll.path),
+            headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
+            data=dav.multiget_body(quote_path(h) for h in hrefs),
+            what="calendar-multiget",
+        )
+        self._expect_207(response, "calendar-multiget")
+        wanted = set(hrefs)
+        out: dict[str, RemoteItem] = {}
+        for r in dav.parse_multistatus(response.content, "calendar-multiget").responses:
+            if r.href not in wanted or (r.status is not None and r.status >= 300):
+                continue
+            data = r.props.get(dav.CALENDAR_DATA)
+            if data is None:
+                continue
+            version = r.text(dav.GETETAG) or etags.get(r.href) or ""
+            out[r.href] = _remote_item(r.href, version, data.text or "")
+        return out
+
+    def _expect_207(self, response: requests.Response, what: str) -> None:
+        if response.status_code == 207:
+            return
+        if response.status_code == 403:
+            raise AuthError(f"{what} was refused", status=403)
+        raise ProtocolError(f"{what} failed", status=response.status_code)
+
+    def _read_back(self, href: str) -> RemoteItem | None:
+        return self._fetch([href], {}).get(href)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def create(self, item: Item, hub_item_id: str) -> WriteResult:
+        """PUT with If-None-Match: * at ``<collection>/<safe uid>.ics``. The href follows from
+        the UID, so a create repeated after a crash finds its first copy (RemoteAlreadyExists)
+        instead of making a duplicate."""
+        href = self.collection().path + resource_name(item.uid)
+        response = self._put(href, item, {"If-None-Match": "*"})
+        if response.status_code == 412:
+            raise RemoteAlreadyExists(
+                "an item already exists at this href", remote_id=href, uid=item.uid
+            )
+        if response.status_code == 409 and "no-uid-conflict" in dav.error_conditions(
+            response.content
+        ):
+            raise RemoteAlreadyExists(
+                "an item with this UID already exists", remote_id=href, uid=item.uid
+            )
+        self._check_write(response, href, "create")
+        return WriteResult(href, self._version_after_put(response, href, item))
+
+    def update(
+        self, remote_id: str, expected_version: str, item: Item, hub_item_id: str
+    ) -> WriteResult:
+        """PUT with If-Match. A 412 whose current content already equals ``item`` is success."""
+        if not expected_version:
+            raise PreconditionFailed(
+                "no ETag known for this item; re-pull first", remote_id=remote_id
+            )
+        response = self._put(remote_id, item, {"If-Match": expected_version})
+        if response.status_code == 404:
+            raise RemoteNotFound("the item to update is gone", remote_id=remote_id)
+        if response.status_code == 412:
+            current = self._read_back(remote_id)
+            if current is None:
+                raise RemoteNotFound("the item to update is gone", remote_id=remote_id)
+            if current.item is not None and _same(current.item, item):
+                return WriteResult(remote_id, current.remote_version)
+            raise PreconditionFailed("the item changed on the server", remote_id=remote_id)
+        self._check_write(response, remote_id, "update")
+        return WriteResult(remote_id, self._version_after_put(response, remote_id, item))
+
+    def delete(self, remote_id: str, expected_version: str) -> None:
+        """DELETE with If-Match; an item already gone is success."""
+        if not expected_version:
+            raise PreconditionFailed(
+                "no ETag known for this item; re-pull first", remote_id=remote_id
+            )
+        response = self.http.request(
+            "DELETE", self.url(remote_id), headers={"If-Match": expected_version}, what="DELETE"
+        )
+        if response.status_code in (404, 410):
+            return
+        if response.status_code == 412:
+            if self._read_back(remote_id) is None:
+                return
+            raise PreconditionFailed("the item changed on the server", remote_id=remote_id)
+        self._check_write(response, remote_id, "delete")
+
+    def _put(self, href: str, item: Item, condition: Mapping[str, str]) -> requests.Response:
+        return self.http.request(
+            "PUT",
+            self.url(href),
+            headers={"Content-Type": "text/calendar; charset=utf-8", **condition},
+            data=ical.to_ics(item),
+            what="PUT",
+        )
+
+    def _check_write(self, response: requests.Response, href: str, what: str) -> None:
+        if 200 <= response.status_code < 300:
+            return
+        if response.status_code == 403:
+            raise AuthError(f"the server refused the {what}", remote_id=href, status=403)
+        raise ProtocolError(
+            f"the server rejected the {what}", remote_id=href, status=response.status_code
+        )
+
+    def _version_after_put(self, response: requests.Response, href: str, item: Item) -> str:
+        etag = header(response, "ETag")
+        if etag and not etag.startswith("W/"):
+            return etag
+        # no (strong) ETag: read back; record it only if it is still what we wrote
+        current = self._read_back(href)
+        if current is not None and current.item is not None and _same(current.item, item):
+            return current.remote_version
+        return ""
+
+    def probe(self) -> Collection:
+        """Check URL and credentials now (discovery plus one PROPFIND); for 'spoke test'."""
+        coll = self.collection()
+        propfind(self.http, self.url(coll.path), (dav.GETETAG,), "0")
+        return coll
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _same(a: Item, b: Item) -> bool:
+    return fingerprint(a) == fingerprint(b)
+
+
+def _remote_item(href: str, version: str, text: str) -> RemoteItem:
+    try:
+        return RemoteItem(href, version, ical.parse_item(text))
+    except MalformedItem as exc:
+        return RemoteItem(href, version, None, error=exc.message, raw=text)

@@ -1,0 +1,198 @@
+"""WebDAV/CalDAV XML: request bodies we send and the multistatus answers we read.
+
+Only ``xml.etree`` is used. Parsing is strict about structure (a multistatus must be one) and
+lenient about everything else (unknown elements are ignored), so odd but valid servers work.
+Anything that is not the XML we asked for raises :class:`ProtocolError`.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from cirahub.core.errors import ProtocolError
+
+DAV = "DAV:"
+CALDAV = "urn:ietf:params:xml:ns:caldav"
+CS = "http://calendarserver.org/ns/"
+
+
+def tag(ns: str, name: str) -> str:
+    """Clark notation ``{ns}name`` as ElementTree uses it."""
+    return f"{{{ns}}}{name}"
+
+
+GETETAG = tag(DAV, "getetag")
+RESOURCETYPE = tag(DAV, "resourcetype")
+DISPLAYNAME = tag(DAV, "displayname")
+CURRENT_USER_PRINCIPAL = tag(DAV, "current-user-principal")
+SUPPORTED_REPORT_SET = tag(DAV, "supported-report-set")
+SYNC_TOKEN = tag(DAV, "sync-token")
+CALENDAR_HOME_SET = tag(CALDAV, "calendar-home-set")
+CALENDAR_DATA = tag(CALDAV, "calendar-data")
+CALENDAR = tag(CALDAV, "calendar")
+SUPPORTED_COMPONENTS = tag(CALDAV, "supported-calendar-component-set")
+COLLECTION = tag(DAV, "collection")
+
+_PREFIXES = {DAV: "D", CALDAV: "C", CS: "CS"}
+
+
+def _qname(clark: str) -> str:
+    ns, _, local = clark[1:].partition("}")
+    return f"{_PREFIXES[ns]}:{local}"
+
+
+def _document(root: str, children: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<{root} xmlns:D="{DAV}" xmlns:C="{CALDAV}" xmlns:CS="{CS}">{children}</{root}>'
+    ).encode()
+
+
+def _prop(props: Iterable[str]) -> str:
+    return "<D:prop>" + "".join(f"<{_qname(p)}/>" for p in props) + "</D:prop>"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def propfind_body(props: Iterable[str]) -> bytes:
+    """A PROPFIND asking for ``props`` (Clark names)."""
+    return _document("D:propfind", _prop(props))
+
+
+def sync_collection_body(token: str | None, props: Iterable[str] = (GETETAG,)) -> bytes:
+    """RFC 6578 sync-collection REPORT; ``token`` None asks for the initial full sync."""
+    token_xml = f"<D:sync-token>{_escape(token)}</D:sync-token>" if token else "<D:sync-token/>"
+    return _document(
+        "D:sync-collection", token_xml + "<D:sync-level>1</D:sync-level>" + _prop(props)
+    )
+
+
+def multiget_body(hrefs: Iterable[str]) -> bytes:
+    """RFC 4791 calendar-multiget for ``hrefs`` (already percent-encoded paths)."""
+    href_xml = "".join(f"<D:href>{_escape(h)}</D:href>" for h in hrefs)
+    return _document("C:calendar-multiget", _prop((GETETAG, CALENDAR_DATA)) + href_xml)
+
+
+def mkcalendar_body(display_name: str) -> bytes:
+    """MKCALENDAR body setting the display name (tests use it to make collections)."""
+    return _document(
+        "C:mkcalendar",
+        f"<D:set><D:prop><D:displayname>{_escape(display_name)}</D:displayname></D:prop></D:set>",
+    )
+
+
+@dataclass(frozen=True)
+class DavResponse:
+    """One ``<response>`` of a multistatus.
+
+    ``href`` is the percent-decoded path; ``status`` the response-level status (e.g. 404 for a
+    sync-collection deletion), None when the answer is per-property; ``props`` holds the
+    properties that came back 2xx.
+    """
+
+    href: str
+    status: int | None
+    props: Mapping[str, ET.Element] = field(default_factory=dict)
+
+    def text(self, name: str) -> str | None:
+        element = self.props.get(name)
+        if element is None:
+            return None
+        return (element.text or "").strip() or None
+
+    def child_href(self, name: str) -> str | None:
+        element = self.props.get(name)
+        if element is None:
+            return None
+        inner = element.find(tag(DAV, "href"))
+        if inner is None or not (inner.text or "").strip():
+            return None
+        return normalize_href(inner.text or "")
+
+    def has_type(self, name: str) -> bool:
+        element = self.props.get(RESOURCETYPE)
+        return element is not None and element.find(name) is not None
+
+    def reports(self) -> frozenset[str] | None:
+        element = self.props.get(SUPPORTED_REPORT_SET)
+        if element is None:
+            return None
+        names = set()
+        for report in element.iter(tag(DAV, "report")):
+            names.update(child.tag for child in report)
+        return frozenset(names)
+
+
+@dataclass(frozen=True)
+class MultiStatus:
+    """A parsed multistatus: its responses and, for sync-collection, the new token."""
+
+    responses: tuple[DavResponse, ...]
+    sync_token: str | None = None
+
+
+def normalize_href(href: str) -> str:
+    """The percent-decoded absolute path of ``href`` (servers may send full URLs)."""
+    return unquote(urlsplit(href.strip()).path)
+
+
+def status_code(text: str | None) -> int | None:
+    """``HTTP/1.1 404 Not Found`` → 404."""
+    if not text:
+        return None
+    parts = text.split()
+    if len(parts) >= 2 and parts[1].isdigit():
+        return int(parts[1])
+    raise ProtocolError("unreadable status line in multistatus", status_line=text[:80])
+
+
+def parse_xml(content: bytes, what: str) -> ET.Element:
+    """Parse a response body, or ProtocolError."""
+    try:
+        return ET.fromstring(content)
+    except ET.ParseError as exc:
+        raise ProtocolError(f"{what}: the server sent malformed XML", error=str(exc)) from None
+
+
+def parse_multistatus(content: bytes, what: str = "multistatus") -> MultiStatus:
+    """Parse a 207 body. Raises ProtocolError when it is not a DAV multistatus."""
+    root = parse_xml(content, what)
+    if root.tag != tag(DAV, "multistatus"):
+        raise ProtocolError(f"{what}: expected a DAV multistatus", root=root.tag[:80])
+    responses = []
+    for element in root.findall(tag(DAV, "response")):
+        href_el = element.find(tag(DAV, "href"))
+        if href_el is None or not (href_el.text or "").strip():
+            raise ProtocolError(f"{what}: a response without href")
+        props: dict[str, ET.Element] = {}
+        for propstat in element.findall(tag(DAV, "propstat")):
+            code = status_code(propstat.findtext(tag(DAV, "status")))
+            prop = propstat.find(tag(DAV, "prop"))
+            if code is not None and 200 <= code < 300 and prop is not None:
+                for child in prop:
+                    props[child.tag] = child
+        responses.append(
+            DavResponse(
+                href=normalize_href(href_el.text or ""),
+                status=status_code(element.findtext(tag(DAV, "status"))),
+                props=props,
+            )
+        )
+    token = root.findtext(tag(DAV, "sync-token"))
+    return MultiStatus(tuple(responses), token.strip() if token else None)
+
+
+def error_conditions(content: bytes) -> frozenset[str]:
+    """Local names of the precondition elements in a DAV ``<error>`` body (empty if none)."""
+    try:
+        root = ET.fromstring(content)
+    except ET.ParseError:
+        return frozenset()
+    if root.tag != tag(DAV, "error"):
+        return frozenset()
+    return frozenset(child.tag.rpartition("}")[2] for child in root)

@@ -1,0 +1,152 @@
+"""Change detection for a CalDAV collection: what changed, what is gone, what to fetch.
+
+Two ways, same result type:
+
+- :func:`sync_delta` — RFC 6578 sync-collection. With a token: the server lists changed hrefs
+  (with ETags) and removed hrefs (404 entries, server-reported deletions). Without a token,
+  or when the server rejects the token (403/409 ``valid-sync-token``): the initial sync, a
+  complete listing diffed against ``known``. A truncated answer (507 on the collection) is
+  followed up with the new token until complete.
+- :func:`listing_delta` — PROPFIND Depth 1 ETag listing diffed against ``known``.
+
+Neither ever reports a deletion from a failed or truncated listing: failures raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cirahub.connectors.caldav import dav
+from cirahub.connectors.caldav.discovery import propfind
+from cirahub.connectors.caldav.http import HttpClient
+from cirahub.core.errors import AuthError, ConfigError, ProtocolError
+
+#: follow-up rounds of a truncated sync-collection answer before giving up
+MAX_SYNC_ROUNDS = 1000
+#: statuses meaning "this server does not do sync-collection here"
+_UNSUPPORTED = frozenset({400, 403, 405, 415, 422, 501})
+
+
+class SyncUnsupported(Exception):
+    """The server does not offer sync-collection on this collection (internal signal)."""
+
+
+@dataclass(frozen=True)
+class ListingResult:
+    """Outcome of change detection, before fetching.
+
+    ``to_fetch`` maps hrefs whose content must be fetched to the ETag the listing gave (None:
+    none given). ``complete`` is True when the listing covered the whole collection; then
+    ``listing_size`` is its item count and ``deleted`` is ``known`` minus the listing.
+    """
+
+    to_fetch: Mapping[str, str | None]
+    deleted: tuple[str, ...]
+    token: str | None
+    complete: bool
+    listing_size: int | None
+
+
+def _is_item(href: str, collection_path: str) -> bool:
+    return href != collection_path and not href.endswith("/") and href.startswith(collection_path)
+
+
+def _diff(listed: Mapping[str, str | None], known: Mapping[str, str]) -> dict[str, str | None]:
+    return {h: e for h, e in listed.items() if e is None or known.get(h) != e}
+
+
+def sync_delta(
+    http: HttpClient,
+    url: str,
+    collection_path: str,
+    token: str | None,
+    known: Mapping[str, str],
+) -> ListingResult:
+    """Changes by sync-collection. Raises SyncUnsupported when the server lacks it."""
+    full = token is None
+    changed: dict[str, str | None] = {}
+    removed: set[str] = set()
+    for _ in range(MAX_SYNC_ROUNDS):
+        response = http.request(
+            "REPORT",
+            url,
+            headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
+            data=dav.sync_collection_body(token),
+            what="sync-collection",
+        )
+        status = response.status_code
+        if status in (403, 409) and "valid-sync-token" in dav.error_conditions(response.content):
+            if token is None:
+                raise ProtocolError("the server rejected an initial sync-collection", url=url)
+            # the token expired or is unknown: start over with a complete listing
+            full, token = True, None
+            changed.clear()
+            removed.clear()
+            continue
+        if status in (404, 410):
+            raise ConfigError("the calendar collection is gone", url=url, status=status)
+        if status in _UNSUPPORTED:
+            if status == 403 and token is not None:
+                raise AuthError("sync-collection was refused", url=url, status=403)
+            raise SyncUnsupported(status)
+        if status != 207:
+            raise ProtocolError("sync-collection failed", url=url, status=status)
+        multistatus = dav.parse_multistatus(response.content, "sync-collection")
+        if not multistatus.sync_token:
+            raise ProtocolError("sync-collection answer without a sync-token", url=url)
+        truncated = False
+        for r in multistatus.responses:
+            if not _is_item(r.href, collection_path):
+                truncated = truncated or r.status == 507
+                continue
+            if r.status in (404, 410):
+                removed.add(r.href)
+                changed.pop(r.href, None)
+            elif r.status is None or r.status < 300:
+                changed[r.href] = r.text(dav.GETETAG)
+                removed.discard(r.href)
+        token = multistatus.sync_token
+        if not truncated:
+            break
+    else:
+        raise ProtocolError("sync-collection did not finish", url=url, rounds=MAX_SYNC_ROUNDS)
+    if full:
+        return ListingResult(
+            to_fetch=_diff(changed, known),
+            deleted=tuple(sorted(h for h in known if h not in changed)),
+            token=token,
+            complete=True,
+            listing_size=len(changed),
+        )
+    return ListingResult(
+        to_fetch=_diff(changed, known),
+        deleted=tuple(sorted(h for h in removed if h in known)),
+        token=token,
+        complete=False,
+        listing_size=None,
+    )
+
+
+def listing_delta(
+    http: HttpClient, url: str, collection_path: str, known: Mapping[str, str]
+) -> ListingResult:
+    """Changes by a Depth-1 ETag listing; deletions only when the listing is complete."""
+    multistatus = propfind(http, url, (dav.GETETAG, dav.RESOURCETYPE), "1")
+    listed: dict[str, str | None] = {}
+    truncated = False
+    for r in multistatus.responses:
+        if not _is_item(r.href, collection_path):
+            truncated = truncated or r.status == 507
+            continue
+        if r.status is None or r.status < 300:
+            listed[r.href] = r.text(dav.GETETAG)
+    if truncated:
+        return ListingResult(_diff(listed, known), (), None, False, None)
+    return ListingResult(
+        to_fetch=_diff(listed, known),
+        deleted=tuple(sorted(h for h in known if h not in listed)),
+        token=None,
+        complete=True,
+        listing_size=len(listed),
+    )

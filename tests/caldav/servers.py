@@ -1,0 +1,377 @@
+"""Real servers for the CalDAV / ICS-feed tests, all on 127.0.0.1:
+
+- :class:`Radicale` — the real Radicale from PyPI as a subprocess, own storage folder, htpasswd
+  auth; plus a "user" that edits it with plain ``requests`` (not our connector).
+- :class:`FaultProxy` — an HTTP proxy in front of it that can drop connections, answer 5xx,
+  be slow, strip ETags from PUT answers, or refuse sync-collection; counts requests.
+- :class:`FeedServer` — serves .ics feeds with ETag/Last-Modified and conditional GET.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+
+USER, PASSWORD = "alice", "secret"
+_METHODS = ("GET", "HEAD", "PUT", "DELETE", "PROPFIND", "REPORT", "MKCALENDAR", "OPTIONS", "POST")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    """Bounded polling for a condition."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+class Radicale:
+    """A Radicale subprocess with one htpasswd user."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        (root / "users").write_text(f"{USER}:{PASSWORD}\n")
+        (root / "config").write_text(
+            "[server]\n"
+            f"hosts = 127.0.0.1:{self.port}\n"
+            "[auth]\n"
+            "type = htpasswd\n"
+            f"htpasswd_filename = {root / 'users'}\n"
+            "htpasswd_encryption = plain\n"
+            "delay = 0\n"
+            "[storage]\n"
+            f"filesystem_folder = {root / 'storage'}\n"
+            "[web]\n"
+            "type = none\n"
+            "[logging]\n"
+            "level = warning\n"
+        )
+        self.log = open(root / "radicale.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "radicale", "-C", str(root / "config")],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.session = requests.Session()
+        self.session.auth = (USER, PASSWORD)
+        wait_until(self._answers, what="Radicale to answer")
+
+    def _answers(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError((self.root / "radicale.log").read_text())
+        try:
+            return requests.get(self.base + "/", timeout=1).status_code in (200, 401, 302)
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        self.session.close()
+
+    def mkcalendar(self, name: str | None = None, display: str | None = None) -> str:
+        """A new empty calendar collection; returns its path ``/alice/<name>/``."""
+        name = name or "cal-" + uuid.uuid4().hex[:10]
+        path = f"/{USER}/{name}/"
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
+            f"<D:displayname>{display or name}</D:displayname></D:prop></D:set></C:mkcalendar>"
+        )
+        r = self.session.request("MKCALENDAR", self.base + path, data=body)
+        assert r.status_code == 201, (r.status_code, r.text)
+        return path
+
+
+@dataclass
+class CalendarUser:
+    """Someone editing one Radicale collection with a plain HTTP client (not our code).
+
+    Items it creates get client-style random names (``user-<hex>.ics``), as real clients do.
+    """
+
+    radicale: Radicale
+    path: str
+
+    def url(self, href: str) -> str:
+        return self.radicale.base + href
+
+    def put(self, text: str, href: str | None = None) -> str:
+        href = href or f"{self.path}user-{uuid.uuid4().hex[:12]}.ics"
+        r = self.radicale.session.put(
+            self.url(href), data=text.encode(), headers={"Content-Type": "text/calendar"}
+        )
+        assert r.status_code in (201, 204), (r.status_code, r.text)
+        return href
+
+    def hrefs_by_uid(self) -> dict[str, str]:
+        """UID → href of every item in the collection (PROPFIND + GET each)."""
+        body = '<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>'
+        r = self.radicale.session.request(
+            "PROPFIND", self.url(self.path), data=body, headers={"Depth": "1"}
+        )
+        assert r.status_code == 207, r.status_code
+        out: dict[str, str] = {}
+        for chunk in r.text.split("<href>")[1:]:
+            href = chunk.split("</href>")[0]
+            if href.endswith("/"):
+                continue
+            for line in self.radicale.session.get(self.url(href)).text.splitlines():
+                if line.startswith("UID:"):
+                    out[line[4:].strip()] = href
+                    break
+        return out
+
+    def get(self, href: str) -> requests.Response:
+        return self.radicale.session.get(self.url(href))
+
+    def delete(self, href: str) -> None:
+        r = self.radicale.session.delete(self.url(href))
+        assert r.status_code in (200, 204), r.status_code
+
+    def upload_calendar(self, text: str) -> None:
+        """Radicale's bulk path: PUT a whole VCALENDAR onto the collection URL."""
+        r = self.radicale.session.put(
+            self.url(self.path), data=text.encode(), headers={"Content-Type": "text/calendar"}
+        )
+        assert r.status_code in (201, 204), (r.status_code, r.text[:300])
+
+
+# --- fault-injecting proxy --------------------------------------------------------------------
+
+
+@dataclass
+class Fault:
+    """What to do to the next ``count`` requests matching ``method`` (None: any) and whose
+    body contains ``body_contains`` (None: any). Kinds: drop, status, slow, strip-etag,
+    truncate."""
+
+    kind: str
+    count: int = 1
+    method: str | None = None
+    body_contains: str | None = None
+    status: int = 503
+    retry_after: str | None = None
+    delay: float = 0.0
+
+    def matches(self, method: str, body: bytes) -> bool:
+        return (self.method is None or self.method == method) and (
+            self.body_contains is None or self.body_contains.encode() in body
+        )
+
+
+@dataclass
+class FaultProxy:
+    """HTTP/1.1 proxy to ``upstream`` (host, port) on a free loopback port."""
+
+    upstream_port: int
+    faults: list[Fault] = field(default_factory=list)
+    #: (method, path) of every request received, faulted or not
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+            def _serve(self) -> None:
+                proxy._handle(self)
+
+        for m in _METHODS:
+            setattr(Handler, f"do_{m}", Handler._serve)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    def count(self, method: str | None = None) -> int:
+        with self.lock:
+            return sum(1 for m, _ in self.requests if method is None or m == method)
+
+    def reset_count(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _take(self, method: str, body: bytes) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.count != 0 and fault.matches(method, body):
+                    fault.count -= 1  # a negative count never runs out
+                    return fault
+        return None
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        with self.lock:
+            self.requests.append((h.command, h.path))
+        fault = self._take(h.command, body)
+        if fault is not None and fault.kind == "drop":
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault is not None and fault.kind == "status":
+            payload = b"injected failure"
+            h.send_response(fault.status)
+            if fault.retry_after is not None:
+                h.send_header("Retry-After", fault.retry_after)
+            h.send_header("Content-Length", str(len(payload)))
+            h.end_headers()
+            h.wfile.write(payload)
+            return
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.delay)
+        status, headers, data = self._forward(h, body)
+        if fault is not None and fault.kind == "strip-etag":
+            headers = [(k, v) for k, v in headers if k.lower() != "etag"]
+        h.send_response(status)
+        for k, v in headers:
+            if k.lower() not in (
+                "content-length",
+                "connection",
+                "transfer-encoding",
+                "server",
+                "date",
+            ):
+                h.send_header(k, v)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if fault is not None and fault.kind == "truncate":
+            h.wfile.write(data[: len(data) // 2])
+            h.wfile.flush()
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return
+        h.wfile.write(data)
+
+    def _forward(
+        self, h: BaseHTTPRequestHandler, body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=30)
+        try:
+            headers = {
+                k: v for k, v in h.headers.items() if k.lower() not in ("host", "connection")
+            }
+            conn.request(h.command, h.path, body=body or None, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.getheaders(), resp.read()
+        finally:
+            conn.close()
+
+
+# --- static feed server ---------------------------------------------------------------------
+
+
+@dataclass
+class Feed:
+    body: bytes
+    status: int = 200
+    etag: bool = True
+    last_modified: bool = True
+    version: int = 0
+
+
+class FeedServer:
+    """Serves ``feeds[path]`` with a content-hash ETag and a Last-Modified that moves with
+    each :meth:`set`, answering conditional GETs with 304. Counts requests."""
+
+    def __init__(self) -> None:
+        self.feeds: dict[str, Feed] = {}
+        self.hits: list[tuple[str, int]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                server._get(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def set(self, path: str, text: str, **options: object) -> str:
+        old = self.feeds.get(path)
+        version = old.version + 1 if old else 1
+        self.feeds[path] = Feed(text.encode(), version=version, **options)  # type: ignore[arg-type]
+        return self.base + path
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _get(self, h: BaseHTTPRequestHandler) -> None:
+        feed = self.feeds.get(h.path)
+        status = 404 if feed is None else feed.status
+        if feed is None or status != 200:
+            self.hits.append((h.path, status))
+            h.send_response(status)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        etag = '"' + hashlib.sha1(feed.body).hexdigest() + '"'
+        modified = formatdate(1_700_000_000 + feed.version * 60, usegmt=True)
+        not_modified = (feed.etag and h.headers.get("If-None-Match") == etag) or (
+            not feed.etag and feed.last_modified and h.headers.get("If-Modified-Since") == modified
+        )
+        status = 304 if not_modified else 200
+        self.hits.append((h.path, status))
+        h.send_response(status)
+        if feed.etag:
+            h.send_header("ETag", etag)
+        if feed.last_modified:
+            h.send_header("Last-Modified", modified)
+        h.send_header("Content-Type", "text/calendar; charset=utf-8")
+        h.send_header("Content-Length", "0" if not_modified else str(len(feed.body)))
+        h.end_headers()
+        if not not_modified:
+            h.wfile.write(feed.body)
