@@ -1,0 +1,335 @@
+"""The spoke actor: one process hosting many spokes as asyncio tasks.
+
+A Ray actor is a whole process (tens of MB), so one process per calendar cannot reach
+thousands of calendars; instead each spoke is a small asyncio task here, and the blocking sync
+cycle (connectors are synchronous) runs in a bounded thread pool (``Settings.spoke_threads``).
+
+Per spoke, guarantees:
+
+- a run starts at most every ``interval_seconds`` (±10 % jitter so thousands of spokes do not
+  poll in lock-step); the interval and options are re-read from the store every run;
+- ``sync_now`` wakes the spoke at once and returns the summary of a run that *started after*
+  the call (so it sees every change made before it); concurrent callers share that run;
+- never two runs of one spoke at once in this actor; an unassigned spoke finishes its current
+  run, then stops (it is reported as ``stopping`` until then, so the supervisor does not start
+  it elsewhere meanwhile);
+- failures back off exponentially (interval × 2^(n-1), bounded by ``max_backoff_seconds``,
+  at least the server's ``back_off`` hint); the error stays visible in :meth:`status`;
+- a slow or broken spoke holds one pool thread at most: the others keep their schedule as long
+  as fewer than ``spoke_threads`` spokes are slow at once.
+
+Progress events are buffered and pushed in batches to the supervisor (fire-and-forget); an idle
+actor wakes for nothing but its spokes' timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cirahub.actors.cycle import RunSummary, SyncCycle
+from cirahub.actors.hub import RayMerger, open_store
+from cirahub.actors.progress import ProgressEvent
+from cirahub.cluster.settings import Settings
+from cirahub.core.errors import CirahubError, ConnectorError, NotFound, WriterFenced
+
+log = logging.getLogger(__name__)
+
+SPOKE_ACTOR_PREFIX = "cirahub-spokes-"
+SUPERVISOR_NAME = "cirahub-supervisor"
+#: events kept while the supervisor is unreachable (oldest dropped first)
+EVENT_BUFFER = 10_000
+#: the first run after assignment starts within this many seconds (spread, not all at once)
+FIRST_RUN_SPREAD = 2.0
+
+
+def backoff_delay(interval: float, failures: int, cap: float, hint: float | None = None) -> float:
+    """Seconds to wait after ``failures`` consecutive failed runs (0 → the plain interval)."""
+    delay = float(interval) if failures <= 1 else interval * 2.0 ** min(failures - 1, 20)
+    if hint:
+        delay = max(delay, hint)
+    return min(max(delay, float(interval)), max(cap, float(interval)))
+
+
+def jittered(delay: float, rng: random.Random) -> float:
+    return max(0.0, delay * rng.uniform(0.9, 1.1))
+
+
+@dataclass
+class _Spoke:
+    """Runtime state of one hosted spoke (a cache; the store holds the truth)."""
+
+    spoke_id: str
+    hub_id: str
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    waiters: list[asyncio.Future[dict[str, Any]]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    stopping: bool = False
+    running: bool = False
+    failures: int = 0
+    next_run_at: float | None = None  # wall clock (time.time())
+    last_summary: dict[str, Any] | None = None
+    last_error: dict[str, Any] | None = None
+    runs: int = 0
+    connector_key: str | None = None
+    connector: Any = None
+
+
+def summary_dict(summary: RunSummary) -> dict[str, Any]:
+    return asdict(summary)
+
+
+class SpokeActor:
+    """Wrapped with ``ray.remote`` by :func:`spoke_actor_class` (an async actor)."""
+
+    def __init__(self, settings: dict[str, Any], name: str = "") -> None:
+        self._settings = Settings.from_dict(settings)
+        self._name = name
+        self._store = open_store(self._settings)
+        self._pool = ThreadPoolExecutor(self._settings.spoke_threads,
+                                        thread_name_prefix="spoke-run")
+        self._merger = RayMerger(self._settings)
+        self._spokes: dict[str, _Spoke] = {}
+        self._rng = random.Random()
+        self._loop = asyncio.get_running_loop()
+        self._events: deque[ProgressEvent] = deque(maxlen=EVENT_BUFFER)
+        self._events_ready = asyncio.Event()
+        self._flusher = self._loop.create_task(self._flush_events())
+        self._supervisor: Any = None
+        self._node_id = _node_id()
+        self._fenced: dict[str, Any] | None = None
+
+    # --- API ------------------------------------------------------------------------------
+
+    async def ping(self) -> dict[str, Any]:
+        return {"name": self._name, "node_id": self._node_id, "pid": os.getpid(),
+                "assigned": list(self._spokes)}
+
+    async def assign(self, spokes: Iterable[tuple[str, str]]) -> list[str]:
+        """Host these (spoke id, hub id) pairs; already hosted ones are left as they are (a
+        stopping one is resumed). Returns the ids now hosted that were not before."""
+        added = []
+        for spoke_id, hub_id in spokes:
+            state = self._spokes.get(spoke_id)
+            if state is not None:
+                state.stopping = False
+                continue
+            state = self._spokes[spoke_id] = _Spoke(spoke_id, hub_id)
+            state.next_run_at = time.time() + self._rng.uniform(0, FIRST_RUN_SPREAD)
+            state.task = self._loop.create_task(self._spoke_loop(state))
+            added.append(spoke_id)
+            self._emit("state", state, "assigned", detail=self._name)
+        return added
+
+    async def unassign(self, spoke_ids: Iterable[str]) -> list[str]:
+        """Stop hosting these spokes: each finishes its current run, then its task ends.
+        Returns the ids that were hosted."""
+        out = []
+        for spoke_id in spoke_ids:
+            state = self._spokes.get(spoke_id)
+            if state is None:
+                continue
+            state.stopping = True
+            state.wake.set()
+            out.append(spoke_id)
+        return out
+
+    async def assigned(self) -> list[str]:
+        """Ids of the spokes hosted here, stopping ones included."""
+        return list(self._spokes)
+
+    async def sync_now(self, spoke_id: str) -> dict[str, Any]:
+        """Run ``spoke_id`` now (preempting its wait) and return the RunSummary as a dict.
+        Raises NotFound when the spoke is not hosted here."""
+        state = self._spokes.get(spoke_id)
+        if state is None or state.stopping:
+            raise NotFound("the spoke is not hosted by this actor", spoke_id=spoke_id,
+                           actor=self._name)
+        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
+        state.waiters.append(future)
+        state.wake.set()
+        return await future
+
+    async def status(self) -> list[dict[str, Any]]:
+        """One dict per hosted spoke: state (running, waiting, backoff, stopping, fenced),
+        next_run_at (epoch seconds), failures, last_error, last_summary, actor, node_id."""
+        out = []
+        for s in self._spokes.values():
+            if s.stopping:
+                state = "stopping"
+            elif s.running:
+                state = "running"
+            elif s.failures >= 2:
+                state = "backoff"
+            else:
+                state = "waiting"
+            out.append({
+                "spoke_id": s.spoke_id, "hub_id": s.hub_id, "state": state,
+                "next_run_at": s.next_run_at, "failures": s.failures, "runs": s.runs,
+                "last_error": s.last_error, "last_summary": s.last_summary,
+                "actor": self._name, "node_id": self._node_id,
+            })
+        return out
+
+    # --- the per-spoke loop ---------------------------------------------------------------
+
+    async def _spoke_loop(self, s: _Spoke) -> None:
+        try:
+            while not s.stopping:
+                delay = max(0.0, (s.next_run_at or 0) - time.time())
+                if not s.wake.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(s.wake.wait(), timeout=delay)
+                s.wake.clear()
+                if s.stopping:
+                    break
+                waiters, s.waiters = s.waiters, []
+                summary = await self._run(s, "manual" if waiters else "schedule")
+                for w in waiters:
+                    if not w.done():
+                        w.set_result(summary)
+                if (summary.get("error") or {}).get("code") == "not_found":
+                    break  # the spoke was removed from the store
+        finally:
+            for w in s.waiters:
+                if not w.done():
+                    w.set_exception(NotFound("the spoke stopped before the run",
+                                             spoke_id=s.spoke_id))
+            self._spokes.pop(s.spoke_id, None)
+            self._emit("state", s, "unassigned", detail=self._name)
+            if s.connector is not None:
+                self._pool.submit(_close_quietly, s.connector)
+
+    async def _run(self, s: _Spoke, trigger: str) -> dict[str, Any]:
+        s.running = True
+        interval = 300.0
+        hint: float | None = None
+        try:
+            summary, interval = await self._loop.run_in_executor(
+                self._pool, self._run_blocking, s, trigger)
+            result = summary_dict(summary)
+        except WriterFenced as exc:
+            result = _error_summary(s.spoke_id, exc.to_dict())
+        except CirahubError as exc:
+            hint = exc.back_off if isinstance(exc, ConnectorError) else None
+            result = _error_summary(s.spoke_id, exc.to_dict())
+        except Exception as exc:  # never let one spoke's bug kill its loop or the actor
+            log.exception("run of spoke %s crashed", s.spoke_id)
+            result = _error_summary(s.spoke_id, {"code": "internal",
+                                                 "message": f"{type(exc).__name__}: {exc}"})
+        finally:
+            s.running = False
+        s.runs += 1
+        s.last_summary = result
+        if result["status"] == "error":
+            s.failures += 1
+            s.last_error = result.get("error")
+        elif result["status"] in ("ok", "partial", "halted", "skipped"):
+            s.failures = 0 if result["status"] != "partial" else s.failures
+            s.last_error = result.get("error") if result["status"] != "ok" else None
+        delay = backoff_delay(interval, s.failures, self._settings.max_backoff_seconds, hint)
+        s.next_run_at = time.time() + jittered(delay, self._rng)
+        self._emit("run", s, "done" if result["status"] != "error" else "failed",
+                   summary=result, trigger=trigger)
+        return result
+
+    def _run_blocking(self, s: _Spoke, trigger: str) -> tuple[RunSummary, float]:
+        """One run in a pool thread. Returns the summary and the spoke's current interval."""
+        spoke = self._store.get_spoke(s.spoke_id)
+        interval = float(spoke.options.interval_seconds)
+        if not spoke.options.enabled:
+            return RunSummary(None, s.spoke_id, "skipped", error={"code": "disabled"}), interval
+        connector = self._connector(s, spoke)
+
+        def progress(phase: str, counts: Any) -> None:
+            self._emit_threadsafe("progress", s, phase, counts=dict(counts), trigger=trigger)
+
+        cycle = SyncCycle(self._store, connector, s.spoke_id, self._merger, progress=progress)
+        return cycle.run(trigger), interval
+
+    def _connector(self, s: _Spoke, spoke: Any) -> Any:
+        """The spoke's connector, re-opened when its kind, config or secret changed."""
+        from cirahub.connectors.registry import open_connector
+
+        secret = self._store.get_spoke_secret(spoke.id) if spoke.has_secret else None
+        key = hashlib.sha256(json.dumps(
+            [spoke.kind, dict(spoke.config), secret], sort_keys=True, default=str
+        ).encode()).hexdigest()
+        if s.connector is None or s.connector_key != key:
+            if s.connector is not None:
+                _close_quietly(s.connector)
+            s.connector = open_connector(spoke.kind, spoke.config, secret)
+            s.connector_key = key
+        return s.connector
+
+    # --- events ---------------------------------------------------------------------------
+
+    def _emit(self, kind: str, s: _Spoke, phase: str, **extra: Any) -> None:
+        self._events.append(ProgressEvent(kind=kind, hub_id=s.hub_id, spoke_id=s.spoke_id,
+                                          phase=phase, at=datetime.now(UTC), **extra))
+        self._events_ready.set()
+
+    def _emit_threadsafe(self, kind: str, s: _Spoke, phase: str, **extra: Any) -> None:
+        self._loop.call_soon_threadsafe(lambda: self._emit(kind, s, phase, **extra))
+
+    async def _flush_events(self) -> None:
+        """Push buffered events to the supervisor in batches; no wake-ups while idle."""
+        while True:
+            await self._events_ready.wait()
+            await asyncio.sleep(0.05)  # gather a batch
+            self._events_ready.clear()
+            batch = list(self._events)
+            self._events.clear()
+            if not batch:
+                continue
+            try:
+                if self._supervisor is None:
+                    import ray
+
+                    self._supervisor = ray.get_actor(SUPERVISOR_NAME,
+                                                     namespace=self._settings.namespace)
+                self._supervisor.record_events.remote(batch)
+            except Exception:  # supervisor restarting: keep the newest events for later
+                self._supervisor = None
+                self._events.extendleft(reversed(batch))
+                await asyncio.sleep(1.0)
+                self._events_ready.set()
+
+
+def _error_summary(spoke_id: str, error: dict[str, Any]) -> dict[str, Any]:
+    return summary_dict(RunSummary(None, spoke_id, "error", {}, error, 0.0))
+
+
+def _close_quietly(connector: Any) -> None:
+    try:
+        connector.close()
+    except Exception:
+        log.debug("closing a connector failed", exc_info=True)
+
+
+def _node_id() -> str | None:
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+    except Exception:
+        return None
+
+
+def spoke_actor_class() -> Any:
+    """The Ray actor class (created lazily so importing this module does not import Ray)."""
+    import ray
+
+    return ray.remote(SpokeActor)

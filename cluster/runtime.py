@@ -1,0 +1,220 @@
+"""The runtime: Ray started once per process, the store opened, the actors attached.
+
+This is the API the control plane (gRPC servicer, CLI) builds on; it is kept stable:
+
+``Runtime.start(settings: Settings | None = None) -> Runtime``
+    ``ray.init`` once per process (reused when already initialized: embedded local Ray by
+    default, ``settings.ray_address`` for an existing cluster), opens the store (creating the
+    data folder and the secret key), then gets-or-creates the detached supervisor (which
+    gets-or-creates the hub actors and spoke actors) in the ``cirahub`` namespace, so a
+    restarted control process re-attaches to what runs. Attributes: ``store``, ``settings``.
+``reconcile() -> dict``
+    Converge the actors to the topology now (the supervisor also does it every few seconds);
+    call it after changing the topology for an immediate effect.
+``sync_now(hub: str, spoke: str | None = None) -> Iterator[ProgressEvent]``
+    Runs the hub's spokes (or one, by name) at once; yields ``progress`` events while they
+    run, then exactly one final ``run`` event per targeted spoke whose ``summary`` is the
+    RunSummary as a dict (status ok | partial | error | halted | skipped). Raises NotFound for
+    an unknown hub or spoke before anything runs.
+``status(hub: str | None = None) -> list[SpokeStatus]``
+    One SpokeStatus per spoke (of one hub or all), store state refined by the actors' view.
+``events(since: int = 0, timeout: float = 0.0) -> list[ProgressEvent]``
+    The event stream: events with ``seq > since``, waiting up to ``timeout`` seconds.
+``shutdown(stop_actors: bool = False) -> None``
+    Detach (actors keep running on a cluster) or stop every cirahub actor. An embedded Ray
+    started by this process ends with it either way.
+
+Errors: the project's (NotFound, InvalidInput, StoreError). An actor that died or does not
+answer surfaces as StoreError (retryable).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cirahub.actors.hub import HUB_ACTOR_PREFIX, open_store
+from cirahub.actors.progress import ProgressEvent, SpokeStatus
+from cirahub.actors.spoke import SPOKE_ACTOR_PREFIX, SUPERVISOR_NAME
+from cirahub.cluster.settings import Settings
+from cirahub.core.errors import CirahubError, StoreError
+
+log = logging.getLogger(__name__)
+
+#: object store of an embedded Ray (Ray's minimum is 75 MB; cirahub passes small values)
+EMBEDDED_OBJECT_STORE = 100 * 1024 * 1024
+STARTUP_TIMEOUT = 120.0
+
+
+def init_ray(settings: Settings) -> bool:
+    """``ray.init`` unless already initialized; True when this call started Ray."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    common: dict[str, Any] = dict(namespace=settings.namespace, log_to_driver=False,
+                                  include_dashboard=False, configure_logging=False)
+    if settings.ray_address:
+        ray.init(address=settings.ray_address, **common)
+    else:
+        ray.init(num_cpus=settings.num_cpus, object_store_memory=EMBEDDED_OBJECT_STORE,
+                 **common)
+    return True
+
+
+def ray_get(ref: Any, timeout: float | None = None) -> Any:
+    """``ray.get`` with the project's errors: a CirahubError raised in an actor is re-raised
+    as itself; a dead or unreachable actor is a retryable StoreError."""
+    import ray
+    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+    try:
+        return ray.get(ref, timeout=timeout)
+    except RayTaskError as exc:
+        if isinstance(exc.cause, CirahubError):
+            raise exc.cause from None
+        raise
+    except (RayActorError, GetTimeoutError) as exc:
+        raise StoreError(f"the cirahub runtime did not answer: {type(exc).__name__}",
+                         action="runtime") from None
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Any
+    supervisor: Any
+    owns_ray: bool
+
+    @classmethod
+    def start(cls, settings: Settings | None = None) -> Runtime:
+        import ray
+
+        from cirahub.actors.supervisor import detached_options, pinned, supervisor_class
+
+        settings = settings or Settings.from_env()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = open_store(settings)  # creates the secret key before any actor reads it
+        owns = init_ray(settings)
+        node = ray.get_runtime_context().get_node_id()
+        opts = detached_options(SUPERVISOR_NAME, settings.namespace, max_restarts=-1,
+                                max_task_retries=-1, max_concurrency=1000)
+        opts.update(pinned(node, soft=True))
+        supervisor = supervisor_class().options(**opts).remote(settings.to_dict(), node)
+        ray_get(supervisor.ping.remote(), timeout=STARTUP_TIMEOUT)
+        return cls(settings, store, supervisor, owns)
+
+    # --- operations -----------------------------------------------------------------------
+
+    def reconcile(self) -> dict[str, Any]:
+        return ray_get(self.supervisor.reconcile.remote())
+
+    def sync_now(self, hub: str, spoke: str | None = None) -> Iterator[ProgressEvent]:
+        hub_rec = self.store.get_hub(hub)
+        targets = ({self.store.find_spoke(hub, spoke).id} if spoke is not None
+                   else {s.id for s in self.store.list_spokes(hub)})
+        return self._sync_now(hub_rec.id, hub, spoke, targets)
+
+    def _sync_now(self, hub_id: str, hub: str, spoke: str | None,
+                  targets: set[str]) -> Iterator[ProgressEvent]:
+        import ray
+
+        since = ray_get(self.supervisor.last_seq.remote())
+        done_ref = self.supervisor.sync_now.remote(hub, spoke)
+        while True:
+            ready, _ = ray.wait([done_ref], timeout=0)
+            events = ray_get(self.supervisor.events.remote(since, 0.0 if ready else 0.5))
+            for event in events:
+                since = max(since, event.seq)
+                if event.spoke_id in targets and event.kind == "progress":
+                    yield event
+            if ready:
+                break
+        for summary in ray_get(done_ref):
+            phase = "failed" if summary["status"] == "error" else "done"
+            yield ProgressEvent("run", hub_id, summary["spoke_id"], phase, datetime.now(UTC),
+                                counts=dict(summary.get("counts") or {}), summary=summary,
+                                trigger="manual")
+
+    def status(self, hub: str | None = None) -> list[SpokeStatus]:
+        spokes = self.store.list_spokes(hub)
+        hub_names = {h.id: h.name for h in self.store.list_hubs()}
+        hub_id = self.store.get_hub(hub).id if hub is not None else None
+        live = {d["spoke_id"]: d for d in ray_get(self.supervisor.status.remote(hub_id))}
+        return [self._spoke_status(s, hub_names.get(s.hub_id, ""), live.get(s.id))
+                for s in spokes]
+
+    def _spoke_status(self, s: Any, hub_name: str, live: dict[str, Any] | None) -> SpokeStatus:
+        runs = self.store.list_runs(spoke_id=s.id, limit=1)
+        last_run = None
+        if runs:
+            r = runs[0]
+            last_run = {"id": r.id, "status": r.status, "trigger": r.trigger,
+                        "started_at": r.started_at.isoformat(),
+                        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+                        "counts": dict(r.counts), "error": r.error}
+        if not s.enabled:
+            state = "disabled"
+        elif live is None:
+            state = "unassigned"
+        elif live["state"] in ("running", "backoff"):
+            state = live["state"]
+        else:
+            state = s.state
+        next_at = live.get("next_run_at") if live and s.enabled else None
+        return SpokeStatus(
+            spoke_id=s.id, hub_id=s.hub_id, hub=hub_name, name=s.name, kind=s.kind,
+            enabled=s.enabled, state=state, last_run=last_run,
+            next_run_at=datetime.fromtimestamp(next_at, UTC) if next_at else None,
+            linked_items=len(self.store.links(s.id)),
+            last_error=(live or {}).get("last_error") or s.last_error,
+            halted_reason=s.halted_reason,
+            node_id=(live or {}).get("node_id"), actor=(live or {}).get("actor"),
+            failures=int((live or {}).get("failures", 0)),
+        )
+
+    def events(self, since: int = 0, timeout: float = 0.0) -> list[ProgressEvent]:
+        return ray_get(self.supervisor.events.remote(since, timeout))
+
+    def hub_actors(self) -> list[dict[str, Any]]:
+        """Status of the hub actors (writer epochs, fenced hubs, merges done)."""
+        return ray_get(self.supervisor.hub_actors.remote())
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def shutdown(self, stop_actors: bool = False) -> None:
+        import ray
+
+        if stop_actors and ray.is_initialized():
+            stop_all_actors(self.settings.namespace)
+        self.store.close()
+        if self.owns_ray and ray.is_initialized():
+            ray.shutdown()
+
+
+def stop_all_actors(namespace: str) -> None:
+    """Kill the supervisor first (so nothing is re-created), then spoke and hub actors."""
+    import ray
+    from ray.util import list_named_actors
+
+    names = [a["name"] for a in list_named_actors(all_namespaces=True)
+             if a["namespace"] == namespace]
+    order = sorted(names, key=lambda n: (n != SUPERVISOR_NAME, n.startswith(HUB_ACTOR_PREFIX)))
+    for name in order:
+        if name == SUPERVISOR_NAME or name.startswith((SPOKE_ACTOR_PREFIX, HUB_ACTOR_PREFIX)):
+            try:
+                ray.kill(ray.get_actor(name, namespace=namespace), no_restart=True)
+            except ValueError:
+                continue
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # names are released asynchronously
+        left = [a for a in list_named_actors(all_namespaces=True)
+                if a["namespace"] == namespace and a["name"] in names]
+        if not left:
+            return
+        time.sleep(0.2)
+    log.warning("some cirahub actors still registered after stop: %s", left)
