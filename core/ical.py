@@ -13,12 +13,14 @@ embedded VTIMEZONE with no IANA match. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Component
+from icalendar import Calendar, Component, GloballyUniqueTZIDGuessed
 from icalendar.prop import vBroken
 
 from cirahub.core.errors import MalformedItem
@@ -36,6 +38,10 @@ from cirahub.core.item import Item
 
 __all__ = ["parse_calendar", "parse_item", "serialize_calendar", "time_value", "to_ics"]
 
+# resolve_tzid strips vendor prefixes on purpose; icalendar's warning about it is noise
+warnings.filterwarnings("ignore", category=GloballyUniqueTZIDGuessed)
+
+_BEGIN_EVENT = re.compile(r"^BEGIN:VEVENT\s*$", re.I | re.M)
 _ALARM_ACTIONS = frozenset({"DISPLAY", "AUDIO"})
 _PRIORITY_HIGH = range(1, 5)
 _PRIORITY_LOW = range(6, 10)
@@ -57,6 +63,12 @@ def _load(text: str) -> list[Component]:
     events: list[Component] = []
     for root in roots:
         events.extend(root.walk("VEVENT"))
+    begun = len(_BEGIN_EVENT.findall(text))
+    if begun > len(events):  # icalendar drops components it never saw the END of
+        raise MalformedItem(
+            f"unparseable iCalendar text: {begun - len(events)} VEVENT(s) not terminated "
+            "(truncated text?)"
+        )
     return events
 
 

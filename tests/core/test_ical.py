@@ -1,0 +1,274 @@
+"""iCalendar ↔ Item: normalization of real-world texts, round trips, malformed input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from ical_samples import APPLE_WITH_ALARMS, BIRTHDAY_SERIES, GOOGLE_EXPORT, OUTLOOK_WEEKLY
+
+from cirahub.core.errors import MalformedItem
+from cirahub.core.ical import parse_calendar, parse_item, serialize_calendar, to_ics
+from cirahub.core.item import Item
+
+OUTLOOK_UID = "040000008200E00074C5B7101A82E00800000000B0D3A0C1D9A9DC01000000000000000010000000"
+
+
+def event(*lines: str, uid: str = "u1@example.com", extra: str = "") -> str:
+    body = "\n".join(lines)
+    return (
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\n"
+        f"{extra}BEGIN:VEVENT\nUID:{uid}\nDTSTAMP:20260101T000000Z\n{body}\nEND:VEVENT\n"
+        "END:VCALENDAR\n"
+    )
+
+
+# --- real-world samples ------------------------------------------------------------------------
+
+
+def test_outlook_series_with_windows_zone_override_and_exdate() -> None:
+    item = parse_item(OUTLOOK_WEEKLY)
+    assert item.uid == OUTLOOK_UID
+    fields = dict(item.fields)
+    # Windows zone mapped to IANA; 10:00 CET is 09:00Z
+    assert fields["start"] == {"utc": "2026-03-02T09:00:00Z", "tz": "Europe/Berlin"}
+    assert fields["end"] == {"utc": "2026-03-02T10:00:00Z", "tz": "Europe/Berlin"}
+    assert fields["summary"] == "Weekly status"
+    assert fields["description"] == "Agenda:\n1. Status\n2. Risks"  # trailing newlines gone
+    assert fields["rrule"] == "FREQ=WEEKLY;UNTIL=20260427T080000Z;BYDAY=MO;WKST=SU"
+    assert fields["exdates"] == ["20260316T090000Z"]
+    assert fields["organizer"] == "anna.smith@example.com"
+    assert fields["attendees"] == [
+        {"email": "john.doe@example.com", "name": "Doe, John", "role": "REQ-PARTICIPANT",
+         "partstat": "ACCEPTED"},
+        {"email": "room412@example.com", "name": "Room 4.12", "role": "NON-PARTICIPANT",
+         "partstat": "NEEDS-ACTION"},
+    ]
+    assert fields["alarms"] == [15]
+    assert fields["last_modified"] == "2026-01-10T08:35:00Z"
+    # defaults (PUBLIC, OPAQUE, PRIORITY 5) and X-/SEQUENCE/CREATED/DTSTAMP are gone
+    for absent in ("privacy", "transparency", "importance", "status"):
+        assert absent not in fields
+    # the override is keyed by the UTC instant of the occurrence it replaces
+    assert dict(item.overrides) == {
+        "20260309T090000Z": {
+            "summary": "Weekly status (moved)",
+            "start": {"utc": "2026-03-09T11:00:00Z", "tz": "Europe/Berlin"},
+            "end": {"utc": "2026-03-09T12:00:00Z", "tz": "Europe/Berlin"},
+        }
+    }
+
+
+def test_google_export_gives_one_item_per_event_and_ignores_todos() -> None:
+    lunch, offsite = parse_calendar(GOOGLE_EXPORT)
+    assert lunch.uid == "7kukuqrfedlm2f9t0vr3pmq8ho@google.com"
+    assert lunch.get("start") == {"utc": "2026-03-05T13:00:00Z"}  # UTC: no tz
+    assert lunch.get("location") == "Cafe Einstein, Unter den Linden 42, Berlin"
+    assert lunch.get("alarms") == [30]  # the EMAIL alarm is not a reminder
+    assert "status" not in lunch.fields  # CONFIRMED is the default
+    assert offsite.get("start") == {"date": "2026-03-10"}
+    assert offsite.get("end") == {"date": "2026-03-12"}
+    assert offsite.get("transparency") == "TRANSPARENT"
+
+
+def test_apple_alarms_categories_and_privacy() -> None:
+    item = parse_item(APPLE_WITH_ALARMS)
+    assert item.get("start") == {"utc": "2026-04-02T13:00:00Z", "tz": "America/New_York"}
+    assert item.get("privacy") == "PRIVATE"
+    assert item.get("categories") == ["Health", "Personal", "personal"]
+    # AUDIO 1h before; absolute 13:00Z the day before = 1440 min; RELATED=END -5min of a
+    # 1h event = 55 min after start; ACTION:NONE placeholder ignored
+    assert item.get("alarms") == [-55, 60, 1440]
+
+
+def test_all_day_series_with_date_exdate_and_override() -> None:
+    item = parse_item(BIRTHDAY_SERIES)
+    assert item.is_all_day and item.is_recurring
+    assert item.get("rrule") == "FREQ=YEARLY;COUNT=10"
+    assert item.get("exdates") == ["20220615"]
+    assert list(item.overrides) == ["20240615"]
+    text = to_ics(item)
+    assert "DTSTART;VALUE=DATE:20200615" in text
+    assert "EXDATE;VALUE=DATE:20220615" in text
+    assert "RECURRENCE-ID;VALUE=DATE:20240615" in text
+
+
+@pytest.mark.parametrize("sample", [OUTLOOK_WEEKLY, GOOGLE_EXPORT, APPLE_WITH_ALARMS, BIRTHDAY_SERIES])
+def test_samples_survive_a_round_trip(sample: str) -> None:
+    items = parse_calendar(sample)
+    assert items
+    for item in items:
+        assert parse_item(to_ics(item)) == item
+    assert parse_calendar(serialize_calendar(items)) == items
+
+
+# --- normalization details ----------------------------------------------------------------------
+
+
+def test_duration_and_missing_end() -> None:
+    timed = parse_item(event("DTSTART;TZID=Europe/Berlin:20260301T090000", "DURATION:PT90M"))
+    assert timed.get("end") == {"utc": "2026-03-01T09:30:00Z", "tz": "Europe/Berlin"}
+    # a day-long DURATION keeps the wall clock across the DST change (29 March 2026)
+    across = parse_item(event("DTSTART;TZID=Europe/Berlin:20260328T120000", "DURATION:P1D"))
+    assert across.get("end") == {"utc": "2026-03-29T10:00:00Z", "tz": "Europe/Berlin"}
+    no_end = parse_item(event("DTSTART:20260301T090000Z"))
+    assert no_end.get("end") == no_end.get("start")
+    day = parse_item(event("DTSTART;VALUE=DATE:20260301"))
+    assert day.get("end") == {"date": "2026-03-02"}
+
+
+@pytest.mark.parametrize(
+    ("priority", "importance"),
+    [("0", None), ("1", "high"), ("4", "high"), ("5", None), ("6", "low"), ("9", "low")],
+)
+def test_priority_maps_to_importance(priority: str, importance: str | None) -> None:
+    item = parse_item(event("DTSTART:20260301T090000Z", f"PRIORITY:{priority}"))
+    assert item.get("importance") == importance
+
+
+def test_floating_and_utc_zone_spellings() -> None:
+    floating = parse_item(event("DTSTART:20260301T090000"))
+    assert floating.get("start") == {"floating": "2026-03-01T09:00:00"}
+    assert "20260301T090000\r\n" in to_ics(floating)
+    for spelling in ("TZID=UTC", "TZID=Etc/UTC", 'TZID="UTC"'):
+        item = parse_item(event(f"DTSTART;{spelling}:20260301T090000"))
+        assert item.get("start") == {"utc": "2026-03-01T09:00:00Z"}
+
+
+@pytest.mark.filterwarnings("ignore::icalendar.GloballyUniqueTZIDGuessed")
+def test_junk_tzid_forms_resolve() -> None:
+    mozilla = parse_item(event("DTSTART;TZID=/mozilla.org/20050126_1/Europe/Berlin:20260301T090000"))
+    assert mozilla.get("start") == {"utc": "2026-03-01T08:00:00Z", "tz": "Europe/Berlin"}
+
+
+def test_custom_vtimezone_without_iana_name_gives_the_right_instant() -> None:
+    vtimezone = (
+        "BEGIN:VTIMEZONE\nTZID:Customized Time Zone\n"
+        "BEGIN:STANDARD\nDTSTART:16010101T030000\nTZOFFSETFROM:+0200\nTZOFFSETTO:+0100\n"
+        "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\nEND:STANDARD\n"
+        "BEGIN:DAYLIGHT\nDTSTART:16010101T020000\nTZOFFSETFROM:+0100\nTZOFFSETTO:+0200\n"
+        "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\nEND:DAYLIGHT\nEND:VTIMEZONE\n"
+    )
+    item = parse_item(event("DTSTART;TZID=Customized Time Zone:20260701T100000", extra=vtimezone))
+    assert item.get("start") == {"utc": "2026-07-01T08:00:00Z"}  # summer time, no IANA tz
+
+
+def test_rrule_is_canonical() -> None:
+    item = parse_item(event(
+        "DTSTART;TZID=Europe/Berlin:20260302T100000",
+        "RRULE:WKST=MO;BYDAY=WE,+2MO;INTERVAL=1;UNTIL=20260501T100000;FREQ=monthly",
+    ))
+    # RFC key order, defaults dropped, BYDAY in weekday order, local UNTIL converted to UTC
+    assert item.get("rrule") == "FREQ=MONTHLY;UNTIL=20260501T080000Z;BYDAY=2MO,WE"
+    all_day = parse_item(event("DTSTART;VALUE=DATE:20260302", "RRULE:FREQ=DAILY;UNTIL=20260310T000000Z"))
+    assert all_day.get("rrule") == "FREQ=DAILY;UNTIL=20260310"
+
+
+def test_text_normalization() -> None:
+    item = parse_item(event(
+        "DTSTART:20260301T090000Z",
+        "SUMMARY:  Plan\\, review\\; decide  ",
+        "DESCRIPTION:one\\ntwo  \\n\\n",
+        "CATEGORIES:b ,a,,b",
+        "CATEGORIES:c",
+        "ATTENDEE:MAILTO:X@Example.COM",
+        "ATTENDEE;CN=Dup:mailto:x@example.com",
+        "X-CUSTOM:ignored",
+        "SEQUENCE:7",
+        "CREATED:20250101T000000Z",
+    ))
+    assert dict(item.fields) == {
+        "summary": "Plan, review; decide",
+        "description": "one\ntwo",
+        "start": {"utc": "2026-03-01T09:00:00Z"},
+        "end": {"utc": "2026-03-01T09:00:00Z"},
+        "categories": ["a", "b", "c"],
+        "attendees": [{"email": "x@example.com", "role": "REQ-PARTICIPANT",
+                       "partstat": "NEEDS-ACTION"}],
+    }
+
+
+def test_override_without_master_is_kept() -> None:
+    text = event(
+        "RECURRENCE-ID;TZID=Europe/Berlin:20260309T100000",
+        "DTSTART;TZID=Europe/Berlin:20260309T120000",
+        "DTEND;TZID=Europe/Berlin:20260309T130000",
+        "SUMMARY:only this one",
+    )
+    item = parse_item(text)
+    assert dict(item.fields) == {}
+    assert list(item.overrides) == ["20260309T090000Z"]
+    assert parse_item(to_ics(item)) == item
+
+
+def test_to_ics_writes_zones_stamp_and_no_sequence() -> None:
+    item = parse_item(OUTLOOK_WEEKLY)
+    text = to_ics(item)
+    assert text.startswith("BEGIN:VCALENDAR\r\n")
+    assert "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin" in text
+    assert "DTSTART;TZID=Europe/Berlin:20260302T100000" in text
+    assert "EXDATE;TZID=Europe/Berlin:20260316T100000" in text
+    assert "RECURRENCE-ID;TZID=Europe/Berlin:20260309T100000" in text
+    assert "DTSTAMP:20260110T083500Z" in text  # from LAST-MODIFIED
+    assert "LAST-MODIFIED:20260110T083500Z" in text
+    assert "SEQUENCE" not in text and "X-MICROSOFT" not in text
+    stamped = to_ics(item, dtstamp=datetime(2026, 5, 1, 12, tzinfo=UTC), prodid="-//me//EN")
+    assert "DTSTAMP:20260501T120000Z" in stamped and "PRODID:-//me//EN" in stamped
+    assert "DTSTAMP:19700101T000000Z" in to_ics(Item("u", {"start": {"date": "2026-01-01"},
+                                                        "end": {"date": "2026-01-02"}}))
+    # the same item always gives the same text
+    assert to_ics(item) == text
+
+
+def test_serialize_calendar_writes_each_zone_once() -> None:
+    items = [parse_item(OUTLOOK_WEEKLY), parse_item(OUTLOOK_WEEKLY.replace(OUTLOOK_UID, "other"))]
+    text = serialize_calendar(items)
+    assert text.count("BEGIN:VTIMEZONE") == 1
+    assert [i.uid for i in parse_calendar(text)] == [OUTLOOK_UID, "other"]
+
+
+# --- malformed input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("this is not a calendar", "not iCalendar"),
+        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nEND:VCALENDAR\n", "unparseable"),
+        ("BEGIN:VCALENDAR\nVERSION:2.0\nEND:VCALENDAR\n", "no VEVENT"),
+        (event("SUMMARY:no start"), "no DTSTART"),
+        (event("DTSTART:20260301T100000Z", "DTEND:20260301T090000Z"), "DTEND is before DTSTART"),
+        (event("DTSTART;TZID=Mars/Olympus:20260301T100000"), "Mars/Olympus"),
+        (event("DTSTART:2026-03-01"), "DTSTART"),
+        (event("DTSTART;VALUE=DATE:20260301", "DTEND:20260302T100000Z"), "mix a date"),
+        (event("DTSTART:20260301T100000Z", "RRULE:COUNT=3"), "FREQ"),
+        (event("DTSTART:20260301T100000Z").replace("UID:u1@example.com\n", ""), "without UID"),
+        (event("DTSTART:20260301T100000Z") + event("DTSTART:20260301T100000Z", uid="u2"),
+         "2 UIDs"),
+        (event("DTSTART:20260301T100000Z", "END:VEVENT", "BEGIN:VEVENT", "UID:u1@example.com",
+               "DTSTART:20260302T100000Z"), "without RECURRENCE-ID"),
+    ],
+)
+def test_malformed_input_gives_a_useful_error(text: str, message: str) -> None:
+    with pytest.raises(MalformedItem) as info:
+        parse_item(text)
+    assert message in str(info.value)
+    assert info.value.code == "malformed_item"
+
+
+def test_unknown_tzid_error_carries_the_tzid() -> None:
+    with pytest.raises(MalformedItem) as info:
+        parse_item(event("DTSTART;TZID=Nowhere Standard Time:20260301T100000"))
+    assert info.value.fields["tzid"] == "Nowhere Standard Time"
+
+
+def test_parse_calendar_can_collect_errors_instead_of_failing() -> None:
+    good = event("DTSTART:20260301T100000Z", uid="good")
+    bad = event("DTSTART;TZID=Mars/Olympus:20260301T100000", uid="bad")
+    text = good.replace("END:VCALENDAR\n", "") + bad.split("PRODID:-//t//EN\n", 1)[1]
+    with pytest.raises(MalformedItem):
+        parse_calendar(text)
+    errors: list[MalformedItem] = []
+    assert [i.uid for i in parse_calendar(text, errors=errors)] == ["good"]
+    assert len(errors) == 1 and "Mars/Olympus" in str(errors[0])
