@@ -1,0 +1,166 @@
+"""A hub with vdir and memory spokes synced continuously by real Ray actors (one node)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cirahub.cluster.runtime import Runtime
+from cirahub.core.errors import NotFound
+from cirahub.core.item import Item
+from tests.ray.helpers import (
+    folder_uids,
+    in_actor,
+    memory_uids,
+    sync_round,
+    wait_for,
+    write_event,
+)
+
+pytestmark = pytest.mark.ray
+
+HUB = "team"
+FAST = {"interval_seconds": 5}
+
+
+@dataclass
+class Topology:
+    rt: Runtime
+    folders: dict[str, Path]  # vdir spoke name → folder
+    ids: dict[str, str]  # spoke name → id
+    memories: dict[str, str]  # memory spoke name → calendar name
+
+    def expected_everywhere(self, uids: set[str]) -> bool:
+        for folder in self.folders.values():
+            if folder_uids(folder) != dict.fromkeys(uids, 1):
+                return False
+        for name, cal in self.memories.items():
+            if memory_uids(self.rt, self.ids[name], cal) != dict.fromkeys(uids, 1):
+                return False
+        return self.rt.store.count_items(self.rt.store.get_hub(HUB).id) == len(uids)
+
+
+@pytest.fixture(scope="module")
+def topo(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    store = runtime.store
+    store.create_hub(HUB)
+    folders, ids, memories = {}, {}, {}
+    for name in ("a", "b", "c"):
+        folders[name] = tmp_path_factory.mktemp(f"vdir-{name}")
+        ids[name] = store.add_spoke(HUB, name, "vdir", {"path": str(folders[name])}, FAST).id
+    for name in ("m1", "m2"):
+        memories[name] = f"{HUB}-{name}"
+        ids[name] = store.add_spoke(HUB, name, "memory", {"calendar": memories[name]}, FAST).id
+    runtime.reconcile()
+    yield Topology(runtime, folders, ids, memories)
+
+
+def _memory_create(calendar: str, uid: str, summary: str) -> Any:
+    def create(_actor: Any) -> str:
+        from cirahub.connectors.memory import MemoryCalendar
+
+        return MemoryCalendar.named(calendar).user_create(Item(uid, {
+            "summary": summary,
+            "start": {"utc": "2026-12-05T10:00:00Z", "tz": "UTC"},
+            "end": {"utc": "2026-12-05T11:00:00Z", "tz": "UTC"},
+        }))
+
+    return create
+
+
+def test_hub_converges_through_actors_and_sync_now_waits_for_the_runs(topo: Topology) -> None:
+    rt = topo.rt
+    for i in range(3):
+        write_event(topo.folders["a"], f"a{i}@t", f"from a {i}")
+    for i in range(2):
+        write_event(topo.folders["b"], f"b{i}@t", f"from b {i}")
+    in_actor(rt, topo.ids["m1"], _memory_create(topo.memories["m1"], "m1-0@t", "from m1"))
+    expected = {"a0@t", "a1@t", "a2@t", "b0@t", "b1@t", "m1-0@t"}
+
+    summaries = sync_round(rt, HUB)
+    # sync now returns once every run is recorded as finished
+    assert set(summaries) == set(topo.ids.values())
+    for summary in summaries.values():
+        assert summary["status"] == "ok", summary
+        run = rt.store.get_run(summary["run_id"])
+        assert run.status == "ok" and run.finished_at is not None and run.trigger == "manual"
+    sync_round(rt, HUB)
+    assert topo.expected_everywhere(expected)
+    statuses = {s.name: s for s in rt.status(HUB)}
+    assert {s.linked_items for s in statuses.values()} == {len(expected)}
+    assert all(s.actor and s.node_id and s.next_run_at for s in statuses.values())
+
+
+def test_spokes_poll_on_their_own(topo: Topology) -> None:
+    write_event(topo.folders["a"], "polled@t", "picked up by the poll loop")
+    # No sync now: the spokes' interval loops carry the item from a to b via the hub.
+    wait_for(lambda: "polled@t" in folder_uids(topo.folders["b"]), timeout=60,
+             what="the periodic runs to carry the item")
+    runs = topo.rt.store.list_runs(spoke_id=topo.ids["b"], limit=5)
+    assert any(r.trigger == "schedule" for r in runs)
+
+
+def test_options_change_takes_effect_on_the_next_run(topo: Topology) -> None:
+    rt, store = topo.rt, topo.rt.store
+    store.update_spoke(topo.ids["c"], options={**FAST, "hub_writes": "none"})
+    write_event(topo.folders["a"], "opt@t", "hub may not write to c")
+    sync_round(rt, HUB)
+    sync_round(rt, HUB)
+    assert "opt@t" in folder_uids(topo.folders["b"])
+    assert "opt@t" not in folder_uids(topo.folders["c"])
+    store.update_spoke(topo.ids["c"], options=FAST)
+    summary = sync_round(rt, HUB, "c")[topo.ids["c"]]
+    assert summary["status"] == "ok"
+    assert folder_uids(topo.folders["c"])["opt@t"] == 1
+
+
+def test_disabling_stops_polling_and_enabling_catches_up(topo: Topology) -> None:
+    rt, store = topo.rt, topo.rt.store
+    b = topo.ids["b"]
+    store.set_spoke_enabled(b, False)
+    rt.reconcile()
+    status = {s.spoke_id: s for s in rt.status(HUB)}[b]
+    assert status.state == "disabled" and status.actor is None
+    runs_before = len(store.list_runs(spoke_id=b, limit=1000))
+    disabled_at = datetime.now(UTC)
+
+    write_event(topo.folders["a"], "while-off@t", "made while b is disabled")
+    summaries = sync_round(rt, HUB)
+    assert summaries[b]["status"] == "skipped"
+    # let every enabled spoke poll at least once on its own after the disable
+    wait_for(lambda: any(r.trigger == "schedule" and r.started_at > disabled_at
+                         for r in store.list_runs(spoke_id=topo.ids["c"], limit=5)),
+             timeout=60, what="a scheduled run of another spoke")
+    assert len(store.list_runs(spoke_id=b, limit=1000)) == runs_before
+    assert "while-off@t" not in folder_uids(topo.folders["b"])
+    assert "while-off@t" in folder_uids(topo.folders["c"])
+
+    store.set_spoke_enabled(b, True)
+    rt.reconcile()
+    assert sync_round(rt, HUB, "b")[b]["status"] == "ok"
+    assert folder_uids(topo.folders["b"])["while-off@t"] == 1
+
+
+def test_unknown_hub_or_spoke_is_not_found(topo: Topology) -> None:
+    with pytest.raises(NotFound):
+        list(topo.rt.sync_now("no-such-hub"))
+    with pytest.raises(NotFound):
+        list(topo.rt.sync_now(HUB, "no-such-spoke"))
+
+
+def test_events_stream_carries_progress_and_run_events(topo: Topology) -> None:
+    rt = topo.rt
+    since = rt.events(0)[-1].seq
+    sync_round(rt, HUB, "a")
+    events = rt.events(since, timeout=5)
+    assert [e.seq for e in events] == sorted({e.seq for e in events})
+    assert all(e.seq > since for e in events)
+    phases = {e.phase for e in events if e.spoke_id == topo.ids["a"]}
+    assert {"pulling", "merging", "pushing"} <= phases
+    assert any(e.kind == "run" and e.spoke_id == topo.ids["a"] for e in
+               events + rt.events(events[-1].seq, timeout=2))
