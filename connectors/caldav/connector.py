@@ -207,7 +207,9 @@ class CalDAVConnector(BaseConnector):
             if data is None:
                 continue
             version = r.text(dav.GETETAG) or etags.get(r.href) or ""
-            out[r.href] = _remote_item(r.href, version, data.text or "")
+            item = _remote_item(r.href, version, data.text or "")
+            if item is not None:
+                out[r.href] = item
         return out
 
     def _expect_207(self, response: requests.Response, what: str) -> None:
@@ -321,7 +323,12 @@ def _same(a: Item, b: Item) -> bool:
     return fingerprint(a) == fingerprint(b)
 
 
-def _remote_item(href: str, version: str, text: str) -> RemoteItem:
+def _remote_item(href: str, version: str, text: str) -> RemoteItem | None:
+    """The parsed item, one with an error (quarantined), or None for a resource that is not
+    an event at all (a task or journal entry in a mixed collection: not ours to sync)."""
+    upper = text.upper()
+    if "BEGIN:VEVENT" not in upper and ("BEGIN:VTODO" in upper or "BEGIN:VJOURNAL" in upper):
+        return None
     try:
         return RemoteItem(href, version, ical.parse_item(text))
     except MalformedItem as exc:

@@ -169,8 +169,10 @@ class CalendarUser:
 @dataclass
 class Fault:
     """What to do to the next ``count`` requests matching ``method`` (None: any) and whose
-    body contains ``body_contains`` (None: any). Kinds: drop, status, slow, strip-etag,
-    truncate."""
+    body contains ``body_contains`` (None: any). Kinds: ``drop`` (close before forwarding),
+    ``drop-after`` (forward, then close without answering: the server applied it, the client
+    never hears), ``status`` (answer ``status`` without forwarding), ``slow`` (wait ``delay``
+    first), ``strip-etag`` (remove the ETag header), ``truncate`` (half the body, then close)."""
 
     kind: str
     count: int = 1
@@ -214,7 +216,7 @@ class FaultProxy:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def add(self, fault: Fault) -> None:
@@ -267,6 +269,10 @@ class FaultProxy:
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.delay)
         status, headers, data = self._forward(h, body)
+        if fault is not None and fault.kind == "drop-after":
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return
         if fault is not None and fault.kind == "strip-etag":
             headers = [(k, v) for k, v in headers if k.lower() != "etag"]
         h.send_response(status)
@@ -337,7 +343,7 @@ class FeedServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def set(self, path: str, text: str, **options: object) -> str:
         old = self.feeds.get(path)
