@@ -68,8 +68,9 @@ def make_engine(url: URL) -> Engine:
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
-                                              "check_same_thread": False})
+    engine = create_engine(url, pool_pre_ping=True,
+                           connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                         "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -1,0 +1,91 @@
+"""A spoke's sync state: link commits after push, cursors, halts, runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from cirahub.core.errors import InvalidInput, NotFound
+from cirahub.core.model import Link
+from cirahub.store import LEAVE
+
+from .helpers import create, event, hub_and_spokes
+
+
+def test_commit_links_upserts_and_deletes(store):
+    hub, (a, b) = hub_and_spokes(store, "a", "b")
+    epoch = store.acquire_writer(hub.id)
+    res = store.apply_hub_ops(hub.id, a.id, epoch, [create("r1", event("u1")),
+                                                    create("r2", event("u2"))])
+    h1, h2 = res.created["r1"], res.created["r2"]
+    pushed = [Link(b.id, h1, "u1", "b/1.ics", "etag1", "fp1", 1),
+              Link(b.id, h2, "u2", "b/2.ics", "etag1", "fp2", 2)]
+    store.commit_links(b.id, pushed, [])
+    assert store.links(b.id) == {ln.remote_id: ln for ln in pushed}
+    # an update moves the remote version on; a delete drops the other link
+    moved = Link(b.id, h1, "u1", "b/1.ics", "etag2", "fp1b", 3)
+    store.commit_links(b.id, [moved], [h2])
+    assert store.links(b.id) == {"b/1.ics": moved}
+    assert set(store.links(a.id)) == {"r1", "r2"}  # other spokes untouched
+    with pytest.raises(InvalidInput):
+        store.commit_links(b.id, [Link(a.id, h1, "u1", "x", "e", "f", 1)], [])
+    with pytest.raises(NotFound):
+        store.commit_links(b.id, [Link(b.id, "gone", "u", "x", "e", "f", 1)], [])
+    assert store.links(b.id) == {"b/1.ics": moved}  # the failed commit changed nothing
+
+
+def test_cursors_leave_and_set(store):
+    _, (spoke,) = hub_and_spokes(store)
+    store.set_cursors(spoke.id, pull_cursor="token-1", push_cursor=5)
+    store.set_cursors(spoke.id, push_cursor=9)
+    s = store.get_spoke(spoke.id)
+    assert (s.pull_cursor, s.push_cursor) == ("token-1", 9)
+    store.set_cursors(spoke.id, pull_cursor=None, push_cursor=LEAVE)
+    s = store.get_spoke(spoke.id)
+    assert (s.pull_cursor, s.push_cursor) == (None, 9)
+    with pytest.raises(InvalidInput):
+        store.set_cursors(spoke.id, push_cursor=-1)
+    with pytest.raises(NotFound):
+        store.set_cursors("nope", push_cursor=1)
+
+
+def test_halt_confirm_consume(store):
+    _, (spoke,) = hub_and_spokes(store)
+    store.set_spoke_state(spoke.id, "halted", halted_reason="listing empty")
+    s = store.get_spoke(spoke.id)
+    assert (s.state, s.halted_reason, s.confirm_deletes) == ("halted", "listing empty", False)
+    assert store.consume_confirm(spoke.id) is False
+    store.confirm_deletes(spoke.id)
+    s = store.get_spoke(spoke.id)
+    assert (s.state, s.halted_reason, s.confirm_deletes) == ("idle", None, True)
+    assert store.consume_confirm(spoke.id) is True
+    assert store.consume_confirm(spoke.id) is False
+    store.set_spoke_state(spoke.id, "error", error={"code": "auth_failed", "message": "401"})
+    assert store.get_spoke(spoke.id).last_error == {"code": "auth_failed", "message": "401"}
+    store.set_spoke_state(spoke.id, "ok")
+    assert store.get_spoke(spoke.id).last_error is None
+    with pytest.raises(InvalidInput):
+        store.set_spoke_state(spoke.id, "sleepy")
+    assert not store.get_spoke(spoke.id).initial_done
+    store.mark_initial_done(spoke.id)
+    assert store.get_spoke(spoke.id).initial_done
+
+
+def test_runs_are_recorded_newest_first(store):
+    hub, (a, b) = hub_and_spokes(store, "a", "b")
+    first = store.start_run(a.id, "poll")
+    second = store.start_run(b.id, "manual")
+    assert store.get_run(first).status == "running"
+    store.finish_run(first, "ok", {"pulled": 3, "pushed": 1}, None)
+    store.finish_run(second, "error", {}, {"code": "transient", "message": "timeout"})
+    runs = store.list_runs(hub="team")
+    assert [r.id for r in runs] == [second, first]
+    done = store.get_run(first)
+    assert (done.status, dict(done.counts), done.error) == ("ok", {"pulled": 3, "pushed": 1},
+                                                             None)
+    assert done.finished_at >= done.started_at and done.started_at.tzinfo is not None
+    assert [r.id for r in store.list_runs(spoke_id=b.id)] == [second]
+    assert store.list_runs(hub=hub.id, limit=1)[0].id == second
+    with pytest.raises(NotFound):
+        store.finish_run("nope", "ok", {}, None)
+    with pytest.raises(InvalidInput):
+        store.list_runs(limit=0)
