@@ -42,6 +42,14 @@ __all__ = ["parse_calendar", "parse_item", "serialize_calendar", "time_value", "
 warnings.filterwarnings("ignore", category=GloballyUniqueTZIDGuessed)
 
 _BEGIN_EVENT = re.compile(r"^BEGIN:VEVENT\s*$", re.I | re.M)
+_BROKEN_LINE = re.compile(r"parsed into parts: '([A-Za-z0-9-]+)[;:]")
+#: properties whose loss would change the item: a line of these that cannot be parsed at all
+#: makes the item malformed (broken X- and unknown lines are ignored, as they would be anyway)
+_USED = frozenset({
+    "SUMMARY", "DESCRIPTION", "LOCATION", "URL", "DTSTART", "DTEND", "DURATION", "STATUS",
+    "TRANSP", "CLASS", "CATEGORIES", "PRIORITY", "RRULE", "EXDATE", "RDATE", "ORGANIZER",
+    "ATTENDEE", "RECURRENCE-ID", "UID",
+})
 _ALARM_ACTIONS = frozenset({"DISPLAY", "AUDIO"})
 _PRIORITY_HIGH = range(1, 5)
 _PRIORITY_LOW = range(6, 10)
@@ -156,6 +164,11 @@ def _check(event: Component, name: str, uid: str) -> Any:
 
 def _event_fields(event: Component, uid: str, *, master: bool) -> dict[str, Any]:
     """Normalized fields of one VEVENT (without the series fields)."""
+    for name, message in getattr(event, "errors", ()):
+        match = _BROKEN_LINE.search(message) if name is None else None
+        line = (name or (match.group(1) if match else "")).upper()
+        if line in _USED:
+            raise MalformedItem(f"{line} of {uid!r} cannot be read: {message[:120]}", uid=uid)
     out: dict[str, Any] = {}
     for name, key in (("SUMMARY", "summary"), ("LOCATION", "location"), ("URL", "url")):
         text = str(_check(event, name, uid) or "").strip()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from cirahub.core.filters import content_filter, in_window, window_bounds
 from cirahub.core.item import Item
 from cirahub.core.options import PrivateMode, SyncOptions

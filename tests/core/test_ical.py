@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ical_samples import APPLE_WITH_ALARMS, BIRTHDAY_SERIES, GOOGLE_EXPORT, OUTLOOK_WEEKLY
 
 from cirahub.core.errors import MalformedItem
-from cirahub.core.ical import parse_calendar, parse_item, serialize_calendar, to_ics
+from cirahub.core.ical import parse_calendar, parse_item, serialize_calendar, time_value, to_ics
 from cirahub.core.item import Item
 
 OUTLOOK_UID = "040000008200E00074C5B7101A82E00800000000B0D3A0C1D9A9DC01000000000000000010000000"
@@ -241,6 +244,8 @@ def test_serialize_calendar_writes_each_zone_once() -> None:
         (event("DTSTART:20260301T100000Z", "DTEND:20260301T090000Z"), "DTEND is before DTSTART"),
         (event("DTSTART;TZID=Mars/Olympus:20260301T100000"), "Mars/Olympus"),
         (event("DTSTART:2026-03-01"), "DTSTART"),
+        (event("DTSTART;20260301T100000Z"), "DTSTART of 'u1@example.com' cannot be read"),
+        (event("DTSTART:20260301T100000Z", "SUMMARY;LANG:x"), "SUMMARY"),
         (event("DTSTART;VALUE=DATE:20260301", "DTEND:20260302T100000Z"), "mix a date"),
         (event("DTSTART:20260301T100000Z", "RRULE:COUNT=3"), "FREQ"),
         (event("DTSTART:20260301T100000Z").replace("UID:u1@example.com\n", ""), "without UID"),
@@ -255,6 +260,11 @@ def test_malformed_input_gives_a_useful_error(text: str, message: str) -> None:
         parse_item(text)
     assert message in str(info.value)
     assert info.value.code == "malformed_item"
+
+
+def test_broken_unknown_lines_are_ignored() -> None:
+    item = parse_item(event("DTSTART:20260301T100000Z", "X-BROKEN;oops:1", "SUMMARY:ok"))
+    assert item.get("summary") == "ok"
 
 
 def test_unknown_tzid_error_carries_the_tzid() -> None:
@@ -272,3 +282,109 @@ def test_parse_calendar_can_collect_errors_instead_of_failing() -> None:
     errors: list[MalformedItem] = []
     assert [i.uid for i in parse_calendar(text, errors=errors)] == ["good"]
     assert len(errors) == 1 and "Mars/Olympus" in str(errors[0])
+
+
+# --- property: parse_item(to_ics(x)) == x for normalized items ----------------------------------
+
+ZONES = ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney", "Asia/Kolkata",
+         "UTC")
+_text_chars = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"))
+_raw_text = st.text(
+    st.one_of(_text_chars, st.sampled_from([",", ";", ":", "\\", '"', "\n", " "])), max_size=40
+)
+single_line = _raw_text.map(lambda s: " ".join(s.split()).strip()).filter(bool)
+multi_line = _raw_text.map(lambda s: s.rstrip()).filter(lambda s: bool(s.strip()))
+
+
+@st.composite
+def local_starts(draw: st.DrawFn) -> datetime:
+    """A wall-clock start away from DST gaps and folds (06:00-20:45)."""
+    day = draw(st.dates(min_value=date(2001, 1, 1), max_value=date(2036, 12, 31)))
+    return datetime.combine(
+        day, time(draw(st.integers(6, 20)), draw(st.sampled_from([0, 15, 30, 45])))
+    )
+
+
+def _value(local: datetime | date, kind: str, zone: str) -> dict[str, str]:
+    if kind == "date":
+        return time_value(local if not isinstance(local, datetime) else local.date(), None)
+    if kind == "floating":
+        return time_value(local, None)
+    return time_value(local.replace(tzinfo=ZoneInfo(zone)), zone)
+
+
+def _key(local: datetime | date, kind: str, zone: str) -> str:
+    value = _value(local, kind, zone)
+    if "date" in value:
+        return value["date"].replace("-", "")
+    if "floating" in value:
+        return value["floating"].replace("-", "").replace(":", "")
+    return value["utc"].replace("-", "").replace(":", "")
+
+
+@st.composite
+def items(draw: st.DrawFn) -> Item:
+    kind = draw(st.sampled_from(["instant", "date", "floating"]))
+    zone = draw(st.sampled_from(ZONES))
+    local = draw(local_starts())
+    if kind == "date":
+        first: datetime | date = local.date()
+        end: datetime | date = first + timedelta(days=draw(st.integers(1, 4)))
+    else:
+        first, end = local, local + timedelta(minutes=draw(st.integers(0, 600)))
+    fields: dict[str, object] = {"start": _value(first, kind, zone), "end": _value(end, kind, zone)}
+    optional = {
+        "summary": single_line,
+        "description": multi_line,
+        "location": single_line,
+        "url": st.just("https://example.com/e?id=1&x=2"),
+        "status": st.sampled_from(["TENTATIVE", "CANCELLED"]),
+        "transparency": st.just("TRANSPARENT"),
+        "privacy": st.sampled_from(["PRIVATE", "CONFIDENTIAL"]),
+        "categories": st.lists(single_line, min_size=1, max_size=4, unique=True).map(sorted),
+        "importance": st.sampled_from(["high", "low"]),
+        "alarms": st.lists(st.integers(-60, 20160), min_size=1, max_size=3, unique=True).map(sorted),
+        "organizer": st.emails().map(str.lower).filter(lambda e: ":" not in e),
+        "attendees": st.lists(
+            st.fixed_dictionaries(
+                {"email": st.from_regex(r"[a-z][a-z0-9.]{0,10}@[a-z]{1,8}\.(com|org)", fullmatch=True),
+                 "role": st.sampled_from(["REQ-PARTICIPANT", "OPT-PARTICIPANT", "CHAIR"]),
+                 "partstat": st.sampled_from(["NEEDS-ACTION", "ACCEPTED", "DECLINED"])},
+                optional={"name": single_line},
+            ),
+            max_size=3, unique_by=lambda a: a["email"],
+        ).filter(bool).map(lambda xs: sorted(xs, key=lambda a: a["email"])),
+        "last_modified": st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2037, 1, 1))
+        .map(lambda d: d.replace(microsecond=0).isoformat() + "Z"),
+    }
+    for name in draw(st.lists(st.sampled_from(sorted(optional)), unique=True)):
+        fields[name] = draw(optional[name])
+    overrides: dict[str, dict[str, object]] = {}
+    if draw(st.booleans()):
+        step = timedelta(weeks=1)
+        fields["rrule"] = draw(st.sampled_from(
+            ["FREQ=WEEKLY", "FREQ=WEEKLY;COUNT=12;INTERVAL=2", "FREQ=DAILY;BYDAY=MO,TU,FR",
+             "FREQ=MONTHLY;BYMONTHDAY=1,15", "UNTIL"]))
+        if fields["rrule"] == "UNTIL":
+            last = _key(first + 20 * step, kind, zone)
+            fields["rrule"] = f"FREQ=WEEKLY;UNTIL={last}"
+        offsets = draw(st.lists(st.integers(1, 20), max_size=4, unique=True))
+        exdates = offsets[: len(offsets) // 2]
+        if exdates:
+            fields["exdates"] = sorted(_key(first + n * step, kind, zone) for n in exdates)
+        if draw(st.booleans()):
+            fields["rdates"] = [_key(first + timedelta(days=3), kind, zone)]
+        for n in offsets[len(offsets) // 2:]:
+            moved = first + n * step + timedelta(days=1)
+            overrides[_key(first + n * step, kind, zone)] = {
+                "summary": draw(single_line),
+                "start": _value(moved, kind, zone),
+                "end": _value(moved + (end - first), kind, zone),
+            }
+    return Item(draw(single_line.filter(lambda s: "\n" not in s)), fields, overrides)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items())
+def test_parse_of_written_item_is_the_item(item: Item) -> None:
+    assert parse_item(to_ics(item)) == item

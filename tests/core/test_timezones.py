@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from cirahub.core.timezones import (
     _WINDOWS_ZONES,
     iana_to_windows,
