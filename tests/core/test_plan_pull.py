@@ -257,6 +257,27 @@ def test_row3d_lossy_spoke_never_erases_what_it_cannot_carry() -> None:
     assert op.item == ev(summary="Retro", alarms=[15]) and op.in_sync
 
 
+def test_row3d_lossy_spoke_editing_an_occurrence_keeps_its_hidden_fields() -> None:
+    """A spoke without reminders renames one occurrence while the hub changed that
+    occurrence's reminder: both kept, no conflict, and the occurrence keeps its alarm."""
+    c = ctx(reminders=False)
+    occ = "20260309T090000Z"
+    master = {"summary": "Weekly", "start": ev().get("start"), "end": ev().get("end"),
+              "rrule": "FREQ=WEEKLY"}
+
+    def series(summary: str, alarms: list[int]) -> Item:
+        return Item("s", master, {occ: {**master, "summary": summary, "alarms": alarms}})
+
+    _, ln, _ = synced(c, "h1", series("Weekly", [10]))
+    h2 = hub("h1", series("Weekly", [30]), 2)
+    remote = written(c, series("Weekly (guest)", [10]))
+    assert "alarms" not in remote.overrides[occ]
+    plan = pull(c, [RemoteItem("r1", "v2", remote)], links=[ln],
+                hub_view=view([h2], [ln], {("h1", 1): series("Weekly", [10])}))
+    (op,) = plan.ops
+    assert op.item == series("Weekly (guest)", [30]) and op.conflicts == () and op.in_sync
+
+
 def test_row3d_busy_block_moved_in_spoke_keeps_the_real_title() -> None:
     """A private meeting shown as "Busy" is moved in the shared calendar: only times flow."""
     c = ctx(private=PrivateMode.BUSY)
