@@ -214,6 +214,8 @@ class FaultProxy:
             setattr(Handler, f"do_{m}", Handler._serve)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        # a client that hung up on an injected fault is expected, not an error to print
+        self.server.handle_error = lambda *args: None  # type: ignore[method-assign]
         self.port = self.server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)

@@ -1,0 +1,31 @@
+"""A 1,000-item collection: first sync fetches in batches; a no-change poll is one request."""
+
+from __future__ import annotations
+
+from cirahub.core.ical import serialize_calendar
+from tests.contract import samples
+
+from .conftest import make_connector
+from .servers import CalendarUser, FaultProxy
+
+N = 1000
+
+
+def test_no_change_poll_of_1000_items_is_one_request(proxy: FaultProxy, user: CalendarUser):
+    items = [samples.simple(f"bulk-{n:04d}@cirahub.test", day=1 + n % 28) for n in range(N)]
+    user.upload_calendar(serialize_calendar(items))  # Radicale's one-request bulk path
+    conn = make_connector(proxy.base, user.path, max_parallel=4)
+    try:
+        first = conn.delta(None, {})
+        assert first.complete and first.listing_size == N and len(first.changed) == N
+        assert sorted(r.item.uid for r in first.changed) == [i.uid for i in items]
+        # discovery + one sync-collection + ceil(N / 100) multigets
+        assert proxy.count("REPORT") == 1 + N // 100 and proxy.count() == 2 + N // 100
+        known = {r.remote_id: r.remote_version for r in first.changed}
+        proxy.reset_count()
+        again = conn.delta(first.cursor, known)
+        assert again.changed == () and again.deleted == ()
+        assert proxy.requests == [("REPORT", user.path)]  # O(1): one sync-collection REPORT
+        assert conn.http.request_count == 2 + N // 100 + 1
+    finally:
+        conn.close()
