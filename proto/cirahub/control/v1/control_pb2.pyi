@@ -276,17 +276,26 @@ class CaldavConfig(_message.Message):
 
     URL_FIELD_NUMBER: _builtins.int
     USERNAME_FIELD_NUMBER: _builtins.int
+    CALENDAR_FIELD_NUMBER: _builtins.int
+    SKIP_TLS_VERIFY_FIELD_NUMBER: _builtins.int
     url: _builtins.str
+    """a calendar collection, a principal or a calendar home"""
     username: _builtins.str
+    calendar: _builtins.str
+    """picks a calendar when url is not a collection (name or href)"""
+    skip_tls_verify: _builtins.bool
+    """do not verify the server's TLS certificate (self-signed test servers)"""
     def __init__(
         self,
         *,
         url: _builtins.str = ...,
         username: _builtins.str = ...,
+        calendar: _builtins.str = ...,
+        skip_tls_verify: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["url", b"url", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendar", b"calendar", "skip_tls_verify", b"skip_tls_verify", "url", b"url", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,120 @@
+"""Bearer-token authentication of the control plane.
+
+The server generates a random token on its first start into ``<data_dir>/control.token``
+(mode 0600) and requires ``authorization: Bearer <token>`` on every call except gRPC health
+checks. Tokens are compared in constant time (:func:`hmac.compare_digest`); a rejected call
+learns nothing about the token, and the token is never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+TOKEN_FILE = "control.token"
+#: where a running server writes the address it listens on, for clients on the same machine
+ADDRESS_FILE = "control.address"
+HEADER = "authorization"
+#: methods callable without a token: load balancers and orchestrators probe health blind
+OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
+
+
+def token_path(data_dir: Path) -> Path:
+    return Path(data_dir) / TOKEN_FILE
+
+
+def load_or_create_token(data_dir: Path) -> str:
+    """The server's token, created (mode 0600, folder created too) when missing. Two servers
+    starting at once agree on one token (O_EXCL)."""
+    path = token_path(data_dir)
+    existing = read_token(data_dir)
+    if existing:
+        return existing
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return read_token(data_dir) or token
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    return token
+
+
+def read_token(data_dir: Path) -> str | None:
+    """The token stored in ``data_dir``, or None when there is none (or it is unreadable)."""
+    try:
+        text = token_path(data_dir).read_text().strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def token_matches(metadata: Iterable[tuple[str, Any]] | None, token: str) -> bool:
+    """Whether ``metadata`` carries ``authorization: Bearer <token>`` (constant-time)."""
+    expected = f"Bearer {token}".encode()
+    for key, value in metadata or ():
+        if key.lower() == HEADER:
+            given = value if isinstance(value, bytes) else str(value).encode()
+            if hmac.compare_digest(given, expected):
+                return True
+    return False
+
+
+def _deny(message: str, streaming: bool) -> Callable[..., Any]:
+    def unary(request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+    def stream(request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+        yield  # pragma: no cover - abort raises
+
+    return stream if streaming else unary
+
+
+class TokenInterceptor(grpc.ServerInterceptor):
+    """Rejects every call without the right bearer token with UNAUTHENTICATED."""
+
+    def __init__(self, token: str, open_prefixes: tuple[str, ...] = OPEN_PREFIXES) -> None:
+        if not token:
+            raise ValueError("the control token must not be empty")
+        self._token = token
+        self._open = open_prefixes
+
+    def __repr__(self) -> str:
+        return "TokenInterceptor(<token hidden>)"
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        method = details.method or ""
+        if method.startswith(self._open) or token_matches(details.invocation_metadata, self._token):
+            return continuation(details)
+        handler = continuation(details)
+        if handler is None:
+            return None
+        has_header = any(k.lower() == HEADER for k, _ in details.invocation_metadata or ())
+        message = ("wrong control token" if has_header else
+                   "missing control token (metadata 'authorization: Bearer <token>')")
+        streaming = bool(handler.response_streaming)
+        deny = _deny(message, streaming)
+        if handler.request_streaming:
+            # no method of ours streams requests; reflection does (it is token-protected too)
+            if streaming:
+                return grpc.stream_stream_rpc_method_handler(
+                    deny, handler.request_deserializer, handler.response_serializer)
+            return grpc.stream_unary_rpc_method_handler(
+                deny, handler.request_deserializer, handler.response_serializer)
+        if streaming:
+            return grpc.unary_stream_rpc_method_handler(
+                deny, handler.request_deserializer, handler.response_serializer)
+        return grpc.unary_unary_rpc_method_handler(
+            deny, handler.request_deserializer, handler.response_serializer)

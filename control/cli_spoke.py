@@ -1,0 +1,312 @@
+"""``cirahubctl spoke ...``: attach, inspect, change and detach spokes.
+
+Secrets are never taken as a plain argument (it would land in shell history and ``ps``):
+``--password-env VAR``, ``--password-file FILE``, or a hidden prompt when interactive.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cirahub.control import render
+from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options, path_arg
+from cirahub.control.convert import KIND_FIELDS
+from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
+
+#: flag → (config key, kinds it applies to)
+CONFIG_FLAGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "path": ("path", ("vdir",)),
+    "url": ("url", ("caldav", "ics-url")),
+    "username": ("username", ("caldav", "ics-url", "ews-public-folder", "ews-mailbox")),
+    "server": ("server", ("ews-public-folder", "ews-mailbox")),
+    "folder": ("folder", ("ews-public-folder",)),
+    "mailbox": ("mailbox", ("ews-mailbox",)),
+    "calendar": ("calendar", ("caldav", "ews-mailbox", "memory")),
+}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "vdir": ("path",), "caldav": ("url",), "ics-url": ("url",),
+    "ews-public-folder": ("server", "username", "folder"), "ews-mailbox": ("server", "username"),
+    "memory": ("calendar",),
+}
+NEEDS_PASSWORD = ("caldav", "ews-public-folder", "ews-mailbox")
+
+
+@cli.group(context_settings=CONTEXT, epilog=EPILOG)
+def spoke() -> None:
+    """Attach calendars (spokes) to a hub and set their sync options."""
+
+
+# --- shared flags ------------------------------------------------------------------------------
+
+
+def _interval(value: str | None) -> int | None:
+    """"300", "90s", "5m", "1h" → seconds."""
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*([smh]?)\s*", value)
+    if not m:
+        raise click.BadParameter("use seconds or a number with s, m or h (e.g. 5m)",
+                                 param_hint="--interval")
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def _days(value: str | None, flag: str) -> int | None:
+    if value is None:
+        return None
+    if value.strip().lower() in ("all", "unbounded", "none"):
+        return -1
+    if not value.strip().isdigit():
+        raise click.BadParameter("a whole number of days, or 'all'", param_hint=flag)
+    return int(value)
+
+
+def option_flags(fn: Any) -> Any:
+    """The sync-option flags shared by ``spoke add`` and ``spoke options``."""
+    flags = [
+        click.option("--allow-hub", metavar="create,update,delete|all|none",
+                     help="What the hub may do in this calendar (default all)."),
+        click.option("--contribute", metavar="create,update,delete|all|none",
+                     help="Which of this calendar's changes flow into the hub (default all)."),
+        click.option("--days-back", metavar="N|all", help="Sync window: days before today."),
+        click.option("--days-ahead", metavar="N|all", help="Sync window: days after today."),
+        click.option("--private", type=click.Choice(["sync", "skip", "busy"]),
+                     help="Private items: copy, skip, or copy as busy blocks."),
+        click.option("--categories-include", metavar="A,B", help="Only items with one of these."),
+        click.option("--categories-exclude", metavar="A,B", help="Never items with one of these."),
+        click.option("--tag-category", metavar="NAME",
+                     help="Category added to every item the hub writes here ('' = none)."),
+        click.option("--meetings-as-appointments/--meetings-as-meetings", default=None,
+                     help="Write meetings without attendees (no invitation is ever sent)."),
+        click.option("--reminders/--no-reminders", default=None, help="Write reminders here."),
+        click.option("--tentative/--no-tentative", default=None, help="Sync tentative items."),
+        click.option("--interval", metavar="SECONDS|5m", help="Polling period (default 5m)."),
+        click.option("--password-env", metavar="VAR", help="Read the password from this "
+                     "environment variable."),
+        click.option("--password-file", metavar="FILE", type=click.Path(dir_okay=False),
+                     help="Read the password from this file (first line)."),
+    ]
+    for deco in reversed(flags):
+        fn = deco(fn)
+    return fn
+
+
+def build_options(kw: dict[str, Any]) -> pb.SyncOptions:
+    """The SyncOptions message with only the flags given set."""
+    out = pb.SyncOptions()
+    if kw.get("allow_hub") is not None:
+        out.hub_writes = kw["allow_hub"]
+    if kw.get("contribute") is not None:
+        out.contributes = kw["contribute"]
+    for key, flag in (("days_back", "--days-back"), ("days_ahead", "--days-ahead")):
+        days = _days(kw.get(key), flag)
+        if days is not None:
+            setattr(out, key, days)
+    if kw.get("private"):
+        out.private = kw["private"]
+    for key in ("categories_include", "categories_exclude"):
+        if kw.get(key) is not None:
+            getattr(out, key).values.extend(v.strip() for v in kw[key].split(",") if v.strip())
+            getattr(out, key).SetInParent()
+    if kw.get("tag_category") is not None:
+        out.tag_category = kw["tag_category"]
+    for key in ("meetings_as_appointments", "reminders", "tentative"):
+        if kw.get(key) is not None:
+            setattr(out, key, kw[key])
+    interval = _interval(kw.get("interval"))
+    if interval is not None:
+        out.interval_seconds = interval
+    return out
+
+
+def read_secret(password_env: str | None, password_file: str | None, *, prompt: str | None) -> str | None:
+    """The password from --password-env / --password-file, else a hidden prompt when
+    interactive and ``prompt`` is given, else None."""
+    if password_env and password_file:
+        raise click.UsageError("give --password-env or --password-file, not both")
+    if password_env:
+        value = os.environ.get(password_env)
+        if not value:
+            raise click.UsageError(f"environment variable {password_env} is not set or empty")
+        return value
+    if password_file:
+        try:
+            lines = Path(password_file).read_text().splitlines()
+        except OSError as exc:
+            raise click.UsageError(f"cannot read --password-file {password_file!r}: "
+                                   f"{exc.strerror}") from None
+        if not lines or not lines[0]:
+            raise click.UsageError(f"--password-file {password_file!r} is empty")
+        return lines[0]
+    if prompt and sys.stdin.isatty():
+        return click.prompt(prompt, hide_input=True)
+    return None
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+@spoke.command("add", epilog=EPILOG)
+@click.argument("hub")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(sorted(KIND_FIELDS)),
+              help="What kind of calendar this is.")
+@click.option("--path", help="vdir: the folder of .ics files (created if missing).")
+@click.option("--url", help="caldav / ics-url: the calendar's URL.")
+@click.option("--username", help="caldav / ics-url / ews-*: the user to log in as.")
+@click.option("--server", help="ews-*: the EWS URL (https://host/EWS/Exchange.asmx) or host.")
+@click.option("--folder", metavar="/A/B", help="ews-public-folder: the public folder path.")
+@click.option("--mailbox", help="ews-mailbox: the mailbox's address (default: the user's).")
+@click.option("--calendar", help="caldav: calendar name under --url; ews-mailbox: calendar "
+                                 "folder; memory: calendar name.")
+@click.option("--skip-tls-verify", is_flag=True, help="caldav: do not verify the server's "
+                                                      "certificate (test servers only).")
+@click.option("--disabled", is_flag=True, help="Attach without starting to sync.")
+@option_flags
+@connection_options
+def spoke_add(hub: str, name: str, kind: str, conn: Conn, **kw: Any) -> None:
+    """Attach the calendar NAME to HUB.
+
+    \b
+    Examples:
+      cirahubctl spoke add team alice --kind vdir --path ~/calendars/alice
+      cirahubctl spoke add team nextcloud --kind caldav \\
+          --url https://cloud.example.com/remote.php/dav/calendars/me/team/ \\
+          --username me --password-env NEXTCLOUD_PASSWORD
+      cirahubctl spoke add team exchange --kind ews-public-folder \\
+          --server https://mail.example.com/EWS/Exchange.asmx --username svc-sync \\
+          --password-env EXCHANGE_PASSWORD --folder /Team/Calendar
+    """
+    config = _config(kind, kw)
+    needs = kind in NEEDS_PASSWORD and (kind != "caldav" or kw.get("username"))
+    secret = read_secret(kw.pop("password_env"), kw.pop("password_file"),
+                         prompt=f"password for {kw.get('username')}" if needs else None)
+    options = build_options(kw)
+    if kw.get("disabled"):
+        options.enabled = False
+    with conn.client() as c:
+        result = c.add_spoke(hub, name, config, options, secret)
+    if conn.json:
+        render.emit_json(result)
+    else:
+        click.echo(f"attached spoke {result.name!r} ({result.kind}) to hub {result.hub!r}; "
+                   f"run `cirahubctl sync {result.hub}` to sync now")
+
+
+def _config(kind: str, kw: dict[str, Any]) -> pb.SpokeConfig:
+    given = {flag for flag in CONFIG_FLAGS if kw.get(flag)}
+    for flag in sorted(given):
+        if kind not in CONFIG_FLAGS[flag][1]:
+            raise click.UsageError(f"--{flag} does not apply to --kind {kind}")
+    missing = [f"--{flag}" for flag in REQUIRED[kind] if flag not in given]
+    if missing:
+        raise click.UsageError(f"--kind {kind} needs {', '.join(missing)}")
+    if kw.get("skip_tls_verify") and kind != "caldav":
+        raise click.UsageError(f"--skip-tls-verify does not apply to --kind {kind}")
+    out = pb.SpokeConfig()
+    sub = getattr(out, KIND_FIELDS[kind])
+    sub.SetInParent()
+    for flag in given:
+        value = kw[flag]
+        setattr(sub, CONFIG_FLAGS[flag][0], path_arg(value) if flag == "path" else value)
+    if kw.get("skip_tls_verify"):
+        sub.skip_tls_verify = True
+    return out
+
+
+def spoke_rows(spokes: Sequence[Any]) -> tuple[tuple[str, ...], list[list[Any]]]:
+    headers = ("hub", "spoke", "kind", "enabled", "state", "where", "error")
+    rows = [[s.hub, s.name, s.kind, "yes" if s.enabled else "no",
+             s.state + (" (halted)" if s.halted_reason else ""), render.config_text(s),
+             render.error_text(s)] for s in spokes]
+    return headers, rows
+
+
+@spoke.command("list", epilog=EPILOG)
+@click.argument("hub", required=False, default="")
+@connection_options
+def spoke_list(hub: str, conn: Conn) -> None:
+    """List the spokes of HUB (or of every hub)."""
+    with conn.client() as c:
+        spokes = c.call("ListSpokes", pb.ListSpokesRequest(hub=hub)).spokes
+    if conn.json:
+        render.emit_json(list(spokes))
+    else:
+        render.table(*spoke_rows(spokes))
+
+
+def show_spoke(s: pb.Spoke) -> None:
+    render.details([
+        ("hub", s.hub), ("spoke", s.name), ("id", s.id), ("kind", s.kind),
+        ("config", render.config_text(s)), ("secret", "stored" if s.has_secret else "none"),
+        ("enabled", "yes" if s.enabled else "no"), ("state", s.state),
+        ("halted", s.halted_reason or "no"), ("last error", render.error_text(s)),
+        ("updated", render.when(s.updated_at)),
+    ])
+    click.echo("\noptions:")
+    render.details((f"  {k}", v) for k, v in render.options_pairs(s.options))
+
+
+@spoke.command("show", epilog=EPILOG)
+@click.argument("hub")
+@click.argument("name")
+@connection_options
+def spoke_show(hub: str, name: str, conn: Conn) -> None:
+    """Show the spoke NAME of HUB with its options (never its secret)."""
+    with conn.client() as c:
+        result = c.call("GetSpoke", pb.SpokeRef(hub=hub, spoke=name))
+    if conn.json:
+        render.emit_json(result)
+    else:
+        show_spoke(result)
+
+
+@spoke.command("options", epilog=EPILOG)
+@click.argument("hub")
+@click.argument("name")
+@option_flags
+@connection_options
+def spoke_options(hub: str, name: str, conn: Conn, **kw: Any) -> None:
+    """Change the sync options (or the password) of the spoke NAME of HUB; without flags,
+    show them. Only the flags given change."""
+    secret = read_secret(kw.pop("password_env"), kw.pop("password_file"), prompt=None)
+    options = build_options(kw)
+    with conn.client() as c:
+        if not options.ListFields() and secret is None:
+            result = c.call("GetSpoke", pb.SpokeRef(hub=hub, spoke=name))
+        else:
+            result = c.call("UpdateSpoke", pb.UpdateSpokeRequest(
+                hub=hub, spoke=name, options=options, secret=secret))
+    if conn.json:
+        render.emit_json(result)
+    else:
+        render.details(render.options_pairs(result.options))
+
+
+def _simple(command: str, method: str, done: str, doc: str) -> None:
+    @spoke.command(command, epilog=EPILOG, help=doc)
+    @click.argument("hub")
+    @click.argument("name")
+    @connection_options
+    def run(hub: str, name: str, conn: Conn) -> None:
+        with conn.client() as c:
+            result = c.call(method, pb.SpokeRef(hub=hub, spoke=name))
+        if conn.json:
+            render.emit_json(result)
+        else:
+            click.echo(f"{done} spoke {name!r} of hub {hub!r}")
+
+    run.__name__ = f"spoke_{command}"
+
+
+_simple("remove", "RemoveSpoke", "removed",
+        "Detach the spoke NAME from HUB (its calendar is left as it is).")
+_simple("enable", "EnableSpoke", "enabled", "Start syncing the spoke NAME of HUB.")
+_simple("disable", "DisableSpoke", "disabled",
+        "Stop syncing the spoke NAME of HUB (it stays attached).")

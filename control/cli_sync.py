@@ -1,0 +1,245 @@
+"""``cirahubctl sync|status|runs|conflicts|quarantine|confirm|events|server``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from cirahub.control import render
+from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options
+from cirahub.control.errors import ExitCode
+from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
+
+
+class LiveProgress:
+    """One line per spoke, redrawn in place on a terminal, appended otherwise (only when a
+    spoke's phase changes, so logs stay short)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stdout
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.lines: dict[tuple[str, str], str] = {}
+        self.phases: dict[tuple[str, str], str] = {}
+        self.drawn = 0
+
+    def update(self, p: pb.SpokeProgress) -> None:
+        key = (p.hub, p.spoke)
+        state = p.status or p.phase
+        line = (f"{p.hub}/{p.spoke}: {state:<8} pulled {p.pulled}  merged {p.merged}  "
+                f"pushed {p.pushed}  conflicts {p.conflicts}")
+        self.lines[key] = line
+        if self.tty:
+            if self.drawn:
+                self.stream.write(f"\x1b[{self.drawn}F")
+            for text in self.lines.values():
+                self.stream.write("\x1b[2K" + text + "\n")
+            self.drawn = len(self.lines)
+            self.stream.flush()
+        elif self.phases.get(key) != state:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        self.phases[key] = state
+
+
+def summary_table(summary: pb.SyncSummary) -> None:
+    render.table(
+        ("hub", "spoke", "result", "pulled", "merged", "pushed", "conflicts", "quarantined",
+         "error"),
+        [[r.hub, r.spoke, r.status, r.pulled, r.merged, r.pushed, r.conflicts, r.quarantined,
+          render.error_text(r, "error")] for r in summary.results],
+        empty="no spoke to sync (no hub, or every spoke disabled)",
+    )
+
+
+@cli.command("sync", epilog=EPILOG)
+@click.argument("hub", required=False, default="")
+@click.option("--spoke", default="", help="Only this spoke of HUB.")
+@connection_options
+@click.pass_context
+def sync(ctx: click.Context, hub: str, spoke: str, conn: Conn) -> None:
+    """Sync HUB's spokes (or every hub's) now; wait until every run ended.
+
+    Shows live progress, then a summary table. Exits 0 only if every spoke's run succeeded
+    (1 otherwise). With --json prints one JSON object per progress message, the last being
+    {"summary": ...}.
+    """
+    if spoke and not hub:
+        raise click.UsageError("--spoke needs the HUB argument")
+    live = None if conn.json else LiveProgress()
+    summary = pb.SyncSummary()
+    with conn.client() as c:
+        for message in c.sync(hub, spoke):
+            if conn.json:
+                click.echo(json.dumps(render.as_dict(message)))
+            if message.HasField("summary"):
+                summary = message.summary
+            elif live is not None:
+                live.update(message.progress)
+    if not conn.json:
+        click.echo()
+        summary_table(summary)
+    ctx.exit(ExitCode.OK if summary.ok else ExitCode.SYNC_FAILED)
+
+
+@cli.command("status", epilog=EPILOG)
+@click.argument("hub", required=False, default="")
+@connection_options
+def status(hub: str, conn: Conn) -> None:
+    """Per spoke of HUB (or of every hub): state, last run, next run, items, last error."""
+    with conn.client() as c:
+        spokes = c.call("GetStatus", pb.GetStatusRequest(hub=hub)).spokes
+    if conn.json:
+        render.emit_json(list(spokes))
+        return
+    render.table(
+        ("hub", "spoke", "kind", "state", "last run", "result", "next run", "items", "error"),
+        [[s.hub, s.spoke, s.kind, s.state + (" (halted: confirm)" if s.halted else ""),
+          render.when(s.last_run.finished_at or s.last_run.started_at, s, "last_run"),
+          s.last_run.status if s.HasField("last_run") else "",
+          render.when(s.next_run, s, "next_run"), s.item_count,
+          render.error_text(s) or s.halted_reason] for s in spokes],
+        empty="no spokes",
+    )
+
+
+@cli.command("runs", epilog=EPILOG)
+@click.argument("hub", required=False, default="")
+@click.option("--spoke", default="", help="Only this spoke of HUB.")
+@click.option("--limit", default=20, show_default=True, help="How many runs, newest first.")
+@connection_options
+def runs(hub: str, spoke: str, limit: int, conn: Conn) -> None:
+    """Sync run history, newest first."""
+    with conn.client() as c:
+        result = c.call("ListRuns", pb.ListRunsRequest(hub=hub, spoke=spoke, limit=limit)).runs
+    if conn.json:
+        render.emit_json(list(result))
+        return
+    render.table(
+        ("started", "hub", "spoke", "trigger", "status", "pulled", "pushed", "error"),
+        [[render.when(r.started_at), r.hub, r.spoke, r.trigger, r.status,
+          r.counts.get("pulled", 0), r.counts.get("pushed", 0), render.error_text(r, "error")]
+         for r in result],
+        empty="no runs yet",
+    )
+
+
+@cli.command("conflicts", epilog=EPILOG)
+@click.argument("hub", required=False, default="")
+@click.option("--spoke", default="", help="Only conflicts with this spoke of HUB.")
+@click.option("--limit", default=50, show_default=True)
+@connection_options
+def conflicts(hub: str, spoke: str, limit: int, conn: Conn) -> None:
+    """Conflicts (a field changed on both sides) with both versions and who won."""
+    with conn.client() as c:
+        result = c.call("ListConflicts", pb.ListConflictsRequest(
+            hub=hub, spoke=spoke, limit=limit)).conflicts
+    if conn.json:
+        render.emit_json(list(result))
+        return
+    rows = []
+    for cf in result:
+        for f in cf.fields or [pb.FieldConflict(field="(item)", winner="hub", reason=cf.kind)]:
+            rows.append([render.when(cf.created_at), cf.hub, cf.spoke, cf.uid, f.field,
+                         f.hub_value_json, f.spoke_value_json, f.winner, f.reason])
+    render.table(("when", "hub", "spoke", "uid", "field", "hub value", "spoke value", "winner",
+                  "why"), rows, empty="no conflicts")
+
+
+@cli.command("quarantine", epilog=EPILOG)
+@click.argument("hub", required=False, default="")
+@click.option("--spoke", default="", help="Only this spoke of HUB.")
+@connection_options
+def quarantine(hub: str, spoke: str, conn: Conn) -> None:
+    """Items that could not be synced (malformed, duplicate UID) and why."""
+    with conn.client() as c:
+        result = c.call("ListQuarantine", pb.ListQuarantineRequest(hub=hub, spoke=spoke)).entries
+    if conn.json:
+        render.emit_json(list(result))
+        return
+    render.table(("hub", "spoke", "remote id", "uid", "reason", "detail", "last seen"),
+                 [[q.hub, q.spoke, q.remote_id, q.uid, q.reason, q.detail,
+                   render.when(q.last_seen)] for q in result], empty="nothing quarantined")
+
+
+@cli.command("confirm", epilog=EPILOG)
+@click.argument("hub")
+@click.argument("spoke")
+@connection_options
+def confirm(hub: str, spoke: str, conn: Conn) -> None:
+    """Confirm the deletions that halted SPOKE of HUB; its next run applies them."""
+    with conn.client() as c:
+        result = c.call("ConfirmDeletes", pb.SpokeRef(hub=hub, spoke=spoke))
+    if conn.json:
+        render.emit_json(result)
+    else:
+        click.echo(f"confirmed: spoke {spoke!r} of hub {hub!r} will apply its deletions on "
+                   f"its next run (cirahubctl sync {hub} --spoke {spoke})")
+
+
+@cli.command("events", epilog=EPILOG)
+@click.option("--hub", default="", help="Only events of this hub.")
+@click.option("--since", default=0, help="Replay events after this sequence number.")
+@connection_options
+def events(hub: str, since: int, conn: Conn) -> None:
+    """Follow runtime events (runs, halts, errors) until interrupted."""
+    with conn.client() as c:
+        for e in c.stream("WatchEvents", pb.WatchEventsRequest(since=since, hub=hub)):
+            if conn.json:
+                click.echo(json.dumps(render.as_dict(e)))
+            else:
+                click.echo(f"{render.when(e.at)}  {e.type:<8} {e.hub}/{e.spoke}  {e.message}")
+
+
+@cli.command("server", context_settings=CONTEXT, epilog=EPILOG)
+@click.option("--data-dir", envvar="CIRAHUB_DATA_DIR", metavar="DIR",
+              help="Data folder: SQLite database, secret key, control token "
+                   "[env CIRAHUB_DATA_DIR; default: the per-user folder].")
+@click.option("--listen", envvar="CIRAHUB_LISTEN", metavar="HOST:PORT",
+              help="Address to listen on [env CIRAHUB_LISTEN; default 127.0.0.1:7443]; "
+                   "port 0 picks a free port.")
+@click.option("--ray-address", envvar="CIRAHUB_RAY_ADDRESS", metavar="ADDR",
+              help="Join this Ray cluster instead of starting an embedded one.")
+@click.option("--db", envvar="CIRAHUB_DB", metavar="URL",
+              help="SQLAlchemy URL (postgresql://...) [default: SQLite in the data folder].")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), help="TLS certificate (PEM).")
+@click.option("--tls-key", type=click.Path(dir_okay=False), help="TLS private key (PEM).")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def server(data_dir: str | None, listen: str | None, ray_address: str | None, db: str | None,
+           tls_cert: str | None, tls_key: str | None, log_level: str) -> None:
+    """Run the control plane (and the sync runtime) until interrupted.
+
+    The control token is created on first start in DATA_DIR/control.token (mode 0600);
+    clients on this machine read it from there.
+    """
+    from pathlib import Path
+
+    from cirahub.cluster.settings import Settings
+    from cirahub.control.server import TlsConfig, serve
+
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env(data_dir=Path(data_dir) if data_dir else None, db_url=db,
+                                 ray_address=ray_address, listen=listen)
+    tls = TlsConfig.from_files(tls_cert, tls_key) if tls_cert and tls_key else None
+
+    def ready(host: str, port: int) -> None:
+        click.echo(f"cirahub control plane listening on {host}:{port}"
+                   f"{' (TLS)' if tls else ''}; data folder {settings.data_dir}", err=True)
+
+    serve(settings, tls, ready=ready)
+
+
+def _register_demo() -> None:
+    from cirahub.control.demo import demo
+
+    cli.add_command(demo)
+
+
+_register_demo()

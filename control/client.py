@@ -1,0 +1,156 @@
+"""A small client of the control API, used by ``cirahubctl`` and usable from scripts.
+
+How it finds the server, first match wins:
+
+- address: the ``address`` argument (``--address``), ``$CIRAHUB_ADDRESS``, the address a
+  running server published in its data folder (``control.address``), ``127.0.0.1:7443``;
+- token: the ``token`` argument (``--token``), ``$CIRAHUB_TOKEN``, the server's token file in
+  the data folder (``control.token``);
+- data folder: the ``data_dir`` argument (``--data-dir``), ``$CIRAHUB_DATA_DIR``, the same
+  per-user folder the server uses by default.
+
+So on one machine with defaults no flag is needed. Every failure is raised as
+:class:`~cirahub.control.errors.ClientError` (message + exit code), never as a gRPC error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from cirahub.control.auth import ADDRESS_FILE, HEADER, read_token
+from cirahub.control.errors import ClientError, ExitCode, from_rpc_error
+from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
+from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
+
+DEFAULT_ADDRESS = "127.0.0.1:7443"
+#: seconds a unary call may take (adding a spoke reconciles the cluster)
+DEFAULT_TIMEOUT = 120.0
+
+
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("CIRAHUB_DATA_DIR"):
+        return Path(env["CIRAHUB_DATA_DIR"]).expanduser()
+    from cirahub.cluster.settings import default_data_dir as server_default
+
+    return server_default()
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how to reach a server. Its repr never shows the token."""
+
+    address: str
+    token: str | None
+    token_source: str
+    ca_cert: bytes | None = None
+    tls: bool = False
+    server_name: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Target(address={self.address!r}, tls={self.tls}, token_source={self.token_source!r})"
+
+
+def resolve(
+    address: str | None = None, token: str | None = None, data_dir: Path | str | None = None,
+    ca_cert: Path | str | None = None, server_name: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Target:
+    """The :class:`Target` from arguments, environment and the data folder (see module doc).
+    Raises ClientError (BAD_INPUT) when a given CA certificate cannot be read."""
+    env = os.environ if env is None else env
+    folder = Path(data_dir).expanduser() if data_dir else default_data_dir(env)
+    published_tls = False
+    address = address or env.get("CIRAHUB_ADDRESS") or None
+    if address is None:
+        try:
+            lines = (folder / ADDRESS_FILE).read_text().split()
+        except OSError:
+            lines = []
+        address = lines[0] if lines else DEFAULT_ADDRESS
+        published_tls = "tls" in lines[1:]
+    if token:
+        source = "--token"
+    elif env.get("CIRAHUB_TOKEN"):
+        token, source = env["CIRAHUB_TOKEN"], "CIRAHUB_TOKEN"
+    else:
+        token = read_token(folder)
+        source = f"token file in {folder}" if token else f"none found (no token file in {folder})"
+    ca_path = ca_cert or env.get("CIRAHUB_CA_CERT") or None
+    ca = None
+    if ca_path:
+        try:
+            ca = Path(ca_path).read_bytes()
+        except OSError as exc:
+            raise ClientError(f"cannot read the CA certificate {str(ca_path)!r}: {exc.strerror}",
+                              ExitCode.BAD_INPUT) from None
+    return Target(address, token, source, ca, tls=ca is not None or published_tls,
+                  server_name=server_name)
+
+
+class Client:
+    """Calls the control API on one channel. Use as a context manager or call close()."""
+
+    def __init__(self, target: Target, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.target = target
+        self.timeout = timeout
+        if target.tls:
+            creds = grpc.ssl_channel_credentials(root_certificates=target.ca_cert)
+            options = ([("grpc.ssl_target_name_override", target.server_name)]
+                       if target.server_name else [])
+            self._channel = grpc.secure_channel(target.address, creds, options=options)
+        else:
+            self._channel = grpc.insecure_channel(target.address)
+        self.stub = pb_grpc.ControlServiceStub(self._channel)
+        self._metadata = ((HEADER, f"Bearer {target.token}"),) if target.token else ()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _error(self, exc: grpc.RpcError) -> ClientError:
+        err = from_rpc_error(exc, self.target.address)
+        if err.exit_code == ExitCode.AUTH:
+            return ClientError(f"{err.message} (token from: {self.target.token_source}; pass "
+                               "--token, set CIRAHUB_TOKEN or point --data-dir at the "
+                               "server's data folder)", err.exit_code, err.code, err.status)
+        return err
+
+    def call(self, method: str, request: Any, timeout: float | None = None) -> Any:
+        """Calls a unary method by name (``"CreateHub"``)."""
+        try:
+            return getattr(self.stub, method)(request, timeout=timeout or self.timeout,
+                                              metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+
+    def stream(self, method: str, request: Any) -> Iterator[Any]:
+        """Iterates a server-streaming method by name (``"SyncNow"``); no deadline."""
+        try:
+            yield from getattr(self.stub, method)(request, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+
+    # --- conveniences used by the CLI and the demo --------------------------------------------
+
+    def create_hub(self, name: str, policy: str = "") -> pb.Hub:
+        return self.call("CreateHub", pb.CreateHubRequest(name=name, policy=policy))
+
+    def add_spoke(self, hub: str, name: str, config: pb.SpokeConfig,
+                  options: pb.SyncOptions | None = None, secret: str | None = None) -> pb.Spoke:
+        return self.call("AddSpoke", pb.AddSpokeRequest(
+            hub=hub, name=name, config=config, options=options, secret=secret or ""))
+
+    def sync(self, hub: str = "", spoke: str = "") -> Iterator[pb.SyncProgress]:
+        return self.stream("SyncNow", pb.SyncNowRequest(hub=hub, spoke=spoke))

@@ -1,0 +1,303 @@
+"""Conversions between the store's / runtime's values and the control API's messages.
+
+Pure functions. Nothing here ever reads a secret: spoke records carry only ``has_secret``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from cirahub.core.errors import InvalidInput
+from cirahub.core.options import SyncOptions
+from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
+
+#: spoke kind (as stored) → field of the SpokeConfig oneof
+KIND_FIELDS: dict[str, str] = {
+    "vdir": "vdir",
+    "caldav": "caldav",
+    "ics-url": "ics_url",
+    "ews-public-folder": "ews_public_folder",
+    "ews-mailbox": "ews_mailbox",
+    "memory": "memory",
+}
+FIELD_KINDS = {v: k for k, v in KIND_FIELDS.items()}
+
+#: run counts that changed the hub
+MERGE_COUNTS = ("create_hub_item", "update_hub_item", "tombstone_hub_item")
+
+
+def timestamp(value: datetime | str | None) -> Timestamp | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    out = Timestamp()
+    out.FromDatetime(value)
+    return out
+
+
+def _set_ts(msg: Any, name: str, value: datetime | str | None) -> None:
+    ts = timestamp(value)
+    if ts is not None:
+        getattr(msg, name).CopyFrom(ts)
+
+
+def error_info(error: Mapping[str, Any] | None) -> pb.ErrorInfo | None:
+    if not error:
+        return None
+    fields = error.get("fields") or {}
+    return pb.ErrorInfo(
+        code=str(error.get("code") or ""),
+        message=str(error.get("message") or ""),
+        fields={str(k): str(v) for k, v in fields.items()},
+    )
+
+
+def _set_error(msg: Any, name: str, error: Mapping[str, Any] | None) -> None:
+    info = error_info(error)
+    if info is not None:
+        getattr(msg, name).CopyFrom(info)
+
+
+# --- spoke config ----------------------------------------------------------------------------
+
+
+def config_from_pb(config: pb.SpokeConfig) -> tuple[str, dict[str, Any]]:
+    """(kind, config dict) from the oneof; only non-empty fields are kept. InvalidInput when
+    no kind is set."""
+    which = config.WhichOneof("kind")
+    if which is None:
+        raise InvalidInput(
+            "spoke config is missing: set one of " + ", ".join(sorted(KIND_FIELDS)), field="config"
+        )
+    sub = getattr(config, which)
+    out: dict[str, Any] = {}
+    for f, value in sub.ListFields():
+        if f.name == "skip_tls_verify":
+            out["verify_tls"] = not value
+        elif value not in ("", None):
+            out[f.name] = value
+    return FIELD_KINDS[which], out
+
+
+def config_to_pb(kind: str, config: Mapping[str, Any]) -> pb.SpokeConfig:
+    """The oneof for a stored config; keys the message does not know are left out."""
+    out = pb.SpokeConfig()
+    name = KIND_FIELDS.get(kind)
+    if name is None:
+        return out
+    sub = getattr(out, name)
+    sub.SetInParent()
+    for f in sub.DESCRIPTOR.fields:
+        if f.name == "skip_tls_verify":
+            sub.skip_tls_verify = config.get("verify_tls") is False
+            continue
+        value = config.get(f.name)
+        if value not in (None, ""):
+            setattr(sub, f.name, str(value))
+    return out
+
+
+# --- sync options ----------------------------------------------------------------------------
+
+
+def options_to_pb(options: SyncOptions) -> pb.SyncOptions:
+    return pb.SyncOptions(
+        hub_writes=str(options.hub_writes),
+        contributes=str(options.contributes),
+        days_back=-1 if options.days_back is None else options.days_back,
+        days_ahead=-1 if options.days_ahead is None else options.days_ahead,
+        private=options.private.value,
+        categories_include=pb.StringList(values=sorted(options.categories_include)),
+        categories_exclude=pb.StringList(values=sorted(options.categories_exclude)),
+        tentative=options.tentative,
+        tag_category=options.tag_category or "",
+        meetings_as_appointments=options.meetings_as_appointments,
+        reminders=options.reminders,
+        interval_seconds=options.interval_seconds,
+        enabled=options.enabled,
+    )
+
+
+def options_patch(options: pb.SyncOptions | None) -> dict[str, Any]:
+    """The option changes a request asks for: only the fields it set, in SyncOptions terms
+    (negative days = unbounded, empty tag = none)."""
+    if options is None:
+        return {}
+    out: dict[str, Any] = {}
+    for f, value in options.ListFields():
+        if f.name in ("days_back", "days_ahead"):
+            out[f.name] = None if value < 0 else int(value)
+        elif f.name in ("categories_include", "categories_exclude"):
+            out[f.name] = list(value.values)
+        elif f.name == "tag_category":
+            out[f.name] = value or None
+        else:
+            out[f.name] = value
+    return out
+
+
+# --- topology --------------------------------------------------------------------------------
+
+
+def hub_to_pb(hub: Any, spoke_count: int = 0) -> pb.Hub:
+    msg = pb.Hub(
+        id=hub.id, name=hub.name, object_type=hub.object_type, policy=str(hub.policy.value
+        if hasattr(hub.policy, "value") else hub.policy), version=int(hub.version),
+        spoke_count=spoke_count,
+    )
+    _set_ts(msg, "created_at", hub.created_at)
+    return msg
+
+
+def spoke_to_pb(spoke: Any, hub_name: str) -> pb.Spoke:
+    """A SpokeRecord as a message. Records never hold the secret; only ``has_secret``."""
+    msg = pb.Spoke(
+        id=spoke.id, hub=hub_name, name=spoke.name, kind=spoke.kind,
+        config=config_to_pb(spoke.kind, spoke.config), options=options_to_pb(spoke.options),
+        has_secret=bool(spoke.has_secret), state=spoke.state, enabled=spoke.options.enabled,
+        halted_reason=spoke.halted_reason or "",
+    )
+    _set_error(msg, "last_error", spoke.last_error)
+    _set_ts(msg, "created_at", spoke.created_at)
+    _set_ts(msg, "updated_at", spoke.updated_at)
+    return msg
+
+
+# --- runs, status, conflicts, quarantine -----------------------------------------------------
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def run_to_pb(run: Any, hub: str, spoke: str) -> pb.RunInfo:
+    """A RunRecord (or the runtime's last-run dict) as a message."""
+    counts = _get(run, "counts") or {}
+    msg = pb.RunInfo(
+        id=str(_get(run, "id") or ""), hub=hub, spoke=spoke,
+        trigger=str(_get(run, "trigger") or ""), status=str(_get(run, "status") or ""),
+        counts={str(k): int(v) for k, v in counts.items() if isinstance(v, int | float)},
+    )
+    _set_ts(msg, "started_at", _get(run, "started_at"))
+    _set_ts(msg, "finished_at", _get(run, "finished_at"))
+    _set_error(msg, "error", _get(run, "error"))
+    return msg
+
+
+def status_to_pb(status: Any) -> pb.SpokeStatus:
+    """The runtime's SpokeStatus as a message."""
+    msg = pb.SpokeStatus(
+        hub=status.hub, spoke=status.name, kind=status.kind, state=status.state,
+        enabled=status.enabled, item_count=int(status.linked_items or 0),
+        halted=bool(status.halted_reason), halted_reason=status.halted_reason or "",
+    )
+    if status.last_run:
+        msg.last_run.CopyFrom(run_to_pb(status.last_run, status.hub, status.name))
+    _set_ts(msg, "next_run", status.next_run_at)
+    _set_error(msg, "last_error", status.last_error)
+    return msg
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def conflict_to_pb(entry: Any, hub: str, spoke: str, current: Mapping[str, Any] | None) -> pb.Conflict:
+    msg = pb.Conflict(
+        id=entry.id, hub=hub, spoke=spoke, uid=entry.uid, kind=entry.kind,
+        losing_item_json=_json(entry.losing_item) if entry.losing_item is not None else "",
+        current_item_json=_json(current) if current is not None else "",
+        fields=[
+            pb.FieldConflict(
+                field=str(f.get("field", "")), base_json=_json(f.get("base")),
+                hub_value_json=_json(f.get("hub_value")),
+                spoke_value_json=_json(f.get("spoke_value")),
+                winner=str(f.get("winner", "")), reason=str(f.get("reason", "")),
+            )
+            for f in entry.fields
+        ],
+    )
+    _set_ts(msg, "created_at", entry.created_at)
+    return msg
+
+
+def quarantine_to_pb(entry: Any, hub: str, spoke: str) -> pb.QuarantineEntry:
+    msg = pb.QuarantineEntry(
+        hub=hub, spoke=spoke, remote_id=entry.remote_id, uid=entry.uid or "",
+        reason=entry.reason, detail=entry.detail,
+    )
+    _set_ts(msg, "first_seen", entry.first_seen)
+    _set_ts(msg, "last_seen", entry.last_seen)
+    return msg
+
+
+# --- sync progress ---------------------------------------------------------------------------
+
+
+def merged_count(counts: Mapping[str, int]) -> int:
+    return sum(int(counts.get(k, 0)) for k in MERGE_COUNTS)
+
+
+def progress_to_pb(event: Any, hub: str, spoke: str) -> pb.SpokeProgress:
+    """A ProgressEvent as a message. The final event of a run carries its summary."""
+    summary = event.summary or {}
+    counts = dict(summary.get("counts") or event.counts or {})
+    msg = pb.SpokeProgress(
+        hub=hub, spoke=spoke, phase=event.phase, pulled=int(counts.get("pulled", 0)),
+        merged=merged_count(counts), pushed=int(counts.get("pushed", 0)),
+        conflicts=int(counts.get("conflicts", 0)), quarantined=int(counts.get("quarantine", 0)),
+        status=str(summary.get("status") or ""), run_id=str(summary.get("run_id") or ""),
+        message=event.detail or "",
+    )
+    _set_error(msg, "error", summary.get("error"))
+    _set_ts(msg, "at", event.at)
+    return msg
+
+
+def result_from_progress(progress: pb.SpokeProgress) -> pb.SpokeResult:
+    return pb.SpokeResult(
+        hub=progress.hub, spoke=progress.spoke, status=progress.status or progress.phase,
+        pulled=progress.pulled, merged=progress.merged, pushed=progress.pushed,
+        conflicts=progress.conflicts, quarantined=progress.quarantined,
+        error=progress.error if progress.HasField("error") else None, run_id=progress.run_id,
+    )
+
+
+def add_results(before: pb.SpokeResult | None, after: pb.SpokeResult) -> pb.SpokeResult:
+    """One spoke's result over several runs: counts added up, status and error of the last."""
+    if before is None:
+        return after
+    out = pb.SpokeResult()
+    out.CopyFrom(after)
+    for name in ("pulled", "merged", "pushed", "conflicts", "quarantined"):
+        setattr(out, name, getattr(before, name) + getattr(after, name))
+    return out
+
+
+def summary(results: Iterable[pb.SpokeResult]) -> pb.SyncSummary:
+    items = list(results)
+    return pb.SyncSummary(ok=all(r.status == "ok" for r in items), results=items)
+
+
+def event_to_pb(event: Any, hub: str, spoke: str) -> pb.Event:
+    data = {"phase": event.phase, "counts": dict(event.counts or {})}
+    if event.summary:
+        data["summary"] = dict(event.summary)
+    if event.trigger:
+        data["trigger"] = event.trigger
+    msg = pb.Event(
+        seq=int(event.seq), type=event.kind, hub=hub, spoke=spoke,
+        message=event.detail or event.phase, data_json=_json(data),
+    )
+    _set_ts(msg, "at", event.at)
+    return msg

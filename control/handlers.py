@@ -1,0 +1,243 @@
+"""What each control-plane call does, in domain terms (no protobuf here).
+
+:class:`Handlers` wraps the running runtime (``Runtime`` from ``cirahub.cluster.runtime``:
+``.store``, ``reconcile()``, ``sync_now()``, ``status()``, ``events()``). Every method either
+completes or raises a :class:`~cirahub.core.errors.CirahubError`; inputs are validated fully
+before anything is stored, so a rejected call changes nothing. After a topology change the
+runtime is asked to reconcile at once, so new or changed spokes start without waiting for the
+supervisor's next loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cirahub.connectors.registry import KIND_MODULES, validate_config
+from cirahub.control.convert import merged_count
+from cirahub.core.errors import InvalidInput
+from cirahub.core.options import SyncOptions
+
+log = logging.getLogger(__name__)
+
+#: config keys after which a spoke needs a secret (a password for that user)
+_SECRET_WHEN = ("username",)
+#: sync-now rounds at most per hub (see Handlers.sync_now)
+MAX_ROUNDS = 3
+#: kinds that always authenticate
+_ALWAYS_SECRET = frozenset({"ews-public-folder", "ews-mailbox"})
+
+
+class RuntimeLike(Protocol):
+    """The part of ``cirahub.cluster.runtime.Runtime`` the control plane uses."""
+
+    store: Any
+
+    def reconcile(self) -> Any: ...
+
+    def sync_now(self, hub: str, spoke: str | None = None) -> Iterator[Any]: ...
+
+    def status(self, hub: str | None = None) -> list[Any]: ...
+
+    def events(self, since: int, timeout: float) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class Names:
+    """Id → name lookups for hubs and spokes (events and runs carry ids)."""
+
+    hubs: Mapping[str, str]
+    spokes: Mapping[str, str]
+
+    def hub(self, hub_id: str | None) -> str:
+        return self.hubs.get(hub_id or "", hub_id or "")
+
+    def spoke(self, spoke_id: str | None) -> str:
+        return self.spokes.get(spoke_id or "", spoke_id or "")
+
+
+def check_spoke_input(kind: str, config: Mapping[str, Any], secret: str | None) -> dict[str, Any]:
+    """The normalized config for a new spoke, or InvalidInput naming what is wrong (unknown
+    kind, bad config key, a username without a password)."""
+    if kind not in KIND_MODULES:
+        raise InvalidInput(
+            f"unknown spoke kind {kind!r}; known kinds: {', '.join(sorted(KIND_MODULES))}",
+            field="kind", kind=kind,
+        )
+    try:
+        normalized = validate_config(kind, config)
+    except ImportError:
+        raise InvalidInput(f"spoke kind {kind!r} is not available in this installation",
+                           field="kind", kind=kind) from None
+    needs = kind in _ALWAYS_SECRET or any(normalized.get(k) for k in _SECRET_WHEN)
+    if needs and not secret:
+        raise InvalidInput(
+            f"a {kind} spoke needs a password: give it with --password-env VAR or "
+            "--password-file FILE (API: the 'secret' field)",
+            field="secret", kind=kind,
+        )
+    return normalized
+
+
+class Handlers:
+    """The control plane's operations on one runtime."""
+
+    def __init__(self, runtime: RuntimeLike) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+
+    def _changed(self) -> None:
+        """Let the runtime pick up a topology change now. A failure here is not the caller's:
+        the supervisor's own loop reconciles later, so it is logged, not raised."""
+        try:
+            self.runtime.reconcile()
+        except Exception:  # pragma: no cover - depends on the runtime's health
+            log.exception("reconcile after a topology change failed; the supervisor retries")
+
+    def names(self) -> Names:
+        hubs = {h.id: h.name for h in self.store.list_hubs()}
+        spokes = {s.id: s.name for s in self.store.list_spokes()}
+        return Names(hubs, spokes)
+
+    # --- hubs --------------------------------------------------------------------------------
+
+    def create_hub(self, name: str, policy: str = "", object_type: str = "") -> Any:
+        hub = self.store.create_hub(name, policy or "latest", object_type or "calendar")
+        self._changed()
+        return hub
+
+    def get_hub(self, name: str) -> Any:
+        return self.store.get_hub(_required(name, "hub"))
+
+    def list_hubs(self) -> list[Any]:
+        return list(self.store.list_hubs())
+
+    def spoke_count(self, hub_id: str) -> int:
+        return len(self.store.list_spokes(hub_id))
+
+    def delete_hub(self, name: str) -> None:
+        self.store.delete_hub(_required(name, "hub"))
+        self._changed()
+
+    # --- spokes ------------------------------------------------------------------------------
+
+    def add_spoke(
+        self, hub: str, name: str, kind: str, config: Mapping[str, Any],
+        options: Mapping[str, Any], secret: str | None,
+    ) -> Any:
+        self.store.get_hub(_required(hub, "hub"))  # NotFound before config errors
+        _required(name, "spoke")
+        normalized = check_spoke_input(kind, config, secret)
+        opts = SyncOptions.from_dict(options)
+        spoke = self.store.add_spoke(hub, name, kind, normalized, opts, secret or None)
+        self._changed()
+        return spoke
+
+    def get_spoke(self, hub: str, name: str) -> Any:
+        return self.store.find_spoke(_required(hub, "hub"), _required(name, "spoke"))
+
+    def list_spokes(self, hub: str) -> list[Any]:
+        if hub:
+            self.store.get_hub(hub)
+        return list(self.store.list_spokes(hub or None))
+
+    def update_spoke(
+        self, hub: str, name: str, changes: Mapping[str, Any], secret: str | None
+    ) -> Any:
+        spoke = self.get_spoke(hub, name)
+        if not changes and secret is None:
+            raise InvalidInput("nothing to change: give at least one option or a new secret",
+                               field="options")
+        if secret is not None and not secret:
+            raise InvalidInput("the new secret must not be empty", field="secret")
+        new = spoke.options.with_changes(changes)
+        updated = self.store.update_spoke(spoke.id, options=new, secret=secret)
+        self._changed()
+        return updated
+
+    def remove_spoke(self, hub: str, name: str) -> None:
+        spoke = self.get_spoke(hub, name)
+        self.store.remove_spoke(spoke.id)
+        self._changed()
+
+    def set_enabled(self, hub: str, name: str, enabled: bool) -> Any:
+        spoke = self.get_spoke(hub, name)
+        updated = self.store.set_spoke_enabled(spoke.id, enabled)
+        self._changed()
+        return updated
+
+    def confirm_deletes(self, hub: str, name: str) -> Any:
+        spoke = self.get_spoke(hub, name)
+        self.store.confirm_deletes(spoke.id)
+        self._changed()
+        return self.store.get_spoke(spoke.id)
+
+    # --- sync and status ---------------------------------------------------------------------
+
+    def sync_now(self, hub: str, spoke: str) -> Iterator[Any]:
+        """Progress events of runs started now: of one spoke, of a hub's enabled spokes, or
+        (``hub`` empty) of every hub's, hub by hub. A spoke may run more than once (see
+        MAX_ROUNDS); each run ends with its own final event."""
+        if spoke and not hub:
+            raise InvalidInput("a spoke is named by its hub: give the hub too", field="hub")
+        if spoke:
+            record = self.get_spoke(hub, spoke)
+            if not record.options.enabled:
+                raise InvalidInput(f"spoke {spoke!r} of hub {hub!r} is disabled; enable it "
+                                   "first", field="spoke", hub=hub, spoke=spoke)
+        hubs = [self.store.get_hub(hub)] if hub else self.store.list_hubs()
+        for h in hubs:
+            # Spokes of one hub run in parallel, so a change one of them brings into the hub
+            # may miss the others' push of this round: run again until a round changed
+            # nothing in the hub (bounded), so "sync now" leaves every spoke up to date.
+            for _ in range(MAX_ROUNDS):
+                changed = False
+                for event in self.runtime.sync_now(h.name, spoke or None):
+                    if event.final and merged_count((event.summary or {}).get("counts") or {}):
+                        changed = True
+                    yield event
+                if spoke or not changed:
+                    break
+
+    def status(self, hub: str) -> list[Any]:
+        if hub:
+            self.store.get_hub(hub)
+        return list(self.runtime.status(hub or None))
+
+    def runs(self, hub: str, spoke: str, limit: int) -> list[Any]:
+        spoke_id = self.get_spoke(hub, spoke).id if spoke else None
+        if hub and not spoke:
+            self.store.get_hub(hub)
+        return list(self.store.list_runs(hub or None, spoke_id, limit or 50))
+
+    def conflicts(self, hub: str, spoke: str, limit: int) -> list[tuple[Any, Any]]:
+        """(conflict entry, current hub item or None), newest first."""
+        spoke_id = self.get_spoke(hub, spoke).id if spoke else None
+        hubs = [self.store.get_hub(hub)] if hub else self.store.list_hubs()
+        out: list[tuple[Any, Any]] = []
+        for h in hubs:
+            entries = [c for c in self.store.list_conflicts(h.id, limit or 100)
+                       if spoke_id is None or c.spoke_id == spoke_id]
+            ids = {c.hub_item_id for c in entries if c.hub_item_id}
+            current = self.store.hub_items(h.id, ids) if ids else {}
+            out += [(c, current.get(c.hub_item_id or "")) for c in entries]
+        return out
+
+    def quarantine(self, hub: str, spoke: str) -> list[Any]:
+        if spoke:
+            return list(self.store.list_quarantine(spoke_id=self.get_spoke(hub, spoke).id))
+        if hub:
+            self.store.get_hub(hub)
+        return list(self.store.list_quarantine(hub=hub or None))
+
+    def events(self, since: int, timeout: float) -> list[Any]:
+        return list(self.runtime.events(since, timeout))
+
+
+def _required(value: str, what: str) -> str:
+    if not value or not value.strip():
+        raise InvalidInput(f"a {what} name is required", field=what)
+    return value
+

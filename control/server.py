@@ -1,0 +1,161 @@
+"""The control plane's gRPC server.
+
+:func:`create_server` serves ``cirahub.control.v1.ControlService`` on one runtime, with gRPC
+health checking (open, no token) and reflection (token required, like every other call).
+:func:`serve` is what ``cirahubctl server`` runs: start the runtime, create the token on first
+start, listen, and publish the address for clients on the same machine.
+
+Guarantees: the server binds exactly the address given (loopback by default, see
+``Settings.listen``); with ``tls`` every connection is TLS, without it a warning is logged when
+the address is not loopback (the token would travel in clear).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from cirahub.control.auth import ADDRESS_FILE, TokenInterceptor, load_or_create_token
+from cirahub.control.servicer import ControlServicer
+from cirahub.core.errors import InvalidInput
+from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
+from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ControlService"].full_name
+#: worker threads; each open SyncNow / WatchEvents stream holds one
+MAX_WORKERS = 32
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """A PEM certificate chain and private key. Its repr never shows the key."""
+
+    cert_chain: bytes
+    private_key: bytes
+
+    def __repr__(self) -> str:
+        return "TlsConfig(<key hidden>)"
+
+    @classmethod
+    def from_files(cls, cert: Path | str, key: Path | str) -> TlsConfig:
+        """Reads both files; InvalidInput naming the file that cannot be read."""
+        out: list[bytes] = []
+        for what, path in (("certificate", cert), ("key", key)):
+            try:
+                out.append(Path(path).read_bytes())
+            except OSError as exc:
+                raise InvalidInput(f"cannot read the TLS {what} {str(path)!r}: "
+                                   f"{exc.strerror}", field=f"tls_{what}") from None
+        return cls(out[0], out[1])
+
+
+def split_address(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` too) → (host, port); InvalidInput when malformed."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise InvalidInput(f"listen address must be HOST:PORT, got {listen!r}", field="listen")
+    return host.strip("[]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def create_server(
+    runtime: Any, listen: str, token: str, tls: TlsConfig | None = None,
+    *, max_workers: int = MAX_WORKERS,
+) -> tuple[grpc.Server, int]:
+    """A started gRPC server for ``runtime`` on ``listen`` and the port it bound (useful
+    with port 0). Raises InvalidInput for a bad address or one that cannot be bound."""
+    host, port = split_address(listen)
+    if tls is None and not is_loopback(host):
+        log.warning("listening on %s without TLS: the control token travels in clear; "
+                    "use --tls-cert/--tls-key", listen)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cirahub-grpc"),
+        interceptors=[TokenInterceptor(token)],
+    )
+    pb_grpc.add_ControlServiceServicer_to_server(ControlServicer(runtime), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        if tls is not None:
+            creds = grpc.ssl_server_credentials([(tls.private_key, tls.cert_chain)])
+            bound = server.add_secure_port(bind, creds)
+        else:
+            bound = server.add_insecure_port(bind)
+    except RuntimeError as exc:
+        raise InvalidInput(f"cannot listen on {listen}: {exc}", field="listen") from None
+    if not bound:
+        raise InvalidInput(f"cannot listen on {listen} (address in use or not local?)",
+                           field="listen")
+    server.start()
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("cirahub control plane listening on %s:%d%s", host, bound,
+             " (TLS)" if tls else "")
+    return server, bound
+
+
+def write_address(data_dir: Path, host: str, port: int, tls: bool) -> Path:
+    """Publishes where this server listens, for clients on this machine (``cirahubctl``
+    without --address). A wildcard host is published as loopback."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    text = f"{'[' + host + ']' if ':' in host else host}:{port}\n"
+    path = Path(data_dir) / ADDRESS_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text + ("tls\n" if tls else ""))
+    os.replace(tmp, path)
+    return path
+
+
+def serve(
+    settings: Any, tls: TlsConfig | None = None,
+    ready: Callable[[str, int], None] | None = None, stop: threading.Event | None = None,
+) -> None:
+    """Runs the control plane until SIGINT/SIGTERM (or ``stop`` is set): starts the runtime,
+    creates the token on first start, listens on ``settings.listen``, publishes the address.
+    ``ready(host, port)`` is called once it listens."""
+    from cirahub.cluster.runtime import Runtime
+
+    token = load_or_create_token(settings.data_dir)
+    host, _ = split_address(settings.listen)  # fail on a bad address before starting Ray
+    runtime = Runtime.start(settings)
+    stop = stop or threading.Event()
+    try:
+        server, port = create_server(runtime, settings.listen, token, tls)
+        address_file = write_address(settings.data_dir, host, port, tls is not None)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+        if ready is not None:
+            ready(host, port)
+        stop.wait()
+        log.info("stopping the control plane")
+        server.stop(grace=5).wait()
+        address_file.unlink(missing_ok=True)
+    finally:
+        runtime.shutdown()

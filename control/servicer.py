@@ -1,0 +1,224 @@
+"""The gRPC servicer: parse the request, call a handler, build the response, map errors.
+
+Every method is wrapped so that a :class:`CirahubError` becomes its status code (see
+:mod:`cirahub.control.errors`) with a message naming what was wrong, and any other exception
+becomes INTERNAL with a generic message (the details go to the server log, which never sees
+request secrets: they are not logged, and errors are built without them).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+
+from cirahub.control import apply as topology
+from cirahub.control import convert as cv
+from cirahub.control.errors import status_for, trailing_metadata
+from cirahub.control.handlers import Handlers, RuntimeLike
+from cirahub.core.errors import CirahubError
+from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
+from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+#: seconds one WatchEvents poll waits for new events before checking the client is still there
+EVENT_POLL = 1.0
+
+
+def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
+    if isinstance(exc, CirahubError):
+        context.set_trailing_metadata(trailing_metadata(exc))
+        context.abort(status_for(exc), exc.message)
+    log.error("%s failed unexpectedly: %s", method, type(exc).__name__, exc_info=exc)
+    context.abort(grpc.StatusCode.INTERNAL,
+                  f"internal error in {method} ({type(exc).__name__}); see the server log")
+
+
+def unary(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return fn(self, request, context)
+        except Exception as exc:
+            _abort(context, exc, fn.__name__)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def streaming(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            yield from fn(self, request, context)
+        except Exception as exc:
+            _abort(context, exc, fn.__name__)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class ControlServicer(pb_grpc.ControlServiceServicer):
+    """cirahub.control.v1.ControlService on one runtime."""
+
+    def __init__(self, runtime: RuntimeLike) -> None:
+        self.h = Handlers(runtime)
+
+    # --- hubs ----------------------------------------------------------------------------------
+
+    @unary
+    def CreateHub(self, request: pb.CreateHubRequest, context: Any) -> pb.Hub:
+        return cv.hub_to_pb(self.h.create_hub(request.name, request.policy, request.object_type))
+
+    @unary
+    def GetHub(self, request: pb.GetHubRequest, context: Any) -> pb.Hub:
+        hub = self.h.get_hub(request.name)
+        return cv.hub_to_pb(hub, self.h.spoke_count(hub.id))
+
+    @unary
+    def ListHubs(self, request: pb.ListHubsRequest, context: Any) -> pb.ListHubsResponse:
+        return pb.ListHubsResponse(hubs=[cv.hub_to_pb(h, self.h.spoke_count(h.id))
+                                         for h in self.h.list_hubs()])
+
+    @unary
+    def DeleteHub(self, request: pb.DeleteHubRequest, context: Any) -> pb.DeleteHubResponse:
+        self.h.delete_hub(request.name)
+        return pb.DeleteHubResponse(name=request.name)
+
+    # --- spokes --------------------------------------------------------------------------------
+
+    def _spoke(self, spoke: Any) -> pb.Spoke:
+        return cv.spoke_to_pb(spoke, self.h.store.get_hub(spoke.hub_id).name)
+
+    @unary
+    def AddSpoke(self, request: pb.AddSpokeRequest, context: Any) -> pb.Spoke:
+        kind, config = cv.config_from_pb(request.config)
+        options = cv.options_patch(request.options if request.HasField("options") else None)
+        spoke = self.h.add_spoke(request.hub, request.name, kind, config, options,
+                                 request.secret or None)
+        return self._spoke(spoke)
+
+    @unary
+    def GetSpoke(self, request: pb.SpokeRef, context: Any) -> pb.Spoke:
+        return self._spoke(self.h.get_spoke(request.hub, request.spoke))
+
+    @unary
+    def ListSpokes(self, request: pb.ListSpokesRequest, context: Any) -> pb.ListSpokesResponse:
+        names = self.h.names()
+        return pb.ListSpokesResponse(spokes=[cv.spoke_to_pb(s, names.hub(s.hub_id))
+                                             for s in self.h.list_spokes(request.hub)])
+
+    @unary
+    def UpdateSpoke(self, request: pb.UpdateSpokeRequest, context: Any) -> pb.Spoke:
+        changes = cv.options_patch(request.options if request.HasField("options") else None)
+        secret = request.secret if request.HasField("secret") else None
+        return self._spoke(self.h.update_spoke(request.hub, request.spoke, changes, secret))
+
+    @unary
+    def RemoveSpoke(self, request: pb.SpokeRef, context: Any) -> pb.RemoveSpokeResponse:
+        self.h.remove_spoke(request.hub, request.spoke)
+        return pb.RemoveSpokeResponse(hub=request.hub, spoke=request.spoke)
+
+    @unary
+    def EnableSpoke(self, request: pb.SpokeRef, context: Any) -> pb.Spoke:
+        return self._spoke(self.h.set_enabled(request.hub, request.spoke, True))
+
+    @unary
+    def DisableSpoke(self, request: pb.SpokeRef, context: Any) -> pb.Spoke:
+        return self._spoke(self.h.set_enabled(request.hub, request.spoke, False))
+
+    @unary
+    def ConfirmDeletes(self, request: pb.SpokeRef, context: Any) -> pb.Spoke:
+        return self._spoke(self.h.confirm_deletes(request.hub, request.spoke))
+
+    # --- sync ----------------------------------------------------------------------------------
+
+    @streaming
+    def SyncNow(self, request: pb.SyncNowRequest, context: Any) -> Iterator[pb.SyncProgress]:
+        names = self.h.names()
+        results: dict[tuple[str, str], pb.SpokeResult] = {}
+        for event in self.h.sync_now(request.hub, request.spoke):
+            progress = cv.progress_to_pb(event, names.hub(event.hub_id),
+                                         names.spoke(event.spoke_id))
+            if event.final:
+                key = (progress.hub, progress.spoke)
+                results[key] = cv.add_results(results.get(key), cv.result_from_progress(progress))
+            yield pb.SyncProgress(progress=progress)
+        yield pb.SyncProgress(summary=cv.summary(results[k] for k in sorted(results)))
+
+    @unary
+    def GetStatus(self, request: pb.GetStatusRequest, context: Any) -> pb.GetStatusResponse:
+        return pb.GetStatusResponse(spokes=[cv.status_to_pb(s) for s in self.h.status(request.hub)])
+
+    @unary
+    def ListRuns(self, request: pb.ListRunsRequest, context: Any) -> pb.ListRunsResponse:
+        names = self.h.names()
+        runs = self.h.runs(request.hub, request.spoke, request.limit)
+        return pb.ListRunsResponse(runs=[cv.run_to_pb(r, names.hub(r.hub_id),
+                                                      names.spoke(r.spoke_id)) for r in runs])
+
+    @unary
+    def ListConflicts(self, request: pb.ListConflictsRequest, context: Any) -> pb.ListConflictsResponse:
+        names = self.h.names()
+        out = []
+        for entry, current in self.h.conflicts(request.hub, request.spoke, request.limit):
+            item = current.item.to_json() if current is not None and current.item else None
+            out.append(cv.conflict_to_pb(entry, names.hub(entry.hub_id),
+                                         names.spoke(entry.spoke_id), item))
+        return pb.ListConflictsResponse(conflicts=out)
+
+    @unary
+    def ListQuarantine(self, request: pb.ListQuarantineRequest, context: Any) -> pb.ListQuarantineResponse:
+        names = self.h.names()
+        spoke_hub = {s.id: s.hub_id for s in self.h.store.list_spokes()}
+        return pb.ListQuarantineResponse(entries=[
+            cv.quarantine_to_pb(q, names.hub(spoke_hub.get(q.spoke_id)), names.spoke(q.spoke_id))
+            for q in self.h.quarantine(request.hub, request.spoke)
+        ])
+
+    # --- apply ---------------------------------------------------------------------------------
+
+    @unary
+    def Apply(self, request: pb.ApplyRequest, context: Any) -> pb.ApplyResponse:
+        hubs = []
+        for h in request.topology.hubs:
+            spokes = []
+            for s in h.spokes:
+                kind, config = cv.config_from_pb(s.config)
+                spokes.append(topology.SpokeSpec(
+                    name=s.name, kind=kind, config=config,
+                    options=cv.options_patch(s.options if s.HasField("options") else None),
+                    secret=s.secret if s.HasField("secret") else None,
+                ))
+            hubs.append(topology.HubSpec(name=h.name, policy=h.policy, spokes=tuple(spokes)))
+        changes = topology.plan(self.h.store, hubs, prune=request.prune)
+        if not request.dry_run and changes:
+            topology.execute(self.h.store, changes)
+            self.h._changed()
+        return pb.ApplyResponse(dry_run=request.dry_run, changes=[
+            pb.Change(action=c.action, object=c.object, hub=c.hub, spoke=c.spoke,
+                      details=list(c.details)) for c in changes
+        ])
+
+    # --- events --------------------------------------------------------------------------------
+
+    @streaming
+    def WatchEvents(self, request: pb.WatchEventsRequest, context: Any) -> Iterator[pb.Event]:
+        since = request.since
+        names = self.h.names()
+        while context.is_active():
+            events = self.h.events(since, EVENT_POLL)
+            for event in events:
+                since = max(since, int(event.seq))
+                if event.hub_id not in names.hubs or event.spoke_id not in names.spokes:
+                    names = self.h.names()  # a hub or spoke added since
+                hub = names.hub(event.hub_id)
+                if request.hub and hub != request.hub:
+                    continue
+                yield cv.event_to_pb(event, hub, names.spoke(event.spoke_id))
+            if not events:
+                time.sleep(0)  # the runtime's events() already waited up to EVENT_POLL
