@@ -57,12 +57,12 @@ def init_ray(settings: Settings) -> bool:
     if ray.is_initialized():
         return False
     common: dict[str, Any] = dict(namespace=settings.namespace, log_to_driver=False,
-                                  include_dashboard=False, configure_logging=False)
+                                  configure_logging=False)
     if settings.ray_address:
         ray.init(address=settings.ray_address, **common)
     else:
         ray.init(num_cpus=settings.num_cpus, object_store_memory=EMBEDDED_OBJECT_STORE,
-                 **common)
+                 include_dashboard=False, **common)
     return True
 
 
