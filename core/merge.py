@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cirahub.core.item import OVERRIDE_PREFIX, VOLATILE_FIELDS, Item
-from cirahub.core.model import FieldConflict
+from cirahub.core.model import ConflictRecord, FieldConflict
 from cirahub.core.options import ConflictPolicy
 
 HUB = "hub"
@@ -129,3 +129,26 @@ def three_way(
         if value is not None:
             merged[key] = value
     return MergeResult(Item.from_flat(hub.uid, merged), tuple(conflicts))
+
+
+def same_content(a: Item, b: Item) -> bool:
+    """Whether two items hold the same content apart from their item-level volatile fields
+    (so writing ``a`` over ``b`` would change nothing but a timestamp)."""
+    volatile = dict.fromkeys(VOLATILE_FIELDS)
+    return a.replace(**volatile) == b.replace(**volatile)
+
+
+def conflict_records(
+    result: MergeResult, hub_item_id: str, uid: str, spoke_id: str, hub: Item, spoke: Item
+) -> tuple[ConflictRecord, ...]:
+    """The conflict log entries of a merge: one per losing side, holding the fields that side
+    lost and its whole item (``hub`` / ``spoke`` as they were before the merge), so no losing
+    version is ever dropped. Empty when nothing conflicted."""
+    out = []
+    for side, item in ((HUB, hub), (SPOKE, spoke)):
+        lost = result.lost_by(side)
+        if lost:
+            out.append(ConflictRecord(
+                hub_item_id, uid, spoke_id, lost, kind="field", losing_item=item.to_json()
+            ))
+    return tuple(out)

@@ -28,7 +28,7 @@ from cirahub.core.errors import CirahubError
 from cirahub.core.filters import content_filter, in_window
 from cirahub.core.fingerprint import fingerprint, match_key
 from cirahub.core.item import Item
-from cirahub.core.merge import MergeResult, three_way
+from cirahub.core.merge import conflict_records, same_content, three_way
 from cirahub.core.model import Capabilities, ConflictRecord, Delta, HubItem, Link, RemoteItem
 from cirahub.core.ops import (
     BumpLink,
@@ -117,10 +117,6 @@ def _count(ops: Iterable[object], keys: Iterable[str]) -> dict[str, int]:
     for op in ops:
         stats[_OP_STAT[type(op)]] += 1
     return stats
-
-
-def _same_content(a: Item, b: Item) -> bool:
-    return a.replace(last_modified=None) == b.replace(last_modified=None)
 
 
 class _PullPlanner:
@@ -277,8 +273,10 @@ class _PullPlanner:
         base_seen = overlay_uncarried(base, hub, carried) if base is not None else None
         result = three_way(base_seen, hub, spoke, carried=carried, policy=self.policy)
         in_sync = self.projected_fp(result.item) == fp_r
-        records = self.records(hub_item, incoming, result)
-        if _same_content(result.item, hub):
+        records = conflict_records(
+            result, hub_item.id, hub_item.uid, self.ctx.spoke_id, hub, incoming
+        )
+        if same_content(result.item, hub):
             # the hub already holds the merged content: only the link moves
             version = hub_item.version if in_sync else base_version
             self.change_ops.append(
@@ -292,21 +290,6 @@ class _PullPlanner:
             ))
         if not in_sync:
             self.touched.add(hub_item.id)
-
-    def records(
-        self, hub_item: HubItem, incoming: Item, result: MergeResult
-    ) -> tuple[ConflictRecord, ...]:
-        """One record per losing side, holding the fields it lost and its whole item."""
-        assert hub_item.item is not None
-        out = []
-        for side, item in (("hub", hub_item.item), ("spoke", incoming)):
-            lost = result.lost_by(side)
-            if lost:
-                out.append(ConflictRecord(
-                    hub_item.id, hub_item.uid, self.ctx.spoke_id, lost, kind="field",
-                    losing_item=item.to_json(),
-                ))
-        return tuple(out)
 
     def match(self, item: Item) -> tuple[HubItem | None, str]:
         """The alive hub item ``item`` is the same as: by UID, on first attach by content."""
