@@ -66,7 +66,7 @@ def _load(text: str) -> list[Component]:
         raise MalformedItem("not iCalendar text (no BEGIN: line)")
     try:
         roots = Calendar.from_ical(text, multiple=True)
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
+    except Exception as exc:  # icalendar fails in many ways on broken text (even AttributeError)
         raise MalformedItem(f"unparseable iCalendar text: {exc}") from None
     events: list[Component] = []
     for root in roots:
@@ -137,6 +137,14 @@ def parse_item(text: str) -> Item:
 
 
 def _build_item(uid: str, events: list[Component]) -> Item:
+    try:
+        return _normalize(uid, events)
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+        # odd values icalendar let through (e.g. a date-time far out of range)
+        raise MalformedItem(f"UID {uid!r} cannot be normalized: {exc}", uid=uid) from None
+
+
+def _normalize(uid: str, events: list[Component]) -> Item:
     masters = [e for e in events if "RECURRENCE-ID" not in e]
     if len(masters) > 1:
         raise MalformedItem(f"UID {uid!r} has {len(masters)} VEVENTs without RECURRENCE-ID", uid=uid)
@@ -157,6 +165,8 @@ def _build_item(uid: str, events: list[Component]) -> Item:
 
 def _check(event: Component, name: str, uid: str) -> Any:
     value = event.get(name)
+    if isinstance(value, list) and name not in ("EXDATE", "RDATE", "CATEGORIES", "ATTENDEE"):
+        value = value[0] if value else None  # a repeated single-valued property: the first
     if isinstance(value, vBroken):
         raise MalformedItem(f"{name} of {uid!r} cannot be read: {str(value)[:80]!r}", uid=uid)
     return value
@@ -171,11 +181,11 @@ def _event_fields(event: Component, uid: str, *, master: bool) -> dict[str, Any]
             raise MalformedItem(f"{line} of {uid!r} cannot be read: {message[:120]}", uid=uid)
     out: dict[str, Any] = {}
     for name, key in (("SUMMARY", "summary"), ("LOCATION", "location"), ("URL", "url")):
-        text = str(_check(event, name, uid) or "").strip()
+        text = _lines(str(_check(event, name, uid) or "")).strip()
         if text:
             out[key] = text
     description = str(_check(event, "DESCRIPTION", uid) or "")
-    description = description.replace("\r\n", "\n").replace("\r", "\n").rstrip()
+    description = _lines(description).rstrip()
     if description:
         out["description"] = description
     out.update(_times(event, uid, master=master))
@@ -196,6 +206,11 @@ def _event_fields(event: Component, uid: str, *, master: bool) -> dict[str, Any]
     if modified is not None and isinstance(modified.dt, datetime):
         out["last_modified"] = instant_text(modified.dt)
     return out
+
+
+def _lines(text: str) -> str:
+    """Line ends as ``\\n`` (a raw CR can reach us through lenient parsing)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _times(event: Component, uid: str, *, master: bool) -> dict[str, Any]:

@@ -388,3 +388,36 @@ def items(draw: st.DrawFn) -> Item:
 @given(items())
 def test_parse_of_written_item_is_the_item(item: Item) -> None:
     assert parse_item(to_ics(item)) == item
+
+
+@st.composite
+def damaged(draw: st.DrawFn) -> str:
+    """A real-world sample with lines dropped, duplicated or cut short."""
+    lines = draw(st.sampled_from([OUTLOOK_WEEKLY, GOOGLE_EXPORT, APPLE_WITH_ALARMS,
+                                  BIRTHDAY_SERIES])).splitlines()
+    for _ in range(draw(st.integers(1, 4))):
+        i = draw(st.integers(0, len(lines) - 1))
+        action = draw(st.sampled_from(["drop", "dup", "cut", "junk"]))
+        if action == "drop":
+            del lines[i]
+        elif action == "dup":
+            lines.insert(i, lines[i])
+        elif action == "cut":
+            lines[i] = lines[i][: draw(st.integers(0, len(lines[i])))]
+        else:
+            lines[i] = lines[i] + draw(st.text(max_size=5))
+        if not lines:
+            break
+    return "\n".join(lines)
+
+
+@settings(max_examples=200, deadline=None)
+@given(damaged())
+def test_damaged_text_gives_an_item_or_malformed_item(text: str) -> None:
+    try:
+        items = parse_calendar(text)
+    except MalformedItem as exc:
+        assert str(exc)
+        return
+    for item in items:  # whatever was accepted is normalized: it survives a round trip
+        assert parse_item(to_ics(item)) == item
