@@ -133,7 +133,10 @@ def _span(fields: Mapping[str, Any]) -> tuple[datetime, datetime | None] | None:
 
 def _spans(item: Item) -> Iterable[tuple[datetime, datetime | None]]:
     for fields in itertools.chain([item.fields], item.overrides.values()):
-        span = _span(fields)
+        try:
+            span = _span(fields)
+        except (TypeError, ValueError):  # not canonical: cannot be placed, so it is kept
+            continue
         if span is not None:
             yield span
 
