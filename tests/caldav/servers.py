@@ -130,18 +130,20 @@ class CalendarUser:
         assert r.status_code in (201, 204), (r.status_code, r.text)
         return href
 
-    def hrefs_by_uid(self) -> dict[str, str]:
-        """UID → href of every item in the collection (PROPFIND + GET each)."""
+    def hrefs(self) -> list[str]:
+        """Every item href in the collection (PROPFIND Depth 1)."""
         body = '<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>'
         r = self.radicale.session.request(
             "PROPFIND", self.url(self.path), data=body, headers={"Depth": "1"}
         )
         assert r.status_code == 207, r.status_code
+        hrefs = [chunk.split("</href>")[0] for chunk in r.text.split("<href>")[1:]]
+        return [h for h in hrefs if not h.endswith("/")]
+
+    def hrefs_by_uid(self) -> dict[str, str]:
+        """UID → href of every item in the collection (PROPFIND + GET each)."""
         out: dict[str, str] = {}
-        for chunk in r.text.split("<href>")[1:]:
-            href = chunk.split("</href>")[0]
-            if href.endswith("/"):
-                continue
+        for href in self.hrefs():
             for line in self.radicale.session.get(self.url(href)).text.splitlines():
                 if line.startswith("UID:"):
                     out[line[4:].strip()] = href
