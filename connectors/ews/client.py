@@ -1,0 +1,174 @@
+"""Config validation, exchangelib account/folder setup, and the retry loop with error mapping.
+
+exchangelib runs with its ``FailFast`` policy (any fault raises at once); this module owns the
+retries so that their total time is bounded: ErrorServerBusy honours the server's
+BackOffMilliseconds, connection errors back off exponentially, and once ``max_retry_seconds``
+would be exceeded a TransientError (with ``back_off``) is raised. A 401 is an AuthError at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import requests.exceptions
+from exchangelib import (
+    DELEGATE,
+    IMPERSONATION,
+    Account,
+    Build,
+    Configuration,
+    Credentials,
+    FailFast,
+    Version,
+)
+from exchangelib import errors as ews_errors
+from exchangelib.transport import BASIC, NOAUTH, NTLM
+
+from cirahub.core.errors import (
+    AuthError,
+    CirahubError,
+    ConfigError,
+    InvalidInput,
+    PreconditionFailed,
+    ProtocolError,
+    RemoteNotFound,
+    TransientError,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_VERSIONS = {"exchange2013": Build(15, 0, 0, 0), "exchange2016": Build(15, 1, 0, 0),
+             "exchange2019": Build(15, 2, 0, 0), "office365": Build(15, 20, 0, 0)}
+_AUTH = {"basic": BASIC, "ntlm": NTLM, "noauth": NOAUTH}
+_TRANSIENT_CODES = (
+    ews_errors.ErrorServerBusy, ews_errors.ErrorTimeoutExpired, ews_errors.ErrorInternalServerTransientError,
+    ews_errors.ErrorMailboxStoreUnavailable, ews_errors.ErrorMailboxMoveInProgress,
+    ews_errors.ErrorConnectionFailed, ews_errors.RateLimitError, ews_errors.TransportError,
+    ews_errors.CASError, ews_errors.ErrorTooManyObjectsOpened,
+)
+
+
+@dataclass(frozen=True)
+class EwsConfig:
+    """A validated EWS spoke config (see :func:`validate`)."""
+
+    kind: str
+    username: str
+    folder: str
+    service_endpoint: str | None = None
+    autodiscover: bool = False
+    version: str = "exchange2016"
+    auth_type: str = "basic"
+    mailbox: str | None = None
+    access_type: str = "delegate"
+    timezone: str = "UTC"
+    page_size: int = 100
+    full_scan_seconds: float = 3600.0
+    overlap_seconds: float = 120.0
+    max_retry_seconds: float = 60.0
+    meetings_as_appointments: bool = False
+
+
+def validate(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalized config or InvalidInput naming the bad key."""
+    known = set(EwsConfig.__dataclass_fields__) - {"kind"}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise InvalidInput(f"unknown config key {unknown[0]!r} for {kind}", key=unknown[0])
+    out = {k: v for k, v in config.items()}
+    for key in ("username",):
+        if not isinstance(out.get(key), str) or "@" not in out[key]:
+            raise InvalidInput(f"{key} must be an e-mail style user name", key=key)
+    autodiscover = out.get("autodiscover", False)
+    if not isinstance(autodiscover, bool):
+        raise InvalidInput("autodiscover must be true or false", key="autodiscover")
+    endpoint = out.get("service_endpoint")
+    if not autodiscover:
+        parsed = urlparse(str(endpoint or ""))
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise InvalidInput("service_endpoint must be an http(s) URL (or set autodiscover)", key="service_endpoint")
+    folder = out.get("folder", "" if kind == "ews-mailbox" else None)
+    if not isinstance(folder, str) or (kind == "ews-public-folder" and not folder.strip("/")):
+        raise InvalidInput("folder must be a path like /Calendars/Team", key="folder")
+    out["folder"] = folder
+    if str(out.get("version", "exchange2016")).lower() not in _VERSIONS:
+        raise InvalidInput(f"version must be one of {', '.join(sorted(_VERSIONS))}", key="version")
+    if str(out.get("auth_type", "basic")).lower() not in _AUTH:
+        raise InvalidInput(f"auth_type must be one of {', '.join(sorted(_AUTH))}", key="auth_type")
+    if out.get("access_type", "delegate") not in ("delegate", "impersonation"):
+        raise InvalidInput("access_type must be delegate or impersonation", key="access_type")
+    for key in ("page_size", "full_scan_seconds", "overlap_seconds", "max_retry_seconds"):
+        if key in out and (isinstance(out[key], bool) or not isinstance(out[key], int | float) or out[key] < 0):
+            raise InvalidInput(f"{key} must be a non-negative number", key=key)
+    if "page_size" in out and not 1 <= int(out["page_size"]) <= 1000:
+        raise InvalidInput("page_size must be between 1 and 1000", key="page_size")
+    return out
+
+
+def make_config(kind: str, config: Mapping[str, Any]) -> EwsConfig:
+    return EwsConfig(kind=kind, **{k: v for k, v in config.items()})
+
+
+def open_account(cfg: EwsConfig, secret: str | None) -> Account:
+    """An exchangelib Account (no request is sent unless autodiscover is on)."""
+    credentials = Credentials(cfg.username, secret or "")
+    address = cfg.mailbox or cfg.username
+    access = IMPERSONATION if cfg.access_type == "impersonation" else DELEGATE
+    if cfg.autodiscover:
+        return Account(address, credentials=credentials, autodiscover=True, access_type=access)
+    conf = Configuration(
+        service_endpoint=cfg.service_endpoint, credentials=credentials,
+        auth_type=_AUTH[cfg.auth_type.lower()], version=Version(build=_VERSIONS[cfg.version.lower()]),
+        retry_policy=FailFast(),
+    )
+    return Account(address, config=conf, autodiscover=False, access_type=access)
+
+
+def map_error(exc: BaseException, what: str) -> CirahubError:
+    """The project error for an exchangelib / transport exception."""
+    name = type(exc).__name__
+    if isinstance(exc, CirahubError):
+        return exc
+    if isinstance(exc, ews_errors.UnauthorizedError | ews_errors.ErrorAccessDenied):
+        return AuthError(f"{what}: Exchange rejected the credentials", error=name)
+    if isinstance(exc, ews_errors.ErrorIrresolvableConflict | ews_errors.ErrorChangeKeyRequiredForWriteOperations):
+        return PreconditionFailed(f"{what}: the item changed on the server", error=name)
+    if isinstance(exc, ews_errors.ErrorItemNotFound | ews_errors.ErrorCalendarOccurrenceIsDeletedFromRecurrence):
+        return RemoteNotFound(f"{what}: item not found", error=name)
+    if isinstance(exc, ews_errors.ErrorFolderNotFound | ews_errors.ErrorNonExistentMailbox | ews_errors.DoesNotExist):
+        return ConfigError(f"{what}: folder or mailbox not found", error=name)
+    if isinstance(exc, _TRANSIENT_CODES) or _is_connection_error(exc):
+        return TransientError(f"{what}: {name}", back_off=getattr(exc, "back_off", None), error=name)
+    return ProtocolError(f"{what}: unexpected answer from Exchange ({name})", error=name)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    return isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout
+                      | ConnectionError | TimeoutError | ews_errors.ErrorTimeoutExpired)
+
+
+def with_retry(fn: Callable[[], T], what: str, max_seconds: float,
+               sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run ``fn``, retrying server-busy and connection failures for at most ``max_seconds``
+    in total. ``fn`` must be safe to repeat (every caller here re-checks before writing)."""
+    started, attempt = time.monotonic(), 0
+    while True:
+        try:
+            return fn()
+        except Exception as exc:  # exchangelib raises many unrelated bases; map them all
+            err = map_error(exc, what)
+            if not isinstance(err, TransientError):
+                raise err from exc
+            attempt += 1
+            wait = err.back_off if err.back_off is not None else min(0.05 * 2 ** attempt, 5.0)
+            if time.monotonic() - started + wait > max_seconds:
+                raise TransientError(f"{what}: gave up after {attempt} attempts ({err.fields.get('error')})",
+                                     back_off=wait, error=err.fields.get("error"), attempts=attempt) from exc
+            log.info("EWS %s: %s, retrying in %.2fs", what, err.fields.get("error"), wait)
+            sleep(wait)

@@ -1,0 +1,272 @@
+"""Batched, conditional, crash-safe writes for the EWS connectors.
+
+- creates: one FindItem looks up the hub-id stamps of the whole batch first, so a create
+  whose answer was lost (crash, dropped connection) is found and updated, never duplicated;
+  then one CreateItem for the rest.
+- updates: one GetItem checks every expected ChangeKey (stale → PreconditionFailed, unless the
+  item already holds exactly the wanted content: the goal is reached), then one UpdateItem with
+  NeverOverwrite carrying only the changed fields.
+- deletes: one GetItem checks ChangeKeys (EWS DeleteItem has no precondition), one DeleteItem.
+- series: exdates become deleted occurrences and overrides modified occurrences, addressed by
+  instance index; a removed exdate or override cannot be undone through EWS and stays.
+
+Every request carries SendToNone and MessageDisposition SaveOnly: no meeting mail, ever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, time
+from typing import TYPE_CHECKING, Any
+
+from exchangelib import EWSDateTime, Q
+from exchangelib.items import AUTO_RESOLVE, HARD_DELETE, NEVER_OVERWRITE, SEND_TO_NONE, CalendarItem
+from exchangelib.properties import OccurrenceItemId
+
+from cirahub.connectors.base import Write, WriteOutcome, WriteResult
+from cirahub.core.errors import (
+    CirahubError,
+    PreconditionFailed,
+    RemoteAlreadyExists,
+    RemoteNotFound,
+)
+from cirahub.core.item import Item
+
+from . import mapping
+from .client import map_error
+from .recurrence import from_rrule, instance_index
+
+if TYPE_CHECKING:
+    from .connector import EwsConnector
+
+_SERIES_FIELDS = ("rrule", "exdates")
+
+
+class Writer:
+    """One ``write_many`` call."""
+
+    def __init__(self, conn: EwsConnector) -> None:
+        self.conn = conn
+        self.acc = conn.account
+        self.folder = conn.folder
+        self.attendees = not conn.cfg.meetings_as_appointments
+        from exchangelib import EWSTimeZone
+        self.tz = mapping.ews_zone(conn.cfg.timezone, EWSTimeZone("UTC"))
+
+    def run(self, writes: Sequence[Write]) -> list[WriteOutcome]:
+        out: dict[int, WriteOutcome] = {}
+        for op, phase in (("create", self._creates), ("update", self._updates), ("delete", self._deletes)):
+            group = [(n, w) for n, w in enumerate(writes) if w.op == op]
+            if not group:
+                continue
+            try:
+                out.update(phase(group))
+            except CirahubError as exc:
+                out.update({n: exc for n, _ in group if n not in out})
+        for n, w in enumerate(writes):
+            if n not in out:
+                out[n] = ValueError(f"unknown write op {w.op!r}")  # type: ignore[assignment]
+        return [out[n] for n in range(len(writes))]
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _values(self, item: Item) -> dict[str, Any]:
+        values = mapping.write_values(item.fields, self.tz, attendees=self.attendees)
+        if item.get("rrule"):
+            values["recurrence"] = from_rrule(item.fields["rrule"], item.fields["start"], item.uid)
+        return values
+
+    def _change_key(self, rid: str) -> str:
+        got = self.conn.call(lambda: list(self.acc.fetch([(rid, None)], folder=self.folder,
+                                                         only_fields=["last_modified_time"])), "get change key")
+        if not got or isinstance(got[0], Exception):
+            raise RemoteNotFound("item vanished after write", remote_id=rid)
+        return str(got[0].changekey)
+
+    # --- creates ---------------------------------------------------------------------------
+
+    def _creates(self, group: list[tuple[int, Write]]) -> dict[int, WriteOutcome]:
+        out: dict[int, WriteOutcome] = {}
+        valid: list[tuple[int, Write, dict[str, Any]]] = []
+        for n, w in group:
+            assert w.item is not None
+            try:
+                valid.append((n, w, self._values(w.item)))
+            except CirahubError as exc:
+                out[n] = exc
+
+        def attempt() -> dict[int, tuple[str, str, bool]]:
+            found, uids = self._existing(valid)
+            res = {n: (found[w.hub_item_id].id, found[w.hub_item_id].changekey, True)
+                   for n, w, _ in valid if w.hub_item_id in found}
+            for n, w, _ in valid:
+                if n not in res and w.item is not None and w.item.uid in uids:
+                    out[n] = RemoteAlreadyExists("an item with this UID exists", uid=w.item.uid)
+            todo = [(n, w, v) for n, w, v in valid if n not in res and n not in out]
+            if todo:
+                items = [CalendarItem(account=self.acc, folder=self.folder, uid=w.item.uid if w.item else None,
+                                      hub_id=w.hub_item_id, **v) for _, w, v in todo]
+                created = self.acc.bulk_create(self.folder, items, send_meeting_invitations=SEND_TO_NONE)
+                for (n, _, _), r in zip(todo, created, strict=True):
+                    if isinstance(r, Exception):
+                        raise r
+                    res[n] = (r.id, r.changekey, False)
+            return res
+
+        done = self.conn.call(attempt, "create items")
+        redo: list[tuple[int, Write]] = []
+        for n, w, _ in valid:
+            if n in out:
+                continue
+            rid, ck, existed = done[n]
+            if existed:  # written before its link was committed: bring it up to date
+                redo.append((n, Write("update", w.hub_item_id, w.item, rid, ck)))
+            else:
+                out[n] = self._finish(rid, ck, w.item)
+        if redo:
+            out.update(self._updates(redo))
+        return out
+
+    def _existing(self, valid: list[tuple[int, Write, dict[str, Any]]]) -> tuple[dict[str, Any], set[str]]:
+        """Items of this batch already in the folder: by hub-id stamp (our own earlier write,
+        whose answer was lost) and UIDs taken by other items starting at the same instant
+        (UID itself is not searchable in EWS)."""
+        if not valid:
+            return {}, set()
+        q = Q(hub_id__in=[w.hub_item_id for _, w, _ in valid])
+        for _, _, v in valid:
+            start = v.get("start")
+            if start is not None:
+                if not isinstance(start, datetime):
+                    start = EWSDateTime.from_datetime(datetime.combine(start, time(0), tzinfo=self.tz))
+                q |= Q(start=start)
+        stamps = {w.hub_item_id for _, w, _ in valid}
+        wanted_uids: dict[str, set[str]] = {}
+        for _, w, _ in valid:
+            wanted_uids.setdefault(w.hub_item_id, set()).add(w.item.uid if w.item else "")
+        found: dict[str, Any] = {}
+        uids: set[str] = set()
+        for ci in self.folder.filter(q).only("hub_id", "uid"):
+            if ci.hub_id in stamps and ci.uid in wanted_uids.get(ci.hub_id, ()):
+                found[ci.hub_id] = ci
+            elif ci.uid:
+                uids.add(ci.uid)
+        return found, uids
+
+    def _finish(self, rid: str, ck: str, item: Item | None) -> WriteOutcome:
+        """Apply a series' exdates and overrides; the result carries the final ChangeKey."""
+        if item is None or not item.get("rrule") or not (item.get("exdates") or item.overrides):
+            return WriteResult(rid, ck)
+        try:
+            self._occurrences(rid, item)
+            return WriteResult(rid, self._change_key(rid))
+        except CirahubError as exc:
+            return exc
+
+    # --- updates ---------------------------------------------------------------------------
+
+    def _updates(self, group: list[tuple[int, Write]]) -> dict[int, WriteOutcome]:
+        out: dict[int, WriteOutcome] = {}
+        current = {r.remote_id: r for r in self.conn.fetch([w.remote_id or "" for _, w in group], missing_ok=True)}
+        batch: list[tuple[int, Write, Any, list[str]]] = []
+        for n, w in group:
+            assert w.item is not None and w.remote_id is not None
+            cur = current.get(w.remote_id)
+            if cur is None:
+                out[n] = RemoteNotFound("item not found", remote_id=w.remote_id)
+            elif self.conn.same(cur.item, w.item):
+                out[n] = WriteResult(w.remote_id, cur.remote_version)
+            elif cur.remote_version != w.expected_version or cur.item is None:
+                out[n] = PreconditionFailed("item changed on the server", remote_id=w.remote_id)
+            else:
+                try:
+                    fields = mapping.changed_fields(cur.item.fields, w.item.fields, attendees=self.attendees)
+                    values = self._values(w.item)
+                except CirahubError as exc:
+                    out[n] = exc
+                    continue
+                ci = CalendarItem(account=self.acc, folder=self.folder, id=w.remote_id,
+                                  changekey=w.expected_version, **values)
+                batch.append((n, w, ci, fields))
+        todo = [(n, w, ci, f) for n, w, ci, f in batch if f]
+        results: list[Any] = []
+        if todo:
+            results = self.conn.call(lambda: list(self.acc.bulk_update(
+                [(ci, f) for _, _, ci, f in todo], conflict_resolution=NEVER_OVERWRITE,
+                send_meeting_invitations_or_cancellations=SEND_TO_NONE, suppress_read_receipts=True)),
+                "update items")
+        keys = {n: r for (n, *_), r in zip(todo, results, strict=True)}
+        for n, w, _, _ in batch:
+            r = keys.get(n, (w.remote_id, w.expected_version))
+            if isinstance(r, Exception):
+                out[n] = map_error(r, "update item")
+            else:
+                out[n] = self._finish(r[0], r[1], w.item)
+        return out
+
+    def _occurrences(self, rid: str, wanted: Item) -> None:
+        cur = self.conn.fetch([rid], missing_ok=False)[0].item
+        rule, start = wanted.fields["rrule"], wanted.fields["start"]
+        have = cur.fields.get("exdates", []) if cur else []
+        ck = self._change_key(rid)
+        gone = [i for i in (instance_index(rule, start, k) for k in wanted.get("exdates") or [] if k not in have) if i]
+        if gone:
+            ids = [OccurrenceItemId(id=rid, changekey=ck, instance_index=i) for i in gone]
+            res = self.conn.call(lambda: list(self.acc.bulk_delete(
+                ids, delete_type=HARD_DELETE, send_meeting_cancellations=SEND_TO_NONE)), "delete occurrences")
+            for r in res:
+                if isinstance(r, Exception) and not isinstance(map_error(r, ""), RemoteNotFound):
+                    raise map_error(r, "delete occurrence")
+            ck = self._change_key(rid)
+        base = {k: v for k, v in (cur.fields if cur else {}).items() if k not in _SERIES_FIELDS}
+        updates = []
+        for key, ov in sorted(wanted.overrides.items()):
+            index = instance_index(rule, start, key)
+            old = (cur.overrides.get(key) if cur else None)
+            if index is None or key in (wanted.get("exdates") or []) or (
+                old is not None and self.conn.same(Item("x", old), Item("x", ov))
+            ):
+                continue
+            fields = mapping.changed_fields(old or base, ov, attendees=self.attendees)
+            fields += [f for f in ("start", "end", "is_all_day") if f not in fields]
+            values = mapping.write_values(ov, self.tz, attendees=self.attendees)
+            ci = CalendarItem(account=self.acc, folder=self.folder,
+                              _id=OccurrenceItemId(id=rid, changekey=ck, instance_index=index), **values)
+            updates.append((ci, [f for f in fields if f not in ("recurrence",)]))
+        if updates:
+            # the master-level NeverOverwrite check already passed; exception writes each move
+            # the master's ChangeKey, so they resolve against it
+            res = self.conn.call(lambda: list(self.acc.bulk_update(
+                updates, conflict_resolution=AUTO_RESOLVE,
+                send_meeting_invitations_or_cancellations=SEND_TO_NONE, suppress_read_receipts=True)),
+                "update occurrences")
+            for r in res:
+                if isinstance(r, Exception):
+                    raise map_error(r, "update occurrence")
+
+    # --- deletes ---------------------------------------------------------------------------
+
+    def _deletes(self, group: list[tuple[int, Write]]) -> dict[int, WriteOutcome]:
+        def attempt() -> dict[int, WriteOutcome]:
+            out: dict[int, WriteOutcome] = {}
+            got = list(self.acc.fetch([(w.remote_id, None) for _, w in group], folder=self.folder,
+                                      only_fields=["last_modified_time"]))
+            todo = []
+            for (n, w), ci in zip(group, got, strict=True):
+                rid = w.remote_id or ""
+                if isinstance(ci, Exception):
+                    err = map_error(ci, "delete item")
+                    out[n] = WriteResult(rid, "") if isinstance(err, RemoteNotFound) else err
+                elif ci.changekey != w.expected_version:
+                    out[n] = PreconditionFailed("item changed on the server", remote_id=rid)
+                else:
+                    todo.append((n, rid, ci.changekey))
+            if todo:
+                res = self.acc.bulk_delete([(rid, ck) for _, rid, ck in todo], delete_type=HARD_DELETE,
+                                           send_meeting_cancellations=SEND_TO_NONE)
+                for (n, rid, _), r in zip(todo, res, strict=True):
+                    err = map_error(r, "delete item") if isinstance(r, Exception) else None
+                    out[n] = err if err is not None and not isinstance(err, RemoteNotFound) else WriteResult(rid, "")
+            return out
+
+        return self.conn.call(attempt, "delete items")
