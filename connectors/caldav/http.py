@@ -8,6 +8,9 @@ Guarantees:
   most ``max_back_off`` seconds, otherwise the call gives up at once and the
   :class:`TransientError` carries the server's wish in ``back_off``, so the scheduler (not this
   thread) does the waiting.
+- Redirects are followed (at most :data:`MAX_REDIRECTS`) with the same method and body — a
+  PROPFIND stays a PROPFIND — but only within the same origin, so credentials never travel
+  to another server (a cross-origin redirect raises :class:`ConfigError`).
 - 401 → :class:`AuthError`. Every other status is returned to the caller, which knows what a
   404 or 412 means for its request.
 - No ``requests`` exception escapes; messages never contain credentials.
@@ -21,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -29,6 +33,13 @@ from cirahub.core.errors import AuthError, ConfigError, TransientError
 
 #: statuses worth retrying: the server is busy or broken for a moment
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 @dataclass(frozen=True)
@@ -99,12 +110,39 @@ class HttpClient:
         data: bytes | str | None = None,
         what: str = "request",
     ) -> requests.Response:
-        """Send one request, retrying transient failures (see the module docstring).
+        """Send one request, following same-origin redirects and retrying transient failures
+        (see the module docstring).
 
         Raises AuthError on 401, TransientError when retries are exhausted, ConfigError when
-        the URL or TLS setup cannot work. Returns the response for every other status.
+        the URL, a redirect or the TLS setup cannot work. Returns the response for every other
+        status.
         """
         body = data.encode("utf-8") if isinstance(data, str) else data
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._with_retries(method, url, headers, body, what)
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                return response
+            target = urljoin(url, location)
+            if _origin(target) != _origin(url):
+                raise ConfigError(
+                    "the server redirects to another server; configure that URL instead",
+                    url=url,
+                    location=target,
+                )
+            if response.status_code == 303:
+                method, body = "GET", None
+            url = target
+        raise ConfigError("too many redirects", url=url)
+
+    def _with_retries(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        what: str,
+    ) -> requests.Response:
         last_error: str = ""
         back_off: float | None = None
         for attempt in range(self.retry.attempts):
@@ -115,7 +153,12 @@ class HttpClient:
                 with self._count_lock:
                     self.request_count += 1
                 response = self.session.request(
-                    method, url, headers=dict(headers or {}), data=body, timeout=self.timeout
+                    method,
+                    url,
+                    headers=dict(headers or {}),
+                    data=body,
+                    timeout=self.timeout,
+                    allow_redirects=False,
                 )
                 # read the whole body now, so a reset mid-body is retried here
                 _ = response.content

@@ -65,6 +65,7 @@ def test_discovery_from_principal_and_root(radicale: Radicale):
         ("/", "Team Planning"),  # root → current-user-principal → home → by display name
         (f"/{USER}/", path.strip("/").split("/")[1]),  # home, by last path segment
         (f"/{USER}/", path),  # home, by href
+        ("/.well-known/caldav", "Team Planning"),  # RFC 6764: a redirect, PROPFIND kept
     ]:
         conn = make_connector(radicale.base, url, calendar=calendar)
         try:
