@@ -50,3 +50,14 @@ def test_default_url_is_sqlite_in_data_dir(tmp_path, secret_key):
         store.create_hub("h")
         assert "sqlite" in repr(store)
     assert (data / "cirahub.db").exists()
+
+
+def test_connection_settings(db_url, store):
+    with store.engine.connect() as conn:
+        if db_url.startswith("sqlite"):
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        else:
+            assert store.engine.pool._pre_ping
+            assert conn.dialect.driver == "psycopg2"
