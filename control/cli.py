@@ -8,6 +8,7 @@ a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -194,7 +195,7 @@ def hub_delete(name: str, yes: bool, conn: Conn) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``cirahubctl``: runs the CLI, turning every failure into one line on
     stderr and an exit code."""
-    from cirahub.control import cli_spoke, cli_sync  # noqa: F401  (register commands)
+    from cirahub.control import cli_apply, cli_spoke, cli_sync  # noqa: F401  (registers)
 
     try:
         code = cli.main(args=argv, prog_name="cirahubctl", standalone_mode=False)
@@ -215,6 +216,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:  # a bug of ours: one line, not a traceback (CIRAHUB_DEBUG=1 shows it)
+        if os.environ.get("CIRAHUB_DEBUG"):
+            raise
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set CIRAHUB_DEBUG=1 for "
+                   "details)", err=True)
+        sys.exit(ExitCode.INTERNAL)
     sys.exit(code if isinstance(code, int) else 0)
 
 

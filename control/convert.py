@@ -27,6 +27,8 @@ KIND_FIELDS: dict[str, str] = {
 }
 FIELD_KINDS = {v: k for k, v in KIND_FIELDS.items()}
 
+#: run results that count as success: "skipped" is a disabled spoke, not asked to sync
+OK_STATUSES = ("ok", "skipped")
 #: run counts that changed the hub
 MERGE_COUNTS = ("create_hub_item", "update_hub_item", "tombstone_hub_item")
 
@@ -286,7 +288,7 @@ def add_results(before: pb.SpokeResult | None, after: pb.SpokeResult) -> pb.Spok
 
 def summary(results: Iterable[pb.SpokeResult]) -> pb.SyncSummary:
     items = list(results)
-    return pb.SyncSummary(ok=all(r.status == "ok" for r in items), results=items)
+    return pb.SyncSummary(ok=all(r.status in OK_STATUSES for r in items), results=items)
 
 
 def event_to_pb(event: Any, hub: str, spoke: str) -> pb.Event:

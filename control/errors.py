@@ -9,7 +9,6 @@ Messages never contain secrets (errors are built without them, see core/errors.p
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
@@ -107,15 +106,17 @@ _EXIT: dict[grpc.StatusCode, ExitCode] = {
 }
 
 
-@dataclass(frozen=True)
 class ClientError(Exception):
     """A failed control-plane call, ready to show: ``message`` is one line, ``exit_code`` the
     process exit code, ``code`` the server's error code when it sent one."""
 
-    message: str
-    exit_code: ExitCode
-    code: str | None = None
-    status: str | None = None
+    def __init__(self, message: str, exit_code: ExitCode, code: str | None = None,
+                 status: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+        self.code = code
+        self.status = status
 
     def __str__(self) -> str:
         return self.message

@@ -954,7 +954,7 @@ class SyncSummary(_message.Message):
     OK_FIELD_NUMBER: _builtins.int
     RESULTS_FIELD_NUMBER: _builtins.int
     ok: _builtins.bool
-    """every spoke's run succeeded"""
+    """every spoke's run succeeded ("ok"; a disabled spoke is "skipped")"""
     @_builtins.property
     def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpokeResult]: ...
     def __init__(

@@ -1,0 +1,163 @@
+"""``cirahubctl apply -f topology.yaml``: declare hubs and spokes in a file.
+
+Format::
+
+    hubs:
+      - name: team
+        policy: latest            # optional
+        spokes:
+          - name: alice
+            kind: vdir
+            path: ~/calendars/alice
+            options: {days_back: 30, hub_writes: "create,update"}
+          - name: exchange
+            kind: ews-public-folder
+            server: https://mail.example.com/EWS/Exchange.asmx
+            username: svc-sync
+            folder: /Team/Calendar
+            password_env: EXCHANGE_PASSWORD   # or password_file: /run/secrets/ex
+
+Every key of a spoke other than name, kind, options, password_env and password_file is a
+config field of its kind (see ``spoke add``). Secrets are read here, on the client, and sent
+write-only; the file itself never holds one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from cirahub.control import render
+from cirahub.control.cli import EPILOG, Conn, cli, connection_options, path_arg
+from cirahub.control.convert import KIND_FIELDS
+from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
+
+_SPOKE_KEYS = {"name", "kind", "options", "password_env", "password_file"}
+
+
+def _bad(where: str, message: str) -> click.UsageError:
+    return click.UsageError(f"topology file, {where}: {message}")
+
+
+def _options(where: str, raw: Any) -> pb.SyncOptions:
+    if raw is None:
+        return pb.SyncOptions()
+    if not isinstance(raw, Mapping):
+        raise _bad(where, "options must be a mapping")
+    out = pb.SyncOptions()
+    fields = {f.name for f in out.DESCRIPTOR.fields}
+    for key, value in raw.items():
+        if key not in fields:
+            raise _bad(where, f"unknown option {key!r}; known: {', '.join(sorted(fields))}")
+        if key in ("categories_include", "categories_exclude"):
+            values = value.split(",") if isinstance(value, str) else list(value or [])
+            getattr(out, key).values.extend(str(v).strip() for v in values if str(v).strip())
+            getattr(out, key).SetInParent()
+        elif key in ("days_back", "days_ahead"):
+            setattr(out, key, -1 if value is None or value == "all" else int(value))
+        elif key in ("hub_writes", "contributes") and isinstance(value, list):
+            setattr(out, key, ",".join(value) or "none")
+        else:
+            try:
+                setattr(out, key, value if value is not None else "")
+            except (TypeError, ValueError):
+                raise _bad(where, f"option {key!r} has the wrong type ({value!r})") from None
+    return out
+
+
+def _secret(where: str, spec: Mapping[str, Any]) -> str | None:
+    env, file = spec.get("password_env"), spec.get("password_file")
+    if env and file:
+        raise _bad(where, "give password_env or password_file, not both")
+    if env:
+        value = os.environ.get(str(env))
+        if not value:
+            raise _bad(where, f"environment variable {env} is not set or empty")
+        return value
+    if file:
+        try:
+            lines = Path(str(file)).expanduser().read_text().splitlines()
+        except OSError as exc:
+            raise _bad(where, f"cannot read password_file {str(file)!r}: {exc.strerror}") from None
+        if not lines or not lines[0]:
+            raise _bad(where, f"password_file {str(file)!r} is empty")
+        return lines[0]
+    return None
+
+
+def _spoke(hub: str, spec: Any) -> pb.SpokeSpec:
+    if not isinstance(spec, Mapping) or not spec.get("name"):
+        raise _bad(f"hub {hub!r}", "every spoke needs a name")
+    where = f"hub {hub!r}, spoke {spec['name']!r}"
+    kind = spec.get("kind")
+    if kind not in KIND_FIELDS:
+        raise _bad(where, f"kind must be one of {', '.join(sorted(KIND_FIELDS))}")
+    config = pb.SpokeConfig()
+    sub = getattr(config, KIND_FIELDS[kind])
+    sub.SetInParent()
+    fields = {f.name for f in sub.DESCRIPTOR.fields}
+    for key, value in spec.items():
+        if key in _SPOKE_KEYS:
+            continue
+        if key not in fields:
+            raise _bad(where, f"unknown key {key!r} for kind {kind}; known: "
+                              f"{', '.join(sorted(fields | _SPOKE_KEYS))}")
+        setattr(sub, key, path_arg(str(value)) if key == "path" else value)
+    out = pb.SpokeSpec(name=str(spec["name"]), config=config,
+                       options=_options(where, spec.get("options")))
+    secret = _secret(where, spec)
+    if secret is not None:
+        out.secret = secret
+    return out
+
+
+def load_topology(path: str) -> pb.Topology:
+    """Reads the YAML file into the API's Topology; UsageError naming the bad entry."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {path!r}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise click.UsageError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, Mapping) or not isinstance(data.get("hubs"), list):
+        raise click.UsageError(f"{path}: expected a mapping with a list 'hubs'")
+    out = pb.Topology()
+    for h in data["hubs"]:
+        if not isinstance(h, Mapping) or not h.get("name"):
+            raise _bad("hubs", "every hub needs a name")
+        unknown = set(h) - {"name", "policy", "spokes"}
+        if unknown:
+            raise _bad(f"hub {h['name']!r}", f"unknown key {sorted(unknown)[0]!r}")
+        out.hubs.append(pb.HubSpec(name=str(h["name"]), policy=str(h.get("policy") or ""),
+                                   spokes=[_spoke(str(h["name"]), s) for s in h.get("spokes") or []]))
+    return out
+
+
+@cli.command("apply", epilog=EPILOG)
+@click.option("-f", "--file", "file_", required=True, type=click.Path(dir_okay=False),
+              help="The topology YAML file.")
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option("--prune", is_flag=True, help="Also remove hubs and spokes the file does not name.")
+@connection_options
+def apply_cmd(file_: str, dry_run: bool, prune: bool, conn: Conn) -> None:
+    """Make the hubs and spokes match a topology file (idempotent); print the changes."""
+    topology = load_topology(file_)
+    with conn.client() as c:
+        result = c.call("Apply", pb.ApplyRequest(topology=topology, dry_run=dry_run, prune=prune))
+    if conn.json:
+        render.emit_json(result)
+        return
+    if not result.changes:
+        click.echo("no changes: the topology is already as specified")
+        return
+    verb = "would" if dry_run else "did"
+    click.echo(f"{len(result.changes)} change(s) ({verb} apply):")
+    for ch in result.changes:
+        name = ch.hub + (f"/{ch.spoke}" if ch.spoke else "")
+        click.echo(f"  {ch.action} {ch.object} {name}" + (f": {'; '.join(ch.details)}"
+                                                          if ch.details else ""))

@@ -1,0 +1,86 @@
+"""A real ``cirahubctl server`` subprocess per test module (embedded Ray, SQLite in a tmp data
+folder, a free loopback port) and a helper that runs the real ``cirahubctl`` against it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CTL = str(Path(sys.executable).with_name("cirahubctl"))
+STARTUP_TIMEOUT = 180.0
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    data_dir: Path
+    address: str
+    log: Path
+
+    def ctl(self, *args: str, env: Mapping[str, str] | None = None, stdin: str = "") -> Result:
+        """Runs ``cirahubctl ARGS`` finding the server through the data folder only."""
+        full = {k: v for k, v in os.environ.items() if not k.startswith("CIRAHUB_")}
+        full["CIRAHUB_DATA_DIR"] = str(self.data_dir)
+        full.update(env or {})
+        done = subprocess.run([CTL, *args], input=stdin, capture_output=True, text=True,
+                              env=full, timeout=300)
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_server(base: Path, *extra: str) -> Server:
+    data = base / "data"
+    log = base / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CIRAHUB_", "RAY_ADDRESS"))}
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            [CTL, "server", "--data-dir", str(data), "--listen", "127.0.0.1:0",
+             "--log-level", "DEBUG", *extra],
+            stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    address_file = data / "control.address"
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not address_file.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_server(proc)
+            raise RuntimeError("cirahubctl server did not start:\n" + log.read_text())
+        time.sleep(0.2)
+    return Server(proc, data, address_file.read_text().split()[0], log)
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # its own session: only this server's tree
+            proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("ctl-server"))
+    yield srv
+    stop_server(srv.proc)
