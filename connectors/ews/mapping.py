@@ -101,7 +101,10 @@ def _zone_name(tz: Any, extra: Mapping[str, Any]) -> str | None:
     wanted = extra.get("tz")
     if wanted and iana_to_windows(wanted) == getattr(tz, "ms_id", None):
         return str(wanted)
-    return getattr(tz, "key", None)
+    key = getattr(tz, "key", None)
+    if key in ("Etc/UTC", "Etc/GMT", "GMT", "UCT", "Etc/UCT", "Zulu"):
+        return "UTC"  # time_value drops "UTC": an instant with no zone
+    return key
 
 
 def plain(value: Any) -> Any:
