@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
@@ -40,6 +41,10 @@ from cirahub.core.errors import NotFound
 log = logging.getLogger(__name__)
 
 EVENT_RING = 20_000
+#: consecutive unanswered pings before a live-looking actor is declared dead
+MAX_MISSES = 3
+#: seconds a new actor may take to start before unanswered pings count
+STARTUP_GRACE = 120.0
 #: seconds an assign/unassign call may take (a new actor may still be starting)
 CALL_TIMEOUT = 120.0
 
@@ -74,6 +79,8 @@ class Supervisor:
         self._home = home_node
         self._actors: dict[str, Any] = {}  # spoke actor name → handle
         self._nodes: dict[str, str] = {}  # spoke actor name → node id
+        self._born: dict[str, float] = {}  # spoke actor name → creation (monotonic)
+        self._misses: dict[str, int] = {}  # spoke actor name → consecutive missed pings
         self._hosted: dict[str, str] = {}  # spoke id → spoke actor name (as last probed)
         self._events: deque[ProgressEvent] = deque(maxlen=EVENT_RING)
         self._seq = 0
@@ -136,6 +143,7 @@ class Supervisor:
             if name not in self._actors:
                 with contextlib.suppress(ValueError):
                     self._actors[name] = self._ray.get_actor(name, namespace=ns)
+                    self._born[name] = time.monotonic()
 
     async def _probe_actors(self, alive: Sequence[str]) -> int:
         names = list(self._actors)
@@ -146,20 +154,40 @@ class Supervisor:
         hosted: dict[str, str] = {}
         dead = 0
         for name, result in zip(names, results, strict=True):
+            if isinstance(result, TimeoutError) and self._may_be_slow(name, alive):
+                # Busy or still starting: keep its spokes where they are (never run one
+                # spoke in two actors), count the miss.
+                hosted.update({s: a for s, a in self._hosted.items() if a == name})
+                continue
             node = result.get("node_id") if isinstance(result, dict) else None
             if isinstance(result, BaseException) or node not in alive:
                 dead += 1
                 self._forget_actor(name, reason=repr(result)[:200])
                 continue
             self._nodes[name] = node
+            self._misses.pop(name, None)
+            self._born.pop(name, None)
             for spoke_id in result.get("assigned", ()):
                 hosted.setdefault(spoke_id, name)
         self._hosted = hosted
         return dead
 
+    def _may_be_slow(self, name: str, alive: Sequence[str]) -> bool:
+        """Whether an unanswered ping may still come from a live actor."""
+        node = self._nodes.get(name)
+        if node is not None and node not in alive:
+            return False
+        born = self._born.get(name)
+        if born is not None and time.monotonic() - born < STARTUP_GRACE:
+            return True
+        self._misses[name] = self._misses.get(name, 0) + 1
+        return self._misses[name] < MAX_MISSES
+
     def _forget_actor(self, name: str, reason: str) -> None:
         handle = self._actors.pop(name, None)
         self._nodes.pop(name, None)
+        self._born.pop(name, None)
+        self._misses.pop(name, None)
         lost = [s for s, a in self._hosted.items() if a == name]
         log.warning("spoke actor %s is dead (%s); re-assigning %d spokes", name, reason, len(lost))
         for spoke_id in lost:
@@ -206,6 +234,7 @@ class Supervisor:
         self._actors[name] = spoke_actor_class().options(**opts).remote(
             self._settings.to_dict(), name)
         self._nodes[name] = node
+        self._born[name] = time.monotonic()
         log.info("created spoke actor %s on node %s", name, node)
 
     async def _assign_missing(self, desired: dict[str, Any]) -> int:
