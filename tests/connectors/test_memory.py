@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from cirahub.connectors.base import Write, WriteResult
 from cirahub.connectors.memory import MemoryCalendar, MemoryConnector
 from cirahub.connectors.registry import open_connector, validate_config

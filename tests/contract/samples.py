@@ -101,8 +101,8 @@ def simple(uid: str, summary: str = "Simple event", day: int = 10) -> Item:
     """A minimal timed event (for tests that need many distinct items)."""
     return Item(uid, {
         "summary": summary,
-        "start": _utc(f"2026-07-{day:02d}T09:00:00Z", "UTC"),
-        "end": _utc(f"2026-07-{day:02d}T10:00:00Z", "UTC"),
+        "start": {"utc": f"2026-07-{day:02d}T09:00:00Z"},  # UTC instants carry no tz
+        "end": {"utc": f"2026-07-{day:02d}T10:00:00Z"},
     })
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from cirahub.connectors.base import SpokeConnector, Write, WriteResult
 from cirahub.core.errors import (
     ConnectorError,

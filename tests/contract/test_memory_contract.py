@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from cirahub.connectors.memory import MemoryCalendar, MemoryConnector
 from cirahub.core.item import Item
 
