@@ -115,8 +115,9 @@ def _plan_spoke(store: Any, hub: str, spec: SpokeSpec, current: Any) -> list[Cha
         if current is None:
             config = check_spoke_input(spec.kind, spec.config, spec.secret)
         else:
-            config = check_spoke_input(spec.kind, spec.config, spec.secret or "(stored)"
-                                       if current.has_secret else spec.secret)
+            # an existing spoke may keep its stored secret: only a missing one is an error
+            kept = (spec.secret or "(stored)") if current.has_secret else spec.secret
+            config = check_spoke_input(spec.kind, spec.config, kept)
     except InvalidInput as exc:
         raise InvalidInput(f"hub {hub!r}, spoke {spec.name!r}: {exc.message}",
                            hub=hub, spoke=spec.name, **exc.fields) from None
