@@ -164,3 +164,47 @@ def test_events_stream_carries_progress_and_run_events(topo: Topology) -> None:
     assert {"pulling", "merging", "pushing"} <= phases
     assert any(e.kind == "run" and e.spoke_id == topo.ids["a"] for e in
                events + rt.events(events[-1].seq, timeout=2))
+
+
+def test_backoff_detail_visible_in_status(topo: Topology, tmp_path: Path) -> None:
+    rt = topo.rt
+    missing = tmp_path / "not-there"
+    broken = rt.store.add_spoke(HUB, "broken", "vdir", {"path": str(missing), "create": False},
+                                {"interval_seconds": 60}).id
+    rt.reconcile()
+    for _ in range(3):
+        summary = sync_round(rt, HUB, "broken")[broken]
+        assert summary["status"] == "error"
+    status = {s.spoke_id: s for s in rt.status(HUB)}[broken]
+    assert status.failures == 3 and status.state == "backoff"
+    assert status.last_error and status.last_error["code"] == "config_error"
+    # third failure in a row: interval × 4, with ±10 % jitter
+    assert status.next_run_at is not None
+    assert (status.next_run_at - datetime.now(UTC)).total_seconds() > 60 * 4 * 0.9 - 5
+    # the other spokes are unaffected
+    assert all(s.state == "ok" for s in rt.status(HUB) if s.spoke_id != broken and s.enabled)
+    missing.mkdir()
+    assert sync_round(rt, HUB, "broken")[broken]["status"] == "ok"
+    assert {s.spoke_id: s for s in rt.status(HUB)}[broken].failures == 0
+    rt.store.remove_spoke(broken)
+    rt.reconcile()
+
+
+def test_fenced_hub_actor_stops_writing_until_recovered(topo: Topology) -> None:
+    import ray
+
+    from cirahub.actors.hub import hub_actor_name
+
+    rt, store = topo.rt, topo.rt.store
+    hub_id = store.get_hub(HUB).id
+    store.acquire_writer(hub_id)  # another writer takes over: the hub actor is fenced
+    write_event(topo.folders["a"], "fenced@t", "made while fenced")
+    summary = sync_round(rt, HUB, "a")[topo.ids["a"]]
+    assert summary["status"] == "error" and summary["error"]["code"] == "writer_fenced"
+    assert hub_id in rt.hub_actors()[0]["fenced"]
+    assert store.hub_items_by_uid(hub_id, ["fenced@t"]) == {}
+
+    hub_actor = ray.get_actor(hub_actor_name(0), namespace=rt.settings.namespace)
+    ray.get(hub_actor.recover.remote(hub_id))
+    assert sync_round(rt, HUB, "a")[topo.ids["a"]]["status"] == "ok"
+    assert "fenced@t" in store.hub_items_by_uid(hub_id, ["fenced@t"])
