@@ -191,17 +191,39 @@ class Writer:
         todo = [(n, w, ci, f) for n, w, ci, f in batch if f]
         results: list[Any] = []
         if todo:
-            results = self.conn.call(lambda: list(self.acc.bulk_update(
-                [(ci, f) for _, _, ci, f in todo], conflict_resolution=NEVER_OVERWRITE,
-                send_meeting_invitations_or_cancellations=SEND_TO_NONE, suppress_read_receipts=True)),
-                "update items")
+            try:
+                results = self._bulk_update(todo)
+            except PreconditionFailed as exc:  # a retried batch whose first try was applied
+                results = [exc] * len(todo)
         keys = {n: r for (n, *_), r in zip(todo, results, strict=True)}
+        keys.update(self._reached(todo, keys))
         for n, w, _, _ in batch:
             r = keys.get(n, (w.remote_id, w.expected_version))
             if isinstance(r, Exception):
                 out[n] = map_error(r, "update item")
             else:
                 out[n] = self._finish(r[0], r[1], w.item)
+        return out
+
+    def _bulk_update(self, todo: list[tuple[int, Write, Any, list[str]]]) -> list[Any]:
+        return self.conn.call(lambda: list(self.acc.bulk_update(
+            [(ci, f) for _, _, ci, f in todo], conflict_resolution=NEVER_OVERWRITE,
+            send_meeting_invitations_or_cancellations=SEND_TO_NONE, suppress_read_receipts=True)),
+            "update items")
+
+    def _reached(self, todo: list[tuple[int, Write, Any, list[str]]], keys: dict[int, Any]) -> dict[int, Any]:
+        """Conflicted updates whose item already holds the wanted content (our own write whose
+        answer was lost) are successes, with the item's current ChangeKey."""
+        failed = [(n, w) for n, w, _, _ in todo
+                  if isinstance(keys.get(n), Exception) and isinstance(map_error(keys[n], ""), PreconditionFailed)]
+        if not failed:
+            return {}
+        now = {r.remote_id: r for r in self.conn.fetch([w.remote_id or "" for _, w in failed], missing_ok=True)}
+        out: dict[int, Any] = {}
+        for n, w in failed:
+            cur = now.get(w.remote_id or "")
+            if cur is not None and w.item is not None and self.conn.same(cur.item, w.item):
+                out[n] = (cur.remote_id, cur.remote_version)
         return out
 
     def _occurrences(self, rid: str, wanted: Item) -> None:
