@@ -33,9 +33,9 @@ def test_no_change_poll_costs_one_request_whatever_the_size(emu: EwsEmulator, co
     for n in range(count):
         emu.user.create(folder, subject=f"e{n}", start=datetime(2026, 7, 1, 9, tzinfo=UTC) + timedelta(days=n),
                         end=datetime(2026, 7, 1, 10, tzinfo=UTC) + timedelta(days=n))
-    with emu.state.lock:  # the items were last saved an hour ago (outside the poll overlap)
-        for stored in emu.state.items.values():
-            stored.modified -= timedelta(hours=1)
+    with emu.state.lock:  # saved over the last hours, a minute apart (a realistic folder)
+        for n, stored in enumerate(emu.state.items.values()):
+            stored.modified -= timedelta(hours=1, minutes=n)
     conn = _open(emu, page_size=10)
     first = conn.delta(None, {})
     assert first.complete and len(first.changed) == count
