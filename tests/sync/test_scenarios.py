@@ -84,6 +84,7 @@ def test_edit_beats_delete_whichever_syncs_first(store):
         loop = Loop(store, hub_name=f"hub-{first}")
         a, b, c = (loop.add_memory(n) for n in "abc")
         a.calendar.user_create(event("u1", "Client call", day=3))
+        a.calendar.user_create(event("u2", "Other", day=5))  # so B's listing is not empty
         loop.sync_all()
         (rid_a,) = a.calendar.find_uid("u1")
         (rid_b,) = b.calendar.find_uid("u1")
