@@ -17,8 +17,10 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet
 from sqlalchemy import event
 
 from cirahub.actors.cycle import LocalMerger, SyncCycle
@@ -49,7 +51,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def run(url: str, label: str, n: int) -> list[tuple[str, str, str]]:
-    store = Store.open(url)
+    store = Store.open(url, secret_key=Fernet.generate_key(), data_dir=Path(tempfile.gettempdir()))
     commits = [0]
     event.listen(store.engine, "commit", lambda conn: commits.__setitem__(0, commits[0] + 1))
     hub = store.create_hub(f"bench-{uuid.uuid4().hex[:6]}")
