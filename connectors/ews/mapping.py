@@ -293,6 +293,6 @@ def changed_fields(current: Mapping[str, Any], wanted: Mapping[str, Any], *, att
             out.extend(t for t in targets if t not in out)
     if "start" in out and "hub_extra" not in out:
         out.append("hub_extra")
-    if "start" in out and wanted.get("rrule"):
-        out.append("recurrence") if "recurrence" not in out else None
+    if "start" in out and wanted.get("rrule") and "recurrence" not in out:
+        out.append("recurrence")  # a moved series start re-states its pattern
     return out

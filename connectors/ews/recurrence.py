@@ -170,13 +170,8 @@ def occurrence_keys(rule: str, start: Mapping[str, str], limit_key: str) -> list
     moment = as_moment(start)
     all_day = not isinstance(moment, datetime)
     dtstart = datetime.combine(moment, time(0)) if all_day else moment
-    text = rule
-    if "UNTIL=" in rule and not all_day and dtstart.tzinfo is not None:
-        pass  # UTC UNTIL works with an aware dtstart
-    elif "UNTIL=" in rule and all_day:
-        text = rule.replace("UNTIL=", "UNTIL=").replace(";", ";")
     keys: list[str] = []
-    for n, occ in enumerate(rrulestr(text, dtstart=dtstart, cache=False)):
+    for n, occ in enumerate(rrulestr(rule, dtstart=dtstart, cache=False)):
         key = compact_key(time_value(occ.date() if all_day else occ, None))
         keys.append(key)
         if key >= limit_key or n > 5000:
