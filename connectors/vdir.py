@@ -140,9 +140,10 @@ class VdirConnector(BaseConnector):
             raise _io_error(exc, "listing", str(self.path)) from None
         return out
 
-    def _read(self, name: str) -> RemoteItem | None:
+    def _read(self, name: str, listed_version: str = "unreadable") -> RemoteItem | None:
         """Read and parse one file; None when it vanished. The version comes from the open
-        file, so it belongs to exactly the content read."""
+        file, so it belongs to exactly the content read (``listed_version`` stands in when
+        the file cannot be opened)."""
         try:
             with open(self._file(name), "rb") as fh:
                 version = version_of(os.fstat(fh.fileno()))
@@ -151,7 +152,7 @@ class VdirConnector(BaseConnector):
             return None
         except OSError as exc:
             # unreadable (permissions, I/O error): quarantine it, never a deletion
-            return RemoteItem(name, "unreadable", None, f"cannot read file: {exc.strerror}")
+            return RemoteItem(name, listed_version, None, f"cannot read file: {exc.strerror}")
         text = data.decode("utf-8", errors="replace")
         try:
             return RemoteItem(name, version, parse_item(text))
@@ -167,7 +168,7 @@ class VdirConnector(BaseConnector):
         for name in sorted(listing):
             if known.get(name) == listing[name]:
                 continue
-            item = self._read(name)
+            item = self._read(name, listing[name])
             if item is None:  # deleted between listing and read
                 del listing[name]
                 continue

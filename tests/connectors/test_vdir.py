@@ -12,7 +12,7 @@ import pytest
 
 import cirahub.connectors.vdir as vdir_mod
 from cirahub.connectors.registry import open_connector, validate_config
-from cirahub.connectors.vdir import VdirConnector, file_name_for
+from cirahub.connectors.vdir import VdirConnector, file_name_for, version_of
 from cirahub.core.errors import (
     ConfigError,
     InvalidInput,
@@ -215,16 +215,45 @@ def test_a_file_in_place_of_the_folder_is_a_config_error(tmp_path: Path) -> None
         VdirConnector(tmp_path / "cal").delta(None, {})
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files regardless of permissions")
-def test_unreadable_file_is_quarantined_not_deleted(conn: VdirConnector, folder: Path) -> None:
+def test_unreadable_file_is_quarantined_not_deleted(
+    conn: VdirConnector, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     res = conn.create(ev("a@x"), "h")
-    (folder / res.remote_id).chmod(0)
-    try:
-        delta = conn.delta(None, {})
-        [bad] = delta.changed
-        assert bad.item is None and bad.error and delta.deleted == ()
-    finally:
-        (folder / res.remote_id).chmod(0o644)
+    other = conn.create(ev("b@x"), "h")
+    known = {res.remote_id: res.remote_version, other.remote_id: other.remote_version}
+    (folder / res.remote_id).write_text(to_ics(ev("a@x", "edited")))
+
+    def deny(path: object, *args: object, **kwargs: object) -> object:
+        if str(path).endswith(res.remote_id):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    # (a chmod would not stop root, so the denial is injected where the file is opened)
+    monkeypatch.setattr(vdir_mod, "open", deny, raising=False)
+    delta = conn.delta(None, known)
+    [bad] = delta.changed
+    assert bad.remote_id == res.remote_id and bad.item is None
+    assert "Permission denied" in (bad.error or "")
+    assert bad.remote_version == version_of((folder / res.remote_id).stat())
+    assert delta.deleted == () and delta.listing_size == 2
+
+
+def test_file_removed_between_listing_and_read_is_not_listed(
+    conn: VdirConnector, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    res = conn.create(ev("a@x"), "h")
+    keep = conn.create(ev("b@x"), "h")
+
+    def racing_delete(path: object, *args: object, **kwargs: object) -> object:
+        if str(path).endswith(res.remote_id):
+            os.unlink(str(path))  # the user deletes it just as we open it
+        return open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(vdir_mod, "open", racing_delete, raising=False)
+    # known at an older version, so the listing reads it, and the open proves it is gone
+    delta = conn.delta(None, {res.remote_id: "1-1-1", keep.remote_id: keep.remote_version})
+    assert delta.changed == () and delta.deleted == (res.remote_id,)
+    assert delta.listing_size == 1
 
 
 # --- listing cost and external edits ---------------------------------------------------------
