@@ -34,7 +34,8 @@ from cirahub.core.ops import (
     SpokeOp,
     UpdateInSpoke,
 )
-from cirahub.core.plan import HubView, PullPlan, SpokeContext, plan_pull, plan_push
+from cirahub.core.plan import HubView, PullPlan, SpokeContext, plan_pull
+from cirahub.core.push import plan_push
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The planner: the sync cycle's decision table (DESIGN.md "The sync cycle", step 2).
 
-:func:`plan_pull` turns a spoke's delta into hub operations; :func:`plan_push` turns changed
+:func:`plan_pull` turns a spoke's delta into hub operations; :func:`cirahub.core.push.plan_push` turns changed
 hub items into spoke writes. Both are pure and deterministic: the same inputs give the same
 operations in the same order, whatever the order of the delta or the candidates (entries
 are visited sorted by remote id / hub item id). Nothing here reads a clock (``now`` is
@@ -39,12 +39,11 @@ from cirahub.core.ops import (
     HubOp,
     LinkOnly,
     Quarantine,
-    SpokeOp,
     TombstoneHubItem,
     UpdateHubItem,
     UpdateInSpoke,
 )
-from cirahub.core.options import NONE, ConflictPolicy, SyncOptions
+from cirahub.core.options import ConflictPolicy, SyncOptions
 from cirahub.core.projection import (
     carried_fields,
     from_spoke,
@@ -104,15 +103,7 @@ class PullPlan:
     conflicts: tuple[ConflictRecord, ...] = ()
 
 
-@dataclass(frozen=True)
-class PushPlan:
-    """Spoke operations of one push, sorted by hub item id."""
-
-    ops: tuple[SpokeOp, ...]
-    stats: Mapping[str, int]
-
-
-def _count(ops: Iterable[object], keys: Iterable[str]) -> dict[str, int]:
+def count_ops(ops: Iterable[object], keys: Iterable[str]) -> dict[str, int]:
     stats = dict.fromkeys(keys, 0)
     for op in ops:
         stats[_OP_STAT[type(op)]] += 1
@@ -190,7 +181,7 @@ class _PullPlanner:
             self.pull_deleted(remote_id)
         # Deletions first: a DropLink must free a hub item before a moved copy links to it.
         ops = (*self.delete_ops, *self.change_ops)
-        stats = _count(ops, PULL_STATS)
+        stats = count_ops(ops, PULL_STATS)
         stats["ignored"] = self.ignored
         records = [*self.conflicts]
         records += [c for op in ops if isinstance(op, UpdateHubItem) for c in op.conflicts]
@@ -400,57 +391,3 @@ def plan_pull(
     (the caller loaded an inconsistent view). See the module docstring for the guarantees.
     """
     return _PullPlanner(ctx, delta, links, hub, policy, now).run(allow_mass_delete)
-
-
-def _push_one(ctx: SpokeContext, hub_item: HubItem, link: Link | None, now: datetime) -> SpokeOp | None:
-    opts, caps = ctx.options, ctx.capabilities
-    allowed = NONE if caps.read_only else opts.hub_writes
-    if hub_item.item is None:
-        # deleted in the hub: delete the spoke's copy
-        if link is not None and allowed.delete:
-            return DeleteInSpoke(hub_item.id, hub_item.version, link.remote_id, link.remote_version)
-        return None
-    if content_filter(hub_item.item, opts) is not None:
-        # left a filter (became private, lost a category): remove the copy, not a hub delete
-        if link is not None and allowed.delete:
-            return DeleteInSpoke(
-                hub_item.id, hub_item.version, link.remote_id, link.remote_version, "filtered"
-            )
-        return None
-    projected = project_for_spoke(hub_item.item, opts, caps)
-    fp_p = spoke_fingerprint(projected, opts, caps)
-    if link is None:
-        # new to this spoke; only creation is windowed (a linked copy is kept current)
-        if allowed.create and in_window(hub_item.item, opts, now):
-            return CreateInSpoke(hub_item.id, hub_item.version, projected, fp_p)
-        return None
-    if fp_p == link.fingerprint:
-        # the spoke already shows this content (an echo, or a change it cannot carry)
-        return BumpLink(hub_item.id, hub_item.version) if link.hub_version < hub_item.version else None
-    if allowed.update:
-        return UpdateInSpoke(
-            hub_item.id, hub_item.version, link.remote_id, link.remote_version, projected, fp_p
-        )
-    return None
-
-
-def plan_push(
-    ctx: SpokeContext,
-    candidates: Iterable[HubItem],
-    links_by_item: Mapping[str, Link],
-    now: datetime,
-) -> PushPlan:
-    """Plan the spoke writes for the changed hub items ``candidates`` (the newest version of
-    each id counts). Writes only what ``hub_writes`` allows (nothing to a read-only spoke);
-    a BumpLink is not a write. Deterministic: ops sorted by hub item id."""
-    latest: dict[str, HubItem] = {}
-    for hub_item in candidates:
-        known = latest.get(hub_item.id)
-        if known is None or hub_item.version > known.version:
-            latest[hub_item.id] = hub_item
-    ops = []
-    for hub_item_id in sorted(latest):
-        op = _push_one(ctx, latest[hub_item_id], links_by_item.get(hub_item_id), now)
-        if op is not None:
-            ops.append(op)
-    return PushPlan(tuple(ops), _count(ops, PUSH_STATS))

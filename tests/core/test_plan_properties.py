@@ -31,8 +31,9 @@ from cirahub.core.ops import (
     UpdateInSpoke,
 )
 from cirahub.core.options import ConflictPolicy, Permissions, PrivateMode, SyncOptions
-from cirahub.core.plan import HubView, PullPlan, SpokeContext, plan_pull, plan_push
+from cirahub.core.plan import HubView, PullPlan, SpokeContext, plan_pull
 from cirahub.core.projection import project_for_spoke, spoke_fingerprint
+from cirahub.core.push import plan_push
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 START = {"utc": "2026-03-02T09:00:00Z", "tz": "Europe/Berlin"}

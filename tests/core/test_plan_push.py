@@ -9,8 +9,9 @@ from cirahub.core.item import Item
 from cirahub.core.model import Capabilities, HubItem, Link
 from cirahub.core.ops import BumpLink, CreateInSpoke, DeleteInSpoke, UpdateInSpoke
 from cirahub.core.options import NONE, Permissions, PrivateMode, SyncOptions
-from cirahub.core.plan import SpokeContext, plan_push
+from cirahub.core.plan import SpokeContext
 from cirahub.core.projection import project_for_spoke, spoke_fingerprint
+from cirahub.core.push import plan_push
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CAPS = Capabilities()

@@ -1,0 +1,83 @@
+"""The push half of the planner: which writes the hub makes in a spoke (DESIGN.md "The sync
+cycle", step 2, last rows). Pure and deterministic, like :mod:`cirahub.core.plan`.
+
+Guarantees: a write only when the spoke's ``hub_writes`` allows it and the spoke is not
+read-only (a BumpLink is not a write); leaving a privacy/category filter removes the copy but
+is never a hub deletion; only *creation* is windowed — a linked copy is kept current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from cirahub.core.filters import content_filter, in_window
+from cirahub.core.model import HubItem, Link
+from cirahub.core.ops import BumpLink, CreateInSpoke, DeleteInSpoke, SpokeOp, UpdateInSpoke
+from cirahub.core.options import NONE
+from cirahub.core.plan import PUSH_STATS, SpokeContext, count_ops
+from cirahub.core.projection import project_for_spoke, spoke_fingerprint
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    """Spoke operations of one push, sorted by hub item id."""
+
+    ops: tuple[SpokeOp, ...]
+    stats: Mapping[str, int]
+
+
+
+def _push_one(ctx: SpokeContext, hub_item: HubItem, link: Link | None, now: datetime) -> SpokeOp | None:
+    opts, caps = ctx.options, ctx.capabilities
+    allowed = NONE if caps.read_only else opts.hub_writes
+    if hub_item.item is None:
+        # deleted in the hub: delete the spoke's copy
+        if link is not None and allowed.delete:
+            return DeleteInSpoke(hub_item.id, hub_item.version, link.remote_id, link.remote_version)
+        return None
+    if content_filter(hub_item.item, opts) is not None:
+        # left a filter (became private, lost a category): remove the copy, not a hub delete
+        if link is not None and allowed.delete:
+            return DeleteInSpoke(
+                hub_item.id, hub_item.version, link.remote_id, link.remote_version, "filtered"
+            )
+        return None
+    projected = project_for_spoke(hub_item.item, opts, caps)
+    fp_p = spoke_fingerprint(projected, opts, caps)
+    if link is None:
+        # new to this spoke; only creation is windowed (a linked copy is kept current)
+        if allowed.create and in_window(hub_item.item, opts, now):
+            return CreateInSpoke(hub_item.id, hub_item.version, projected, fp_p)
+        return None
+    if fp_p == link.fingerprint:
+        # the spoke already shows this content (an echo, or a change it cannot carry)
+        return BumpLink(hub_item.id, hub_item.version) if link.hub_version < hub_item.version else None
+    if allowed.update:
+        return UpdateInSpoke(
+            hub_item.id, hub_item.version, link.remote_id, link.remote_version, projected, fp_p
+        )
+    return None
+
+
+def plan_push(
+    ctx: SpokeContext,
+    candidates: Iterable[HubItem],
+    links_by_item: Mapping[str, Link],
+    now: datetime,
+) -> PushPlan:
+    """Plan the spoke writes for the changed hub items ``candidates`` (the newest version of
+    each id counts). Writes only what ``hub_writes`` allows (nothing to a read-only spoke);
+    a BumpLink is not a write. Deterministic: ops sorted by hub item id."""
+    latest: dict[str, HubItem] = {}
+    for hub_item in candidates:
+        known = latest.get(hub_item.id)
+        if known is None or hub_item.version > known.version:
+            latest[hub_item.id] = hub_item
+    ops = []
+    for hub_item_id in sorted(latest):
+        op = _push_one(ctx, latest[hub_item_id], links_by_item.get(hub_item_id), now)
+        if op is not None:
+            ops.append(op)
+    return PushPlan(tuple(ops), count_ops(ops, PUSH_STATS))
