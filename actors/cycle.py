@@ -203,6 +203,8 @@ class SyncCycle:
             _add(counts, plan.stats)
             touched |= plan.touched
             result = self.merger.merge(hub.id, spoke.id, plan.ops) if plan.ops else None
+            # Logged after the merge committed: a record must describe what really happened.
+            self.store.record_conflicts(hub.id, spoke.id, plan.conflicts)
             stale = set(getattr(result, "stale", ()) or ())
             if not stale:
                 break

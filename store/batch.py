@@ -251,12 +251,8 @@ class Batch:
                                       created_at=self.now))
 
     def _conflict(self, item: _Item, record: Any) -> None:
-        self.conflict_rows.append(dict(
-            id=str(uuid.uuid4()), hub_id=self.hub_id, hub_item_id=item.id,
-            spoke_id=self.spoke_id, uid=record.uid or item.uid, kind=record.kind,
-            fields=jsonable([asdict(f) for f in record.fields]),
-            losing_item=jsonable(dict(record.losing_item)) if record.losing_item else None,
-            created_at=self.now))
+        self.conflict_rows.append(conflict_row(
+            self.hub_id, item.id, self.spoke_id, record.uid or item.uid, record, self.now))
         self.tally.add("conflicts")
 
     def _set_link(self, remote_id: str, link: _Link) -> None:
@@ -342,3 +338,14 @@ class Batch:
                     created_version=item.created_version, content=item.content,
                     fingerprint=item.fingerprint, match_key=item.match_key,
                     deleted=item.deleted, updated_at=self.now)
+
+
+def conflict_row(
+    hub_id: str, hub_item_id: str | None, spoke_id: str, uid: str, record: Any, now: Any
+) -> dict[str, Any]:
+    """The conflicts-table row of a :class:`~cirahub.core.model.ConflictRecord`."""
+    return dict(
+        id=str(uuid.uuid4()), hub_id=hub_id, hub_item_id=hub_item_id, spoke_id=spoke_id,
+        uid=uid, kind=record.kind, fields=jsonable([asdict(f) for f in record.fields]),
+        losing_item=jsonable(dict(record.losing_item)) if record.losing_item else None,
+        created_at=now)

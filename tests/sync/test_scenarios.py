@@ -97,6 +97,9 @@ def test_edit_beats_delete_whichever_syncs_first(store):
             item = _uids(s).get("u1")
             assert item is not None, f"lost in {s.name} (first={first})"
             assert item.get("start")["utc"].startswith("2026-12-04")
+        # the losing delete is in the conflict log, so the operator can see what happened
+        kinds = [c.kind for c in store.list_conflicts(loop.hub.name)]
+        assert kinds == ["edit-vs-delete"], (first, kinds)
 
 
 def test_delete_propagates_when_nobody_edited(store):
