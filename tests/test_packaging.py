@@ -1,0 +1,62 @@
+"""The distribution builds as a wheel that installs into a clean virtualenv on its own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: files a working installation cannot do without (code, migrations, proto, entry point)
+REQUIRED = (
+    "cirahub/__init__.py",
+    "cirahub/core/plan.py",
+    "cirahub/core/push.py",
+    "cirahub/store/repository.py",
+    "cirahub/store/migrations/env.py",
+    "cirahub/store/migrations/script.py.mako",
+    "cirahub/store/migrations/versions/0001_initial.py",
+    "cirahub/connectors/vdir.py",
+    "cirahub/connectors/caldav/__init__.py",
+    "cirahub/connectors/ews/__init__.py",
+    "cirahub/actors/cycle.py",
+    "cirahub/cluster/runtime.py",
+    "cirahub/control/cli.py",
+    "cirahub/proto/cirahub/control/v1/control.proto",
+    "cirahub/proto/cirahub/control/v1/control_pb2.py",
+)
+
+
+@pytest.mark.slow
+def test_wheel_builds_and_installs_into_a_clean_venv(tmp_path):
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(dist), str(ROOT)],
+        check=True, cwd=tmp_path,
+    )
+    (wheel,) = dist.glob("cirahub-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+        assert "cirahubctl = cirahub.control.cli:main" in zf.read(entry_points).decode()
+    missing = [f for f in REQUIRED if f not in names]
+    assert not missing, f"wheel lacks {missing}"
+    assert not any(n.startswith(("tests/", "cirahub/tests/")) for n in names)
+
+    env = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env)
+    python = env / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+                    str(wheel)], check=True, cwd=tmp_path)
+    out = subprocess.run(
+        [str(python), "-c", "import cirahub.core, cirahub; print(cirahub.core.__file__)"],
+        check=True, cwd=tmp_path, capture_output=True, text=True,
+    )
+    # imported from the clean venv, not from the source tree
+    assert str(env) in out.stdout
