@@ -71,6 +71,16 @@ def _set_error(msg: Any, name: str, error: Mapping[str, Any] | None) -> None:
 # --- spoke config ----------------------------------------------------------------------------
 
 
+#: (kind, API field) → stored connector config key, where the API's operator-facing name
+#: differs from the connector's (the EWS connector calls the endpoint ``service_endpoint`` and
+#: a mailbox calendar's path ``folder``)
+CONFIG_RENAMES: dict[tuple[str, str], str] = {
+    ("ews-public-folder", "server"): "service_endpoint",
+    ("ews-mailbox", "server"): "service_endpoint",
+    ("ews-mailbox", "calendar"): "folder",
+}
+
+
 def config_from_pb(config: pb.SpokeConfig) -> tuple[str, dict[str, Any]]:
     """(kind, config dict) from the oneof; only non-empty fields are kept. InvalidInput when
     no kind is set."""
@@ -85,7 +95,7 @@ def config_from_pb(config: pb.SpokeConfig) -> tuple[str, dict[str, Any]]:
         if f.name == "skip_tls_verify":
             out["verify_tls"] = not value
         elif value not in ("", None):
-            out[f.name] = value
+            out[CONFIG_RENAMES.get((FIELD_KINDS[which], f.name), f.name)] = value
     return FIELD_KINDS[which], out
 
 
@@ -101,7 +111,7 @@ def config_to_pb(kind: str, config: Mapping[str, Any]) -> pb.SpokeConfig:
         if f.name == "skip_tls_verify":
             sub.skip_tls_verify = config.get("verify_tls") is False
             continue
-        value = config.get(f.name)
+        value = config.get(CONFIG_RENAMES.get((kind, f.name), f.name))
         if value not in (None, ""):
             setattr(sub, f.name, str(value))
     return out
