@@ -21,7 +21,7 @@ import html
 import json
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from exchangelib import EWSDateTime, EWSTimeZone, ExtendedProperty
@@ -140,7 +140,11 @@ def read_fields(ci: CalendarItem, extra: Mapping[str, Any]) -> dict[str, Any]:
     if ci.start is not None:
         f["start"] = _time(ci.start, tz)
     if ci.end is not None:
-        f["end"] = _time(ci.end, _zone_name(ci._end_timezone, extra) or tz)
+        end = ci.end
+        if not isinstance(end, datetime) and isinstance(end, date):
+            # exchangelib's all-day end is the last day (inclusive); ours is exclusive (DTEND)
+            end = plain(end) + timedelta(days=1)
+        f["end"] = _time(end, _zone_name(ci._end_timezone, extra) or tz)
     if ci.legacy_free_busy_status == "Tentative":
         f["status"] = "TENTATIVE"
     elif ci.legacy_free_busy_status == "Free":
@@ -192,7 +196,8 @@ def to_item(ci: CalendarItem, exceptions: Mapping[str, CalendarItem] | None = No
     overrides: dict[str, dict[str, Any]] = {}
     if ci.recurrence is not None and "start" in fields:
         fields["rrule"] = recurrence.to_rrule(ci.recurrence, fields["start"], uid)
-        keys = [occurrence_key(d.start, fields["start"]) for d in ci.deleted_occurrences or []]
+        zone = ci._start_timezone
+        keys = [occurrence_key(d.start, fields["start"], zone) for d in ci.deleted_occurrences or []]
         if keys:
             fields["exdates"] = sorted(set(keys))
         for occ in ci.modified_occurrences or []:
@@ -201,13 +206,16 @@ def to_item(ci: CalendarItem, exceptions: Mapping[str, CalendarItem] | None = No
                 continue
             ov = read_fields(exc, extra)
             ov.pop("organizer", None)
-            overrides[occurrence_key(occ.original_start, fields["start"])] = ov
+            overrides[occurrence_key(occ.original_start, fields["start"], zone)] = ov
     return Item(uid, fields, overrides)
 
 
-def occurrence_key(original: datetime, series_start: Mapping[str, str]) -> str:
-    """Occurrence key of an original start (a date for all-day series)."""
+def occurrence_key(original: datetime, series_start: Mapping[str, str], series_zone: Any = None) -> str:
+    """Occurrence key of an original start (a date for all-day series: the day in the zone
+    the series is kept in, ``series_zone`` — Exchange keeps all-day midnights there)."""
     if "date" in series_start:
+        if series_zone is not None:
+            return plain(original).astimezone(series_zone).strftime("%Y%m%d")
         zone = as_moment({"utc": "2000-01-01T00:00:00Z", **({"tz": series_start["tz"]} if "tz" in series_start else {})})
         tzinfo = zone.tzinfo if isinstance(zone, datetime) else None
         return plain(original).astimezone(tzinfo).strftime("%Y%m%d")
@@ -259,6 +267,11 @@ def write_values(fields: Mapping[str, Any], default_tz: EWSTimeZone, *, attendee
         "reminder_minutes_before_start": alarms[0] if alarms else 0,
         "hub_extra": json.dumps(extra, sort_keys=True) if extra else None,
     }
+    if out["is_all_day"] and isinstance(out["start"], date) and isinstance(out["end"], date):
+        # exchangelib takes the last day (inclusive) and writes midnights in the item's zone;
+        # keep them in the spoke's zone, not the host's
+        out["end"] = max(out["start"], out["end"] - timedelta(days=1))
+        out["_start_timezone"] = out["_end_timezone"] = default_tz
     if attendees:
         req, opt = [], []
         for a in fields.get("attendees") or []:

@@ -1,0 +1,143 @@
+"""Issue 3 acceptance: a hub with three Exchange public-folder calendars and one mailbox
+calendar, synced by real SyncCycles on the real store (SQLite and PostgreSQL) against the EWS
+emulator. Users edit "in Outlook" (directly in the emulator's state); everything the hub does
+goes through exchangelib over HTTP, so the emulator's request log is what Exchange would see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from cirahub.core.options import PrivateMode, SyncOptions
+from tests.ews_emulator import EwsEmulator
+
+from .hub import WRITE_OPS, EwsHub, all_ok
+
+BERLIN = ZoneInfo("Europe/Berlin")
+BERLIN_WIN = "W. Europe Standard Time"
+PUBLIC = {"sales": "/Calendars/Sales", "support": "/Calendars/Support", "ops": "/Calendars/Ops"}
+
+
+def _at(day: int, hour: int, month: int = 12) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=UTC)
+
+
+@pytest.fixture
+def hub(store: Any, emu: EwsEmulator) -> Iterator[EwsHub]:
+    """Three public-folder spokes (ops skips private items) and the team mailbox's calendar."""
+    h = EwsHub(store, emu)
+    h.add_public("sales", PUBLIC["sales"])
+    h.add_public("support", PUBLIC["support"])
+    h.add_public("ops", PUBLIC["ops"], SyncOptions(private=PrivateMode.SKIP))
+    h.add_mailbox("team")
+    yield h
+    h.close()
+    assert emu.meeting_messages == [], "the hub made Exchange send meeting mail"
+
+
+def _assert_converged(hub: EwsHub, *, skipped: dict[str, set[str]] | None = None) -> set[str]:
+    """Every spoke holds exactly the hub's items (minus what its filters skip), with the same
+    meaning, once each. Returns the hub's UIDs."""
+    skipped = skipped or {}
+    hub_uids = set(hub.hub_items())
+    for name, spoke in hub.spokes.items():
+        got = hub.contents(name)
+        assert set(got) == hub_uids - skipped.get(name, set()), name
+        expected = hub.hub_contents(spoke.connector.ignore)
+        assert {u: expected[u] for u in got} == got, f"{name} differs from the hub"
+        hub.by_uid(name)  # one item per UID in the folder itself
+    return hub_uids
+
+
+def test_hub_of_three_public_folders_and_a_mailbox_converges(hub: EwsHub, emu: EwsEmulator) -> None:
+    user = emu.user
+    sp = hub.spokes
+    first = datetime(2026, 12, 7, 10, tzinfo=BERLIN)  # a Monday, 10:00 Berlin (09:00 UTC)
+    series = user.create(sp["sales"].folder_id, tz=BERLIN_WIN, subject="Weekly sync",
+                         start=first, end=first + timedelta(hours=1), location="Room 1",
+                         recurrence={"pattern": "Weekly", "interval": 1, "days": "Monday", "count": 8})
+    user.create(sp["support"].folder_id, subject="Customer call", start=_at(9, 14), end=_at(9, 15))
+    user.create(sp["ops"].folder_id, tz=BERLIN_WIN, subject="Company holiday",
+                start=date(2026, 12, 24), end=date(2026, 12, 25))
+    user.create(sp["team"].folder_id, subject="Team lunch", start=_at(11, 11), end=_at(11, 12),
+                categories=["Social"])
+    user.create(sp["sales"].folder_id, subject="Doctor", start=_at(10, 8), end=_at(10, 9),
+                sensitivity="Private")
+    all_ok(hub.sync_all(rounds=2))
+
+    private = hub.uid_of("sales", "Doctor")
+    uids = _assert_converged(hub, skipped={"ops": {private}})
+    assert len(uids) == 5
+    assert private not in hub.by_uid("ops")
+    for name in ("support", "team"):
+        assert hub.by_uid(name)[private]["sensitivity"] == "Private"
+
+    # the all-day event stays a date everywhere: Exchange's own flag, local midnights
+    holiday = hub.uid_of("ops", "Company holiday")
+    assert hub.hub_items()[holiday].get("start") == {"date": "2026-12-24"}
+    for name in sp:
+        stored = hub.by_uid(name)[holiday]
+        assert stored["all_day"] is True, name
+        # ops: the user's own; the others: written by the hub in the spoke's zone (Berlin)
+        assert stored["start"] == datetime(2026, 12, 24, tzinfo=BERLIN), name
+        assert stored["end"] == datetime(2026, 12, 25, tzinfo=BERLIN), name  # one day, not two
+    assert hub.hub_items()[holiday].get("end") == {"date": "2026-12-25"}
+
+    # one occurrence moved in support, another deleted in ops, before either syncs
+    uid = hub.uid_of("sales", "Weekly sync")
+    third, fifth = _at(21, 9), _at(4, 9, month=1).replace(year=2027)
+    user.modify_occurrence(hub.id_of("support", uid), third, start=third + timedelta(hours=3),
+                           end=third + timedelta(hours=4), location="Room 9")
+    user.delete_occurrence(hub.id_of("ops", uid), fifth)
+    all_ok(hub.sync_all(rounds=2))
+    _assert_converged(hub, skipped={"ops": {private}})
+    for name in sp:
+        stored = hub.by_uid(name)[uid]
+        assert stored["kind"] == "RecurringMaster", name
+        assert stored["deleted_occurrences"] == [fifth], name
+        assert hub.exception_starts(name, uid) == {third: third + timedelta(hours=3)}, name
+    assert emu.user.get(series)["location"] == "Room 1"  # the series itself is untouched
+
+    # converged: one more round writes nothing anywhere and the hub version stays
+    version = hub.store.hub_version(hub.hub.id)
+    emu.reset_log()
+    summaries = hub.sync_all(rounds=1)
+    all_ok(summaries)
+    assert {op: emu.count(op) for op in WRITE_OPS} == dict.fromkeys(WRITE_OPS, 0)
+    assert hub.store.hub_version(hub.hub.id) == version
+    assert all(s.counts.get("pushed", 0) == 0 for s in summaries)
+
+
+def test_regression_all_day_end_is_exclusive_and_kept_in_the_spokes_zone(emu: EwsEmulator) -> None:
+    """Regression (connector): exchangelib's all-day ``end`` is the last day, ours is DTEND
+    (exclusive). Passing it through unchanged made every hub-written all-day event one day
+    too long in Exchange, and an Outlook one-day event reached the hub with DTEND == DTSTART;
+    the midnights were also taken in the host's zone instead of the spoke's."""
+    from cirahub.connectors.base import Write
+    from cirahub.connectors.registry import open_connector
+    from cirahub.core.item import Item
+
+    from .conftest import PASSWORD, connector_config
+
+    folder = emu.add_public_folder("/Calendars/Team")
+    conn = open_connector("ews-public-folder", connector_config(emu, "ews-public-folder", timezone="Europe/Berlin"),
+                          PASSWORD)
+    try:
+        day = Item("day@test", {"summary": "Holiday", "start": {"date": "2026-12-24"}, "end": {"date": "2026-12-25"}})
+        [res] = conn.write_many([Write("create", "hub-1", day)])
+        stored = emu.user.get(res.remote_id)
+        assert stored["all_day"] and emu.state.items[res.remote_id].tz_id == BERLIN_WIN
+        assert (stored["start"], stored["end"]) == (datetime(2026, 12, 24, tzinfo=BERLIN),
+                                                    datetime(2026, 12, 25, tzinfo=BERLIN))
+        outlook = emu.user.create(folder, tz=BERLIN_WIN, subject="Outlook holiday",
+                                  start=date(2026, 12, 31), end=date(2027, 1, 1))
+        [read] = conn.get_many([outlook])
+        assert read.item is not None
+        assert (read.item.get("start"), read.item.get("end")) == ({"date": "2026-12-31"}, {"date": "2027-01-01"})
+    finally:
+        conn.close()
