@@ -104,7 +104,9 @@ def make_machine(open_store):
             rid = data.draw(st.sampled_from(sorted(items)))
             item = items[rid]
             fields = dict(item.fields)
-            fields[field] = f"{field}:{value}".strip()
+            # a mirror's edits are marked so the test can prove they never reach the hub
+            mark = "mirror-only " if self.modes[spoke.name] == "mirror" else ""
+            fields[field] = f"{mark}{field}:{value}".strip()
             fields["last_modified"] = self._stamp()
             spoke.calendar.user_update(rid, Item(item.uid, fields, item.overrides))
             carried = self.modes[spoke.name] != "mirror" and not (
@@ -186,6 +188,9 @@ def make_machine(open_store):
                         held = {u: i for u, i in held.items() if self.created_in.get(u) != name}
                     assert _strip(held, ignore) == _strip(expected, ignore), (
                         f"{name} ({mode}) diverged")
+            # A mirror never contributes: none of its users' edits is in the hub.
+            assert not any("mirror-only" in str(v) for it in hub.values()
+                           for v in it.fields.values()), "a mirror's edit reached the hub"
             # No lost edit: the latest user edit of an item (latest LAST-MODIFIED) is what the
             # hub holds, whatever else happened concurrently (an edit also beats a delete).
             for uid, (name, field, value) in self.latest_edit.items():

@@ -145,3 +145,41 @@ def test_three_vdir_folders_converge_and_second_sync_is_a_noop(store, tmp_path):
     loop.sync_all(rounds=2)
     assert _stat(folders) == stats
     assert store.hub_version(loop.hub.id) == version
+
+
+AUCKLAND_ALL_DAY = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Google Inc//Google Calendar 70.9054//EN
+X-WR-TIMEZONE:Pacific/Auckland
+BEGIN:VEVENT
+UID:holiday-nz@example.com
+DTSTAMP:20261101T080000Z
+DTSTART;VALUE=DATE:20261225
+DTEND;VALUE=DATE:20261226
+SUMMARY:Christmas Day (office closed)
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_all_day_events_stay_dates_across_time_zones(store, tmp_path):
+    """An all-day holiday made in Auckland (UTC+13) reaches a Los Angeles calendar (UTC-8) on
+    the same date, and moving it by a day in LA moves it by exactly a day in Auckland."""
+    folders = {name: tmp_path / name for name in ("auckland", "los-angeles")}
+    loop = Loop(store)
+    for name, folder in folders.items():
+        folder.mkdir()
+        config = {"path": str(folder)}
+        loop.add(name, open_connector("vdir", config), kind="vdir", config=config)
+    (folders["auckland"] / "holiday.ics").write_text(AUCKLAND_ALL_DAY)
+    loop.sync_all()
+    la_file = _file_with(folders["los-angeles"], "holiday-nz@example.com")
+    text = la_file.read_text()
+    assert "DTSTART;VALUE=DATE:20261225" in text and "DTEND;VALUE=DATE:20261226" in text
+    # an LA user moves it to Boxing Day, written as a date in an LA-zoned calendar
+    _edit(la_file, "DTSTART;VALUE=DATE:20261225", "DTSTART;VALUE=DATE:20261226")
+    _edit(la_file, "DTEND;VALUE=DATE:20261226", "DTEND;VALUE=DATE:20261227")
+    loop.sync_all()
+    item = parse_item(_file_with(folders["auckland"], "holiday-nz@example.com").read_text())
+    assert item.get("start") == {"date": "2026-12-26"}
+    assert item.get("end") == {"date": "2026-12-27"}
