@@ -27,14 +27,20 @@ def _at(day: int, hour: int, month: int = 12) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=UTC)
 
 
+def _build(store: Any, emu: EwsEmulator, **public_config: Any) -> EwsHub:
+    """Three public-folder spokes (ops skips private items) and the team mailbox's calendar;
+    ``public_config`` is added to the public-folder spokes' configs."""
+    h = EwsHub(store, emu)
+    h.add_public("sales", PUBLIC["sales"], **public_config)
+    h.add_public("support", PUBLIC["support"], **public_config)
+    h.add_public("ops", PUBLIC["ops"], SyncOptions(private=PrivateMode.SKIP), **public_config)
+    h.add_mailbox("team")
+    return h
+
+
 @pytest.fixture
 def hub(store: Any, emu: EwsEmulator) -> Iterator[EwsHub]:
-    """Three public-folder spokes (ops skips private items) and the team mailbox's calendar."""
-    h = EwsHub(store, emu)
-    h.add_public("sales", PUBLIC["sales"])
-    h.add_public("support", PUBLIC["support"])
-    h.add_public("ops", PUBLIC["ops"], SyncOptions(private=PrivateMode.SKIP))
-    h.add_mailbox("team")
+    h = _build(store, emu)
     yield h
     h.close()
     assert emu.meeting_messages == [], "the hub made Exchange send meeting mail"
@@ -141,3 +147,123 @@ def test_regression_all_day_end_is_exclusive_and_kept_in_the_spokes_zone(emu: Ew
         assert (read.item.get("start"), read.item.get("end")) == ({"date": "2026-12-31"}, {"date": "2027-01-01"})
     finally:
         conn.close()
+
+
+# --- faults: each ends converged, with no duplicate and no lost edit --------------------------
+
+
+def _seed(hub: EwsHub, per_folder: int, tag: str = "") -> None:
+    """``per_folder`` timed events created by users in every spoke's folder."""
+    for n, spoke in enumerate(hub.spokes.values()):
+        for k in range(per_folder):
+            hub.emu.user.create(spoke.folder_id, subject=f"{spoke.name} {tag}{k}",
+                                start=_at(1 + k % 28, 8 + n), end=_at(1 + k % 28, 9 + n))
+
+
+def _edit(hub: EwsHub, name: str, title: str, **fields: Any) -> str:
+    """A user edit of the item titled ``title`` in one folder; returns its UID."""
+    uid = hub.uid_of(name, title)
+    hub.emu.user.update(hub.id_of(name, uid), **fields)
+    return uid
+
+
+def test_server_busy_back_off_is_honoured_and_ends_in_sync(hub: EwsHub, emu: EwsEmulator) -> None:
+    _seed(hub, 3)
+    for ops, count in (({"FindItem"}, 2), ({"CreateItem"}, 2), ({"GetItem"}, 2), ({"SyncFolderItems"}, 1)):
+        emu.busy(count=count, back_off_ms=20, ops=ops, skip=1)
+    all_ok(hub.sync_all(rounds=2))  # every busy answer was waited out inside the run
+    assert emu.faults == [], "not every busy fault was hit"
+    busy_retried = len(emu.requests)
+    uid = _edit(hub, "support", "sales 1", location="Room 12")
+    emu.busy(count=2, back_off_ms=20, ops={"UpdateItem", "GetItem"})
+    all_ok(hub.sync_all(rounds=2))
+    assert emu.faults == [] and len(emu.requests) > busy_retried
+    _assert_converged(hub)
+    assert len(hub.hub_items()) == 12
+    assert {hub.by_uid(n)[uid]["location"] for n in hub.spokes} == {"Room 12"}
+
+
+def test_dropped_connection_mid_batch_creates_no_duplicate(hub: EwsHub, emu: EwsEmulator) -> None:
+    for k in range(6):
+        emu.user.create(hub.spokes["sales"].folder_id, subject=f"sales {k}", start=_at(2 + k, 9), end=_at(2 + k, 10))
+    all_ok([hub.sync("sales")])
+    # support's CreateItem batch is applied, but the answer never arrives
+    emu.drop(count=1, ops={"CreateItem"}, applied=True)
+    all_ok([hub.sync("support")])
+    assert emu.faults == []
+    assert len(hub.by_uid("support")) == 6
+    # ops' UpdateItem is applied and its answer lost; team's connection drops before anything
+    uid = _edit(hub, "sales", "sales 2", subject="sales 2 (moved)", location="Room 3")
+    all_ok([hub.sync("sales")])
+    emu.drop(count=1, ops={"UpdateItem"}, applied=True)
+    emu.drop(count=1, ops={"CreateItem"})
+    all_ok(hub.sync_all(rounds=2))
+    assert emu.faults == []
+    _assert_converged(hub)
+    assert len(hub.hub_items()) == 6
+    for name in hub.spokes:
+        assert hub.by_uid(name)[uid]["subject"] == "sales 2 (moved)", name
+        assert hub.by_uid(name)[uid]["location"] == "Room 3", name
+
+
+def _before_first_write(hub: EwsHub, name: str, action: Any) -> None:
+    """Run ``action`` once, right before the spoke's first write of its next run: a user saving
+    in Outlook between the hub's pull and its push."""
+    conn = hub.spokes[name].connector
+    original = conn.write_many
+
+    def write_many(writes: Any) -> Any:
+        conn.write_many = original
+        action()
+        return original(writes)
+
+    conn.write_many = write_many
+
+
+def test_stale_change_key_re_pulls_and_keeps_the_users_edit(hub: EwsHub, emu: EwsEmulator) -> None:
+    _seed(hub, 2)
+    all_ok(hub.sync_all(rounds=2))
+    uid = _edit(hub, "sales", "team 0", subject="team 0 (renamed)")
+    all_ok([hub.sync("sales")])
+    # support: a user edits the item's location after the hub pulled, before it pushes
+    support_id = hub.id_of("support", uid)
+    _before_first_write(hub, "support", lambda: emu.user.update(support_id, location="Room 42"))
+    # ops: a save without content change (a ChangeKey race)
+    ops_id = hub.id_of("ops", uid)
+    _before_first_write(hub, "ops", lambda: emu.bump_change_key(ops_id))
+    runs = [hub.sync("support"), hub.sync("ops")]
+    all_ok(runs)
+    assert all(r.counts.get("repulls", 0) >= 1 for r in runs), [r.counts for r in runs]
+    all_ok(hub.sync_all(rounds=2))
+    _assert_converged(hub)
+    for name in hub.spokes:
+        item = hub.by_uid(name)[uid]
+        assert (item["subject"], item["location"]) == ("team 0 (renamed)", "Room 42"), name
+    assert hub.hub_items()[uid].get("location") == "Room 42"
+    assert emu.count("UpdateItem") > 0
+
+
+def test_partial_deletion_scan_deletes_nothing(store: Any, emu: EwsEmulator) -> None:
+    hub = _build(store, emu, full_scan_seconds=0, page_size=4)  # every poll is a deletion scan
+    try:
+        _seed(hub, 3)
+        all_ok(hub.sync_all(rounds=2))
+        before = {name: set(hub.by_uid(name)) for name in hub.spokes}
+        assert all(len(uids) == 12 for uids in before.values())
+        gone = hub.uid_of("sales", "support 1")
+        emu.user.delete(hub.id_of("sales", gone))  # a real deletion, invisible to partial scans
+        emu.truncate_pages(count=10_000)
+        assert hub.spokes["sales"].connector.list_ids()[1] is False  # the listings really are partial
+        emu.reset_log()
+        hub.sync_all(rounds=2)
+        assert emu.faults[0].hits > 0 and emu.count("DeleteItem") == 0
+        assert set(hub.hub_items()) == before["sales"]
+        for name in ("support", "ops", "team"):
+            assert set(hub.by_uid(name)) == before[name], name
+        emu.faults.clear()
+        all_ok(hub.sync_all(rounds=2))  # a complete scan: now the deletion goes through
+        _assert_converged(hub)
+        assert set(hub.hub_items()) == before["sales"] - {gone}
+    finally:
+        hub.close()
+    assert emu.meeting_messages == []
