@@ -4,7 +4,10 @@ Semantics per op (see ``cirahub.core.ops``), including what makes a re-run harml
 
 - CreateHubItem: a new hub item (next version), its version row and its link — unless the
   remote id is already linked in this spoke, then nothing changes and the existing hub item
-  id is reported (idempotent re-run).
+  id is reported (idempotent re-run); or unless an alive hub item already has that UID
+  (another spoke brought it in since this one planned — the same invitation in two
+  mailboxes), then the op is stale and the spoke re-plans, which links it to that item: a
+  hub never holds two alive items with one UID.
 - UpdateHubItem: at ``expected_version`` → next version (a tombstone is revived), version
   row, conflict log rows, link with ``hub_version`` = new version when ``in_sync`` else
   ``base_version``. Already past it with equal content → success without a new version
@@ -106,6 +109,8 @@ class Batch:
         self.touched_remotes: set[str] = set()
         self.touched_items: set[str] = set()
         self.quarantine: dict[str, dict[str, Any] | None] = {}
+        #: uid → id of the alive hub items with the UIDs this batch creates
+        self.alive_uids: dict[str, str] = {}
         self.touched_quarantine: set[str] = set()
         self.version_rows: list[dict[str, Any]] = []
         self.conflict_rows: list[dict[str, Any]] = []
@@ -134,6 +139,10 @@ class Batch:
             self.items[row.id] = _Item(row.id, row.uid, row.version, row.created_version,
                                        row.content, row.fingerprint, row.match_key,
                                        bool(row.deleted))
+        new_uids = {op.item.uid for op in ops if isinstance(op, CreateHubItem)}
+        for row in self._rows(lambda p: select(_I.id, _I.uid).where(
+                _I.hub_id == self.hub_id, _I.uid.in_(p), _I.deleted.is_(False)), new_uids):
+            self.alive_uids[row.uid] = row.id
         for row in self._rows(lambda p: select(m.quarantine).where(
                 _Q.spoke_id == self.spoke_id, _Q.remote_id.in_(p)), remotes):
             self.quarantine[row.remote_id] = dict(row._mapping)
@@ -175,9 +184,12 @@ class Batch:
         if existing is not None:
             self.tally.created[op.remote_id] = existing.hub_item_id
             return self._done(op.remote_id, "unchanged")
+        if op.item.uid in self.alive_uids:
+            return self._stale(op.remote_id)
         version = self._next_version()
         item = _Item(str(uuid.uuid4()), op.item.uid, version, version, None, None, None,
                      False, new=True)
+        self.alive_uids[item.uid] = item.id
         self.items[item.id] = item
         self._write_content(item, op.item)
         self._set_link(op.remote_id, _Link(item.id, op.remote_version, op.fingerprint, version))

@@ -371,3 +371,35 @@ def test_permissions_create_only_spoke_gets_no_updates_or_deletes(store):
     a.calendar.user_delete(rid)
     loop.sync_all()
     assert "u1" in _uids(c)
+
+
+def test_same_invitation_in_two_spokes_at_once_is_one_hub_item(store):
+    """Regression: the same invitation (one UID) lands in two mailboxes; their runs plan at
+    the same time (spokes run in parallel on Ray), so both plan a hub create. The merge is
+    the serialization point: the second create is stale, re-planned, and linked — one hub
+    item, one copy per spoke."""
+    loop = Loop(store)
+    a, b, c = (loop.add_memory(n) for n in "abc")
+    a.calendar.user_create(event("invite-1", "Kick-off"))
+    b.calendar.user_create(event("invite-1", "Kick-off"))
+
+    class RaceMerger:
+        """Lets spoke a's whole run happen between b's plan and b's merge."""
+
+        def __init__(self, inner):
+            self.inner, self.raced = inner, False
+
+        def merge(self, hub_id, spoke_id, ops):
+            if spoke_id == b.id and not self.raced:
+                self.raced = True
+                loop.sync("a")
+            return self.inner.merge(hub_id, spoke_id, ops)
+
+    b.cycle.merger = RaceMerger(loop.merger)
+    summary = loop.sync("b")
+    assert b.cycle.merger.raced and summary.ok
+    loop.sync_all()
+    assert list(loop.hub_items()) == ["invite-1"]
+    assert store.count_items(loop.hub.id) == 1
+    for s in (a, b, c):
+        assert len(s.calendar.find_uid("invite-1")) == 1, s.name
