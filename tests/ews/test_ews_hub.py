@@ -267,3 +267,41 @@ def test_partial_deletion_scan_deletes_nothing(store: Any, emu: EwsEmulator) -> 
     finally:
         hub.close()
     assert emu.meeting_messages == []
+
+
+# --- the cost of polling an unchanged public folder ----------------------------------------
+
+
+def _no_change_poll(hub: EwsHub, emu: EwsEmulator, name: str) -> list[str]:
+    """The EWS operations of one run of an unchanged, converged spoke."""
+    emu.reset_log()
+    summary = hub.sync(name)
+    all_ok([summary])
+    assert summary.counts.get("pulled", 0) == 0 and summary.counts.get("pushed", 0) == 0
+    return [r.op for r in emu.requests]
+
+
+def test_no_change_poll_costs_a_constant_number_of_requests(store: Any, emu: EwsEmulator) -> None:
+    """After convergence (and a while later, as a 5-minute poll would be), one run of a
+    public-folder spoke costs the same few EWS requests with 10 or 60 items, even with the
+    60 items spanning several FindItem pages."""
+    hub = _build(store, emu, page_size=20)
+    try:
+        costs: dict[int, dict[str, list[str]]] = {}
+        for total, tag in ((10, "a"), (60, "b")):
+            have = len(hub.hub_items())
+            for k in range(total - have):
+                spoke = list(hub.spokes.values())[k % len(hub.spokes)]
+                emu.user.create(spoke.folder_id, subject=f"{tag}{k}", start=_at(1 + k % 28, 8 + k % 9),
+                                end=_at(1 + k % 28, 9 + k % 9))
+            all_ok(hub.sync_all(rounds=2))
+            _assert_converged(hub)
+            assert len(hub.hub_items()) == total
+            hub.age_items(timedelta(minutes=10))  # the next poll comes minutes later
+            costs[total] = {name: _no_change_poll(hub, emu, name) for name in ("sales", "support", "ops")}
+            print(f"no-change poll with {total} items: {costs[total]}")
+        assert costs[10] == costs[60]
+        assert all(ops == ["FindItem"] for ops in costs[60].values()), costs
+    finally:
+        hub.close()
+    assert emu.meeting_messages == []
