@@ -222,6 +222,9 @@ class EwsEmulator:
 def _handler(emu: EwsEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Answers go out as headers then body in two writes; with Nagle's algorithm the
+        # second waits for the client's delayed ACK (~40 ms a request on loopback).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: object) -> None:  # quiet
             return
