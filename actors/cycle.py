@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from cirahub.connectors.base import SpokeConnector, Write, WriteResult
-from cirahub.core.errors import CirahubError, PreconditionFailed, WriterFenced
+from cirahub.core.errors import CirahubError, PreconditionFailed, StoreError, WriterFenced
 from cirahub.core.fingerprint import match_key
 from cirahub.core.model import Delta, HubItem, Link
 from cirahub.core.ops import (
@@ -159,11 +159,18 @@ class SyncCycle:
         except WriterFenced:
             self.store.finish_run(run_id, "error", counts, {"code": WriterFenced.code})
             raise
-        except CirahubError as exc:
-            if not exc.retryable and exc.code == "store_error":
-                raise
-            error = exc.to_dict()
-            log.warning("sync run of spoke %s failed: %s", self.spoke_id, exc)
+        except StoreError:
+            raise  # the store itself is down: nothing can be recorded; the caller backs off
+        except Exception as exc:
+            if isinstance(exc, CirahubError):
+                error = exc.to_dict()
+                log.warning("sync run of spoke %s failed: %s", self.spoke_id, exc)
+            else:
+                # A bug (ours or a library's) must not leave the run "running" forever nor
+                # stop the other spokes; the message is the exception's type only, since a
+                # library message may quote anything, secrets included.
+                error = {"code": "internal", "message": f"internal error ({type(exc).__name__})"}
+                log.exception("sync run of spoke %s failed unexpectedly", self.spoke_id)
             self.store.set_spoke_state(self.spoke_id, "error", error=error)
             self.store.finish_run(run_id, "error", counts, error)
             self.progress("failed", counts)

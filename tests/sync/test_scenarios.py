@@ -403,3 +403,25 @@ def test_same_invitation_in_two_spokes_at_once_is_one_hub_item(store):
     assert store.count_items(loop.hub.id) == 1
     for s in (a, b, c):
         assert len(s.calendar.find_uid("invite-1")) == 1, s.name
+
+
+def test_a_connector_bug_fails_only_that_run_and_is_recorded(store):
+    """Regression: an unexpected exception inside a connector left the run "running" and
+    escaped the cycle. Now the run ends as an error with a safe message, the spoke shows it,
+    and the other spokes keep syncing."""
+    loop = Loop(store)
+    a, b = loop.add_memory("a"), loop.add_memory("b")
+
+    def broken(cursor, known):
+        raise KeyError("token=hunter2")
+
+    a.connector.delta = broken
+    b.calendar.user_create(event("u1", "Still syncs"))
+    summary = loop.sync("a")
+    assert summary.status == "error"
+    assert summary.error == {"code": "internal", "message": "internal error (KeyError)"}
+    (run,) = store.list_runs(spoke_id=a.id)
+    assert run.status == "error" and run.finished_at is not None
+    assert "hunter2" not in repr(run) and "hunter2" not in repr(store.get_spoke(a.id))
+    assert store.get_spoke(a.id).state == "error"
+    assert loop.sync("b").ok
