@@ -9,7 +9,11 @@ order. After a fault-free round of syncs:
 - feed-only spokes were never written, mirrors' local edits never reached the hub;
 - no UID appears twice in any spoke or in the hub;
 - no edit is lost: the hub holds, for every field, the latest value a contributing spoke's
-  user wrote and a pull observed, unless a recorded conflict or a later delete explains it.
+  user wrote and a pull observed, unless a recorded conflict or a later delete explains it;
+- a mirror's local edits never reach the hub.
+
+CI runs a fixed (derandomized) set of examples. To look for new failures:
+``CIRAHUB_LOOP_EXPLORE=1 CIRAHUB_LOOP_EXAMPLES=300 pytest --timeout 0 tests/sync/test_loop_properties.py``.
 """
 
 from __future__ import annotations
