@@ -170,7 +170,7 @@ class Runtime:
             spoke_id=s.id, hub_id=s.hub_id, hub=hub_name, name=s.name, kind=s.kind,
             enabled=s.enabled, state=state, last_run=last_run,
             next_run_at=datetime.fromtimestamp(next_at, UTC) if next_at else None,
-            linked_items=len(self.store.links(s.id)),
+            linked_items=self.store.count_links(s.id),
             last_error=(live or {}).get("last_error") or s.last_error,
             halted_reason=s.halted_reason,
             node_id=(live or {}).get("node_id"), actor=(live or {}).get("actor"),

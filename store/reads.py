@@ -102,6 +102,13 @@ class ReadsMixin(StoreBase):
         return int(value)
 
     @guarded
+    def count_links(self, spoke_id: str) -> int:
+        """Number of hub items linked in the spoke (what the spoke holds of the hub)."""
+        stmt = select(func.count()).select_from(m.links).where(m.links.c.spoke_id == spoke_id)
+        with self._read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    @guarded
     def count_items(self, hub_id: str, *, include_deleted: bool = False) -> int:
         """Number of alive hub items (tombstones too with ``include_deleted``)."""
         stmt = select(func.count()).select_from(m.hub_items).where(_HI.hub_id == hub_id)

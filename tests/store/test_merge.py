@@ -108,6 +108,7 @@ def test_reapplying_the_same_ops_is_harmless(store):
     assert store.hub_version(hub.id) == version_after
     assert store.links(spoke.id) == links_after
     assert store.count_items(hub.id) == 2
+    assert store.count_links(spoke.id) == len(links_after) == 2
     assert [v.version for v in store.hub_item_history(h1)] == [1, 4]
 
 
