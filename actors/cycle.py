@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from cirahub.actors.known import KnownVersions
 from cirahub.connectors.base import SpokeConnector, Write, WriteResult
 from cirahub.core.errors import CirahubError, PreconditionFailed, StoreError, WriterFenced
 from cirahub.core.fingerprint import match_key
@@ -194,8 +195,9 @@ class SyncCycle:
         )
         # Pull.
         self.progress("pulling", counts)
-        links = self.store.links(spoke.id)
-        delta = self.connector.delta(spoke.pull_cursor, {r: ln.remote_version for r, ln in links.items()})
+        known = KnownVersions(self.store, spoke.id)
+        delta = self.connector.delta(spoke.pull_cursor, known)
+        links = self._links_for(spoke.id, delta, known)
         counts["pulled"] = len(delta.changed)
         counts["remote_deleted"] = len(delta.deleted)
         # Plan + merge (re-planning ops that went stale because another spoke merged first).
@@ -223,7 +225,7 @@ class SyncCycle:
                 changed=tuple(r for r in delta.changed if r.remote_id in stale),
                 deleted=tuple(d for d in delta.deleted if d in stale),
             )
-            links = self.store.links(spoke.id)
+            links = self._links_for(spoke.id, delta, None)
         if spoke.confirm_deletes:
             self.store.consume_confirm(spoke.id)
         # Only now is the pull durable: advance the pull cursor.
@@ -237,6 +239,17 @@ class SyncCycle:
             return "partial"
         self.store.set_spoke_state(spoke.id, "ok")
         return "ok"
+
+    def _links_for(self, spoke_id: str, delta: Delta, known: KnownVersions | None) -> dict[str, Link]:
+        """The links planning this delta needs (see plan_pull): all of them when the connector
+        listed everything anyway, else those of the delta's remote ids and changed UIDs."""
+        if known is not None and known.all_links is not None:
+            return dict(known.all_links)
+        return self.store.links_for(
+            spoke_id,
+            remote_ids=[r.remote_id for r in delta.changed] + list(delta.deleted),
+            uids={r.item.uid for r in delta.changed if r.item is not None},
+        )
 
     def _plan_pull(
         self, ctx: SpokeContext, hub: Any, delta: Delta, links: Mapping[str, Link], now: datetime,
@@ -259,14 +272,24 @@ class SyncCycle:
         for h in (*by_uid.values(), *by_match.values()):
             by_id.setdefault(h.id, h)
         bases = self.store.item_versions({(ln.hub_item_id, ln.hub_version) for ln in refs})
+        candidates = {h.id for h in (*by_uid.values(), *by_match.values())}
+        linked = {ln.hub_item_id: ln.remote_id for ln in links.values()}
+        if candidates - set(linked):
+            linked.update((i, ln.remote_id) for i, ln in
+                          self.store.links_by_item(ctx.spoke_id, candidates - set(linked)).items())
         view = HubView(
             by_id=by_id,
             by_uid=by_uid,
             by_match_key=by_match,
             bases=bases,
-            linked_in_spoke={ln.hub_item_id: ln.remote_id for ln in links.values()},
+            linked_in_spoke=linked,
         )
-        return plan_pull(ctx, delta, links, view, hub.policy, now, allow_mass_delete=allow_mass_delete)
+        # Only the safety checks (deletions, an empty complete listing) need the spoke's total
+        # number of links; ``links`` may be just the ones this delta concerns.
+        linked_count = (self.store.count_links(ctx.spoke_id) if delta.deleted or delta.complete
+                        else len(links))
+        return plan_pull(ctx, delta, links, view, hub.policy, now,
+                         allow_mass_delete=allow_mass_delete, linked_count=linked_count)
 
     # --- push ---------------------------------------------------------------------------------
 

@@ -115,7 +115,7 @@ class _PullPlanner:
 
     def __init__(
         self, ctx: SpokeContext, delta: Delta, links: Mapping[str, Link], hub: HubView,
-        policy: ConflictPolicy, now: datetime,
+        policy: ConflictPolicy, now: datetime, linked_count: int | None = None,
     ) -> None:
         self.ctx, self.links, self.hub, self.policy, self.now = ctx, links, hub, policy, now
         self.opts, self.caps = ctx.options, ctx.capabilities
@@ -134,6 +134,7 @@ class _PullPlanner:
         self.touched: set[str] = set()
         self.conflicts: list[ConflictRecord] = []
         self.ignored = 0
+        self.linked_count = len(links) if linked_count is None else linked_count
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -187,7 +188,7 @@ class _PullPlanner:
         records += [c for op in ops if isinstance(op, UpdateHubItem) for c in op.conflicts]
         stats["conflicts"] = len(records)
         halt = None if allow_mass_delete else check_deletions(
-            stats["tombstone_hub_item"], len(self.links),
+            stats["tombstone_hub_item"], self.linked_count,
             listing_complete=self.delta_complete, listing_size=self.delta_size,
         )
         if halt is not None:
@@ -383,11 +384,16 @@ def plan_pull(
     now: datetime,
     *,
     allow_mass_delete: bool = False,
+    linked_count: int | None = None,
 ) -> PullPlan:
     """Plan the hub operations for one spoke's ``delta``.
 
-    ``links`` are all of this spoke's links keyed by remote id; ``hub`` the hub items the
-    delta refers to. Raises CirahubError when a link's hub item is missing from ``hub.by_id``
-    (the caller loaded an inconsistent view). See the module docstring for the guarantees.
+    ``links`` are this spoke's links keyed by remote id: all of them, or at least those of the
+    delta's remote ids and those whose UID a changed item carries (no other link can change a
+    decision); ``linked_count`` is then the spoke's total number of links (for the mass-delete
+    check; default ``len(links)``). ``hub`` holds the hub items the delta refers to, and
+    ``hub.linked_in_spoke`` the links of its UID/match candidates. Raises CirahubError when a
+    link's hub item is missing from ``hub.by_id`` (the caller loaded an inconsistent view).
+    See the module docstring for the guarantees.
     """
-    return _PullPlanner(ctx, delta, links, hub, policy, now).run(allow_mass_delete)
+    return _PullPlanner(ctx, delta, links, hub, policy, now, linked_count).run(allow_mass_delete)

@@ -3,6 +3,8 @@ spokes. Each test is a situation an operator would recognize."""
 
 from __future__ import annotations
 
+import pytest
+
 from cirahub.core.item import Item
 from cirahub.core.options import NONE, Permissions, PrivateMode, SyncOptions
 from tests.sync.harness import Loop, event
@@ -116,11 +118,13 @@ def test_delete_propagates_when_nobody_edited(store):
     assert set(loop.hub_items()) == {"u2"}
 
 
-def test_mass_delete_halts_until_confirmed(store):
+@pytest.mark.parametrize("incremental", [False, True], ids=["listing", "server-cursor"])
+def test_mass_delete_halts_until_confirmed(store, incremental):
     """Someone empties 12 of 20 items: the spoke halts, nothing is deleted elsewhere; after the
-    operator confirms, the deletions go through."""
+    operator confirms, the deletions go through. The same whether the deletions come from a
+    complete listing or from the server's change log."""
     loop = Loop(store)
-    a, b = loop.add_memory("a"), loop.add_memory("b")
+    a, b = loop.add_memory("a", incremental=incremental), loop.add_memory("b")
     for i in range(20):
         a.calendar.user_create(event(f"u{i}", f"Item {i}", day=1 + i % 28))
     loop.sync_all()
@@ -425,3 +429,30 @@ def test_a_connector_bug_fails_only_that_run_and_is_recorded(store):
     assert "hunter2" not in repr(run) and "hunter2" not in repr(store.get_spoke(a.id))
     assert store.get_spoke(a.id).state == "error"
     assert loop.sync("b").ok
+
+
+def test_no_change_poll_of_a_server_cursor_spoke_reads_no_links(store, monkeypatch):
+    """A spoke whose server reports changes (sync-token style) costs no read of its links
+    when nothing changed, so a poll stays cheap however big the calendar; a listing spoke
+    reads them once per run."""
+    loop = Loop(store)
+    cursor = loop.add_memory("cursor", incremental=True)
+    listing = loop.add_memory("listing")
+    for i in range(30):
+        cursor.calendar.user_create(event(f"u{i}", f"Item {i}", day=1 + i % 28))
+    loop.sync_all()
+    calls = []
+    real_links = store.links
+    monkeypatch.setattr(store, "links", lambda spoke_id: calls.append(spoke_id) or
+                        real_links(spoke_id))
+    assert loop.sync("cursor").ok
+    assert calls == []
+    assert loop.sync("listing").ok
+    assert calls == [listing.id]
+    # and a real change through the cursor spoke still syncs, still without a full read
+    (rid,) = cursor.calendar.find_uid("u3")
+    cursor.calendar.user_update(rid, event("u3", "Item 3 (moved)", day=20))
+    assert loop.sync("cursor").ok
+    assert calls == [listing.id]
+    loop.sync("listing")
+    assert _uids(listing)["u3"].get("summary") == "Item 3 (moved)"
