@@ -26,6 +26,7 @@ from cirahub.actors.known import KnownVersions
 from cirahub.connectors.base import SpokeConnector, Write, WriteResult
 from cirahub.core.errors import CirahubError, PreconditionFailed, StoreError, WriterFenced
 from cirahub.core.fingerprint import match_key
+from cirahub.core.item import Item
 from cirahub.core.model import Delta, HubItem, Link
 from cirahub.core.ops import (
     BumpLink,
@@ -277,12 +278,21 @@ class SyncCycle:
         if candidates - set(linked):
             linked.update((i, ln.remote_id) for i, ln in
                           self.store.links_by_item(ctx.spoke_id, candidates - set(linked)).items())
+        # A spoke edit of an item deleted in the hub revives it with what it held before
+        # the delete (rare: only read for tombstones this delta edits).
+        changed_ids = {links[r.remote_id].hub_item_id for r in delta.changed
+                       if r.remote_id in links}
+        last_alive = {
+            i: alive for i in changed_ids if i in by_id and by_id[i].deleted
+            and (alive := self._last_alive(i)) is not None
+        }
         view = HubView(
             by_id=by_id,
             by_uid=by_uid,
             by_match_key=by_match,
             bases=bases,
             linked_in_spoke=linked,
+            last_alive=last_alive,
         )
         # Only the safety checks (deletions, an empty complete listing) need the spoke's total
         # number of links; ``links`` may be just the ones this delta concerns.
@@ -290,6 +300,10 @@ class SyncCycle:
                         else len(links))
         return plan_pull(ctx, delta, links, view, hub.policy, now,
                          allow_mass_delete=allow_mass_delete, linked_count=linked_count)
+
+    def _last_alive(self, hub_item_id: str) -> Item | None:
+        versions = [v.item for v in self.store.hub_item_history(hub_item_id) if v.item is not None]
+        return versions[-1] if versions else None
 
     # --- push ---------------------------------------------------------------------------------
 

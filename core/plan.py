@@ -21,7 +21,7 @@ Guarantees:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from cirahub.core.errors import CirahubError
@@ -86,6 +86,8 @@ class HubView:
     #: (hub_item_id, version) -> content at that version (the merge base); missing = unknown
     bases: Mapping[tuple[str, int], Item | None] = field(default_factory=dict)
     linked_in_spoke: Mapping[str, str] = field(default_factory=dict)  # hub_item_id -> remote id
+    #: tombstoned hub item id -> its content just before the delete (for an edit beating it)
+    last_alive: Mapping[str, Item] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,13 @@ class _PullPlanner:
         self, r: RemoteItem, link: Link, hub_item: HubItem, base: Item | None, fp_r: str
     ) -> None:
         assert r.item is not None
+        alive = self.hub.last_alive.get(hub_item.id)
+        if alive is not None:
+            # merge the edit into what the hub held before the delete, so edits other spokes
+            # made between this spoke's last sync and the delete survive too
+            revived = replace(hub_item, item=Item(hub_item.uid, alive.fields, alive.overrides))
+            self.merge(r, revived, base, link.hub_version, fp_r, resurrect=True)
+            return
         carried = carried_fields(self.opts, self.caps, r.item, base)
         content = overlay_uncarried(from_spoke(r.item, base, self.opts, self.caps), base, carried)
         item = Item(hub_item.uid, content.fields, content.overrides)
@@ -252,9 +261,12 @@ class _PullPlanner:
             self.touched.add(hub_item.id)
 
     def merge(
-        self, r: RemoteItem, hub_item: HubItem, base: Item | None, base_version: int, fp_r: str
+        self, r: RemoteItem, hub_item: HubItem, base: Item | None, base_version: int, fp_r: str,
+        *, resurrect: bool = False,
     ) -> None:
-        """Three-way merge of ``r`` into ``hub_item``; ``base`` None = no common ancestor."""
+        """Three-way merge of ``r`` into ``hub_item``; ``base`` None = no common ancestor.
+        ``resurrect``: ``hub_item`` is a tombstone shown with its last alive content; the
+        result revives it and the lost delete is logged."""
         assert r.item is not None and hub_item.item is not None
         hub = hub_item.item
         carried = carried_fields(self.opts, self.caps, r.item, hub)
@@ -268,7 +280,10 @@ class _PullPlanner:
         records = conflict_records(
             result, hub_item.id, hub_item.uid, self.ctx.spoke_id, hub, incoming
         )
-        if same_content(result.item, hub):
+        if resurrect:
+            records = (*records, ConflictRecord(
+                hub_item.id, hub_item.uid, self.ctx.spoke_id, (), kind="edit-vs-delete"))
+        if same_content(result.item, hub) and not resurrect:
             # the hub already holds the merged content: only the link moves
             version = hub_item.version if in_sync else base_version
             self.change_ops.append(
@@ -278,7 +293,7 @@ class _PullPlanner:
         else:
             self.change_ops.append(UpdateHubItem(
                 hub_item.id, hub_item.version, result.item, r.remote_id, r.remote_version,
-                fp_r, in_sync, base_version, conflicts=records,
+                fp_r, in_sync, base_version, conflicts=tuple(records), resurrect=resurrect,
             ))
         if not in_sync:
             self.touched.add(hub_item.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from cirahub.core.fingerprint import fingerprint, match_key
@@ -176,6 +177,23 @@ def test_row3c_edit_in_spoke_resurrects_an_item_deleted_in_the_hub() -> None:
     # the spoke's edit, plus what it cannot carry (alarms) from the last alive version
     assert op.item == ev(summary="Standup (moved)", day=3, alarms=[15])
     assert op.in_sync and op.base_version == 1
+    assert [r.kind for r in op.conflicts] == ["edit-vs-delete"]
+
+
+def test_row3c_revived_item_keeps_hub_edits_made_before_the_delete() -> None:
+    """Another calendar retitled the item and a third then deleted it; this calendar (still on
+    the old title) moved it. The edit wins over the delete and merges with the retitle."""
+    c = ctx()
+    _h, ln, bases = synced(c, "h1", ev(location="Room 1"))
+    tomb = hub("h1", None, 3, uid="u1")
+    before_delete = ev(summary="Standup (renamed)", location="Room 1")
+    hub_view = replace(view([tomb], [ln], bases), last_alive={"h1": before_delete})
+    moved = ev(location="Room 9")
+    plan = pull(c, [RemoteItem("r1", "v2", moved)], links=[ln], hub_view=hub_view)
+    (op,) = plan.ops
+    assert isinstance(op, UpdateHubItem) and op.resurrect and op.expected_version == 3
+    assert op.item == ev(summary="Standup (renamed)", location="Room 9")
+    assert not op.in_sync and plan.touched == {"h1"}  # the spoke still shows the old title
     assert [r.kind for r in op.conflicts] == ["edit-vs-delete"]
 
 

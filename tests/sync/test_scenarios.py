@@ -456,3 +456,31 @@ def test_no_change_poll_of_a_server_cursor_spoke_reads_no_links(store, monkeypat
     assert calls == [listing.id]
     loop.sync("listing")
     assert _uids(listing)["u3"].get("summary") == "Item 3 (moved)"
+
+
+def test_edit_reviving_a_deleted_item_keeps_edits_made_before_the_delete(store):
+    """Regression: A retitles the meeting, B then deletes it, and C — which had not synced A's
+    retitle yet — moves its room. C's edit beats the delete; the revived meeting must carry
+    A's title too (it used to come back with C's stale copy of the title)."""
+    loop = Loop(store)
+    a, b, c = (loop.add_memory(n) for n in "abc")
+    a.calendar.user_create(event("u1", "Design review", location="Room 1"))
+    a.calendar.user_create(event("u2", "Other", day=5))  # so B's listing is not empty
+    loop.sync_all()
+    (rid_a,) = a.calendar.find_uid("u1")
+    (rid_c,) = c.calendar.find_uid("u1")
+    a.calendar.user_update(rid_a, event("u1", "Design review (v2)", location="Room 1",
+                                        last_modified="2026-11-24T10:00:00Z"))
+    loop.sync("a")
+    loop.sync("b")  # B gets the retitle...
+    b.calendar.user_delete(b.calendar.find_uid("u1")[0])
+    loop.sync("b")  # ...and then deletes the meeting: a tombstone in the hub
+    assert "u1" not in loop.hub_items()
+    c.calendar.user_update(rid_c, event("u1", "Design review", location="Room 9",
+                                        last_modified="2026-11-24T11:00:00Z"))
+    loop.sync("c")
+    loop.sync_all()
+    for s in (a, b, c):
+        item = _uids(s)["u1"]
+        assert (item.get("summary"), item.get("location")) == ("Design review (v2)", "Room 9"), s.name
+    assert "edit-vs-delete" in [x.kind for x in store.list_conflicts(loop.hub.name)]
