@@ -198,3 +198,36 @@ def test_secrets_never_leave_the_server(server: Server, tmp_path: Path) -> None:
         assert "Second-secret-value" not in text
     db = (server.data_dir / "cirahub.db").read_bytes()
     assert password.encode() not in db and b"Second-secret-value" not in db
+
+
+def test_mass_delete_halts_until_the_operator_confirms(server: Server, tmp_path: Path) -> None:
+    """Someone wipes 11 of 12 events from one folder: `sync` exits 1 and deletes nothing,
+    `status` says why, `confirm` lets the next sync apply the deletions everywhere."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    for i in range(12):
+        (src / f"e{i}.ics").write_text(event(f"e{i}@test", f"Event {i}",
+                                             start=f"203006{i + 1:02d}T100000Z",
+                                             end=f"203006{i + 1:02d}T110000Z"))
+    assert server.ctl("hub", "create", "halting").code == 0
+    for name, folder in (("src", src), ("dst", dst)):
+        r = server.ctl("spoke", "add", "halting", name, "--kind", "vdir", "--path", str(folder))
+        assert r.code == 0, r.text
+    assert server.ctl("sync", "halting").code == 0
+    assert len(summaries(dst)) == 12
+    for i in range(11):
+        (src / f"e{i}.ics").unlink()
+
+    r = server.ctl("sync", "halting")
+    assert r.code == 1, r.text
+    assert len(summaries(dst)) == 12  # nothing deleted while halted
+    status = {s["spoke"]: s for s in js(server, "status", "halting")}
+    assert status["src"]["halted"] and "11" in status["src"]["halted_reason"]
+
+    r = server.ctl("confirm", "halting", "src")
+    assert r.code == 0, r.text
+    r = server.ctl("sync", "halting")
+    assert r.code == 0, r.text
+    assert list(summaries(dst)) == ["e11@test"]
+    status = {s["spoke"]: s for s in js(server, "status", "halting")}
+    assert not status["src"]["halted"] and status["src"]["state"] == "ok"
