@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install test lint demo clean bench
 
-$(STAMP): pyproject.toml setup.py
+# setup.py maps each top-level package folder at install time: a new one needs a reinstall.
+$(STAMP): pyproject.toml setup.py $(wildcard */__init__.py)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
