@@ -16,14 +16,13 @@ from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
 
 class LiveProgress:
-    """One line per spoke, redrawn in place on a terminal, appended otherwise (only when a
-    spoke's phase changes, so logs stay short)."""
+    """One line per spoke, redrawn in place on a terminal; elsewhere (logs, CI, pipes) one line
+    per finished run, so output stays short however many spokes there are."""
 
     def __init__(self, stream: Any = None) -> None:
         self.stream = stream or sys.stdout
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.lines: dict[tuple[str, str], str] = {}
-        self.phases: dict[tuple[str, str], str] = {}
         self.drawn = 0
 
     def update(self, p: pb.SpokeProgress) -> None:
@@ -39,10 +38,9 @@ class LiveProgress:
                 self.stream.write("\x1b[2K" + text + "\n")
             self.drawn = len(self.lines)
             self.stream.flush()
-        elif self.phases.get(key) != state:
+        elif p.status:
             self.stream.write(line + "\n")
             self.stream.flush()
-        self.phases[key] = state
 
 
 def summary_table(summary: pb.SyncSummary) -> None:
