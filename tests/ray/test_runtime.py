@@ -127,13 +127,16 @@ def test_disabling_stops_polling_and_enabling_catches_up(topo: Topology) -> None
     status = {s.spoke_id: s for s in rt.status(HUB)}[b]
     assert status.state == "disabled" and status.actor is None
     runs_before = len(store.list_runs(spoke_id=b, limit=1000))
-    disabled_at = datetime.now(UTC)
 
     write_event(topo.folders["a"], "while-off@t", "made while b is disabled")
     summaries = sync_round(rt, HUB)
     assert summaries[b]["status"] == "skipped"
-    # let every enabled spoke poll at least once on its own after the disable
-    wait_for(lambda: any(r.trigger == "schedule" and r.started_at > disabled_at
+    # The round's spokes ran in parallel, so c may have pushed before a merged the new
+    # event: wait for a scheduled run of c that started after the round (the hub held the
+    # event by then) and has finished.
+    after_round = datetime.now(UTC)
+    wait_for(lambda: any(r.trigger == "schedule" and r.started_at > after_round
+                         and r.finished_at is not None
                          for r in store.list_runs(spoke_id=topo.ids["c"], limit=5)),
              timeout=60, what="a scheduled run of another spoke")
     assert len(store.list_runs(spoke_id=b, limit=1000)) == runs_before
