@@ -268,16 +268,17 @@ class SyncCycle:
                 if r.item is not None and r.remote_id not in links and (k := match_key(r.item))
             }
             by_match = self.store.hub_items_by_match_key(hub.id, keys) if keys else {}
+        # Hub items an unlinked remote item may be matched to (same UID, or same content on
+        # first attach), and whether this spoke already links them elsewhere.
+        candidates = {h.id: h for h in (*by_uid.values(), *by_match.values())}
         ids = {ln.hub_item_id for ln in refs}
-        by_id = dict(self.store.hub_items(hub.id, ids)) if ids else {}
-        for h in (*by_uid.values(), *by_match.values()):
-            by_id.setdefault(h.id, h)
+        by_id = {**candidates, **(self.store.hub_items(hub.id, ids) if ids else {})}
         bases = self.store.item_versions({(ln.hub_item_id, ln.hub_version) for ln in refs})
-        candidates = {h.id for h in (*by_uid.values(), *by_match.values())}
         linked = {ln.hub_item_id: ln.remote_id for ln in links.values()}
-        if candidates - set(linked):
+        unknown = set(candidates) - set(linked)
+        if unknown:
             linked.update((i, ln.remote_id) for i, ln in
-                          self.store.links_by_item(ctx.spoke_id, candidates - set(linked)).items())
+                          self.store.links_by_item(ctx.spoke_id, unknown).items())
         # A spoke edit of an item deleted in the hub revives it with what it held before
         # the delete (rare: only read for tombstones this delta edits).
         changed_ids = {links[r.remote_id].hub_item_id for r in delta.changed
