@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cirahub.connectors.registry import KIND_MODULES, validate_config
+from cirahub.control.connection import ConnectionCheck, test_connection
 from cirahub.control.convert import merged_count
 from cirahub.core.errors import InvalidInput
 from cirahub.core.options import SyncOptions
@@ -42,6 +43,8 @@ class RuntimeLike(Protocol):
     def status(self, hub: str | None = None) -> list[Any]: ...
 
     def events(self, since: int, timeout: float) -> list[Any]: ...
+
+    def hub_actors(self) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,24 @@ class Handlers:
 
     def events(self, since: int, timeout: float) -> list[Any]:
         return list(self.runtime.events(since, timeout))
+
+    # --- observability (the console's dashboard and /metrics) --------------------------------
+
+    def hub_item_count(self, hub: str) -> int:
+        """Alive items of the hub ``hub``; NotFound for an unknown hub."""
+        return int(self.store.count_items(self.store.get_hub(_required(hub, "hub")).id))
+
+    def test_connection(
+        self, kind: str, config: Mapping[str, Any], secret: str | None
+    ) -> ConnectionCheck:
+        """Validate a spoke's config like :meth:`add_spoke` and reach its calendar once,
+        storing nothing (see :mod:`cirahub.control.connection`)."""
+        return test_connection(kind, check_spoke_input(kind, config, secret), secret)
+
+    def hub_actors(self) -> list[dict[str, Any]]:
+        """The hub actors' own status (one dict each; ``error`` set for one that did not
+        answer)."""
+        return list(self.runtime.hub_actors())
 
 
 def _required(value: str, what: str) -> str:
