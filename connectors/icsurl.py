@@ -27,7 +27,6 @@ from typing import Any
 from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
 from cirahub.connectors.caldav.config import check_http_url, optional_str, reject_unknown
 from cirahub.connectors.caldav.http import HttpClient, RetryPolicy, header
-from cirahub.connectors.registry import register
 from cirahub.core.errors import (
     AuthError,
     InvalidInput,
@@ -238,6 +237,5 @@ def open_icsurl(config: Mapping[str, Any], secret: str | None) -> IcsUrlConnecto
     return IcsUrlConnector(parse_config(config), secret)
 
 
-register("ics-url", open_icsurl, validate)
 
 __all__ = ["IcsUrlConfig", "IcsUrlConnector", "open_icsurl", "parse_config"]

@@ -19,7 +19,6 @@ from cirahub.connectors.memory_calendar import (
     WriteAttempt,
     WritePredicate,
 )
-from cirahub.connectors.registry import register
 from cirahub.core.errors import InvalidInput, ReadOnlySpoke, RemoteNotFound, TransientError
 from cirahub.core.item import FIELDS, Item
 from cirahub.core.model import Capabilities, Delta, RemoteItem
@@ -204,4 +203,3 @@ def open_memory(config: Mapping[str, Any], secret: str | None = None) -> MemoryC
     )
 
 
-register("memory", open_memory, validate)

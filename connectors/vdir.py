@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from cirahub.connectors.base import BaseConnector, WriteResult
-from cirahub.connectors.registry import register
 from cirahub.core.errors import (
     ConfigError,
     ConnectorError,
@@ -342,4 +341,3 @@ def open_vdir(config: Mapping[str, Any], secret: str | None = None) -> VdirConne
     return VdirConnector(config["path"], create=config["create"], extension=config["extension"])
 
 
-register("vdir", open_vdir, validate)

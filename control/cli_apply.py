@@ -32,9 +32,9 @@ from typing import Any
 import click
 import yaml
 
+from cirahub.connectors.kinds import FieldType, all_kinds, kind_names
 from cirahub.control import render
 from cirahub.control.cli import EPILOG, Conn, cli, connection_options, path_arg
-from cirahub.control.convert import KIND_FIELDS
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
 _SPOKE_KEYS = {"name", "kind", "options", "password_env", "password_file"}
@@ -94,20 +94,22 @@ def _spoke(hub: str, spec: Any) -> pb.SpokeSpec:
     if not isinstance(spec, Mapping) or not spec.get("name"):
         raise _bad(f"hub {hub!r}", "every spoke needs a name")
     where = f"hub {hub!r}, spoke {spec['name']!r}"
-    kind = spec.get("kind")
-    if kind not in KIND_FIELDS:
-        raise _bad(where, f"kind must be one of {', '.join(sorted(KIND_FIELDS))}")
+    kind = all_kinds().get(str(spec.get("kind")))
+    if kind is None:
+        raise _bad(where, f"kind must be one of {', '.join(kind_names())}")
     config = pb.SpokeConfig()
-    sub = getattr(config, KIND_FIELDS[kind])
+    sub = getattr(config, kind.pb_field)
     sub.SetInParent()
     fields = {f.name for f in sub.DESCRIPTOR.fields}
     for key, value in spec.items():
         if key in _SPOKE_KEYS:
             continue
         if key not in fields:
-            raise _bad(where, f"unknown key {key!r} for kind {kind}; known: "
+            raise _bad(where, f"unknown key {key!r} for kind {kind.name}; known: "
                               f"{', '.join(sorted(fields | _SPOKE_KEYS))}")
-        setattr(sub, key, path_arg(str(value)) if key == "path" else value)
+        field = kind.field_named(key)
+        is_path = field is not None and field.type is FieldType.PATH
+        setattr(sub, key, path_arg(str(value)) if is_path else value)
     out = pb.SpokeSpec(name=str(spec["name"]), config=config,
                        options=_options(where, spec.get("options")))
     secret = _secret(where, spec)

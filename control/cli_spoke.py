@@ -15,27 +15,47 @@ from typing import Any
 
 import click
 
+from cirahub.connectors.kinds import (
+    ConfigField,
+    FieldType,
+    SpokeKind,
+    all_kinds,
+    get_kind,
+    kind_names,
+)
 from cirahub.control import render
 from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options, path_arg
-from cirahub.control.convert import KIND_FIELDS
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
-#: flag → (config key, kinds it applies to)
-CONFIG_FLAGS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "path": ("path", ("vdir",)),
-    "url": ("url", ("caldav", "ics-url")),
-    "username": ("username", ("caldav", "ics-url", "ews-public-folder", "ews-mailbox")),
-    "server": ("server", ("ews-public-folder", "ews-mailbox")),
-    "folder": ("folder", ("ews-public-folder",)),
-    "mailbox": ("mailbox", ("ews-mailbox",)),
-    "calendar": ("calendar", ("caldav", "ews-mailbox", "memory")),
-}
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "vdir": ("path",), "caldav": ("url",), "ics-url": ("url",),
-    "ews-public-folder": ("server", "username", "folder"), "ews-mailbox": ("server", "username"),
-    "memory": ("calendar",),
-}
-NEEDS_PASSWORD = ("caldav", "ews-public-folder", "ews-mailbox")
+
+def _cli_fields() -> dict[str, list[tuple[SpokeKind, ConfigField]]]:
+    """Config field name → the kinds that take it on the command line (from the kinds'
+    registrations, so a new kind brings its own flags)."""
+    out: dict[str, list[tuple[SpokeKind, ConfigField]]] = {}
+    for kind in all_kinds().values():
+        for f in kind.fields:
+            if f.cli:
+                out.setdefault(f.name, []).append((kind, f))
+    return out
+
+
+CLI_FIELDS = _cli_fields()
+
+
+def config_flags(fn: Any) -> Any:
+    """One ``--flag`` per config field of any kind; its help says which kinds take it."""
+    for name in sorted(CLI_FIELDS, reverse=True):
+        uses = CLI_FIELDS[name]
+        by_help: dict[str, list[str]] = {}
+        for kind, f in uses:
+            by_help.setdefault(f.help, []).append(kind.name)
+        text = "; ".join(f"{' / '.join(kinds)}: {h}" for h, kinds in by_help.items()) + "."
+        f0 = uses[0][1]
+        if f0.type is FieldType.SWITCH:
+            fn = click.option(f0.flag, name, is_flag=True, help=text)(fn)
+        else:
+            fn = click.option(f0.flag, name, metavar=f0.metavar, help=text)(fn)
+    return fn
 
 
 @cli.group(context_settings=CONTEXT, epilog=EPILOG)
@@ -155,18 +175,9 @@ def read_secret(password_env: str | None, password_file: str | None, *, prompt: 
 @spoke.command("add", epilog=EPILOG)
 @click.argument("hub")
 @click.argument("name")
-@click.option("--kind", required=True, type=click.Choice(sorted(KIND_FIELDS)),
+@click.option("--kind", required=True, type=click.Choice(kind_names()),
               help="What kind of calendar this is.")
-@click.option("--path", help="vdir: the folder of .ics files (created if missing).")
-@click.option("--url", help="caldav / ics-url: the calendar's URL.")
-@click.option("--username", help="caldav / ics-url / ews-*: the user to log in as.")
-@click.option("--server", help="ews-*: the EWS URL (https://host/EWS/Exchange.asmx) or host.")
-@click.option("--folder", metavar="/A/B", help="ews-public-folder: the public folder path.")
-@click.option("--mailbox", help="ews-mailbox: the mailbox's address (default: the user's).")
-@click.option("--calendar", help="caldav: calendar name under --url; ews-mailbox: calendar "
-                                 "folder; memory: calendar name.")
-@click.option("--skip-tls-verify", is_flag=True, help="caldav: do not verify the server's "
-                                                      "certificate (test servers only).")
+@config_flags
 @click.option("--disabled", is_flag=True, help="Attach without starting to sync.")
 @option_flags
 @connection_options
@@ -184,9 +195,10 @@ def spoke_add(hub: str, name: str, kind: str, conn: Conn, **kw: Any) -> None:
           --password-env EXCHANGE_PASSWORD --folder /Team/Calendar
     """
     config = _config(kind, kw)
-    needs = kind in NEEDS_PASSWORD and (kind != "caldav" or kw.get("username"))
+    spec = get_kind(kind)
+    needs = spec.needs_secret({f.stored_key: kw.get(f.name) for f in spec.fields})
     secret = read_secret(kw.pop("password_env"), kw.pop("password_file"),
-                         prompt=f"password for {kw.get('username')}" if needs else None)
+                         prompt=_prompt(spec, kw) if needs else None)
     options = build_options(kw)
     if kw.get("disabled"):
         options.enabled = False
@@ -199,24 +211,30 @@ def spoke_add(hub: str, name: str, kind: str, conn: Conn, **kw: Any) -> None:
                    f"run `cirahubctl sync {result.hub}` to sync now")
 
 
+def _prompt(spec: SpokeKind, kw: dict[str, Any]) -> str:
+    what = spec.secret.what if spec.secret else "secret"
+    return f"{what} for {kw['username']}" if kw.get("username") else what
+
+
 def _config(kind: str, kw: dict[str, Any]) -> pb.SpokeConfig:
-    given = {flag for flag in CONFIG_FLAGS if kw.get(flag)}
-    for flag in sorted(given):
-        if kind not in CONFIG_FLAGS[flag][1]:
-            raise click.UsageError(f"--{flag} does not apply to --kind {kind}")
-    missing = [f"--{flag}" for flag in REQUIRED[kind] if flag not in given]
+    """The SpokeConfig of ``kind`` from the config flags given; UsageError for a flag the
+    kind does not take or a required one missing."""
+    spec = get_kind(kind)
+    given = {name for name in CLI_FIELDS if kw.get(name)}
+    for name in sorted(given):
+        if spec.field_named(name) is None:
+            raise click.UsageError(f"{CLI_FIELDS[name][0][1].flag} does not apply to --kind {kind}")
+    missing = [f.flag for f in spec.fields if f.required and f.name not in given]
     if missing:
         raise click.UsageError(f"--kind {kind} needs {', '.join(missing)}")
-    if kw.get("skip_tls_verify") and kind != "caldav":
-        raise click.UsageError(f"--skip-tls-verify does not apply to --kind {kind}")
     out = pb.SpokeConfig()
-    sub = getattr(out, KIND_FIELDS[kind])
+    sub = getattr(out, spec.pb_field)
     sub.SetInParent()
-    for flag in given:
-        value = kw[flag]
-        setattr(sub, CONFIG_FLAGS[flag][0], path_arg(value) if flag == "path" else value)
-    if kw.get("skip_tls_verify"):
-        sub.skip_tls_verify = True
+    for name in given:
+        f = spec.field_named(name)
+        assert f is not None
+        value = kw[name]
+        setattr(sub, name, path_arg(value) if f.type is FieldType.PATH else value)
     return out
 
 

@@ -12,20 +12,10 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from cirahub.connectors.kinds import all_kinds, by_pb_field, kind_names
 from cirahub.core.errors import InvalidInput
 from cirahub.core.options import SyncOptions
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
-
-#: spoke kind (as stored) → field of the SpokeConfig oneof
-KIND_FIELDS: dict[str, str] = {
-    "vdir": "vdir",
-    "caldav": "caldav",
-    "ics-url": "ics_url",
-    "ews-public-folder": "ews_public_folder",
-    "ews-mailbox": "ews_mailbox",
-    "memory": "memory",
-}
-FIELD_KINDS = {v: k for k, v in KIND_FIELDS.items()}
 
 #: run results that count as success: "skipped" is a disabled spoke, not asked to sync
 OK_STATUSES = ("ok", "skipped")
@@ -71,47 +61,41 @@ def _set_error(msg: Any, name: str, error: Mapping[str, Any] | None) -> None:
 # --- spoke config ----------------------------------------------------------------------------
 
 
-#: (kind, API field) → stored connector config key, where the API's operator-facing name
-#: differs from the connector's (the EWS connector calls the endpoint ``service_endpoint`` and
-#: a mailbox calendar's path ``folder``)
-CONFIG_RENAMES: dict[tuple[str, str], str] = {
-    ("ews-public-folder", "server"): "service_endpoint",
-    ("ews-mailbox", "server"): "service_endpoint",
-    ("ews-mailbox", "calendar"): "folder",
-}
-
-
 def config_from_pb(config: pb.SpokeConfig) -> tuple[str, dict[str, Any]]:
-    """(kind, config dict) from the oneof; only non-empty fields are kept. InvalidInput when
-    no kind is set."""
+    """(kind, config dict in stored keys) from the oneof; only non-empty fields are kept.
+    InvalidInput when no kind is set."""
     which = config.WhichOneof("kind")
     if which is None:
         raise InvalidInput(
-            "spoke config is missing: set one of " + ", ".join(sorted(KIND_FIELDS)), field="config"
+            "spoke config is missing: set one of " + ", ".join(kind_names()), field="config"
         )
-    sub = getattr(config, which)
+    kind = by_pb_field(which)
     out: dict[str, Any] = {}
-    for f, value in sub.ListFields():
-        if f.name == "skip_tls_verify":
-            out["verify_tls"] = not value
+    for f, value in getattr(config, which).ListFields():
+        spec = kind.field_named(f.name)
+        key = spec.stored_key if spec else f.name
+        if spec is not None and spec.inverted:
+            out[key] = not value
         elif value not in ("", None):
-            out[CONFIG_RENAMES.get((FIELD_KINDS[which], f.name), f.name)] = value
-    return FIELD_KINDS[which], out
+            out[key] = value
+    return kind.name, out
 
 
 def config_to_pb(kind: str, config: Mapping[str, Any]) -> pb.SpokeConfig:
     """The oneof for a stored config; keys the message does not know are left out."""
     out = pb.SpokeConfig()
-    name = KIND_FIELDS.get(kind)
-    if name is None:
+    spec = all_kinds().get(kind)
+    if spec is None:
         return out
-    sub = getattr(out, name)
+    sub = getattr(out, spec.pb_field)
     sub.SetInParent()
     for f in sub.DESCRIPTOR.fields:
-        if f.name == "skip_tls_verify":
-            sub.skip_tls_verify = config.get("verify_tls") is False
+        cf = spec.field_named(f.name)
+        key = cf.stored_key if cf else f.name
+        if cf is not None and cf.inverted:
+            setattr(sub, f.name, config.get(key) is False)
             continue
-        value = config.get(CONFIG_RENAMES.get((kind, f.name), f.name))
+        value = config.get(key)
         if value not in (None, ""):
             setattr(sub, f.name, str(value))
     return out

@@ -15,7 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from cirahub.connectors.registry import KIND_MODULES, validate_config
+from cirahub.connectors.kinds import get_kind
+from cirahub.connectors.registry import validate_config
 from cirahub.control.connection import ConnectionCheck, test_connection
 from cirahub.control.convert import merged_count
 from cirahub.core.errors import InvalidInput
@@ -23,12 +24,8 @@ from cirahub.core.options import SyncOptions
 
 log = logging.getLogger(__name__)
 
-#: config keys after which a spoke needs a secret (a password for that user)
-_SECRET_WHEN = ("username",)
 #: sync-now rounds at most per hub (see Handlers.sync_now)
 MAX_ROUNDS = 3
-#: kinds that always authenticate
-_ALWAYS_SECRET = frozenset({"ews-public-folder", "ews-mailbox"})
 
 
 class RuntimeLike(Protocol):
@@ -64,20 +61,12 @@ class Names:
 def check_spoke_input(kind: str, config: Mapping[str, Any], secret: str | None) -> dict[str, Any]:
     """The normalized config for a new spoke, or InvalidInput naming what is wrong (unknown
     kind, bad config key, a username without a password)."""
-    if kind not in KIND_MODULES:
+    spec = get_kind(kind)
+    normalized = validate_config(kind, config)
+    if spec.needs_secret(normalized) and not secret:
+        what = spec.secret.what if spec.secret else "secret"
         raise InvalidInput(
-            f"unknown spoke kind {kind!r}; known kinds: {', '.join(sorted(KIND_MODULES))}",
-            field="kind", kind=kind,
-        )
-    try:
-        normalized = validate_config(kind, config)
-    except ImportError:
-        raise InvalidInput(f"spoke kind {kind!r} is not available in this installation",
-                           field="kind", kind=kind) from None
-    needs = kind in _ALWAYS_SECRET or any(normalized.get(k) for k in _SECRET_WHEN)
-    if needs and not secret:
-        raise InvalidInput(
-            f"a {kind} spoke needs a password: give it with --password-env VAR or "
+            f"a {kind} spoke needs a {what}: give it with --password-env VAR or "
             "--password-file FILE (API: the 'secret' field)",
             field="secret", kind=kind,
         )

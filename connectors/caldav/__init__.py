@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cirahub.connectors.caldav.config import CalDAVConfig, parse_config, validate
+from cirahub.connectors.caldav.config import CalDAVConfig, parse_config
 from cirahub.connectors.caldav.connector import CalDAVConnector
-from cirahub.connectors.registry import register
 
 
 def open_caldav(config: Mapping[str, Any], secret: str | None) -> CalDAVConnector:
@@ -20,6 +19,5 @@ def open_caldav(config: Mapping[str, Any], secret: str | None) -> CalDAVConnecto
     return CalDAVConnector(parse_config(config), secret)
 
 
-register("caldav", open_caldav, validate)
 
 __all__ = ["CalDAVConfig", "CalDAVConnector", "open_caldav", "parse_config"]

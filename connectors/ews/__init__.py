@@ -14,20 +14,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cirahub.connectors.registry import register
-
 from .client import make_config, validate
 from .connector import EwsConnector, MailboxConnector, PublicFolderConnector
 
 
-def _factory(kind: str, cls: type[EwsConnector]) -> Any:
-    def build(config: Mapping[str, Any], secret: str | None) -> EwsConnector:
-        return cls(make_config(kind, config), secret)
-
-    return build
+def validate_public_folder(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Registry validator of ``ews-public-folder`` (see connectors/kinds)."""
+    return validate("ews-public-folder", config)
 
 
-for _kind, _cls in (("ews-public-folder", PublicFolderConnector), ("ews-mailbox", MailboxConnector)):
-    register(_kind, _factory(_kind, _cls), lambda config, _k=_kind: validate(_k, config))
+def validate_mailbox(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Registry validator of ``ews-mailbox``."""
+    return validate("ews-mailbox", config)
 
-__all__ = ["EwsConnector", "MailboxConnector", "PublicFolderConnector"]
+
+def open_public_folder(config: Mapping[str, Any], secret: str | None) -> PublicFolderConnector:
+    """Registry factory of ``ews-public-folder`` (no I/O until the first call)."""
+    return PublicFolderConnector(make_config("ews-public-folder", config), secret)
+
+
+def open_mailbox(config: Mapping[str, Any], secret: str | None) -> MailboxConnector:
+    """Registry factory of ``ews-mailbox`` (no I/O until the first call)."""
+    return MailboxConnector(make_config("ews-mailbox", config), secret)
+
+
+__all__ = ["EwsConnector", "MailboxConnector", "PublicFolderConnector", "open_mailbox",
+           "open_public_folder", "validate_mailbox", "validate_public_folder"]

@@ -1,0 +1,190 @@
+"""One registration per spoke kind.
+
+Everything the rest of the program needs to know about a spoke kind is one :class:`SpokeKind`
+value in one small module of this package (``connectors/kinds/<kind>.py``, module-level
+``KIND``): the connector factory, the config schema (API / CLI / YAML field names, which are
+required, which stored key each maps to), the secret it needs, its validator, its discovery
+hook, its projection (what it cannot carry), and the protobuf ``SpokeConfig`` oneof field.
+The registry, the control plane's converters, the handlers and ``cirahubctl`` all read these
+values; nothing else lists kinds. Adding a kind is its connector module, its ``KIND`` module,
+its ``SpokeConfig`` message in ``control.proto``, and their tests.
+
+These modules are light on purpose (no connector imports): ``cirahubctl --help`` builds its
+flags from them. Factories, validators and discovery hooks are named as ``"module:function"``
+and imported only when a spoke of that kind is validated or opened.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from cirahub.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from cirahub.connectors.base import SpokeConnector
+
+
+class FieldType(Enum):
+    """How a config field is given on the command line."""
+
+    TEXT = "text"
+    #: a local folder: made absolute on the client (the server resolves paths elsewhere)
+    PATH = "path"
+    #: an on/off switch (``--flag``)
+    SWITCH = "switch"
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One field of a kind's config, as the API (protobuf field), the YAML topology file and
+    ``cirahubctl`` (``--name-with-dashes``) call it.
+
+    ``key`` is the stored connector config key when it differs from ``name``; ``inverted``
+    (switches only) stores the negation (``skip_tls_verify`` → ``verify_tls``). ``cli=False``
+    keeps a field out of ``spoke add`` (it stays settable through the API and YAML).
+    """
+
+    name: str
+    help: str
+    key: str | None = None
+    required: bool = False
+    type: FieldType = FieldType.TEXT
+    inverted: bool = False
+    cli: bool = True
+    metavar: str | None = None
+
+    @property
+    def stored_key(self) -> str:
+        return self.key or self.name
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """The one secret a spoke of this kind may hold (write-only, encrypted at rest).
+
+    Needed when ``always`` (unless one of ``unless`` is set in the config), or when one of
+    the config keys in ``when`` is set. ``what`` names it in messages and prompts."""
+
+    what: str = "password"
+    always: bool = False
+    when: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+
+    def needed(self, config: Mapping[str, Any]) -> bool:
+        """Whether a spoke with this (normalized, stored-key) config needs the secret."""
+        if self.always:
+            return not any(config.get(k) for k in self.unless)
+        return any(config.get(k) for k in self.when)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """What a kind cannot carry, declared: these fields are never written there and never
+    taken from there (``Capabilities.unsupported_fields`` of its connectors include them).
+    ``note`` says in words what the hub does instead (shown in docs and ``spoke show``)."""
+
+    unsupported_fields: frozenset[str] = frozenset()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DiscoveredCalendar:
+    """One calendar a discovery hook found: ``path`` is what the kind's config takes to pick
+    it; ``item_count`` is None where counting is not cheap."""
+
+    path: str
+    display_name: str
+    item_count: int | None = None
+    writable: bool = True
+
+
+Factory = Callable[[Mapping[str, Any], str | None], "SpokeConnector"]
+Validator = Callable[[Mapping[str, Any]], dict[str, Any]]
+Discoverer = Callable[[Mapping[str, Any], str | None], list[DiscoveredCalendar]]
+
+
+@dataclass(frozen=True)
+class SpokeKind:
+    """A spoke kind's registration. ``factory``, ``validate`` and ``discover`` are
+    ``"module:function"`` references, imported on first use."""
+
+    name: str
+    summary: str
+    pb_field: str
+    fields: tuple[ConfigField, ...]
+    factory: str
+    validate: str
+    secret: SecretSpec | None = None
+    discover: str | None = None
+    projection: Projection = field(default_factory=Projection)
+
+    def field_named(self, name: str) -> ConfigField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def needs_secret(self, config: Mapping[str, Any]) -> bool:
+        return self.secret is not None and self.secret.needed(config)
+
+    def load_factory(self) -> Factory:
+        fn: Factory = _resolve(self.factory)
+        return fn
+
+    def load_validator(self) -> Validator:
+        fn: Validator = _resolve(self.validate)
+        return fn
+
+    def load_discoverer(self) -> Discoverer | None:
+        if self.discover is None:
+            return None
+        fn: Discoverer = _resolve(self.discover)
+        return fn
+
+
+def _resolve(ref: str) -> Any:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@cache
+def all_kinds() -> dict[str, SpokeKind]:
+    """Every registered kind by name: the ``KIND`` of each module in this package."""
+    out: dict[str, SpokeKind] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        kind = getattr(importlib.import_module(f"{__name__}.{info.name}"), "KIND", None)
+        if isinstance(kind, SpokeKind):
+            if kind.name in out:  # pragma: no cover - two modules claiming one kind
+                raise RuntimeError(f"spoke kind {kind.name!r} is registered twice")
+            out[kind.name] = kind
+    return out
+
+
+def kind_names() -> list[str]:
+    return sorted(all_kinds())
+
+
+def get_kind(name: str, *, field_name: str = "kind") -> SpokeKind:
+    """The registration of ``name``, or InvalidInput listing the known kinds."""
+    kind = all_kinds().get(name)
+    if kind is None:
+        raise InvalidInput(
+            f"unknown spoke kind {name!r}; known kinds: {', '.join(kind_names())}",
+            field=field_name, kind=name,
+        )
+    return kind
+
+
+def by_pb_field(pb_field: str) -> SpokeKind:
+    """The kind whose ``SpokeConfig`` oneof field is ``pb_field`` (KeyError if none)."""
+    for kind in all_kinds().values():
+        if kind.pb_field == pb_field:
+            return kind
+    raise KeyError(pb_field)

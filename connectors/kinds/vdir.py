@@ -1,0 +1,16 @@
+"""The ``vdir`` spoke kind: a local folder of ``.ics`` files, one item each."""
+from __future__ import annotations
+
+from cirahub.connectors.kinds import ConfigField, FieldType, SpokeKind
+
+KIND = SpokeKind(
+    name="vdir",
+    summary="a local folder of .ics files, one item each",
+    pb_field="vdir",
+    fields=(
+        ConfigField("path", "the folder of .ics files (created if missing)", required=True,
+                    type=FieldType.PATH),
+    ),
+    factory="cirahub.connectors.vdir:open_vdir",
+    validate="cirahub.connectors.vdir:validate",
+)

@@ -1,0 +1,76 @@
+"""One registration per spoke kind: every consumer reads the same ``KIND`` values."""
+
+from __future__ import annotations
+
+import pytest
+
+from cirahub.connectors.kinds import SecretSpec, all_kinds, by_pb_field, get_kind
+from cirahub.control.convert import config_from_pb, config_to_pb
+from cirahub.control.handlers import check_spoke_input
+from cirahub.core.errors import InvalidInput
+from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
+
+
+def test_every_kind_is_discovered_from_its_module() -> None:
+    assert {"vdir", "caldav", "ics-url", "ews-public-folder", "ews-mailbox", "memory"} <= set(
+        all_kinds())
+
+
+@pytest.mark.parametrize("name", sorted(all_kinds()))
+def test_registration_matches_its_protobuf_message(name: str) -> None:
+    kind = get_kind(name)
+    oneof = {f.name for f in pb.SpokeConfig.DESCRIPTOR.oneofs_by_name["kind"].fields}
+    assert kind.pb_field in oneof
+    message = pb.SpokeConfig.DESCRIPTOR.fields_by_name[kind.pb_field].message_type
+    assert {f.name for f in kind.fields} == {f.name for f in message.fields}
+    assert by_pb_field(kind.pb_field) is kind
+
+
+@pytest.mark.parametrize("name", sorted(all_kinds()))
+def test_registration_references_resolve(name: str) -> None:
+    kind = get_kind(name)
+    assert callable(kind.load_factory())
+    assert callable(kind.load_validator())
+    hook = kind.load_discoverer()
+    assert hook is None or callable(hook)
+
+
+def test_ews_projection_is_what_its_connector_cannot_carry() -> None:
+    from cirahub.connectors.ews import mapping
+
+    for name in ("ews-public-folder", "ews-mailbox"):
+        assert get_kind(name).projection.unsupported_fields == mapping.UNSUPPORTED
+
+
+def test_unknown_kind_names_the_known_ones() -> None:
+    with pytest.raises(InvalidInput) as err:
+        get_kind("exchange")
+    assert "known kinds:" in err.value.message and "vdir" in err.value.message
+
+
+def test_secret_rules() -> None:
+    assert SecretSpec(always=True).needed({})
+    assert not SecretSpec(always=True, unless=("certificate",)).needed({"certificate": "/k.pem"})
+    assert SecretSpec(when=("username",)).needed({"username": "me"})
+    assert not SecretSpec(when=("username",)).needed({})
+
+
+def test_caldav_username_needs_password_from_registration() -> None:
+    with pytest.raises(InvalidInput) as err:
+        check_spoke_input("caldav", {"url": "https://dav.example.com/cal/", "username": "me"}, None)
+    assert err.value.fields["field"] == "secret"
+    assert check_spoke_input("caldav", {"url": "https://dav.example.com/cal/"}, None)["url"]
+
+
+def test_protobuf_mapping_renames_and_inverts_through_registration() -> None:
+    config = pb.SpokeConfig(ews_mailbox=pb.EwsMailboxConfig(
+        server="https://mail.example.com/EWS/Exchange.asmx", username="svc", calendar="Team"))
+    kind, stored = config_from_pb(config)
+    assert kind == "ews-mailbox"
+    assert stored == {"service_endpoint": "https://mail.example.com/EWS/Exchange.asmx",
+                      "username": "svc", "folder": "Team"}
+    assert config_to_pb(kind, stored) == config
+    kind, stored = config_from_pb(pb.SpokeConfig(caldav=pb.CaldavConfig(
+        url="https://x.example/", skip_tls_verify=True)))
+    assert stored == {"url": "https://x.example/", "verify_tls": False}
+    assert config_to_pb(kind, stored).caldav.skip_tls_verify is True
