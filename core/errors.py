@@ -119,6 +119,54 @@ class AuthError(ConnectorError):
     code = "auth_failed"
 
 
+class SignInFailed(AuthError):
+    """The identity platform refused to issue a token (wrong or expired client secret,
+    certificate not registered, unknown app or tenant, expired refresh token). ``fields``
+    carry ``aadsts`` (the Microsoft error number) and ``advice`` (what the admin should do)."""
+
+    code = "sign_in_failed"
+
+
+class AdminActionRequired(AuthError):
+    """Signed in, but the tenant's configuration stops the spoke until an administrator acts.
+    ``fields["advice"]`` says which setting to change, naming the app id where it matters."""
+
+    code = "admin_action_required"
+
+
+class ConsentMissing(AdminActionRequired):
+    """The app has no (admin-consented) permission for what it asked (e.g. EWS
+    ``full_access_as_app``, Graph ``Calendars.ReadWrite``)."""
+
+    code = "consent_missing"
+
+
+class EwsDisabled(AdminActionRequired):
+    """EWS is turned off for the whole organization (``Set-OrganizationConfig -EWSEnabled``)."""
+
+    code = "ews_disabled"
+
+
+class EwsUserDisabled(AdminActionRequired):
+    """EWS is turned off for the mailbox the spoke signs in as or opens
+    (``Set-CASMailbox -EWSEnabled``)."""
+
+    code = "ews_user_disabled"
+
+
+class EwsAppNotAllowed(AdminActionRequired):
+    """The app id is not in the organization's ``EWSAllowedAppIDs`` allow list."""
+
+    code = "ews_app_not_allowed"
+
+
+class EwsRetired(AdminActionRequired):
+    """Exchange Online no longer serves EWS (final shutdown 2027-04-01): move the calendar to
+    a shared-mailbox or group calendar reached through a ``graph`` spoke."""
+
+    code = "ews_retired"
+
+
 class ConfigError(ConnectorError):
     """The spoke's configuration cannot work (folder not found, URL not a calendar)."""
 
