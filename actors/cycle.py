@@ -22,12 +22,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from cirahub.actors.failures import failure_of, partial_error
 from cirahub.actors.known import KnownVersions
 from cirahub.connectors.base import SpokeConnector, Write, WriteResult
 from cirahub.core.errors import CirahubError, PreconditionFailed, StoreError, WriterFenced
 from cirahub.core.fingerprint import match_key
 from cirahub.core.item import Item
-from cirahub.core.model import Delta, HubItem, Link
+from cirahub.core.model import Delta, HubItem, Link, WriteFailure
 from cirahub.core.ops import (
     BumpLink,
     CreateInSpoke,
@@ -123,6 +124,8 @@ class SyncCycle:
         self.merger = merger or LocalMerger(store)
         self.clock = clock
         self.progress = progress or (lambda phase, counts: None)
+        #: the current run's failed writes (see :func:`partial_error`)
+        self._failures: dict[str, WriteFailure] = {}
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -143,6 +146,7 @@ class SyncCycle:
         started = time.monotonic()
         run_id = self.store.start_run(self.spoke_id, trigger)
         counts: dict[str, int] = {}
+        self._failures = {}
         try:
             status = self._run(spoke, counts)
             # A stale remote version on push means "re-pull and re-plan", never overwrite:
@@ -154,10 +158,7 @@ class SyncCycle:
                 counts.pop("push_stale")
                 status = self._run(self.store.get_spoke(self.spoke_id), counts)
             if status == "partial":
-                self.store.set_spoke_state(
-                    self.spoke_id, "error",
-                    error={"code": "partial", "message": "some writes failed; retried next run"},
-                )
+                self.store.set_spoke_state(self.spoke_id, "error", error=partial_error(list(self._failures.values())))
         except WriterFenced:
             self.store.finish_run(run_id, "error", counts, {"code": WriterFenced.code})
             raise
@@ -178,7 +179,7 @@ class SyncCycle:
             self.progress("failed", counts)
             return RunSummary(run_id, self.spoke_id, "error", counts, error,
                               time.monotonic() - started)
-        error = None
+        error = partial_error(list(self._failures.values())) if status == "partial" else None
         if status == "halted":
             error = {"code": "safety_halt", "message": self.store.get_spoke(self.spoke_id).halted_reason}
         self.store.finish_run(run_id, status, counts, error)
@@ -328,6 +329,8 @@ class SyncCycle:
         plan = plan_push(ctx, candidates.values(), links, now)
         _add(counts, plan.stats)
         failed_versions: list[int] = []
+        failures: list[WriteFailure] = []
+        succeeded: list[str] = []
         upserts: list[Link] = []
         deletes: list[str] = []
         writes: list[tuple[SpokeOp, Write]] = []
@@ -341,17 +344,21 @@ class SyncCycle:
         for start in range(0, len(writes), WRITE_CHUNK):
             chunk = writes[start:start + WRITE_CHUNK]
             outcomes = self.connector.write_many([w for _, w in chunk])
-            for (op, _), outcome in zip(chunk, outcomes, strict=True):
+            for (op, w), outcome in zip(chunk, outcomes, strict=True):
                 if isinstance(outcome, WriteResult):
                     pushed += 1
+                    succeeded.append(op.hub_item_id)
                     if isinstance(op, DeleteInSpoke):
                         deletes.append(op.hub_item_id)
                     else:
                         upserts.append(self._link_after_write(ctx.spoke_id, op, outcome, candidates))
                 else:
                     failed_versions.append(op.hub_version)
-                    key = "push_stale" if isinstance(outcome, PreconditionFailed) else "push_failed"
+                    stale = isinstance(outcome, PreconditionFailed)
+                    key = "push_stale" if stale else "push_failed"
                     counts[key] = counts.get(key, 0) + 1
+                    if not stale:  # a stale version is re-planned, not the item's fault
+                        failures.append(failure_of(op, w, outcome, candidates))
                     log.info("write to spoke %s failed: %s", ctx.spoke_id, outcome)
             # Commit per chunk so a crash loses at most one chunk's links (and the next pull
             # matches those items by UID / hub-id stamp instead of duplicating them).
@@ -360,6 +367,10 @@ class SyncCycle:
         if upserts or deletes:
             self.store.commit_links(ctx.spoke_id, upserts, deletes)
         counts["pushed"] = counts.get("pushed", 0) + pushed
+        self.store.record_write_errors(ctx.spoke_id, failures, succeeded)
+        for hub_item_id in succeeded:
+            self._failures.pop(hub_item_id, None)
+        self._failures.update((f.hub_item_id, f) for f in failures)
         # A failed write keeps its hub version (and everything after it) in the next run's
         # candidates; this may move the cursor back, which only costs a re-check.
         new_cursor = min(failed_versions) - 1 if failed_versions else hub_version

@@ -179,6 +179,13 @@ class ProtocolError(ConnectorError):
     code = "protocol_error"
 
 
+class ItemRejected(ConnectorError):
+    """The spoke refused one item (a value it cannot hold, a rule of its own). Only that
+    item's write failed; the rest of the batch goes on and the item is retried next run."""
+
+    code = "item_rejected"
+
+
 class RemoteNotFound(ConnectorError):
     """The remote item is gone (deleted or moved) — re-pull decides what it means."""
 

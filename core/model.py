@@ -111,3 +111,16 @@ class Capabilities:
     read_only: bool = False
     #: whether ``delta`` uses a server cursor (sync-token, SyncFolderItems) rather than listing
     incremental: bool = False
+
+
+@dataclass(frozen=True)
+class WriteFailure:
+    """One spoke write that failed for a reason of its own (not a stale version): kept with
+    its item so an operator sees which item failed and why, while the rest of the batch goes
+    on. ``op`` is create, update or delete; ``code``/``message`` come from the error."""
+
+    hub_item_id: str
+    uid: str
+    op: str
+    code: str
+    message: str

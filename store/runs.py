@@ -6,17 +6,24 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from cirahub.core.errors import InvalidInput, NotFound
-from cirahub.core.model import ConflictRecord
+from cirahub.core.model import ConflictRecord, WriteFailure
 from cirahub.store import models as m
-from cirahub.store.base import StoreBase, aware, item_of, utcnow
+from cirahub.store.base import StoreBase, aware, chunks, item_of, utcnow
 from cirahub.store.batch import conflict_row, jsonable
 from cirahub.store.engine import guarded
 from cirahub.store.records import ConflictEntry, ItemVersion, QuarantineEntry, RunRecord
 
 _R, _C, _Q, _V = m.sync_runs.c, m.conflicts.c, m.quarantine.c, m.hub_item_versions.c
+#: quarantine rows of failed writes use this prefix + the hub item id as their remote id (a
+#: create has no remote id yet, and a pull-side row of the same item must not be clobbered)
+WRITE_FAILED_PREFIX = "write:"
+#: quarantine reason of a failed write
+WRITE_FAILED = "write_failed"
+#: longest stored detail of a failed write (a library message may be long)
+_DETAIL_MAX = 2000
 
 
 def _run(row: Any) -> RunRecord:
@@ -105,6 +112,33 @@ class RunsMixin(StoreBase):
                 losing_item=r.losing_item,
                 created_at=aware(r.created_at),  # type: ignore[arg-type]
             ) for r in rows]
+
+    @guarded
+    def record_write_errors(
+        self, spoke_id: str, failures: Sequence[WriteFailure], succeeded: Sequence[str] = ()
+    ) -> None:
+        """Keep each failed write with its item: one quarantine row per hub item (remote id
+        ``write:<hub item id>``, reason ``write_failed``, the error as detail; ``first_seen``
+        kept across runs), and clear the rows of the hub items in ``succeeded`` (written,
+        deleted or found up to date this run)."""
+        clear = {WRITE_FAILED_PREFIX + i for i in succeeded} | {
+            WRITE_FAILED_PREFIX + f.hub_item_id for f in failures}
+        if not clear:
+            return
+        now = utcnow()
+        with self._write() as conn:
+            ids = sorted(clear)
+            old = {r.remote_id: r.first_seen for part in chunks(ids) for r in conn.execute(
+                select(_Q.remote_id, _Q.first_seen).where(_Q.spoke_id == spoke_id, _Q.remote_id.in_(part)))}
+            for part in chunks(ids):
+                conn.execute(delete(m.quarantine).where(_Q.spoke_id == spoke_id, _Q.remote_id.in_(part)))
+            rows = {WRITE_FAILED_PREFIX + f.hub_item_id: dict(
+                spoke_id=spoke_id, remote_id=WRITE_FAILED_PREFIX + f.hub_item_id, remote_version=None,
+                uid=f.uid, reason=WRITE_FAILED, raw=None, last_seen=now,
+                detail=f"{f.op} failed: {f.code}: {f.message}"[:_DETAIL_MAX],
+                first_seen=old.get(WRITE_FAILED_PREFIX + f.hub_item_id) or now) for f in failures}
+            if rows:
+                conn.execute(m.quarantine.insert(), list(rows.values()))
 
     @guarded
     def list_quarantine(

@@ -34,6 +34,7 @@ from cirahub.core.errors import (
     CirahubError,
     ConfigError,
     InvalidInput,
+    ItemRejected,
     PreconditionFailed,
     ProtocolError,
     RemoteNotFound,
@@ -49,8 +50,8 @@ _AUTH = {"basic": BASIC, "ntlm": NTLM, "noauth": NOAUTH}
 _TRANSIENT_CODES = (
     ews_errors.ErrorServerBusy, ews_errors.ErrorTimeoutExpired, ews_errors.ErrorInternalServerTransientError,
     ews_errors.ErrorMailboxStoreUnavailable, ews_errors.ErrorMailboxMoveInProgress,
-    ews_errors.ErrorConnectionFailed, ews_errors.RateLimitError, ews_errors.TransportError,
-    ews_errors.CASError, ews_errors.ErrorTooManyObjectsOpened,
+    ews_errors.ErrorConnectionFailed, ews_errors.RateLimitError, ews_errors.CASError,
+    ews_errors.ErrorTooManyObjectsOpened,
 )
 
 
@@ -145,7 +146,39 @@ def map_error(exc: BaseException, what: str) -> CirahubError:
         return ConfigError(f"{what}: folder or mailbox not found", error=name)
     if isinstance(exc, _TRANSIENT_CODES) or _is_connection_error(exc):
         return TransientError(f"{what}: {name}", back_off=getattr(exc, "back_off", None), error=name)
+    # exchangelib's ResponseMessageError (every EWS response code) derives from TransportError:
+    # a code answered about this request or item is not a transport failure, and retrying it
+    # changes nothing; neither does a code exchangelib does not know (the public-folder ones)
+    if isinstance(exc, ews_errors.ResponseMessageError):
+        return ProtocolError(f"{what}: Exchange answered {name}", error=name)
+    if isinstance(exc, ews_errors.TransportError) and str(exc).startswith("Unknown ResponseCode"):
+        return ProtocolError(f"{what}: Exchange answered {_code_of(exc)}", error=_code_of(exc))
+    if isinstance(exc, ews_errors.TransportError):
+        return TransientError(f"{what}: {name}", back_off=getattr(exc, "back_off", None), error=name)
     return ProtocolError(f"{what}: unexpected answer from Exchange ({name})", error=name)
+
+
+def _code_of(exc: BaseException) -> str:
+    """The EWS response code quoted in exchangelib's "Unknown ResponseCode" message."""
+    words = str(exc).split(": ", 1)[-1].split()
+    return words[0] if words and words[0].startswith("Error") else type(exc).__name__
+
+
+#: longest server or library message quoted in an item's error
+_QUOTE_MAX = 300
+
+
+def item_error(exc: BaseException, what: str) -> CirahubError:
+    """The error of one item's write: the project's error where one fits (not found, stale,
+    transient), else ItemRejected quoting what Exchange (or exchangelib, refusing before
+    sending) said about this item. Item messages quote item values, never credentials."""
+    err = map_error(exc, what)
+    if not isinstance(err, ProtocolError):
+        return err
+    name = type(exc).__name__
+    text = " ".join(str(exc).split())[:_QUOTE_MAX]
+    source = "exchangelib refused it before sending" if isinstance(exc, ValueError | TypeError) else name
+    return ItemRejected(f"{what}: {source}: {text}" if text else f"{what}: {source}", error=name)
 
 
 def _is_connection_error(exc: BaseException) -> bool:

@@ -25,15 +25,17 @@ from exchangelib.properties import OccurrenceItemId
 
 from cirahub.connectors.base import Write, WriteOutcome, WriteResult
 from cirahub.core.errors import (
+    AuthError,
     CirahubError,
     PreconditionFailed,
     RemoteAlreadyExists,
     RemoteNotFound,
+    TransientError,
 )
 from cirahub.core.item import Item
 
 from . import mapping
-from .client import map_error
+from .client import item_error, map_error
 from .recurrence import from_rrule, instance_index
 
 if TYPE_CHECKING:
@@ -91,29 +93,12 @@ class Writer:
         for n, w in group:
             assert w.item is not None
             try:
-                valid.append((n, w, self._values(w.item)))
+                values = self._values(w.item)
+                self._check(self._new_item(w, values), "create item")
+                valid.append((n, w, values))
             except CirahubError as exc:
                 out[n] = exc
-
-        def attempt() -> dict[int, tuple[str, str, bool]]:
-            found, uids = self._existing(valid)
-            res = {n: (found[w.hub_item_id].id, found[w.hub_item_id].changekey, True)
-                   for n, w, _ in valid if w.hub_item_id in found}
-            for n, w, _ in valid:
-                if n not in res and w.item is not None and w.item.uid in uids:
-                    out[n] = RemoteAlreadyExists("an item with this UID exists", uid=w.item.uid)
-            todo = [(n, w, v) for n, w, v in valid if n not in res and n not in out]
-            if todo:
-                items = [CalendarItem(account=self.acc, folder=self.folder, uid=w.item.uid if w.item else None,
-                                      hub_id=w.hub_item_id, **v) for _, w, v in todo]
-                created = self.acc.bulk_create(self.folder, items, send_meeting_invitations=SEND_TO_NONE)
-                for (n, _, _), r in zip(todo, created, strict=True):
-                    if isinstance(r, Exception):
-                        raise r
-                    res[n] = (r.id, r.changekey, False)
-            return res
-
-        done = self.conn.call(attempt, "create items")
+        done = self._create_batch(valid, out)
         redo: list[tuple[int, Write]] = []
         for n, w, _ in valid:
             if n in out:
@@ -126,6 +111,58 @@ class Writer:
         if redo:
             out.update(self._updates(redo))
         return out
+
+    def _new_item(self, w: Write, values: dict[str, Any]) -> CalendarItem:
+        return CalendarItem(account=self.acc, folder=self.folder, uid=w.item.uid if w.item else None,
+                            hub_id=w.hub_item_id, **values)
+
+    def _check(self, ci: CalendarItem, what: str) -> None:
+        """exchangelib's own validation, per item, before any batch is sent: an item it
+        refuses fails alone instead of failing the whole request."""
+        try:
+            ci.clean(version=self.acc.version)
+        except (ValueError, TypeError) as exc:
+            raise item_error(exc, what) from exc
+
+    def _create_batch(self, valid: list[tuple[int, Write, dict[str, Any]]],
+                      out: dict[int, WriteOutcome]) -> dict[int, tuple[str, str, bool]]:
+        """(id, ChangeKey, existed before) per created input; per-item failures go to ``out``.
+        A request failing as a whole (one value the server's schema refuses) is retried item
+        by item, so only the bad item fails."""
+        try:
+            return self.conn.call(lambda: self._attempt_create(valid, out), "create items")
+        except CirahubError as exc:
+            if isinstance(exc, TransientError | AuthError) or len(valid) < 2:
+                out.update({n: exc for n, _, _ in valid if n not in out})
+                return {}
+        done: dict[int, tuple[str, str, bool]] = {}
+        for entry in valid:
+            if entry[0] in out:
+                continue
+            try:
+                done.update(self.conn.call(lambda e=entry: self._attempt_create([e], out), "create item"))
+            except CirahubError as exc:
+                out[entry[0]] = exc
+        return done
+
+    def _attempt_create(self, valid: list[tuple[int, Write, dict[str, Any]]],
+                        out: dict[int, WriteOutcome]) -> dict[int, tuple[str, str, bool]]:
+        found, uids = self._existing(valid)
+        res = {n: (found[w.hub_item_id].id, found[w.hub_item_id].changekey, True)
+               for n, w, _ in valid if w.hub_item_id in found}
+        for n, w, _ in valid:
+            if n not in res and w.item is not None and w.item.uid in uids:
+                out[n] = RemoteAlreadyExists("an item with this UID exists", uid=w.item.uid)
+        todo = [(n, w, v) for n, w, v in valid if n not in res and n not in out]
+        if todo:
+            created = self.acc.bulk_create(self.folder, [self._new_item(w, v) for _, w, v in todo],
+                                           send_meeting_invitations=SEND_TO_NONE)
+            for (n, _, _), r in zip(todo, created, strict=True):
+                if isinstance(r, Exception):
+                    out[n] = item_error(r, "create item")
+                else:
+                    res[n] = (r.id, r.changekey, False)
+        return res
 
     def _existing(self, valid: list[tuple[int, Write, dict[str, Any]]]) -> tuple[dict[str, Any], set[str]]:
         """Items of this batch already in the folder: by hub-id stamp (our own earlier write,
@@ -182,11 +219,12 @@ class Writer:
                 try:
                     fields = mapping.changed_fields(cur.item.fields, w.item.fields, attendees=self.attendees)
                     values = self._values(w.item)
+                    ci = CalendarItem(account=self.acc, folder=self.folder, id=w.remote_id,
+                                      changekey=w.expected_version, **values)
+                    self._check(ci, "update item")
                 except CirahubError as exc:
                     out[n] = exc
                     continue
-                ci = CalendarItem(account=self.acc, folder=self.folder, id=w.remote_id,
-                                  changekey=w.expected_version, **values)
                 batch.append((n, w, ci, fields))
         todo = [(n, w, ci, f) for n, w, ci, f in batch if f]
         results: list[Any] = []
@@ -195,12 +233,16 @@ class Writer:
                 results = self._bulk_update(todo)
             except PreconditionFailed as exc:  # a retried batch whose first try was applied
                 results = [exc] * len(todo)
+            except CirahubError as exc:
+                if isinstance(exc, TransientError | AuthError) or len(todo) < 2:
+                    raise
+                results = [self._update_alone(entry) for entry in todo]  # find the bad one
         keys = {n: r for (n, *_), r in zip(todo, results, strict=True)}
         keys.update(self._reached(todo, keys))
         for n, w, _, _ in batch:
             r = keys.get(n, (w.remote_id, w.expected_version))
             if isinstance(r, Exception):
-                out[n] = map_error(r, "update item")
+                out[n] = item_error(r, "update item")
             else:
                 out[n] = self._finish(r[0], r[1], w.item)
         return out
@@ -210,6 +252,13 @@ class Writer:
             [(ci, f) for _, _, ci, f in todo], conflict_resolution=NEVER_OVERWRITE,
             send_meeting_invitations_or_cancellations=SEND_TO_NONE, suppress_read_receipts=True)),
             "update items")
+
+    def _update_alone(self, entry: tuple[int, Write, Any, list[str]]) -> Any:
+        """One update of a batch that failed as a whole: its result or its error."""
+        try:
+            return self._bulk_update([entry])[0]
+        except CirahubError as exc:
+            return exc
 
     def _reached(self, todo: list[tuple[int, Write, Any, list[str]]], keys: dict[int, Any]) -> dict[int, Any]:
         """Conflicted updates whose item already holds the wanted content (our own write whose

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from lxml import etree
 
+from . import rules
 from .items import Shape, Target, folder_ref, matches, parse_item, resolve, write_folder, write_item
 from .state import State, StoredItem
 from .xmlio import (
@@ -198,16 +199,21 @@ def create_item(state: State, op: etree._Element, ctx: Context) -> etree._Elemen
     target = op.find(m("SavedItemFolderId"))
     folder_el = _children(target)[0] if target is not None else None
 
+    elements = _children(op.find(m("Items")))
+    rules.check_request([parse_item(el)[0] for el in elements])
+
     def one(el: etree._Element, out: etree._Element) -> None:
         if local(el.tag) != "CalendarItem":
             raise EwsError("ErrorInvalidItemForOperationCreateItem", "Only calendar items are emulated.")
         folder = (folder_ref(state, folder_el, ctx.mailbox) if folder_el is not None
                   else state.distinguished("calendar", ctx.mailbox))
         props, ext = parse_item(el)
+        tz = props.get("StartTimeZone")
+        rules.check_item(props, None if tz is None else tz.get("Id"), state.refusals)
         item = state.create(folder, props, ext, ctx.mailbox)
         sub(sub(sub(out, m("Items")), t("CalendarItem")), t("ItemId"), Id=item.id, ChangeKey=item.change_key)
 
-    _each("CreateItem", container, _children(op.find(m("Items"))), one)
+    _each("CreateItem", container, elements, one)
     return root
 
 
@@ -215,6 +221,25 @@ _SERIES_SHAPING = frozenset({"Recurrence", "Start", "StartTimeZone"})
 
 
 def _apply_update(state: State, item: StoredItem, updates: etree._Element) -> None:
+    before = dict(item.props)
+    try:
+        changed = _set_fields(item, updates)
+        rules.check_item(item.props, item.tz_id, state.refusals)
+    except EwsError:
+        item.props = before  # a refused update changes nothing
+        raise
+    if (item.kind == "RecurringMaster" and changed & _SERIES_SHAPING) or (
+        "Recurrence" in changed and item.exceptions
+    ):
+        # Exchange drops exceptions and deleted occurrences when the series shape changes
+        for exc_id in item.exceptions.values():
+            state.items.pop(exc_id, None)
+        item.exceptions.clear()
+        item.deleted_occurrences.clear()
+    state.touch(item)
+
+
+def _set_fields(item: StoredItem, updates: etree._Element) -> set[str]:
     changed: set[str] = set()
     for upd in _children(updates):
         kind, kids = local(upd.tag), _children(upd)
@@ -237,20 +262,13 @@ def _apply_update(state: State, item: StoredItem, updates: etree._Element) -> No
         if value is None:
             raise EwsError("ErrorInvalidPropertySet", f"SetItemField for {name} carries no value.")
         item.props[name] = normalize_prop(value)
-    if (item.kind == "RecurringMaster" and changed & _SERIES_SHAPING) or (
-        "Recurrence" in changed and item.exceptions
-    ):
-        # Exchange drops exceptions and deleted occurrences when the series shape changes
-        for exc_id in item.exceptions.values():
-            state.items.pop(exc_id, None)
-        item.exceptions.clear()
-        item.deleted_occurrences.clear()
-    state.touch(item)
+    return changed
 
 
 def update_item(state: State, op: etree._Element, ctx: Context) -> etree._Element:
     root, container = response("UpdateItem")
     never = op.get("ConflictResolution", "AutoResolve") == "NeverOverwrite"
+    rules.check_request([{local(v.tag): v for v in op.iter(t("ReminderMinutesBeforeStart"))}])
 
     def one(change: etree._Element, out: etree._Element) -> None:
         kids = _children(change)

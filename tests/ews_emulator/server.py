@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from lxml import etree
 
 from .ops import Context, dispatch
+from .rules import Refusal
 from .state import State
 from .user import User
 from .xmlio import SOAP, EwsError, SoapFault, envelope, fault, local, t
@@ -142,6 +143,13 @@ class EwsEmulator:
 
     def slow(self, seconds: float, count: int = 1, ops: set[str] | None = None) -> None:
         self._add(Fault("slow", count, frozenset(ops) if ops else None, delay=seconds))
+
+    def refuse(self, subject: str, code: str = "ErrorInvalidPropertySet",
+               text: str = "The property value is not valid.") -> None:
+        """Refuse every CreateItem/UpdateItem of an item whose subject contains ``subject``
+        with a per-item EWS error (the rest of the request goes on, as on Exchange)."""
+        with self.state.lock:
+            self.state.refusals.append(Refusal(subject, code, text))
 
     def bump_change_key(self, item_id: str) -> str:
         """Change an item's ChangeKey behind the client's back (a concurrent Outlook save)."""

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 
 from . import recurrence
+from .rules import Refusal
 from .xmlio import EwsError, fmt_dt, parse_dt, sub, t
 
 ExtKey = tuple[tuple[str, str], ...]
@@ -96,6 +97,8 @@ class State:
         self.public_root = self._folder("IPM_SUBTREE", "IPF.Note", None, public=True)
         self.public_root.distinguished = "publicfoldersroot"
         self.mailbox_roots: dict[str, Folder] = {}
+        #: items CreateItem/UpdateItem refuse (see :mod:`.rules`)
+        self.refusals: list[Refusal] = []
 
     # --- ids, keys, clock ------------------------------------------------------------------
 
