@@ -76,7 +76,10 @@ def sync_delta(
             what="sync-collection",
         )
         status = response.status_code
-        if status in (403, 409) and "valid-sync-token" in dav.error_conditions(response.content):
+        # RFC 6578 names 403; servers also answer 409 (others) and 412 (Xandikos)
+        if status in (403, 409, 412) and "valid-sync-token" in dav.error_conditions(
+            response.content
+        ):
             if token is None:
                 raise ProtocolError("the server rejected an initial sync-collection", url=url)
             # the token expired or is unknown: start over with a complete listing

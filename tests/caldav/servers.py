@@ -2,6 +2,8 @@
 
 - :class:`Radicale` — the real Radicale from PyPI as a subprocess, own storage folder, htpasswd
   auth; plus a "user" that edits it with plain ``requests`` (not our connector).
+- :class:`Xandikos` — the real Xandikos from PyPI as a subprocess (git-backed storage, no
+  auth of its own: it ignores our basic-auth header, as it does behind a proxy).
 - :class:`FaultProxy` — an HTTP proxy in front of it that can drop connections, answer 5xx,
   be slow, strip ETags from PUT answers, or refuse sync-collection; counts requests.
 - :class:`FeedServer` — serves .ics feeds with ETag/Last-Modified and conditional GET.
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
+from xml.etree import ElementTree
 
 import requests
 
@@ -45,13 +49,67 @@ def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "co
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-class Radicale:
-    """A Radicale subprocess with one htpasswd user."""
+class DavServer:
+    """A CalDAV server subprocess on a free loopback port; subclasses say how to start it."""
+
+    name = "dav"
+    #: where this server keeps a user's calendars (its calendar-home-set)
+    home = f"/{USER}/"
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.log = open(root / f"{self.name}.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT)
+        self.session = requests.Session()
+        self.session.auth = (USER, PASSWORD)
+        wait_until(self._answers, what=f"{self.name} to answer")
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _answers(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError((self.root / f"{self.name}.log").read_text())
+        try:
+            return requests.get(self.base + "/", timeout=1).status_code in (200, 401, 302)
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        self.session.close()
+
+    def mkcalendar(self, name: str | None = None, display: str | None = None) -> str:
+        """A new empty calendar collection in the calendar home; returns its path."""
+        name = name or "cal-" + uuid.uuid4().hex[:10]
+        path = f"{self.home}{name}/"
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
+            f"<D:displayname>{display or name}</D:displayname></D:prop></D:set></C:mkcalendar>"
+        )
+        r = self.session.request(
+            "MKCALENDAR", self.base + path, data=body,
+            headers={"Content-Type": "application/xml; charset=utf-8"},
+        )
+        assert r.status_code == 201, (r.status_code, r.text)
+        return path
+
+
+class Radicale(DavServer):
+    """A Radicale subprocess with one htpasswd user."""
+
+    name = "radicale"
+
+    def command(self) -> list[str]:
+        root = self.root
         (root / "users").write_text(f"{USER}:{PASSWORD}\n")
         (root / "config").write_text(
             "[server]\n"
@@ -68,55 +126,33 @@ class Radicale:
             "[logging]\n"
             "level = warning\n"
         )
-        self.log = open(root / "radicale.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "radicale", "-C", str(root / "config")],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self.session = requests.Session()
-        self.session.auth = (USER, PASSWORD)
-        wait_until(self._answers, what="Radicale to answer")
+        return [sys.executable, "-m", "radicale", "-C", str(root / "config")]
 
-    def _answers(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError((self.root / "radicale.log").read_text())
-        try:
-            return requests.get(self.base + "/", timeout=1).status_code in (200, 401, 302)
-        except requests.RequestException:
-            return False
 
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-        self.session.close()
+class Xandikos(DavServer):
+    """A Xandikos subprocess serving ``/alice/`` (collections are git repositories)."""
 
-    def mkcalendar(self, name: str | None = None, display: str | None = None) -> str:
-        """A new empty calendar collection; returns its path ``/alice/<name>/``."""
-        name = name or "cal-" + uuid.uuid4().hex[:10]
-        path = f"/{USER}/{name}/"
-        body = (
-            '<?xml version="1.0" encoding="utf-8"?>'
-            '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
-            f"<D:displayname>{display or name}</D:displayname></D:prop></D:set></C:mkcalendar>"
-        )
-        r = self.session.request("MKCALENDAR", self.base + path, data=body)
-        assert r.status_code == 201, (r.status_code, r.text)
-        return path
+    name = "xandikos"
+    home = f"/{USER}/calendars/"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "xandikos", "serve",
+            "-d", str(self.root / "data"), "--state-dir", str(self.root / "state"),
+            "--current-user-principal", f"/{USER}/", "--autocreate",
+            "-l", "127.0.0.1", "-p", str(self.port), "--no-detect-systemd",
+        ]
 
 
 @dataclass
 class CalendarUser:
-    """Someone editing one Radicale collection with a plain HTTP client (not our code).
+    """Someone editing one collection with a plain HTTP client (not our code).
 
     Items it creates get client-style random names (``user-<hex>.ics``), as real clients do.
+    ``radicale`` is the server (Radicale or Xandikos; the name predates the second one).
     """
 
-    radicale: Radicale
+    radicale: DavServer
     path: str
 
     def url(self, href: str) -> str:
@@ -134,10 +170,11 @@ class CalendarUser:
         """Every item href in the collection (PROPFIND Depth 1)."""
         body = '<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>'
         r = self.radicale.session.request(
-            "PROPFIND", self.url(self.path), data=body, headers={"Depth": "1"}
+            "PROPFIND", self.url(self.path), data=body,
+            headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
         )
         assert r.status_code == 207, r.status_code
-        hrefs = [chunk.split("</href>")[0] for chunk in r.text.split("<href>")[1:]]
+        hrefs = [unquote(e.text or "") for e in ElementTree.fromstring(r.content).iter("{DAV:}href")]
         return [h for h in hrefs if not h.endswith("/")]
 
     def hrefs_by_uid(self) -> dict[str, str]:
@@ -151,7 +188,9 @@ class CalendarUser:
         return out
 
     def get(self, href: str) -> requests.Response:
-        return self.radicale.session.get(self.url(href))
+        response = self.radicale.session.get(self.url(href))
+        response.encoding = "utf-8"  # iCalendar is UTF-8 (RFC 5545 §3.1.4), charset or not
+        return response
 
     def delete(self, href: str) -> None:
         r = self.radicale.session.delete(self.url(href))

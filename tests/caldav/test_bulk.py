@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cirahub.core.ical import serialize_calendar
 from tests.contract import samples
 
 from .conftest import make_connector
-from .servers import CalendarUser, FaultProxy
+from .servers import CalendarUser, FaultProxy, Xandikos
 
 N = 1000
 
 
 def test_no_change_poll_of_1000_items_is_one_request(proxy: FaultProxy, user: CalendarUser):
+    if isinstance(user.radicale, Xandikos):
+        pytest.skip("Xandikos has no one-request bulk upload; 1000 PUTs would dominate the run")
     items = [samples.simple(f"bulk-{n:04d}@cirahub.test", day=1 + n % 28) for n in range(N)]
     user.upload_calendar(serialize_calendar(items))  # Radicale's one-request bulk path
     conn = make_connector(proxy.base, user.path, max_parallel=4)

@@ -13,7 +13,7 @@ from tests.contract import samples
 from tests.sync.harness import Loop, event
 
 from .conftest import make_connector
-from .servers import PASSWORD, USER, CalendarUser, Fault, FaultProxy, FeedServer, Radicale
+from .servers import PASSWORD, USER, CalendarUser, DavServer, Fault, FaultProxy, FeedServer
 
 
 def _dav(user: CalendarUser) -> dict[str, str]:
@@ -43,7 +43,7 @@ def _all_ok(summaries) -> None:
     assert not bad, bad
 
 
-def test_mixed_hub_converges(store, tmp_path: Path, radicale: Radicale, feeds: FeedServer):
+def test_mixed_hub_converges(store, tmp_path: Path, dav_server: DavServer, feeds: FeedServer):
     loop = Loop(store)
     folder = tmp_path / "vdir"
     folder.mkdir()
@@ -53,9 +53,9 @@ def test_mixed_hub_converges(store, tmp_path: Path, radicale: Radicale, feeds: F
         kind="vdir",
         config={"path": str(folder)},
     )
-    users = [CalendarUser(radicale, radicale.mkcalendar()) for _ in range(2)]
+    users = [CalendarUser(dav_server, dav_server.mkcalendar()) for _ in range(2)]
     for n, user in enumerate(users):
-        cfg = {"url": radicale.base + user.path, "username": USER}
+        cfg = {"url": dav_server.base + user.path, "username": USER}
         loop.add(f"dav{n}", open_connector("caldav", cfg, PASSWORD), kind="caldav", config=cfg)
     holiday, party = (
         event("holiday@feed", "Public holiday", day=24),
