@@ -39,6 +39,8 @@ from cirahub.core.ops import (
 )
 from cirahub.core.plan import HubView, PullPlan, SpokeContext, plan_pull
 from cirahub.core.push import plan_push
+from cirahub.core.safety import halt_digest
+from cirahub.store.records import PendingDelete
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +138,7 @@ class SyncCycle:
         spoke = self.store.get_spoke(self.spoke_id)
         if not spoke.options.enabled:
             return RunSummary(None, self.spoke_id, "skipped", error={"code": "disabled"})
-        if spoke.halted_reason and not spoke.confirm_deletes:
+        if spoke.halted_reason:
             return RunSummary(
                 None,
                 self.spoke_id,
@@ -205,12 +207,16 @@ class SyncCycle:
         # Plan + merge (re-planning ops that went stale because another spoke merged first).
         self.progress("merging", counts)
         touched: set[str] = set()
+        allow = False
         for attempt in range(MAX_REPLANS + 1):
-            plan = self._plan_pull(ctx, hub, delta, links, now, spoke.confirm_deletes)
-            if plan.halt:
-                self.store.set_spoke_state(spoke.id, "halted", halted_reason=plan.halt)
-                counts["halted"] = 1
-                return "halted"
+            plan = self._plan_pull(ctx, hub, delta, links, now, allow)
+            if plan.halt and attempt == 0:
+                allow = self._confirmed(spoke, delta, links)
+                if not allow:
+                    self._halt(spoke, hub.id, plan.halt, delta, links)
+                    counts["halted"] = 1
+                    return "halted"
+                plan = self._plan_pull(ctx, hub, delta, links, now, allow)
             _add(counts, plan.stats)
             touched |= plan.touched
             result = self.merger.merge(hub.id, spoke.id, plan.ops) if plan.ops else None
@@ -228,8 +234,10 @@ class SyncCycle:
                 deleted=tuple(d for d in delta.deleted if d in stale),
             )
             links = self._links_for(spoke.id, delta, None)
-        if spoke.confirm_deletes:
-            self.store.consume_confirm(spoke.id)
+        if spoke.halt is not None:
+            # Applied as confirmed, or nothing halts any more: either way the halt is over
+            # and its confirmation must not carry over to a later one.
+            self.store.clear_halt(spoke.id)
         # Only now is the pull durable: advance the pull cursor.
         self.store.set_cursors(spoke.id, pull_cursor=delta.cursor if not counts.get("stale") else spoke.pull_cursor)
         # Push.
@@ -241,6 +249,30 @@ class SyncCycle:
             return "partial"
         self.store.set_spoke_state(spoke.id, "ok")
         return "ok"
+
+    def _lost(self, delta: Delta, links: Mapping[str, Link]) -> list[str]:
+        """Remote ids of linked items the delta says the spoke no longer holds."""
+        return sorted(d for d in delta.deleted if d in links and d not in
+                      {r.remote_id for r in delta.changed})
+
+    def _confirmed(self, spoke: Any, delta: Delta, links: Mapping[str, Link]) -> bool:
+        """Whether an operator confirmed exactly this loss (see core.safety.halt_digest)."""
+        halt = spoke.halt
+        return bool(halt is not None and halt.confirmed
+                    and halt.digest == halt_digest(self._lost(delta, links), delta.listing_size))
+
+    def _halt(self, spoke: Any, hub_id: str, reason: str, delta: Delta,
+              links: Mapping[str, Link]) -> None:
+        lost = [links[d] for d in self._lost(delta, links)]
+        items = self.store.hub_items(hub_id, {ln.hub_item_id for ln in lost}) if lost else {}
+        pending = [_pending(ln, items.get(ln.hub_item_id)) for ln in lost]
+        pending.sort(key=lambda p: (p.start, p.summary, p.uid))
+        deleting = sum(1 for ln in lost if items.get(ln.hub_item_id) is not None
+                       and items[ln.hub_item_id].item is not None)
+        halt = self.store.record_halt(spoke.id, reason,
+                                      halt_digest(self._lost(delta, links), delta.listing_size),
+                                      pending, deleting)
+        log.warning("spoke %s halted (%s): %s", spoke.id, halt.id, reason)
 
     def _links_for(self, spoke_id: str, delta: Delta, known: KnownVersions | None) -> dict[str, Link]:
         """The links planning this delta needs (see plan_pull): all of them when the connector
@@ -390,6 +422,18 @@ class SyncCycle:
             fingerprint=op.fingerprint,
             hub_version=op.hub_version,
         )
+
+
+def _pending(link: Link, hub_item: HubItem | None) -> PendingDelete:
+    """What a halt shows of one lost item: the hub's copy (summary, start as stored)."""
+    item = hub_item.item if hub_item is not None else None
+    start = item.get("start") if item is not None else None
+    when = ""
+    if isinstance(start, Mapping):
+        when = str(start.get("date") or start.get("utc") or start.get("floating") or "")
+    return PendingDelete(hub_item_id=link.hub_item_id, uid=link.uid,
+                         summary=str(item.get("summary") or "") if item is not None else "",
+                         start=when)
 
 
 def _to_write(op: SpokeOp) -> Write:

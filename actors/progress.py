@@ -75,6 +75,8 @@ class SpokeStatus:
     node_id: str | None = None
     actor: str | None = None
     failures: int = 0
+    #: the spoke's HaltInfo (cirahub.store.records) while halted or confirmed, else None
+    halt: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

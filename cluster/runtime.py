@@ -174,7 +174,7 @@ class Runtime:
             last_error=(live or {}).get("last_error") or s.last_error,
             halted_reason=s.halted_reason,
             node_id=(live or {}).get("node_id"), actor=(live or {}).get("actor"),
-            failures=int((live or {}).get("failures", 0)),
+            failures=int((live or {}).get("failures", 0)), halt=s.halt,
         )
 
     def events(self, since: int = 0, timeout: float = 0.0) -> list[ProgressEvent]:

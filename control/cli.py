@@ -102,7 +102,8 @@ def cli(ctx: click.Context, address: str | None, token: str | None, data_dir: st
                 cirahubctl server          (run the control plane)
     Topology:   hub create|list|show|delete, spoke add|list|show|options|remove|enable|disable,
                 apply -f topology.yaml
-    Sync:       sync [HUB], status [HUB], runs, conflicts, quarantine, confirm HUB SPOKE
+    Sync:       sync [HUB], status [HUB], runs, conflicts, quarantine, events
+    Halts:      confirm HUB SPOKE, restore HUB SPOKE (both with --dry-run)
 
     Connection flags (--address, --token, --data-dir, --ca-cert, --json) are accepted before
     or after the command.
@@ -195,7 +196,7 @@ def hub_delete(name: str, yes: bool, conn: Conn) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``cirahubctl``: runs the CLI, turning every failure into one line on
     stderr and an exit code."""
-    from cirahub.control import cli_apply, cli_spoke, cli_sync  # noqa: F401  (registers)
+    from cirahub.control import cli_apply, cli_halt, cli_spoke, cli_sync  # noqa: F401  (registers)
 
     try:
         code = cli.main(args=argv, prog_name="cirahubctl", standalone_mode=False)

@@ -1,4 +1,4 @@
-"""``cirahubctl sync|status|runs|conflicts|quarantine|confirm|events|server``."""
+"""``cirahubctl sync|status|runs|conflicts|quarantine|events|server``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 
 from cirahub.control import render
 from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options
+from cirahub.control.cli_halt import halt_lines
 from cirahub.control.errors import ExitCode
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
@@ -95,13 +96,19 @@ def status(hub: str, conn: Conn) -> None:
         return
     render.table(
         ("hub", "spoke", "kind", "state", "last run", "result", "next run", "items", "error"),
-        [[s.hub, s.spoke, s.kind, s.state + (" (halted: confirm)" if s.halted else ""),
+        [[s.hub, s.spoke, s.kind, s.state + (" (halted)" if s.halted else ""),
           render.when(s.last_run.finished_at or s.last_run.started_at, s, "last_run"),
           s.last_run.status if s.HasField("last_run") else "",
           render.when(s.next_run, s, "next_run"), s.item_count,
           render.error_text(s) or s.halted_reason] for s in spokes],
         empty="no spokes",
     )
+    for s in spokes:
+        if s.HasField("halt") and not s.halt.confirmed:
+            click.echo(f"\n{s.hub}/{s.spoke} is halted; answer with `cirahubctl confirm "
+                       f"{s.hub} {s.spoke}` or `cirahubctl restore {s.hub} {s.spoke}`:")
+            for line in halt_lines(s.halt):
+                click.echo("  " + line)
 
 
 @cli.command("runs", epilog=EPILOG)
@@ -161,21 +168,6 @@ def quarantine(hub: str, spoke: str, conn: Conn) -> None:
     render.table(("hub", "spoke", "remote id", "uid", "reason", "detail", "last seen"),
                  [[q.hub, q.spoke, q.remote_id, q.uid, q.reason, q.detail,
                    render.when(q.last_seen)] for q in result], empty="nothing quarantined")
-
-
-@cli.command("confirm", epilog=EPILOG)
-@click.argument("hub")
-@click.argument("spoke")
-@connection_options
-def confirm(hub: str, spoke: str, conn: Conn) -> None:
-    """Confirm the deletions that halted SPOKE of HUB; its next run applies them."""
-    with conn.client() as c:
-        result = c.call("ConfirmDeletes", pb.SpokeRef(hub=hub, spoke=spoke))
-    if conn.json:
-        render.emit_json(result)
-    else:
-        click.echo(f"confirmed: spoke {spoke!r} of hub {hub!r} will apply its deletions on "
-                   f"its next run (cirahubctl sync {hub} --spoke {spoke})")
 
 
 @cli.command("events", epilog=EPILOG)

@@ -153,6 +153,18 @@ def hub_to_pb(hub: Any, spoke_count: int = 0) -> pb.Hub:
     return msg
 
 
+def halt_to_pb(halt: Any) -> pb.Halt:
+    """A HaltInfo as a message (hub item ids stay inside: they mean nothing outside)."""
+    msg = pb.Halt(
+        id=halt.id, reason=halt.reason, lost=int(halt.lost), deleting=int(halt.deleting),
+        confirmed=bool(halt.confirmed),
+        items=[pb.PendingDelete(uid=i.uid, summary=i.summary, start=i.start)
+               for i in halt.items],
+    )
+    _set_ts(msg, "at", halt.at)
+    return msg
+
+
 def spoke_to_pb(spoke: Any, hub_name: str) -> pb.Spoke:
     """A SpokeRecord as a message. Records never hold the secret; only ``has_secret``."""
     msg = pb.Spoke(
@@ -162,6 +174,8 @@ def spoke_to_pb(spoke: Any, hub_name: str) -> pb.Spoke:
         halted_reason=spoke.halted_reason or "",
     )
     _set_error(msg, "last_error", spoke.last_error)
+    if spoke.halt is not None:
+        msg.halt.CopyFrom(halt_to_pb(spoke.halt))
     _set_ts(msg, "created_at", spoke.created_at)
     _set_ts(msg, "updated_at", spoke.updated_at)
     return msg
@@ -201,6 +215,8 @@ def status_to_pb(status: Any) -> pb.SpokeStatus:
         msg.last_run.CopyFrom(run_to_pb(status.last_run, status.hub, status.name))
     _set_ts(msg, "next_run", status.next_run_at)
     _set_error(msg, "last_error", status.last_error)
+    if getattr(status, "halt", None) is not None:
+        msg.halt.CopyFrom(halt_to_pb(status.halt))
     return msg
 
 

@@ -160,11 +160,31 @@ class Handlers:
         self._changed()
         return updated
 
-    def confirm_deletes(self, hub: str, name: str) -> Any:
+    def confirm_deletes(self, hub: str, name: str, halt_id: str = "",
+                        dry_run: bool = False) -> tuple[Any, Any]:
+        """(spoke, halt): "yes" to the spoke's current halt (see Store.confirm_deletes)."""
         spoke = self.get_spoke(hub, name)
-        self.store.confirm_deletes(spoke.id)
-        self._changed()
-        return self.store.get_spoke(spoke.id)
+        halt = self.store.confirm_deletes(spoke.id, halt_id or None, dry_run=dry_run)
+        if not dry_run:
+            log.info("halt %s of spoke %s/%s confirmed: %d deletions apply on its next run",
+                     halt.id, hub, name, halt.deleting)
+            self._changed()
+        return self.store.get_spoke(spoke.id), halt
+
+    def restore(self, hub: str, name: str, halt_id: str = "",
+                dry_run: bool = False) -> tuple[Any, Any, int]:
+        """(spoke, halt, recreated): "no" to the spoke's current halt; the hub writes its
+        copies back where ``hub_writes`` allows create (see Store.restore_from_hub)."""
+        spoke = self.get_spoke(hub, name)
+        halt = self.store.restore_from_hub(spoke.id, halt_id or None, dry_run=dry_run)
+        alive = self.store.hub_items(spoke.hub_id, set(halt.hub_item_ids)) if halt.lost else {}
+        recreated = (sum(1 for h in alive.values() if h.item is not None)
+                     if spoke.options.hub_writes.create else 0)
+        if not dry_run:
+            log.info("halt %s of spoke %s/%s answered with restore: %d items written back",
+                     halt.id, hub, name, recreated)
+            self._changed()
+        return self.store.get_spoke(spoke.id), halt, recreated
 
     # --- sync and status ---------------------------------------------------------------------
 

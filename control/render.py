@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -36,13 +36,32 @@ def emit_json(value: Message | Sequence[Message] | dict[str, Any]) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 
 
+def local(value: datetime) -> str:
+    """An instant in this machine's zone, with its offset (``2030-06-01 12:00:00+02:00``):
+    unambiguous, and in the zone the reader lives in."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone().isoformat(sep=" ", timespec="seconds")
+
+
 def when(ts: Timestamp, msg: Message | None = None, field: str = "") -> str:
-    """A timestamp as local-free UTC text, or "-" when unset."""
+    """A timestamp in the local zone with its offset, or "-" when unset."""
     if msg is not None and field and not msg.HasField(field):
         return "-"
     if not ts.seconds and not ts.nanos:
         return "-"
-    return ts.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return local(ts.ToDatetime(tzinfo=UTC))
+
+
+def item_start(value: str) -> str:
+    """An item's stored start: a date stays a date, a floating time stays as written, a UTC
+    instant is shown in the local zone with its offset."""
+    if not value or len(value) <= 10 or not value.endswith(("Z", "+00:00")):
+        return value or "-"
+    try:
+        return local(datetime.fromisoformat(value))
+    except ValueError:
+        return value
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], empty: str = "(none)") -> None:

@@ -132,8 +132,18 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
         return self._spoke(self.h.set_enabled(request.hub, request.spoke, False))
 
     @unary
-    def ConfirmDeletes(self, request: pb.SpokeRef, context: Any) -> pb.Spoke:
-        return self._spoke(self.h.confirm_deletes(request.hub, request.spoke))
+    def ConfirmDeletes(self, request: pb.HaltRequest, context: Any) -> pb.HaltAnswer:
+        spoke, halt = self.h.confirm_deletes(request.hub, request.spoke, request.halt_id,
+                                             request.dry_run)
+        return pb.HaltAnswer(spoke=self._spoke(spoke), halt=cv.halt_to_pb(halt),
+                             dry_run=request.dry_run)
+
+    @unary
+    def RestoreSpoke(self, request: pb.HaltRequest, context: Any) -> pb.HaltAnswer:
+        spoke, halt, recreated = self.h.restore(request.hub, request.spoke, request.halt_id,
+                                                request.dry_run)
+        return pb.HaltAnswer(spoke=self._spoke(spoke), halt=cv.halt_to_pb(halt),
+                             dry_run=request.dry_run, recreated=recreated)
 
     # --- sync ----------------------------------------------------------------------------------
 

@@ -2,13 +2,19 @@
 
 A spoke whose listing suddenly comes back empty, or which would delete a large part of what is
 linked, is far more likely broken (wrong folder, lost permissions, a server bug) than emptied on
-purpose; the run halts with a reason until an operator confirms. Pure functions.
+purpose; the run halts with a reason until an operator confirms *that* halt (a confirmation
+is bound to its :func:`halt_digest`) or restores the spoke from the hub. Pure functions.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
+
+#: lost items a halt shows (status, confirm, restore); all of them are kept for restore
+HALT_SHOWN = 20
 
 
 def check_deletions(
@@ -35,6 +41,15 @@ def check_deletions(
             f"(more than {threshold_ratio:.0%} and more than {threshold_count})"
         )
     return None
+
+
+def halt_digest(lost_remote_ids: Iterable[str], listing_size: int | None) -> str:
+    """What a halt held back, as a stable digest: the linked remote ids the spoke no longer
+    holds and the size of its listing. A confirmation is bound to this digest, so it applies
+    only to a run that sees exactly the same loss (any change to the listing in between, an
+    item more deleted or one come back, makes it a new halt that needs its own answer)."""
+    payload = json.dumps([sorted(set(lost_remote_ids)), listing_size], separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def find_duplicate_uids(

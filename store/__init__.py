@@ -8,9 +8,11 @@ from __future__ import annotations
 from cirahub.store.records import (
     LEAVE,
     ConflictEntry,
+    HaltInfo,
     HubRecord,
     ItemVersion,
     MergeResult,
+    PendingDelete,
     QuarantineEntry,
     RunRecord,
     SpokeRecord,
@@ -21,9 +23,11 @@ from cirahub.store.secrets import load_or_create_key
 __all__ = [
     "LEAVE",
     "ConflictEntry",
+    "HaltInfo",
     "HubRecord",
     "ItemVersion",
     "MergeResult",
+    "PendingDelete",
     "QuarantineEntry",
     "RunRecord",
     "SpokeRecord",

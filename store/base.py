@@ -20,7 +20,7 @@ from cirahub.core.model import HubItem, Link
 from cirahub.core.options import ConflictPolicy, SyncOptions
 from cirahub.store import models as m
 from cirahub.store.engine import writer
-from cirahub.store.records import HubRecord, SpokeRecord
+from cirahub.store.records import HaltInfo, HubRecord, SpokeRecord
 from cirahub.store.secrets import SecretBox
 
 #: largest IN-list sent in one statement (SQLite's variable limit, PostgreSQL plan size)
@@ -84,7 +84,8 @@ def spoke_record(row: Row[Any]) -> SpokeRecord:
         state=row.state,
         last_error=row.last_error,
         halted_reason=row.halted_reason,
-        confirm_deletes=bool(row.confirm_deletes),
+        halt=(HaltInfo.from_json(row.halt, confirmed=row.confirmed_halt == row.halt["id"])
+              if row.halt else None),
         initial_done=bool(row.initial_done),
         created_at=aware(row.created_at),  # type: ignore[arg-type]
         updated_at=aware(row.updated_at),  # type: ignore[arg-type]

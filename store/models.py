@@ -77,7 +77,11 @@ class SpokeRow(Base):
     state: Mapped[str] = mapped_column(String(16), default="idle")
     last_error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     halted_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    confirm_deletes: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the current (or last confirmed) halt: id, digest, reason, pending deletions
+    #: (see Store.record_halt); NULL when the spoke is not halted
+    halt: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: id of the halt an operator confirmed; its deletions apply once, if still the same
+    confirmed_halt: Mapped[str | None] = mapped_column(String(36), nullable=True)
     initial_done: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)

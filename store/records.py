@@ -41,6 +41,54 @@ class HubRecord:
 
 
 @dataclass(frozen=True)
+class PendingDelete:
+    """One item a halted spoke no longer holds: what its deletion would remove everywhere."""
+
+    hub_item_id: str
+    uid: str
+    summary: str
+    #: start as the item states it (ISO date or date-time), "" when unknown
+    start: str
+
+
+@dataclass(frozen=True)
+class HaltInfo:
+    """A safety halt an operator answers (confirm or restore).
+
+    ``digest`` identifies exactly what was held back (the linked items the spoke lost and the
+    listing's size): a confirmation applies only to a run that sees the same. ``items`` are
+    the first few lost items (for display), ``hub_item_ids`` all of them (for restore);
+    ``deleting`` is how many hub items the held-back run would have deleted."""
+
+    id: str
+    digest: str
+    reason: str
+    at: datetime
+    deleting: int
+    lost: int
+    items: tuple[PendingDelete, ...]
+    hub_item_ids: tuple[str, ...]
+    confirmed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "digest": self.digest, "reason": self.reason,
+            "at": self.at.isoformat(), "deleting": self.deleting, "lost": self.lost,
+            "items": [vars(i) for i in self.items], "hub_item_ids": list(self.hub_item_ids),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], confirmed: bool) -> HaltInfo:
+        return cls(
+            id=str(data["id"]), digest=str(data["digest"]), reason=str(data["reason"]),
+            at=datetime.fromisoformat(data["at"]), deleting=int(data["deleting"]),
+            lost=int(data["lost"]),
+            items=tuple(PendingDelete(**i) for i in data.get("items") or ()),
+            hub_item_ids=tuple(data.get("hub_item_ids") or ()), confirmed=confirmed,
+        )
+
+
+@dataclass(frozen=True)
 class SpokeRecord:
     """A spoke as stored. ``has_secret`` says whether a secret is stored; the secret itself
     is only available through ``Store.get_spoke_secret``."""
@@ -57,7 +105,8 @@ class SpokeRecord:
     state: str
     last_error: Mapping[str, Any] | None
     halted_reason: str | None
-    confirm_deletes: bool
+    #: the current halt (or the confirmed one not yet applied); None when not halted
+    halt: HaltInfo | None
     initial_done: bool
     created_at: datetime
     updated_at: datetime

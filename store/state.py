@@ -1,8 +1,10 @@
-"""A spoke's sync state: links committed after a push, cursors, state, halt confirmation."""
+"""A spoke's sync state: links committed after a push, cursors, state, halts and their answers."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import delete, update
@@ -10,10 +12,11 @@ from sqlalchemy.exc import IntegrityError
 
 from cirahub.core.errors import InvalidInput, NotFound
 from cirahub.core.model import Link
+from cirahub.core.safety import HALT_SHOWN
 from cirahub.store import models as m
 from cirahub.store.base import StoreBase, chunks, utcnow
 from cirahub.store.engine import guarded
-from cirahub.store.records import LEAVE, _Leave
+from cirahub.store.records import LEAVE, HaltInfo, PendingDelete, _Leave
 
 #: spoke states the store accepts
 STATES = frozenset({"idle", "running", "ok", "error", "halted", "disabled"})
@@ -94,28 +97,79 @@ class StateMixin(StoreBase):
         })
 
     @guarded
-    def confirm_deletes(self, spoke_id: str) -> None:
-        """An operator confirms a halted spoke's deletions: the next run may apply them
-        (once), and the halt is cleared."""
+    def record_halt(
+        self, spoke_id: str, reason: str, digest: str, lost: Sequence[PendingDelete],
+        deleting: int,
+    ) -> HaltInfo:
+        """Halt the spoke (state "halted") holding back ``lost`` (every linked item it no
+        longer holds). The same digest as the current halt keeps that halt's id; anything else
+        is a new halt and drops any confirmation (it answered another question)."""
         with self._write() as conn:
             row = self._spoke_row(conn, spoke_id)
-            values: dict[str, Any] = {"confirm_deletes": True, "halted_reason": None,
-                                      "updated_at": utcnow()}
-            if row.state == "halted":
-                values["state"] = "idle"
-            conn.execute(update(m.spokes).where(m.spokes.c.id == spoke_id).values(**values))
+            same = bool(row.halt) and row.halt.get("digest") == digest
+            halt = HaltInfo(
+                id=row.halt["id"] if same else str(uuid.uuid4()), digest=digest, reason=reason,
+                at=utcnow(), deleting=deleting, lost=len(lost), items=tuple(lost[:HALT_SHOWN]),
+                hub_item_ids=tuple(p.hub_item_id for p in lost),
+            )
+            conn.execute(update(m.spokes).where(m.spokes.c.id == spoke_id).values(
+                state="halted", halted_reason=reason, halt=halt.to_json(),
+                confirmed_halt=None, updated_at=utcnow()))
+            return halt
+
+    def _current_halt(self, conn: Any, spoke_id: str, halt_id: str | None) -> tuple[Any, HaltInfo]:
+        row = self._spoke_row(conn, spoke_id)
+        if not row.halt or not row.halted_reason:
+            raise InvalidInput(f"spoke {row.name!r} is not halted: there is nothing to answer",
+                               field="spoke", spoke=row.name)
+        halt = HaltInfo.from_json(row.halt, confirmed=False)
+        if halt_id and halt_id != halt.id:
+            raise InvalidInput(
+                f"halt {halt_id} of spoke {row.name!r} is no longer current (the spoke is now "
+                f"halted by {halt.id}): look again with `cirahubctl status` and answer that",
+                field="halt", spoke=row.name, halt=halt_id, current=halt.id)
+        return row, halt
 
     @guarded
-    def consume_confirm(self, spoke_id: str) -> bool:
-        """Clear the spoke's delete confirmation; True when one was set."""
+    def confirm_deletes(self, spoke_id: str, halt_id: str | None = None,
+                        dry_run: bool = False) -> HaltInfo:
+        """An operator confirms the spoke's current halt (``halt_id`` when given must be it):
+        the next run applies the held-back deletions once, and only if it sees exactly the
+        same loss (same digest); otherwise it halts again with a new halt. InvalidInput when
+        the spoke is not halted or ``halt_id`` is not its current halt. ``dry_run`` checks and
+        returns the halt without changing anything."""
         with self._write() as conn:
-            result = conn.execute(update(m.spokes).where(
-                m.spokes.c.id == spoke_id, m.spokes.c.confirm_deletes.is_(True)
-            ).values(confirm_deletes=False, updated_at=utcnow()))
-            if result.rowcount:
-                return True
-            self._spoke_row(conn, spoke_id)
-            return False
+            _, halt = self._current_halt(conn, spoke_id, halt_id)
+            if not dry_run:
+                conn.execute(update(m.spokes).where(m.spokes.c.id == spoke_id).values(
+                    confirmed_halt=halt.id, halted_reason=None, state="idle",
+                    updated_at=utcnow()))
+            return replace(halt, confirmed=not dry_run)
+
+    @guarded
+    def restore_from_hub(self, spoke_id: str, halt_id: str | None = None,
+                         dry_run: bool = False) -> HaltInfo:
+        """The opposite answer to a halt: the hub keeps the items, and the spoke gets the
+        hub's copies back. Drops the links of the lost items and re-checks every hub item on
+        the next push (push cursor 0), so the push re-creates them where ``hub_writes`` allows
+        create; clears the halt. Same errors as :meth:`confirm_deletes`."""
+        with self._write() as conn:
+            _, halt = self._current_halt(conn, spoke_id, halt_id)
+            if dry_run:
+                return halt
+            for part in chunks(sorted(set(halt.hub_item_ids))):
+                conn.execute(delete(m.links).where(_L.spoke_id == spoke_id,
+                                                   _L.hub_item_id.in_(part)))
+            conn.execute(update(m.spokes).where(m.spokes.c.id == spoke_id).values(
+                halt=None, confirmed_halt=None, halted_reason=None, state="idle",
+                push_cursor=0, updated_at=utcnow()))
+            return halt
+
+    @guarded
+    def clear_halt(self, spoke_id: str) -> None:
+        """The run went through (its confirmed deletions applied, or nothing halts any more):
+        forget the halt and its confirmation."""
+        self._update_spoke_row(spoke_id, {"halt": None, "confirmed_halt": None})
 
     @guarded
     def mark_initial_done(self, spoke_id: str) -> None:

@@ -134,7 +134,7 @@ class TopologyMixin(StoreBase):
             id=str(uuid.uuid4()), name=name, kind=kind, config=cfg, options=opts.to_dict(),
             secret=self._box.encrypt(secret) if secret else None, pull_cursor=None,
             push_cursor=0, state="idle" if opts.enabled else "disabled", last_error=None,
-            halted_reason=None, confirm_deletes=False, initial_done=False,
+            halted_reason=None, halt=None, confirmed_halt=None, initial_done=False,
             created_at=now, updated_at=now,
         )
         try:

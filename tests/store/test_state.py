@@ -6,7 +6,7 @@ import pytest
 
 from cirahub.core.errors import InvalidInput, NotFound
 from cirahub.core.model import Link
-from cirahub.store import LEAVE
+from cirahub.store import LEAVE, PendingDelete
 
 from .helpers import create, event, hub_and_spokes
 
@@ -48,17 +48,28 @@ def test_cursors_leave_and_set(store):
         store.set_cursors("nope", push_cursor=1)
 
 
-def test_halt_confirm_consume(store):
+def test_halt_confirm_is_bound_to_the_halt(store):
     _, (spoke,) = hub_and_spokes(store)
-    store.set_spoke_state(spoke.id, "halted", halted_reason="listing empty")
+    with pytest.raises(InvalidInput, match="not halted"):
+        store.confirm_deletes(spoke.id)  # nothing to answer: refused, nothing stored
+    assert store.get_spoke(spoke.id).halt is None
+    lost = [PendingDelete("h1", "u1", "Lunch", "2030-06-01T10:00:00Z")]
+    first = store.record_halt(spoke.id, "listing empty", "d1", lost, 1)
     s = store.get_spoke(spoke.id)
-    assert (s.state, s.halted_reason, s.confirm_deletes) == ("halted", "listing empty", False)
-    assert store.consume_confirm(spoke.id) is False
-    store.confirm_deletes(spoke.id)
+    assert (s.state, s.halted_reason, s.halt) == ("halted", "listing empty", first)
+    assert store.record_halt(spoke.id, "listing empty", "d1", lost, 1).id == first.id
+    with pytest.raises(InvalidInput, match="no longer current"):
+        store.confirm_deletes(spoke.id, "some-other-halt")
+    assert store.confirm_deletes(spoke.id, first.id, dry_run=True).confirmed is False
+    assert store.get_spoke(spoke.id).state == "halted"
+    assert store.confirm_deletes(spoke.id, first.id).confirmed is True
     s = store.get_spoke(spoke.id)
-    assert (s.state, s.halted_reason, s.confirm_deletes) == ("idle", None, True)
-    assert store.consume_confirm(spoke.id) is True
-    assert store.consume_confirm(spoke.id) is False
+    assert (s.state, s.halted_reason, s.halt.confirmed) == ("idle", None, True)
+    # another loss is another halt: the confirmation answered the first one only
+    second = store.record_halt(spoke.id, "would delete 12 of 20", "d2", lost, 1)
+    assert second.id != first.id and not store.get_spoke(spoke.id).halt.confirmed
+    store.clear_halt(spoke.id)
+    assert store.get_spoke(spoke.id).halt is None
     store.set_spoke_state(spoke.id, "error", error={"code": "auth_failed", "message": "401"})
     assert store.get_spoke(spoke.id).last_error == {"code": "auth_failed", "message": "401"}
     store.set_spoke_state(spoke.id, "ok")

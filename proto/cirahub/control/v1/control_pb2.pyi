@@ -616,6 +616,7 @@ class Spoke(_message.Message):
     HALTED_REASON_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    HALT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     hub: _builtins.str
     name: _builtins.str
@@ -626,7 +627,7 @@ class Spoke(_message.Message):
     state: _builtins.str
     enabled: _builtins.bool
     halted_reason: _builtins.str
-    """non-empty: halted until ConfirmDeletes"""
+    """non-empty: halted until ConfirmDeletes or RestoreSpoke"""
     @_builtins.property
     def config(self) -> Global___SpokeConfig: ...
     @_builtins.property
@@ -637,6 +638,10 @@ class Spoke(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def halt(self) -> Global___Halt:
+        """set while halted (or confirmed and not yet applied)"""
+
     def __init__(
         self,
         *,
@@ -653,14 +658,155 @@ class Spoke(_message.Message):
         halted_reason: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        halt: Global___Halt | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "created_at", b"created_at", "last_error", b"last_error", "options", b"options", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "created_at", b"created_at", "halt", b"halt", "last_error", b"last_error", "options", b"options", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "created_at", b"created_at", "enabled", b"enabled", "halted_reason", b"halted_reason", "has_secret", b"has_secret", "hub", b"hub", "id", b"id", "kind", b"kind", "last_error", b"last_error", "name", b"name", "options", b"options", "state", b"state", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "created_at", b"created_at", "enabled", b"enabled", "halt", b"halt", "halted_reason", b"halted_reason", "has_secret", b"has_secret", "hub", b"hub", "id", b"id", "kind", b"kind", "last_error", b"last_error", "name", b"name", "options", b"options", "state", b"state", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Spoke: _TypeAlias = Spoke  # noqa: Y015
+
+@_typing.final
+class PendingDelete(_message.Message):
+    """------------------------------------------------------------------ halts
+
+    One item a halted spoke no longer holds (its deletion is what the halt holds back).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UID_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    uid: _builtins.str
+    summary: _builtins.str
+    start: _builtins.str
+    """as stored: a date, a UTC instant or a floating local time"""
+    def __init__(
+        self,
+        *,
+        uid: _builtins.str = ...,
+        summary: _builtins.str = ...,
+        start: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["start", b"start", "summary", b"summary", "uid", b"uid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PendingDelete: _TypeAlias = PendingDelete  # noqa: Y015
+
+@_typing.final
+class Halt(_message.Message):
+    """A safety halt: the question an operator answers with ConfirmDeletes or RestoreSpoke."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    LOST_FIELD_NUMBER: _builtins.int
+    DELETING_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    CONFIRMED_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    reason: _builtins.str
+    lost: _builtins.int
+    """linked items the spoke no longer holds"""
+    deleting: _builtins.int
+    """hub items a confirmation deletes (in the hub and every spoke)"""
+    confirmed: _builtins.bool
+    """confirmed; applies on the spoke's next run"""
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___PendingDelete]:
+        """the first of the lost items (at most 20)"""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        lost: _builtins.int = ...,
+        deleting: _builtins.int = ...,
+        items: _abc.Iterable[Global___PendingDelete] | None = ...,
+        confirmed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "confirmed", b"confirmed", "deleting", b"deleting", "id", b"id", "items", b"items", "lost", b"lost", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Halt: _TypeAlias = Halt  # noqa: Y015
+
+@_typing.final
+class HaltRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HUB_FIELD_NUMBER: _builtins.int
+    SPOKE_FIELD_NUMBER: _builtins.int
+    HALT_ID_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    hub: _builtins.str
+    spoke: _builtins.str
+    halt_id: _builtins.str
+    """empty = the current halt; else it must be the current one"""
+    dry_run: _builtins.bool
+    """show what would happen, change nothing"""
+    def __init__(
+        self,
+        *,
+        hub: _builtins.str = ...,
+        spoke: _builtins.str = ...,
+        halt_id: _builtins.str = ...,
+        dry_run: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "halt_id", b"halt_id", "hub", b"hub", "spoke", b"spoke"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HaltRequest: _TypeAlias = HaltRequest  # noqa: Y015
+
+@_typing.final
+class HaltAnswer(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPOKE_FIELD_NUMBER: _builtins.int
+    HALT_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    RECREATED_FIELD_NUMBER: _builtins.int
+    dry_run: _builtins.bool
+    recreated: _builtins.int
+    """RestoreSpoke: lost items the hub writes back (0 when hub_writes has no create)"""
+    @_builtins.property
+    def spoke(self) -> Global___Spoke: ...
+    @_builtins.property
+    def halt(self) -> Global___Halt:
+        """the halt answered"""
+
+    def __init__(
+        self,
+        *,
+        spoke: Global___Spoke | None = ...,
+        halt: Global___Halt | None = ...,
+        dry_run: _builtins.bool = ...,
+        recreated: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["halt", b"halt", "spoke", b"spoke"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "halt", b"halt", "recreated", b"recreated", "spoke", b"spoke"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HaltAnswer: _TypeAlias = HaltAnswer  # noqa: Y015
 
 @_typing.final
 class SpokeRef(_message.Message):
@@ -1079,6 +1225,7 @@ class SpokeStatus(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _builtins.int
     HALTED_FIELD_NUMBER: _builtins.int
     HALTED_REASON_FIELD_NUMBER: _builtins.int
+    HALT_FIELD_NUMBER: _builtins.int
     hub: _builtins.str
     spoke: _builtins.str
     kind: _builtins.str
@@ -1087,7 +1234,7 @@ class SpokeStatus(_message.Message):
     item_count: _builtins.int
     """items linked in this spoke"""
     halted: _builtins.bool
-    """waits for ConfirmDeletes"""
+    """waits for ConfirmDeletes or RestoreSpoke"""
     halted_reason: _builtins.str
     @_builtins.property
     def last_run(self) -> Global___RunInfo: ...
@@ -1095,6 +1242,8 @@ class SpokeStatus(_message.Message):
     def next_run(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def last_error(self) -> Global___ErrorInfo: ...
+    @_builtins.property
+    def halt(self) -> Global___Halt: ...
     def __init__(
         self,
         *,
@@ -1109,10 +1258,11 @@ class SpokeStatus(_message.Message):
         last_error: Global___ErrorInfo | None = ...,
         halted: _builtins.bool = ...,
         halted_reason: _builtins.str = ...,
+        halt: Global___Halt | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["last_error", b"last_error", "last_run", b"last_run", "next_run", b"next_run"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["halt", b"halt", "last_error", b"last_error", "last_run", b"last_run", "next_run", b"next_run"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "halted", b"halted", "halted_reason", b"halted_reason", "hub", b"hub", "item_count", b"item_count", "kind", b"kind", "last_error", b"last_error", "last_run", b"last_run", "next_run", b"next_run", "spoke", b"spoke", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "halt", b"halt", "halted", b"halted", "halted_reason", b"halted_reason", "hub", b"hub", "item_count", b"item_count", "kind", b"kind", "last_error", b"last_error", "last_run", b"last_run", "next_run", b"next_run", "spoke", b"spoke", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

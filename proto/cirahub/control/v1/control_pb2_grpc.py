@@ -91,8 +91,13 @@ class ControlServiceStub:
                 _registered_method=True)
         self.ConfirmDeletes = channel.unary_unary(
                 '/cirahub.control.v1.ControlService/ConfirmDeletes',
-                request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.SpokeRef.SerializeToString,
-                response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.Spoke.FromString,
+                request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.HaltRequest.SerializeToString,
+                response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.HaltAnswer.FromString,
+                _registered_method=True)
+        self.RestoreSpoke = channel.unary_unary(
+                '/cirahub.control.v1.ControlService/RestoreSpoke',
+                request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.HaltRequest.SerializeToString,
+                response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.HaltAnswer.FromString,
                 _registered_method=True)
         self.SyncNow = channel.unary_stream(
                 '/cirahub.control.v1.ControlService/SyncNow',
@@ -207,7 +212,18 @@ class ControlServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ConfirmDeletes(self, request, context):
-        """Lets a spoke halted by a safety check (empty listing, mass delete) go on.
+        """Answers "yes" to the current halt of a spoke (empty listing, mass delete): its next run
+        applies the held-back deletions once, and only if it sees exactly the same loss (else it
+        halts again with a new halt). INVALID_ARGUMENT when the spoke is not halted or halt_id is
+        not its current halt. dry_run: check and show, change nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RestoreSpoke(self, request, context):
+        """Answers "no" to the current halt: the hub keeps the items and writes its copies back into
+        the spoke (where hub_writes allows create), and the halt is cleared. Errors as above.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -323,8 +339,13 @@ def add_ControlServiceServicer_to_server(servicer, server):
             ),
             'ConfirmDeletes': grpc.unary_unary_rpc_method_handler(
                     servicer.ConfirmDeletes,
-                    request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.SpokeRef.FromString,
-                    response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.Spoke.SerializeToString,
+                    request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.HaltRequest.FromString,
+                    response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.HaltAnswer.SerializeToString,
+            ),
+            'RestoreSpoke': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestoreSpoke,
+                    request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.HaltRequest.FromString,
+                    response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.HaltAnswer.SerializeToString,
             ),
             'SyncNow': grpc.unary_stream_rpc_method_handler(
                     servicer.SyncNow,
@@ -684,8 +705,35 @@ class ControlService:
             request,
             target,
             '/cirahub.control.v1.ControlService/ConfirmDeletes',
-            cirahub_dot_control_dot_v1_dot_control__pb2.SpokeRef.SerializeToString,
-            cirahub_dot_control_dot_v1_dot_control__pb2.Spoke.FromString,
+            cirahub_dot_control_dot_v1_dot_control__pb2.HaltRequest.SerializeToString,
+            cirahub_dot_control_dot_v1_dot_control__pb2.HaltAnswer.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreSpoke(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cirahub.control.v1.ControlService/RestoreSpoke',
+            cirahub_dot_control_dot_v1_dot_control__pb2.HaltRequest.SerializeToString,
+            cirahub_dot_control_dot_v1_dot_control__pb2.HaltAnswer.FromString,
             options,
             channel_credentials,
             insecure,

@@ -61,8 +61,16 @@ class ControlServiceStub:
     """Detaches a spoke: its links and cursors are dropped, the remote calendar is untouched."""
     EnableSpoke: _grpc.UnaryUnaryMultiCallable[_control_pb2.SpokeRef, _control_pb2.Spoke]
     DisableSpoke: _grpc.UnaryUnaryMultiCallable[_control_pb2.SpokeRef, _control_pb2.Spoke]
-    ConfirmDeletes: _grpc.UnaryUnaryMultiCallable[_control_pb2.SpokeRef, _control_pb2.Spoke]
-    """Lets a spoke halted by a safety check (empty listing, mass delete) go on."""
+    ConfirmDeletes: _grpc.UnaryUnaryMultiCallable[_control_pb2.HaltRequest, _control_pb2.HaltAnswer]
+    """Answers "yes" to the current halt of a spoke (empty listing, mass delete): its next run
+    applies the held-back deletions once, and only if it sees exactly the same loss (else it
+    halts again with a new halt). INVALID_ARGUMENT when the spoke is not halted or halt_id is
+    not its current halt. dry_run: check and show, change nothing.
+    """
+    RestoreSpoke: _grpc.UnaryUnaryMultiCallable[_control_pb2.HaltRequest, _control_pb2.HaltAnswer]
+    """Answers "no" to the current halt: the hub keeps the items and writes its copies back into
+    the spoke (where hub_writes allows create), and the halt is cleared. Errors as above.
+    """
     SyncNow: _grpc.UnaryStreamMultiCallable[_control_pb2.SyncNowRequest, _control_pb2.SyncProgress]
     """--- sync ---
     Starts one run per selected spoke at once and streams progress until every run ended.
@@ -103,8 +111,16 @@ class ControlServiceAsyncStub(ControlServiceStub):
     """Detaches a spoke: its links and cursors are dropped, the remote calendar is untouched."""
     EnableSpoke: _aio.UnaryUnaryMultiCallable[_control_pb2.SpokeRef, _control_pb2.Spoke]  # type: ignore[assignment]
     DisableSpoke: _aio.UnaryUnaryMultiCallable[_control_pb2.SpokeRef, _control_pb2.Spoke]  # type: ignore[assignment]
-    ConfirmDeletes: _aio.UnaryUnaryMultiCallable[_control_pb2.SpokeRef, _control_pb2.Spoke]  # type: ignore[assignment]
-    """Lets a spoke halted by a safety check (empty listing, mass delete) go on."""
+    ConfirmDeletes: _aio.UnaryUnaryMultiCallable[_control_pb2.HaltRequest, _control_pb2.HaltAnswer]  # type: ignore[assignment]
+    """Answers "yes" to the current halt of a spoke (empty listing, mass delete): its next run
+    applies the held-back deletions once, and only if it sees exactly the same loss (else it
+    halts again with a new halt). INVALID_ARGUMENT when the spoke is not halted or halt_id is
+    not its current halt. dry_run: check and show, change nothing.
+    """
+    RestoreSpoke: _aio.UnaryUnaryMultiCallable[_control_pb2.HaltRequest, _control_pb2.HaltAnswer]  # type: ignore[assignment]
+    """Answers "no" to the current halt: the hub keeps the items and writes its copies back into
+    the spoke (where hub_writes allows create), and the halt is cleared. Errors as above.
+    """
     SyncNow: _aio.UnaryStreamMultiCallable[_control_pb2.SyncNowRequest, _control_pb2.SyncProgress]  # type: ignore[assignment]
     """--- sync ---
     Starts one run per selected spoke at once and streams progress until every run ended.
@@ -212,10 +228,24 @@ class ControlServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
     def ConfirmDeletes(
         self,
-        request: _control_pb2.SpokeRef,
+        request: _control_pb2.HaltRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_control_pb2.Spoke, _abc.Awaitable[_control_pb2.Spoke]]:
-        """Lets a spoke halted by a safety check (empty listing, mass delete) go on."""
+    ) -> _typing.Union[_control_pb2.HaltAnswer, _abc.Awaitable[_control_pb2.HaltAnswer]]:
+        """Answers "yes" to the current halt of a spoke (empty listing, mass delete): its next run
+        applies the held-back deletions once, and only if it sees exactly the same loss (else it
+        halts again with a new halt). INVALID_ARGUMENT when the spoke is not halted or halt_id is
+        not its current halt. dry_run: check and show, change nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def RestoreSpoke(
+        self,
+        request: _control_pb2.HaltRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_control_pb2.HaltAnswer, _abc.Awaitable[_control_pb2.HaltAnswer]]:
+        """Answers "no" to the current halt: the hub keeps the items and writes its copies back into
+        the spoke (where hub_writes allows create), and the halt is cleared. Errors as above.
+        """
 
     @_abc_1.abstractmethod
     def SyncNow(
