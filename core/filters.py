@@ -11,10 +11,10 @@ import itertools
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule, rrulestr
 
+from cirahub.core.ical_values import zone_of
 from cirahub.core.item import Item
 from cirahub.core.options import PrivateMode, SyncOptions
 
@@ -61,10 +61,7 @@ def _local_start(value: Mapping[str, Any]) -> datetime:
     """The series start as dateutil needs it: aware in its zone, or naive (dates, floating)."""
     if "utc" in value:
         instant = _parse_utc(value["utc"])
-        try:
-            return instant.astimezone(ZoneInfo(value["tz"])) if value.get("tz") else instant
-        except (ZoneInfoNotFoundError, ValueError):
-            return instant
+        return instant.astimezone(zone_of(value)) if value.get("tz") else instant
     return time_value_utc(value).replace(tzinfo=None)
 
 

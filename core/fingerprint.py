@@ -3,7 +3,9 @@
 A fingerprint compares *meaning*: it is a hash of the canonical fields (not the UID) (already normalized at
 parse time, see :mod:`cirahub.core.item`), without volatile fields (LAST-MODIFIED) and without
 the fields a spoke cannot carry. The zone an instant was written in (``tz``) counts only for
-recurring items, where it changes which instants the series expands to.
+recurring items, where it changes which instants the series expands to; there it is compared
+as the zone it means (tz database links resolved, a VTIMEZONE by a digest of its rules), so
+``Asia/Calcutta`` and ``Asia/Kolkata``, or a VTIMEZONE re-serialized by a server, are no change.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cirahub.core.item import VOLATILE_FIELDS, Item
+from cirahub.core.timezones import canonical_zone
+from cirahub.core.zone_rules import rules_digest
 
 _TIME_FIELDS = ("start", "end")
+_ZONE_KEYS = ("tz", "vtimezone")
 
 
 def _strip_tz(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -23,7 +28,22 @@ def _strip_tz(fields: Mapping[str, Any]) -> dict[str, Any]:
     for name in _TIME_FIELDS:
         value = out.get(name)
         if isinstance(value, Mapping) and "tz" in value:
-            out[name] = {k: v for k, v in value.items() if k != "tz"}
+            out[name] = {k: v for k, v in value.items() if k not in _ZONE_KEYS}
+    return out
+
+
+def _zone_meaning(fields: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(fields)
+    for name in _TIME_FIELDS:
+        value = out.get(name)
+        if not isinstance(value, Mapping) or "tz" not in value:
+            continue
+        value = dict(value)
+        if "vtimezone" in value:
+            value["vtimezone"] = rules_digest(str(value["vtimezone"]))
+        else:
+            value["tz"] = canonical_zone(str(value["tz"]))
+        out[name] = value
     return out
 
 
@@ -31,8 +51,7 @@ def canonical_content(item: Item, ignore: Iterable[str] = ()) -> dict[str, Any]:
     """The part of ``item`` a fingerprint covers, as a JSON-compatible dict."""
     skip = VOLATILE_FIELDS | frozenset(ignore)
     fields = {k: v for k, v in item.fields.items() if k not in skip}
-    if not item.is_recurring:
-        fields = _strip_tz(fields)
+    fields = _zone_meaning(fields) if item.is_recurring else _strip_tz(fields)
     overrides = {
         key: _strip_tz({k: v for k, v in ov.items() if k not in skip})
         for key, ov in item.overrides.items()

@@ -18,7 +18,6 @@ import warnings
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Component, GloballyUniqueTZIDGuessed
 from icalendar.prop import vBroken
@@ -32,9 +31,11 @@ from cirahub.core.ical_values import (
     instant_text,
     read_moment,
     time_value,
+    zone_of,
 )
 from cirahub.core.ical_write import serialize_calendar, to_ics
 from cirahub.core.item import Item
+from cirahub.core.zone_rules import ZoneContext
 
 __all__ = ["parse_calendar", "parse_item", "serialize_calendar", "time_value", "to_ics"]
 
@@ -58,8 +59,9 @@ _PRIORITY_LOW = range(6, 10)
 # --- entry points ----------------------------------------------------------------------------
 
 
-def _load(text: str) -> list[Component]:
-    """All VEVENT components of ``text``; MalformedItem when it is not iCalendar at all."""
+def _load(text: str) -> tuple[list[Component], ZoneContext]:
+    """All VEVENT components of ``text`` and the resolver of its TZIDs; MalformedItem when
+    it is not iCalendar at all."""
     if not isinstance(text, str) or not text.strip():
         raise MalformedItem("empty iCalendar text")
     if "BEGIN:" not in text.upper():
@@ -69,15 +71,30 @@ def _load(text: str) -> list[Component]:
     except Exception as exc:  # icalendar fails in many ways on broken text (even AttributeError)
         raise MalformedItem(f"unparseable iCalendar text: {exc}") from None
     events: list[Component] = []
+    vtimezones: dict[str, Component] = {}
     for root in roots:
         events.extend(root.walk("VEVENT"))
+        for zone in root.walk("VTIMEZONE"):
+            vtimezones.setdefault(str(zone.get("TZID", "")), zone)
     begun = len(_BEGIN_EVENT.findall(text))
     if begun > len(events):  # icalendar drops components it never saw the END of
         raise MalformedItem(
             f"unparseable iCalendar text: {begun - len(events)} VEVENT(s) not terminated "
             "(truncated text?)"
         )
-    return events
+    return events, ZoneContext(vtimezones, _first_year(events))
+
+
+def _first_year(events: list[Component]) -> int:
+    """The earliest DTSTART year (VTIMEZONE rules are matched from there on)."""
+    years = []
+    for event in events:
+        start = event.get("DTSTART")
+        if start is not None and not isinstance(start, vBroken | list):
+            moment = getattr(start, "dt", None)
+            if isinstance(moment, date):
+                years.append(moment.year)
+    return min(years) if years else 2000
 
 
 def parse_calendar(text: str, *, errors: list[MalformedItem] | None = None) -> list[Item]:
@@ -91,7 +108,8 @@ def parse_calendar(text: str, *, errors: list[MalformedItem] | None = None) -> l
     one broken event does not hide the others).
     """
     groups: dict[str, list[Component]] = {}
-    for event in _load(text):
+    loaded, zones = _load(text)
+    for event in loaded:
         uid = str(event.get("UID", "")).strip()
         if not uid:
             error = MalformedItem(
@@ -105,7 +123,7 @@ def parse_calendar(text: str, *, errors: list[MalformedItem] | None = None) -> l
     items: list[Item] = []
     for uid, events in groups.items():
         try:
-            items.append(_build_item(uid, events))
+            items.append(_build_item(uid, events, zones))
         except MalformedItem as exc:
             if errors is None:
                 raise
@@ -120,7 +138,7 @@ def parse_item(text: str) -> Item:
     UID, a master without DTSTART, DTEND before DTSTART, an unknown TZID with no VTIMEZONE,
     or any value that cannot be read.
     """
-    events = _load(text)
+    events, zones = _load(text)
     if not events:
         raise MalformedItem("no VEVENT in the iCalendar text")
     uids = list(dict.fromkeys(str(e.get("UID", "")).strip() for e in events))
@@ -130,36 +148,40 @@ def parse_item(text: str) -> Item:
         raise MalformedItem(
             f"contains {len(uids)} UIDs ({', '.join(uids[:3])}), expected one", uids=uids[:10]
         )
-    return _build_item(uids[0], events)
+    return _build_item(uids[0], events, zones)
 
 
 # --- one UID -----------------------------------------------------------------------------------
 
 
-def _build_item(uid: str, events: list[Component]) -> Item:
+def _build_item(uid: str, events: list[Component], zones: ZoneContext) -> Item:
     try:
-        return _normalize(uid, events)
+        return _normalize(uid, events, zones)
     except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
         # odd values icalendar let through (e.g. a date-time far out of range)
         raise MalformedItem(f"UID {uid!r} cannot be normalized: {exc}", uid=uid) from None
 
 
-def _normalize(uid: str, events: list[Component]) -> Item:
+def _normalize(uid: str, events: list[Component], zones: ZoneContext) -> Item:
     masters = [e for e in events if "RECURRENCE-ID" not in e]
     if len(masters) > 1:
         raise MalformedItem(f"UID {uid!r} has {len(masters)} VEVENTs without RECURRENCE-ID", uid=uid)
     fields: dict[str, Any] = {}
     if masters:
-        fields = _event_fields(masters[0], uid, master=True)
-        _series_fields(masters[0], uid, fields)
+        fields = _event_fields(masters[0], uid, zones, master=True)
+        _series_fields(masters[0], uid, fields, zones)
     overrides: dict[str, dict[str, Any]] = {}
     for event in events:
         if "RECURRENCE-ID" not in event:
             continue
-        key = _occurrence_key(event["RECURRENCE-ID"], "RECURRENCE-ID", uid, fields.get("start"))
+        recurrence_id = event["RECURRENCE-ID"]
+        key = _occurrence_key(recurrence_id, "RECURRENCE-ID", uid, fields.get("start"), zones)
         if key in overrides:
             raise MalformedItem(f"UID {uid!r} overrides occurrence {key} twice", uid=uid)
-        overrides[key] = _event_fields(event, uid, master=False)
+        overrides[key] = _event_fields(event, uid, zones, master=False)
+        params = getattr(recurrence_id, "params", {})
+        if str(params.get("RANGE", "")).strip().upper() == "THISANDFUTURE":
+            overrides[key]["range"] = "THISANDFUTURE"
     return Item(uid, fields, overrides)
 
 
@@ -172,7 +194,9 @@ def _check(event: Component, name: str, uid: str) -> Any:
     return value
 
 
-def _event_fields(event: Component, uid: str, *, master: bool) -> dict[str, Any]:
+def _event_fields(
+    event: Component, uid: str, zones: ZoneContext, *, master: bool
+) -> dict[str, Any]:
     """Normalized fields of one VEVENT (without the series fields)."""
     for name, message in getattr(event, "errors", ()):
         match = _BROKEN_LINE.search(message) if name is None else None
@@ -188,7 +212,7 @@ def _event_fields(event: Component, uid: str, *, master: bool) -> dict[str, Any]
     description = _lines(description).rstrip()
     if description:
         out["description"] = description
-    out.update(_times(event, uid, master=master))
+    out.update(_times(event, uid, zones, master=master))
     _enums(event, uid, out)
     categories = _categories(event)
     if categories:
@@ -213,23 +237,23 @@ def _lines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _times(event: Component, uid: str, *, master: bool) -> dict[str, Any]:
+def _times(event: Component, uid: str, zones: ZoneContext, *, master: bool) -> dict[str, Any]:
     start_prop = _check(event, "DTSTART", uid)
     if start_prop is None:
         if master:
             raise MalformedItem(f"VEVENT {uid!r} has no DTSTART", uid=uid)
         start_prop = _check(event, "RECURRENCE-ID", uid)
-    start = read_moment(start_prop, "DTSTART", uid)
+    start = read_moment(start_prop, "DTSTART", uid, zones)
     end_prop, duration = _check(event, "DTEND", uid), _check(event, "DURATION", uid)
     start_at = as_moment(start)
     if end_prop is not None:
-        end = read_moment(end_prop, "DTEND", uid)
+        end = read_moment(end_prop, "DTEND", uid, zones)
         if ("date" in start) != ("date" in end):
             raise MalformedItem(
                 f"VEVENT {uid!r}: DTSTART and DTEND mix a date and a date-time", uid=uid
             )
     elif duration is not None and isinstance(duration.dt, timedelta):
-        end = time_value(add_duration(start_at, duration.dt), start.get("tz"))
+        end = time_value(add_duration(start_at, duration.dt), start.get("tz"), start.get("vtimezone"))
     else:
         end = start
     if "date" in start and as_moment(end) <= start_at:
@@ -334,19 +358,23 @@ def _attendees(event: Component) -> list[dict[str, str]]:
 # --- series ------------------------------------------------------------------------------------
 
 
-def _series_fields(event: Component, uid: str, fields: dict[str, Any]) -> None:
+def _series_fields(
+    event: Component, uid: str, fields: dict[str, Any], zones: ZoneContext
+) -> None:
     rule = _check(event, "RRULE", uid)
     if isinstance(rule, list):
         rule = rule[0] if rule else None
     if rule is not None:
         fields["rrule"] = canonical_rrule(rule, fields["start"], uid)
     for name, key in (("EXDATE", "exdates"), ("RDATE", "rdates")):
-        keys = _date_list(event, name, uid, fields["start"])
+        keys = _date_list(event, name, uid, fields["start"], zones)
         if keys:
             fields[key] = keys
 
 
-def _date_list(event: Component, name: str, uid: str, series: Mapping[str, str]) -> list[str]:
+def _date_list(
+    event: Component, name: str, uid: str, series: Mapping[str, str], zones: ZoneContext
+) -> list[str]:
     values = _check(event, name, uid)
     if values is None:
         return []
@@ -357,16 +385,16 @@ def _date_list(event: Component, name: str, uid: str, series: Mapping[str, str])
             moment = entry.dt
             if isinstance(moment, tuple):  # a PERIOD: the occurrence starts at its start
                 moment = moment[0]
-            keys.add(_key_of(moment, tzid, name, uid, series))
+            keys.add(_key_of(moment, tzid, name, uid, series, zones))
     return sorted(keys)
 
 
 def _occurrence_key(
-    prop: Any, name: str, uid: str, series: Mapping[str, str] | None
+    prop: Any, name: str, uid: str, series: Mapping[str, str] | None, zones: ZoneContext
 ) -> str:
     if isinstance(prop, vBroken) or not hasattr(prop, "dt"):
         raise MalformedItem(f"{name} of {uid!r} cannot be read", uid=uid)
-    return _key_of(prop.dt, prop.params.get("TZID"), name, uid, series)
+    return _key_of(prop.dt, prop.params.get("TZID"), name, uid, series, zones)
 
 
 def _key_of(
@@ -375,6 +403,7 @@ def _key_of(
     name: str,
     uid: str,
     series: Mapping[str, str] | None,
+    zones: ZoneContext,
 ) -> str:
     """Occurrence key of one EXDATE/RDATE/RECURRENCE-ID value of the series starting at
     ``series``: the value is read in the series' terms (a date in an all-day series, an
@@ -388,11 +417,13 @@ def _key_of(
         local = as_moment(series)
         assert isinstance(local, datetime)
         moment = datetime.combine(moment, local.time().replace(tzinfo=None), local.tzinfo)
-        tzid = series.get("tz") or ("UTC" if "utc" in series else None)
-    value = read_moment(_Prop(moment, tzid), name, uid)
+        return compact_key(time_value(moment, None)) if moment.tzinfo else compact_key(
+            {"floating": moment.isoformat()}
+        )
+    value = read_moment(_Prop(moment, tzid), name, uid, zones)
     if "floating" in value and "utc" in series:
-        zone = ZoneInfo(series.get("tz") or "UTC")
-        value = time_value(as_moment(value).replace(tzinfo=zone), series.get("tz"))
+        wall = as_moment(value).replace(tzinfo=zone_of(series))  # type: ignore[call-arg]
+        value = time_value(wall, series.get("tz"), series.get("vtimezone"))
     return compact_key(value)
 
 

@@ -2,13 +2,15 @@
 ``date``/``datetime`` objects and iCalendar properties, and turning them back.
 
 Forms: ``{"date": "2026-03-01"}``, ``{"utc": "2026-03-01T08:00:00Z", "tz": "Europe/Berlin"}``
-(``tz`` absent for UTC and for zones with no IANA name), ``{"floating": "2026-03-01T09:00:00"}``.
+(``tz`` absent for UTC), ``{"floating": "2026-03-01T09:00:00"}``. A zone that only a
+VTIMEZONE defines (no IANA name, no IANA zone with its rules) is kept as ``tz`` = its TZID plus
+``vtimezone`` = the VTIMEZONE's text, and every computation uses that VTIMEZONE's rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +18,7 @@ from icalendar.prop import vBroken
 
 from cirahub.core.errors import MalformedItem
 from cirahub.core.timezones import resolve_tzid
+from cirahub.core.zone_rules import ResolvedZone, ZoneContext, vtimezone_zone
 
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 #: RFC 5545 §3.3.10 order of the rule parts
@@ -32,9 +35,12 @@ def instant_text(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
-def time_value(moment: date | datetime, tz: str | None) -> dict[str, str]:
+def time_value(
+    moment: date | datetime, tz: str | None, vtimezone: str | None = None
+) -> dict[str, str]:
     """The canonical time value of ``moment``: a ``date`` stays a date, a naive datetime is
-    floating, an aware one an instant written in ``tz`` (an IANA name; omitted for UTC).
+    floating, an aware one an instant written in ``tz`` (an IANA name, omitted for UTC; or
+    a TZID defined by ``vtimezone``, the VTIMEZONE text).
 
     Connectors that build items without iCalendar use this so that their values match
     the parser's exactly."""
@@ -45,15 +51,26 @@ def time_value(moment: date | datetime, tz: str | None) -> dict[str, str]:
     value = {"utc": instant_text(moment)}
     if tz and tz != "UTC":
         value["tz"] = tz
+        if vtimezone:
+            value["vtimezone"] = vtimezone
     return value
 
 
-def zone_of(value: Mapping[str, str]) -> ZoneInfo:
-    """The zone an instant value is written in (UTC when it has none or an unknown one)."""
+def zone_of(value: Mapping[str, str]) -> tzinfo:
+    """The zone an instant value is written in: its VTIMEZONE's rules when it carries one,
+    else its IANA zone (UTC when it has none or an unknown one)."""
+    if value.get("vtimezone"):
+        zone = vtimezone_zone(value["vtimezone"])
+        return zone if zone is not None else UTC
     try:
         return ZoneInfo(value.get("tz") or "UTC")
     except (ValueError, OSError, KeyError):
         return ZoneInfo("UTC")
+
+
+def same_zone(value: Mapping[str, str]) -> dict[str, str]:
+    """The zone part of a time value (``tz`` and ``vtimezone``), to build values in it."""
+    return {k: value[k] for k in ("tz", "vtimezone") if k in value}
 
 
 def as_moment(value: Mapping[str, str]) -> date | datetime:
@@ -93,12 +110,14 @@ def key_moment(key: str, series: Mapping[str, str]) -> date | datetime:
     return datetime.strptime(key, "%Y%m%dT%H%M%S")
 
 
-def read_moment(prop: Any, name: str, uid: str) -> dict[str, str]:
+def read_moment(
+    prop: Any, name: str, uid: str, zones: ZoneContext | None = None
+) -> dict[str, str]:
     """Canonical time value of a DTSTART-like property (value ``.dt``, TZID in ``.params``).
 
-    A TZID that resolves to an IANA zone (IANA, Windows or junk-prefixed names) gives that
-    zone; one defined only by an embedded VTIMEZONE gives the instant without ``tz``; an
-    unknown TZID with no VTIMEZONE raises MalformedItem naming it."""
+    The TZID is resolved by ``zones`` (see :class:`~cirahub.core.zone_rules.ZoneContext`;
+    without one, by name only): an IANA zone, or the VTIMEZONE's own rules. A TZID nothing
+    resolves is read as floating time, as the reference library reads it."""
     moment = getattr(prop, "dt", None)
     if isinstance(prop, vBroken) or not isinstance(moment, date):
         raise MalformedItem(f"{name} of {uid!r} is not a date or date-time", uid=uid)
@@ -107,19 +126,20 @@ def read_moment(prop: Any, name: str, uid: str) -> dict[str, str]:
     tzid = getattr(prop, "params", {}).get("TZID")
     wall = moment.replace(tzinfo=None)
     if tzid:
-        iana = resolve_tzid(str(tzid))
-        if iana is not None:
-            return time_value(wall.replace(tzinfo=ZoneInfo(iana)), iana)
-        if moment.tzinfo is not None:  # defined by a VTIMEZONE in the text
-            return time_value(moment, None)
-        raise MalformedItem(
-            f"{name} of {uid!r} uses unknown time zone {str(tzid)!r} and no VTIMEZONE defines it",
-            uid=uid,
-            tzid=str(tzid),
-        )
+        resolved = _resolve(str(tzid), zones)
+        if resolved is None:
+            return time_value(wall, None)
+        return time_value(wall.replace(tzinfo=resolved.info()), resolved.tz, resolved.vtimezone)
     if moment.tzinfo is None:
         return time_value(wall, None)
     return time_value(moment, None)
+
+
+def _resolve(tzid: str, zones: ZoneContext | None) -> ResolvedZone | None:
+    if zones is not None:
+        return zones.resolve(tzid)
+    iana = resolve_tzid(tzid)
+    return ResolvedZone(iana) if iana is not None else None
 
 
 # --- RRULE -------------------------------------------------------------------------------------

@@ -39,18 +39,21 @@ def serialize_calendar(
     calendar.add("PRODID", prodid)
     calendar.add("VERSION", "2.0")
     zones: set[str] = set()
+    custom: dict[str, str] = {}
     events: list[Event] = []
     for item in items:
         try:
             events.extend(_events(item, dtstamp))
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedItem(f"item {item.uid!r} cannot be written: {exc}", uid=item.uid) from None
-        zones.update(_zones(item))
+        zones.update(_zones(item, custom))
     first, last = _years(items)
     for name in sorted(zones):
         zone = _vtimezone(name, first, last)
         if zone is not None:
             calendar.add_component(zone)
+    for name in sorted(custom):  # zones only a VTIMEZONE defines: that VTIMEZONE, as it was
+        calendar.add_component(Timezone.from_ical(custom[name]))
     for event in events:
         calendar.add_component(event)
     return calendar.to_ical().decode("utf-8")
@@ -78,12 +81,15 @@ def _vtimezone(name: str, first: int, last: int) -> Timezone | None:
         return None  # an unknown zone was written as UTC by as_moment; no VTIMEZONE needed
 
 
-def _zones(item: Item) -> set[str]:
+def _zones(item: Item, custom: dict[str, str]) -> set[str]:
+    """IANA zones ``item`` uses; zones defined by a VTIMEZONE go to ``custom``."""
     found: set[str] = set()
     for fields in (item.fields, *item.overrides.values()):
         for name in ("start", "end"):
             value = fields.get(name)
-            if isinstance(value, Mapping) and value.get("tz"):
+            if isinstance(value, Mapping) and value.get("vtimezone"):
+                custom.setdefault(str(value["tz"]), str(value["vtimezone"]))
+            elif isinstance(value, Mapping) and value.get("tz"):
                 found.add(str(value["tz"]))
     return found
 
@@ -98,7 +104,11 @@ def _events(item: Item, dtstamp: datetime | None) -> list[Event]:
     for key in sorted(item.overrides):
         fields = item.overrides[key]
         event = _event(item.uid, fields, dtstamp)
-        event.add("RECURRENCE-ID", key_moment(key, series or fields.get("start") or {}))
+        moment = key_moment(key, series or fields.get("start") or {})
+        if fields.get("range") == "THISANDFUTURE":
+            event.add("RECURRENCE-ID", moment, parameters={"RANGE": "THISANDFUTURE"})
+        else:
+            event.add("RECURRENCE-ID", moment)
         out.append(event)
     return out
 

@@ -27,6 +27,9 @@ Field vocabulary (absent key = property not set; defaults are normalized *away*,
 ``organizer``     lower-case e-mail address
 ``attendees``     list of {"email", "name", "role", "partstat"} sorted by email
 ``url``           str
+``range``         ``"THISANDFUTURE"`` in an override whose RECURRENCE-ID has that RANGE: its
+                  shift, duration and fields apply to every later occurrence too (see
+                  :func:`cirahub.core.recurrence.expand_this_and_future`)
 ``last_modified`` UTC instant string; *not* part of the fingerprint, feeds the conflict policy
 ================  ===========================================================================
 
@@ -34,8 +37,10 @@ Time values:
 
 - all-day: ``{"date": "2026-03-01"}`` — a date stays a date, never a UTC midnight;
 - instant: ``{"utc": "2026-03-01T09:00:00Z", "tz": "Europe/Berlin"}`` — ``tz`` is the IANA
-  zone it was written in (Windows names are mapped), kept for writing back and for series
-  expansion, and compared only for recurring items (where it changes the meaning);
+  zone it was written in (Windows names, vendor prefixes and VTIMEZONEs whose rules match an
+  IANA zone are mapped), kept for writing back and for series expansion, and compared only
+  for recurring items (where it changes the meaning). A zone only a VTIMEZONE defines keeps
+  its TZID as ``tz`` and the VTIMEZONE text as ``vtimezone``;
 - floating: ``{"floating": "2026-03-01T09:00:00"}``.
 
 Occurrence keys (for ``exdates``, ``rdates`` and override keys) are the UTC instant string
@@ -68,6 +73,7 @@ FIELDS: tuple[str, ...] = (
     "organizer",
     "attendees",
     "url",
+    "range",
     "last_modified",
 )
 

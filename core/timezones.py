@@ -408,13 +408,45 @@ def resolve_tzid(tzid: str) -> str | None:
         return windows
     if "/" in name:
         parts = [p for p in name.split("/") if p]
-        for i in range(1, len(parts)):
+        for i in range(len(parts)):
             candidate = "/".join(parts[i:])
+            if candidate == name:
+                continue
             if "/" in candidate or candidate.lower() in _UTC_NAMES:
                 resolved = resolve_tzid(candidate)
                 if resolved is not None:
                     return resolved
     match = _DISPLAY.match(name)
     if match:
-        return _from_display_name(match.group(1))
-    return None
+        return _from_display_name(match.group(1)) or _fixed_offset(name)
+    return _fixed_offset(name)
+
+
+_FIXED = re.compile(r"^\(?\s*(?:UTC|GMT)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?\s*\)?$", re.I)
+
+
+def _fixed_offset(name: str) -> str | None:
+    """``GMT+01:00`` / ``UTC-5`` (whole hours only) → the ``Etc/GMT∓N`` zone (POSIX sign)."""
+    match = _FIXED.match(name.strip())
+    if not match or (match.group(3) or "00") != "00":
+        return None
+    hours = int(match.group(2))
+    if hours == 0:
+        return "UTC"
+    zone = f"Etc/GMT{'-' if match.group(1) == '+' else '+'}{hours}"
+    return zone if is_iana(zone) else None
+
+
+def preferred_iana_zones() -> tuple[str, ...]:
+    """The IANA zone each Windows zone maps to (CLDR territory "001"), in table order."""
+    return tuple(_names(entry)[0] for entry in _WINDOWS_ZONES.values())
+
+
+def canonical_zone(name: str) -> str:
+    """The zone ``name`` is a link to in the tz database (``Asia/Calcutta`` →
+    ``Asia/Kolkata``, ``Europe/Stockholm`` → ``Europe/Berlin`` since 2022), else ``name``:
+    two names with the same target mean the same rules, so fingerprints compare targets."""
+    seen = 0
+    while name in _links() and seen < 8:
+        name, seen = _links()[name], seen + 1
+    return _canonical(name)

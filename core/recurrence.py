@@ -1,0 +1,135 @@
+"""Series expansion in the series' own zone, and ``RANGE=THISANDFUTURE`` made explicit.
+
+An override with ``range: THISANDFUTURE`` (``RECURRENCE-ID;RANGE=THISANDFUTURE``) moves its
+own occurrence *and every later one* by the same shift, gives them its duration and its
+fields (RFC 5545 §3.8.4.4). iCalendar spokes carry it as it is; a spoke that cannot (EWS,
+Graph) calls :func:`expand_this_and_future` to get the same occurrences as one plain
+override per occurrence. The expansion follows the reference reader
+(``recurring-ical-events``): an occurrence is governed by the latest THISANDFUTURE override
+whose RECURRENCE-ID is before it; occurrences with their own override keep it. Pure.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from dateutil.rrule import rruleset, rrulestr
+
+from cirahub.core.errors import MalformedItem
+from cirahub.core.ical_values import as_moment, key_moment, same_zone, time_value
+from cirahub.core.item import Item
+
+#: occurrences generated after the first THISANDFUTURE override, at most (bounded work)
+DEFAULT_LIMIT = 2000
+
+Moment = date | datetime
+
+
+@dataclass(frozen=True)
+class ThisAndFutureExpansion:
+    """The result of :func:`expand_this_and_future`. ``complete`` is False when the series
+    is open-ended or longer than the limit: occurrences after the last expanded one lose
+    their shift, and the caller must declare that projection."""
+
+    item: Item
+    complete: bool
+    #: occurrence keys that got a generated override
+    expanded: tuple[str, ...] = ()
+
+
+def _naive(moment: Moment) -> datetime:
+    return moment if isinstance(moment, datetime) else datetime.combine(moment, time())
+
+
+def occurrence_key(moment: Moment, all_day: bool) -> str:
+    """The occurrence key (see :mod:`cirahub.core.item`) of an expanded start."""
+    if all_day or not isinstance(moment, datetime):
+        day = moment.date() if isinstance(moment, datetime) else moment
+        return day.strftime("%Y%m%d")
+    if moment.tzinfo is None:
+        return moment.strftime("%Y%m%dT%H%M%S")
+    return time_value(moment, None)["utc"].replace("-", "").replace(":", "")
+
+
+def series_starts(fields: Mapping[str, Any]) -> Iterator[tuple[str, Moment]]:
+    """``(key, start)`` of every occurrence the series generates (DTSTART, RRULE, RDATEs,
+    minus EXDATEs), in time order, starts in the series' zone (dates for all-day series,
+    naive for floating ones). Overrides are not applied. Possibly infinite: slice it."""
+    start_value = fields.get("start")
+    if not isinstance(start_value, Mapping):
+        return iter(())
+    all_day = "date" in start_value
+    first = as_moment(start_value)
+    dtstart = _naive(first) if all_day else first
+    rules = rruleset()
+    rules.rdate(dtstart)  # DTSTART is always the first occurrence
+    if fields.get("rrule"):
+        try:
+            rules.rrule(rrulestr(str(fields["rrule"]), dtstart=dtstart))  # type: ignore[arg-type]
+        except (ValueError, TypeError) as exc:
+            raise MalformedItem(f"RRULE {fields['rrule']!r} cannot be expanded: {exc}") from None
+    for key in fields.get("rdates") or ():
+        moment = key_moment(key, start_value)
+        rules.rdate(_naive(moment) if all_day else moment)
+    for key in fields.get("exdates") or ():
+        moment = key_moment(key, start_value)
+        rules.exdate(_naive(moment) if all_day else moment)
+    out = (m.date() if all_day else m for m in rules)
+    return ((occurrence_key(m, all_day), m) for m in out)
+
+
+
+def _shifted(
+    gov_key: str, gov: Mapping[str, Any], series: Mapping[str, Any], moment: Moment
+) -> dict[str, Any] | None:
+    """The fields occurrence ``moment`` gets from THISANDFUTURE override ``gov``."""
+    recurrence_id = key_moment(gov_key, series)
+    start, end = as_moment(gov["start"]), as_moment(gov.get("end") or gov["start"])
+    if type(start) is not type(recurrence_id) or type(start) is not type(moment):
+        return None  # a date against a date-time: no shift can be defined
+    move: timedelta = start - recurrence_id  # type: ignore[operator]
+    duration: timedelta = end - start  # type: ignore[operator]
+    new_start = moment + move
+    new_end = new_start + duration
+    zone = same_zone(gov["start"])
+    out = {k: v for k, v in gov.items() if k != "range"}
+    out["start"] = time_value(new_start, zone.get("tz"), zone.get("vtimezone"))
+    out["end"] = time_value(new_end, zone.get("tz"), zone.get("vtimezone"))
+    return out
+
+
+def expand_this_and_future(item: Item, *, limit: int = DEFAULT_LIMIT) -> ThisAndFutureExpansion:
+    """``item`` with every ``range: THISANDFUTURE`` override turned into plain overrides:
+    the override itself (without ``range``) plus one generated override per later
+    occurrence it governs (shifted start, its duration, its other fields), up to ``limit``
+    occurrences after the first such override. Items without one are returned unchanged
+    (``complete`` True). Raises MalformedItem when the series' RRULE cannot be expanded.
+    """
+    ranged = sorted(k for k, ov in item.overrides.items() if ov.get("range") == "THISANDFUTURE")
+    if not ranged:
+        return ThisAndFutureExpansion(item, True)
+    overrides = {
+        k: {f: v for f, v in ov.items() if f != "range"} for k, ov in item.overrides.items()
+    }
+    series = item.fields.get("start")
+    if not isinstance(series, Mapping):  # overrides without their master: nothing to expand
+        return ThisAndFutureExpansion(Item(item.uid, item.fields, overrides), False)
+    generated = itertools.dropwhile(lambda kv: kv[0] < ranged[0], series_starts(item.fields))
+    expanded: list[str] = []
+    complete = True
+    for count, (key, moment) in enumerate(generated):
+        if count >= limit:
+            complete = False
+            break
+        governing = [k for k in ranged if k < key]
+        if key in item.overrides or not governing:
+            continue
+        fields = _shifted(governing[-1], item.overrides[governing[-1]], series, moment)
+        if fields is not None:
+            overrides[key] = fields
+            expanded.append(key)
+    return ThisAndFutureExpansion(Item(item.uid, item.fields, overrides), complete, tuple(expanded))
