@@ -22,12 +22,9 @@ from exchangelib import (
     Account,
     Build,
     Configuration,
-    Credentials,
-    FailFast,
     Version,
 )
 from exchangelib import errors as ews_errors
-from exchangelib.transport import BASIC, NOAUTH, NTLM
 
 from cirahub.core.errors import (
     AuthError,
@@ -41,12 +38,13 @@ from cirahub.core.errors import (
     TransientError,
 )
 
+from . import auth
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _VERSIONS = {"exchange2013": Build(15, 0, 0, 0), "exchange2016": Build(15, 1, 0, 0),
              "exchange2019": Build(15, 2, 0, 0), "office365": Build(15, 20, 0, 0)}
-_AUTH = {"basic": BASIC, "ntlm": NTLM, "noauth": NOAUTH}
 _TRANSIENT_CODES = (
     ews_errors.ErrorServerBusy, ews_errors.ErrorTimeoutExpired, ews_errors.ErrorInternalServerTransientError,
     ews_errors.ErrorMailboxStoreUnavailable, ews_errors.ErrorMailboxMoveInProgress,
@@ -74,6 +72,12 @@ class EwsConfig:
     overlap_seconds: float = 120.0
     max_retry_seconds: float = 60.0
     meetings_as_appointments: bool = False
+    # OAuth 2.0 sign-in (auth_type oauth-app / oauth-delegated; see connectors/ews/auth.py)
+    tenant: str | None = None
+    client_id: str | None = None
+    certificate: str | None = None
+    authority: str | None = None
+    authority_ca_file: str | None = None
 
 
 def validate(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,8 +104,7 @@ def validate(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
     out["folder"] = folder
     if str(out.get("version", "exchange2016")).lower() not in _VERSIONS:
         raise InvalidInput(f"version must be one of {', '.join(sorted(_VERSIONS))}", key="version")
-    if str(out.get("auth_type", "basic")).lower() not in _AUTH:
-        raise InvalidInput(f"auth_type must be one of {', '.join(sorted(_AUTH))}", key="auth_type")
+    auth.validate(out)
     if out.get("access_type", "delegate") not in ("delegate", "impersonation"):
         raise InvalidInput("access_type must be delegate or impersonation", key="access_type")
     for key in ("page_size", "full_scan_seconds", "overlap_seconds", "max_retry_seconds"):
@@ -118,15 +121,27 @@ def make_config(kind: str, config: Mapping[str, Any]) -> EwsConfig:
 
 def open_account(cfg: EwsConfig, secret: str | None) -> Account:
     """An exchangelib Account (no request is sent unless autodiscover is on)."""
-    credentials = Credentials(cfg.username, secret or "")
+    return open_signed_in(cfg, sign_in(cfg, secret))
+
+
+def sign_in(cfg: EwsConfig, secret: str | None) -> auth.SignIn:
+    """The credentials of ``cfg`` (password, or a token provider for OAuth)."""
+    return auth.sign_in(cfg.__dict__, cfg.username, secret)
+
+
+def open_signed_in(cfg: EwsConfig, signed: auth.SignIn) -> Account:
+    """An exchangelib Account with ``signed``'s credentials; app-only OAuth acts as the
+    configured user (ExchangeImpersonation), as Exchange Online requires."""
     address = cfg.mailbox or cfg.username
-    access = IMPERSONATION if cfg.access_type == "impersonation" else DELEGATE
+    impersonate = cfg.access_type == "impersonation" or signed.impersonate
+    access = IMPERSONATION if impersonate else DELEGATE
     if cfg.autodiscover:
-        return Account(address, credentials=credentials, autodiscover=True, access_type=access)
+        return Account(address, credentials=signed.credentials, autodiscover=True, access_type=access)
+    policy = auth.ExchangePolicy(auth.RefusalContext(auth.mode(cfg.__dict__), address, cfg.client_id))
     conf = Configuration(
-        service_endpoint=cfg.service_endpoint, credentials=credentials,
-        auth_type=_AUTH[cfg.auth_type.lower()], version=Version(build=_VERSIONS[cfg.version.lower()]),
-        retry_policy=FailFast(),
+        service_endpoint=cfg.service_endpoint, credentials=signed.credentials,
+        auth_type=signed.auth_type, version=Version(build=_VERSIONS[cfg.version.lower()]),
+        retry_policy=policy,
     )
     return Account(address, config=conf, autodiscover=False, access_type=access)
 
@@ -187,15 +202,25 @@ def _is_connection_error(exc: BaseException) -> bool:
 
 
 def with_retry(fn: Callable[[], T], what: str, max_seconds: float,
-               sleep: Callable[[float], None] = time.sleep) -> T:
+               sleep: Callable[[float], None] = time.sleep,
+               on_token_refused: Callable[[], None] | None = None) -> T:
     """Run ``fn``, retrying server-busy and connection failures for at most ``max_seconds``
-    in total. ``fn`` must be safe to repeat (every caller here re-checks before writing)."""
-    started, attempt = time.monotonic(), 0
+    in total. ``fn`` must be safe to repeat (every caller here re-checks before writing).
+    A bearer token refused with 401 is dropped (``on_token_refused``) and ``fn`` retried once
+    with a fresh one; a second refusal is an AuthError."""
+    started, attempt, refused = time.monotonic(), 0, False
     while True:
         try:
             return fn()
         except Exception as exc:  # exchangelib raises many unrelated bases; map them all
             err = map_error(exc, what)
+            if isinstance(err, auth.TokenRefused) and on_token_refused is not None and not refused:
+                refused = True
+                on_token_refused()
+                continue
+            if isinstance(err, auth.TokenRefused):
+                raise AuthError(f"{what}: Exchange refused a freshly issued access token (check the "
+                                "app's tenant and the token's audience)", **err.fields) from exc
             if not isinstance(err, TransientError):
                 raise err from exc
             attempt += 1

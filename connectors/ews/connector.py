@@ -39,7 +39,8 @@ from cirahub.core.item import Item
 from cirahub.core.model import Capabilities, Delta, RemoteItem
 
 from . import mapping
-from .client import EwsConfig, map_error, open_account, with_retry
+from .auth import SignIn
+from .client import EwsConfig, map_error, open_signed_in, sign_in, with_retry
 from .writes import Writer
 
 mapping.register_properties()
@@ -69,6 +70,7 @@ class EwsConnector(BaseConnector):
         self.cfg = cfg
         self._secret = secret
         self._account: Any = None
+        self._signed: SignIn | None = None
         self._folder: Any = None
         ignore = set(mapping.UNSUPPORTED)
         if cfg.meetings_as_appointments:
@@ -80,12 +82,21 @@ class EwsConnector(BaseConnector):
     # --- plumbing --------------------------------------------------------------------------
 
     def call(self, fn: Any, what: str) -> Any:
-        return with_retry(fn, what, self.cfg.max_retry_seconds)
+        return with_retry(fn, what, self.cfg.max_retry_seconds, on_token_refused=self._token_refused)
+
+    def _token_refused(self) -> None:
+        """Exchange refused our bearer token: drop it and every session that carries it."""
+        if self._signed is not None and self._signed.bearer is not None:
+            self._signed.bearer.invalidate()
+        if self._account is not None:
+            self._account.protocol.close()
 
     @property
     def account(self) -> Any:
         if self._account is None:
-            self._account = self.call(lambda: open_account(self.cfg, self._secret), "connect")
+            self._signed = sign_in(self.cfg, self._secret)
+            signed = self._signed
+            self._account = self.call(lambda: open_signed_in(self.cfg, signed), "connect")
         return self._account
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from lxml import etree
 
+from .online import ExchangeOnline
 from .ops import Context, dispatch
 from .rules import Refusal
 from .state import State
@@ -67,7 +69,12 @@ class EwsEmulator:
     Use :meth:`start`/:meth:`stop` (or ``with``); :attr:`url` is the service endpoint.
     """
 
-    def __init__(self, users: dict[str, str] | None = None) -> None:
+    def __init__(self, users: dict[str, str] | None = None, *, online: ExchangeOnline | None = None,
+                 tls: tuple[str, str] | None = None) -> None:
+        #: Exchange Online mode (bearer tokens only, tenant EWS settings); None = on-premises
+        self.online = online
+        #: (certificate file, key file): serve https (OAuth clients refuse plain http)
+        self.tls = tls
         self.state = State()
         self.users = {k.lower(): v for k, v in (users or {"svc@example.com": "secret"}).items()}
         for address in self.users:
@@ -84,6 +91,10 @@ class EwsEmulator:
     def start(self) -> EwsEmulator:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         server.daemon_threads = True
+        if self.tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            server.socket = ctx.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True, name="ews-emulator")
@@ -105,7 +116,8 @@ class EwsEmulator:
     @property
     def url(self) -> str:
         assert self._server is not None, "emulator not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/EWS/Exchange.asmx"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}/EWS/Exchange.asmx"
 
     # --- setup -----------------------------------------------------------------------------
 
@@ -249,7 +261,14 @@ def _handler(emu: EwsEmulator) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            user = self._user()
+            if emu.online is not None:
+                verdict = emu.online.admit(self.headers.get("Authorization", ""), raw)
+                if verdict.user is None:
+                    self._send(verdict.status, b"", verdict.headers)
+                    return
+                user: str | None = verdict.user
+            else:
+                user = self._user()
             if user is None:
                 self._send(401, b"", {"WWW-Authenticate": 'Basic realm="ews"'})
                 return

@@ -98,6 +98,7 @@ class Directory:
         self.flows: dict[str, DeviceFlow] = {}
         self.refresh: dict[str, RefreshGrant] = {}
         self.issued: list[dict[str, Any]] = []  # claims of every access token issued
+        self.issued_tokens: list[str] = []  # and the tokens (tests grep logs for them)
         self.lock = threading.Lock()
         self.issuer_base = ""  # set by the server: https://127.0.0.1:PORT
 
@@ -203,6 +204,8 @@ class Directory:
         with self.lock:
             self.issued.append(claims)
         token = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": self.kid})
+        with self.lock:
+            self.issued_tokens.append(token)
         out: dict[str, Any] = {"token_type": "Bearer", "expires_in": self.token_lifetime,
                                "ext_expires_in": self.token_lifetime, "access_token": token}
         if refresh_for is not None:

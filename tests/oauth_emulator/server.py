@@ -122,6 +122,10 @@ class TokenEmulator:
     def issued(self) -> list[dict[str, Any]]:
         return list(self.directory.issued)
 
+    @property
+    def issued_tokens(self) -> list[str]:
+        return list(self.directory.issued_tokens)
+
     def count(self, grant_type: str | None = None) -> int:
         return sum(1 for r in self.requests if r.method == "POST" and r.path.endswith("/token")
                    and (grant_type is None or r.grant_type == grant_type))
@@ -133,11 +137,15 @@ class TokenEmulator:
         d = self.directory
         try:
             claims = jwt.decode(token, d.signing_key.public_key(), algorithms=["RS256"],
-                                options={"verify_exp": False, "verify_aud": False, "require": ["exp", "aud"]})
+                                options={"verify_exp": False, "verify_aud": False, "verify_iat": False,
+                                         "verify_nbf": False, "require": ["exp", "aud"]})
         except jwt.InvalidSignatureError:
             raise InvalidToken("signature", "The token signature is invalid.") from None
         except jwt.PyJWTError:
             raise InvalidToken("malformed", "The token is malformed.") from None
+        # times are checked against the emulator's clock, which tests may move
+        if claims.get("nbf", 0) > d.now() + 300:
+            raise InvalidToken("malformed", "The token is not yet valid.")
         if claims["exp"] <= d.now():
             raise InvalidToken("expired", "The access token has expired.")
         if claims["aud"] != audience:
