@@ -19,7 +19,7 @@ import click
 
 from cirahub.control import render
 from cirahub.control.client import Client, resolve
-from cirahub.control.errors import EXIT_CODE_HELP, ClientError, ExitCode
+from cirahub.control.errors import EXIT_CODE_HELP, INTERRUPTED, ClientError, ExitCode
 from cirahub.core.errors import CirahubError
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
@@ -200,7 +200,10 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         code = cli.main(args=argv, prog_name="cirahubctl", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("interrupted", err=True)
+            sys.exit(INTERRUPTED)
         click.echo("aborted", err=True)
         sys.exit(ExitCode.BAD_INPUT)
     except click.ClickException as exc:
@@ -214,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ExitCode.BAD_INPUT)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # a bug of ours: one line, not a traceback (CIRAHUB_DEBUG=1 shows it)

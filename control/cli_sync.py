@@ -12,7 +12,7 @@ import click
 from cirahub.control import render
 from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options
 from cirahub.control.cli_halt import halt_lines
-from cirahub.control.errors import ExitCode
+from cirahub.control.errors import INTERRUPTED, ExitCode
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
 
@@ -60,27 +60,38 @@ def summary_table(summary: pb.SyncSummary) -> None:
 @connection_options
 @click.pass_context
 def sync(ctx: click.Context, hub: str, spoke: str, conn: Conn) -> None:
-    """Sync HUB's spokes (or every hub's) now; wait until every run ended.
+    """Sync HUB's spokes (or every hub's) now; wait until the hub converged.
 
-    Shows live progress, then a summary table. Exits 0 only if every spoke's run succeeded
-    (1 otherwise). With --json prints one JSON object per progress message, the last being
-    {"summary": ...}.
+    Runs rounds of runs until every enabled spoke holds every change of the hub (a spoke's
+    first run may still be merging when the command starts), at most 5. Shows live progress,
+    then a summary table with counts per item. Exits 0 only if every spoke's run succeeded
+    and every hub converged; 1 otherwise, saying which spokes are behind. Ctrl-C stops
+    waiting (exit 130); the runs go on in the server. With --json prints one JSON object per
+    progress message, the last being {"summary": ...}.
     """
     if spoke and not hub:
         raise click.UsageError("--spoke needs the HUB argument")
     live = None if conn.json else LiveProgress()
     summary = pb.SyncSummary()
-    with conn.client() as c:
-        for message in c.sync(hub, spoke):
-            if conn.json:
-                click.echo(json.dumps(render.as_dict(message)))
-            if message.HasField("summary"):
-                summary = message.summary
-            elif live is not None:
-                live.update(message.progress)
+    try:
+        with conn.client() as c:
+            for message in c.sync(hub, spoke):
+                if conn.json:
+                    click.echo(json.dumps(render.as_dict(message)))
+                if message.HasField("summary"):
+                    summary = message.summary
+                elif live is not None:
+                    live.update(message.progress)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: stopped waiting; the runs go on in the server "
+                   "(`cirahubctl status` shows them)", err=True)
+        sys.exit(INTERRUPTED)
     if not conn.json:
         click.echo()
         summary_table(summary)
+        if not summary.converged:
+            for line in summary.messages:
+                click.echo(line, err=True)
     ctx.exit(ExitCode.OK if summary.ok else ExitCode.SYNC_FAILED)
 
 

@@ -286,19 +286,30 @@ def result_from_progress(progress: pb.SpokeProgress) -> pb.SpokeResult:
 
 
 def add_results(before: pb.SpokeResult | None, after: pb.SpokeResult) -> pb.SpokeResult:
-    """One spoke's result over several runs: counts added up, status and error of the last."""
+    """One spoke's result over several runs, per item: status and error of the last run;
+    pulled the most any run saw (later runs see the same items again, not new ones); merged,
+    pushed and conflicts added up (each is a distinct change). Quarantined is set by the
+    caller from the store (items in quarantine now)."""
     if before is None:
         return after
     out = pb.SpokeResult()
     out.CopyFrom(after)
-    for name in ("pulled", "merged", "pushed", "conflicts", "quarantined"):
+    out.pulled = max(before.pulled, after.pulled)
+    for name in ("merged", "pushed", "conflicts"):
         setattr(out, name, getattr(before, name) + getattr(after, name))
     return out
 
 
-def summary(results: Iterable[pb.SpokeResult]) -> pb.SyncSummary:
+def summary(results: Iterable[pb.SpokeResult], outcomes: Iterable[Any] = ()) -> pb.SyncSummary:
+    """The SyncSummary of a sync now: ``outcomes`` are the hubs' HubOutcome values."""
     items = list(results)
-    return pb.SyncSummary(ok=all(r.status in OK_STATUSES for r in items), results=items)
+    ends = list(outcomes)
+    converged = all(o.converged for o in ends)
+    return pb.SyncSummary(
+        ok=converged and all(r.status in OK_STATUSES for r in items), results=items,
+        converged=converged, rounds=max((o.rounds for o in ends), default=0),
+        messages=[o.message for o in ends],
+    )
 
 
 def event_to_pb(event: Any, hub: str, spoke: str) -> pb.Event:

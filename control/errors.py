@@ -24,7 +24,7 @@ class ExitCode(IntEnum):
     """``cirahubctl`` exit codes (documented in ``--help`` and docs/cli.md)."""
 
     OK = 0
-    SYNC_FAILED = 1  # a sync run of at least one spoke did not succeed
+    SYNC_FAILED = 1  # a sync run of at least one spoke did not succeed, or a hub did not converge
     BAD_INPUT = 2  # usage error or input the server rejected; nothing was changed
     NOT_FOUND = 3  # the named hub / spoke does not exist
     UNREACHABLE = 4  # no server answered at the address (or TLS mismatch)
@@ -34,11 +34,15 @@ class ExitCode(IntEnum):
     INTERNAL = 8  # the server failed unexpectedly
 
 
+#: exit status after Ctrl-C (128 + SIGINT, as shells report it); not an ExitCode of ours
+INTERRUPTED = 130
+
 EXIT_CODE_HELP = "\n".join(
     f"  {int(code)}  {text}"
     for code, text in (
         (ExitCode.OK, "success"),
-        (ExitCode.SYNC_FAILED, "sync: a spoke's run failed or was halted"),
+        (ExitCode.SYNC_FAILED, "sync: a spoke's run failed or was halted, or a hub did not "
+                                "converge"),
         (ExitCode.BAD_INPUT, "usage error or bad input (nothing was changed)"),
         (ExitCode.NOT_FOUND, "hub or spoke not found"),
         (ExitCode.UNREACHABLE, "server unreachable (not running, wrong address, TLS mismatch)"),
@@ -46,6 +50,7 @@ EXIT_CODE_HELP = "\n".join(
         (ExitCode.EXISTS, "already exists"),
         (ExitCode.PRECONDITION, "spoke cannot work as configured (halted, rejected credentials)"),
         (ExitCode.INTERNAL, "internal server error"),
+        (INTERRUPTED, "interrupted (Ctrl-C): stopped waiting; the server's runs go on"),
     )
 )
 

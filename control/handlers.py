@@ -18,14 +18,12 @@ from typing import Any, Protocol
 from cirahub.connectors.kinds import get_kind
 from cirahub.connectors.registry import validate_config
 from cirahub.control.connection import ConnectionCheck, test_connection
-from cirahub.control.convert import merged_count
+from cirahub.control.syncing import sync_rounds
 from cirahub.core.errors import InvalidInput
 from cirahub.core.options import SyncOptions
 
 log = logging.getLogger(__name__)
 
-#: sync-now rounds at most per hub (see Handlers.sync_now)
-MAX_ROUNDS = 3
 
 
 class RuntimeLike(Protocol):
@@ -190,8 +188,9 @@ class Handlers:
 
     def sync_now(self, hub: str, spoke: str) -> Iterator[Any]:
         """Progress events of runs started now: of one spoke, of a hub's enabled spokes, or
-        (``hub`` empty) of every hub's, hub by hub. A spoke may run more than once (see
-        MAX_ROUNDS); each run ends with its own final event."""
+        (``hub`` empty) of every hub's, hub by hub, each hub's followed by its
+        :class:`~cirahub.control.syncing.HubOutcome` (rounds until converged, see there).
+        Each run ends with its own final event."""
         if spoke and not hub:
             raise InvalidInput("a spoke is named by its hub: give the hub too", field="hub")
         if spoke:
@@ -201,17 +200,7 @@ class Handlers:
                                    "first", field="spoke", hub=hub, spoke=spoke)
         hubs = [self.store.get_hub(hub)] if hub else self.store.list_hubs()
         for h in hubs:
-            # Spokes of one hub run in parallel, so a change one of them brings into the hub
-            # may miss the others' push of this round: run again until a round changed
-            # nothing in the hub (bounded), so "sync now" leaves every spoke up to date.
-            for _ in range(MAX_ROUNDS):
-                changed = False
-                for event in self.runtime.sync_now(h.name, spoke or None):
-                    if event.final and merged_count((event.summary or {}).get("counts") or {}):
-                        changed = True
-                    yield event
-                if spoke or not changed:
-                    break
+            yield from sync_rounds(self.store, self.runtime, h, spoke or None)
 
     def status(self, hub: str) -> list[Any]:
         if hub:

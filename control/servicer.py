@@ -20,6 +20,7 @@ from cirahub.control import apply as topology
 from cirahub.control import convert as cv
 from cirahub.control.errors import status_for, trailing_metadata
 from cirahub.control.handlers import Handlers, RuntimeLike
+from cirahub.control.syncing import HubOutcome
 from cirahub.core.errors import CirahubError
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
@@ -151,14 +152,23 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
     def SyncNow(self, request: pb.SyncNowRequest, context: Any) -> Iterator[pb.SyncProgress]:
         names = self.h.names()
         results: dict[tuple[str, str], pb.SpokeResult] = {}
+        outcomes: list[HubOutcome] = []
         for event in self.h.sync_now(request.hub, request.spoke):
+            if isinstance(event, HubOutcome):
+                outcomes.append(event)
+                continue
             progress = cv.progress_to_pb(event, names.hub(event.hub_id),
                                          names.spoke(event.spoke_id))
             if event.final:
                 key = (progress.hub, progress.spoke)
                 results[key] = cv.add_results(results.get(key), cv.result_from_progress(progress))
             yield pb.SyncProgress(progress=progress)
-        yield pb.SyncProgress(summary=cv.summary(results[k] for k in sorted(results)))
+        quarantined = {(o.hub, names.spoke(s)): n for o in outcomes
+                       for s, n in o.quarantined.items()}
+        for key, result in results.items():
+            result.quarantined = quarantined.get(key, 0)
+        yield pb.SyncProgress(summary=cv.summary((results[k] for k in sorted(results)),
+                                                 outcomes))
 
     @unary
     def GetStatus(self, request: pb.GetStatusRequest, context: Any) -> pb.GetStatusResponse:

@@ -1095,23 +1095,42 @@ Global___SpokeResult: _TypeAlias = SpokeResult  # noqa: Y015
 
 @_typing.final
 class SyncSummary(_message.Message):
+    """Counts of a SpokeResult are per item over every round of the sync: pulled = items the spoke
+    brought (the most one run saw), merged / pushed / conflicts = changes made (added up: each is
+    a distinct change), quarantined = the spoke's items in quarantine when the sync ended.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     OK_FIELD_NUMBER: _builtins.int
     RESULTS_FIELD_NUMBER: _builtins.int
+    CONVERGED_FIELD_NUMBER: _builtins.int
+    ROUNDS_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
     ok: _builtins.bool
-    """every spoke's run succeeded ("ok"; a disabled spoke is "skipped")"""
+    """every spoke's run succeeded ("ok"; a disabled spoke is "skipped") and every hub converged"""
+    converged: _builtins.bool
+    """every synced hub converged: each enabled spoke whose run succeeded holds every hub change"""
+    rounds: _builtins.int
+    """rounds of runs (the most any hub needed)"""
     @_builtins.property
     def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpokeResult]: ...
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """per hub: converged, or plainly why not"""
+
     def __init__(
         self,
         *,
         ok: _builtins.bool = ...,
         results: _abc.Iterable[Global___SpokeResult] | None = ...,
+        converged: _builtins.bool = ...,
+        rounds: _builtins.int = ...,
+        messages: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ok", b"ok", "results", b"results"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["converged", b"converged", "messages", b"messages", "ok", b"ok", "results", b"results", "rounds", b"rounds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

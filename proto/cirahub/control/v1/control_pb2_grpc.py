@@ -231,8 +231,9 @@ class ControlServiceServicer:
 
     def SyncNow(self, request, context):
         """--- sync ---
-        Starts one run per selected spoke at once and streams progress until every run ended.
-        The last message carries the summary.
+        Starts one run per selected spoke at once and streams progress; runs rounds until the
+        hub converged (every enabled spoke holds every hub change; at most 5 rounds). The last
+        message carries the summary, which says plainly whether the hub converged.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -73,8 +73,9 @@ class ControlServiceStub:
     """
     SyncNow: _grpc.UnaryStreamMultiCallable[_control_pb2.SyncNowRequest, _control_pb2.SyncProgress]
     """--- sync ---
-    Starts one run per selected spoke at once and streams progress until every run ended.
-    The last message carries the summary.
+    Starts one run per selected spoke at once and streams progress; runs rounds until the
+    hub converged (every enabled spoke holds every hub change; at most 5 rounds). The last
+    message carries the summary, which says plainly whether the hub converged.
     """
     GetStatus: _grpc.UnaryUnaryMultiCallable[_control_pb2.GetStatusRequest, _control_pb2.GetStatusResponse]
     ListRuns: _grpc.UnaryUnaryMultiCallable[_control_pb2.ListRunsRequest, _control_pb2.ListRunsResponse]
@@ -123,8 +124,9 @@ class ControlServiceAsyncStub(ControlServiceStub):
     """
     SyncNow: _aio.UnaryStreamMultiCallable[_control_pb2.SyncNowRequest, _control_pb2.SyncProgress]  # type: ignore[assignment]
     """--- sync ---
-    Starts one run per selected spoke at once and streams progress until every run ended.
-    The last message carries the summary.
+    Starts one run per selected spoke at once and streams progress; runs rounds until the
+    hub converged (every enabled spoke holds every hub change; at most 5 rounds). The last
+    message carries the summary, which says plainly whether the hub converged.
     """
     GetStatus: _aio.UnaryUnaryMultiCallable[_control_pb2.GetStatusRequest, _control_pb2.GetStatusResponse]  # type: ignore[assignment]
     ListRuns: _aio.UnaryUnaryMultiCallable[_control_pb2.ListRunsRequest, _control_pb2.ListRunsResponse]  # type: ignore[assignment]
@@ -254,8 +256,9 @@ class ControlServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_control_pb2.SyncProgress], _abc.AsyncIterator[_control_pb2.SyncProgress]]:
         """--- sync ---
-        Starts one run per selected spoke at once and streams progress until every run ended.
-        The last message carries the summary.
+        Starts one run per selected spoke at once and streams progress; runs rounds until the
+        hub converged (every enabled spoke holds every hub change; at most 5 rounds). The last
+        message carries the summary, which says plainly whether the hub converged.
         """
 
     @_abc_1.abstractmethod
