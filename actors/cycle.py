@@ -167,6 +167,7 @@ class SyncCycle:
         except StoreError:
             raise  # the store itself is down: nothing can be recorded; the caller backs off
         except Exception as exc:
+            error: dict[str, Any] | None
             if isinstance(exc, CirahubError):
                 error = exc.to_dict()
                 log.warning("sync run of spoke %s failed: %s", self.spoke_id, exc)

@@ -24,7 +24,9 @@ class KnownVersions(Mapping[str, str]):
 
     def _load_all(self) -> dict[str, Link]:
         if self.all_links is None:
-            self.all_links = self._store.links(self._spoke_id)
+            loaded: dict[str, Link] = self._store.links(self._spoke_id)
+            self.all_links = loaded
+            return loaded
         return self.all_links
 
     def _link(self, remote_id: str) -> Link | None:

@@ -35,6 +35,7 @@ from typing import Any
 from cirahub.actors.hub import HUB_ACTOR_PREFIX, hub_actor_class, hub_actor_name, open_store
 from cirahub.actors.progress import ProgressEvent
 from cirahub.actors.spoke import SPOKE_ACTOR_PREFIX, spoke_actor_class
+from cirahub.cluster.ray_names import named_actors
 from cirahub.cluster.settings import Settings
 from cirahub.core.errors import NotFound
 
@@ -134,11 +135,9 @@ class Supervisor:
 
     def _discover_actors(self) -> None:
         """Pick up spoke actors created before this supervisor (re)started."""
-        from ray.util import list_named_actors
-
-        for entry in list_named_actors(all_namespaces=True):
-            name, ns = entry["name"], entry["namespace"]
-            if ns != self._settings.namespace or not name.startswith(SPOKE_ACTOR_PREFIX):
+        ns = self._settings.namespace
+        for name in named_actors(ns):
+            if not name.startswith(SPOKE_ACTOR_PREFIX):
                 continue
             if name not in self._actors:
                 with contextlib.suppress(ValueError):
@@ -164,7 +163,7 @@ class Supervisor:
                 dead += 1
                 self._forget_actor(name, reason=repr(result)[:200])
                 continue
-            self._nodes[name] = node
+            self._nodes[name] = str(node)
             self._misses.pop(name, None)
             self._born.pop(name, None)
             for spoke_id in result.get("assigned", ()):

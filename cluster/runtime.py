@@ -40,6 +40,7 @@ from typing import Any
 from cirahub.actors.hub import HUB_ACTOR_PREFIX, open_store
 from cirahub.actors.progress import ProgressEvent, SpokeStatus
 from cirahub.actors.spoke import SPOKE_ACTOR_PREFIX, SUPERVISOR_NAME
+from cirahub.cluster.ray_names import named_actors
 from cirahub.cluster.settings import Settings
 from cirahub.core.errors import CirahubError, StoreError
 
@@ -199,10 +200,8 @@ class Runtime:
 def stop_all_actors(namespace: str) -> None:
     """Kill the supervisor first (so nothing is re-created), then spoke and hub actors."""
     import ray
-    from ray.util import list_named_actors
 
-    names = [a["name"] for a in list_named_actors(all_namespaces=True)
-             if a["namespace"] == namespace]
+    names = named_actors(namespace)
     order = sorted(names, key=lambda n: (n != SUPERVISOR_NAME, n.startswith(HUB_ACTOR_PREFIX)))
     for name in order:
         if name == SUPERVISOR_NAME or name.startswith((SPOKE_ACTOR_PREFIX, HUB_ACTOR_PREFIX)):
@@ -212,8 +211,7 @@ def stop_all_actors(namespace: str) -> None:
                 continue
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # names are released asynchronously
-        left = [a for a in list_named_actors(all_namespaces=True)
-                if a["namespace"] == namespace and a["name"] in names]
+        left = [n for n in named_actors(namespace) if n in names]
         if not left:
             return
         time.sleep(0.2)

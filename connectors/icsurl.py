@@ -22,7 +22,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
 from cirahub.connectors.caldav.config import check_http_url, optional_str, reject_unknown
@@ -89,7 +89,7 @@ def item_version(item: Item) -> str:
 class IcsUrlConnector(BaseConnector):
     """A read-only ICS feed as a spoke."""
 
-    kind = "ics-url"
+    kind: ClassVar[str] = "ics-url"
     capabilities = Capabilities(unsupported_fields=frozenset(), read_only=True, incremental=False)
 
     def __init__(

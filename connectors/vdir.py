@@ -67,10 +67,9 @@ def version_of(st: os.stat_result) -> str:
 
 def _io_error(exc: OSError, what: str, path: str) -> ConnectorError:
     """Map an OSError to the project's connector errors (message without file contents)."""
-    fields = {"path": path, "errno": exc.errno}
     if exc.errno in _CONFIG_ERRNOS:
-        return ConfigError(f"vdir {what} failed: {exc.strerror}", **fields)
-    return TransientError(f"vdir {what} failed: {exc.strerror}", **fields)
+        return ConfigError(f"vdir {what} failed: {exc.strerror}", path=path, errno=exc.errno)
+    return TransientError(f"vdir {what} failed: {exc.strerror}", path=path, errno=exc.errno)
 
 
 class VdirConnector(BaseConnector):

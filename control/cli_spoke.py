@@ -320,7 +320,6 @@ def _simple(command: str, method: str, done: str, doc: str) -> None:
         else:
             click.echo(f"{done} spoke {name!r} of hub {hub!r}")
 
-    run.__name__ = f"spoke_{command}"
 
 
 _simple("remove", "RemoveSpoke", "removed",

@@ -79,7 +79,7 @@ def run_demo(data_dir: Path | None, keep: bool) -> None:
     from cirahub.control.server import create_server
 
     temporary = data_dir is None
-    folder = Path(tempfile.mkdtemp(prefix="cirahub-demo-")) if temporary else Path(data_dir)
+    folder = Path(tempfile.mkdtemp(prefix="cirahub-demo-")) if data_dir is None else data_dir
     folder.mkdir(parents=True, exist_ok=True)
     _step(f"starting an embedded cirahub (Ray + SQLite) in {folder}")
     settings = Settings(data_dir=folder / "data", listen="127.0.0.1:0", num_cpus=2)

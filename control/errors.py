@@ -9,8 +9,9 @@ Messages never contain secrets (errors are built without them, see core/errors.p
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from enum import IntEnum
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
@@ -134,7 +135,11 @@ def from_rpc_error(error: grpc.RpcError, address: str) -> ClientError:
     listening, wrong address, or a TLS / plaintext mismatch)."""
     status = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
     details = (error.details() if isinstance(error, grpc.Call) else None) or str(error)
-    meta = dict(error.trailing_metadata() or ()) if isinstance(error, grpc.Call) else {}
+    meta: dict[str, str | bytes] = {}
+    if isinstance(error, grpc.Call):
+        # at run time the entries are plain (key, value) tuples, whatever the stubs say
+        pairs = cast("Iterable[tuple[str, str | bytes]]", error.trailing_metadata() or ())
+        meta = dict(pairs)
     code = meta.get(CODE_KEY)
     if isinstance(code, bytes):
         code = code.decode("ascii", "replace")

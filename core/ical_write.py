@@ -56,7 +56,8 @@ def serialize_calendar(
         calendar.add_component(Timezone.from_ical(custom[name]))
     for event in events:
         calendar.add_component(event)
-    return calendar.to_ical().decode("utf-8")
+    data: bytes = calendar.to_ical()
+    return data.decode("utf-8")
 
 
 def _years(items: Sequence[Item]) -> tuple[int, int]:

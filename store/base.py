@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, or_, select
 
@@ -28,6 +28,8 @@ CHUNK = 500
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 T = TypeVar("T")
+#: a result row of any shape (the Store reads its columns by name)
+AnyRow = Row[*tuple[Any, ...]]
 
 
 def utcnow() -> datetime:
@@ -58,7 +60,7 @@ def check_name(value: str, *, field: str) -> str:
     return value
 
 
-def hub_record(row: Row[Any]) -> HubRecord:
+def hub_record(row: AnyRow) -> HubRecord:
     return HubRecord(
         id=row.id,
         name=row.name,
@@ -70,7 +72,7 @@ def hub_record(row: Row[Any]) -> HubRecord:
     )
 
 
-def spoke_record(row: Row[Any]) -> SpokeRecord:
+def spoke_record(row: AnyRow) -> SpokeRecord:
     return SpokeRecord(
         id=row.id,
         hub_id=row.hub_id,
@@ -96,7 +98,7 @@ def item_of(content: Any) -> Item | None:
     return None if content is None else Item.from_json(content)
 
 
-def hub_item(row: Row[Any]) -> HubItem:
+def hub_item(row: AnyRow) -> HubItem:
     return HubItem(
         id=row.id,
         uid=row.uid,
@@ -119,7 +121,7 @@ LINK_SELECT = select(
 ).join(m.hub_items, m.hub_items.c.id == m.links.c.hub_item_id)
 
 
-def link(row: Row[Any]) -> Link:
+def link(row: AnyRow) -> Link:
     return Link(
         spoke_id=row.spoke_id,
         hub_item_id=row.hub_item_id,
@@ -139,6 +141,9 @@ class StoreBase:
         self._writer = writer(engine)
         self._box = box
         self._closed = False
+
+    if TYPE_CHECKING:  # provided by ReadsMixin; declared here for the other mixins
+        def hub_version(self, hub_id: str) -> int: ...
 
     @property
     def engine(self) -> Engine:
@@ -166,7 +171,7 @@ class StoreBase:
     # --- lookups -------------------------------------------------------------------------------
 
     @staticmethod
-    def _hub_row(conn: Connection, name_or_id: str) -> Row[Any]:
+    def _hub_row(conn: Connection, name_or_id: str) -> AnyRow:
         row = conn.execute(
             select(m.hubs).where(or_(m.hubs.c.name == name_or_id, m.hubs.c.id == name_or_id))
         ).first()
@@ -175,7 +180,7 @@ class StoreBase:
         return row
 
     @staticmethod
-    def _spoke_row(conn: Connection, spoke_id: str) -> Row[Any]:
+    def _spoke_row(conn: Connection, spoke_id: str) -> AnyRow:
         row = conn.execute(select(m.spokes).where(m.spokes.c.id == spoke_id)).first()
         if row is None:
             raise NotFound(f"spoke {spoke_id!r} does not exist", spoke_id=spoke_id)
@@ -184,9 +189,9 @@ class StoreBase:
     @staticmethod
     def _in_chunks(
         conn: Connection, stmt_for: Any, values: Sequence[Any] | set[Any]
-    ) -> list[Row[Any]]:
+    ) -> list[AnyRow]:
         """Run ``stmt_for(chunk)`` per chunk of ``values`` and concatenate the rows."""
-        out: list[Row[Any]] = []
+        out: list[AnyRow] = []
         for part in chunks(sorted(set(values))):
             out.extend(conn.execute(stmt_for(part)).all())
         return out

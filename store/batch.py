@@ -306,25 +306,25 @@ class Batch:
         conn = self.conn
         new = [self._item_row(i) for i in self.items.values() if i.new]
         changed = [i for i in self.items.values() if i.dirty and not i.new]
-        for part in chunks(new):
-            conn.execute(m.hub_items.insert(), part)
+        for rows in chunks(new):
+            conn.execute(m.hub_items.insert(), rows)
         if changed:
             stmt = (update(m.hub_items).where(_I.id == bindparam("b_id"))
                     .values({c: bindparam(f"b_{c}") for c in _ITEM_COLUMNS}))
-            for part in chunks(changed):
+            for group in chunks(changed):
                 conn.execute(stmt, [{f"b_{k}": v for k, v in self._item_row(i).items()
-                                     if k in _ITEM_COLUMNS or k == "id"} for i in part])
-        for part in chunks(self.version_rows):
-            conn.execute(m.hub_item_versions.insert(), part)
+                                     if k in _ITEM_COLUMNS or k == "id"} for i in group])
+        for rows in chunks(self.version_rows):
+            conn.execute(m.hub_item_versions.insert(), rows)
         self._flush_links()
-        for part in chunks(self.conflict_rows):
-            conn.execute(m.conflicts.insert(), part)
-        for part in chunks(sorted(self.touched_quarantine)):
+        for rows in chunks(self.conflict_rows):
+            conn.execute(m.conflicts.insert(), rows)
+        for ids in chunks(sorted(self.touched_quarantine)):
             conn.execute(delete(m.quarantine).where(_Q.spoke_id == self.spoke_id,
-                                                    _Q.remote_id.in_(part)))
-        rows = [r for k, r in self.quarantine.items() if r and k in self.touched_quarantine]
-        for part in chunks(rows):
-            conn.execute(m.quarantine.insert(), part)
+                                                    _Q.remote_id.in_(ids)))
+        quarantined = [r for k, r in self.quarantine.items() if r and k in self.touched_quarantine]
+        for rows in chunks(quarantined):
+            conn.execute(m.quarantine.insert(), rows)
 
     def _flush_links(self) -> None:
         # Delete every stored link whose remote id or hub item was touched, then insert the
@@ -342,8 +342,8 @@ class Batch:
             for remote_id, ln in self.by_remote.items()
             if remote_id in self.touched_remotes or ln.hub_item_id in self.touched_items
         ]
-        for part in chunks(rows):
-            self.conn.execute(m.links.insert(), part)
+        for batch in chunks(rows):
+            self.conn.execute(m.links.insert(), batch)
 
     def _item_row(self, item: _Item) -> dict[str, Any]:
         return dict(id=item.id, hub_id=self.hub_id, uid=item.uid, version=item.version,

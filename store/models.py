@@ -25,6 +25,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -197,11 +198,18 @@ class QuarantineRow(Base):
     last_seen: Mapped[datetime] = mapped_column(TS)
 
 
-hubs = HubRow.__table__
-spokes = SpokeRow.__table__
-hub_items = HubItemRow.__table__
-hub_item_versions = HubItemVersionRow.__table__
-links = LinkRow.__table__
-sync_runs = SyncRunRow.__table__
-conflicts = ConflictRow.__table__
-quarantine = QuarantineRow.__table__
+def _table(row: type[Base]) -> Table:
+    """The Core table of a mapped class (typed ``FromClause`` by SQLAlchemy, a `Table` here)."""
+    table = row.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+hubs = _table(HubRow)
+spokes = _table(SpokeRow)
+hub_items = _table(HubItemRow)
+hub_item_versions = _table(HubItemVersionRow)
+links = _table(LinkRow)
+sync_runs = _table(SyncRunRow)
+conflicts = _table(ConflictRow)
+quarantine = _table(QuarantineRow)

@@ -51,8 +51,8 @@ class StateMixin(StoreBase):
                     conn.execute(delete(m.links).where(_L.spoke_id == spoke_id,
                                                        _L.remote_id.in_(part)))
                 rows = [link_values(spoke_id, ln) for ln in final.values()]
-                for part in chunks(rows):
-                    conn.execute(m.links.insert(), part)
+                for batch in chunks(rows):
+                    conn.execute(m.links.insert(), batch)
         except IntegrityError:
             raise NotFound("a committed link refers to a hub item that no longer exists",
                            spoke_id=spoke_id) from None

@@ -73,7 +73,7 @@ class TopologyMixin(StoreBase):
         if object_type not in OBJECT_TYPES:
             raise InvalidInput(f"object_type must be one of {', '.join(OBJECT_TYPES)}",
                                field="object_type")
-        values = dict(id=str(uuid.uuid4()), name=name, object_type=object_type,
+        values: dict[str, Any] = dict(id=str(uuid.uuid4()), name=name, object_type=object_type,
                       policy=pol.value, version=0, writer_epoch=0, created_at=utcnow())
         try:
             with self._write() as conn:
@@ -130,7 +130,7 @@ class TopologyMixin(StoreBase):
         check_name(kind, field="kind")
         cfg, opts = _config(config), _options(options)
         now = utcnow()
-        values = dict(
+        values: dict[str, Any] = dict(
             id=str(uuid.uuid4()), name=name, kind=kind, config=cfg, options=opts.to_dict(),
             secret=self._box.encrypt(secret) if secret else None, pull_cursor=None,
             push_cursor=0, state="idle" if opts.enabled else "disabled", last_error=None,

@@ -60,3 +60,20 @@ def test_wheel_builds_and_installs_into_a_clean_venv(tmp_path):
     )
     # imported from the clean venv, not from the source tree
     assert str(env) in out.stdout
+
+
+#: top-level folders that are not part of the installed package
+NOT_PACKAGED = {"tests", "bench", "docker", "docs", "cirahub"}
+
+
+def test_every_top_level_package_folder_is_linked_into_cirahub():
+    """`cirahub/<folder>` is a relative symlink to `<folder>/` for every top-level package, so
+    the plain layout static tools and the wheel see is the user's folders (a new folder that
+    is not linked would be missing from the wheel and unresolvable as `cirahub.<folder>`)."""
+    folders = sorted(p.name for p in ROOT.iterdir()
+                     if (p / "__init__.py").is_file() and p.name not in NOT_PACKAGED)
+    assert "core" in folders
+    for name in folders:
+        link = ROOT / "cirahub" / name
+        assert link.is_symlink(), f"cirahub/{name} is not a symlink to ../{name}"
+        assert str(link.readlink()) == f"../{name}"

@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import ClassVar
 
 import requests
 
@@ -71,7 +72,7 @@ class CalDAVConnector(BaseConnector):
     """A CalDAV collection as a spoke. Thread-safe for one caller at a time; internally it
     runs up to ``max_parallel`` requests at once."""
 
-    kind = "caldav"
+    kind: ClassVar[str] = "caldav"
 
     def __init__(
         self,

@@ -122,7 +122,7 @@ class DavResponse:
         element = self.props.get(SUPPORTED_REPORT_SET)
         if element is None:
             return None
-        names = set()
+        names: set[str] = set()
         for report in element.iter(tag(DAV, "report")):
             names.update(child.tag for child in report)
         return frozenset(names)

@@ -273,7 +273,8 @@ def write_values(fields: Mapping[str, Any], default_tz: EWSTimeZone, *, attendee
         out["end"] = max(out["start"], out["end"] - timedelta(days=1))
         out["_start_timezone"] = out["_end_timezone"] = default_tz
     if attendees:
-        req, opt = [], []
+        req: list[Attendee] = []
+        opt: list[Attendee] = []
         for a in fields.get("attendees") or []:
             att = Attendee(mailbox=Mailbox(email_address=a["email"], name=a.get("name")),
                            response_type=_RESPONSES_BACK.get(a.get("partstat", ""), "Unknown"))

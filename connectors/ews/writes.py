@@ -336,8 +336,9 @@ class Writer:
                 res = self.acc.bulk_delete([(rid, ck) for _, rid, ck in todo], delete_type=HARD_DELETE,
                                            send_meeting_cancellations=SEND_TO_NONE)
                 for (n, rid, _), r in zip(todo, res, strict=True):
-                    err = map_error(r, "delete item") if isinstance(r, Exception) else None
-                    out[n] = err if err is not None and not isinstance(err, RemoteNotFound) else WriteResult(rid, "")
+                    failure = map_error(r, "delete item") if isinstance(r, Exception) else None
+                    out[n] = (failure if failure is not None and not isinstance(failure, RemoteNotFound)
+                              else WriteResult(rid, ""))
             return out
 
         return self.conn.call(attempt, "delete items")
