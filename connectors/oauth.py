@@ -42,6 +42,7 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import urlparse
 
 import msal
+import msal.authority
 import requests
 
 from cirahub.connectors import aadsts
