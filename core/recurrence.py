@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from dateutil.rrule import rruleset, rrulestr
 
@@ -64,7 +64,8 @@ def series_starts(fields: Mapping[str, Any]) -> Iterator[tuple[str, Moment]]:
         return iter(())
     all_day = "date" in start_value
     first = as_moment(start_value)
-    dtstart = _naive(first) if all_day else first
+    # a timed series' start is a date-time (dateutil types its sets with datetime only)
+    dtstart = _naive(first) if all_day else cast(datetime, first)
     rules = rruleset()
     rules.rdate(dtstart)  # DTSTART is always the first occurrence
     if fields.get("rrule"):
@@ -74,10 +75,10 @@ def series_starts(fields: Mapping[str, Any]) -> Iterator[tuple[str, Moment]]:
             raise MalformedItem(f"RRULE {fields['rrule']!r} cannot be expanded: {exc}") from None
     for key in fields.get("rdates") or ():
         moment = key_moment(key, start_value)
-        rules.rdate(_naive(moment) if all_day else moment)
+        rules.rdate(_naive(moment) if all_day else cast(datetime, moment))
     for key in fields.get("exdates") or ():
         moment = key_moment(key, start_value)
-        rules.exdate(_naive(moment) if all_day else moment)
+        rules.exdate(_naive(moment) if all_day else cast(datetime, moment))
     out = (m.date() if all_day else m for m in rules)
     return ((occurrence_key(m, all_day), m) for m in out)
 
@@ -91,8 +92,9 @@ def _shifted(
     start, end = as_moment(gov["start"]), as_moment(gov.get("end") or gov["start"])
     if type(start) is not type(recurrence_id) or type(start) is not type(moment):
         return None  # a date against a date-time: no shift can be defined
-    move: timedelta = start - recurrence_id  # type: ignore[operator]
-    duration: timedelta = end - start  # type: ignore[operator]
+    # same types (checked above), which neither checker can see through type()
+    move: timedelta = start - recurrence_id  # pyright: ignore[reportOperatorIssue]
+    duration: timedelta = end - start  # pyright: ignore[reportOperatorIssue]
     new_start = moment + move
     new_end = new_start + duration
     zone = same_zone(gov["start"])

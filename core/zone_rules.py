@@ -142,7 +142,7 @@ def _onsets(obs: _Observance, stop: datetime) -> Iterable[datetime]:
             rule = rrulestr(obs.rule.replace("Z;", ";").rstrip("Z"), dtstart=obs.start)
         except (ValueError, TypeError):
             return
-        for moment in rule.xafter(obs.start, inc=False):  # type: ignore[attr-defined]
+        for moment in rule.xafter(obs.start, inc=False):
             if moment > stop:
                 break
             yield moment
