@@ -415,6 +415,62 @@ class MemoryConfig(_message.Message):
 Global___MemoryConfig: _TypeAlias = MemoryConfig  # noqa: Y015
 
 @_typing.final
+class GraphConfig(_message.Message):
+    """A Microsoft 365 calendar through Microsoft Graph: a user's or shared mailbox's calendar
+    (mailbox + optional calendar name) or a Microsoft 365 group's calendar (group).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    MAILBOX_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    CALENDAR_FIELD_NUMBER: _builtins.int
+    AUTH_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_FIELD_NUMBER: _builtins.int
+    AUTHORITY_FIELD_NUMBER: _builtins.int
+    GRAPH_URL_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    """Microsoft Entra tenant id or domain"""
+    client_id: _builtins.str
+    """the app registration's application id"""
+    mailbox: _builtins.str
+    """user or shared mailbox (address or id)"""
+    group: _builtins.str
+    """Microsoft 365 group id (instead of mailbox)"""
+    calendar: _builtins.str
+    """calendar name under the mailbox; empty = its default calendar"""
+    auth: _builtins.str
+    """"oauth-app" (default) | "oauth-delegated" """
+    certificate: _builtins.str
+    """PEM file (key + certificate) for app-only sign-in by certificate"""
+    authority: _builtins.str
+    """login host; empty = https://login.microsoftonline.com"""
+    graph_url: _builtins.str
+    """Graph endpoint; empty = https://graph.microsoft.com/v1.0"""
+    def __init__(
+        self,
+        *,
+        tenant: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        mailbox: _builtins.str = ...,
+        group: _builtins.str = ...,
+        calendar: _builtins.str = ...,
+        auth: _builtins.str = ...,
+        certificate: _builtins.str = ...,
+        authority: _builtins.str = ...,
+        graph_url: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth", b"auth", "authority", b"authority", "calendar", b"calendar", "certificate", b"certificate", "client_id", b"client_id", "graph_url", b"graph_url", "group", b"group", "mailbox", b"mailbox", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GraphConfig: _TypeAlias = GraphConfig  # noqa: Y015
+
+@_typing.final
 class SpokeConfig(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -424,6 +480,7 @@ class SpokeConfig(_message.Message):
     EWS_PUBLIC_FOLDER_FIELD_NUMBER: _builtins.int
     EWS_MAILBOX_FIELD_NUMBER: _builtins.int
     MEMORY_FIELD_NUMBER: _builtins.int
+    GRAPH_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def vdir(self) -> Global___VdirConfig: ...
     @_builtins.property
@@ -436,6 +493,8 @@ class SpokeConfig(_message.Message):
     def ews_mailbox(self) -> Global___EwsMailboxConfig: ...
     @_builtins.property
     def memory(self) -> Global___MemoryConfig: ...
+    @_builtins.property
+    def graph(self) -> Global___GraphConfig: ...
     def __init__(
         self,
         *,
@@ -445,12 +504,13 @@ class SpokeConfig(_message.Message):
         ews_public_folder: Global___EwsPublicFolderConfig | None = ...,
         ews_mailbox: Global___EwsMailboxConfig | None = ...,
         memory: Global___MemoryConfig | None = ...,
+        graph: Global___GraphConfig | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["caldav", b"caldav", "ews_mailbox", b"ews_mailbox", "ews_public_folder", b"ews_public_folder", "ics_url", b"ics_url", "kind", b"kind", "memory", b"memory", "vdir", b"vdir"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caldav", b"caldav", "ews_mailbox", b"ews_mailbox", "ews_public_folder", b"ews_public_folder", "graph", b"graph", "ics_url", b"ics_url", "kind", b"kind", "memory", b"memory", "vdir", b"vdir"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caldav", b"caldav", "ews_mailbox", b"ews_mailbox", "ews_public_folder", b"ews_public_folder", "ics_url", b"ics_url", "kind", b"kind", "memory", b"memory", "vdir", b"vdir"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caldav", b"caldav", "ews_mailbox", b"ews_mailbox", "ews_public_folder", b"ews_public_folder", "graph", b"graph", "ics_url", b"ics_url", "kind", b"kind", "memory", b"memory", "vdir", b"vdir"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["vdir", "caldav", "ics_url", "ews_public_folder", "ews_mailbox", "memory"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["vdir", "caldav", "ics_url", "ews_public_folder", "ews_mailbox", "memory", "graph"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -621,7 +681,7 @@ class Spoke(_message.Message):
     hub: _builtins.str
     name: _builtins.str
     kind: _builtins.str
-    """"vdir" | "caldav" | "ics-url" | "ews-public-folder" | "ews-mailbox" | "memory" """
+    """"vdir" | "caldav" | "ics-url" | "ews-public-folder" | "ews-mailbox" | "graph" | "memory" """
     has_secret: _builtins.bool
     """a secret is stored; the secret itself is never returned"""
     state: _builtins.str

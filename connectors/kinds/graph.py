@@ -1,0 +1,33 @@
+"""The ``graph`` spoke kind: a Microsoft 365 user, shared-mailbox or group calendar."""
+
+from __future__ import annotations
+
+from cirahub.connectors.kinds import ConfigField, Projection, SecretSpec, SpokeKind
+
+KIND = SpokeKind(
+    name="graph",
+    summary="a Microsoft 365 user, shared-mailbox or group calendar (Microsoft Graph)",
+    pb_field="graph",
+    fields=(
+        ConfigField("tenant", "the Microsoft Entra tenant (id or domain)", required=True),
+        ConfigField("client_id", "the app registration's application (client) id",
+                    required=True),
+        ConfigField("mailbox", "the user or shared mailbox (address or id); or --group"),
+        ConfigField("group", "a Microsoft 365 group id (its calendar)"),
+        ConfigField("calendar", "calendar name under the mailbox (default: its calendar)"),
+        ConfigField("auth", "oauth-app (default) or oauth-delegated", cli=False),
+        ConfigField("certificate", "PEM file with the app's key and certificate", cli=False),
+        ConfigField("authority", "the login host (default login.microsoftonline.com)",
+                    cli=False),
+        ConfigField("graph_url", "the Graph endpoint (default the v1.0 one)", cli=False),
+    ),
+    factory="cirahub.connectors.graph:open_graph",
+    validate="cirahub.connectors.graph.config:validate",
+    discover="cirahub.connectors.graph:discover",
+    secret=SecretSpec("client secret", always=True, unless=("certificate",)),
+    projection=Projection(
+        frozenset({"organizer", "rdates", "url"}),
+        note="meetings are written as appointments: the attendee list goes into the body, "
+             "never into attendees (Graph would invite them); organizer, RDATEs and URL are "
+             "not carried"),
+)
