@@ -98,7 +98,7 @@ class Runtime:
         from cirahub.actors.supervisor import detached_options, pinned, supervisor_class
 
         settings = settings or Settings.from_env()
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = open_store(settings)  # creates the secret key before any actor reads it
         owns = init_ray(settings)
         node = ray.get_runtime_context().get_node_id()

@@ -20,7 +20,7 @@ import click
 from cirahub.control import render
 from cirahub.control.client import Client, resolve
 from cirahub.control.errors import EXIT_CODE_HELP, INTERRUPTED, ClientError, ExitCode
-from cirahub.core.errors import CirahubError
+from cirahub.core.errors import CirahubError, InUse
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,6 +104,7 @@ def cli(ctx: click.Context, address: str | None, token: str | None, data_dir: st
                 apply -f topology.yaml
     Sync:       sync [HUB], status [HUB], runs, conflicts, quarantine, events
     Halts:      confirm HUB SPOKE, restore HUB SPOKE (both with --dry-run)
+    Store:      backup FILE
 
     Connection flags (--address, --token, --data-dir, --ca-cert, --json) are accepted before
     or after the command.
@@ -196,7 +197,13 @@ def hub_delete(name: str, yes: bool, conn: Conn) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``cirahubctl``: runs the CLI, turning every failure into one line on
     stderr and an exit code."""
-    from cirahub.control import cli_apply, cli_halt, cli_spoke, cli_sync  # noqa: F401  (registers)
+    from cirahub.control import (  # noqa: F401  (registers the commands)
+        cli_apply,
+        cli_halt,
+        cli_ops,
+        cli_spoke,
+        cli_sync,
+    )
 
     try:
         code = cli.main(args=argv, prog_name="cirahubctl", standalone_mode=False)
@@ -214,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(int(exc.exit_code))
     except CirahubError as exc:
         click.echo(f"error: {exc.message}", err=True)
-        sys.exit(ExitCode.BAD_INPUT)
+        sys.exit(ExitCode.IN_USE if isinstance(exc, InUse) else ExitCode.BAD_INPUT)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(INTERRUPTED)

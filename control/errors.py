@@ -33,6 +33,7 @@ class ExitCode(IntEnum):
     EXISTS = 6  # already exists / conflicting concurrent change
     PRECONDITION = 7  # the spoke cannot work as configured (halted, auth rejected, ...)
     INTERNAL = 8  # the server failed unexpectedly
+    IN_USE = 9  # server: the listen address or the data folder is held by another process
 
 
 #: exit status after Ctrl-C (128 + SIGINT, as shells report it); not an ExitCode of ours
@@ -51,6 +52,7 @@ EXIT_CODE_HELP = "\n".join(
         (ExitCode.EXISTS, "already exists"),
         (ExitCode.PRECONDITION, "spoke cannot work as configured (halted, rejected credentials)"),
         (ExitCode.INTERNAL, "internal server error"),
+        (ExitCode.IN_USE, "server: address in use, or another server runs on the data folder"),
         (INTERRUPTED, "interrupted (Ctrl-C): stopped waiting; the server's runs go on"),
     )
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from cirahub.connectors.kinds import get_kind
@@ -21,8 +22,13 @@ from cirahub.control.connection import ConnectionCheck, test_connection
 from cirahub.control.syncing import sync_rounds
 from cirahub.core.errors import InvalidInput
 from cirahub.core.options import SyncOptions
+from cirahub.store.files import backup_sqlite
 
 log = logging.getLogger(__name__)
+
+#: what a backup of the store does not contain
+KEY_NOTE = ("the secret key with it (secret.key in the server's data folder, or "
+            "$CIRAHUB_SECRET_KEY): without it the stored passwords cannot be read")
 
 
 
@@ -36,6 +42,22 @@ class RuntimeLike(Protocol):
     def sync_now(self, hub: str, spoke: str | None = None) -> Iterator[Any]: ...
 
     def status(self, hub: str | None = None) -> list[Any]: ...
+
+    def backup(self, path: str) -> tuple[str, int, str]:
+        """(path, bytes, note): a consistent copy of the live SQLite store at ``path``; on
+        PostgreSQL InvalidInput with the pg_dump command instead (see store.files)."""
+        db = self.store.sqlite_file
+        if db is None:
+            url = self.store.engine.url.set(query={}).render_as_string(hide_password=True)
+            raise InvalidInput(
+                f"the store is PostgreSQL: back it up with `pg_dump --format=custom "
+                f"--file=FILE '{url}'` (restore: `pg_restore --clean --dbname=URL FILE`), and "
+                f"keep {KEY_NOTE}", field="path")
+        size = backup_sqlite(db, Path(path))
+        log.info("store backed up to %s (%d bytes)", path, size)
+        note = (f"keep {KEY_NOTE}. To restore: stop the server, replace {db} with this file "
+                f"(and delete {db.name}-wal and {db.name}-shm), start the server")
+        return path, size, note
 
     def events(self, since: int, timeout: float) -> list[Any]: ...
 
@@ -232,6 +254,22 @@ class Handlers:
         if hub:
             self.store.get_hub(hub)
         return list(self.store.list_quarantine(hub=hub or None))
+
+    def backup(self, path: str) -> tuple[str, int, str]:
+        """(path, bytes, note): a consistent copy of the live SQLite store at ``path``; on
+        PostgreSQL InvalidInput with the pg_dump command instead (see store.files)."""
+        db = self.store.sqlite_file
+        if db is None:
+            url = self.store.engine.url.set(query={}).render_as_string(hide_password=True)
+            raise InvalidInput(
+                f"the store is PostgreSQL: back it up with `pg_dump --format=custom "
+                f"--file=FILE '{url}'` (restore: `pg_restore --clean --dbname=URL FILE`), and "
+                f"keep {KEY_NOTE}", field="path")
+        size = backup_sqlite(db, Path(path))
+        log.info("store backed up to %s (%d bytes)", path, size)
+        note = (f"keep {KEY_NOTE}. To restore: stop the server, replace {db} with this file "
+                f"(and delete {db.name}-wal and {db.name}-shm), start the server")
+        return path, size, note
 
     def events(self, since: int, timeout: float) -> list[Any]:
         return list(self.runtime.events(since, timeout))

@@ -12,10 +12,12 @@ the address is not loopback (the token would travel in clear).
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from concurrent import futures
@@ -28,10 +30,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from cirahub.control.auth import ADDRESS_FILE, TokenInterceptor, load_or_create_token
+from cirahub.control.serverlock import DataFolderLock
 from cirahub.control.servicer import ControlServicer
-from cirahub.core.errors import InvalidInput
+from cirahub.core.errors import InUse, InvalidInput, StoreError
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
+from cirahub.store.files import checkpoint, private_dir, private_files
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,9 @@ def create_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cirahub-grpc"),
         interceptors=[TokenInterceptor(token)],
+        # Without this, gRPC binds with SO_REUSEPORT: a second server on the same port starts
+        # silently and the kernel splits the clients' connections between the two.
+        options=[("grpc.so_reuseport", 0)],
     )
     pb_grpc.add_ControlServiceServicer_to_server(ControlServicer(runtime), server)
     health_servicer = health.HealthServicer()
@@ -106,11 +113,11 @@ def create_server(
             bound = server.add_secure_port(bind, creds)
         else:
             bound = server.add_insecure_port(bind)
-    except RuntimeError as exc:
-        raise InvalidInput(f"cannot listen on {listen}: {exc}", field="listen") from None
+    except RuntimeError:
+        bound = 0
     if not bound:
-        raise InvalidInput(f"cannot listen on {listen} (address in use or not local?)",
-                           field="listen")
+        raise (_bind_error(host, port, listen)
+               or InvalidInput(f"cannot listen on {listen}", field="listen"))
     server.start()
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -119,43 +126,114 @@ def create_server(
     return server, bound
 
 
+def check_free(listen: str) -> None:
+    """InUse when another process listens on ``listen``, InvalidInput when it is not an
+    address of this machine; nothing for a free address (or port 0)."""
+    host, port = split_address(listen)
+    if port:
+        error = _bind_error(host, port, listen)
+        if error is not None:
+            raise error
+
+
+def _bind_error(host: str, port: int, listen: str) -> Exception | None:
+    """Why ``listen`` cannot be bound: InUse when another process holds the address (found
+    by trying it ourselves), InvalidInput when it is not local, None when it is free."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # SO_REUSEADDR only forgives TIME_WAIT leftovers; a listening socket still conflicts.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        probe.listen(1)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return InUse(f"cannot listen on {listen}: address in use (another cirahub server, "
+                         "or another program, listens there); stop it or pick another "
+                         "--listen", listen=listen)
+        return InvalidInput(f"cannot listen on {listen}: {exc.strerror}", field="listen")
+    finally:
+        probe.close()
+    return None
+
+
+def address_text(host: str, port: int) -> str:
+    """``HOST:PORT`` as clients dial it (a wildcard host as loopback)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"{'[' + host + ']' if ':' in host else host}:{port}"
+
+
 def write_address(data_dir: Path, host: str, port: int, tls: bool) -> Path:
     """Publishes where this server listens, for clients on this machine (``cirahubctl``
     without --address). A wildcard host is published as loopback."""
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    text = f"{'[' + host + ']' if ':' in host else host}:{port}\n"
     path = Path(data_dir) / ADDRESS_FILE
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(text + ("tls\n" if tls else ""))
+    tmp.write_text(address_text(host, port) + "\n" + ("tls\n" if tls else ""))
+    tmp.chmod(0o600)
     os.replace(tmp, path)
     return path
+
+
+def remove_address(path: Path, written: str) -> None:
+    """Delete the published address only if it is still the one this server wrote (another
+    server may have published its own since)."""
+    try:
+        if path.read_text() == written:
+            path.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def serve(
     settings: Any, tls: TlsConfig | None = None,
     ready: Callable[[str, int], None] | None = None, stop: threading.Event | None = None,
 ) -> None:
-    """Runs the control plane until SIGINT/SIGTERM (or ``stop`` is set): starts the runtime,
-    creates the token on first start, listens on ``settings.listen``, publishes the address.
-    ``ready(host, port)`` is called once it listens."""
+    """Runs the control plane until SIGINT/SIGTERM (or ``stop`` is set): locks the data folder
+    (InUse when another server holds it), makes it private, starts the runtime, creates the
+    token on first start, listens on ``settings.listen`` (InUse when the address is taken),
+    publishes the address. ``ready(host, port)`` is called once it listens. On a clean stop
+    the SQLite store is checkpointed, so ``cirahub.db`` alone holds everything."""
     from cirahub.cluster.runtime import Runtime
 
-    token = load_or_create_token(settings.data_dir)
-    host, _ = split_address(settings.listen)  # fail on a bad address before starting Ray
-    runtime = Runtime.start(settings)
-    stop = stop or threading.Event()
+    private_dir(settings.data_dir)
+    lock = DataFolderLock(settings.data_dir).acquire()
     try:
-        server, port = create_server(runtime, settings.listen, token, tls)
-        address_file = write_address(settings.data_dir, host, port, tls is not None)
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: stop.set())
-        if ready is not None:
-            ready(host, port)
-        stop.wait()
-        log.info("stopping the control plane")
-        server.stop(grace=5).wait()
-        address_file.unlink(missing_ok=True)
+        check_free(settings.listen)  # fail on a taken or bad address before starting Ray
+        private_files(settings.data_dir)
+        token = load_or_create_token(settings.data_dir)
+        runtime = Runtime.start(settings)
+        try:
+            _listen_until_stopped(runtime, settings, token, tls, lock, ready, stop)
+        finally:
+            db = runtime.store.sqlite_file
+            runtime.shutdown()
+            if db is not None:
+                try:
+                    frames, _ = checkpoint(db)
+                    log.info("store checkpointed (%d log frames moved into %s)", frames, db.name)
+                except StoreError as exc:  # the data is safe in the -wal file all the same
+                    log.warning("%s", exc)
     finally:
-        runtime.shutdown()
+        lock.release()
+
+
+def _listen_until_stopped(
+    runtime: Any, settings: Any, token: str, tls: TlsConfig | None, lock: DataFolderLock,
+    ready: Callable[[str, int], None] | None, stop: threading.Event | None,
+) -> None:
+    host, _ = split_address(settings.listen)
+    stop = stop or threading.Event()
+    server, port = create_server(runtime, settings.listen, token, tls)
+    address_file = write_address(settings.data_dir, host, port, tls is not None)
+    written = address_file.read_text()
+    lock.publish(address_text(host, port))
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    if ready is not None:
+        ready(host, port)
+    stop.wait()
+    log.info("stopping the control plane")
+    server.stop(grace=5).wait()
+    remove_address(address_file, written)

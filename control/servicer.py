@@ -224,6 +224,13 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
                       details=list(c.details)) for c in changes
         ])
 
+    # --- operations ----------------------------------------------------------------------------
+
+    @unary
+    def Backup(self, request: pb.BackupRequest, context: Any) -> pb.BackupResponse:
+        path, size, note = self.h.backup(request.path)
+        return pb.BackupResponse(path=path, bytes=size, note=note)
+
     # --- events --------------------------------------------------------------------------------
 
     @streaming

@@ -60,6 +60,13 @@ class Unauthenticated(CirahubError):
     code = "unauthenticated"
 
 
+class InUse(CirahubError):
+    """Something only one process may hold is held by another: a listen address, a data
+    folder (another cirahub server runs on it)."""
+
+    code = "in_use"
+
+
 # --- the store -----------------------------------------------------------------------------
 
 

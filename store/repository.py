@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cirahub.core.errors import CirahubError, StoreError
 from cirahub.store.engine import make_engine, parse_url, translate, upgrade
+from cirahub.store.files import prepare_sqlite_file, private_dir
 from cirahub.store.merge import MergeMixin
 from cirahub.store.reads import ReadsMixin
 from cirahub.store.runs import RunsMixin
@@ -55,9 +56,11 @@ class Store(TopologyMixin, ReadsMixin, MergeMixin, StateMixin, RunsMixin):
         """
         folder = Path(data_dir) if data_dir is not None else default_data_dir()
         if url is None:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)
             url = f"sqlite:///{folder / DB_FILE}"
         parsed = parse_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            prepare_sqlite_file(Path(parsed.database))  # 0600, and so its -wal and -shm
         box = SecretBox(secret_key if secret_key is not None else load_or_create_key(folder))
         engine = make_engine(parsed)
         try:
@@ -73,6 +76,14 @@ class Store(TopologyMixin, ReadsMixin, MergeMixin, StateMixin, RunsMixin):
             raise StoreError(f"open: migrating the store failed: {type(exc).__name__}",
                              action="open") from exc
         return cls(engine, box)
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The database file when the store is a SQLite file, else None (PostgreSQL)."""
+        url = self._engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database)
 
     def close(self) -> None:
         """Release every pooled connection. Calls after close raise StoreError."""

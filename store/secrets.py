@@ -27,7 +27,7 @@ def load_or_create_key(data_dir: Path) -> bytes:
     path = Path(data_dir) / KEY_FILE
     if path.exists():
         return _checked(path.read_bytes().strip(), source=str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = Fernet.generate_key()
     try:
         # O_EXCL: two processes starting at once must not overwrite each other's key.

@@ -129,6 +129,11 @@ class ControlServiceStub:
                 request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.ApplyRequest.SerializeToString,
                 response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.ApplyResponse.FromString,
                 _registered_method=True)
+        self.Backup = channel.unary_unary(
+                '/cirahub.control.v1.ControlService/Backup',
+                request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.BackupRequest.SerializeToString,
+                response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.BackupResponse.FromString,
+                _registered_method=True)
         self.WatchEvents = channel.unary_stream(
                 '/cirahub.control.v1.ControlService/WatchEvents',
                 request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.WatchEventsRequest.SerializeToString,
@@ -272,6 +277,16 @@ class ControlServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Backup(self, request, context):
+        """--- operations ---
+        Writes a consistent copy of the live store (SQLite's online backup) to `path` on the
+        server's machine; never overwrites a file (ALREADY_EXISTS). On PostgreSQL:
+        INVALID_ARGUMENT with the pg_dump command to use instead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchEvents(self, request, context):
         """--- events ---
         Streams runtime events (runs started/finished, halts, errors) from `since` on.
@@ -377,6 +392,11 @@ def add_ControlServiceServicer_to_server(servicer, server):
                     servicer.Apply,
                     request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.ApplyRequest.FromString,
                     response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.ApplyResponse.SerializeToString,
+            ),
+            'Backup': grpc.unary_unary_rpc_method_handler(
+                    servicer.Backup,
+                    request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.BackupRequest.FromString,
+                    response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.BackupResponse.SerializeToString,
             ),
             'WatchEvents': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchEvents,
@@ -897,6 +917,33 @@ class ControlService:
             '/cirahub.control.v1.ControlService/Apply',
             cirahub_dot_control_dot_v1_dot_control__pb2.ApplyRequest.SerializeToString,
             cirahub_dot_control_dot_v1_dot_control__pb2.ApplyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Backup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cirahub.control.v1.ControlService/Backup',
+            cirahub_dot_control_dot_v1_dot_control__pb2.BackupRequest.SerializeToString,
+            cirahub_dot_control_dot_v1_dot_control__pb2.BackupResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -86,6 +86,12 @@ class ControlServiceStub:
     Makes the stored topology match `topology` (idempotent) and returns what changed, or
     with dry_run what would change.
     """
+    Backup: _grpc.UnaryUnaryMultiCallable[_control_pb2.BackupRequest, _control_pb2.BackupResponse]
+    """--- operations ---
+    Writes a consistent copy of the live store (SQLite's online backup) to `path` on the
+    server's machine; never overwrites a file (ALREADY_EXISTS). On PostgreSQL:
+    INVALID_ARGUMENT with the pg_dump command to use instead.
+    """
     WatchEvents: _grpc.UnaryStreamMultiCallable[_control_pb2.WatchEventsRequest, _control_pb2.Event]
     """--- events ---
     Streams runtime events (runs started/finished, halts, errors) from `since` on.
@@ -136,6 +142,12 @@ class ControlServiceAsyncStub(ControlServiceStub):
     """--- declarative topology ---
     Makes the stored topology match `topology` (idempotent) and returns what changed, or
     with dry_run what would change.
+    """
+    Backup: _aio.UnaryUnaryMultiCallable[_control_pb2.BackupRequest, _control_pb2.BackupResponse]  # type: ignore[assignment]
+    """--- operations ---
+    Writes a consistent copy of the live store (SQLite's online backup) to `path` on the
+    server's machine; never overwrites a file (ALREADY_EXISTS). On PostgreSQL:
+    INVALID_ARGUMENT with the pg_dump command to use instead.
     """
     WatchEvents: _aio.UnaryStreamMultiCallable[_control_pb2.WatchEventsRequest, _control_pb2.Event]  # type: ignore[assignment]
     """--- events ---
@@ -298,6 +310,18 @@ class ControlServiceServicer(metaclass=_abc_1.ABCMeta):
         """--- declarative topology ---
         Makes the stored topology match `topology` (idempotent) and returns what changed, or
         with dry_run what would change.
+        """
+
+    @_abc_1.abstractmethod
+    def Backup(
+        self,
+        request: _control_pb2.BackupRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_control_pb2.BackupResponse, _abc.Awaitable[_control_pb2.BackupResponse]]:
+        """--- operations ---
+        Writes a consistent copy of the live store (SQLite's online backup) to `path` on the
+        server's machine; never overwrites a file (ALREADY_EXISTS). On PostgreSQL:
+        INVALID_ARGUMENT with the pg_dump command to use instead.
         """
 
     @_abc_1.abstractmethod
