@@ -381,6 +381,10 @@ class SyncCycle:
                 if isinstance(outcome, WriteResult):
                     pushed += 1
                     succeeded.append(op.hub_item_id)
+                    if outcome.notes:  # written as the spoke's declared projection of the item
+                        counts["projected"] = counts.get("projected", 0) + 1
+                        log.info("spoke %s holds a projection of %s: %s", ctx.spoke_id, op.hub_item_id,
+                                 "; ".join(outcome.notes))
                     if isinstance(op, DeleteInSpoke):
                         deletes.append(op.hub_item_id)
                     else:

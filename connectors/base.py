@@ -36,6 +36,8 @@ class WriteResult:
 
     remote_id: str
     remote_version: str
+    #: what the spoke could not hold as given and how it was projected (one line each)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,14 @@ from cirahub.core.fingerprint import fingerprint
 from cirahub.core.item import Item
 from cirahub.core.model import Capabilities, Delta, RemoteItem
 
-from . import mapping
+from . import mapping, zones
 from .auth import SignIn
 from .client import EwsConfig, map_error, open_signed_in, sign_in, with_retry
+from .projection import project
 from .writes import Writer
 
 mapping.register_properties()
+zones.install()
 
 
 class _CheckedFindItem(FindItem):
@@ -78,6 +80,8 @@ class EwsConnector(BaseConnector):
         self.capabilities = Capabilities(unsupported_fields=frozenset(ignore),
                                          incremental=cfg.kind == "ews-mailbox")
         self.ignore = frozenset(ignore)
+        #: remote id → the sidecar text last read (the writer re-sends it only when it moves)
+        self.extras: dict[str, str | None] = {}
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -128,8 +132,10 @@ class EwsConnector(BaseConnector):
 
     # --- reading ---------------------------------------------------------------------------
 
-    def fetch(self, ids: Sequence[str], *, missing_ok: bool) -> list[RemoteItem]:
-        """Items with their exceptions (two GetItem batches at most), in input order."""
+    def fetch(self, ids: Sequence[str], *, missing_ok: bool, restore: bool = True) -> list[RemoteItem]:
+        """Items with their exceptions (two GetItem batches at most), in input order; with
+        ``restore`` the hub's values behind a projection are given where nobody changed them
+        (see :func:`.mapping.to_item`). Each item's sidecar text is kept in :attr:`extras`."""
         if not ids:
             return []
         fields = [f for f in mapping.READ_FIELDS]
@@ -152,8 +158,10 @@ class EwsConnector(BaseConnector):
                 if isinstance(err, RemoteNotFound) and missing_ok:
                     continue
                 raise err or RemoteNotFound("get item: not a calendar item", remote_id=rid)
+            self.extras[ci.id] = getattr(ci, "hub_extra", None)
             try:
-                out.append(RemoteItem(ci.id, ci.changekey, self._drop_ignored(mapping.to_item(ci, exceptions))))
+                out.append(RemoteItem(ci.id, ci.changekey,
+                                      self._drop_ignored(mapping.to_item(ci, exceptions, restore=restore))))
             except CirahubError as exc:
                 out.append(RemoteItem(ci.id, ci.changekey, None, error=str(exc)))
         return out
@@ -183,6 +191,11 @@ class EwsConnector(BaseConnector):
         return self.call(run, "list items")
 
     # --- writing ---------------------------------------------------------------------------
+
+    def projection(self, item: Item) -> tuple[str, ...]:
+        """What this spoke cannot hold of ``item`` as given and how it is written instead
+        (empty: carried as it is); raises ItemRejected for what it cannot store at all."""
+        return project(item, self.cfg.timezone).notes
 
     def same(self, a: Item | None, b: Item) -> bool:
         return a is not None and fingerprint(a, self.ignore) == fingerprint(b, self.ignore)

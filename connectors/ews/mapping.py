@@ -25,7 +25,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from exchangelib import EWSDateTime, EWSTimeZone, ExtendedProperty
-from exchangelib.errors import UnknownTimeZone
 from exchangelib.items import CalendarItem
 from exchangelib.properties import Attendee, Body, HTMLBody, Mailbox
 
@@ -33,7 +32,7 @@ from cirahub.core.ical_values import as_moment, compact_key, instant_text, time_
 from cirahub.core.item import Item
 from cirahub.core.timezones import iana_to_windows
 
-from . import recurrence
+from . import recurrence, sidecar, zones
 
 #: canonical fields an EWS spoke cannot carry (the fingerprint ignores them)
 UNSUPPORTED: frozenset[str] = frozenset({"rdates", "organizer"})
@@ -186,10 +185,13 @@ def _attendees(ci: CalendarItem) -> list[dict[str, str]]:
     return [found[k] for k in sorted(found)]
 
 
-def to_item(ci: CalendarItem, exceptions: Mapping[str, CalendarItem] | None = None) -> Item:
+def to_item(ci: CalendarItem, exceptions: Mapping[str, CalendarItem] | None = None, *,
+            restore: bool = True) -> Item:
     """The canonical item of a single item or series master, with its modified occurrences
     (``exceptions``: exception item id → fetched exception) as overrides and deleted
-    occurrences as exdates."""
+    occurrences as exdates. With ``restore``, values the hub wrote through a projection and
+    nobody changed since are given as the hub's values (:mod:`.sidecar`); without, as
+    Exchange holds them."""
     extra = _extra(ci)
     fields = read_fields(ci, extra)
     uid = ci.uid or ci.id
@@ -204,9 +206,11 @@ def to_item(ci: CalendarItem, exceptions: Mapping[str, CalendarItem] | None = No
             exc = (exceptions or {}).get(occ.id)
             if exc is None:
                 continue
-            ov = read_fields(exc, extra)
+            ov = read_fields(exc, {k: v for k, v in extra.items() if k == "tz"})
             ov.pop("organizer", None)
             overrides[occurrence_key(occ.original_start, fields["start"], zone)] = ov
+    if restore:
+        fields, overrides = sidecar.restore(fields, overrides, extra)
     return Item(uid, fields, overrides)
 
 
@@ -226,12 +230,10 @@ def occurrence_key(original: datetime, series_start: Mapping[str, str], series_z
 
 
 def ews_zone(name: str | None, default: EWSTimeZone) -> EWSTimeZone:
-    if not name:
-        return default
-    try:
-        return EWSTimeZone(name)
-    except (UnknownTimeZone, ValueError, KeyError):
-        return default
+    """The exchangelib zone for ``name`` (IANA, Windows or vendor-prefixed, mapped through the
+    CLDR table), ``default`` when there is none. The projection refuses a series whose zone
+    has none, so only single items (whose instant is what counts) fall back."""
+    return zones.ews_timezone(name) or default
 
 
 def _moment(value: Mapping[str, str], default_tz: EWSTimeZone) -> date | EWSDateTime:
@@ -244,13 +246,15 @@ def _moment(value: Mapping[str, str], default_tz: EWSTimeZone) -> date | EWSDate
     return EWSDateTime.from_datetime(moment).astimezone(tz)
 
 
-def write_values(fields: Mapping[str, Any], default_tz: EWSTimeZone, *, attendees: bool) -> dict[str, Any]:
-    """exchangelib field values for canonical ``fields`` (every writable field, None = clear)."""
+def write_values(fields: Mapping[str, Any], default_tz: EWSTimeZone, *, attendees: bool,
+                 kept: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """exchangelib field values for canonical ``fields`` — already projected onto what
+    Exchange can hold (:func:`.projection.project`) — with every writable field (None =
+    clear); ``kept`` are the sidecar entries of the hub's values behind that projection."""
     status, transp = fields.get("status"), fields.get("transparency")
     alarms = sorted(fields.get("alarms") or [])
     extra = {k: v for k, v in (("tz", (fields.get("start") or {}).get("tz")),
-                               ("alarms", alarms if len(alarms) > 1 else None),
-                               ("url", fields.get("url"))) if v}
+                               ("url", fields.get("url")), (sidecar.KEY, kept)) if v}
     start, end = fields.get("start") or {}, fields.get("end") or fields.get("start") or {}
     out: dict[str, Any] = {
         "subject": fields.get("summary"),

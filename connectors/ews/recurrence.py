@@ -4,7 +4,9 @@ Exchange patterns are a subset of RRULE: one of daily / weekly (several days) / 
 yearly on a day number / monthly or yearly on the n-th (or last) weekday, with a count, an
 end date or no end. Anything else (BYHOUR, several month days, BYSETPOS, HOURLY, ...) cannot
 be written to Exchange and raises MalformedItem. UNTIL ↔ EndDate: the end date is the local
-date (in the series' zone) of UNTIL; read back, UNTIL is that date at the series' start time.
+date (in the series' zone) of the series' *last occurrence* (not of UNTIL, which may fall later
+that day or on a later day with no occurrence); read back, UNTIL is that date at the series'
+start time, which yields the same occurrences.
 """
 
 from __future__ import annotations
@@ -136,15 +138,31 @@ def from_rrule(rule: str, start: Mapping[str, str], uid: str) -> Recurrence:
     if "COUNT" in parts:
         return Recurrence(pattern=pattern, boundary=NumberedPattern(start=first, number=int(parts["COUNT"][0])))
     if "UNTIL" in parts:
-        until = parts["UNTIL"][0]
-        if "T" in until:
-            instant = as_moment({"utc": datetime.strptime(until, "%Y%m%dT%H%M%SZ").isoformat() + "Z",
-                                 **({"tz": start["tz"]} if "tz" in start else {})})
-            end = _d(instant)
-        else:
-            end = datetime.strptime(until, "%Y%m%d").date()
+        end = last_day(rule, start)
+        if end is None:
+            raise MalformedItem(f"RRULE {rule!r} of {uid!r} has no occurrence", uid=uid)
         return Recurrence(pattern=pattern, boundary=EndDatePattern(start=first, end=end))
     return Recurrence(pattern=pattern, boundary=NoEndPattern(start=first))
+
+
+def last_day(rule: str, start: Mapping[str, str]) -> date | None:
+    """The local date (in the series' zone) of the series' last occurrence, or None when it
+    has none. Exchange ends a series on a *date* and keeps every occurrence on or before it,
+    so this — not the date of UNTIL — is the EndDate that keeps the occurrence set: an UNTIL
+    of 15:14:59Z must not take in an occurrence at 15:15Z that day."""
+    moment = as_moment(start)
+    all_day = not isinstance(moment, datetime)
+    dtstart = datetime.combine(moment, time(0)) if all_day else moment
+    last = None
+    for n, occ in enumerate(rrulestr(rule, dtstart=dtstart, cache=False)):
+        last = occ
+        if n >= MAX_OCCURRENCES:
+            break
+    return None if last is None else _d(last)
+
+
+#: occurrences looked at when searching a series' last one (UNTIL series are finite)
+MAX_OCCURRENCES = 100_000
 
 
 def _relative(freq: str, interval: int, byday: list[str], setpos: list[str] | None, month: int,
@@ -183,3 +201,12 @@ def instance_index(rule: str, start: Mapping[str, str], key: str) -> int | None:
     """1-based instance index of the occurrence with ``key``, or None when it is not one."""
     keys = occurrence_keys(rule, start, key)
     return keys.index(key) + 1 if key in keys else None
+
+
+def instance_indexes(rule: str, start: Mapping[str, str], keys: list[str]) -> dict[str, int]:
+    """1-based instance indexes of those ``keys`` that are occurrences (one expansion for all)."""
+    if not keys:
+        return {}
+    found = occurrence_keys(rule, start, max(keys))
+    positions = {k: n for n, k in enumerate(found, start=1)}
+    return {k: positions[k] for k in keys if k in positions}

@@ -16,6 +16,7 @@ Every request carries SendToNone and MessageDisposition SaveOnly: no meeting mai
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +35,10 @@ from cirahub.core.errors import (
 )
 from cirahub.core.item import Item
 
-from . import mapping
+from . import mapping, sidecar
 from .client import item_error, map_error
-from .recurrence import from_rrule, instance_index
+from .projection import Projected, project
+from .recurrence import from_rrule, instance_indexes
 
 if TYPE_CHECKING:
     from .connector import EwsConnector
@@ -54,11 +56,19 @@ class Writer:
         self.attendees = not conn.cfg.meetings_as_appointments
         from exchangelib import EWSTimeZone
         self.tz = mapping.ews_zone(conn.cfg.timezone, EWSTimeZone("UTC"))
+        #: hub item id → what Exchange will hold of its item (see :mod:`.projection`)
+        self.projected: dict[str, Projected] = {}
 
     def run(self, writes: Sequence[Write]) -> list[WriteOutcome]:
         out: dict[int, WriteOutcome] = {}
+        for n, w in enumerate(writes):
+            if w.item is not None:
+                try:
+                    self.projected[w.hub_item_id] = project(w.item, self.conn.cfg.timezone)
+                except CirahubError as exc:  # Exchange cannot store it at all: this item fails
+                    out[n] = exc
         for op, phase in (("create", self._creates), ("update", self._updates), ("delete", self._deletes)):
-            group = [(n, w) for n, w in enumerate(writes) if w.op == op]
+            group = [(n, w) for n, w in enumerate(writes) if w.op == op and n not in out]
             if not group:
                 continue
             try:
@@ -68,14 +78,23 @@ class Writer:
         for n, w in enumerate(writes):
             if n not in out:
                 out[n] = ValueError(f"unknown write op {w.op!r}")  # type: ignore[assignment]
+            elif isinstance(out[n], WriteResult) and w.hub_item_id in self.projected:
+                out[n] = replace(out[n], notes=self.projected[w.hub_item_id].notes)  # type: ignore[arg-type]
         return [out[n] for n in range(len(writes))]
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _values(self, item: Item) -> dict[str, Any]:
-        values = mapping.write_values(item.fields, self.tz, attendees=self.attendees)
-        if item.get("rrule"):
-            values["recurrence"] = from_rrule(item.fields["rrule"], item.fields["start"], item.uid)
+    def _held(self, w: Write) -> Item:
+        """What Exchange holds of ``w``'s item (its projection)."""
+        return self.projected[w.hub_item_id].item
+
+    def _values(self, w: Write) -> dict[str, Any]:
+        assert w.item is not None
+        held = self._held(w)
+        values = mapping.write_values(held.fields, self.tz, attendees=self.attendees,
+                                      kept=sidecar.entries(w.item, held))
+        if held.get("rrule"):
+            values["recurrence"] = from_rrule(held.fields["rrule"], held.fields["start"], held.uid)
         return values
 
     def _change_key(self, rid: str) -> str:
@@ -93,7 +112,7 @@ class Writer:
         for n, w in group:
             assert w.item is not None
             try:
-                values = self._values(w.item)
+                values = self._values(w)
                 self._check(self._new_item(w, values), "create item")
                 valid.append((n, w, values))
             except CirahubError as exc:
@@ -107,7 +126,7 @@ class Writer:
             if existed:  # written before its link was committed: bring it up to date
                 redo.append((n, Write("update", w.hub_item_id, w.item, rid, ck)))
             else:
-                out[n] = self._finish(rid, ck, w.item)
+                out[n] = self._finish(rid, ck, self._held(w))
         if redo:
             out.update(self._updates(redo))
         return out
@@ -218,7 +237,9 @@ class Writer:
             else:
                 try:
                     fields = mapping.changed_fields(cur.item.fields, w.item.fields, attendees=self.attendees)
-                    values = self._values(w.item)
+                    values = self._values(w)
+                    if values.get("hub_extra") != self.conn.extras.get(w.remote_id) and "hub_extra" not in fields:
+                        fields.append("hub_extra")  # the hub's values behind the projection moved
                     ci = CalendarItem(account=self.acc, folder=self.folder, id=w.remote_id,
                                       changekey=w.expected_version, **values)
                     self._check(ci, "update item")
@@ -244,7 +265,7 @@ class Writer:
             if isinstance(r, Exception):
                 out[n] = item_error(r, "update item")
             else:
-                out[n] = self._finish(r[0], r[1], w.item)
+                out[n] = self._finish(r[0], r[1], self._held(w))
         return out
 
     def _bulk_update(self, todo: list[tuple[int, Write, Any, list[str]]]) -> list[Any]:
@@ -276,11 +297,14 @@ class Writer:
         return out
 
     def _occurrences(self, rid: str, wanted: Item) -> None:
-        cur = self.conn.fetch([rid], missing_ok=False)[0].item
+        """Bring the series' deleted and modified occurrences to ``wanted`` (a projection:
+        compared with what Exchange holds, not with the hub's values behind it)."""
+        cur = self.conn.fetch([rid], missing_ok=False, restore=False)[0].item
         rule, start = wanted.fields["rrule"], wanted.fields["start"]
         have = cur.fields.get("exdates", []) if cur else []
         ck = self._change_key(rid)
-        gone = [i for i in (instance_index(rule, start, k) for k in wanted.get("exdates") or [] if k not in have) if i]
+        index = instance_indexes(rule, start, [*(wanted.get("exdates") or []), *wanted.overrides])
+        gone = [i for i in (index.get(k) for k in wanted.get("exdates") or [] if k not in have) if i]
         if gone:
             ids = [OccurrenceItemId(id=rid, changekey=ck, instance_index=i) for i in gone]
             res = self.conn.call(lambda: list(self.acc.bulk_delete(
@@ -292,9 +316,9 @@ class Writer:
         base = {k: v for k, v in (cur.fields if cur else {}).items() if k not in _SERIES_FIELDS}
         updates = []
         for key, ov in sorted(wanted.overrides.items()):
-            index = instance_index(rule, start, key)
+            position = index.get(key)
             old = (cur.overrides.get(key) if cur else None)
-            if index is None or key in (wanted.get("exdates") or []) or (
+            if position is None or key in (wanted.get("exdates") or []) or (
                 old is not None and self.conn.same(Item("x", old), Item("x", ov))
             ):
                 continue
@@ -302,7 +326,7 @@ class Writer:
             fields += [f for f in ("start", "end", "is_all_day") if f not in fields]
             values = mapping.write_values(ov, self.tz, attendees=self.attendees)
             ci = CalendarItem(account=self.acc, folder=self.folder,
-                              _id=OccurrenceItemId(id=rid, changekey=ck, instance_index=index), **values)
+                              _id=OccurrenceItemId(id=rid, changekey=ck, instance_index=position), **values)
             updates.append((ci, [f for f in fields if f not in ("recurrence",)]))
         if updates:
             # the master-level NeverOverwrite check already passed; exception writes each move

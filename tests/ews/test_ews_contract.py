@@ -99,9 +99,9 @@ def _without_last_modified(conn: Any) -> None:
     LastModifiedTime (volatile: no fingerprint counts it), so the harness drops it."""
     fetch = conn.fetch
 
-    def fetch_stripped(ids: Any, *, missing_ok: bool) -> Any:
+    def fetch_stripped(ids: Any, *, missing_ok: bool, restore: bool = True) -> Any:
         out = []
-        for r in fetch(ids, missing_ok=missing_ok):
+        for r in fetch(ids, missing_ok=missing_ok, restore=restore):
             if r.item is not None:
                 item = r.item
                 r = type(r)(r.remote_id, r.remote_version, Item(item.uid, {

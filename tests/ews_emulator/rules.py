@@ -102,7 +102,11 @@ def _check_recurrence(rec: etree._Element, start: datetime, duration: timedelta,
     starts = list(islice(recurrence.occurrence_starts(rec, start, tz_id), _OVERLAP_SAMPLE))
     if not starts:
         raise EwsError("ErrorRecurrenceHasNoOccurrence", "The recurrence has no occurrence instances.")
-    gaps = [b - a for a, b in pairwise(starts)]
+    # compared on the wall clock of the series' zone: a daily all-day event is no overlap on
+    # the 23-hour day of a DST change
+    zone = recurrence.zone(tz_id)
+    walls = [s.astimezone(zone).replace(tzinfo=None) for s in starts]
+    gaps = [b - a for a, b in pairwise(walls)]
     if gaps and duration > min(gaps):
         raise EwsError("ErrorOccurrenceTimeSpanTooBig",
                        "The time allotment for an occurrence overlaps with another occurrence of the series.")
