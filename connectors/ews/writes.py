@@ -78,8 +78,10 @@ class Writer:
         for n, w in enumerate(writes):
             if n not in out:
                 out[n] = ValueError(f"unknown write op {w.op!r}")  # type: ignore[assignment]
-            elif isinstance(out[n], WriteResult) and w.hub_item_id in self.projected:
-                out[n] = replace(out[n], notes=self.projected[w.hub_item_id].notes)  # type: ignore[arg-type]
+            else:
+                done = out[n]
+                if isinstance(done, WriteResult) and w.hub_item_id in self.projected:
+                    out[n] = replace(done, notes=self.projected[w.hub_item_id].notes)
         return [out[n] for n in range(len(writes))]
 
     # --- helpers ---------------------------------------------------------------------------
