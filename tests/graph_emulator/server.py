@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -58,6 +59,8 @@ class GraphEmulator:
         self.unauthorized = 0
         self.without_immutable_ids = 0
         self.peak_concurrency = 0
+        #: seconds every request takes (to make concurrent clients overlap)
+        self.latency = 0.0
         self._inflight: dict[str, int] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -313,6 +316,8 @@ def _handler(emu: GraphEmulator) -> type[BaseHTTPRequestHandler]:
                 self._reply(429, _err("ApplicationThrottled", "MailboxConcurrency limit"), {"Retry-After": "0"})
                 return
             try:
+                if emu.latency:
+                    time.sleep(emu.latency)
                 answer, drop = emu.handle(self.command, self.path, headers, body)
             finally:
                 emu.leave(owner)
