@@ -174,10 +174,11 @@ class GraphConnector(BaseConnector):
                     seen.add(str(entry["id"]))
             if page.get("@odata.deltaLink"):
                 return seen, removed - seen, str(page["@odata.deltaLink"])
-            url = page.get("@odata.nextLink")
-            if not url:
+            next_link = page.get("@odata.nextLink")
+            if not next_link:
                 raise error_for(Answer(502, {"error": {"code": "NoNextLink"}}),
                                 "calendarView delta: a page without nextLink or deltaLink")
+            url = str(next_link)
         raise error_for(Answer(502, {"error": {"code": "TooManyPages"}}), "calendarView delta")
 
     def get_many(self, remote_ids: Sequence[str]) -> list[RemoteItem]:

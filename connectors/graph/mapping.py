@@ -25,7 +25,7 @@ import html
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -294,5 +294,6 @@ def duration(fields: Mapping[str, Any]) -> timedelta:
     start, end = as_moment(fields["start"]), as_moment(fields["end"])
     if isinstance(start, datetime) and isinstance(end, datetime):
         return end - start
-    assert isinstance(start, date) and isinstance(end, date)
+    if isinstance(start, datetime) or isinstance(end, datetime):
+        raise MalformedItem("start and end must both be dates or both be times")
     return end - start
