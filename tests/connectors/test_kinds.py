@@ -42,6 +42,13 @@ def test_ews_projection_is_what_its_connector_cannot_carry() -> None:
         assert get_kind(name).projection.unsupported_fields == mapping.UNSUPPORTED
 
 
+def test_graph_projection_is_what_its_connector_cannot_carry() -> None:
+    from cirahub.connectors.graph import mapping
+
+    assert get_kind("graph").projection.unsupported_fields == mapping.UNSUPPORTED
+    assert "attendees" not in mapping.UNSUPPORTED  # carried, in the body (never as attendees)
+
+
 def test_unknown_kind_names_the_known_ones() -> None:
     with pytest.raises(InvalidInput) as err:
         get_kind("exchange")
