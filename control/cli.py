@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     stderr and an exit code."""
     from cirahub.control import (  # noqa: F401  (registers the commands)
         cli_apply,
+        cli_console,
         cli_halt,
         cli_ops,
         cli_spoke,

@@ -208,10 +208,14 @@ def events(hub: str, since: int, conn: Conn) -> None:
               help="SQLAlchemy URL (postgresql://...) [default: SQLite in the data folder].")
 @click.option("--tls-cert", type=click.Path(dir_okay=False), help="TLS certificate (PEM).")
 @click.option("--tls-key", type=click.Path(dir_okay=False), help="TLS private key (PEM).")
+@click.option("--http-listen", envvar="CIRAHUB_HTTP_LISTEN", metavar="HOST:PORT|off",
+              help="Web console, /metrics and health [env CIRAHUB_HTTP_LISTEN; default "
+                   "127.0.0.1:7080]; TLS with --tls-cert/--tls-key too; 'off' for none.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def server(data_dir: str | None, listen: str | None, ray_address: str | None, db: str | None,
-           tls_cert: str | None, tls_key: str | None, log_level: str) -> None:
+           tls_cert: str | None, tls_key: str | None, log_level: str,
+           http_listen: str | None = None) -> None:
     """Run the control plane (and the sync runtime) until interrupted.
 
     The control token is created on first start in DATA_DIR/control.token (mode 0600);
@@ -234,7 +238,7 @@ def server(data_dir: str | None, listen: str | None, ray_address: str | None, db
         click.echo(f"cirahub control plane listening on {host}:{port}"
                    f"{' (TLS)' if tls else ''}; data folder {settings.data_dir}", err=True)
 
-    serve(settings, tls, ready=ready)
+    serve(settings, tls, ready=ready, http_listen=http_listen)
 
 
 def _register_demo() -> None:

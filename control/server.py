@@ -188,23 +188,28 @@ def remove_address(path: Path, written: str) -> None:
 def serve(
     settings: Any, tls: TlsConfig | None = None,
     ready: Callable[[str, int], None] | None = None, stop: threading.Event | None = None,
+    http_listen: str | None = None,
 ) -> None:
     """Runs the control plane until SIGINT/SIGTERM (or ``stop`` is set): locks the data folder
     (InUse when another server holds it), makes it private, starts the runtime, creates the
     token on first start, listens on ``settings.listen`` (InUse when the address is taken),
     publishes the address. ``ready(host, port)`` is called once it listens. On a clean stop
-    the SQLite store is checkpointed, so ``cirahub.db`` alone holds everything."""
+    the SQLite store is checkpointed, so ``cirahub.db`` alone holds everything. The console,
+    ``/metrics`` and the health endpoints listen on ``http_listen`` (see
+    :func:`cirahub.control.http.start_console`: None is the default address, "off" none)."""
     from cirahub.cluster.runtime import Runtime
 
     private_dir(settings.data_dir)
     lock = DataFolderLock(settings.data_dir).acquire()
     try:
         check_free(settings.listen)  # fail on a taken or bad address before starting Ray
+        if http_listen not in (None, "off"):
+            split_address(http_listen)
         private_files(settings.data_dir)
         token = load_or_create_token(settings.data_dir)
         runtime = Runtime.start(settings)
         try:
-            _listen_until_stopped(runtime, settings, token, tls, lock, ready, stop)
+            _listen_until_stopped(runtime, settings, token, tls, lock, ready, stop, http_listen)
         finally:
             db = runtime.store.sqlite_file
             runtime.shutdown()
@@ -221,10 +226,18 @@ def serve(
 def _listen_until_stopped(
     runtime: Any, settings: Any, token: str, tls: TlsConfig | None, lock: DataFolderLock,
     ready: Callable[[str, int], None] | None, stop: threading.Event | None,
+    http_listen: str | None = None,
 ) -> None:
+    from cirahub.control.http import start_console
+
     host, _ = split_address(settings.listen)
     stop = stop or threading.Event()
     server, port = create_server(runtime, settings.listen, token, tls)
+    try:
+        console = start_console(runtime, http_listen, token, settings.data_dir, tls)
+    except BaseException:
+        server.stop(grace=0)
+        raise
     address_file = write_address(settings.data_dir, host, port, tls is not None)
     written = address_file.read_text()
     lock.publish(address_text(host, port))
@@ -235,5 +248,7 @@ def _listen_until_stopped(
         ready(host, port)
     stop.wait()
     log.info("stopping the control plane")
+    if console is not None:
+        console.stop()
     server.stop(grace=5).wait()
     remove_address(address_file, written)

@@ -1,0 +1,242 @@
+"""Console pages: the dashboard of hubs and spokes, and what can be done to one spoke.
+
+Every action is a POST form (CSRF-checked by the guard) answered with a redirect, so each
+works without JavaScript; with it, the dashboard refreshes itself from the live event stream.
+All of them call :class:`~cirahub.control.handlers.Handlers`, the same code the gRPC API runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from cirahub.control.http import views
+from cirahub.control.http.context import console_of, session_of, when
+from cirahub.control.http.forms import (
+    PERMISSIONS,
+    PRIVATE_MODES,
+    OptionsForm,
+    echo_form,
+    options_changes,
+)
+from cirahub.core.errors import InvalidInput
+
+#: pending deletions listed on a halted spoke's page, at most
+SHOWN_ITEMS = 20
+STATE_TEXT = {
+    "ok": "OK", "idle": "waiting for its first run", "running": "syncing",
+    "backoff": "backing off after errors", "halted": "halted", "error": "error",
+    "disabled": "disabled", "unassigned": "starting",
+}
+
+
+def spoke_url(hub: str, spoke: str, action: str = "") -> str:
+    base = f"/hubs/{quote(hub, safe='')}/spokes/{quote(spoke, safe='')}"
+    return f"{base}/{action}" if action else base
+
+
+@dataclass(frozen=True)
+class SpokeRow:
+    hub: str
+    name: str
+    kind: str
+    state: str
+    state_text: str
+    enabled: bool
+    last_run: str
+    last_status: str
+    next_run: str
+    linked: int
+    problem: str
+    url: str
+
+
+def row_of(s: Any) -> SpokeRow:
+    last = s.last_run or {}
+    problem = s.halted_reason or ((s.last_error or {}).get("message") or "")
+    state_text = STATE_TEXT.get(s.state, s.state)
+    if s.state == "backoff" and s.next_run_at:
+        state_text += f" (next retry {when(s.next_run_at)})"
+    return SpokeRow(
+        hub=s.hub, name=s.name, kind=s.kind, state=s.state, state_text=state_text,
+        enabled=s.enabled, last_run=when(last.get("finished_at") or last.get("started_at")),
+        last_status=str(last.get("status") or ""), next_run=when(s.next_run_at),
+        linked=int(s.linked_items or 0), problem=str(problem), url=spoke_url(s.hub, s.name),
+    )
+
+
+def dashboard_data(handlers: Any) -> list[dict[str, Any]]:
+    statuses = handlers.status("")
+    out = []
+    for hub in handlers.list_hubs():
+        rows = [row_of(s) for s in statuses if s.hub_id == hub.id]
+        out.append({"name": hub.name, "policy": str(getattr(hub.policy, "value", hub.policy)),
+                    "item_count": handlers.hub_item_count(hub.name), "spokes": rows,
+                    "sync_url": f"/hubs/{quote(hub.name, safe='')}/sync"})
+    return out
+
+
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    ctx = console_of(request)
+    hubs = await ctx.call(dashboard_data, ctx.handlers)
+    return ctx.render(request, "dashboard.html", hubs=hubs, title="Dashboard")
+
+
+async def hubs_partial(request: web.Request) -> web.StreamResponse:
+    ctx = console_of(request)
+    hubs = await ctx.call(dashboard_data, ctx.handlers)
+    return ctx.render(request, "_hubs.html", hubs=hubs)
+
+
+def _names(request: web.Request) -> tuple[str, str]:
+    return request.match_info["hub"], request.match_info.get("spoke", "")
+
+
+def _back(request: web.Request, message: str, to: str = "/") -> web.StreamResponse:
+    """After an action: back to ``to`` with ``message`` shown there; an htmx request (the
+    page stays, so its live stream stays connected) gets the message alone."""
+    if request.headers.get("HX-Request") == "true":
+        return console_of(request).render(request, "_flash.html", flash_now=[message])
+    session_of(request).flash.append(message)
+    return web.HTTPSeeOther(to)
+
+
+async def sync_now(request: web.Request) -> web.StreamResponse:
+    ctx = console_of(request)
+    hub, spoke = _names(request)
+    # NotFound / disabled checks first, so the operator hears about them now
+    if spoke:
+        record = await ctx.call(ctx.handlers.get_spoke, hub, spoke)
+        if not record.options.enabled:
+            raise InvalidInput(f"spoke {spoke!r} of hub {hub!r} is disabled; enable it first")
+    else:
+        await ctx.call(ctx.handlers.get_hub, hub)
+    started = ctx.start_sync(hub, spoke)
+    what = f"spoke {spoke!r} of hub {hub!r}" if spoke else f"hub {hub!r}"
+    return _back(request, f"sync started: {what}" if started else
+                 f"a sync of {what} is already running")
+
+
+async def enable(request: web.Request) -> web.StreamResponse:
+    return await _set_enabled(request, True)
+
+
+async def disable(request: web.Request) -> web.StreamResponse:
+    return await _set_enabled(request, False)
+
+
+async def _set_enabled(request: web.Request, on: bool) -> web.StreamResponse:
+    ctx = console_of(request)
+    hub, spoke = _names(request)
+    await ctx.call(ctx.handlers.set_enabled, hub, spoke, on)
+    return _back(request, f"{'enabled' if on else 'disabled'} spoke {spoke!r} of hub {hub!r}")
+
+
+async def spoke_page(request: web.Request) -> web.StreamResponse:
+    ctx = console_of(request)
+    hub, spoke = _names(request)
+    record = await ctx.call(ctx.handlers.get_spoke, hub, spoke)
+    status = next((s for s in await ctx.call(ctx.handlers.status, hub) if s.name == spoke),
+                  None)
+    runs = await ctx.call(ctx.handlers.runs, hub, spoke, 10)
+    pending = await ctx.call(pending_deletions, ctx.handlers, hub, spoke, record)
+    return ctx.render(
+        request, "spoke.html", title=f"Spoke {spoke}", hub=hub, spoke=record,
+        row=row_of(status) if status else None, runs=[views.run_row(r, hub, spoke)
+                                                       for r in runs],
+        pending=pending, can_restore=hasattr(ctx.handlers, "restore_spoke"),
+        url=spoke_url(hub, spoke), options=OptionsForm.of(record.options),
+        config=sorted((k, v) for k, v in record.config.items()),
+    )
+
+
+def pending_deletions(handlers: Any, hub: str, spoke: str, record: Any) -> list[str]:
+    """What a halted spoke would delete, first :data:`SHOWN_ITEMS`: from the handlers'
+    own listing when this build has one (``pending_deletions``), else nothing."""
+    if not record.halted_reason or not hasattr(handlers, "pending_deletions"):
+        return []
+    return [str(x) for x in list(handlers.pending_deletions(hub, spoke))[:SHOWN_ITEMS]]
+
+
+async def confirm(request: web.Request) -> web.StreamResponse:
+    ctx = console_of(request)
+    hub, spoke = _names(request)
+    await ctx.call(ctx.handlers.confirm_deletes, hub, spoke)
+    return _back(request, f"confirmed: spoke {spoke!r} applies its deletions on its next run",
+                 spoke_url(hub, spoke))
+
+
+async def restore(request: web.Request) -> web.StreamResponse:
+    ctx = console_of(request)
+    hub, spoke = _names(request)
+    fn = getattr(ctx.handlers, "restore_spoke", None)
+    if fn is None:
+        raise InvalidInput("restore is not available in this build: confirm the halt, or "
+                           "put the items back and sync again")
+    await ctx.call(fn, hub, spoke)
+    return _back(request, f"restoring: spoke {spoke!r} gets the hub's items back on its next "
+                 "run", spoke_url(hub, spoke))
+
+
+async def options_page(request: web.Request) -> web.StreamResponse:
+    ctx = console_of(request)
+    hub, spoke = _names(request)
+    record = await ctx.call(ctx.handlers.get_spoke, hub, spoke)
+    return _options_form(request, hub, spoke, OptionsForm.of(record.options), {})
+
+
+def _options_form(request: web.Request, hub: str, spoke: str, form: Any,
+                  errors: dict[str, str], status: int = 200) -> web.Response:
+    return console_of(request).render(
+        request, "options.html", status=status, title=f"Sync Options of {spoke}", hub=hub,
+        spoke=spoke, form=form, errors=errors, permissions=PERMISSIONS,
+        private_modes=PRIVATE_MODES, url=spoke_url(hub, spoke, "options"))
+
+
+async def save_options(request: web.Request) -> web.StreamResponse:
+    ctx = console_of(request)
+    hub, spoke = _names(request)
+    posted = await request.post()
+    changes, errors = options_changes(posted)
+    if errors:
+        return _options_form(request, hub, spoke, echo_form(posted), errors, status=400)
+    await ctx.call(ctx.handlers.update_spoke, hub, spoke, changes, None)
+    return _back(request, f"saved the sync options of spoke {spoke!r}", spoke_url(hub, spoke))
+
+
+async def remove_page(request: web.Request) -> web.StreamResponse:
+    ctx = console_of(request)
+    hub, spoke = _names(request)
+    record = await ctx.call(ctx.handlers.get_spoke, hub, spoke)
+    return ctx.render(request, "remove.html", title=f"Remove {spoke}", hub=hub, spoke=record,
+                      url=spoke_url(hub, spoke, "remove"))
+
+
+async def remove(request: web.Request) -> web.StreamResponse:
+    ctx = console_of(request)
+    hub, spoke = _names(request)
+    await ctx.call(ctx.handlers.remove_spoke, hub, spoke)
+    await ctx.call(ctx.metrics.sync)
+    return _back(request, f"removed spoke {spoke!r} from hub {hub!r}; nothing in its calendar "
+                 "was deleted")
+
+
+def register(router: web.UrlDispatcher) -> None:
+    spoke = "/hubs/{hub}/spokes/{spoke}"
+    router.add_get("/", dashboard)
+    router.add_get("/partials/hubs", hubs_partial)
+    router.add_post("/hubs/{hub}/sync", sync_now)
+    router.add_get(spoke, spoke_page)
+    router.add_post(spoke + "/sync", sync_now)
+    router.add_post(spoke + "/enable", enable)
+    router.add_post(spoke + "/disable", disable)
+    router.add_post(spoke + "/confirm", confirm)
+    router.add_post(spoke + "/restore", restore)
+    router.add_get(spoke + "/options", options_page)
+    router.add_post(spoke + "/options", save_options)
+    router.add_get(spoke + "/remove", remove_page)
+    router.add_post(spoke + "/remove", remove)
+    views.register(router)

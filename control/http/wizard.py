@@ -1,0 +1,321 @@
+"""The "Add a spoke" wizard: object type → source type → connection (with "Test connection")
+→ calendar → spoke name → hub (new or existing) → sync options → Create.
+
+One form per step, POSTed to ``/wizard``; the draft lives in the server-side session only (a
+password typed in step 3 is never rendered back into a page). Every step is validated when
+left, by the same code the API uses (``check_spoke_input``, ``SyncOptions``,
+``Handlers.test_connection``), and errors are shown next to the field they concern. Nothing is
+stored before Create; Create checks everything once more, then creates the hub (when new) and
+attaches the spoke.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from cirahub.connectors.registry import KIND_MODULES
+from cirahub.control.convert import CONFIG_RENAMES
+from cirahub.control.handlers import check_spoke_input
+from cirahub.control.http.context import console_of, session_of
+from cirahub.control.http.forms import (
+    PERMISSIONS,
+    PRIVATE_MODES,
+    OptionsForm,
+    echo_form,
+    field_of,
+    options_changes,
+)
+from cirahub.core.errors import CirahubError, InvalidInput
+from cirahub.core.options import SyncOptions
+
+STEPS = ("object", "source", "connection", "calendar", "name", "hub", "options", "review")
+STEP_TITLES = {"object": "What to sync", "source": "Source type", "connection": "Connection",
+               "calendar": "Calendar", "name": "Spoke name", "hub": "Hub",
+               "options": "Sync options", "review": "Review and create"}
+KIND_LABELS = {
+    "vdir": "Folder of .ics files (vdir)", "caldav": "CalDAV calendar",
+    "ics-url": "iCalendar feed (read-only)", "ews-public-folder": "Exchange public folder (EWS)",
+    "ews-mailbox": "Exchange mailbox calendar (EWS)", "graph": "Microsoft 365 calendar (Graph)",
+}
+MAX_VALUE = 2000
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str = "text"  # text | password | checkbox | url
+    required: bool = False
+    hint: str = ""
+
+
+_USER = Field("username", "User name")
+_PASSWORD = Field("password", "Password", "password", hint="Stored encrypted; never shown again.")
+CONNECTION: dict[str, tuple[Field, ...]] = {
+    "vdir": (Field("path", "Folder on the server", required=True,
+                   hint="An absolute path; created on the first sync when missing."),),
+    "caldav": (Field("url", "CalDAV URL", "url", True, "A calendar, or your principal or home "
+                     "URL to pick one of its calendars."), _USER, _PASSWORD,
+               Field("skip_tls_verify", "Do not verify the server's certificate (test servers "
+                     "only)", "checkbox")),
+    "ics-url": (Field("url", "Feed URL", "url", True), _USER, _PASSWORD),
+    "ews-public-folder": (Field("server", "EWS URL or host", required=True), _USER, _PASSWORD),
+    "ews-mailbox": (Field("server", "EWS URL or host", required=True), _USER, _PASSWORD,
+                    Field("mailbox", "Mailbox address", hint="Default: the user's own.")),
+}
+#: the config key the calendar step fills, per kind (none: no calendar step)
+PICK_KEY = {"vdir": "path", "caldav": "calendar", "ews-public-folder": "folder",
+            "ews-mailbox": "calendar"}
+
+
+def kinds() -> list[tuple[str, str]]:
+    """Every spoke kind this installation has, with its label (``memory`` is for tests)."""
+    return [(k, KIND_LABELS.get(k, k)) for k in sorted(KIND_MODULES) if k != "memory"]
+
+
+def _draft(request: web.Request) -> dict[str, Any]:
+    wizard = session_of(request).wizard
+    wizard.setdefault("step", "object")
+    return wizard
+
+
+def config_of(kind: str, values: dict[str, str], pick: str) -> dict[str, Any]:
+    """The spoke config (API names) from the connection fields and the picked calendar."""
+    out: dict[str, Any] = {}
+    for f in CONNECTION.get(kind, ()):
+        value = values.get(f.name, "")
+        if f.name == "password" or not value:
+            continue
+        if f.name == "skip_tls_verify":
+            out["verify_tls"] = False
+        else:
+            out[CONFIG_RENAMES.get((kind, f.name), f.name)] = value
+    if pick and kind in PICK_KEY:
+        out[CONFIG_RENAMES.get((kind, PICK_KEY[kind]), PICK_KEY[kind])] = pick
+    return out
+
+
+def _field_for(kind: str, exc: CirahubError) -> str:
+    key = str(exc.fields.get("key") or exc.fields.get("field") or "")
+    for (k, api), stored in CONFIG_RENAMES.items():
+        if k == kind and stored == key:
+            key = api
+    if key == "secret":
+        return "password"
+    if key == PICK_KEY.get(kind) and key not in {f.name for f in CONNECTION.get(kind, ())}:
+        return "pick"
+    return key or "form"
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    draft = _draft(request)
+    if request.query.get("restart"):
+        draft.clear()
+        draft["step"] = "object"
+    return await _show(request, draft, {})
+
+
+async def _show(request: web.Request, draft: dict[str, Any], errors: dict[str, str],
+                status: int = 200, note: str = "") -> web.Response:
+    ctx = console_of(request)
+    step = draft["step"]
+    hubs = [h.name for h in await ctx.call(ctx.handlers.list_hubs)] if step == "hub" else []
+    kind = str(draft.get("kind") or "")
+    opts = draft.get("options_form") or OptionsForm.of(SyncOptions())
+    return ctx.render(
+        request, "wizard.html", status=status, title="Add a spoke", step=step, steps=STEPS,
+        step_titles=STEP_TITLES, index=STEPS.index(step), draft=draft, errors=errors,
+        note=note, kinds=kinds(), kind=kind, kind_label=KIND_LABELS.get(kind, kind),
+        fields=CONNECTION.get(kind, ()), values=draft.get("values") or {},
+        choices=draft.get("choices") or [], hubs=hubs, form=opts, permissions=PERMISSIONS,
+        private_modes=PRIVATE_MODES, has_secret=bool(draft.get("secret")),
+        config=sorted(config_of(kind, draft.get("values") or {},
+                                str(draft.get("pick") or "")).items()) if kind else [],
+    )
+
+
+async def submit(request: web.Request) -> web.StreamResponse:
+    draft = _draft(request)
+    form = await request.post()
+    action = str(form.get("action") or "next")
+    if action == "restart":
+        draft.clear()
+        draft["step"] = "object"
+        return await _show(request, draft, {})
+    if str(form.get("step") or "") != draft["step"]:
+        return await _show(request, draft, {"form": "this step was already submitted in "
+                                                    "another tab; continue here"}, 409)
+    if action == "back":
+        draft["step"] = _previous(draft)
+        return await _show(request, draft, {})
+    step = draft["step"]
+    errors, note = await STEP_HANDLERS[step](request, draft, form, action)
+    if errors or action == "test":
+        return await _show(request, draft, errors, 400 if errors else 200, note)
+    if step == "review":
+        draft.clear()
+        session_of(request).flash.append(note)
+        raise web.HTTPSeeOther("/")
+    draft["step"] = _next(draft)
+    return await _show(request, draft, {}, note=note)
+
+
+def _next(draft: dict[str, Any]) -> str:
+    i = STEPS.index(draft["step"]) + 1
+    if STEPS[i] == "calendar" and draft.get("kind") not in PICK_KEY:
+        i += 1
+    return STEPS[i]
+
+
+def _previous(draft: dict[str, Any]) -> str:
+    i = max(0, STEPS.index(draft["step"]) - 1)
+    if STEPS[i] == "calendar" and draft.get("kind") not in PICK_KEY:
+        i -= 1
+    return STEPS[i]
+
+
+def _text(form: Any, name: str) -> str:
+    return str(form.get(name) or "").strip()[:MAX_VALUE]
+
+
+async def _object(request: web.Request, draft: dict[str, Any], form: Any,
+                  action: str) -> tuple[dict[str, str], str]:
+    if _text(form, "object_type") != "calendar":
+        return {"object_type": "choose Calendars (contacts are coming later)"}, ""
+    draft["object_type"] = "calendar"
+    return {}, ""
+
+
+async def _source(request: web.Request, draft: dict[str, Any], form: Any,
+                  action: str) -> tuple[dict[str, str], str]:
+    kind = _text(form, "kind")
+    if kind not in dict(kinds()):
+        return {"kind": "choose the kind of calendar to attach"}, ""
+    if kind != draft.get("kind"):
+        draft.update(kind=kind, values={}, secret="", choices=[], pick="")
+    return {}, ""
+
+
+async def _connection(request: web.Request, draft: dict[str, Any], form: Any,
+                      action: str) -> tuple[dict[str, str], str]:
+    ctx = console_of(request)
+    kind = draft["kind"]
+    values: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for f in CONNECTION.get(kind, ()):
+        value = "on" if f.kind == "checkbox" and form.get(f.name) == "on" else _text(form, f.name)
+        if f.name == "password":
+            if value:
+                draft["secret"] = value
+            continue
+        values[f.name] = value
+        if f.required and not value:
+            errors[f.name] = f"{f.label} is required"
+    draft["values"] = values
+    if errors:
+        return errors, ""
+    secret = str(draft.get("secret") or "") or None
+    try:
+        check = await ctx.call(ctx.handlers.test_connection, kind, config_of(kind, values, ""),
+                               secret)
+    except InvalidInput as exc:
+        return {_field_for(kind, exc): exc.message}, ""
+    if not check.ok:
+        where = check.error_field if check.error_field in values else (
+            "password" if check.error_code.startswith("auth") else "form")
+        return {where: f"cannot connect: {check.message}"}, ""
+    draft["choices"] = [(c.value, c.label) for c in check.choices]
+    if len(check.choices) == 1:
+        draft["pick"] = check.choices[0].value
+    return {}, check.message
+
+
+async def _calendar(request: web.Request, draft: dict[str, Any], form: Any,
+                    action: str) -> tuple[dict[str, str], str]:
+    pick = _text(form, "manual") or _text(form, "pick")
+    if not pick:
+        return {"pick": "choose a calendar, or type its name"}, ""
+    draft["pick"] = pick
+    label = dict(draft.get("choices") or []).get(pick, pick)
+    draft.setdefault("spoke", "")
+    if not draft["spoke"]:
+        draft["spoke"] = _suggest(label)
+    return {}, ""
+
+
+def _suggest(label: str) -> str:
+    base = label.split(" (")[0].rstrip("/").rpartition("/")[2] or label
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in base.lower()).strip("-")[:40]
+
+
+async def _name(request: web.Request, draft: dict[str, Any], form: Any,
+                action: str) -> tuple[dict[str, str], str]:
+    name = _text(form, "spoke")
+    if not name:
+        return {"spoke": "a spoke name is required"}, ""
+    draft["spoke"] = name
+    return {}, ""
+
+
+async def _hub(request: web.Request, draft: dict[str, Any], form: Any,
+               action: str) -> tuple[dict[str, str], str]:
+    ctx = console_of(request)
+    mode = _text(form, "hub_mode")
+    existing = [h.name for h in await ctx.call(ctx.handlers.list_hubs)]
+    if mode == "existing":
+        hub = _text(form, "hub_existing")
+        if hub not in existing:
+            return {"hub_existing": "choose one of the hubs"}, ""
+    elif mode == "new":
+        hub = _text(form, "hub_new")
+        if not hub:
+            return {"hub_new": "a hub name is required"}, ""
+        if hub in existing:
+            return {"hub_new": f"hub {hub!r} already exists: choose it under 'existing'"}, ""
+    else:
+        return {"hub_mode": "choose a new or an existing hub"}, ""
+    draft.update(hub_mode=mode, hub=hub)
+    return {}, ""
+
+
+async def _options(request: web.Request, draft: dict[str, Any], form: Any,
+                   action: str) -> tuple[dict[str, str], str]:
+    changes, errors = options_changes(form)
+    draft["options_form"] = echo_form(form)
+    draft["options"] = changes
+    return errors, ""
+
+
+async def _review(request: web.Request, draft: dict[str, Any], form: Any,
+                  action: str) -> tuple[dict[str, str], str]:
+    ctx = console_of(request)
+    kind, hub, spoke = draft["kind"], draft["hub"], draft["spoke"]
+    config = config_of(kind, draft.get("values") or {}, str(draft.get("pick") or ""))
+    secret = str(draft.get("secret") or "") or None
+    try:
+        check_spoke_input(kind, config, secret)
+        SyncOptions.from_dict(draft.get("options") or {})
+        if draft["hub_mode"] == "new":
+            await ctx.call(ctx.handlers.create_hub, hub, "", draft.get("object_type", ""))
+        await ctx.call(ctx.handlers.add_spoke, hub, spoke, kind, config,
+                       draft.get("options") or {}, secret)
+    except InvalidInput as exc:
+        option = exc.fields.get("option")
+        return {field_of(exc) if option else _field_for(kind, exc): exc.message}, ""
+    except CirahubError as exc:
+        return {"form": exc.message}, ""
+    await ctx.call(ctx.metrics.sync)
+    return {}, f"attached spoke {spoke!r} ({kind}) to hub {hub!r}"
+
+
+STEP_HANDLERS = {"object": _object, "source": _source, "connection": _connection,
+                 "calendar": _calendar, "name": _name, "hub": _hub, "options": _options,
+                 "review": _review}
+
+
+def register(router: web.UrlDispatcher) -> None:
+    router.add_get("/wizard", page)
+    router.add_post("/wizard", submit)
