@@ -10,9 +10,10 @@ field, never raised.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from multidict import MultiMapping
 
 from cirahub.core.errors import InvalidInput
 from cirahub.core.options import SyncOptions
@@ -90,7 +91,11 @@ def parse_days(value: str, name: str) -> int | None:
     return int(value)
 
 
-def options_changes(form: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+#: a submitted form (aiohttp's ``MultiDictProxy``): one value, or all values of a name
+Form = MultiMapping[Any]
+
+
+def options_changes(form: Form) -> tuple[dict[str, Any], dict[str, str]]:
     """(SyncOptions changes, errors by form field) from a submitted options form. Every
     option is set (the form shows them all); unchecked boxes are false."""
     def text(name: str) -> str:
@@ -99,7 +104,7 @@ def options_changes(form: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
     changes: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for key, name in (("hub_writes", "allow_hub"), ("contributes", "contribute")):
-        words = [str(v) for v in form.getall(name, [])] if hasattr(form, "getall") else []
+        words = [str(v) for v in form.getall(name, [])]
         changes[key] = ",".join(w for w in words if w in PERMISSIONS) or "none"
     for name in ("days_back", "days_ahead"):
         try:
@@ -130,7 +135,7 @@ def field_of(exc: InvalidInput) -> str:
     return FIELD_OF.get(option, option) or "form"
 
 
-def echo_form(posted: Any) -> OptionsForm:
+def echo_form(posted: Form) -> OptionsForm:
     """The submitted values, shown back with their errors."""
     def text(name: str) -> str:
         return str(posted.get(name) or "")

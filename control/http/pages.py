@@ -24,8 +24,6 @@ from cirahub.control.http.forms import (
 )
 from cirahub.core.errors import InvalidInput
 
-#: pending deletions listed on a halted spoke's page, at most
-SHOWN_ITEMS = 20
 STATE_TEXT = {
     "ok": "OK", "idle": "waiting for its first run", "running": "syncing",
     "backoff": "backing off after errors", "halted": "halted", "error": "error",
@@ -57,7 +55,7 @@ class SpokeRow:
 def row_of(s: Any) -> SpokeRow:
     last = s.last_run or {}
     problem = s.halted_reason or ((s.last_error or {}).get("message") or "")
-    state_text = STATE_TEXT.get(s.state, s.state)
+    state_text: str = STATE_TEXT.get(s.state) or str(s.state)
     if s.state == "backoff" and s.next_run_at:
         state_text += f" (next retry {when(s.next_run_at)})"
     return SpokeRow(
@@ -142,43 +140,39 @@ async def spoke_page(request: web.Request) -> web.StreamResponse:
     status = next((s for s in await ctx.call(ctx.handlers.status, hub) if s.name == spoke),
                   None)
     runs = await ctx.call(ctx.handlers.runs, hub, spoke, 10)
-    pending = await ctx.call(pending_deletions, ctx.handlers, hub, spoke, record)
     return ctx.render(
         request, "spoke.html", title=f"Spoke {spoke}", hub=hub, spoke=record,
         row=row_of(status) if status else None, runs=[views.run_row(r, hub, spoke)
                                                        for r in runs],
-        pending=pending, can_restore=hasattr(ctx.handlers, "restore_spoke"),
+        halt=record.halt if record.halted_reason else None,
         url=spoke_url(hub, spoke), options=OptionsForm.of(record.options),
         config=sorted((k, v) for k, v in record.config.items()),
     )
 
 
-def pending_deletions(handlers: Any, hub: str, spoke: str, record: Any) -> list[str]:
-    """What a halted spoke would delete, first :data:`SHOWN_ITEMS`: from the handlers'
-    own listing when this build has one (``pending_deletions``), else nothing."""
-    if not record.halted_reason or not hasattr(handlers, "pending_deletions"):
-        return []
-    return [str(x) for x in list(handlers.pending_deletions(hub, spoke))[:SHOWN_ITEMS]]
+async def _halt_id(request: web.Request) -> str:
+    """The halt the operator was shown: the answer is bound to it (a newer halt refuses)."""
+    halt_id = str((await request.post()).get("halt_id") or "")
+    if not halt_id:
+        raise InvalidInput("the form names no halt: reload the spoke's page", field="halt")
+    return halt_id[:64]
 
 
 async def confirm(request: web.Request) -> web.StreamResponse:
     ctx = console_of(request)
     hub, spoke = _names(request)
-    await ctx.call(ctx.handlers.confirm_deletes, hub, spoke)
-    return _back(request, f"confirmed: spoke {spoke!r} applies its deletions on its next run",
-                 spoke_url(hub, spoke))
+    _, halt = await ctx.call(ctx.handlers.confirm_deletes, hub, spoke, await _halt_id(request))
+    return _back(request, f"confirmed halt {halt.id}: the next run of spoke {spoke!r} applies "
+                 f"exactly these {halt.deleting} deletions", spoke_url(hub, spoke))
 
 
 async def restore(request: web.Request) -> web.StreamResponse:
     ctx = console_of(request)
     hub, spoke = _names(request)
-    fn = getattr(ctx.handlers, "restore_spoke", None)
-    if fn is None:
-        raise InvalidInput("restore is not available in this build: confirm the halt, or "
-                           "put the items back and sync again")
-    await ctx.call(fn, hub, spoke)
-    return _back(request, f"restoring: spoke {spoke!r} gets the hub's items back on its next "
-                 "run", spoke_url(hub, spoke))
+    _, halt, recreated = await ctx.call(ctx.handlers.restore, hub, spoke,
+                                        await _halt_id(request))
+    return _back(request, f"restoring halt {halt.id}: the next run writes {recreated} items "
+                 f"back into spoke {spoke!r}", spoke_url(hub, spoke))
 
 
 async def options_page(request: web.Request) -> web.StreamResponse:

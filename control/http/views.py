@@ -130,7 +130,7 @@ async def runs(request: web.Request) -> web.StreamResponse:
 
     rows, hubs = await ctx.call(load)
     return ctx.render(request, "runs.html", title="Run history", runs=rows, hub=hub,
-                      spoke=spoke, status=status, statuses=STATUSES, limit=limit,
+                      spoke=spoke, status_filter=status, statuses=STATUSES, limit=limit,
                       hubs=[h.name for h in hubs], chart=chart.runs_svg(rows))
 
 

@@ -16,8 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from cirahub.connectors.registry import KIND_MODULES
-from cirahub.control.convert import CONFIG_RENAMES
+from cirahub.connectors.kinds import FieldType, all_kinds, get_kind
 from cirahub.control.handlers import check_spoke_input
 from cirahub.control.http.context import console_of, session_of
 from cirahub.control.http.forms import (
@@ -35,45 +34,59 @@ STEPS = ("object", "source", "connection", "calendar", "name", "hub", "options",
 STEP_TITLES = {"object": "What to sync", "source": "Source type", "connection": "Connection",
                "calendar": "Calendar", "name": "Spoke name", "hub": "Hub",
                "options": "Sync options", "review": "Review and create"}
-KIND_LABELS = {
-    "vdir": "Folder of .ics files (vdir)", "caldav": "CalDAV calendar",
-    "ics-url": "iCalendar feed (read-only)", "ews-public-folder": "Exchange public folder (EWS)",
-    "ews-mailbox": "Exchange mailbox calendar (EWS)", "graph": "Microsoft 365 calendar (Graph)",
-}
 MAX_VALUE = 2000
+#: the config field the calendar step fills, per kind (kinds not listed have no such step)
+PICK_FIELD = {"vdir": "path", "caldav": "calendar", "ews-public-folder": "folder",
+              "ews-mailbox": "calendar", "graph": "calendar"}
 
 
 @dataclass(frozen=True)
 class Field:
+    """A connection field as the wizard shows it (from the kind's registration)."""
+
     name: str
     label: str
-    kind: str = "text"  # text | password | checkbox | url
+    kind: str = "text"  # text | password | checkbox
     required: bool = False
     hint: str = ""
-
-
-_USER = Field("username", "User name")
-_PASSWORD = Field("password", "Password", "password", hint="Stored encrypted; never shown again.")
-CONNECTION: dict[str, tuple[Field, ...]] = {
-    "vdir": (Field("path", "Folder on the server", required=True,
-                   hint="An absolute path; created on the first sync when missing."),),
-    "caldav": (Field("url", "CalDAV URL", "url", True, "A calendar, or your principal or home "
-                     "URL to pick one of its calendars."), _USER, _PASSWORD,
-               Field("skip_tls_verify", "Do not verify the server's certificate (test servers "
-                     "only)", "checkbox")),
-    "ics-url": (Field("url", "Feed URL", "url", True), _USER, _PASSWORD),
-    "ews-public-folder": (Field("server", "EWS URL or host", required=True), _USER, _PASSWORD),
-    "ews-mailbox": (Field("server", "EWS URL or host", required=True), _USER, _PASSWORD,
-                    Field("mailbox", "Mailbox address", hint="Default: the user's own.")),
-}
-#: the config key the calendar step fills, per kind (none: no calendar step)
-PICK_KEY = {"vdir": "path", "caldav": "calendar", "ews-public-folder": "folder",
-            "ews-mailbox": "calendar"}
+    stored_key: str = ""
+    inverted: bool = False
 
 
 def kinds() -> list[tuple[str, str]]:
-    """Every spoke kind this installation has, with its label (``memory`` is for tests)."""
-    return [(k, KIND_LABELS.get(k, k)) for k in sorted(KIND_MODULES) if k != "memory"]
+    """Every spoke kind this installation registers, with its summary (``memory`` is for
+    tests)."""
+    return [(k.name, f"{k.name}: {k.summary}") for k in all_kinds().values()
+            if k.name != "memory"]
+
+
+def kind_label(kind: str) -> str:
+    spec = all_kinds().get(kind)
+    return f"{spec.name}: {spec.summary}" if spec else kind
+
+
+def pick_field(kind: str) -> str | None:
+    spec = all_kinds().get(kind)
+    name = PICK_FIELD.get(kind)
+    return name if spec is not None and name and spec.field_named(name) else None
+
+
+def connection_fields(kind: str) -> tuple[Field, ...]:
+    """The kind's CLI config fields (but the one the calendar step picks, unless it is the
+    only way to name the calendar), then its secret."""
+    spec = get_kind(kind)
+    pick = pick_field(kind)
+    out: list[Field] = []
+    for f in spec.fields:
+        if not f.cli or (f.name == pick and not f.required):
+            continue
+        out.append(Field(f.name, f.name.replace("_", " ").capitalize(),
+                         "checkbox" if f.type is FieldType.SWITCH else "text",
+                         f.required, f.help, f.stored_key, f.inverted))
+    if spec.secret is not None:
+        out.append(Field("password", spec.secret.what.capitalize(), "password",
+                         hint="Stored encrypted; never shown again."))
+    return tuple(out)
 
 
 def _draft(request: web.Request) -> dict[str, Any]:
@@ -83,31 +96,34 @@ def _draft(request: web.Request) -> dict[str, Any]:
 
 
 def config_of(kind: str, values: dict[str, str], pick: str) -> dict[str, Any]:
-    """The spoke config (API names) from the connection fields and the picked calendar."""
+    """The spoke config (stored connector keys) from the connection fields and the picked
+    calendar."""
     out: dict[str, Any] = {}
-    for f in CONNECTION.get(kind, ()):
+    for f in connection_fields(kind):
         value = values.get(f.name, "")
-        if f.name == "password" or not value:
+        if f.kind == "password" or not value:
             continue
-        if f.name == "skip_tls_verify":
-            out["verify_tls"] = False
+        if f.kind == "checkbox":
+            out[f.stored_key] = not f.inverted
         else:
-            out[CONFIG_RENAMES.get((kind, f.name), f.name)] = value
-    if pick and kind in PICK_KEY:
-        out[CONFIG_RENAMES.get((kind, PICK_KEY[kind]), PICK_KEY[kind])] = pick
+            out[f.stored_key] = value
+    name = pick_field(kind)
+    if pick and name:
+        spec = get_kind(kind).field_named(name)
+        out[spec.stored_key if spec else name] = pick
     return out
 
 
 def _field_for(kind: str, exc: CirahubError) -> str:
+    """The wizard field an error concerns (config errors name the stored key)."""
     key = str(exc.fields.get("key") or exc.fields.get("field") or "")
-    for (k, api), stored in CONFIG_RENAMES.items():
-        if k == kind and stored == key:
-            key = api
+    fields = connection_fields(kind)
+    key = next((f.name for f in fields if f.stored_key == key), key)
     if key == "secret":
         return "password"
-    if key == PICK_KEY.get(kind) and key not in {f.name for f in CONNECTION.get(kind, ())}:
+    if key == pick_field(kind) and key not in {f.name for f in fields}:
         return "pick"
-    return key or "form"
+    return key if key in {f.name for f in fields} else "form"
 
 
 async def page(request: web.Request) -> web.StreamResponse:
@@ -128,8 +144,8 @@ async def _show(request: web.Request, draft: dict[str, Any], errors: dict[str, s
     return ctx.render(
         request, "wizard.html", status=status, title="Add a spoke", step=step, steps=STEPS,
         step_titles=STEP_TITLES, index=STEPS.index(step), draft=draft, errors=errors,
-        note=note, kinds=kinds(), kind=kind, kind_label=KIND_LABELS.get(kind, kind),
-        fields=CONNECTION.get(kind, ()), values=draft.get("values") or {},
+        note=note, kinds=kinds(), kind=kind, kind_label=kind_label(kind) if kind else "",
+        fields=connection_fields(kind) if kind else (), has_pick=bool(pick_field(kind)), values=draft.get("values") or {},
         choices=draft.get("choices") or [], hubs=hubs, form=opts, permissions=PERMISSIONS,
         private_modes=PRIVATE_MODES, has_secret=bool(draft.get("secret")),
         config=sorted(config_of(kind, draft.get("values") or {},
@@ -165,14 +181,14 @@ async def submit(request: web.Request) -> web.StreamResponse:
 
 def _next(draft: dict[str, Any]) -> str:
     i = STEPS.index(draft["step"]) + 1
-    if STEPS[i] == "calendar" and draft.get("kind") not in PICK_KEY:
+    if STEPS[i] == "calendar" and not pick_field(str(draft.get("kind") or "")):
         i += 1
     return STEPS[i]
 
 
 def _previous(draft: dict[str, Any]) -> str:
     i = max(0, STEPS.index(draft["step"]) - 1)
-    if STEPS[i] == "calendar" and draft.get("kind") not in PICK_KEY:
+    if STEPS[i] == "calendar" and not pick_field(str(draft.get("kind") or "")):
         i -= 1
     return STEPS[i]
 
@@ -205,7 +221,7 @@ async def _connection(request: web.Request, draft: dict[str, Any], form: Any,
     kind = draft["kind"]
     values: dict[str, str] = {}
     errors: dict[str, str] = {}
-    for f in CONNECTION.get(kind, ()):
+    for f in connection_fields(kind):
         value = "on" if f.kind == "checkbox" and form.get(f.name) == "on" else _text(form, f.name)
         if f.name == "password":
             if value:
