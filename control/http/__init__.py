@@ -39,4 +39,5 @@ def start_console(runtime: Any, listen: str | None, token: str, data_dir: Path,
     tmp = path.with_suffix(".tmp")
     tmp.write_text(server.url + "\n")
     tmp.replace(path)
+    server.address_file = path
     return server

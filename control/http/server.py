@@ -37,6 +37,8 @@ class HttpServer:
     _loop: asyncio.AbstractEventLoop
     _runner: web.AppRunner
     _thread: threading.Thread
+    #: the published URL (see start_console), removed on stop
+    address_file: Path | None = None
 
     @property
     def url(self) -> str:
@@ -54,6 +56,8 @@ class HttpServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(15)
         self.console.pool.shutdown(wait=False, cancel_futures=True)
+        if self.address_file is not None:
+            self.address_file.unlink(missing_ok=True)
 
 
 def ssl_context(tls: Any) -> ssl.SSLContext:
