@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -177,6 +178,11 @@ def metrics(console: Console) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
     r = requests.get(console.url + "/metrics", timeout=30,
                      headers={"Authorization": f"Bearer {console.token}"})
     assert r.status_code == 200, r.text
+    promtool = shutil.which("promtool")  # Debian's prometheus package (.ci/run installs it)
+    if promtool:
+        lint = subprocess.run([promtool, "check", "metrics"], input=r.text, text=True,
+                              capture_output=True, timeout=60)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
     out = {}
     for family in text_string_to_metric_families(r.text):
         assert family.name.startswith("cirahub_"), family.name
