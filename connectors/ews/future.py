@@ -20,8 +20,9 @@ def expand_future(item: Item, notes: list[str]) -> Item:
     from cirahub.core.recurrence import expand_this_and_future  # the core's, RFC 5545 §3.8.4.4
 
     result = expand_this_and_future(item, limit=LIMIT)
-    notes.append(f"RANGE=THISANDFUTURE: written as {len(result.expanded)} modified occurrences "
-                 "(Exchange cannot express it)")
+    if result.expanded:
+        notes.append(f"RANGE=THISANDFUTURE: written as {len(result.expanded)} modified occurrences "
+                     "(Exchange cannot express it)")
     if not result.complete:
         notes.append(f"RANGE=THISANDFUTURE: occurrences after the first {LIMIT} keep the series' time")
     return result.item

@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
-from exchangelib import EWSDateTime, Q
+from exchangelib import EWSDateTime, EWSTimeZone, Q
 from exchangelib.items import AUTO_RESOLVE, HARD_DELETE, NEVER_OVERWRITE, SEND_TO_NONE, CalendarItem
 from exchangelib.properties import OccurrenceItemId
 
@@ -54,7 +54,6 @@ class Writer:
         self.acc = conn.account
         self.folder = conn.folder
         self.attendees = not conn.cfg.meetings_as_appointments
-        from exchangelib import EWSTimeZone
         self.tz = mapping.ews_zone(conn.cfg.timezone, EWSTimeZone("UTC"))
         #: hub item id → what Exchange will hold of its item (see :mod:`.projection`)
         self.projected: dict[str, Projected] = {}
@@ -316,6 +315,8 @@ class Writer:
                     raise map_error(r, "delete occurrence")
             ck = self._change_key(rid)
         base = {k: v for k, v in (cur.fields if cur else {}).items() if k not in _SERIES_FIELDS}
+        # an occurrence of a series kept in UTC is written in UTC too (not the spoke's zone)
+        zone = self.tz if start.get("tz") or "utc" not in start else EWSTimeZone("UTC")
         updates = []
         for key, ov in sorted(wanted.overrides.items()):
             position = index.get(key)
@@ -326,7 +327,7 @@ class Writer:
                 continue
             fields = mapping.changed_fields(old or base, ov, attendees=self.attendees)
             fields += [f for f in ("start", "end", "is_all_day") if f not in fields]
-            values = mapping.write_values(ov, self.tz, attendees=self.attendees)
+            values = mapping.write_values(ov, zone, attendees=self.attendees)
             ci = CalendarItem(account=self.acc, folder=self.folder,
                               _id=OccurrenceItemId(id=rid, changekey=ck, instance_index=position), **values)
             updates.append((ci, [f for f in fields if f not in ("recurrence",)]))

@@ -80,6 +80,10 @@ class EwsHub:
                             self._config("ews-mailbox", mailbox=mailbox, access_type="delegate", **extra),
                             options)
 
+    def add_vdir(self, name: str, path: str, options: SyncOptions | None = None) -> EwsSpoke:
+        """A folder of .ics files (iCalendar content Exchange may not hold as it is)."""
+        return self._attach(name, "vdir", "", validate_config("vdir", {"path": path}), options)
+
     # --- running ---------------------------------------------------------------------------
 
     def sync(self, name: str) -> RunSummary:

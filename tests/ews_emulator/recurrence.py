@@ -16,6 +16,8 @@ from dateutil import rrule
 from exchangelib.winzone import MS_TIMEZONE_TO_IANA_MAP
 from lxml import etree
 
+from cirahub.core.timezones import resolve_tzid
+
 from .xmlio import local, t
 
 _DAYS = {
@@ -38,9 +40,10 @@ MAX_OCCURRENCES = 5000
 
 
 def zone(windows_id: str | None) -> ZoneInfo:
-    """IANA zone for a Windows time zone id (UTC when unknown)."""
+    """IANA zone for a time zone id as Exchange knows it: a Windows id, or a Windows display
+    name such as ``(UTC+01:00) Amsterdam, Berlin, ...`` (UTC when unknown)."""
     if windows_id:
-        iana = MS_TIMEZONE_TO_IANA_MAP.get(windows_id)
+        iana = MS_TIMEZONE_TO_IANA_MAP.get(windows_id) or resolve_tzid(windows_id)
         if iana:
             return ZoneInfo(iana)
     return ZoneInfo("UTC")
