@@ -141,26 +141,31 @@ class GraphConnector(BaseConnector):
             state = {"start": start.isoformat(), "end": end.isoformat()}
         else:
             url = state["link"]
-        seen, removed, link = self._round(url)
-        check = set(seen)
-        unknown_removed = any(rid not in known for rid in removed)
+        seen, singles, removed, link = self._round(url)
+        # a single event the round reports at the version we know needs no GET (our own
+        # echo, or an unchanged event of a new round); a series is always read again
+        check = {rid for rid in seen if rid not in singles or known.get(rid) != singles[rid]}
         check |= {rid for rid in removed if rid in known}
-        if unknown_removed:  # a cancelled occurrence names no series: re-read every series
+        if any(rid not in known for rid in removed):
+            # a cancelled occurrence names no series: read every series again
             check |= {rid for rid, v in known.items() if v.startswith("S:")}
         if full:
-            check |= set(known)  # unlisted links: outside the window, or gone (checked)
+            check |= set(known) - seen  # unlisted links: outside the window, or gone (checked)
         found = self.fetch(sorted(check), missing_ok=True)
-        present = {r.remote_id for r in found}
-        deleted = tuple(sorted(rid for rid in check if rid in known and rid not in present))
+        fetched = {r.remote_id for r in found}
+        present = fetched | (seen - check)
+        deleted = tuple(sorted(rid for rid in check if rid in known and rid not in fetched))
         changed = tuple(r for r in found if known.get(r.remote_id) != r.remote_version)
         complete = full and all(rid in seen or rid in deleted for rid in known)
         return Delta(changed=changed, deleted=deleted,
                      cursor=json.dumps({**state, "link": link}, sort_keys=True),
                      complete=complete, listing_size=len(present) if complete else None)
 
-    def _round(self, url: str) -> tuple[set[str], set[str], str]:
-        """(ids of singles/series the round reported, ids reported removed, delta link)."""
+    def _round(self, url: str) -> tuple[set[str], dict[str, str], set[str], str]:
+        """(ids of singles and series the round reported, the singles' versions, ids
+        reported removed, the delta link)."""
         seen: set[str] = set()
+        singles: dict[str, str] = {}
         removed: set[str] = set()
         prefer = {"Prefer": f"odata.maxpagesize={self.cfg.page_size}"}
         for _ in range(MAX_PAGES):
@@ -172,8 +177,10 @@ class GraphConnector(BaseConnector):
                     seen.add(str(entry["seriesMasterId"]))
                 elif entry.get("id"):
                     seen.add(str(entry["id"]))
+                    if entry.get("type") == "singleInstance" and entry.get("changeKey"):
+                        singles[str(entry["id"])] = str(entry["changeKey"])
             if page.get("@odata.deltaLink"):
-                return seen, removed - seen, str(page["@odata.deltaLink"])
+                return seen, singles, removed - seen, str(page["@odata.deltaLink"])
             next_link = page.get("@odata.nextLink")
             if not next_link:
                 raise error_for(Answer(502, {"error": {"code": "NoNextLink"}}),

@@ -19,6 +19,7 @@ from cirahub.connectors.registry import open_connector, validate_config
 from cirahub.core.fingerprint import fingerprint
 from cirahub.core.item import Item
 from cirahub.core.options import SyncOptions
+from tests.graph_emulator.api import EARLIEST, LATEST
 from tests.graph_emulator.store import Event, Store
 
 from .conftest import SECRET, GraphWorld
@@ -71,7 +72,7 @@ class Outlook:
     def move_occurrence(self, ev: Event, n: int, hours: int) -> str:
         key = self.key(ev, n)
         with self.store.lock:
-            inst = next(i for i in self.store.instances(ev, _far_past(), _far_future())
+            inst = next(i for i in self.store.instances(ev, EARLIEST, LATEST)
                         if i["originalStart"] == key)
             shift = timedelta(hours=hours)
             self.store.update(ev, key, {"start": _shift(inst["start"], shift), "end": _shift(inst["end"], shift)})
@@ -94,16 +95,6 @@ class Outlook:
     def events(self) -> list[Event]:
         with self.store.lock:
             return [e for e in self.store.events.values() if e.calendar == self.calendar.id]
-
-
-def _far_past() -> datetime:
-    from tests.graph_emulator.api import EARLIEST
-    return EARLIEST
-
-
-def _far_future() -> datetime:
-    from tests.graph_emulator.api import LATEST
-    return LATEST
 
 
 def _shift(value: dict[str, str], delta: timedelta) -> dict[str, str]:

@@ -221,3 +221,25 @@ def test_at_most_four_requests_per_mailbox_at_once(world: GraphWorld) -> None:
     assert world.graph.peak_concurrency == 4  # the limit was reached, never passed
     for c in conns:
         c.close()
+
+
+def test_no_change_poll_is_one_delta_request(world: GraphWorld) -> None:
+    conn = open_connector("graph", world.config(page_size=50), SECRET)
+    for n in range(12):
+        conn.create(_item(n), f"hub-{n}")
+    first = conn.delta(None, {})
+    assert first.complete and first.listing_size == 12
+    known = {r.remote_id: r.remote_version for r in first.changed}
+    world.graph.log.clear()
+    again = conn.delta(first.cursor, known)
+    assert again.changed == () and again.deleted == ()
+    assert [op for op, _ in world.graph.log] == ["delta"]
+    # the echo of our own writes costs no reads either: the delta carries the versions
+    for n in range(12, 15):
+        made = conn.create(_item(n), f"hub-{n}")
+        known[made.remote_id] = made.remote_version
+    world.graph.log.clear()
+    echo = conn.delta(again.cursor, known)
+    assert echo.changed == () and echo.deleted == ()
+    assert [op for op, _ in world.graph.log] == ["delta"]
+    conn.close()

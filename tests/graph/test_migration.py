@@ -89,6 +89,13 @@ def test_migration_recipe_public_folder_to_shared_mailbox(store: Any, online: tu
     assert "bob@contoso.example" in planning.data["body"]["content"]  # ... the list is in the body
     [standup] = [e for e in shared if e.data.get("subject") == "Team standup"]
     assert standup.is_series
+    # both ways while people move over: an edit in the shared mailbox reaches the public folder
+    [call] = [e for e in shared if e.data.get("subject") == "Customer call 0"]
+    with graph.store.lock:
+        graph.store.update(call, None, {"subject": "Customer call 0 (moved to Teams)"})
+    for name in ("shared", "public"):
+        assert spokes[name][2].run("test").ok
+    assert len(o.ews.user.find(o.folder_id, "Customer call 0 (moved to Teams)")) == 1
     # step 5: detach the public folder; nothing is deleted, here or there
     public_before = len(o.ews.user.items(o.folder_id))
     store.remove_spoke(spokes["public"][0].id)

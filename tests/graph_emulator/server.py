@@ -57,6 +57,8 @@ class GraphEmulator:
         self.faults: list[Fault] = []
         self.log: list[tuple[str, str]] = []  # (operation, owner) of every answered request
         self.unauthorized = 0
+        #: every bearer token presented (tests grep logs and databases for them)
+        self.tokens_seen: set[str] = set()
         self.without_immutable_ids = 0
         self.peak_concurrency = 0
         #: seconds every request takes (to make concurrent clients overlap)
@@ -158,6 +160,7 @@ class GraphEmulator:
         if not auth.startswith("Bearer "):
             self.unauthorized += 1
             return 401, _err("InvalidAuthenticationToken", "Access token is empty."), {}
+        self.tokens_seen.add(auth[7:])
         try:
             claims = self.tokens.verify(auth[7:], RESOURCE)
         except InvalidToken as exc:
