@@ -22,10 +22,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from cirahub.actors.failures import failure_of, partial_error
+from cirahub.actors.failures import note_failure, note_projection, partial_error
 from cirahub.actors.known import KnownVersions
 from cirahub.connectors.base import SpokeConnector, Write, WriteResult
-from cirahub.core.errors import CirahubError, PreconditionFailed, StoreError, WriterFenced
+from cirahub.core.errors import CirahubError, StoreError, WriterFenced
 from cirahub.core.fingerprint import match_key
 from cirahub.core.item import Item
 from cirahub.core.model import Delta, HubItem, Link, WriteFailure
@@ -381,22 +381,14 @@ class SyncCycle:
                 if isinstance(outcome, WriteResult):
                     pushed += 1
                     succeeded.append(op.hub_item_id)
-                    if outcome.notes:  # written as the spoke's declared projection of the item
-                        counts["projected"] = counts.get("projected", 0) + 1
-                        log.info("spoke %s holds a projection of %s: %s", ctx.spoke_id, op.hub_item_id,
-                                 "; ".join(outcome.notes))
+                    note_projection(ctx.spoke_id, op, outcome, counts)
                     if isinstance(op, DeleteInSpoke):
                         deletes.append(op.hub_item_id)
                     else:
                         upserts.append(self._link_after_write(ctx.spoke_id, op, outcome, candidates))
                 else:
                     failed_versions.append(op.hub_version)
-                    stale = isinstance(outcome, PreconditionFailed)
-                    key = "push_stale" if stale else "push_failed"
-                    counts[key] = counts.get(key, 0) + 1
-                    if not stale:  # a stale version is re-planned, not the item's fault
-                        failures.append(failure_of(op, w, outcome, candidates))
-                    log.info("write to spoke %s failed: %s", ctx.spoke_id, outcome)
+                    failures.extend(note_failure(ctx.spoke_id, op, w, outcome, candidates, counts))
             # Commit per chunk so a crash loses at most one chunk's links (and the next pull
             # matches those items by UID / hub-id stamp instead of duplicating them).
             self.store.commit_links(ctx.spoke_id, upserts, deletes)
@@ -404,15 +396,19 @@ class SyncCycle:
         if upserts or deletes:
             self.store.commit_links(ctx.spoke_id, upserts, deletes)
         counts["pushed"] = counts.get("pushed", 0) + pushed
-        self.store.record_write_errors(ctx.spoke_id, failures, succeeded)
-        for hub_item_id in succeeded:
-            self._failures.pop(hub_item_id, None)
-        self._failures.update((f.hub_item_id, f) for f in failures)
+        self._keep_failures(ctx.spoke_id, failures, succeeded)
         # A failed write keeps its hub version (and everything after it) in the next run's
         # candidates; this may move the cursor back, which only costs a re-check.
         new_cursor = min(failed_versions) - 1 if failed_versions else hub_version
         self.store.set_cursors(ctx.spoke_id, push_cursor=new_cursor)
         return bool(failed_versions)
+
+    def _keep_failures(self, spoke_id: str, failures: list[WriteFailure], succeeded: list[str]) -> None:
+        """Record failed writes per item (store) and for this run's error."""
+        self.store.record_write_errors(spoke_id, failures, succeeded)
+        for hub_item_id in succeeded:
+            self._failures.pop(hub_item_id, None)
+        self._failures.update((f.hub_item_id, f) for f in failures)
 
     def _link_after_write(
         self, spoke_id: str, op: SpokeOp, result: WriteResult, candidates: Mapping[str, HubItem]

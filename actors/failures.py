@@ -8,14 +8,16 @@ batch goes on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cirahub.connectors.base import Write
-from cirahub.core.errors import CirahubError
+from cirahub.connectors.base import Write, WriteResult
+from cirahub.core.errors import CirahubError, PreconditionFailed
 from cirahub.core.model import HubItem, WriteFailure
 from cirahub.core.ops import SpokeOp
 
+log = logging.getLogger("cirahub.actors.cycle")
 #: failed writes named in a run's error message (all of them are in the quarantine list)
 NAMED_FAILURES = 5
 
@@ -37,3 +39,21 @@ def partial_error(failures: Sequence[WriteFailure]) -> dict[str, Any]:
     return {"code": "partial",
             "message": f"{len(failures)} write(s) failed, retried next run: {named}{more}",
             "fields": {"failed_writes": len(failures)}}
+
+
+def note_projection(spoke_id: str, op: SpokeOp, result: WriteResult, counts: dict[str, int]) -> None:
+    """A write the spoke holds as its declared projection of the item (see its notes)."""
+    if result.notes:
+        counts["projected"] = counts.get("projected", 0) + 1
+        log.info("spoke %s holds a projection of %s: %s", spoke_id, op.hub_item_id, "; ".join(result.notes))
+
+
+def note_failure(spoke_id: str, op: SpokeOp, w: Write, error: CirahubError,
+                  candidates: Mapping[str, HubItem], counts: dict[str, int]) -> list[WriteFailure]:
+    """Count a failed write; the item's own failures (not a stale version, which is re-planned)
+    are returned to be recorded with it."""
+    stale = isinstance(error, PreconditionFailed)
+    key = "push_stale" if stale else "push_failed"
+    counts[key] = counts.get(key, 0) + 1
+    log.info("write to spoke %s failed: %s", spoke_id, error)
+    return [] if stale else [failure_of(op, w, error, candidates)]

@@ -10,8 +10,10 @@ Decisions (the fields an EWS spoke cannot carry are in :data:`UNSUPPORTED`):
 - free/busy: Free ↔ ``transparency: TRANSPARENT``, Tentative ↔ ``status: TENTATIVE`` (one
   value in EWS: an item both tentative and transparent is written Tentative).
 - sensitivity Private/Confidential ↔ ``privacy``; Personal reads as not private.
-- reminders: EWS has one; the first (smallest) alarm is written, the full list is kept in the
-  sidecar and read back while the reminder still equals its first entry.
+- what Exchange cannot hold (one reminder, limits on lengths, ranges and dates, no
+  THISANDFUTURE...) is written as :func:`.projection.project` says, and the hub's values
+  behind it are kept in the sidecar and given back on read while nobody edits them
+  (:mod:`.sidecar`); items written by older versions keep their ``alarms`` sidecar entry.
 - ``url`` lives only in the sidecar; ``rdates`` and a foreign ``organizer`` cannot be carried.
 """
 

@@ -19,5 +19,6 @@ KIND = SpokeKind(
     validate="cirahub.connectors.ews:validate_mailbox",
     secret=SecretSpec("password", always=True),
     projection=Projection(frozenset({"rdates", "organizer"}),
-                          note="organizer and RDATEs are not carried; writes use SendToNone"),
+                          note=("organizer and RDATEs are not carried; values Exchange cannot hold are projected "
+                                "and declared (docs/sync.md, Exchange); writes use SendToNone")),
 )
