@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from cirahub.actors.failures import note_failure, note_projection, partial_error
 from cirahub.actors.known import KnownVersions
 from cirahub.connectors.base import SpokeConnector, Write, WriteResult
-from cirahub.core.errors import CirahubError, StoreError, WriterFenced
+from cirahub.core.errors import AuthError, CirahubError, StoreError, WriterFenced
 from cirahub.core.fingerprint import match_key
 from cirahub.core.item import Item
 from cirahub.core.model import Delta, HubItem, Link, WriteFailure
@@ -177,7 +177,9 @@ class SyncCycle:
                 # library message may quote anything, secrets included.
                 error = {"code": "internal", "message": f"internal error ({type(exc).__name__})"}
                 log.exception("sync run of spoke %s failed unexpectedly", self.spoke_id)
-            self.store.set_spoke_state(self.spoke_id, "error", error=error)
+            # sign-in refused, consent missing, EWS off: waits for an administrator, not a retry
+            state = "action_required" if isinstance(exc, AuthError) else "error"
+            self.store.set_spoke_state(self.spoke_id, state, error=error)
             self.store.finish_run(run_id, "error", counts, error)
             self.progress("failed", counts)
             return RunSummary(run_id, self.spoke_id, "error", counts, error,

@@ -43,9 +43,16 @@ from cirahub.actors.cycle import RunSummary, SyncCycle
 from cirahub.actors.hub import RayMerger, open_store
 from cirahub.actors.progress import ProgressEvent
 from cirahub.cluster.settings import Settings
-from cirahub.core.errors import CirahubError, ConnectorError, NotFound, WriterFenced
+from cirahub.core.errors import (
+    CirahubError,
+    ConnectorError,
+    NotFound,
+    WriterFenced,
+    action_required_codes,
+)
 
 log = logging.getLogger(__name__)
+_ACTION_REQUIRED = action_required_codes()
 
 SPOKE_ACTOR_PREFIX = "cirahub-spokes-"
 SUPERVISOR_NAME = "cirahub-supervisor"
@@ -163,7 +170,8 @@ class SpokeActor:
         return await future
 
     async def status(self) -> list[dict[str, Any]]:
-        """One dict per hosted spoke: state (running, waiting, backoff, stopping, fenced),
+        """One dict per hosted spoke: state (running, waiting, backoff, action_required,
+        stopping, fenced),
         next_run_at (epoch seconds), failures, last_error, last_summary, actor, node_id."""
         out = []
         for s in self._spokes.values():
@@ -171,6 +179,8 @@ class SpokeActor:
                 state = "stopping"
             elif s.running:
                 state = "running"
+            elif s.failures and (s.last_error or {}).get("code") in _ACTION_REQUIRED:
+                state = "action_required"
             elif s.failures >= 2:
                 state = "backoff"
             else:

@@ -56,6 +56,7 @@ DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
 EWS_APP_SCOPES = ("https://outlook.office365.com/.default",)
 EWS_DELEGATED_SCOPES = ("https://outlook.office365.com/EWS.AccessAsUser.All",)
 GRAPH_APP_SCOPES = ("https://graph.microsoft.com/.default",)
+GRAPH_DELEGATED_SCOPES = ("https://graph.microsoft.com/Calendars.ReadWrite",)
 #: renew a token this long before it expires at the latest (msal's own cache uses 5 min too)
 RENEW_BEFORE_SECONDS = 300.0
 

@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from cirahub.connectors.base import SpokeConnector
-from cirahub.connectors.kinds import DiscoveredCalendar, SpokeKind, get_kind
+from cirahub.connectors.kinds import (
+    MAX_DISCOVERY_PAGE,
+    DiscoveryPage,
+    DiscoveryQuery,
+    SpokeKind,
+    get_kind,
+)
 from cirahub.core.errors import InvalidInput
 
 
@@ -38,12 +44,19 @@ def open_connector(kind: str, config: Mapping[str, Any], secret: str | None = No
     return spec.load_factory()(spec.load_validator()(config), secret)
 
 
-def discover(kind: str, config: Mapping[str, Any], secret: str | None = None) -> list[DiscoveredCalendar]:
-    """The calendars the connection settings in ``config`` reach, storing nothing.
-    InvalidInput when the kind has no discovery."""
+def discover(kind: str, config: Mapping[str, Any], secret: str | None = None,
+             query: DiscoveryQuery | None = None) -> DiscoveryPage:
+    """One page of the calendars the connection settings in ``config`` reach, storing
+    nothing. InvalidInput when the kind has no discovery or the query is out of bounds."""
     spec = _available(get_kind(kind))
     hook = spec.load_discoverer()
     if hook is None:
         raise InvalidInput(f"spoke kind {kind!r} cannot discover calendars", field="kind",
                            kind=kind)
-    return hook(config, secret)
+    query = query or DiscoveryQuery()
+    if not 1 <= query.page_size <= MAX_DISCOVERY_PAGE:
+        raise InvalidInput(f"page_size must be between 1 and {MAX_DISCOVERY_PAGE}", field="page_size")
+    if query.offset < 0 or len(query.mailboxes) > MAX_DISCOVERY_PAGE:
+        raise InvalidInput("offset must be >= 0 and at most "
+                           f"{MAX_DISCOVERY_PAGE} mailboxes", field="page_token")
+    return hook(config, secret, query)

@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     from cirahub.control import (  # noqa: F401  (registers the commands)
         cli_apply,
         cli_console,
+        cli_discover,
         cli_halt,
         cli_ops,
         cli_spoke,

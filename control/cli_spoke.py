@@ -107,10 +107,23 @@ def option_flags(fn: Any) -> Any:
         click.option("--reminders/--no-reminders", default=None, help="Write reminders here."),
         click.option("--tentative/--no-tentative", default=None, help="Sync tentative items."),
         click.option("--interval", metavar="SECONDS|5m", help="Polling period (default 5m)."),
+    ]
+    for deco in reversed(flags):
+        fn = deco(fn)
+    return secret_flags(fn)
+
+
+def secret_flags(fn: Any) -> Any:
+    """The flags that give the spoke secret (never as a plain argument)."""
+    flags = [
         click.option("--password-env", metavar="VAR", help="Read the password from this "
                      "environment variable."),
         click.option("--password-file", metavar="FILE", type=click.Path(dir_okay=False),
                      help="Read the password from this file (first line)."),
+        click.option("--client-secret-env", metavar="VAR", help="OAuth app-only: read the client "
+                     "secret from this environment variable."),
+        click.option("--client-secret-file", metavar="FILE", type=click.Path(dir_okay=False),
+                     help="OAuth app-only: read the client secret from this file (first line)."),
     ]
     for deco in reversed(flags):
         fn = deco(fn)
@@ -143,6 +156,18 @@ def build_options(kw: dict[str, Any]) -> pb.SyncOptions:
     if interval is not None:
         out.interval_seconds = interval
     return out
+
+
+def secret_from_flags(kw: dict[str, Any], *, prompt: str | None) -> str | None:
+    """The spoke secret from --password-env/-file or --client-secret-env/-file (one pair at
+    most; the flags are removed from ``kw``), else as :func:`read_secret`."""
+    pw = kw.pop("password_env", None), kw.pop("password_file", None)
+    cs = kw.pop("client_secret_env", None), kw.pop("client_secret_file", None)
+    if any(pw) and any(cs):
+        raise click.UsageError("give a password or a client secret, not both")
+    if cs[0] and cs[1]:
+        raise click.UsageError("give --client-secret-env or --client-secret-file, not both")
+    return read_secret(*(cs if any(cs) else pw), prompt=prompt)
 
 
 def read_secret(password_env: str | None, password_file: str | None, *, prompt: str | None) -> str | None:
@@ -179,9 +204,11 @@ def read_secret(password_env: str | None, password_file: str | None, *, prompt: 
               help="What kind of calendar this is.")
 @config_flags
 @click.option("--disabled", is_flag=True, help="Attach without starting to sync.")
+@click.option("--pick", is_flag=True, help="Choose the calendar interactively from what the "
+              "connection flags reach (see `cirahubctl discover`).")
 @option_flags
 @connection_options
-def spoke_add(hub: str, name: str, kind: str, conn: Conn, **kw: Any) -> None:
+def spoke_add(hub: str, name: str, kind: str, conn: Conn, pick: bool = False, **kw: Any) -> None:
     """Attach the calendar NAME to HUB.
 
     \b
@@ -194,11 +221,15 @@ def spoke_add(hub: str, name: str, kind: str, conn: Conn, **kw: Any) -> None:
           --server https://mail.example.com/EWS/Exchange.asmx --username svc-sync \\
           --password-env EXCHANGE_PASSWORD --folder /Team/Calendar
     """
-    config = _config(kind, kw)
+    config = build_config(kind, kw, require=not pick)
     spec = get_kind(kind)
-    needs = spec.needs_secret({f.stored_key: kw.get(f.name) for f in spec.fields})
-    secret = read_secret(kw.pop("password_env"), kw.pop("password_file"),
-                         prompt=_prompt(spec, kw) if needs else None)
+    stored = {f.stored_key: kw.get(f.name) for f in spec.fields}
+    needs = spec.needs_secret(stored)
+    secret = secret_from_flags(kw, prompt=_prompt(spec, kw, stored) if needs else None)
+    if pick:
+        from cirahub.control.cli_discover import apply_pick, pick_calendar
+
+        apply_pick(kind, config, pick_calendar(conn, kind, config, secret))
     options = build_options(kw)
     if kw.get("disabled"):
         options.enabled = False
@@ -211,20 +242,20 @@ def spoke_add(hub: str, name: str, kind: str, conn: Conn, **kw: Any) -> None:
                    f"run `cirahubctl sync {result.hub}` to sync now")
 
 
-def _prompt(spec: SpokeKind, kw: dict[str, Any]) -> str:
-    what = spec.secret.what if spec.secret else "secret"
+def _prompt(spec: SpokeKind, kw: dict[str, Any], stored: dict[str, Any]) -> str:
+    what = spec.secret.name_for(stored) if spec.secret else "secret"
     return f"{what} for {kw['username']}" if kw.get("username") else what
 
 
-def _config(kind: str, kw: dict[str, Any]) -> pb.SpokeConfig:
+def build_config(kind: str, kw: dict[str, Any], *, require: bool = True) -> pb.SpokeConfig:
     """The SpokeConfig of ``kind`` from the config flags given; UsageError for a flag the
-    kind does not take or a required one missing."""
+    kind does not take or (with ``require``) a required one missing."""
     spec = get_kind(kind)
     given = {name for name in CLI_FIELDS if kw.get(name)}
     for name in sorted(given):
         if spec.field_named(name) is None:
             raise click.UsageError(f"{CLI_FIELDS[name][0][1].flag} does not apply to --kind {kind}")
-    missing = [f.flag for f in spec.fields if f.required and f.name not in given]
+    missing = [f.flag for f in spec.fields if require and f.required and f.name not in given]
     if missing:
         raise click.UsageError(f"--kind {kind} needs {', '.join(missing)}")
     out = pb.SpokeConfig()
@@ -293,7 +324,7 @@ def spoke_show(hub: str, name: str, conn: Conn) -> None:
 def spoke_options(hub: str, name: str, conn: Conn, **kw: Any) -> None:
     """Change the sync options (or the password) of the spoke NAME of HUB; without flags,
     show them. Only the flags given change."""
-    secret = read_secret(kw.pop("password_env"), kw.pop("password_file"), prompt=None)
+    secret = secret_from_flags(kw, prompt=None)
     options = build_options(kw)
     with conn.client() as c:
         if not options.ListFields() and secret is None:

@@ -115,6 +115,11 @@ def status(hub: str, conn: Conn) -> None:
         empty="no spokes",
     )
     for s in spokes:
+        if s.state == "action_required" and s.HasField("last_error"):
+            click.echo(f"\n{s.hub}/{s.spoke} needs an administrator: {s.last_error.message}")
+            if s.last_error.fields.get("advice"):
+                click.echo(f"  what to do: {s.last_error.fields['advice']}")
+    for s in spokes:
         if s.HasField("halt") and not s.halt.confirmed:
             click.echo(f"\n{s.hub}/{s.spoke} is halted; answer with `cirahubctl confirm "
                        f"{s.hub} {s.spoke}` or `cirahubctl restore {s.hub} {s.spoke}`:")

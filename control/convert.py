@@ -324,3 +324,16 @@ def event_to_pb(event: Any, hub: str, spoke: str) -> pb.Event:
     )
     _set_ts(msg, "at", event.at)
     return msg
+
+
+def discovery_to_pb(kind: str, page: Any) -> pb.DiscoverCalendarsResponse:
+    """A DiscoveryPage as the RPC answer; ``next_offset`` becomes the page token."""
+    out = pb.DiscoverCalendarsResponse(
+        kind=kind, next_page_token="" if page.next_offset is None else str(page.next_offset))
+    for c in page.calendars:
+        entry = out.calendars.add(path=c.path, display_name=c.display_name, is_calendar=c.is_calendar,
+                                  writable=c.writable, child_count=c.child_count, owner=c.owner or "",
+                                  config_key=c.key)
+        if c.item_count is not None:
+            entry.item_count = int(c.item_count)
+    return out

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from cirahub.connectors.kinds import get_kind
+from cirahub.connectors import registry
+from cirahub.connectors.kinds import DiscoveryPage, DiscoveryQuery, get_kind
 from cirahub.connectors.registry import validate_config
 from cirahub.control.connection import ConnectionCheck, test_connection
 from cirahub.control.syncing import sync_rounds
@@ -279,6 +280,23 @@ class Handlers:
     def hub_item_count(self, hub: str) -> int:
         """Alive items of the hub ``hub``; NotFound for an unknown hub."""
         return int(self.store.count_items(self.store.get_hub(_required(hub, "hub")).id))
+
+    def discover(self, kind: str, config: Mapping[str, Any], secret: str | None, under: str = "",
+                 page_size: int = 0, page_token: str = "",
+                 mailboxes: tuple[str, ...] = ()) -> DiscoveryPage:
+        """One page of what ``config``'s connection settings reach (see
+        :func:`cirahub.connectors.registry.discover`); nothing is stored. InvalidInput for a
+        bad page token or size, or a missing secret."""
+        spec = get_kind(kind)
+        if spec.needs_secret(config) and not secret:
+            what = spec.secret.name_for(config) if spec.secret else "secret"
+            raise InvalidInput(f"discovering {kind} calendars needs the {what} (API: the 'secret' "
+                               "field)", field="secret", kind=kind)
+        if page_token and not page_token.isdigit():
+            raise InvalidInput("page_token is not one this server gave out", field="page_token")
+        query = DiscoveryQuery(under=under, page_size=page_size or 100,
+                               offset=int(page_token or 0), mailboxes=mailboxes)
+        return registry.discover(kind, config, secret, query)
 
     def test_connection(
         self, kind: str, config: Mapping[str, Any], secret: str | None

@@ -104,6 +104,14 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
         return self._spoke(spoke)
 
     @unary
+    def DiscoverCalendars(self, request: pb.DiscoverCalendarsRequest,
+                          context: Any) -> pb.DiscoverCalendarsResponse:
+        kind, config = cv.config_from_pb(request.config)
+        page = self.h.discover(kind, config, request.secret or None, request.under,
+                               request.page_size, request.page_token, tuple(request.mailboxes))
+        return cv.discovery_to_pb(kind, page)
+
+    @unary
     def GetSpoke(self, request: pb.SpokeRef, context: Any) -> pb.Spoke:
         return self._spoke(self.h.get_spoke(request.hub, request.spoke))
 

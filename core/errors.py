@@ -232,3 +232,15 @@ class SpokeHalted(CirahubError):
     """The spoke is halted; confirm (or fix the spoke) before it syncs again."""
 
     code = "spoke_halted"
+
+
+def action_required_codes() -> frozenset[str]:
+    """The codes of errors only an operator or administrator can clear (AuthError and its
+    subclasses: sign-in refused, consent missing, EWS turned off): a spoke whose last run
+    ended with one is in state ``action_required``, not merely backing off."""
+    out, todo = set(), [AuthError]
+    while todo:
+        cls = todo.pop()
+        out.add(cls.code)
+        todo.extend(cls.__subclasses__())
+    return frozenset(out)

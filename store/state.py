@@ -19,7 +19,9 @@ from cirahub.store.engine import guarded
 from cirahub.store.records import LEAVE, HaltInfo, PendingDelete, _Leave
 
 #: spoke states the store accepts
-STATES = frozenset({"idle", "running", "ok", "error", "halted", "disabled"})
+#: ("action_required": the last run was refused for a reason only an administrator can fix,
+#: such as a wrong secret or EWS turned off; the spoke keeps polling and recovers by itself)
+STATES = frozenset({"idle", "running", "ok", "error", "action_required", "halted", "disabled"})
 _L = m.links.c
 
 

@@ -97,6 +97,19 @@ def discover(http: HttpClient, url: str, calendar: str | None) -> Collection:
     first = _single(propfind(http, url, _PROBE, "0"), url)
     if first.has_type(dav.CALENDAR):
         return _as_collection(first)
+    return _pick(_home_calendars(http, url, first), calendar, url)
+
+
+def list_calendars(http: HttpClient, url: str) -> list[Collection]:
+    """Every calendar collection ``url`` leads to: itself when it is one, else the calendars
+    of the principal's calendar home (for discovery; nothing is chosen)."""
+    first = _single(propfind(http, url, _PROBE, "0"), url)
+    if first.has_type(dav.CALENDAR):
+        return [_as_collection(first)]
+    return [_as_collection(r) for r in _home_calendars(http, url, first)]
+
+
+def _home_calendars(http: HttpClient, url: str, first: dav.DavResponse) -> list[dav.DavResponse]:
     home = first.child_href(dav.CALENDAR_HOME_SET)
     if home is None:
         principal = first.child_href(dav.CURRENT_USER_PRINCIPAL)
@@ -110,8 +123,7 @@ def discover(http: HttpClient, url: str, calendar: str | None) -> Collection:
             raise ConfigError("the URL is neither a calendar nor a principal", url=url)
         home = first.href
     listing = propfind(http, url_for(url, home), _LIST, "1")
-    calendars = [r for r in listing.responses if r.has_type(dav.CALENDAR)]
-    return _pick(calendars, calendar, url)
+    return [r for r in listing.responses if r.has_type(dav.CALENDAR)]
 
 
 def _single(multistatus: dav.MultiStatus, url: str) -> dav.DavResponse:

@@ -79,12 +79,22 @@ class SecretSpec:
     always: bool = False
     when: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
+    #: (key, value) pairs: not needed when a config key has that value
+    unless_values: tuple[tuple[str, str], ...] = ()
+    #: (key, value, name): the secret is called ``name`` when a config key has that value
+    what_by: tuple[tuple[str, str, str], ...] = ()
 
     def needed(self, config: Mapping[str, Any]) -> bool:
         """Whether a spoke with this (normalized, stored-key) config needs the secret."""
+        if any(str(config.get(k) or "") == v for k, v in self.unless_values):
+            return False
         if self.always:
             return not any(config.get(k) for k in self.unless)
         return any(config.get(k) for k in self.when)
+
+    def name_for(self, config: Mapping[str, Any]) -> str:
+        """What the secret is called for this config (in prompts and messages)."""
+        return next((n for k, v, n in self.what_by if str(config.get(k) or "") == v), self.what)
 
 
 @dataclass(frozen=True)
@@ -99,18 +109,53 @@ class Projection:
 
 @dataclass(frozen=True)
 class DiscoveredCalendar:
-    """One calendar a discovery hook found: ``path`` is what the kind's config takes to pick
-    it; ``item_count`` is None where counting is not cheap."""
+    """One calendar (or folder that may hold calendars) a discovery hook found: ``path`` is
+    what the kind's config takes to pick it (``key`` names that config key); ``item_count`` is
+    None where counting is not cheap; ``is_calendar`` False marks a folder that only holds
+    others (public folders), ``child_count`` how many it holds (list them with
+    ``DiscoveryQuery.under``); ``owner`` is whose calendar it is when not the signed-in
+    user's (shared calendars)."""
 
     path: str
     display_name: str
     item_count: int | None = None
     writable: bool = True
+    is_calendar: bool = True
+    child_count: int = 0
+    owner: str | None = None
+    key: str = "calendar"
+
+
+#: discovery pages hold at most this many entries
+MAX_DISCOVERY_PAGE = 500
+
+
+@dataclass(frozen=True)
+class DiscoveryQuery:
+    """Which part of what the credentials reach to list: ``under`` a folder path (tree-shaped
+    kinds list one level at a time; empty = the top), from ``offset``, at most ``page_size``
+    entries (1..MAX_DISCOVERY_PAGE); ``mailboxes`` are other users whose shared calendars to
+    look for (mailbox kinds)."""
+
+    under: str = ""
+    page_size: int = 100
+    offset: int = 0
+    mailboxes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DiscoveryPage:
+    """One page of discovery; ``next_offset`` None = nothing more at this level."""
+
+    calendars: tuple[DiscoveredCalendar, ...]
+    next_offset: int | None = None
 
 
 Factory = Callable[[Mapping[str, Any], str | None], "SpokeConnector"]
 Validator = Callable[[Mapping[str, Any]], dict[str, Any]]
-Discoverer = Callable[[Mapping[str, Any], str | None], list[DiscoveredCalendar]]
+#: ``hook(config, secret, query)``: ``config`` is validated for connecting only (the kind's
+#: folder/calendar key may be missing); nothing is stored or written
+Discoverer = Callable[[Mapping[str, Any], str | None, DiscoveryQuery], DiscoveryPage]
 
 
 @dataclass(frozen=True)

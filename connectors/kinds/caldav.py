@@ -18,4 +18,5 @@ KIND = SpokeKind(
     factory="cirahub.connectors.caldav:open_caldav",
     validate="cirahub.connectors.caldav.config:validate",
     secret=SecretSpec("password", when=("username",)),
+    discover="cirahub.connectors.caldav:discover_calendars",
 )

@@ -1,7 +1,8 @@
 """The ``ews-mailbox`` spoke kind: a calendar in an Exchange mailbox (EWS)."""
 from __future__ import annotations
 
-from cirahub.connectors.kinds import ConfigField, Projection, SecretSpec, SpokeKind
+from cirahub.connectors.kinds import ConfigField, Projection, SpokeKind
+from cirahub.connectors.kinds.ews_fields import EWS_SECRET, SIGN_IN_FIELDS
 
 KIND = SpokeKind(
     name="ews-mailbox",
@@ -10,14 +11,16 @@ KIND = SpokeKind(
     fields=(
         ConfigField("server", "the EWS URL (https://host/EWS/Exchange.asmx) or host",
                     key="service_endpoint", required=True),
-        ConfigField("username", "the user to log in as", required=True),
+        ConfigField("username", "the user to log in as (app-only OAuth: the mailbox to act as)",
+                    required=True),
         ConfigField("mailbox", "the mailbox's address (default: the user's)"),
         ConfigField("calendar", "calendar folder under the mailbox's calendar", key="folder"),
-        ConfigField("auth_type", "basic, ntlm (empty: the server's default)", cli=False),
+        *SIGN_IN_FIELDS,
     ),
     factory="cirahub.connectors.ews:open_mailbox",
     validate="cirahub.connectors.ews:validate_mailbox",
-    secret=SecretSpec("password", always=True),
+    secret=EWS_SECRET,
+    discover="cirahub.connectors.ews.discovery:discover_mailbox_calendars",
     projection=Projection(frozenset({"rdates", "organizer"}),
                           note=("organizer and RDATEs are not carried; values Exchange cannot hold are projected "
                                 "and declared (docs/sync.md, Exchange); writes use SendToNone")),

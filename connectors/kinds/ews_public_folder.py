@@ -1,7 +1,8 @@
 """The ``ews-public-folder`` spoke kind: a calendar folder in Exchange public folders."""
 from __future__ import annotations
 
-from cirahub.connectors.kinds import ConfigField, Projection, SecretSpec, SpokeKind
+from cirahub.connectors.kinds import ConfigField, Projection, SpokeKind
+from cirahub.connectors.kinds.ews_fields import EWS_SECRET, SIGN_IN_FIELDS
 
 KIND = SpokeKind(
     name="ews-public-folder",
@@ -10,13 +11,15 @@ KIND = SpokeKind(
     fields=(
         ConfigField("server", "the EWS URL (https://host/EWS/Exchange.asmx) or host",
                     key="service_endpoint", required=True),
-        ConfigField("username", "the user to log in as", required=True),
+        ConfigField("username", "the user to log in as (app-only OAuth: the mailbox to act as)",
+                    required=True),
         ConfigField("folder", "the public folder path", required=True, metavar="/A/B"),
-        ConfigField("auth_type", "basic, ntlm (empty: the server's default)", cli=False),
+        *SIGN_IN_FIELDS,
     ),
     factory="cirahub.connectors.ews:open_public_folder",
     validate="cirahub.connectors.ews:validate_public_folder",
-    secret=SecretSpec("password", always=True),
+    secret=EWS_SECRET,
+    discover="cirahub.connectors.ews.discovery:discover_public_folders",
     projection=Projection(frozenset({"rdates", "organizer"}),
                           note=("organizer and RDATEs are not carried; values Exchange cannot hold are projected "
                                 "and declared (docs/sync.md, Exchange); writes use SendToNone")),

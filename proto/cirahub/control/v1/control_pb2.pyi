@@ -335,24 +335,44 @@ class EwsPublicFolderConfig(_message.Message):
     SERVER_FIELD_NUMBER: _builtins.int
     USERNAME_FIELD_NUMBER: _builtins.int
     FOLDER_FIELD_NUMBER: _builtins.int
-    AUTH_TYPE_FIELD_NUMBER: _builtins.int
+    AUTH_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_FIELD_NUMBER: _builtins.int
+    AUTHORITY_FIELD_NUMBER: _builtins.int
+    AUTHORITY_CA_FILE_FIELD_NUMBER: _builtins.int
     server: _builtins.str
     """EWS URL or host name"""
     username: _builtins.str
+    """the user to act as (app-only OAuth: the mailbox impersonated)"""
     folder: _builtins.str
-    auth_type: _builtins.str
-    """empty = server default"""
+    auth: _builtins.str
+    """basic | ntlm | oauth-app | oauth-delegated; empty = basic"""
+    tenant: _builtins.str
+    """OAuth 2.0 sign-in (Exchange Online): tenant id or domain, app (client) id, a PEM file
+    with the app certificate's key and certificate (instead of a client secret), the login
+    host (default https://login.microsoftonline.com) and a CA file trusted for it.
+    """
+    client_id: _builtins.str
+    certificate: _builtins.str
+    authority: _builtins.str
+    authority_ca_file: _builtins.str
     def __init__(
         self,
         *,
         server: _builtins.str = ...,
         username: _builtins.str = ...,
         folder: _builtins.str = ...,
-        auth_type: _builtins.str = ...,
+        auth: _builtins.str = ...,
+        tenant: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        certificate: _builtins.str = ...,
+        authority: _builtins.str = ...,
+        authority_ca_file: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth_type", b"auth_type", "folder", b"folder", "server", b"server", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth", b"auth", "authority", b"authority", "authority_ca_file", b"authority_ca_file", "certificate", b"certificate", "client_id", b"client_id", "folder", b"folder", "server", b"server", "tenant", b"tenant", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -368,14 +388,25 @@ class EwsMailboxConfig(_message.Message):
     USERNAME_FIELD_NUMBER: _builtins.int
     MAILBOX_FIELD_NUMBER: _builtins.int
     CALENDAR_FIELD_NUMBER: _builtins.int
-    AUTH_TYPE_FIELD_NUMBER: _builtins.int
+    AUTH_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_FIELD_NUMBER: _builtins.int
+    AUTHORITY_FIELD_NUMBER: _builtins.int
+    AUTHORITY_CA_FILE_FIELD_NUMBER: _builtins.int
     server: _builtins.str
     username: _builtins.str
     mailbox: _builtins.str
     """primary SMTP address; empty = the user's own"""
     calendar: _builtins.str
     """calendar folder path under the mailbox; empty = the default calendar"""
-    auth_type: _builtins.str
+    auth: _builtins.str
+    """as EwsPublicFolderConfig.auth, and the OAuth fields below"""
+    tenant: _builtins.str
+    client_id: _builtins.str
+    certificate: _builtins.str
+    authority: _builtins.str
+    authority_ca_file: _builtins.str
     def __init__(
         self,
         *,
@@ -383,11 +414,16 @@ class EwsMailboxConfig(_message.Message):
         username: _builtins.str = ...,
         mailbox: _builtins.str = ...,
         calendar: _builtins.str = ...,
-        auth_type: _builtins.str = ...,
+        auth: _builtins.str = ...,
+        tenant: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        certificate: _builtins.str = ...,
+        authority: _builtins.str = ...,
+        authority_ca_file: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth_type", b"auth_type", "calendar", b"calendar", "mailbox", b"mailbox", "server", b"server", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth", b"auth", "authority", b"authority", "authority_ca_file", b"authority_ca_file", "calendar", b"calendar", "certificate", b"certificate", "client_id", b"client_id", "mailbox", b"mailbox", "server", b"server", "tenant", b"tenant", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -925,6 +961,125 @@ class AddSpokeRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AddSpokeRequest: _TypeAlias = AddSpokeRequest  # noqa: Y015
+
+@_typing.final
+class DiscoverCalendarsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFIG_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    UNDER_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    MAILBOXES_FIELD_NUMBER: _builtins.int
+    secret: _builtins.str
+    """write-only; used for this call, never stored"""
+    under: _builtins.str
+    """tree-shaped kinds: list the level below this path ("" = the top)"""
+    page_size: _builtins.int
+    """0 = 100; at most 500"""
+    page_token: _builtins.str
+    """next_page_token of the previous page of the same `under`"""
+    @_builtins.property
+    def config(self) -> Global___SpokeConfig:
+        """connection settings; the folder / calendar fields may be empty"""
+
+    @_builtins.property
+    def mailboxes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """ews-mailbox: other users whose shared calendars to look for"""
+
+    def __init__(
+        self,
+        *,
+        config: Global___SpokeConfig | None = ...,
+        secret: _builtins.str = ...,
+        under: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        mailboxes: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "mailboxes", b"mailboxes", "page_size", b"page_size", "page_token", b"page_token", "secret", b"secret", "under", b"under"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiscoverCalendarsRequest: _TypeAlias = DiscoverCalendarsRequest  # noqa: Y015
+
+@_typing.final
+class DiscoveredCalendar(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    IS_CALENDAR_FIELD_NUMBER: _builtins.int
+    ITEM_COUNT_FIELD_NUMBER: _builtins.int
+    WRITABLE_FIELD_NUMBER: _builtins.int
+    CHILD_COUNT_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
+    CONFIG_KEY_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """what the kind's config takes to pick it (see config_key)"""
+    display_name: _builtins.str
+    is_calendar: _builtins.bool
+    """false: a folder that only holds other folders"""
+    item_count: _builtins.int
+    """unset where counting is not cheap"""
+    writable: _builtins.bool
+    child_count: _builtins.int
+    """subfolders (list them with `under` = path)"""
+    owner: _builtins.str
+    """shared calendars: whose (the mailbox to give the spoke)"""
+    config_key: _builtins.str
+    """the config field `path` goes into: folder, calendar, ..."""
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        is_calendar: _builtins.bool = ...,
+        item_count: _builtins.int | None = ...,
+        writable: _builtins.bool = ...,
+        child_count: _builtins.int = ...,
+        owner: _builtins.str = ...,
+        config_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_item_count", b"_item_count", "item_count", b"item_count"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_item_count", b"_item_count", "child_count", b"child_count", "config_key", b"config_key", "display_name", b"display_name", "is_calendar", b"is_calendar", "item_count", b"item_count", "owner", b"owner", "path", b"path", "writable", b"writable"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__item_count: _TypeAlias = _typing.Literal["item_count"]  # noqa: Y015
+    _WhichOneofArgType__item_count: _TypeAlias = _typing.Literal["_item_count", b"_item_count"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__item_count) -> _WhichOneofReturnType__item_count | None: ...
+
+Global___DiscoveredCalendar: _TypeAlias = DiscoveredCalendar  # noqa: Y015
+
+@_typing.final
+class DiscoverCalendarsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    CALENDARS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    next_page_token: _builtins.str
+    """empty = this level is complete"""
+    @_builtins.property
+    def calendars(self) -> _containers.RepeatedCompositeFieldContainer[Global___DiscoveredCalendar]: ...
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        calendars: _abc.Iterable[Global___DiscoveredCalendar] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendars", b"calendars", "kind", b"kind", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DiscoverCalendarsResponse: _TypeAlias = DiscoverCalendarsResponse  # noqa: Y015
 
 @_typing.final
 class ListSpokesRequest(_message.Message):

@@ -89,6 +89,11 @@ class ControlServiceStub:
                 request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.SpokeRef.SerializeToString,
                 response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.Spoke.FromString,
                 _registered_method=True)
+        self.DiscoverCalendars = channel.unary_unary(
+                '/cirahub.control.v1.ControlService/DiscoverCalendars',
+                request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.DiscoverCalendarsRequest.SerializeToString,
+                response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.DiscoverCalendarsResponse.FromString,
+                _registered_method=True)
         self.ConfirmDeletes = channel.unary_unary(
                 '/cirahub.control.v1.ControlService/ConfirmDeletes',
                 request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.HaltRequest.SerializeToString,
@@ -212,6 +217,16 @@ class ControlServiceServicer:
 
     def DisableSpoke(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiscoverCalendars(self, request, context):
+        """Lists what a set of connection settings reaches (public-folder tree level by level, a
+        mailbox's and shared calendars, a CalDAV principal's collections, Graph calendars),
+        storing nothing: the spoke wizard's picker. Sign-in and access errors as for a sync
+        (FAILED_PRECONDITION with the advice in ErrorInfo.fields).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -352,6 +367,11 @@ def add_ControlServiceServicer_to_server(servicer, server):
                     servicer.DisableSpoke,
                     request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.SpokeRef.FromString,
                     response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.Spoke.SerializeToString,
+            ),
+            'DiscoverCalendars': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiscoverCalendars,
+                    request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.DiscoverCalendarsRequest.FromString,
+                    response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.DiscoverCalendarsResponse.SerializeToString,
             ),
             'ConfirmDeletes': grpc.unary_unary_rpc_method_handler(
                     servicer.ConfirmDeletes,
@@ -701,6 +721,33 @@ class ControlService:
             '/cirahub.control.v1.ControlService/DisableSpoke',
             cirahub_dot_control_dot_v1_dot_control__pb2.SpokeRef.SerializeToString,
             cirahub_dot_control_dot_v1_dot_control__pb2.Spoke.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiscoverCalendars(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cirahub.control.v1.ControlService/DiscoverCalendars',
+            cirahub_dot_control_dot_v1_dot_control__pb2.DiscoverCalendarsRequest.SerializeToString,
+            cirahub_dot_control_dot_v1_dot_control__pb2.DiscoverCalendarsResponse.FromString,
             options,
             channel_credentials,
             insecure,

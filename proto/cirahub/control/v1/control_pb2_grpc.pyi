@@ -61,6 +61,12 @@ class ControlServiceStub:
     """Detaches a spoke: its links and cursors are dropped, the remote calendar is untouched."""
     EnableSpoke: _grpc.UnaryUnaryMultiCallable[_control_pb2.SpokeRef, _control_pb2.Spoke]
     DisableSpoke: _grpc.UnaryUnaryMultiCallable[_control_pb2.SpokeRef, _control_pb2.Spoke]
+    DiscoverCalendars: _grpc.UnaryUnaryMultiCallable[_control_pb2.DiscoverCalendarsRequest, _control_pb2.DiscoverCalendarsResponse]
+    """Lists what a set of connection settings reaches (public-folder tree level by level, a
+    mailbox's and shared calendars, a CalDAV principal's collections, Graph calendars),
+    storing nothing: the spoke wizard's picker. Sign-in and access errors as for a sync
+    (FAILED_PRECONDITION with the advice in ErrorInfo.fields).
+    """
     ConfirmDeletes: _grpc.UnaryUnaryMultiCallable[_control_pb2.HaltRequest, _control_pb2.HaltAnswer]
     """Answers "yes" to the current halt of a spoke (empty listing, mass delete): its next run
     applies the held-back deletions once, and only if it sees exactly the same loss (else it
@@ -118,6 +124,12 @@ class ControlServiceAsyncStub(ControlServiceStub):
     """Detaches a spoke: its links and cursors are dropped, the remote calendar is untouched."""
     EnableSpoke: _aio.UnaryUnaryMultiCallable[_control_pb2.SpokeRef, _control_pb2.Spoke]  # type: ignore[assignment]
     DisableSpoke: _aio.UnaryUnaryMultiCallable[_control_pb2.SpokeRef, _control_pb2.Spoke]  # type: ignore[assignment]
+    DiscoverCalendars: _aio.UnaryUnaryMultiCallable[_control_pb2.DiscoverCalendarsRequest, _control_pb2.DiscoverCalendarsResponse]  # type: ignore[assignment]
+    """Lists what a set of connection settings reaches (public-folder tree level by level, a
+    mailbox's and shared calendars, a CalDAV principal's collections, Graph calendars),
+    storing nothing: the spoke wizard's picker. Sign-in and access errors as for a sync
+    (FAILED_PRECONDITION with the advice in ErrorInfo.fields).
+    """
     ConfirmDeletes: _aio.UnaryUnaryMultiCallable[_control_pb2.HaltRequest, _control_pb2.HaltAnswer]  # type: ignore[assignment]
     """Answers "yes" to the current halt of a spoke (empty listing, mass delete): its next run
     applies the held-back deletions once, and only if it sees exactly the same loss (else it
@@ -238,6 +250,18 @@ class ControlServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _control_pb2.SpokeRef,
         context: _ServicerContext,
     ) -> _typing.Union[_control_pb2.Spoke, _abc.Awaitable[_control_pb2.Spoke]]: ...
+
+    @_abc_1.abstractmethod
+    def DiscoverCalendars(
+        self,
+        request: _control_pb2.DiscoverCalendarsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_control_pb2.DiscoverCalendarsResponse, _abc.Awaitable[_control_pb2.DiscoverCalendarsResponse]]:
+        """Lists what a set of connection settings reaches (public-folder tree level by level, a
+        mailbox's and shared calendars, a CalDAV principal's collections, Graph calendars),
+        storing nothing: the spoke wizard's picker. Sign-in and access errors as for a sync
+        (FAILED_PRECONDITION with the advice in ErrorInfo.fields).
+        """
 
     @_abc_1.abstractmethod
     def ConfirmDeletes(
