@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cirahub.connectors import oauth
-from cirahub.connectors.kinds import DiscoveredCalendar
+from cirahub.connectors.kinds import DiscoveredCalendar, DiscoveryPage, DiscoveryQuery
 
 from .config import GraphConfig, parse_config, validate
 from .connector import GraphConnector
@@ -33,9 +33,19 @@ def open_graph(config: Mapping[str, Any], secret: str | None) -> GraphConnector:
     return GraphConnector(cfg, token_provider(cfg, secret))
 
 
-def discover(config: Mapping[str, Any], secret: str | None) -> list[DiscoveredCalendar]:
-    """The calendars of the config's mailbox (or the group's one calendar), storing nothing.
-    ``path`` is what the ``calendar`` key takes."""
+def discover(config: Mapping[str, Any], secret: str | None,
+             query: DiscoveryQuery | None = None) -> DiscoveryPage:
+    """The calendars of the config's mailbox (or the group's one calendar), storing nothing,
+    one page of ``query`` (the registry's discovery protocol). ``path`` is what the
+    ``calendar`` key takes."""
+    query = query or DiscoveryQuery()
+    found = _calendars(config, secret)
+    page = found[query.offset:query.offset + query.page_size]
+    more = query.offset + len(page) < len(found)
+    return DiscoveryPage(tuple(page), query.offset + len(page) if more else None)
+
+
+def _calendars(config: Mapping[str, Any], secret: str | None) -> list[DiscoveredCalendar]:
     cfg = parse_config(config)
     conn = GraphConnector(cfg, token_provider(cfg, secret))
     try:
