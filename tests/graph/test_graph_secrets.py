@@ -48,14 +48,14 @@ def test_secret_and_tokens_stay_out_of_logs_and_database(store: Any, world: Grap
 
 def test_discovery_lists_the_mailbox_calendars_and_stores_nothing(world: GraphWorld) -> None:
     world.graph.add_calendar(MAILBOX, "Holidays")
-    found = discover("graph", world.config(), SECRET)
+    found = discover("graph", world.config(), SECRET).calendars
     assert [c.display_name for c in found] == ["Calendar", "Holidays"]
     assert all(c.writable for c in found)
     group = "1b1b1b1b-2222-4333-8444-555555555555"
     world.graph.add_group(group)
     cfg = {**world.config(), "group": group}
     cfg.pop("mailbox")
-    assert [c.display_name for c in discover("graph", cfg, SECRET)] == ["Calendar"]
+    assert [c.display_name for c in discover("graph", cfg, SECRET).calendars] == ["Calendar"]
 
 
 def test_a_named_calendar_of_the_mailbox(world: GraphWorld) -> None:
