@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -54,6 +60,9 @@ class Metrics:
     """The registry and the event-fed metrics. Thread-safe (prometheus-client is)."""
 
     def __init__(self, handlers: Any) -> None:
+        # no ``*_created`` series: they double every counter and histogram for nothing a
+        # dashboard uses (prometheus-client's switch is process-wide; only we export here)
+        disable_created_metrics()
         self.handlers = handlers
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry

@@ -50,13 +50,19 @@ def conflict_view(entry: Any, current: Any, names: Any) -> ConflictView:
     rows = [FieldRow(str(f.get("field", "")), _text(f.get("base")), _text(f.get("hub_value")),
                      _text(f.get("spoke_value")), str(f.get("winner", "")),
                      f.get("hub_value") != f.get("spoke_value")) for f in entry.fields]
-    losing = dict(entry.losing_item or {})
-    now = current.item.to_json() if current is not None and current.item else {}
+    losing = _flat(dict(entry.losing_item or {}))
+    now = _flat(current.item.to_json() if current is not None and current.item else {})
     keys = sorted(set(losing) | set(now))
     versions = [FieldRow(k, "", _text(now.get(k)), _text(losing.get(k)), "",
                          now.get(k) != losing.get(k)) for k in keys]
     return ConflictView(names.hub(entry.hub_id), names.spoke(entry.spoke_id), entry.uid,
                         entry.kind, when(entry.created_at), rows, versions)
+
+
+def _flat(item: dict[str, Any]) -> dict[str, Any]:
+    """An item's JSON form with its ``fields`` spread out, so each field gets its own row."""
+    fields = item.pop("fields", None)
+    return {**(fields if isinstance(fields, dict) else {}), **item}
 
 
 def _filters(request: web.Request) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from tests.control.test_cli_e2e import event
 
 from .browser import check_accessibility, no_horizontal_scroll, shot, tab_to
 from .conftest import TIMEOUT_MS, Console
+from .test_docs import documented_metrics
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 
@@ -184,10 +185,14 @@ def metrics(console: Console) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
                               capture_output=True, timeout=60)
         assert lint.returncode == 0, lint.stdout + lint.stderr
     out = {}
+    families = set()
     for family in text_string_to_metric_families(r.text):
         assert family.name.startswith("cirahub_"), family.name
+        families.add(family.name + ("_total" if family.type == "counter" else ""))
         for s in family.samples:
             out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    # docs/console.md's table is exactly what a server exports
+    assert families == documented_metrics(), families ^ documented_metrics()
     return out
 
 
