@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cirahub.connectors.kinds import Discoverer, get_kind
 from cirahub.connectors.registry import open_connector
 from cirahub.core.errors import CirahubError, ConfigError
 
@@ -50,9 +49,6 @@ def test_connection(kind: str, config: Mapping[str, Any], secret: str | None) ->
     ``config`` must already be normalized (``check_spoke_input``)."""
     if kind == "vdir":
         return _vdir(config)
-    discover = get_kind(kind).load_discoverer()
-    if discover is not None:
-        return _discovered(discover, config, secret)
     connector: Any = None
     try:
         connector = open_connector(kind, config, secret)
@@ -76,21 +72,6 @@ def test_connection(kind: str, config: Mapping[str, Any], secret: str | None) ->
     finally:
         if connector is not None:
             connector.close()
-
-
-def _discovered(discover: Discoverer, config: Mapping[str, Any],
-                secret: str | None) -> ConnectionCheck:
-    """The kind's own discovery hook (e.g. Graph: the mailbox's calendars)."""
-    try:
-        found = discover(config, secret)
-    except CirahubError as exc:
-        return ConnectionCheck(False, exc.message, (), exc.code, str(exc.fields.get("key") or ""))
-    choices = tuple(
-        CalendarChoice("calendar", c.path, c.display_name + (
-            f" ({c.item_count} items)" if c.item_count is not None else "")
-            + ("" if c.writable else " (read-only)"))
-        for c in found[:MAX_CHOICES])
-    return ConnectionCheck(True, f"connected: {len(found)} calendars found", choices)
 
 
 def _one_caldav(found: Any) -> tuple[CalendarChoice, ...]:

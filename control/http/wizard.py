@@ -95,7 +95,7 @@ def _draft(request: web.Request) -> dict[str, Any]:
     return wizard
 
 
-def config_of(kind: str, values: dict[str, str], pick: str) -> dict[str, Any]:
+def config_of(kind: str, values: dict[str, str], pick: str, pick_key: str = "") -> dict[str, Any]:
     """The spoke config (stored connector keys) from the connection fields and the picked
     calendar."""
     out: dict[str, Any] = {}
@@ -107,7 +107,7 @@ def config_of(kind: str, values: dict[str, str], pick: str) -> dict[str, Any]:
             out[f.stored_key] = not f.inverted
         else:
             out[f.stored_key] = value
-    name = pick_field(kind)
+    name = pick_key or pick_field(kind)
     if pick and name:
         spec = get_kind(kind).field_named(name)
         out[spec.stored_key if spec else name] = pick
@@ -148,15 +148,15 @@ async def _show(request: web.Request, draft: dict[str, Any], errors: dict[str, s
         fields=connection_fields(kind) if kind else (), has_pick=bool(pick_field(kind)), values=draft.get("values") or {},
         choices=draft.get("choices") or [], hubs=hubs, form=opts, permissions=PERMISSIONS,
         private_modes=PRIVATE_MODES, has_secret=bool(draft.get("secret")),
-        config=sorted(config_of(kind, draft.get("values") or {},
-                                str(draft.get("pick") or "")).items()) if kind else [],
+        config=sorted(config_of(kind, draft.get("values") or {}, str(draft.get("pick") or ""),
+                                str(draft.get("pick_key") or "")).items()) if kind else [],
     )
 
 
 async def submit(request: web.Request) -> web.StreamResponse:
     draft = _draft(request)
     form = await request.post()
-    action = str(form.get("action") or "next")
+    action = "open" if "open" in form else str(form.get("action") or "next")
     if action == "restart":
         draft.clear()
         draft["step"] = "object"
@@ -169,7 +169,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
         return await _show(request, draft, {})
     step = draft["step"]
     errors, note = await STEP_HANDLERS[step](request, draft, form, action)
-    if errors or action == "test":
+    if errors or action in ("test", "open"):
         return await _show(request, draft, errors, 400 if errors else 200, note)
     if step == "review":
         draft.clear()
@@ -211,13 +211,12 @@ async def _source(request: web.Request, draft: dict[str, Any], form: Any,
     if kind not in dict(kinds()):
         return {"kind": "choose the kind of calendar to attach"}, ""
     if kind != draft.get("kind"):
-        draft.update(kind=kind, values={}, secret="", choices=[], pick="")
+        draft.update(kind=kind, values={}, secret="", choices=[], pick="", pick_key="")
     return {}, ""
 
 
 async def _connection(request: web.Request, draft: dict[str, Any], form: Any,
                       action: str) -> tuple[dict[str, str], str]:
-    ctx = console_of(request)
     kind = draft["kind"]
     values: dict[str, str] = {}
     errors: dict[str, str] = {}
@@ -233,29 +232,69 @@ async def _connection(request: web.Request, draft: dict[str, Any], form: Any,
     draft["values"] = values
     if errors:
         return errors, ""
+    return await _reach(request, draft, "")
+
+
+async def _reach(request: web.Request, draft: dict[str, Any],
+                 under: str) -> tuple[dict[str, str], str]:
+    """Reach the calendar: the kind's discovery (the DiscoverCalendars handler) when it has
+    one, else ``test_connection``; fills the picker's choices."""
+    ctx = console_of(request)
+    kind = draft["kind"]
+    values = draft.get("values") or {}
     secret = str(draft.get("secret") or "") or None
+    config = config_of(kind, values, "")
     try:
-        check = await ctx.call(ctx.handlers.test_connection, kind, config_of(kind, values, ""),
-                               secret)
+        if get_kind(kind).discover is not None:
+            page = await ctx.call(ctx.handlers.discover, kind, config, secret, under)
+            draft["choices"] = [_choice(c) for c in page.calendars]
+            draft["under"] = under
+            more = " (more than shown: type the rest)" if page.next_offset is not None else ""
+            message = f"connected: {len(page.calendars)} found{more}"
+        else:
+            check = await ctx.call(ctx.handlers.test_connection, kind, config, secret)
+            if not check.ok:
+                where = check.error_field if check.error_field in values else (
+                    "password" if check.error_code.startswith("auth") else "form")
+                return {where: f"cannot connect: {check.message}"}, ""
+            draft["choices"] = [(c.value, c.label, True, c.key) for c in check.choices]
+            message = check.message
     except InvalidInput as exc:
         return {_field_for(kind, exc): exc.message}, ""
-    if not check.ok:
-        where = check.error_field if check.error_field in values else (
-            "password" if check.error_code.startswith("auth") else "form")
-        return {where: f"cannot connect: {check.message}"}, ""
-    draft["choices"] = [(c.value, c.label) for c in check.choices]
-    if len(check.choices) == 1:
-        draft["pick"] = check.choices[0].value
-    return {}, check.message
+    except CirahubError as exc:
+        where = "password" if exc.code.startswith("auth") else "form"
+        return {where: f"cannot connect: {exc.message}"}, ""
+    calendars = [c for c in draft["choices"] if c[2]]
+    if len(calendars) == 1 and len(draft["choices"]) == 1:
+        draft["pick"], draft["pick_key"] = calendars[0][0], calendars[0][3]
+    return {}, message
+
+
+def _choice(c: Any) -> tuple[str, str, bool, str]:
+    """(value, label, is a calendar, config key) of one discovered calendar or folder."""
+    label = c.display_name or c.path
+    if c.owner:
+        label += f" (of {c.owner})"
+    if c.item_count is not None:
+        label += f" ({c.item_count} items)"
+    if not c.writable:
+        label += " (read-only)"
+    if not c.is_calendar:
+        label += f" (folder: {c.child_count} inside)"
+    return (c.path, label, bool(c.is_calendar), c.key)
 
 
 async def _calendar(request: web.Request, draft: dict[str, Any], form: Any,
                     action: str) -> tuple[dict[str, str], str]:
+    if action == "open":  # list inside a folder (tree-shaped kinds: public folders)
+        return await _reach(request, draft, _text(form, "open"))
     pick = _text(form, "manual") or _text(form, "pick")
     if not pick:
         return {"pick": "choose a calendar, or type its name"}, ""
+    chosen = next((c for c in draft.get("choices") or [] if c[0] == pick), None)
     draft["pick"] = pick
-    label = dict(draft.get("choices") or []).get(pick, pick)
+    draft["pick_key"] = chosen[3] if chosen else ""
+    label = chosen[1] if chosen else pick
     draft.setdefault("spoke", "")
     if not draft["spoke"]:
         draft["spoke"] = _suggest(label)
@@ -309,7 +348,8 @@ async def _review(request: web.Request, draft: dict[str, Any], form: Any,
                   action: str) -> tuple[dict[str, str], str]:
     ctx = console_of(request)
     kind, hub, spoke = draft["kind"], draft["hub"], draft["spoke"]
-    config = config_of(kind, draft.get("values") or {}, str(draft.get("pick") or ""))
+    config = config_of(kind, draft.get("values") or {}, str(draft.get("pick") or ""),
+                       str(draft.get("pick_key") or ""))
     secret = str(draft.get("secret") or "") or None
     try:
         check_spoke_input(kind, config, secret)
