@@ -206,8 +206,9 @@ def refusal(response: Any, ctx: RefusalContext) -> AuthError | None:
     if "ewsallowedappids" in low or "allow list" in low:
         return EwsAppNotAllowed(
             f"Exchange Online refuses EWS for app {app}: it is not in the organization's EWS allow "
-            f"list; an Exchange admin must add it: Set-OrganizationConfig -EWSAllowedAppIDs "
-            f"@{{Add=\"{app}\"}} (takes up to 24 hours)", client_id=app,
+            f"list; an Exchange admin must add it, keeping the ids already there: "
+            f"Set-OrganizationConfig -EWSAllowedAppIDs \"<ids already listed>,{app}\" (takes up "
+            "to 24 hours)", client_id=app,
             advice=f"add {app} to EWSAllowedAppIDs", **fields)
     if "mailbox" in low or "user" in low:
         return EwsUserDisabled(

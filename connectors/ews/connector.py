@@ -39,7 +39,7 @@ from cirahub.core.item import Item
 from cirahub.core.model import Capabilities, Delta, RemoteItem
 
 from . import mapping, zones
-from .auth import SignIn
+from .auth import BearerCredentials, SignIn
 from .client import EwsConfig, map_error, open_signed_in, sign_in, with_retry
 from .projection import project
 from .writes import Writer
@@ -89,10 +89,15 @@ class EwsConnector(BaseConnector):
         return with_retry(fn, what, self.cfg.max_retry_seconds, on_token_refused=self._token_refused)
 
     def _token_refused(self) -> None:
-        """Exchange refused our bearer token: drop it and every session that carries it."""
+        """Exchange refused our bearer token: drop it and every session that carries it.
+        exchangelib shares one Protocol between connectors with equal credentials, so the
+        token to drop is the one its credentials handed out, not necessarily ours."""
         if self._signed is not None and self._signed.bearer is not None:
             self._signed.bearer.invalidate()
         if self._account is not None:
+            used = self._account.protocol.credentials
+            if isinstance(used, BearerCredentials):
+                used.invalidate()
             self._account.protocol.close()
 
     @property

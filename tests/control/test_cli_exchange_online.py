@@ -196,3 +196,16 @@ def test_no_secret_token_or_refresh_token_in_logs_answers_or_database(exo_server
         assert secret not in log
         assert secret not in answers
         assert secret.encode() not in stored
+
+
+def test_spoke_add_pick_walks_the_public_folder_tree(exo_server: Server, online: Online) -> None:
+    assert exo_server.ctl("hub", "create", "picked").code == 0
+    r = exo_server.ctl("spoke", "add", "picked", "pf", "--kind", "ews-public-folder", *_oauth_flags(online),
+                       "--pick", "--disabled", env=ENV, stdin="1\n1\n")
+    assert r.code == 0, r.text
+    assert "/Calendars" in r.out and "pick (" in r.out
+    shown = json.loads(exo_server.ctl("spoke", "show", "picked", "pf", "--json").out)
+    assert shown["config"]["ews_public_folder"]["folder"] == FOLDER
+    r = exo_server.ctl("spoke", "add", "picked", "none", "--kind", "ews-public-folder", *_oauth_flags(online),
+                       "--pick", env=ENV, stdin="q\n")
+    assert r.code != 0 and "nothing picked" in r.text

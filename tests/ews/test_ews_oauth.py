@@ -119,7 +119,7 @@ def test_wrong_client_secret_is_sign_in_failed(online: Online) -> None:
     ("setup", "error", "needle"),
     [
         (lambda o: setattr(o.exo, "ews_enabled", False), EwsDisabled, "Set-OrganizationConfig -EWSEnabled $true"),
-        (lambda o: o.exo.allowed_app_ids.discard(APP_ID), EwsAppNotAllowed, f'-EWSAllowedAppIDs @{{Add="{APP_ID}"}}'),
+        (lambda o: o.exo.allowed_app_ids.discard(APP_ID), EwsAppNotAllowed, f'-EWSAllowedAppIDs "<ids already listed>,{APP_ID}"'),
         (lambda o: o.exo.disabled_mailboxes.add(SVC), EwsUserDisabled, f"Set-CASMailbox -Identity {SVC}"),
         (lambda o: setattr(o.exo, "retired", True), EwsRetired, "graph spoke"),
     ],
@@ -169,7 +169,7 @@ def test_config_validation_names_the_key(online: Online) -> None:
     assert err.value.fields["key"] == "client_id"
 
 
-def test_no_token_or_secret_in_logs(online: Online, caplog: pytest.LogCaptureFixture) -> None:
+def test_regression_bearer_token_not_in_library_debug_logs(online: Online, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     conn = open_connector(KIND, online.config(), CLIENT_SECRET)
     try:
@@ -183,3 +183,18 @@ def test_no_token_or_secret_in_logs(online: Online, caplog: pytest.LogCaptureFix
     assert "Bearer <redacted>" in caplog.text  # the libraries did log their headers
     for secret in [CLIENT_SECRET, *issued]:
         assert secret not in caplog.text
+
+
+def test_regression_refused_token_replaced_when_exchangelib_shares_the_protocol(online: Online) -> None:
+    """exchangelib keeps one Protocol per endpoint and equal credentials: a second connector
+    of the same app used the first one's credentials object, so dropping the refused token
+    through its own left the refused one in place (AuthError after the retry)."""
+    first = open_connector(KIND, online.config(), CLIENT_SECRET)
+    first.create(_item("one@test"), "hub-one")
+    first.close()
+    online.tokens.advance(3600)
+    second = open_connector(KIND, online.config(), CLIENT_SECRET)
+    try:
+        assert len(second.delta(None, {}).changed) == 1
+    finally:
+        second.close()

@@ -37,6 +37,7 @@ def test_the_doc_has_the_recipe_commands() -> None:
 @pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c[:3]) for c in COMMANDS])
 def test_cli_example_parses(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRAPH_CLIENT_SECRET", "example-secret")
+    monkeypatch.setenv("EXO_CLIENT_SECRET", "example-secret")
     with pytest.raises(SystemExit) as done:
         main([*argv, "--address", "127.0.0.1:9", "--token", "t"])  # nothing listens on port 9
     assert done.value.code == ExitCode.UNREACHABLE

@@ -174,3 +174,22 @@ def test_settings_validation_names_the_key() -> None:
     with pytest.raises(InvalidInput) as err:
         oauth.validate_settings({"tenant": "x", "client_id": "y", "certificate": "rel.pem"}, delegated=False)
     assert err.value.fields["key"] == "certificate"
+
+
+def test_regression_authority_ca_file_beats_requests_ca_bundle(identity: Identity,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests lets $REQUESTS_CA_BUNDLE override a session's ``verify``: with the system
+    bundle in the environment, msal refused the login host's private CA (SSLError)."""
+    import certifi
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    assert oauth.MsalTokenProvider(settings(identity), SECRET).token().value
+
+
+def test_regression_refused_sign_in_asks_no_other_host(identity: Identity) -> None:
+    """After a refusal msal looked up the authority's aliases at login.microsoftonline.com
+    (instance discovery), which failed offline as a TransientError instead of the AADSTS
+    refusal; instance discovery is off for non-Microsoft login hosts."""
+    with pytest.raises(SignInFailed):
+        oauth.MsalTokenProvider(settings(identity), "wrong").token()
+    assert all(r.path != "/common/discovery/instance" for r in identity.emu.requests)
