@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
@@ -36,6 +37,7 @@ from cirahub.core.errors import CirahubError, ConfigError, MalformedItem, Remote
 from cirahub.core.ical_values import as_moment, compact_key, time_value
 from cirahub.core.item import Item
 from cirahub.core.model import Capabilities, Delta, RemoteItem
+from cirahub.core.timezones import resolve_tzid
 
 from . import mapping
 from .config import GraphConfig
@@ -273,7 +275,7 @@ class GraphConnector(BaseConnector):
         for inst in self.instances(str(master["id"]), until):
             original = inst.get("originalStart")
             if original:
-                key = instance_key(str(original), all_day)
+                key = instance_key(str(original), all_day, master.get("originalStartTimeZone"))
                 present[key] = inst
         expected = occurrence_keys(fields["rrule"], fields["start"], until)
         exdates = sorted(k for k in expected if k not in present)
@@ -313,14 +315,18 @@ def _key_end(key: str) -> datetime:
     return day + timedelta(days=2)
 
 
-def instance_key(original_start: str, all_day: bool) -> str:
-    """Occurrence key of an instance's ``originalStart`` (a DateTimeOffset)."""
+def instance_key(original_start: str, all_day: bool, zone: str | None = None) -> str:
+    """Occurrence key of an instance's ``originalStart`` (a DateTimeOffset). An all-day
+    series' key is the date in the series' own zone (``zone``, as Graph names it): its
+    midnight is a UTC instant of the day before east of Greenwich."""
     text = re.sub(r"\.\d+", "", original_start.replace("Z", "+00:00"))
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     if all_day:
-        return moment.strftime("%Y%m%d")
+        iana = resolve_tzid(zone) if zone else None
+        local = moment.astimezone(ZoneInfo(iana)) if iana else moment
+        return local.strftime("%Y%m%d")
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 

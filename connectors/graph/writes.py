@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from cirahub.core.fingerprint import fingerprint
 from cirahub.core.item import Item
 
 from . import mapping
-from .connector import change_key, generated_occurrence, version_of
+from .connector import change_key, generated_occurrence, instance_key, version_of
 from .http import Answer, Request, error_for
 from .recurrence import from_rrule
 
@@ -214,12 +215,13 @@ class Writer:
         wanted = {k: dict(v) for k, v in item.overrides.items()}
         until = max([*exdates, *wanted, self.conn.horizon(fields, {})])
         all_day = "date" in fields["start"]
-        from .connector import instance_key
+        zone = mapping.write_time(fields["start"])["timeZone"]
+        stamps = {mapping.HUB_ALARMS: json.dumps(sorted(fields.get("alarms") or []))}
         reqs: list[Request] = []
         for inst in self.conn.instances(master_id, until):
             if not inst.get("originalStart"):
                 continue
-            key = instance_key(str(inst["originalStart"]), all_day)
+            key = instance_key(str(inst["originalStart"]), all_day, zone)
             path = self.conn.event_path(str(inst["id"]))
             if key in exdates:
                 reqs.append(Request("DELETE", path))
@@ -228,7 +230,7 @@ class Writer:
             if target is None and inst.get("type") != "exception":
                 continue
             goal = target if target is not None else generated_occurrence(fields, key)
-            got = {k: v for k, v in mapping.read_fields(inst, {}).items() if k != "last_modified"}
+            got = {k: v for k, v in mapping.read_fields(inst, stamps).items() if k != "last_modified"}
             if fingerprint(Item(item.uid, got), self.conn.ignore) != fingerprint(
                     Item(item.uid, goal), self.conn.ignore):
                 reqs.append(Request("PATCH", path, mapping.write_body(goal)))

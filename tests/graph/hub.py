@@ -54,8 +54,8 @@ class Outlook:
             "end": {"dateTime": (local + timedelta(minutes=minutes)).isoformat(), "timeZone": zone},
             **extra}
         if all_day is not None:  # midnight to midnight, as Outlook writes all-day events
-            body.update(isAllDay=True, start={"dateTime": f"{start.date()}T00:00:00", "timeZone": "UTC"},
-                        end={"dateTime": f"{all_day}T00:00:00", "timeZone": "UTC"})
+            body.update(isAllDay=True, start={"dateTime": f"{start.date()}T00:00:00", "timeZone": zone},
+                        end={"dateTime": f"{all_day}T00:00:00", "timeZone": zone})
         if weekly_count:
             day = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")[start.weekday()]
             body["recurrence"] = {"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [day],

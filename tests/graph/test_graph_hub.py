@@ -100,3 +100,19 @@ def test_meeting_is_written_as_an_appointment_with_attendees_in_the_body(hub: Gr
     all_ok(hub.sync_all(rounds=1))
     assert hub.world.graph.count("batch") == before
     assert hub.world.graph.attendee_writes == 0
+
+
+def test_regression_all_day_series_in_a_zone_east_of_utc_keeps_its_occurrence_dates(hub: GraphHub) -> None:
+    """An all-day series written in Berlin: its occurrences' originalStart is 23:00 UTC of the
+    day before; the occurrence keys must still be the local dates."""
+    outlook = hub.outlook(SHARED)
+    series = outlook.create("On call", datetime(2026, 12, 7, tzinfo=BERLIN), weekly_count=5,
+                            all_day="2026-12-08")
+    outlook.cancel_occurrence(series, 1)
+    all_ok(hub.sync_all(rounds=2))
+    hub.assert_converged()
+    [item] = hub.hub_items().values()
+    assert item.get("start") == {"date": "2026-12-07"}
+    assert item.get("exdates") == ["20261214"]
+    [copy] = hub.outlook(group=GROUP).events()
+    assert len(copy.cancelled) == 1
