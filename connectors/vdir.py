@@ -12,6 +12,10 @@
 - Conditional writes re-stat and compare versions first. Between that check and the rename
   another program could still write (no locking protocol exists for vdirs); that window is
   microseconds wide and the other program's file would be replaced by ours.
+- A file may hold several items (an export dropped into the folder): each is an item of its
+  own (remote ids and in-place rewrites: :mod:`cirahub.connectors.vdir_files`).
+- What we write carries the write time as DTSTAMP; an item read from an iCalendar spoke is
+  written from its source text (verbatim when unchanged, see :mod:`cirahub.core.ical_patch`).
 - A missing or unreadable folder raises (ConfigError / TransientError); it never looks like
   "everything was deleted". The folder is created only on a first run (nothing known yet)
   and only when ``create`` is true, so an unmounted disk is never replaced by an empty folder.
@@ -27,21 +31,23 @@ import re
 import stat
 import tempfile
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cirahub.connectors.base import BaseConnector, WriteResult
+from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
+from cirahub.connectors.vdir_files import find, read_file, rewrite, split_id
 from cirahub.core.errors import (
+    CirahubError,
     ConfigError,
     ConnectorError,
     InvalidInput,
-    MalformedItem,
     PreconditionFailed,
     RemoteAlreadyExists,
     RemoteNotFound,
     TransientError,
 )
-from cirahub.core.ical import parse_item, to_ics
+from cirahub.core.ical import to_ics
 from cirahub.core.item import Item
 from cirahub.core.model import Capabilities, Delta, RemoteItem
 
@@ -95,10 +101,12 @@ class VdirConnector(BaseConnector):
         )
 
     def _file(self, remote_id: str) -> Path:
-        """The path of ``remote_id``; refuses anything that is not a plain item file name."""
-        if "/" in remote_id or "\\" in remote_id or not self._is_item_name(remote_id):
+        """The path of the file holding ``remote_id``; refuses anything that is not a plain
+        item file name (with an optional ``#<uid key>``)."""
+        name, _ = split_id(remote_id)
+        if "/" in name or "\\" in name or not self._is_item_name(name):
             raise RemoteNotFound("not an item of this vdir", remote_id=remote_id)
-        return self.path / remote_id
+        return self.path / name
 
     def _ensure_folder(self, may_create: bool) -> None:
         try:
@@ -138,50 +146,65 @@ class VdirConnector(BaseConnector):
             raise _io_error(exc, "listing", str(self.path)) from None
         return out
 
-    def _read(self, name: str, listed_version: str = "unreadable") -> RemoteItem | None:
-        """Read and parse one file; None when it vanished. The version comes from the open
-        file, so it belongs to exactly the content read (``listed_version`` stands in when
-        the file cannot be opened)."""
+    def _read_text(self, name: str) -> tuple[str, str] | None:
+        """``(version, text)`` of file ``name``; None when it vanished. The version comes
+        from the open file, so it belongs to exactly the content read."""
+        with open(self._file(name), "rb") as fh:
+            version = version_of(os.fstat(fh.fileno()))
+            data = fh.read()
+        return version, data.decode("utf-8", errors="replace")
+
+    def _read(self, name: str, listed_version: str = "unreadable",
+              known: Sequence[str] = ()) -> list[RemoteItem] | None:
+        """Read and parse one file: its items (``known``: the ids already linked in it);
+        None when it vanished (``listed_version`` stands in when it cannot be opened)."""
         try:
-            with open(self._file(name), "rb") as fh:
-                version = version_of(os.fstat(fh.fileno()))
-                data = fh.read()
+            read = self._read_text(name)
         except FileNotFoundError:
             return None
         except OSError as exc:
             # unreadable (permissions, I/O error): quarantine it, never a deletion
-            return RemoteItem(name, listed_version, None, f"cannot read file: {exc.strerror}")
-        text = data.decode("utf-8", errors="replace")
-        try:
-            return RemoteItem(name, version, parse_item(text))
-        except MalformedItem as exc:
-            return RemoteItem(name, version, None, str(exc), text)
+            return [RemoteItem(name, listed_version, None, f"cannot read file: {exc.strerror}")]
+        assert read is not None
+        version, text = read
+        return [
+            RemoteItem(e.remote_id, version, e.item, e.error, text if e.item is None else None)
+            for e in read_file(name, text, known)
+        ]
 
     def delta(self, cursor: str | None, known: Mapping[str, str]) -> Delta:
-        """One scandir; files that are new or whose version differs from ``known`` are read.
-        Always a complete listing (``complete=True``) or an error."""
+        """One scandir; files that are new or whose version differs from what ``known``
+        holds for their items are read. Always a complete listing (``complete=True``) or
+        an error."""
         self._ensure_folder(may_create=cursor is None and not known)
         listing = self._listing()
+        by_file: dict[str, list[str]] = {}
+        for rid in known:
+            by_file.setdefault(split_id(rid)[0], []).append(rid)
         changed: list[RemoteItem] = []
+        present: dict[str, str] = {}
         for name in sorted(listing):
-            if known.get(name) == listing[name]:
+            ids = by_file.get(name, [])
+            if ids and all(known[rid] == listing[name] for rid in ids):
+                present.update((rid, listing[name]) for rid in ids)
                 continue
-            item = self._read(name, listing[name])
-            if item is None:  # deleted between listing and read
-                del listing[name]
+            items = self._read(name, listing[name], ids)
+            if items is None:  # deleted between listing and read
                 continue
-            if known.get(name) != item.remote_version:
-                changed.append(item)
-            listing[name] = item.remote_version
-        deleted = tuple(sorted(set(known) - set(listing)))
-        digest = hashlib.sha256(repr(sorted(listing.items())).encode()).hexdigest()[:16]
-        return Delta(tuple(changed), deleted, f"vdir:{digest}", True, len(listing))
+            for item in items:
+                present[item.remote_id] = item.remote_version
+                if known.get(item.remote_id) != item.remote_version:
+                    changed.append(item)
+        deleted = tuple(sorted(set(known) - set(present)))
+        digest = hashlib.sha256(repr(sorted(present.items())).encode()).hexdigest()[:16]
+        return Delta(tuple(changed), deleted, f"vdir:{digest}", True, len(present))
 
     def get_many(self, remote_ids: Sequence[str]) -> list[RemoteItem]:
         self._ensure_folder(may_create=False)
         out: list[RemoteItem] = []
         for rid in remote_ids:
-            item = self._read(rid)
+            items = self._read(split_id(rid)[0], known=[rid])
+            item = next((i for i in items or () if i.remote_id == rid), None)
             if item is None:
                 raise RemoteNotFound("item file not found", remote_id=rid)
             out.append(item)
@@ -189,10 +212,11 @@ class VdirConnector(BaseConnector):
 
     # --- writes --------------------------------------------------------------------------
 
-    def _write_temp(self, item: Item) -> tuple[str, str]:
-        """Write ``item`` to a new hidden temp file in the folder, fsynced. Returns its path
-        and its version; removes it again on failure."""
-        data = to_ics(item).encode("utf-8")
+    def _write_temp(self, item: Item | str) -> tuple[str, str]:
+        """Write ``item`` (or a whole file's text) to a new hidden temp file in the folder,
+        fsynced. Returns its path and its version; removes it again on failure."""
+        text = item if isinstance(item, str) else to_ics(item, dtstamp=datetime.now(UTC))
+        data = text.encode("utf-8")
         try:
             fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".tmp", dir=self.path)
         except FileNotFoundError:
@@ -248,34 +272,92 @@ class VdirConnector(BaseConnector):
 
     def update(self, remote_id: str, expected_version: str, item: Item,
                hub_item_id: str) -> WriteResult:
-        """Replace the file if it is still at ``expected_version``."""
+        """Replace the item if its file is still at ``expected_version`` (the whole file
+        when it holds only this item, else only this item's components in it)."""
+        return WriteResult(remote_id, self._replace(remote_id, expected_version, item))
+
+    def delete(self, remote_id: str, expected_version: str) -> None:
+        """Remove the item if its file is still at ``expected_version`` (the file, when
+        nothing else is left in it); a missing file or item is success."""
+        self._replace(remote_id, expected_version, None)
+
+    def _replace(self, remote_id: str, expected: str, item: Item | None) -> str:
+        """Write ``item`` (None: remove it) over ``remote_id``; the file's new version
+        ("" when the file is gone)."""
         target = self._file(remote_id)
         self._ensure_folder(may_create=False)
-        self._check_version(target, remote_id, expected_version, missing_ok=False)
-        tmp, version = self._write_temp(item)
+        if not self._check_version(target, remote_id, expected, missing_ok=item is None):
+            return ""
+        content = self._new_content(remote_id, item)
+        if content is None:
+            return self._remove(target, remote_id, expected)
+        tmp, version = self._write_temp(content)
         try:
-            self._check_version(target, remote_id, expected_version, missing_ok=False)
+            self._check_version(target, remote_id, expected, missing_ok=False)
             os.replace(tmp, target)
         except OSError as exc:
             raise _io_error(exc, "update", str(target)) from None
         finally:
             _unlink_quietly(tmp)
         self._sync_folder()
-        return WriteResult(remote_id, version)
+        return version
 
-    def delete(self, remote_id: str, expected_version: str) -> None:
-        """Remove the file if it is still at ``expected_version``; a missing file is success."""
-        target = self._file(remote_id)
-        self._ensure_folder(may_create=False)
-        if not self._check_version(target, remote_id, expected_version, missing_ok=True):
-            return
+    def _new_content(self, remote_id: str, item: Item | None) -> Item | str | None:
+        """What the file becomes: ``item`` alone (it was the file's only item), the file's
+        text with the item replaced or removed, or None (remove the file)."""
+        name, _ = split_id(remote_id)
+        try:
+            read = self._read_text(name)
+        except FileNotFoundError:
+            raise RemoteNotFound("item file not found", remote_id=remote_id) from None
+        except OSError as exc:
+            raise _io_error(exc, "read", name) from None
+        assert read is not None
+        entries = read_file(name, read[1], [remote_id])
+        entry = find(entries, remote_id)
+        if entry is None or len(entries) == 1:
+            if entry is None and len(entries) > 1:
+                raise RemoteNotFound("item not in its file", remote_id=remote_id)
+            return item
+        return rewrite(name, read[1], entry, item, datetime.now(UTC))
+
+    def _remove(self, target: Path, remote_id: str, expected: str) -> str:
+        if not self._check_version(target, remote_id, expected, missing_ok=True):
+            return ""
         try:
             target.unlink()
         except FileNotFoundError:
-            return
+            return ""
         except OSError as exc:
             raise _io_error(exc, "delete", str(target)) from None
         self._sync_folder()
+        return ""
+
+    def write_many(self, writes: Sequence[Write]) -> list[WriteOutcome]:
+        """Writes in order; several writes to items of one file chain: a write expecting
+        the version the file had before an earlier write *of this batch* expects the
+        version that write produced (so a batch changing three events of one export file
+        does not fail on its own writes)."""
+        after: dict[str, tuple[str, str]] = {}  # file → (version we found, version we wrote)
+        out: list[WriteOutcome] = []
+        for w in writes:
+            name = split_id(w.remote_id)[0] if w.remote_id else None
+            expected = w.expected_version
+            if name in after and after[name][0] == expected:
+                expected = after[name][1]
+            try:
+                if w.op == "create":
+                    assert w.item is not None
+                    out.append(self.create(w.item, w.hub_item_id))
+                    continue
+                assert w.remote_id is not None and expected is not None and name is not None
+                version = self._replace(w.remote_id, expected, w.item if w.op == "update" else None)
+            except CirahubError as exc:
+                out.append(exc)
+                continue
+            after[name] = (w.expected_version or "", version)
+            out.append(WriteResult(w.remote_id, version))
+        return out
 
     def _check_version(self, target: Path, remote_id: str, expected: str, *,
                        missing_ok: bool) -> bool:

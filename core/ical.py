@@ -6,83 +6,103 @@ Everything a spoke hands us as iCalendar goes through :func:`parse_calendar` /
 equal fingerprints) whatever program wrote them. The way back is :func:`to_ics` /
 :func:`serialize_calendar` (in :mod:`cirahub.core.ical_write`, re-exported here).
 
+What is read (issue 9's rule: what the reference reader can read is carried, quarantine is
+for what no program could read): VEVENT series with their overrides; VTODO and VJOURNAL as
+items of their own (``component`` field, content carried verbatim in ``source``); events
+without UID get a stable derived one; DTEND before DTSTART and negative durations are kept
+as written; two masters (or two copies of one override) of a UID: the highest SEQUENCE wins,
+the others stay in the source text. Every item keeps the text it came from as ``source``.
 Decisions beyond ``item.py``: an instant in UTC (``Z``, ``TZID=UTC``, ``Etc/UTC``...) carries
-no ``tz`` (absent ``tz`` = expand in UTC), and so does an instant whose zone is only an
-embedded VTIMEZONE with no IANA match. Pure: no I/O, no clock.
+no ``tz``; a TZID nothing resolves and no VTIMEZONE defines is floating time. Pure.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import warnings
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from icalendar import Calendar, Component, GloballyUniqueTZIDGuessed
 from icalendar.prop import vBroken
 
 from cirahub.core.errors import MalformedItem
-from cirahub.core.ical_values import (
-    add_duration,
-    as_moment,
-    canonical_rrule,
-    compact_key,
-    instant_text,
-    read_moment,
-    time_value,
-    zone_of,
+from cirahub.core.ical_fields import (
+    alarm_minutes,
+    attendee_entry,
+    check,
+    event_fields,
+    instant_of,
+    occurrence_key,
+    series_fields,
 )
+from cirahub.core.ical_values import time_value
 from cirahub.core.ical_write import serialize_calendar, to_ics
 from cirahub.core.item import Item
 from cirahub.core.zone_rules import ZoneContext
 
-__all__ = ["parse_calendar", "parse_item", "serialize_calendar", "time_value", "to_ics"]
+__all__ = [
+    "alarm_minutes", "attendee_entry", "derived_uid", "parse_calendar", "parse_item",
+    "serialize_calendar", "time_value", "to_ics",
+]
 
 # resolve_tzid strips vendor prefixes on purpose; icalendar's warning about it is noise
 warnings.filterwarnings("ignore", category=GloballyUniqueTZIDGuessed)
 
-_BEGIN_EVENT = re.compile(r"^BEGIN:VEVENT\s*$", re.I | re.M)
-_BROKEN_LINE = re.compile(r"parsed into parts: '([A-Za-z0-9-]+)[;:]")
-#: properties whose loss would change the item: a line of these that cannot be parsed at all
-#: makes the item malformed (broken X- and unknown lines are ignored, as they would be anyway)
-_USED = frozenset({
-    "SUMMARY", "DESCRIPTION", "LOCATION", "URL", "DTSTART", "DTEND", "DURATION", "STATUS",
-    "TRANSP", "CLASS", "CATEGORIES", "PRIORITY", "RRULE", "EXDATE", "RDATE", "ORGANIZER",
-    "ATTENDEE", "RECURRENCE-ID", "UID",
-})
-_ALARM_ACTIONS = frozenset({"DISPLAY", "AUDIO"})
-_PRIORITY_HIGH = range(1, 5)
-_PRIORITY_LOW = range(6, 10)
+_BEGIN = re.compile(r"^BEGIN:(VEVENT|VTODO|VJOURNAL)\s*$", re.I | re.M)
+#: components carried as items of their own
+ITEM_COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL")
+#: lines a VTODO/VJOURNAL content digest ignores (stamps that change without an edit)
+_VOLATILE_LINES = ("DTSTAMP", "LAST-MODIFIED")
 
 
-# --- entry points ----------------------------------------------------------------------------
+def derived_uid(identity: str) -> str:
+    """A stable UID for an item that has none, from its identity in its spoke (e.g.
+    ``"vdir:holiday.ics"``, or a CalDAV href): the same identity always gives the same UID."""
+    return "cirahub-" + hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
 
 
-def _load(text: str) -> tuple[list[Component], ZoneContext]:
-    """All VEVENT components of ``text`` and the resolver of its TZIDs; MalformedItem when
-    it is not iCalendar at all."""
+# --- loading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Loaded:
+    roots: list[Calendar]
+    components: list[tuple[Calendar, Component]]  # (its calendar, VEVENT/VTODO/VJOURNAL)
+    zones: ZoneContext
+    vtimezones: dict[str, Component] = field(default_factory=dict)
+
+
+def _load(text: str) -> _Loaded:
+    """Every item component of ``text`` and the resolver of its TZIDs; MalformedItem when
+    it is not iCalendar at all or a component was never terminated."""
     if not isinstance(text, str) or not text.strip():
         raise MalformedItem("empty iCalendar text")
     if "BEGIN:" not in text.upper():
         raise MalformedItem("not iCalendar text (no BEGIN: line)")
     try:
         roots = Calendar.from_ical(text, multiple=True)
-    except Exception as exc:  # icalendar fails in many ways on broken text (even AttributeError)
-        raise MalformedItem(f"unparseable iCalendar text: {exc}") from None
-    events: list[Component] = []
+    except Exception:  # icalendar fails in many ways on broken text (even AttributeError)
+        raise MalformedItem("unparseable iCalendar text: not a VCALENDAR") from None
+    found: list[tuple[Calendar, Component]] = []
     vtimezones: dict[str, Component] = {}
     for root in roots:
-        events.extend(root.walk("VEVENT"))
-        for zone in root.walk("VTIMEZONE"):
-            vtimezones.setdefault(str(zone.get("TZID", "")), zone)
-    begun = len(_BEGIN_EVENT.findall(text))
-    if begun > len(events):  # icalendar drops components it never saw the END of
+        for component in root.walk():
+            if component.name in ITEM_COMPONENTS:
+                found.append((root, component))
+            elif component.name == "VTIMEZONE":
+                vtimezones.setdefault(str(component.get("TZID", "")), component)
+    begun = len(_BEGIN.findall(text))
+    if begun > len(found):  # icalendar drops components it never saw the END of
         raise MalformedItem(
-            f"unparseable iCalendar text: {begun - len(events)} VEVENT(s) not terminated "
+            f"unparseable iCalendar text: {begun - len(found)} component(s) not terminated "
             "(truncated text?)"
         )
-    return events, ZoneContext(vtimezones, _first_year(events))
+    events = [c for _, c in found if c.name == "VEVENT"]
+    return _Loaded(roots, found, ZoneContext(vtimezones, _first_year(events)), vtimezones)
 
 
 def _first_year(events: list[Component]) -> int:
@@ -97,340 +117,183 @@ def _first_year(events: list[Component]) -> int:
     return min(years) if years else 2000
 
 
-def parse_calendar(text: str, *, errors: list[MalformedItem] | None = None) -> list[Item]:
-    """Every event in ``text`` as one :class:`Item` per UID, in order of first appearance.
+def components_of(calendar: Calendar) -> tuple[list[Component], ZoneContext]:
+    """The VEVENTs of a parsed calendar and the resolver of its TZIDs (for the patcher)."""
+    loaded = _load(calendar.to_ical().decode("utf-8"))
+    events = [c for c in calendar.walk("VEVENT")]
+    return events, loaded.zones
 
-    The VEVENT without RECURRENCE-ID gives the item's fields; each RECURRENCE-ID VEVENT becomes
-    an override under its occurrence key (an override without its master is kept, with empty
-    fields). VTODO/VJOURNAL are ignored. Raises MalformedItem for text that is not iCalendar
-    and, unless ``errors`` is given, for the first UID whose events cannot be normalized; with
-    ``errors`` such UIDs are skipped and their errors appended there (feeds use this so that
-    one broken event does not hide the others).
-    """
-    groups: dict[str, list[Component]] = {}
-    loaded, zones = _load(text)
-    for event in loaded:
-        uid = str(event.get("UID", "")).strip()
+
+def recurrence_key(
+    component: Component, uid: str, series: Mapping[str, str] | None, zones: ZoneContext
+) -> str:
+    """The occurrence key of an override component's RECURRENCE-ID."""
+    return occurrence_key(component["RECURRENCE-ID"], "RECURRENCE-ID", uid, series, zones)
+
+
+def _uid_of(component: Component) -> str:
+    value = component.get("UID")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return str(value or "").strip()
+
+
+def _groups(
+    loaded: _Loaded, identity: str, fallback_uid: str | None
+) -> dict[str, list[tuple[Calendar, Component]]]:
+    """Components by UID, in order of first appearance; a component without UID gets
+    ``fallback_uid`` (the first one) or one derived from ``identity`` and its position."""
+    groups: dict[str, list[tuple[Calendar, Component]]] = {}
+    for index, (root, component) in enumerate(loaded.components):
+        uid = _uid_of(component)
         if not uid:
-            error = MalformedItem(
-                f"VEVENT without UID (summary {str(event.get('SUMMARY', ''))[:60]!r})"
-            )
-            if errors is None:
-                raise error
-            errors.append(error)
-            continue
-        groups.setdefault(uid, []).append(event)
+            uid = fallback_uid if fallback_uid is not None else derived_uid(f"{identity}#{index}")
+        groups.setdefault(uid, []).append((root, component))
+    return groups
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+def parse_calendar(
+    text: str, *, errors: list[MalformedItem] | None = None, identity: str = ""
+) -> list[Item]:
+    """Every item in ``text``, one per UID, in order of first appearance, each with its own
+    ``source`` (the whole text when it holds one UID, else a VCALENDAR with that UID's
+    components and the VTIMEZONEs they use).
+
+    Components without UID get a UID derived from ``identity`` (the text's identity in its
+    spoke) and their position. Raises MalformedItem for text that is not iCalendar and,
+    unless ``errors`` is given, for the first UID whose components cannot be normalized;
+    with ``errors`` such UIDs are skipped and their errors appended there (feeds use this so
+    that one broken event does not hide the others).
+    """
+    loaded = _load(text)
+    groups = _groups(loaded, identity, None)
     items: list[Item] = []
-    for uid, events in groups.items():
+    for uid, members in groups.items():
         try:
-            items.append(_build_item(uid, events, zones))
+            item = _build_item(uid, [c for _, c in members], loaded.zones)
         except MalformedItem as exc:
             if errors is None:
                 raise
             errors.append(exc)
+            continue
+        source = text if len(groups) == 1 else _extract(members, loaded.vtimezones)
+        items.append(item.with_source(source))
     return items
 
 
-def parse_item(text: str) -> Item:
-    """The single item in ``text`` (one UID: a master and/or its overrides).
+def parse_item(text: str, *, fallback_uid: str | None = None) -> Item:
+    """The single item in ``text`` (one UID: a master and/or its overrides, or a VTODO /
+    VJOURNAL), with ``source`` = ``text``. Components without UID get ``fallback_uid``
+    (derive it from the item's identity in its spoke with :func:`derived_uid`), else a UID
+    derived from their content.
 
-    Raises MalformedItem when the text holds no VEVENT, a VEVENT without UID, more than one
-    UID, a master without DTSTART, DTEND before DTSTART, an unknown TZID with no VTIMEZONE,
-    or any value that cannot be read.
+    Raises MalformedItem when the text holds no VEVENT/VTODO/VJOURNAL, more than one UID, a
+    master without DTSTART, or a value that cannot be read.
     """
-    events, zones = _load(text)
-    if not events:
-        raise MalformedItem("no VEVENT in the iCalendar text")
-    uids = list(dict.fromkeys(str(e.get("UID", "")).strip() for e in events))
-    if "" in uids:
-        raise MalformedItem("VEVENT without UID")
-    if len(uids) > 1:
+    loaded = _load(text)
+    identity = fallback_uid or hashlib.sha256(text.encode("utf-8")).hexdigest()
+    groups = _groups(loaded, identity, fallback_uid)
+    if not groups:
+        raise MalformedItem("no VEVENT, VTODO or VJOURNAL in the iCalendar text")
+    if len(groups) > 1:
+        uids = list(groups)
         raise MalformedItem(
             f"contains {len(uids)} UIDs ({', '.join(uids[:3])}), expected one", uids=uids[:10]
         )
-    return _build_item(uids[0], events, zones)
+    uid, members = next(iter(groups.items()))
+    return _build_item(uid, [c for _, c in members], loaded.zones).with_source(text)
+
+
+def _extract(members: list[tuple[Calendar, Component]], vtimezones: Mapping[str, Component]) -> str:
+    """A VCALENDAR with the calendar properties of the members' calendar, the VTIMEZONEs
+    their properties use and the members themselves."""
+    calendar = Calendar()
+    for name, value in members[0][0].property_items(recursive=False)[1:-1]:
+        calendar.add(name, value, encode=False)
+    used = {
+        str(prop.params["TZID"])
+        for _, component in members for sub in component.walk()
+        for values in sub.values()
+        for prop in (values if isinstance(values, list) else [values])
+        if hasattr(prop, "params") and "TZID" in prop.params
+    }
+    for tzid in sorted(used):
+        if tzid in vtimezones:
+            calendar.add_component(vtimezones[tzid])
+    for _, component in members:
+        calendar.add_component(component)
+    data: bytes = calendar.to_ical()
+    return data.decode("utf-8")
 
 
 # --- one UID -----------------------------------------------------------------------------------
 
 
-def _build_item(uid: str, events: list[Component], zones: ZoneContext) -> Item:
+def _build_item(uid: str, components: list[Component], zones: ZoneContext) -> Item:
     try:
-        return _normalize(uid, events, zones)
+        events = [c for c in components if c.name == "VEVENT"]
+        if events:
+            return _normalize(uid, events, zones)
+        return _other_item(uid, components[0])
     except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
         # odd values icalendar let through (e.g. a date-time far out of range)
         raise MalformedItem(f"UID {uid!r} cannot be normalized: {exc}", uid=uid) from None
 
 
+def _sequence(component: Component) -> int:
+    try:
+        return int(str(component.get("SEQUENCE", 0)))
+    except ValueError:
+        return 0
+
+
+def _latest(components: list[Component]) -> Component:
+    """Of several components standing for the same thing, the one a reader keeps: the
+    highest SEQUENCE, then the later in the text."""
+    return max(reversed(components), key=_sequence)
+
+
 def _normalize(uid: str, events: list[Component], zones: ZoneContext) -> Item:
     masters = [e for e in events if "RECURRENCE-ID" not in e]
-    if len(masters) > 1:
-        raise MalformedItem(f"UID {uid!r} has {len(masters)} VEVENTs without RECURRENCE-ID", uid=uid)
     fields: dict[str, Any] = {}
     if masters:
-        fields = _event_fields(masters[0], uid, zones, master=True)
-        _series_fields(masters[0], uid, fields, zones)
-    overrides: dict[str, dict[str, Any]] = {}
+        master = _latest(masters)
+        fields = event_fields(master, uid, zones, master=True)
+        series_fields(master, uid, fields, zones)
+    by_key: dict[str, list[Component]] = {}
     for event in events:
-        if "RECURRENCE-ID" not in event:
-            continue
-        recurrence_id = event["RECURRENCE-ID"]
-        key = _occurrence_key(recurrence_id, "RECURRENCE-ID", uid, fields.get("start"), zones)
-        if key in overrides:
-            raise MalformedItem(f"UID {uid!r} overrides occurrence {key} twice", uid=uid)
-        overrides[key] = _event_fields(event, uid, zones, master=False)
-        params = getattr(recurrence_id, "params", {})
+        if "RECURRENCE-ID" in event:
+            key = recurrence_key(event, uid, fields.get("start"), zones)
+            by_key.setdefault(key, []).append(event)
+    overrides: dict[str, dict[str, Any]] = {}
+    for key, copies in by_key.items():
+        event = _latest(copies)
+        overrides[key] = event_fields(event, uid, zones, master=False)
+        params = getattr(check(event, "RECURRENCE-ID", uid), "params", {})
         if str(params.get("RANGE", "")).strip().upper() == "THISANDFUTURE":
             overrides[key]["range"] = "THISANDFUTURE"
     return Item(uid, fields, overrides)
 
 
-def _check(event: Component, name: str, uid: str) -> Any:
-    value = event.get(name)
-    if isinstance(value, list) and name not in ("EXDATE", "RDATE", "CATEGORIES", "ATTENDEE"):
-        value = value[0] if value else None  # a repeated single-valued property: the first
-    if isinstance(value, vBroken):
-        raise MalformedItem(f"{name} of {uid!r} cannot be read: {str(value)[:80]!r}", uid=uid)
-    return value
-
-
-def _event_fields(
-    event: Component, uid: str, zones: ZoneContext, *, master: bool
-) -> dict[str, Any]:
-    """Normalized fields of one VEVENT (without the series fields)."""
-    for name, message in getattr(event, "errors", ()):
-        match = _BROKEN_LINE.search(message) if name is None else None
-        line = (name or (match.group(1) if match else "")).upper()
-        if line in _USED:
-            raise MalformedItem(f"{line} of {uid!r} cannot be read: {message[:120]}", uid=uid)
-    out: dict[str, Any] = {}
-    for name, key in (("SUMMARY", "summary"), ("LOCATION", "location"), ("URL", "url")):
-        text = _lines(str(_check(event, name, uid) or "")).strip()
-        if text:
-            out[key] = text
-    description = str(_check(event, "DESCRIPTION", uid) or "")
-    description = _lines(description).rstrip()
-    if description:
-        out["description"] = description
-    out.update(_times(event, uid, zones, master=master))
-    _enums(event, uid, out)
-    categories = _categories(event)
-    if categories:
-        out["categories"] = categories
-    alarms = _alarms(event, out)
-    if alarms:
-        out["alarms"] = alarms
-    organizer = _check(event, "ORGANIZER", uid)
-    if organizer is not None and _address(str(organizer)):
-        out["organizer"] = _address(str(organizer))
-    attendees = _attendees(event)
-    if attendees:
-        out["attendees"] = attendees
-    modified = _check(event, "LAST-MODIFIED", uid)
-    if modified is not None and isinstance(modified.dt, datetime):
-        out["last_modified"] = instant_text(modified.dt)
-    return out
-
-
-def _lines(text: str) -> str:
-    """Line ends as ``\\n`` (a raw CR can reach us through lenient parsing)."""
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _times(event: Component, uid: str, zones: ZoneContext, *, master: bool) -> dict[str, Any]:
-    start_prop = _check(event, "DTSTART", uid)
-    if start_prop is None:
-        if master:
-            raise MalformedItem(f"VEVENT {uid!r} has no DTSTART", uid=uid)
-        start_prop = _check(event, "RECURRENCE-ID", uid)
-    start = read_moment(start_prop, "DTSTART", uid, zones)
-    end_prop, duration = _check(event, "DTEND", uid), _check(event, "DURATION", uid)
-    start_at = as_moment(start)
-    if end_prop is not None:
-        end = read_moment(end_prop, "DTEND", uid, zones)
-        if ("date" in start) != ("date" in end):
-            raise MalformedItem(
-                f"VEVENT {uid!r}: DTSTART and DTEND mix a date and a date-time", uid=uid
-            )
-    elif duration is not None and isinstance(duration.dt, timedelta):
-        end = time_value(add_duration(start_at, duration.dt), start.get("tz"), start.get("vtimezone"))
-    else:
-        end = start
-    if "date" in start and as_moment(end) <= start_at:
-        end = time_value(start_at + timedelta(days=1), None)  # an all-day item covers its day
-    if _sort_moment(end) < _sort_moment(start):
-        raise MalformedItem(f"VEVENT {uid!r}: DTEND is before DTSTART", uid=uid)
-    return {"start": start, "end": end}
-
-
-def _sort_moment(value: Mapping[str, str]) -> datetime:
-    moment = as_moment(value)
-    if not isinstance(moment, datetime):
-        return datetime.combine(moment, time(), UTC)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _enums(event: Component, uid: str, out: dict[str, Any]) -> None:
-    status = str(_check(event, "STATUS", uid) or "").strip().upper()
-    if status in ("TENTATIVE", "CANCELLED"):
-        out["status"] = status
-    if str(_check(event, "TRANSP", uid) or "").strip().upper() == "TRANSPARENT":
-        out["transparency"] = "TRANSPARENT"
-    privacy = str(_check(event, "CLASS", uid) or "").strip().upper()
-    if privacy in ("PRIVATE", "CONFIDENTIAL"):
-        out["privacy"] = privacy
-    priority = _check(event, "PRIORITY", uid)
-    try:
-        level = int(priority) if priority is not None else 0
-    except (TypeError, ValueError):
-        level = 0
-    if level in _PRIORITY_HIGH:
-        out["importance"] = "high"
-    elif level in _PRIORITY_LOW:
-        out["importance"] = "low"
-
-
-def _categories(event: Component) -> list[str]:
-    values = event.get("CATEGORIES")
-    if values is None:
-        return []
-    props = values if isinstance(values, list) else [values]
-    names: set[str] = set()
-    for prop in props:
-        cats = getattr(prop, "cats", None)
-        for name in cats if cats is not None else str(prop).split(","):
-            if str(name).strip():
-                names.add(str(name).strip())
-    return sorted(names)
-
-
-def _alarms(event: Component, fields: Mapping[str, Any]) -> list[int]:
-    """Minutes before start of each display/audio reminder (negative = after start)."""
-    start, end = _sort_moment(fields["start"]), _sort_moment(fields["end"])
-    minutes: set[int] = set()
-    for alarm in event.subcomponents:
-        if alarm.name != "VALARM":
-            continue
-        if str(alarm.get("ACTION", "")).strip().upper() not in _ALARM_ACTIONS:
-            continue
-        trigger = alarm.get("TRIGGER")
-        moment = getattr(trigger, "dt", None)
-        if isinstance(moment, timedelta):
-            related_end = str(trigger.params.get("RELATED", "START")).upper() == "END"
-            offset = moment + (end - start) if related_end else moment
-            minutes.add(round(-offset.total_seconds() / 60))
-        elif isinstance(moment, datetime):
-            at = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-            minutes.add(round((start - at).total_seconds() / 60))
-    return sorted(minutes)
-
-
-def _address(value: str) -> str:
-    value = value.strip()
-    if value.lower().startswith("mailto:"):
-        value = value[len("mailto:"):]
-    return value.strip().lower()
-
-
-def _attendees(event: Component) -> list[dict[str, str]]:
-    values = event.get("ATTENDEE")
-    if values is None:
-        return []
-    props = values if isinstance(values, list) else [values]
-    found: dict[str, dict[str, str]] = {}
-    for prop in props:
-        email = _address(str(prop))
-        if not email or email in found:
-            continue
-        params = getattr(prop, "params", {})
-        entry = {
-            "email": email,
-            "role": str(params.get("ROLE") or "REQ-PARTICIPANT").strip().upper(),
-            "partstat": str(params.get("PARTSTAT") or "NEEDS-ACTION").strip().upper(),
-        }
-        name = str(params.get("CN") or "").strip()
-        if name:
-            entry["name"] = name
-        found[email] = entry
-    return [found[k] for k in sorted(found)]
-
-
-# --- series ------------------------------------------------------------------------------------
-
-
-def _series_fields(
-    event: Component, uid: str, fields: dict[str, Any], zones: ZoneContext
-) -> None:
-    rule = _check(event, "RRULE", uid)
-    if isinstance(rule, list):
-        rule = rule[0] if rule else None
-    if rule is not None:
-        fields["rrule"] = canonical_rrule(rule, fields["start"], uid)
-    for name, key in (("EXDATE", "exdates"), ("RDATE", "rdates")):
-        keys = _date_list(event, name, uid, fields["start"], zones)
-        if keys:
-            fields[key] = keys
-
-
-def _date_list(
-    event: Component, name: str, uid: str, series: Mapping[str, str], zones: ZoneContext
-) -> list[str]:
-    values = _check(event, name, uid)
-    if values is None:
-        return []
-    keys: set[str] = set()
-    for prop in values if isinstance(values, list) else [values]:
-        tzid = prop.params.get("TZID")
-        for entry in getattr(prop, "dts", []):
-            moment = entry.dt
-            if isinstance(moment, tuple):  # a PERIOD: the occurrence starts at its start
-                moment = moment[0]
-            keys.add(_key_of(moment, tzid, name, uid, series, zones))
-    return sorted(keys)
-
-
-def _occurrence_key(
-    prop: Any, name: str, uid: str, series: Mapping[str, str] | None, zones: ZoneContext
-) -> str:
-    if isinstance(prop, vBroken) or not hasattr(prop, "dt"):
-        raise MalformedItem(f"{name} of {uid!r} cannot be read", uid=uid)
-    return _key_of(prop.dt, prop.params.get("TZID"), name, uid, series, zones)
-
-
-def _key_of(
-    moment: date | datetime,
-    tzid: Any,
-    name: str,
-    uid: str,
-    series: Mapping[str, str] | None,
-    zones: ZoneContext,
-) -> str:
-    """Occurrence key of one EXDATE/RDATE/RECURRENCE-ID value of the series starting at
-    ``series``: the value is read in the series' terms (a date in an all-day series, an
-    instant in a timed one; a floating value in a zoned series is taken in that zone)."""
-    series = series or {}
-    if "date" in series:
-        day = moment.date() if isinstance(moment, datetime) else moment
-        return day.strftime("%Y%m%d")
-    if not isinstance(moment, datetime) and ("utc" in series or "floating" in series):
-        # a date in a timed series means that day's occurrence
-        local = as_moment(series)
-        assert isinstance(local, datetime)
-        moment = datetime.combine(moment, local.time().replace(tzinfo=None), local.tzinfo)
-        return compact_key(time_value(moment, None)) if moment.tzinfo else compact_key(
-            {"floating": moment.isoformat()}
-        )
-    value = read_moment(_Prop(moment, tzid), name, uid, zones)
-    if "floating" in value and "utc" in series:
-        wall = as_moment(value).replace(tzinfo=zone_of(series))  # type: ignore[call-arg]
-        value = time_value(wall, series.get("tz"), series.get("vtimezone"))
-    return compact_key(value)
-
-
-class _Prop:
-    """A stand-in for an icalendar date property (value + TZID) of a list entry."""
-
-    def __init__(self, moment: date | datetime, tzid: Any) -> None:
-        self.dt = moment
-        self.params = {"TZID": str(tzid)} if tzid else {}
-
+def _other_item(uid: str, component: Component) -> Item:
+    """A VTODO/VJOURNAL: its kind, summary and a digest of its content (what changes when
+    it is edited); the component itself travels in ``source``."""
+    lines = [
+        line for line in component.to_ical().decode("utf-8").splitlines()
+        if line and not line.upper().startswith(_VOLATILE_LINES)
+    ]
+    fields: dict[str, Any] = {
+        "component": component.name,
+        "content": hashlib.sha256("\n".join(sorted(lines)).encode("utf-8")).hexdigest()[:32],
+    }
+    summary = str(component.get("SUMMARY") or "").strip()
+    if summary:
+        fields["summary"] = summary
+    modified = component.get("LAST-MODIFIED")
+    moment = instant_of(modified)
+    if moment is not None:
+        fields["last_modified"] = moment
+    return Item(uid, fields)

@@ -1,63 +1,111 @@
 """Normalized :class:`~cirahub.core.item.Item` → iCalendar text.
 
 The output is a complete VCALENDAR that :func:`cirahub.core.ical.parse_item` reads back to an
-equal item: a VTIMEZONE for every IANA zone used, the master VEVENT and then one VEVENT per
-override (RECURRENCE-ID written like the series' DTSTART), all-day values as VALUE=DATE,
-EXDATE/RDATE in the series' zone. DTSTAMP is the given stamp, else LAST-MODIFIED, else the
-epoch, so the same item always gives the same text (no clock). SEQUENCE is not written.
+equal item: a VTIMEZONE for every zone a TZID refers to, the master VEVENT and then one VEVENT
+per override (RECURRENCE-ID written like the series' DTSTART), all-day values as VALUE=DATE,
+EXDATE/RDATE in the series' zone. An item with a ``source`` text is written from it (verbatim
+when unchanged, else patched: :mod:`cirahub.core.ical_patch`). DTSTAMP is the given stamp
+(the write time, passed in), else LAST-MODIFIED, else the epoch (no clock in core).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from icalendar import Alarm, Calendar, Event, Timezone, vCalAddress, vRecur
+from icalendar import Calendar, Component, Event, Journal, Timezone, Todo
 
 from cirahub.core.errors import MalformedItem
-from cirahub.core.ical_values import as_moment, key_moment
-from cirahub.core.item import Item
+from cirahub.core.ical_patch import patch, unchanged
+from cirahub.core.ical_props import add_field, add_recurrence_id, utc
+from cirahub.core.item import FIELDS, Item
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_PRIORITY = {"high": 1, "low": 9}
+#: fields only a master VEVENT carries
+SERIES_FIELDS = frozenset({"rrule", "exdates", "rdates"})
 
 
 def to_ics(item: Item, *, dtstamp: datetime | None = None, prodid: str = "-//cirahub//EN") -> str:
     """``item`` as a complete VCALENDAR text (CRLF line ends, folded lines).
 
-    Raises MalformedItem when a field holds a value that is not in canonical form."""
+    An item that still means what its ``source`` says is that source, byte for byte; an
+    item with a source otherwise is its source patched field by field
+    (:mod:`cirahub.core.ical_patch`). ``dtstamp`` is the time of the write (the caller's
+    clock: core reads none). Raises MalformedItem when a field holds a value that is not in
+    canonical form."""
+    if item.source is not None and unchanged(item):
+        return item.source
     return serialize_calendar([item], dtstamp=dtstamp, prodid=prodid)
 
 
 def serialize_calendar(
     items: Sequence[Item], *, dtstamp: datetime | None = None, prodid: str = "-//cirahub//EN"
 ) -> str:
-    """Many items in one VCALENDAR (feeds, exports); VTIMEZONEs first, each zone once."""
+    """Many items in one VCALENDAR (feeds, exports); VTIMEZONEs first, each zone once.
+    Items with a source are patched from it (one item: its calendar's own properties too)."""
     calendar = Calendar()
-    calendar.add("PRODID", prodid)
-    calendar.add("VERSION", "2.0")
-    zones: set[str] = set()
+    components: list[Component] = []
+    kept_zones: dict[str, Component] = {}
     custom: dict[str, str] = {}
-    events: list[Event] = []
+    head: Calendar | None = None
     for item in items:
         try:
-            events.extend(_events(item, dtstamp))
+            patched = patch(item, dtstamp) if item.source is not None else None
+            if patched is not None:
+                components.extend(patched.components)
+                kept_zones = {**patched.vtimezones, **kept_zones}
+                head = patched.calendar if len(items) == 1 else None
+            elif item.get("component"):
+                components.append(_other(item, dtstamp))
+            else:
+                components.extend(_events(item, dtstamp))
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedItem(f"item {item.uid!r} cannot be written: {exc}", uid=item.uid) from None
-        zones.update(_zones(item, custom))
+        _zones(item, custom)
+    if head is not None:
+        for name, value in head.property_items(recursive=False)[1:-1]:
+            calendar.add(name, value, encode=False)
+    else:
+        calendar.add("PRODID", prodid)
+        calendar.add("VERSION", "2.0")
     first, last = _years(items)
-    for name in sorted(zones):
-        zone = _vtimezone(name, first, last)
+    for tzid in sorted(_used_tzids(components)):
+        zone = kept_zones.get(tzid)
+        if zone is None and tzid in custom:  # a zone only a VTIMEZONE defines: that one
+            zone = Timezone.from_ical(custom[tzid])
+        if zone is None:
+            zone = _vtimezone(tzid, first, last)
         if zone is not None:
             calendar.add_component(zone)
-    for name in sorted(custom):  # zones only a VTIMEZONE defines: that VTIMEZONE, as it was
-        calendar.add_component(Timezone.from_ical(custom[name]))
-    for event in events:
-        calendar.add_component(event)
+    for component in components:
+        calendar.add_component(component)
     data: bytes = calendar.to_ical()
     return data.decode("utf-8")
+
+
+def _used_tzids(components: Sequence[Component]) -> set[str]:
+    """Every TZID a property of ``components`` (or of their subcomponents) refers to."""
+    found: set[str] = set()
+    for component in components:
+        for sub in component.walk():
+            for values in sub.values():
+                for prop in values if isinstance(values, list) else [values]:
+                    params = getattr(prop, "params", None)
+                    if params and "TZID" in params:
+                        found.add(str(params["TZID"]))
+    return found
+
+
+def _other(item: Item, dtstamp: datetime | None) -> Component:
+    """A VTODO/VJOURNAL item without its source text: what its fields say."""
+    component = Todo() if item.get("component") == "VTODO" else Journal()
+    component.add("UID", item.uid)
+    component.add("DTSTAMP", stamp(item.fields, dtstamp))
+    if item.get("summary"):
+        component.add("SUMMARY", str(item.get("summary")))
+    return component
 
 
 def _years(items: Sequence[Item]) -> tuple[int, int]:
@@ -82,105 +130,46 @@ def _vtimezone(name: str, first: int, last: int) -> Timezone | None:
         return None  # an unknown zone was written as UTC by as_moment; no VTIMEZONE needed
 
 
-def _zones(item: Item, custom: dict[str, str]) -> set[str]:
-    """IANA zones ``item`` uses; zones defined by a VTIMEZONE go to ``custom``."""
-    found: set[str] = set()
+def _zones(item: Item, custom: dict[str, str]) -> None:
+    """Collect the zones ``item`` uses that only a VTIMEZONE defines into ``custom``."""
     for fields in (item.fields, *item.overrides.values()):
         for name in ("start", "end"):
             value = fields.get(name)
             if isinstance(value, Mapping) and value.get("vtimezone"):
                 custom.setdefault(str(value["tz"]), str(value["vtimezone"]))
-            elif isinstance(value, Mapping) and value.get("tz"):
-                found.add(str(value["tz"]))
-    return found
 
 
 def _events(item: Item, dtstamp: datetime | None) -> list[Event]:
     series: Mapping[str, str] = item.fields.get("start") or {}
     out: list[Event] = []
     if item.fields:
-        master = _event(item.uid, item.fields, dtstamp)
-        _add_series(master, item.fields, series)
-        out.append(master)
+        out.append(fresh_event(item.uid, item.fields, dtstamp, series, master=True))
     for key in sorted(item.overrides):
         fields = item.overrides[key]
-        event = _event(item.uid, fields, dtstamp)
-        moment = key_moment(key, series or fields.get("start") or {})
-        if fields.get("range") == "THISANDFUTURE":
-            event.add("RECURRENCE-ID", moment, parameters={"RANGE": "THISANDFUTURE"})
-        else:
-            event.add("RECURRENCE-ID", moment)
+        event = fresh_event(item.uid, fields, dtstamp, series, master=False)
+        add_recurrence_id(event, key, fields, series)
         out.append(event)
     return out
 
 
-def _stamp(fields: Mapping[str, Any], dtstamp: datetime | None) -> datetime:
+def stamp(fields: Mapping[str, Any], dtstamp: datetime | None) -> datetime:
+    """DTSTAMP: the write time when given, else LAST-MODIFIED, else the epoch."""
     if dtstamp is not None:
         return dtstamp.replace(tzinfo=UTC) if dtstamp.tzinfo is None else dtstamp.astimezone(UTC)
     if fields.get("last_modified"):
-        return _utc(fields["last_modified"])
+        return utc(fields["last_modified"])
     return _EPOCH
 
 
-def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _event(uid: str, fields: Mapping[str, Any], dtstamp: datetime | None) -> Event:
+def fresh_event(
+    uid: str, fields: Mapping[str, Any], dtstamp: datetime | None, series: Mapping[str, str],
+    *, master: bool,
+) -> Event:
+    """A VEVENT written from ``fields`` alone (series fields only for the ``master``)."""
     event = Event()
     event.add("UID", uid)
-    event.add("DTSTAMP", _stamp(fields, dtstamp))
-    if "start" in fields:
-        event.add("DTSTART", as_moment(fields["start"]))
-    if "end" in fields:
-        event.add("DTEND", as_moment(fields["end"]))
-    for key, name in (("summary", "SUMMARY"), ("location", "LOCATION"),
-                      ("description", "DESCRIPTION"), ("url", "URL")):
-        if fields.get(key):
-            event.add(name, str(fields[key]))
-    for key, name in (("status", "STATUS"), ("transparency", "TRANSP"), ("privacy", "CLASS")):
-        if fields.get(key):
-            event.add(name, str(fields[key]))
-    if fields.get("importance") in _PRIORITY:
-        event.add("PRIORITY", _PRIORITY[fields["importance"]])
-    if fields.get("categories"):
-        event.add("CATEGORIES", [str(c) for c in fields["categories"]])
-    if fields.get("organizer"):
-        event.add("ORGANIZER", _address(str(fields["organizer"])))
-    for attendee in fields.get("attendees") or ():
-        event.add("ATTENDEE", _attendee(attendee))
-    if fields.get("last_modified"):
-        event.add("LAST-MODIFIED", _utc(fields["last_modified"]))
-    for minutes in fields.get("alarms") or ():
-        event.add_component(_alarm(int(minutes)))
+    event.add("DTSTAMP", stamp(fields, dtstamp))
+    for name in FIELDS:
+        if master or name not in SERIES_FIELDS:
+            add_field(event, name, fields, series)
     return event
-
-
-def _add_series(event: Event, fields: Mapping[str, Any], series: Mapping[str, str]) -> None:
-    if fields.get("rrule"):
-        event.add("RRULE", vRecur.from_ical(str(fields["rrule"])))
-    for key, name in (("exdates", "EXDATE"), ("rdates", "RDATE")):
-        moments: list[date | datetime] = [key_moment(k, series) for k in fields.get(key) or ()]
-        if moments:
-            event.add(name, moments)
-
-
-def _address(email: str) -> vCalAddress:
-    return vCalAddress(email if ":" in email else f"mailto:{email}")
-
-
-def _attendee(attendee: Mapping[str, str]) -> vCalAddress:
-    address = _address(str(attendee["email"]))
-    if attendee.get("name"):
-        address.params["CN"] = str(attendee["name"])
-    address.params["ROLE"] = str(attendee.get("role") or "REQ-PARTICIPANT")
-    address.params["PARTSTAT"] = str(attendee.get("partstat") or "NEEDS-ACTION")
-    return address
-
-
-def _alarm(minutes_before: int) -> Alarm:
-    alarm = Alarm()
-    alarm.add("ACTION", "DISPLAY")
-    alarm.add("DESCRIPTION", "Reminder")
-    alarm.add("TRIGGER", timedelta(minutes=-minutes_before))
-    return alarm

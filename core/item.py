@@ -30,6 +30,10 @@ Field vocabulary (absent key = property not set; defaults are normalized *away*,
 ``range``         ``"THISANDFUTURE"`` in an override whose RECURRENCE-ID has that RANGE: its
                   shift, duration and fields apply to every later occurrence too (see
                   :func:`cirahub.core.recurrence.expand_this_and_future`)
+``component``     ``"VTODO"`` | ``"VJOURNAL"`` for an item that is not an event (absent = VEVENT);
+                  such an item has only ``summary``, ``content`` and ``last_modified``
+``content``       digest of a VTODO/VJOURNAL's properties (what an edit changes); the
+                  component itself travels in ``source``
 ``last_modified`` UTC instant string; *not* part of the fingerprint, feeds the conflict policy
 ================  ===========================================================================
 
@@ -45,6 +49,13 @@ Time values:
 
 Occurrence keys (for ``exdates``, ``rdates`` and override keys) are the UTC instant string
 ``"20260301T090000Z"`` or the date ``"20260301"`` for all-day series.
+
+Besides the fields, an item may keep its ``source``: the iCalendar text it was read from
+(one VCALENDAR holding only this UID's components and their VTIMEZONEs). It is *not*
+content: equality, fingerprints and the merge ignore it. The iCalendar writer starts from it,
+so what the model does not represent (X- properties, parameters, SEQUENCE, CREATED, unknown
+components) travels verbatim between iCalendar spokes and an unchanged item is written
+byte-identical (see :mod:`cirahub.core.ical_patch`).
 """
 
 from __future__ import annotations
@@ -74,6 +85,8 @@ FIELDS: tuple[str, ...] = (
     "attendees",
     "url",
     "range",
+    "component",
+    "content",
     "last_modified",
 )
 
@@ -82,11 +95,14 @@ VOLATILE_FIELDS: frozenset[str] = frozenset({"last_modified"})
 
 #: fields an override (one RECURRENCE-ID occurrence) may carry
 OVERRIDE_FIELDS: tuple[str, ...] = tuple(
-    f for f in FIELDS if f not in ("rrule", "exdates", "rdates")
+    f for f in FIELDS if f not in ("rrule", "exdates", "rdates", "component", "content")
 )
 
 #: prefix of the pseudo-fields that stand for overrides in :meth:`Item.flat`
 OVERRIDE_PREFIX = "override:"
+
+#: a source text longer than this is not kept (the item is still carried by its fields)
+MAX_SOURCE_CHARS = 256 * 1024
 
 
 def _freeze(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -99,14 +115,18 @@ class Item:
 
     ``fields`` holds master fields, ``overrides`` maps an occurrence key to the fields of that
     overridden occurrence (its full field set, as RECURRENCE-ID VEVENTs carry one).
+    ``source`` is the iCalendar text it came from (not content, see the module docstring).
     Instances are immutable values; build changed copies with :meth:`replace`.
     """
 
     uid: str
     fields: Mapping[str, Any] = field(default_factory=dict)
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: str | None = None
 
     def __post_init__(self) -> None:
+        if self.source is not None and len(self.source) > MAX_SOURCE_CHARS:
+            object.__setattr__(self, "source", None)
         object.__setattr__(self, "fields", _freeze(self.fields))
         object.__setattr__(
             self, "overrides", _freeze({k: _freeze(v) for k, v in self.overrides.items()})
@@ -144,7 +164,11 @@ class Item:
                 new.pop(name, None)
             else:
                 new[name] = value
-        return Item(self.uid, new, self.overrides)
+        return Item(self.uid, new, self.overrides, self.source)
+
+    def with_source(self, source: str | None) -> Item:
+        """The same content with another ``source`` (None: written from the fields alone)."""
+        return Item(self.uid, self.fields, self.overrides, source)
 
     def flat(self) -> dict[str, Any]:
         """Master fields plus one pseudo-field ``override:<key>`` per override (value: its
@@ -156,22 +180,27 @@ class Item:
         return out
 
     @classmethod
-    def from_flat(cls, uid: str, flat: Mapping[str, Any]) -> Item:
+    def from_flat(cls, uid: str, flat: Mapping[str, Any], source: str | None = None) -> Item:
         """Inverse of :meth:`flat`."""
         fields = {k: v for k, v in flat.items() if not k.startswith(OVERRIDE_PREFIX)}
         overrides = {
             k[len(OVERRIDE_PREFIX):]: v for k, v in flat.items() if k.startswith(OVERRIDE_PREFIX)
         }
-        return cls(uid, fields, overrides)
+        return cls(uid, fields, overrides, source)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-compatible form (what the store keeps)."""
-        return {
+        """JSON-compatible form (what the store keeps); ``source`` only when there is one."""
+        out: dict[str, Any] = {
             "uid": self.uid,
             "fields": dict(self.fields),
             "overrides": {k: dict(v) for k, v in sorted(self.overrides.items())},
         }
+        if self.source is not None:
+            out["source"] = self.source
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Item:
-        return cls(data["uid"], data.get("fields", {}), data.get("overrides", {}))
+        return cls(
+            data["uid"], data.get("fields", {}), data.get("overrides", {}), data.get("source")
+        )

@@ -128,7 +128,10 @@ def three_way(
         value = _later(hub.get(key), spoke.get(key))
         if value is not None:
             merged[key] = value
-    return MergeResult(Item.from_flat(hub.uid, merged), tuple(conflicts))
+    # the spoke's text is the latest one the merged fields came through; the writer patches
+    # it field by field, so taking it never reverts a hub-side field
+    source = spoke.source if spoke.source is not None else hub.source
+    return MergeResult(Item.from_flat(hub.uid, merged, source), tuple(conflicts))
 
 
 def same_content(a: Item, b: Item) -> bool:

@@ -243,12 +243,12 @@ class _PullPlanner:
         if alive is not None:
             # merge the edit into what the hub held before the delete, so edits other spokes
             # made between this spoke's last sync and the delete survive too
-            revived = replace(hub_item, item=Item(hub_item.uid, alive.fields, alive.overrides))
+            revived = replace(hub_item, item=Item(hub_item.uid, alive.fields, alive.overrides, alive.source))
             self.merge(r, revived, base, link.hub_version, fp_r, resurrect=True)
             return
         carried = carried_fields(self.opts, self.caps, r.item, base)
         content = overlay_uncarried(from_spoke(r.item, base, self.opts, self.caps), base, carried)
-        item = Item(hub_item.uid, content.fields, content.overrides)
+        item = Item(hub_item.uid, content.fields, content.overrides, content.source)
         in_sync = self.projected_fp(item) == fp_r
         record = ConflictRecord(
             hub_item.id, hub_item.uid, self.ctx.spoke_id, (), kind="edit-vs-delete"

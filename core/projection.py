@@ -79,7 +79,8 @@ def project_for_spoke(item: Item, options: SyncOptions, caps: Capabilities) -> I
     categories (sorted, unique) of the master and of every override, unless the spoke cannot
     carry categories; a private item in busy mode keeps its times, recurrence and status but
     shows summary "Busy" and no description, location, attendees, organizer, URL or
-    categories other than the tag. Idempotent under :func:`spoke_fingerprint`.
+    categories other than the tag. Idempotent under :func:`spoke_fingerprint`. The
+    item's ``source`` text is kept (the writer patches it), except for a busy block.
     """
     ignored = ignored_fields(options, caps)
     busy = _busy(options, item)
@@ -88,6 +89,9 @@ def project_for_spoke(item: Item, options: SyncOptions, caps: Capabilities) -> I
         item.uid,
         _project_fields(item.fields, ignored, tag, busy),
         {k: _project_fields(ov, ignored, tag, busy) for k, ov in item.overrides.items()},
+        # a busy block must not carry what the source text says beyond the fields (X-ALT-DESC,
+        # comments...): it is written from its fields alone
+        None if busy else item.source,
     )
 
 
@@ -158,7 +162,7 @@ def from_spoke(
     for key, ov in remote.overrides.items():
         base_ov = base.overrides.get(key, base_master) if base is not None else None
         overrides[key] = _strip_tag(ov, tag, _has_tag(base_ov, tag))
-    return Item(remote.uid, fields, overrides)
+    return Item(remote.uid, fields, overrides, remote.source)
 
 
 def _overlay_fields(
@@ -180,4 +184,6 @@ def overlay_uncarried(item: Item, source: Item | None, carried: Carried) -> Item
     for key, ov in item.overrides.items():
         src = source.overrides.get(key, src_master) if source is not None else None
         overrides[key] = _overlay_fields(ov, src, carried)
-    return Item(item.uid, _overlay_fields(item.fields, src_master, carried), overrides)
+    return Item(
+        item.uid, _overlay_fields(item.fields, src_master, carried), overrides, item.source
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 import cirahub.connectors.vdir as vdir_mod
 from cirahub.connectors.registry import open_connector, validate_config
 from cirahub.connectors.vdir import VdirConnector, file_name_for, version_of
+from cirahub.connectors.vdir_files import FileEntry
 from cirahub.core.errors import (
     ConfigError,
     InvalidInput,
@@ -265,17 +267,18 @@ def test_unchanged_files_are_not_read(
     made = [conn.create(ev(f"{n}@x"), "h") for n in range(5)]
     known = {r.remote_id: r.remote_version for r in made}
     parsed: list[str] = []
-    real = vdir_mod.parse_item
+    real = vdir_mod.read_file
 
-    def counting(text: str) -> Item:
-        item = real(text)
-        parsed.append(item.uid)
-        return item
+    def counting(name: str, text: str, known: Sequence[str] = ()) -> list[FileEntry]:
+        entries = real(name, text, known)
+        parsed.extend(e.uid or "" for e in entries)
+        return entries
 
-    monkeypatch.setattr(vdir_mod, "parse_item", counting)
+    monkeypatch.setattr(vdir_mod, "read_file", counting)
     assert conn.delta(None, known).changed == ()
     assert parsed == []
     conn.update(made[2].remote_id, made[2].remote_version, ev("2@x", "edited"), "h")
+    parsed.clear()  # the update read its own file (is it the file's only item?)
     conn.delta(None, known)
     assert parsed == ["2@x"]
 
