@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from lxml import etree
 
+from .ntlm import NtlmConnection, credential_file
 from .online import ExchangeOnline
 from .ops import Context, dispatch
 from .rules import Refusal
@@ -70,13 +71,17 @@ class EwsEmulator:
     """
 
     def __init__(self, users: dict[str, str] | None = None, *, online: ExchangeOnline | None = None,
-                 tls: tuple[str, str] | None = None) -> None:
+                 tls: tuple[str, str] | None = None, ntlm: bool = False) -> None:
         #: Exchange Online mode (bearer tokens only, tenant EWS settings); None = on-premises
         self.online = online
         #: (certificate file, key file): serve https (OAuth clients refuse plain http)
         self.tls = tls
         self.state = State()
         self.users = {k.lower(): v for k, v in (users or {"svc@example.com": "secret"}).items()}
+        #: on-premises NTLM instead of basic (the connection-based handshake, verified)
+        self.ntlm = ntlm
+        if ntlm:
+            credential_file(self.users)
         for address in self.users:
             self.state.add_mailbox(address)
         self.requests: list[Request] = []
@@ -259,8 +264,30 @@ def _handler(emu: EwsEmulator) -> type[BaseHTTPRequestHandler]:
                 return None
             return name.lower() if emu.users.get(name.lower()) == password else None
 
+        def _ntlm(self) -> tuple[str | None, dict[str, str]]:
+            """(user, challenge headers) of this connection's NTLM handshake."""
+            conn: NtlmConnection = getattr(self, "_ntlm_state", None) or NtlmConnection()
+            self._ntlm_state = conn
+            header = self.headers.get("Authorization", "")
+            if not header and conn.user is not None:
+                return conn.user, {}  # an authenticated connection stays so (IIS)
+            user, challenge = conn.step(header) if header else (None, None)
+            if challenge is not None:
+                return None, {"WWW-Authenticate": challenge}
+            if user is not None and emu.users.get(user) is not None:
+                return user, {}
+            return None, {"WWW-Authenticate": "NTLM"}
+
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if emu.ntlm:
+                user_ntlm, challenge = self._ntlm()
+                if user_ntlm is None:
+                    self._send(401, b"", challenge)
+                    return
+                status, body = emu.handle(raw, user_ntlm, self.headers.get("X-AnchorMailbox"))
+                self._answer(status, body)
+                return
             if emu.online is not None:
                 verdict = emu.online.admit(self.headers.get("Authorization", ""), raw)
                 if verdict.user is None:
@@ -273,6 +300,9 @@ def _handler(emu: EwsEmulator) -> type[BaseHTTPRequestHandler]:
                 self._send(401, b"", {"WWW-Authenticate": 'Basic realm="ews"'})
                 return
             status, body = emu.handle(raw, user, self.headers.get("X-AnchorMailbox"))
+            self._answer(status, body)
+
+        def _answer(self, status: int, body: bytes | None) -> None:
             if body is None:
                 self.close_connection = True
                 with contextlib.suppress(OSError):
