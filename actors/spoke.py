@@ -267,22 +267,40 @@ class SpokeActor:
             self._emit_threadsafe("progress", s, phase, counts=dict(counts), trigger=trigger)
 
         cycle = SyncCycle(self._store, connector, s.spoke_id, self._merger, progress=progress)
-        return cycle.run(trigger), interval
+        summary = cycle.run(trigger)
+        self._store_rotated_secret(s, connector)
+        return summary, interval
+
+    def _store_rotated_secret(self, s: _Spoke, connector: Any) -> None:
+        """A connector whose sign-in rotated its secret (a delegated OAuth refresh token)
+        offers the new one as ``rotated_secret``: store it (encrypted) so the sign-in
+        outlives the old token. The connector is kept: it already holds the new one."""
+        rotated = getattr(connector, "rotated_secret", None)
+        if not rotated:
+            return
+        self._store.update_spoke(s.spoke_id, secret=rotated)
+        connector.rotated_secret = None
+        spoke = self._store.get_spoke(s.spoke_id)
+        s.connector_key = self._connector_key(spoke, rotated)
 
     def _connector(self, s: _Spoke, spoke: Any) -> Any:
         """The spoke's connector, re-opened when its kind, config or secret changed."""
         from cirahub.connectors.registry import open_connector
 
         secret = self._store.get_spoke_secret(spoke.id) if spoke.has_secret else None
-        key = hashlib.sha256(json.dumps(
-            [spoke.kind, dict(spoke.config), secret], sort_keys=True, default=str
-        ).encode()).hexdigest()
+        key = self._connector_key(spoke, secret)
         if s.connector is None or s.connector_key != key:
             if s.connector is not None:
                 _close_quietly(s.connector)
             s.connector = open_connector(spoke.kind, spoke.config, secret)
             s.connector_key = key
         return s.connector
+
+    @staticmethod
+    def _connector_key(spoke: Any, secret: str | None) -> str:
+        return hashlib.sha256(json.dumps(
+            [spoke.kind, dict(spoke.config), secret], sort_keys=True, default=str
+        ).encode()).hexdigest()
 
     # --- events ---------------------------------------------------------------------------
 

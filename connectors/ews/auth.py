@@ -150,13 +150,17 @@ def oauth_settings(config: Mapping[str, Any]) -> oauth.OAuthSettings:
 
 def sign_in(config: Mapping[str, Any], username: str, secret: str | None,
             provider_factory: Callable[[oauth.OAuthSettings, str | None], oauth.TokenProvider]
-            = oauth.MsalTokenProvider) -> SignIn:
-    """The credentials for a validated EWS config (no request is sent)."""
+            = oauth.MsalTokenProvider,
+            on_refresh_token: Callable[[str], None] | None = None) -> SignIn:
+    """The credentials for a validated EWS config (no request is sent). ``on_refresh_token``
+    receives a rotated refresh token (delegated sign-in) so it can be stored."""
     auth = mode(config)
     if not auth.startswith("oauth-"):
         return SignIn(Credentials(username, secret or ""), _LEGACY[auth], impersonate=False)
     settings = oauth_settings(config)
-    bearer = BearerCredentials(provider_factory(settings, secret), settings.client_id, settings.tenant)
+    provider = (oauth.MsalTokenProvider(settings, secret, on_refresh_token=on_refresh_token)
+                if provider_factory is oauth.MsalTokenProvider else provider_factory(settings, secret))
+    bearer = BearerCredentials(provider, settings.client_id, settings.tenant)
     return SignIn(bearer, OAUTH2, impersonate=auth == "oauth-app", bearer=bearer)
 
 

@@ -124,9 +124,10 @@ def open_account(cfg: EwsConfig, secret: str | None) -> Account:
     return open_signed_in(cfg, sign_in(cfg, secret))
 
 
-def sign_in(cfg: EwsConfig, secret: str | None) -> auth.SignIn:
+def sign_in(cfg: EwsConfig, secret: str | None,
+            on_refresh_token: Callable[[str], None] | None = None) -> auth.SignIn:
     """The credentials of ``cfg`` (password, or a token provider for OAuth)."""
-    return auth.sign_in(cfg.__dict__, cfg.username, secret)
+    return auth.sign_in(cfg.__dict__, cfg.username, secret, on_refresh_token=on_refresh_token)
 
 
 def open_signed_in(cfg: EwsConfig, signed: auth.SignIn) -> Account:

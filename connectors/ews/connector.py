@@ -73,6 +73,9 @@ class EwsConnector(BaseConnector):
         self._secret = secret
         self._account: Any = None
         self._signed: SignIn | None = None
+        #: a refresh token the identity platform rotated (delegated sign-in): the caller
+        #: stores it as the spoke's new secret (see actors/spoke.py)
+        self.rotated_secret: str | None = None
         self._folder: Any = None
         ignore = set(mapping.UNSUPPORTED)
         if cfg.meetings_as_appointments:
@@ -87,6 +90,9 @@ class EwsConnector(BaseConnector):
 
     def call(self, fn: Any, what: str) -> Any:
         return with_retry(fn, what, self.cfg.max_retry_seconds, on_token_refused=self._token_refused)
+
+    def _rotated(self, refresh_token: str) -> None:
+        self.rotated_secret = refresh_token
 
     def _token_refused(self) -> None:
         """Exchange refused our bearer token: drop it and every session that carries it.
@@ -103,7 +109,7 @@ class EwsConnector(BaseConnector):
     @property
     def account(self) -> Any:
         if self._account is None:
-            self._signed = sign_in(self.cfg, self._secret)
+            self._signed = sign_in(self.cfg, self._secret, on_refresh_token=self._rotated)
             signed = self._signed
             self._account = self.call(lambda: open_signed_in(self.cfg, signed), "connect")
         return self._account

@@ -175,10 +175,29 @@ def test_login_stores_the_refresh_token_encrypted(exo_server: Server, online: On
     assert f"signed in as {SVC}" in out
     shown = exo_server.ctl("spoke", "show", "delegated", "pf")
     assert "secret" in shown.out and "stored" in shown.out
+    stored_at_login = _stored_secret(exo_server, "delegated", "pf")
+    assert stored_at_login in online.tokens.directory.refresh  # the token login received
     assert exo_server.ctl("spoke", "enable", "delegated", "pf").code == 0
     r = exo_server.ctl("sync", "delegated")
     assert r.code == 0, r.text
     assert any(v.auth == "bearer-delegated" for v in online.exo.verdicts)
+    # the identity platform rotated the refresh token when the spoke used it: the new one is
+    # stored (encrypted), so the sign-in outlives the one login received
+    rotated = _stored_secret(exo_server, "delegated", "pf")
+    assert rotated != stored_at_login and rotated in online.tokens.directory.refresh
+
+
+def _stored_secret(server: Server, hub: str, spoke: str) -> str:
+    """The spoke's secret as the database holds it, decrypted with the server's key."""
+    import sqlite3
+
+    from cryptography.fernet import Fernet
+
+    key = (server.data_dir / "secret.key").read_bytes().strip()
+    with sqlite3.connect(server.data_dir / "cirahub.db") as db:
+        (blob,) = db.execute("SELECT s.secret FROM spokes s JOIN hubs h ON h.id = s.hub_id "
+                             "WHERE h.name = ? AND s.name = ?", (hub, spoke)).fetchone()
+    return Fernet(key).decrypt(blob).decode()
 
 
 def test_no_secret_token_or_refresh_token_in_logs_answers_or_database(exo_server: Server,
