@@ -16,9 +16,19 @@ Format::
             username: svc-sync
             folder: /Team/Calendar
             password_env: EXCHANGE_PASSWORD   # or password_file: /run/secrets/ex
+          - name: online
+            kind: ews-public-folder
+            server: https://outlook.office365.com/EWS/Exchange.asmx
+            username: svc@contoso.com
+            folder: /Calendars/Team
+            auth: oauth-app
+            tenant: contoso.onmicrosoft.com
+            client_id: 0f3c1a2b-1111-4c4c-9d9d-123456789abc
+            client_secret_env: EXO_CLIENT_SECRET   # or certificate: /etc/cirahub/app.pem
 
-Every key of a spoke other than name, kind, options, password_env and password_file is a
-config field of its kind (see ``spoke add``). Secrets are read here, on the client, and sent
+Every key of a spoke other than name, kind, options and the secret keys (password_env,
+password_file, client_secret_env, client_secret_file) is a config field of its kind (see
+``spoke add``). Secrets are read here, on the client, and sent
 write-only; the file itself never holds one.
 """
 
@@ -37,7 +47,8 @@ from cirahub.control import render
 from cirahub.control.cli import EPILOG, Conn, cli, connection_options, path_arg
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
-_SPOKE_KEYS = {"name", "kind", "options", "password_env", "password_file"}
+_SPOKE_KEYS = {"name", "kind", "options", "password_env", "password_file", "client_secret_env",
+               "client_secret_file"}
 
 
 def _bad(where: str, message: str) -> click.UsageError:
@@ -71,9 +82,14 @@ def _options(where: str, raw: Any) -> pb.SyncOptions:
 
 
 def _secret(where: str, spec: Mapping[str, Any]) -> str | None:
-    env, file = spec.get("password_env"), spec.get("password_file")
-    if env and file:
-        raise _bad(where, "give password_env or password_file, not both")
+    """The spoke's secret from password_env/_file or (OAuth app-only, the same secret slot)
+    client_secret_env/_file; one of the four at most."""
+    given = [k for k in ("password_env", "password_file", "client_secret_env", "client_secret_file")
+             if spec.get(k)]
+    if len(given) > 1:
+        raise _bad(where, f"give one of {' / '.join(given)}, not several")
+    env = spec.get("password_env") or spec.get("client_secret_env")
+    file = spec.get("password_file") or spec.get("client_secret_file")
     if env:
         value = os.environ.get(str(env))
         if not value:

@@ -84,7 +84,8 @@ def discover(kind: str, under: str, page_size: int, page_token: str, all_pages: 
 def pick_calendar(conn: Conn, kind: str, config: pb.SpokeConfig, secret: str | None) -> pb.DiscoveredCalendar:
     """Walk the discovery interactively: a number picks a calendar or opens a folder, ``n``
     shows the next page, ``..`` goes up, ``q`` gives up (UsageError)."""
-    under, token, trail = "", "", []
+    under, token = "", ""
+    trail: list[str] = []
     while True:
         page = discover_page(conn, config, secret, under=under, page_token=token)
         entries = list(page.calendars)
