@@ -14,15 +14,13 @@ from .config import GraphConfig, parse_config, validate
 from .connector import GraphConnector
 from .http import Request
 
-DELEGATED_SCOPES = ("https://graph.microsoft.com/Calendars.ReadWrite.Shared",)
-
 
 def token_provider(cfg: GraphConfig, secret: str | None) -> oauth.MsalTokenProvider:
     """The msal token provider of a spoke: app-only (client secret, or certificate with an
     optional passphrase as the secret) or delegated (the refresh token as the secret)."""
     delegated = cfg.auth == "oauth-delegated"
     settings = oauth.settings_from_config(
-        cfg.to_dict(), DELEGATED_SCOPES if delegated else oauth.GRAPH_APP_SCOPES,
+        cfg.to_dict(), oauth.GRAPH_DELEGATED_SCOPES if delegated else oauth.GRAPH_APP_SCOPES,
         delegated=delegated)
     return oauth.MsalTokenProvider(settings, secret)
 

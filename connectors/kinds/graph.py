@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cirahub.connectors.kinds import ConfigField, Projection, SecretSpec, SpokeKind
+from cirahub.connectors.kinds import ConfigField, FieldType, Projection, SecretSpec, SpokeKind
 
 KIND = SpokeKind(
     name="graph",
@@ -15,16 +15,24 @@ KIND = SpokeKind(
         ConfigField("mailbox", "the user or shared mailbox (address or id); or --group"),
         ConfigField("group", "a Microsoft 365 group id (its calendar)"),
         ConfigField("calendar", "calendar name under the mailbox (default: its calendar)"),
-        ConfigField("auth", "oauth-app (default) or oauth-delegated", cli=False),
-        ConfigField("certificate", "PEM file with the app's key and certificate", cli=False),
-        ConfigField("authority", "the login host (default login.microsoftonline.com)",
-                    cli=False),
+        ConfigField("auth", "how to sign in: oauth-app (default) or oauth-delegated (then "
+                    "`cirahubctl login`)", metavar="oauth-app|oauth-delegated"),
+        ConfigField("certificate", "OAuth app-only: PEM file with the app certificate's private "
+                    "key and certificate (instead of a client secret)", type=FieldType.PATH,
+                    metavar="FILE"),
+        ConfigField("authority", "the login host (default https://login.microsoftonline.com)",
+                    metavar="URL"),
+        ConfigField("authority_ca_file", "CA certificate file trusted for the login host",
+                    key="ca_file", type=FieldType.PATH, metavar="FILE"),
         ConfigField("graph_url", "the Graph endpoint (default the v1.0 one)", cli=False),
     ),
     factory="cirahub.connectors.graph:open_graph",
     validate="cirahub.connectors.graph.config:validate",
     discover="cirahub.connectors.graph:discover",
-    secret=SecretSpec("client secret", always=True, unless=("certificate",)),
+    # the client secret (oauth-app), the certificate key's passphrase (optional), or the
+    # refresh token `cirahubctl login` stores (oauth-delegated: none needed to attach)
+    secret=SecretSpec("client secret", always=True, unless=("certificate",),
+                      unless_values=(("auth", "oauth-delegated"),)),
     projection=Projection(
         frozenset({"organizer", "rdates", "url"}),
         note="meetings are written as appointments: the attendee list goes into the body, "

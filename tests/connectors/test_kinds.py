@@ -81,3 +81,15 @@ def test_protobuf_mapping_renames_and_inverts_through_registration() -> None:
         url="https://x.example/", skip_tls_verify=True)))
     assert stored == {"url": "https://x.example/", "verify_tls": False}
     assert config_to_pb(kind, stored).caldav.skip_tls_verify is True
+
+
+def test_graph_secret_rules() -> None:
+    base = {"tenant": "contoso.onmicrosoft.com", "client_id": "0f3c1a2b-1111-4c4c-9d9d-123456789abc",
+            "mailbox": "team@contoso.com"}
+    with pytest.raises(InvalidInput) as err:
+        check_spoke_input("graph", base, None)
+    assert "client secret" in err.value.message
+    assert check_spoke_input("graph", base, "s3cret")["mailbox"] == "team@contoso.com"
+    # delegated: attached without a secret; `cirahubctl login` stores the refresh token
+    assert check_spoke_input("graph", {**base, "auth": "oauth-delegated"}, None)["auth"] == "oauth-delegated"
+    assert check_spoke_input("graph", {**base, "certificate": "/etc/cirahub/app.pem"}, None)

@@ -20,7 +20,7 @@ def _commands(text: str) -> list[list[str]]:
     for block in re.findall(r"```sh\n(.*?)```", text, re.S):
         joined = re.sub(r"\\\n\s*", " ", block)
         for line in joined.splitlines():
-            line = line.strip()
+            line = line.split(" #")[0].strip()  # a shell comment ends the command
             if line.startswith("cirahubctl "):
                 out.append(line.split()[1:])
     return out

@@ -467,6 +467,7 @@ class GraphConfig(_message.Message):
     CERTIFICATE_FIELD_NUMBER: _builtins.int
     AUTHORITY_FIELD_NUMBER: _builtins.int
     GRAPH_URL_FIELD_NUMBER: _builtins.int
+    AUTHORITY_CA_FILE_FIELD_NUMBER: _builtins.int
     tenant: _builtins.str
     """Microsoft Entra tenant id or domain"""
     client_id: _builtins.str
@@ -485,6 +486,8 @@ class GraphConfig(_message.Message):
     """login host; empty = https://login.microsoftonline.com"""
     graph_url: _builtins.str
     """Graph endpoint; empty = https://graph.microsoft.com/v1.0"""
+    authority_ca_file: _builtins.str
+    """CA certificate file trusted for the login host"""
     def __init__(
         self,
         *,
@@ -497,10 +500,11 @@ class GraphConfig(_message.Message):
         certificate: _builtins.str = ...,
         authority: _builtins.str = ...,
         graph_url: _builtins.str = ...,
+        authority_ca_file: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth", b"auth", "authority", b"authority", "calendar", b"calendar", "certificate", b"certificate", "client_id", b"client_id", "graph_url", b"graph_url", "group", b"group", "mailbox", b"mailbox", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth", b"auth", "authority", b"authority", "authority_ca_file", b"authority_ca_file", "calendar", b"calendar", "certificate", b"certificate", "client_id", b"client_id", "graph_url", b"graph_url", "group", b"group", "mailbox", b"mailbox", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
