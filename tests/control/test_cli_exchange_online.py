@@ -23,6 +23,7 @@ from tests.ews.online import (
     APP_ID,
     CLIENT_SECRET,
     FOLDER,
+    NO_ROLE_APP_ID,
     PUBLIC_APP_ID,
     SVC,
     TENANT,
@@ -228,3 +229,23 @@ def test_spoke_add_pick_walks_the_public_folder_tree(exo_server: Server, online:
     r = exo_server.ctl("spoke", "add", "picked", "none", "--kind", "ews-public-folder", *_oauth_flags(online),
                        "--pick", env=ENV, stdin="q\n")
     assert r.code != 0 and "nothing picked" in r.text
+
+
+@pytest.mark.parametrize(
+    ("client_id", "secret", "code", "needle"),
+    [(NO_ROLE_APP_ID, CLIENT_SECRET, "consent_missing", "full_access_as_app"),
+     (APP_ID, "wrong-secret-value-0", "sign_in_failed", "AADSTS7000215")],
+    ids=["consent-missing", "wrong-secret"],
+)
+def test_status_explains_sign_in_refusals(exo_server: Server, online: Online, client_id: str,
+                                          secret: str, code: str, needle: str) -> None:
+    hub = f"s-{code.replace('_', '-')}"
+    assert exo_server.ctl("hub", "create", hub).code == 0
+    r = exo_server.ctl("spoke", "add", hub, "pf", "--kind", "ews-public-folder",
+                       *_oauth_flags(online, client_id), "--folder", FOLDER, env={"EXO_SECRET": secret})
+    assert r.code == 0, r.text
+    assert exo_server.ctl("sync", hub).code == 1
+    status = exo_server.ctl("status", hub)
+    assert "action_required" in status.out and code in status.out and needle in status.out, status.out
+    assert secret not in status.out and secret not in exo_server.log_text()
+    exo_server.ctl("spoke", "disable", hub, "pf")

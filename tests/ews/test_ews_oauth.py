@@ -198,3 +198,22 @@ def test_regression_refused_token_replaced_when_exchangelib_shares_the_protocol(
         assert len(second.delta(None, {}).changed) == 1
     finally:
         second.close()
+
+
+def test_exchange_online_after_the_shutdown_date_is_ews_retired() -> None:
+    """Past 2027-04-01 any 401/403 from Exchange Online's own host means the retirement,
+    whatever the answer says (the wire text after the shutdown is not known yet)."""
+    import datetime as dt
+
+    import requests
+
+    from cirahub.connectors.ews import auth
+
+    answer = requests.Response()
+    answer.status_code, answer.url = 403, "https://outlook.office365.com/EWS/Exchange.asmx"
+    after = auth.RefusalContext("oauth-app", SVC, APP_ID, today=lambda: dt.date(2027, 4, 2))
+    before = auth.RefusalContext("oauth-app", SVC, APP_ID, today=lambda: dt.date(2027, 3, 31))
+    assert isinstance(auth.refusal(answer, after), EwsRetired)
+    assert not isinstance(auth.refusal(answer, before), EwsRetired)
+    answer.url = "https://mail.example.com/EWS/Exchange.asmx"  # Exchange Server keeps EWS
+    assert not isinstance(auth.refusal(answer, after), EwsRetired)
