@@ -45,6 +45,8 @@ class Console:
     pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="cirahub-http"))
     jobs: set[tuple[str, str]] = field(default_factory=set)
+    #: shared per-page values (see Snapshot), e.g. the dashboard's status read
+    cache: dict[str, Snapshot] = field(default_factory=dict)
     jobs_lock: threading.Lock = field(default_factory=threading.Lock)
     env: jinja2.Environment = field(default_factory=lambda: jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
@@ -113,3 +115,33 @@ def when(value: Any) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class Snapshot:
+    """A value shared by every request for ``ttl`` seconds, computed by one of them at a time
+    (the others wait for that result): however many pages are open, the runtime answers at
+    most one status read per ``ttl`` for them. ``invalidate()`` after a change."""
+
+    def __init__(self, compute: Callable[[], Any], ttl: float = 1.0) -> None:
+        self._compute = compute
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._value: Any = None
+        self._at = float("-inf")
+        self._generation = 0
+
+    def get(self) -> Any:
+        import time
+
+        with self._lock:
+            if time.monotonic() - self._at > self._ttl:
+                generation = self._generation
+                value = self._compute()
+                if generation == self._generation:  # not invalidated meanwhile
+                    self._value, self._at = value, time.monotonic()
+                return value
+            return self._value
+
+    def invalidate(self) -> None:
+        self._generation += 1
+        self._at = float("-inf")

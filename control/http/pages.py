@@ -14,7 +14,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from cirahub.control.http import views
-from cirahub.control.http.context import console_of, session_of, when
+from cirahub.control.http.context import Snapshot, console_of, session_of, when
 from cirahub.control.http.forms import (
     PERMISSIONS,
     PRIVATE_MODES,
@@ -77,15 +77,23 @@ def dashboard_data(handlers: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _dashboard(ctx: Any) -> list[dict[str, Any]]:
+    snapshot = ctx.cache.get("dashboard")
+    if snapshot is None:
+        snapshot = ctx.cache.setdefault("dashboard", Snapshot(lambda: dashboard_data(ctx.handlers)))
+    value: list[dict[str, Any]] = snapshot.get()
+    return value
+
+
 async def dashboard(request: web.Request) -> web.StreamResponse:
     ctx = console_of(request)
-    hubs = await ctx.call(dashboard_data, ctx.handlers)
+    hubs = await ctx.call(_dashboard, ctx)
     return ctx.render(request, "dashboard.html", hubs=hubs, title="Dashboard")
 
 
 async def hubs_partial(request: web.Request) -> web.StreamResponse:
     ctx = console_of(request)
-    hubs = await ctx.call(dashboard_data, ctx.handlers)
+    hubs = await ctx.call(_dashboard, ctx)
     return ctx.render(request, "_hubs.html", hubs=hubs)
 
 
@@ -96,6 +104,8 @@ def _names(request: web.Request) -> tuple[str, str]:
 def _back(request: web.Request, message: str, to: str = "/") -> web.StreamResponse:
     """After an action: back to ``to`` with ``message`` shown there; an htmx request (the
     page stays, so its live stream stays connected) gets the message alone."""
+    for snapshot in console_of(request).cache.values():
+        snapshot.invalidate()  # the next page shows the change
     if request.headers.get("HX-Request") == "true":
         return console_of(request).render(request, "_flash.html", flash_now=[message])
     session_of(request).flash.append(message)

@@ -364,6 +364,8 @@ async def _review(request: web.Request, draft: dict[str, Any], form: Any,
     except CirahubError as exc:
         return {"form": exc.message}, ""
     await ctx.call(ctx.metrics.sync)
+    for snapshot in ctx.cache.values():
+        snapshot.invalidate()
     return {}, f"attached spoke {spoke!r} ({kind}) to hub {hub!r}"
 
 
