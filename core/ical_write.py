@@ -11,8 +11,7 @@ when unchanged, else patched: :mod:`cirahub.core.ical_patch`). DTSTAMP is the gi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
-from functools import cache
+from datetime import UTC, datetime
 from typing import Any
 
 from icalendar import Calendar, Component, Event, Journal, Timezone, Todo
@@ -21,6 +20,7 @@ from cirahub.core.errors import MalformedItem
 from cirahub.core.ical_patch import patch, unchanged
 from cirahub.core.ical_props import add_field, add_recurrence_id, utc
 from cirahub.core.item import FIELDS, Item
+from cirahub.core.vtimezone_write import LAST_YEAR, rrule_vtimezone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: fields only a master VEVENT carries
@@ -109,25 +109,22 @@ def _other(item: Item, dtstamp: datetime | None) -> Component:
 
 
 def _years(items: Sequence[Item]) -> tuple[int, int]:
-    """Years the VTIMEZONEs must cover: 1970..2038 widened to every start/end written."""
-    years = {1970, 2037}
+    """The first year the VTIMEZONEs must cover (1970, or the earliest start/end written)
+    and the last (their rules are open-ended past it)."""
+    years = {1970}
     for item in items:
         for fields in (item.fields, *item.overrides.values()):
             for name in ("start", "end"):
                 value = fields.get(name)
                 if isinstance(value, Mapping) and value.get("utc"):
                     years.add(int(str(value["utc"])[:4]))
-    return min(years), max(years) + 1
+    return min(years), LAST_YEAR
 
 
-@cache
 def _vtimezone(name: str, first: int, last: int) -> Timezone | None:
-    """VTIMEZONE of an IANA zone for the years ``first``..``last`` (cached: building one
-    walks the zone's transitions)."""
-    try:
-        return Timezone.from_tzid(name, first_date=date(first, 1, 1), last_date=date(last, 1, 1))
-    except ValueError:
-        return None  # an unknown zone was written as UTC by as_moment; no VTIMEZONE needed
+    """RRULE-based VTIMEZONE of an IANA zone from ``first`` on, valid for any later date;
+    None for a name zoneinfo does not know (no VTIMEZONE is needed then)."""
+    return rrule_vtimezone(name, first)
 
 
 def _zones(item: Item, custom: dict[str, str]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -139,13 +140,26 @@ def _onsets(obs: _Observance, stop: datetime) -> Iterable[datetime]:
     yield from (d for d in obs.rdates if d <= stop)
     if obs.rule:
         try:
-            rule = rrulestr(obs.rule.replace("Z;", ";").rstrip("Z"), dtstart=obs.start)
+            rule = rrulestr(_local_until(obs.rule, obs.offset_from), dtstart=obs.start)
         except (ValueError, TypeError):
             return
         for moment in rule.xafter(obs.start, inc=False):
             if moment > stop:
                 break
             yield moment
+
+
+_UNTIL = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.I)
+
+
+def _local_until(rule: str, offset: timedelta) -> str:
+    """The rule with a UTC UNTIL (as RFC 5545 requires in a VTIMEZONE) turned into the
+    observance's wall clock, which its naive DTSTART counts in."""
+    match = _UNTIL.search(rule)
+    if match is None:
+        return rule
+    local = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S") + offset
+    return rule[: match.start()] + "UNTIL=" + local.strftime("%Y%m%dT%H%M%S") + rule[match.end():]
 
 
 def _observances(component: Component) -> list[_Observance]:
