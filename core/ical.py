@@ -55,8 +55,9 @@ warnings.filterwarnings("ignore", category=GloballyUniqueTZIDGuessed)
 _BEGIN = re.compile(r"^BEGIN:(VEVENT|VTODO|VJOURNAL)\s*$", re.I | re.M)
 #: components carried as items of their own
 ITEM_COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL")
-#: lines a VTODO/VJOURNAL content digest ignores (stamps that change without an edit)
-_VOLATILE_LINES = ("DTSTAMP", "LAST-MODIFIED")
+#: lines a VTODO/VJOURNAL content digest ignores (stamps that change without an edit; the UID
+#: is identity, not content)
+_VOLATILE_LINES = ("DTSTAMP", "LAST-MODIFIED", "UID")
 
 
 def derived_uid(identity: str) -> str:

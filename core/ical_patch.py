@@ -87,7 +87,9 @@ def unchanged(item: Item) -> bool:
 
 def _has_uid(source: _Source) -> bool:
     return all(
-        "UID" in c for c in (source.master, *source.overrides.values()) if c is not None
+        "UID" in c
+        for c in (source.master, *source.overrides.values(), *source.others)
+        if c is not None and c.name in ("VEVENT", "VTODO", "VJOURNAL")
     )
 
 
