@@ -13,7 +13,7 @@ Format::
           - name: exchange
             kind: ews-public-folder
             server: https://mail.example.com/EWS/Exchange.asmx
-            username: svc-sync
+            username: svc-sync@example.com
             folder: /Team/Calendar
             password_env: EXCHANGE_PASSWORD   # or password_file: /run/secrets/ex
           - name: online

@@ -25,6 +25,7 @@ from cirahub.connectors.kinds import (
 )
 from cirahub.control import render
 from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options, path_arg
+from cirahub.control.errors import ExitCode
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
 
@@ -194,6 +195,11 @@ def read_secret(password_env: str | None, password_file: str | None, *, prompt: 
     return None
 
 
+no_check_option = click.option(
+    "--no-check", is_flag=True,
+    help="Store without reaching the calendar first (it is checked at the first sync).")
+
+
 # --- commands ----------------------------------------------------------------------------------
 
 
@@ -206,10 +212,16 @@ def read_secret(password_env: str | None, password_file: str | None, *, prompt: 
 @click.option("--disabled", is_flag=True, help="Attach without starting to sync.")
 @click.option("--pick", is_flag=True, help="Choose the calendar interactively from what the "
               "connection flags reach (see `cirahubctl discover`).")
+@no_check_option
 @option_flags
 @connection_options
 def spoke_add(hub: str, name: str, kind: str, conn: Conn, pick: bool = False, **kw: Any) -> None:
     """Attach the calendar NAME to HUB.
+
+    The server first reaches the calendar (lists it; checks a folder is writable when the
+    hub may write there) and refuses, with the reason (exit 7), a spoke that cannot work;
+    --no-check stores it anyway. Exchange user names: user@example.com, DOMAIN\\user or a
+    plain name (then --mailbox gives the e-mail address).
 
     \b
     Examples:
@@ -218,8 +230,9 @@ def spoke_add(hub: str, name: str, kind: str, conn: Conn, pick: bool = False, **
           --url https://cloud.example.com/remote.php/dav/calendars/me/team/ \\
           --username me --password-env NEXTCLOUD_PASSWORD
       cirahubctl spoke add team exchange --kind ews-public-folder \\
-          --server https://mail.example.com/EWS/Exchange.asmx --username svc-sync \\
-          --password-env EXCHANGE_PASSWORD --folder /Team/Calendar
+          --server https://mail.example.com/EWS/Exchange.asmx --username 'CORP\\svc-sync' \\
+          --mailbox svc-sync@example.com --password-env EXCHANGE_PASSWORD \\
+          --folder /Team/Calendar
     """
     config = build_config(kind, kw, require=not pick)
     spec = get_kind(kind)
@@ -234,7 +247,9 @@ def spoke_add(hub: str, name: str, kind: str, conn: Conn, pick: bool = False, **
     if kw.get("disabled"):
         options.enabled = False
     with conn.client() as c:
-        result = c.add_spoke(hub, name, config, options, secret)
+        result = c.call("AddSpoke", pb.AddSpokeRequest(
+            hub=hub, name=name, config=config, options=options, secret=secret or "",
+            no_check=kw.get("no_check", False)))
     if conn.json:
         render.emit_json(result)
     else:
@@ -319,11 +334,19 @@ def spoke_show(hub: str, name: str, conn: Conn) -> None:
 @spoke.command("options", epilog=EPILOG)
 @click.argument("hub")
 @click.argument("name")
+@no_check_option
 @option_flags
 @connection_options
 def spoke_options(hub: str, name: str, conn: Conn, **kw: Any) -> None:
     """Change the sync options (or the password) of the spoke NAME of HUB; without flags,
-    show them. Only the flags given change."""
+    show them. Only the flags given change. A new password or --allow-hub is tried against
+    the calendar first (refused with the reason, exit 7; --no-check skips that).
+
+    \b
+    Examples:
+      cirahubctl spoke options team alice --days-back 30 --interval 10m
+      cirahubctl spoke options team nextcloud --password-env NEXTCLOUD_PASSWORD
+    """
     secret = secret_from_flags(kw, prompt=None)
     options = build_options(kw)
     with conn.client() as c:
@@ -331,11 +354,34 @@ def spoke_options(hub: str, name: str, conn: Conn, **kw: Any) -> None:
             result = c.call("GetSpoke", pb.SpokeRef(hub=hub, spoke=name))
         else:
             result = c.call("UpdateSpoke", pb.UpdateSpokeRequest(
-                hub=hub, spoke=name, options=options, secret=secret))
+                hub=hub, spoke=name, options=options, secret=secret,
+                no_check=kw.get("no_check", False)))
     if conn.json:
         render.emit_json(result)
     else:
         render.details(render.options_pairs(result.options))
+
+
+@spoke.command("test", epilog=EPILOG)
+@click.argument("hub")
+@click.argument("name")
+@connection_options
+@click.pass_context
+def spoke_test(ctx: click.Context, hub: str, name: str, conn: Conn) -> None:
+    """Reach the calendar of the spoke NAME of HUB now, as `spoke add` checks it (nothing is
+    written). Exit 0 when it can be used, 7 with the reason otherwise.
+
+    \b
+    Example:
+      cirahubctl spoke test team alice
+    """
+    with conn.client() as c:
+        result = c.call("TestSpoke", pb.SpokeRef(hub=hub, spoke=name))
+    if conn.json:
+        render.emit_json(result)
+    else:
+        click.echo(f"{hub}/{name}: {'ok' if result.ok else 'cannot be used'}: {result.message}")
+    ctx.exit(ExitCode.OK if result.ok else ExitCode.PRECONDITION)
 
 
 def _simple(command: str, method: str, done: str, doc: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,7 +21,7 @@ from cirahub.connectors.kinds import DiscoveryPage, DiscoveryQuery, get_kind
 from cirahub.connectors.registry import validate_config
 from cirahub.control.connection import ConnectionCheck, test_connection
 from cirahub.control.syncing import sync_rounds
-from cirahub.core.errors import InvalidInput
+from cirahub.core.errors import ConfigError, InvalidInput
 from cirahub.core.options import SyncOptions
 from cirahub.store.files import backup_sqlite
 
@@ -138,12 +138,16 @@ class Handlers:
 
     def add_spoke(
         self, hub: str, name: str, kind: str, config: Mapping[str, Any],
-        options: Mapping[str, Any], secret: str | None,
+        options: Mapping[str, Any], secret: str | None, *, check: bool = True,
     ) -> Any:
+        """Attach a spoke. With ``check`` its calendar is reached first and the spoke refused
+        (ConfigError, AuthError…, nothing stored) when it cannot be used."""
         self.store.get_hub(_required(hub, "hub"))  # NotFound before config errors
         _required(name, "spoke")
         normalized = check_spoke_input(kind, config, secret)
         opts = SyncOptions.from_dict(options)
+        if check:
+            refuse_unusable(name, kind, test_connection(kind, normalized, secret), opts)
         spoke = self.store.add_spoke(hub, name, kind, normalized, opts, secret or None)
         self._changed()
         return spoke
@@ -157,8 +161,11 @@ class Handlers:
         return list(self.store.list_spokes(hub or None))
 
     def update_spoke(
-        self, hub: str, name: str, changes: Mapping[str, Any], secret: str | None
+        self, hub: str, name: str, changes: Mapping[str, Any], secret: str | None,
+        *, check: bool = True,
     ) -> Any:
+        """Change options and/or the secret. With ``check``, a new secret or new hub_writes is
+        tried against the calendar first (as :meth:`add_spoke` does)."""
         spoke = self.get_spoke(hub, name)
         if not changes and secret is None:
             raise InvalidInput("nothing to change: give at least one option or a new secret",
@@ -166,9 +173,26 @@ class Handlers:
         if secret is not None and not secret:
             raise InvalidInput("the new secret must not be empty", field="secret")
         new = spoke.options.with_changes(changes)
+        if check and (secret is not None or new.hub_writes != spoke.options.hub_writes):
+            stored = secret if secret is not None else self._secret(spoke)
+            refuse_unusable(name, spoke.kind,
+                            test_connection(spoke.kind, spoke.config, stored), new, "changed")
         updated = self.store.update_spoke(spoke.id, options=new, secret=secret)
         self._changed()
         return updated
+
+    def _secret(self, spoke: Any) -> str | None:
+        return self.store.get_spoke_secret(spoke.id) if spoke.has_secret else None
+
+    def test_spoke(self, hub: str, name: str) -> ConnectionCheck:
+        """Reach an attached spoke's calendar with its stored config and secret (writes
+        nothing); the answer says whether it can be used, and why not."""
+        spoke = self.get_spoke(hub, name)
+        result = test_connection(spoke.kind, spoke.config, self._secret(spoke))
+        reason = unusable(spoke.kind, result, spoke.options)
+        if reason and result.ok:
+            return replace(result, ok=False, message=reason)
+        return result
 
     def remove_spoke(self, hub: str, name: str) -> None:
         spoke = self.get_spoke(hub, name)
@@ -309,6 +333,31 @@ class Handlers:
         """The hub actors' own status (one dict each; ``error`` set for one that did not
         answer)."""
         return list(self.runtime.hub_actors())
+
+
+def unusable(kind: str, check: ConnectionCheck, options: SyncOptions) -> str | None:
+    """Why a spoke with these options cannot work on what ``check`` found, or None."""
+    if check.ok and check.error_code and check.choices:
+        names = ", ".join(c.value for c in check.choices)
+        return f"{check.message}: the URL holds several calendars ({names}); pick one with --calendar"
+    if check.ok:
+        return None
+    writes = options.hub_writes
+    if (kind == "vdir" and not (writes.create or writes.update or writes.delete)
+            and "writable" in check.message):
+        return None  # the hub never writes there: reading is enough
+    return check.message
+
+
+def refuse_unusable(name: str, kind: str, check: ConnectionCheck, options: SyncOptions,
+                    what: str = "stored") -> None:
+    """ConfigError (FAILED_PRECONDITION, exit 7) with the reason when the spoke cannot work;
+    ``what`` says what did not happen ("stored", "changed")."""
+    reason = unusable(kind, check, options)
+    if reason is not None:
+        raise ConfigError(f"spoke {name!r} not {what}: {reason}; fix it, or do it anyway "
+                          "with --no-check", spoke=name, kind=kind,
+                          check=check.error_code or "unreachable")
 
 
 def _required(value: str, what: str) -> str:

@@ -100,7 +100,7 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
         kind, config = cv.config_from_pb(request.config)
         options = cv.options_patch(request.options if request.HasField("options") else None)
         spoke = self.h.add_spoke(request.hub, request.name, kind, config, options,
-                                 request.secret or None)
+                                 request.secret or None, check=not request.no_check)
         return self._spoke(spoke)
 
     @unary
@@ -125,7 +125,15 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
     def UpdateSpoke(self, request: pb.UpdateSpokeRequest, context: Any) -> pb.Spoke:
         changes = cv.options_patch(request.options if request.HasField("options") else None)
         secret = request.secret if request.HasField("secret") else None
-        return self._spoke(self.h.update_spoke(request.hub, request.spoke, changes, secret))
+        return self._spoke(self.h.update_spoke(request.hub, request.spoke, changes, secret,
+                                               check=not request.no_check))
+
+    @unary
+    def TestSpoke(self, request: pb.SpokeRef, context: Any) -> pb.SpokeCheck:
+        check = self.h.test_spoke(request.hub, request.spoke)
+        return pb.SpokeCheck(hub=request.hub, spoke=request.spoke, ok=check.ok,
+                             message=check.message, error_code=check.error_code,
+                             calendars=[c.value for c in check.choices if c.key == "calendar"])
 
     @unary
     def RemoveSpoke(self, request: pb.SpokeRef, context: Any) -> pb.RemoveSpokeResponse:

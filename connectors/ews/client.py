@@ -9,6 +9,7 @@ would be exceeded a TransientError (with ``back_off``) is raised. A 401 is an Au
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -87,9 +88,7 @@ def validate(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise InvalidInput(f"unknown config key {unknown[0]!r} for {kind}", key=unknown[0])
     out = {k: v for k, v in config.items()}
-    for key in ("username",):
-        if not isinstance(out.get(key), str) or "@" not in out[key]:
-            raise InvalidInput(f"{key} must be an e-mail style user name", key=key)
+    _check_user(out)
     autodiscover = out.get("autodiscover", False)
     if not isinstance(autodiscover, bool):
         raise InvalidInput("autodiscover must be true or false", key="autodiscover")
@@ -113,6 +112,29 @@ def validate(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
     if "page_size" in out and not 1 <= int(out["page_size"]) <= 1000:
         raise InvalidInput("page_size must be between 1 and 1000", key="page_size")
     return out
+
+
+#: the user name forms Exchange accepts: a UPN (user@example.com), DOMAIN\\user, or a plain name
+_USERNAME = re.compile(r"[^\s@\\/]+@[^\s@\\/]+|[^\s@\\/]+\\[^\s@\\/]+|[^\s@\\/:]+")
+
+
+def _check_user(out: dict[str, Any]) -> None:
+    """Every user name form Exchange accepts; the mailbox's e-mail address (which EWS
+    addresses the mailbox by) is the username when it is one, else ``mailbox`` must give it."""
+    user = out.get("username")
+    if not isinstance(user, str) or not _USERNAME.fullmatch(user.strip()):
+        raise InvalidInput("username must be a user name Exchange accepts: user@example.com "
+                           "(UPN), DOMAIN\\user, or a plain user name", key="username")
+    out["username"] = user.strip()
+    mailbox = out.get("mailbox")
+    if mailbox is not None and (not isinstance(mailbox, str) or "@" not in mailbox):
+        raise InvalidInput("mailbox must be an e-mail address (the mailbox's primary SMTP "
+                           "address)", key="mailbox")
+    if "@" not in user and not mailbox:
+        raise InvalidInput(
+            f"username {user.strip()!r} is not an e-mail address, so give the mailbox's address "
+            "too (--mailbox svc-sync@example.com): EWS addresses the mailbox by it",
+            key="mailbox")
 
 
 def make_config(kind: str, config: Mapping[str, Any]) -> EwsConfig:

@@ -14,6 +14,8 @@ KIND = SpokeKind(
         ConfigField("username", "the user to log in as (app-only OAuth: the mailbox to act as)",
                     required=True),
         ConfigField("folder", "the public folder path", required=True, metavar="/A/B"),
+        ConfigField("mailbox", "the user's e-mail address, when the username is not one "
+                    "(DOMAIN\\user, plain)"),
         *SIGN_IN_FIELDS,
     ),
     factory="cirahub.connectors.ews:open_public_folder",

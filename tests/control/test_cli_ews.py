@@ -49,10 +49,16 @@ def test_public_folder_and_mailbox_spokes_through_the_cli(server: Server, tmp_pa
         assert [i["subject"] for i in emu.user.find(folder_id, "Offsite")] == ["Offsite"]
         assert emu.meeting_messages == []
 
-        # wrong password: the sync fails with an auth error the operator can read
-        r = server.ctl("spoke", "add", "exchange", "bad", "--kind", "ews-public-folder",
-                       "--server", emu.url, "--username", USER, "--password-env", "EX_PW",
-                       "--folder", "/Team/Calendar", env={"EX_PW": "wr0ng-Secret-77"})
+        # wrong password: refused before it is stored, with a reason the operator can read
+        bad = ("spoke", "add", "exchange", "bad", "--kind", "ews-public-folder",
+               "--server", emu.url, "--username", USER, "--password-env", "EX_PW",
+               "--folder", "/Team/Calendar")
+        r = server.ctl(*bad, env={"EX_PW": "wr0ng-Secret-77"})
+        assert r.code == 7, r.text
+        assert "not stored" in r.err and "password" in r.err and "wr0ng" not in r.text
+        assert server.ctl("spoke", "show", "exchange", "bad").code == 3
+        # stored anyway with --no-check: the sync fails with the same auth error
+        r = server.ctl(*bad, "--no-check", env={"EX_PW": "wr0ng-Secret-77"})
         assert r.code == 0, r.text
         r = server.ctl("sync", "exchange", "--spoke", "bad")
         assert r.code == 1, r.text

@@ -341,10 +341,13 @@ class EwsPublicFolderConfig(_message.Message):
     CERTIFICATE_FIELD_NUMBER: _builtins.int
     AUTHORITY_FIELD_NUMBER: _builtins.int
     AUTHORITY_CA_FILE_FIELD_NUMBER: _builtins.int
+    MAILBOX_FIELD_NUMBER: _builtins.int
     server: _builtins.str
     """EWS URL or host name"""
     username: _builtins.str
-    """the user to act as (app-only OAuth: the mailbox impersonated)"""
+    """the user to act as (app-only OAuth: the mailbox impersonated): user@example.com (UPN),
+    DOMAIN\\user or a plain user name
+    """
     folder: _builtins.str
     auth: _builtins.str
     """basic | ntlm | oauth-app | oauth-delegated; empty = basic"""
@@ -357,6 +360,8 @@ class EwsPublicFolderConfig(_message.Message):
     certificate: _builtins.str
     authority: _builtins.str
     authority_ca_file: _builtins.str
+    mailbox: _builtins.str
+    """the user's e-mail address; required when username is not one"""
     def __init__(
         self,
         *,
@@ -369,10 +374,11 @@ class EwsPublicFolderConfig(_message.Message):
         certificate: _builtins.str = ...,
         authority: _builtins.str = ...,
         authority_ca_file: _builtins.str = ...,
+        mailbox: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth", b"auth", "authority", b"authority", "authority_ca_file", b"authority_ca_file", "certificate", b"certificate", "client_id", b"client_id", "folder", b"folder", "server", b"server", "tenant", b"tenant", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth", b"auth", "authority", b"authority", "authority_ca_file", b"authority_ca_file", "certificate", b"certificate", "client_id", b"client_id", "folder", b"folder", "mailbox", b"mailbox", "server", b"server", "tenant", b"tenant", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -939,10 +945,16 @@ class AddSpokeRequest(_message.Message):
     CONFIG_FIELD_NUMBER: _builtins.int
     OPTIONS_FIELD_NUMBER: _builtins.int
     SECRET_FIELD_NUMBER: _builtins.int
+    NO_CHECK_FIELD_NUMBER: _builtins.int
     hub: _builtins.str
     name: _builtins.str
     secret: _builtins.str
     """write-only"""
+    no_check: _builtins.bool
+    """The calendar is reached first (listed; a folder checked writable when the hub may write)
+    and the spoke refused with FAILED_PRECONDITION and the reason when it cannot be; true
+    stores it without that check.
+    """
     @_builtins.property
     def config(self) -> Global___SpokeConfig:
         """the kind is the oneof case that is set"""
@@ -957,10 +969,11 @@ class AddSpokeRequest(_message.Message):
         config: Global___SpokeConfig | None = ...,
         options: Global___SyncOptions | None = ...,
         secret: _builtins.str = ...,
+        no_check: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "options", b"options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "hub", b"hub", "name", b"name", "options", b"options", "secret", b"secret"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config", "hub", b"hub", "name", b"name", "no_check", b"no_check", "options", b"options", "secret", b"secret"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1132,10 +1145,15 @@ class UpdateSpokeRequest(_message.Message):
     SPOKE_FIELD_NUMBER: _builtins.int
     OPTIONS_FIELD_NUMBER: _builtins.int
     SECRET_FIELD_NUMBER: _builtins.int
+    NO_CHECK_FIELD_NUMBER: _builtins.int
     hub: _builtins.str
     spoke: _builtins.str
     secret: _builtins.str
     """write-only; set = replace the stored secret"""
+    no_check: _builtins.bool
+    """A new secret or new hub_writes is checked against the calendar first (as AddSpoke does);
+    true skips that check.
+    """
     @_builtins.property
     def options(self) -> Global___SyncOptions:
         """only the fields set change"""
@@ -1147,16 +1165,56 @@ class UpdateSpokeRequest(_message.Message):
         spoke: _builtins.str = ...,
         options: Global___SyncOptions | None = ...,
         secret: _builtins.str | None = ...,
+        no_check: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_secret", b"_secret", "options", b"options", "secret", b"secret"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_secret", b"_secret", "hub", b"hub", "options", b"options", "secret", b"secret", "spoke", b"spoke"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_secret", b"_secret", "hub", b"hub", "no_check", b"no_check", "options", b"options", "secret", b"secret", "spoke", b"spoke"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__secret: _TypeAlias = _typing.Literal["secret"]  # noqa: Y015
     _WhichOneofArgType__secret: _TypeAlias = _typing.Literal["_secret", b"_secret"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType__secret) -> _WhichOneofReturnType__secret | None: ...
 
 Global___UpdateSpokeRequest: _TypeAlias = UpdateSpokeRequest  # noqa: Y015
+
+@_typing.final
+class SpokeCheck(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HUB_FIELD_NUMBER: _builtins.int
+    SPOKE_FIELD_NUMBER: _builtins.int
+    OK_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    ERROR_CODE_FIELD_NUMBER: _builtins.int
+    CALENDARS_FIELD_NUMBER: _builtins.int
+    hub: _builtins.str
+    spoke: _builtins.str
+    ok: _builtins.bool
+    message: _builtins.str
+    """what was found, or why the calendar cannot be used"""
+    error_code: _builtins.str
+    """e.g. "config_error", "auth_failed" (empty when ok)"""
+    @_builtins.property
+    def calendars(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """a URL holding several calendars: their names"""
+
+    def __init__(
+        self,
+        *,
+        hub: _builtins.str = ...,
+        spoke: _builtins.str = ...,
+        ok: _builtins.bool = ...,
+        message: _builtins.str = ...,
+        error_code: _builtins.str = ...,
+        calendars: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calendars", b"calendars", "error_code", b"error_code", "hub", b"hub", "message", b"message", "ok", b"ok", "spoke", b"spoke"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SpokeCheck: _TypeAlias = SpokeCheck  # noqa: Y015
 
 @_typing.final
 class RemoveSpokeResponse(_message.Message):

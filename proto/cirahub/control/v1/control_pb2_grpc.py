@@ -94,6 +94,11 @@ class ControlServiceStub:
                 request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.DiscoverCalendarsRequest.SerializeToString,
                 response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.DiscoverCalendarsResponse.FromString,
                 _registered_method=True)
+        self.TestSpoke = channel.unary_unary(
+                '/cirahub.control.v1.ControlService/TestSpoke',
+                request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.SpokeRef.SerializeToString,
+                response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.SpokeCheck.FromString,
+                _registered_method=True)
         self.ConfirmDeletes = channel.unary_unary(
                 '/cirahub.control.v1.ControlService/ConfirmDeletes',
                 request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.HaltRequest.SerializeToString,
@@ -226,6 +231,14 @@ class ControlServiceServicer:
         mailbox's and shared calendars, a CalDAV principal's collections, Graph calendars),
         storing nothing: the spoke wizard's picker. Sign-in and access errors as for a sync
         (FAILED_PRECONDITION with the advice in ErrorInfo.fields).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TestSpoke(self, request, context):
+        """Reaches the spoke's calendar with its stored settings now, as AddSpoke checks it; writes
+        nothing. A calendar that cannot be reached is an answer (ok false), not an error.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -372,6 +385,11 @@ def add_ControlServiceServicer_to_server(servicer, server):
                     servicer.DiscoverCalendars,
                     request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.DiscoverCalendarsRequest.FromString,
                     response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.DiscoverCalendarsResponse.SerializeToString,
+            ),
+            'TestSpoke': grpc.unary_unary_rpc_method_handler(
+                    servicer.TestSpoke,
+                    request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.SpokeRef.FromString,
+                    response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.SpokeCheck.SerializeToString,
             ),
             'ConfirmDeletes': grpc.unary_unary_rpc_method_handler(
                     servicer.ConfirmDeletes,
@@ -748,6 +766,33 @@ class ControlService:
             '/cirahub.control.v1.ControlService/DiscoverCalendars',
             cirahub_dot_control_dot_v1_dot_control__pb2.DiscoverCalendarsRequest.SerializeToString,
             cirahub_dot_control_dot_v1_dot_control__pb2.DiscoverCalendarsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TestSpoke(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cirahub.control.v1.ControlService/TestSpoke',
+            cirahub_dot_control_dot_v1_dot_control__pb2.SpokeRef.SerializeToString,
+            cirahub_dot_control_dot_v1_dot_control__pb2.SpokeCheck.FromString,
             options,
             channel_credentials,
             insecure,

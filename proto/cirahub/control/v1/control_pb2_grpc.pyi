@@ -67,6 +67,10 @@ class ControlServiceStub:
     storing nothing: the spoke wizard's picker. Sign-in and access errors as for a sync
     (FAILED_PRECONDITION with the advice in ErrorInfo.fields).
     """
+    TestSpoke: _grpc.UnaryUnaryMultiCallable[_control_pb2.SpokeRef, _control_pb2.SpokeCheck]
+    """Reaches the spoke's calendar with its stored settings now, as AddSpoke checks it; writes
+    nothing. A calendar that cannot be reached is an answer (ok false), not an error.
+    """
     ConfirmDeletes: _grpc.UnaryUnaryMultiCallable[_control_pb2.HaltRequest, _control_pb2.HaltAnswer]
     """Answers "yes" to the current halt of a spoke (empty listing, mass delete): its next run
     applies the held-back deletions once, and only if it sees exactly the same loss (else it
@@ -129,6 +133,10 @@ class ControlServiceAsyncStub(ControlServiceStub):
     mailbox's and shared calendars, a CalDAV principal's collections, Graph calendars),
     storing nothing: the spoke wizard's picker. Sign-in and access errors as for a sync
     (FAILED_PRECONDITION with the advice in ErrorInfo.fields).
+    """
+    TestSpoke: _aio.UnaryUnaryMultiCallable[_control_pb2.SpokeRef, _control_pb2.SpokeCheck]  # type: ignore[assignment]
+    """Reaches the spoke's calendar with its stored settings now, as AddSpoke checks it; writes
+    nothing. A calendar that cannot be reached is an answer (ok false), not an error.
     """
     ConfirmDeletes: _aio.UnaryUnaryMultiCallable[_control_pb2.HaltRequest, _control_pb2.HaltAnswer]  # type: ignore[assignment]
     """Answers "yes" to the current halt of a spoke (empty listing, mass delete): its next run
@@ -261,6 +269,16 @@ class ControlServiceServicer(metaclass=_abc_1.ABCMeta):
         mailbox's and shared calendars, a CalDAV principal's collections, Graph calendars),
         storing nothing: the spoke wizard's picker. Sign-in and access errors as for a sync
         (FAILED_PRECONDITION with the advice in ErrorInfo.fields).
+        """
+
+    @_abc_1.abstractmethod
+    def TestSpoke(
+        self,
+        request: _control_pb2.SpokeRef,
+        context: _ServicerContext,
+    ) -> _typing.Union[_control_pb2.SpokeCheck, _abc.Awaitable[_control_pb2.SpokeCheck]]:
+        """Reaches the spoke's calendar with its stored settings now, as AddSpoke checks it; writes
+        nothing. A calendar that cannot be reached is an answer (ok false), not an error.
         """
 
     @_abc_1.abstractmethod
