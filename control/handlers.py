@@ -146,7 +146,7 @@ class Handlers:
         _required(name, "spoke")
         normalized = check_spoke_input(kind, config, secret)
         opts = SyncOptions.from_dict(options)
-        if check:
+        if check and not awaits_login(normalized, secret):
             refuse_unusable(name, kind, test_connection(kind, normalized, secret), opts)
         spoke = self.store.add_spoke(hub, name, kind, normalized, opts, secret or None)
         self._changed()
@@ -333,6 +333,13 @@ class Handlers:
         """The hub actors' own status (one dict each; ``error`` set for one that did not
         answer)."""
         return list(self.runtime.hub_actors())
+
+
+def awaits_login(config: Mapping[str, Any], secret: str | None) -> bool:
+    """A delegated sign-in gets its token from `cirahubctl login` after the spoke is stored:
+    nothing can be reached before that."""
+    mode = str(config.get("auth_type") or config.get("auth") or "").lower()
+    return mode in ("oauth-delegated", "delegated") and not secret
 
 
 def unusable(kind: str, check: ConnectionCheck, options: SyncOptions) -> str | None:
