@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cirahub.connectors.base import Write, WriteResult
+from cirahub.core.counts import Count
 from cirahub.core.errors import CirahubError, PreconditionFailed
 from cirahub.core.model import HubItem, WriteFailure
 from cirahub.core.ops import SpokeOp
@@ -44,7 +45,7 @@ def partial_error(failures: Sequence[WriteFailure]) -> dict[str, Any]:
 def note_projection(spoke_id: str, op: SpokeOp, result: WriteResult, counts: dict[str, int]) -> None:
     """A write the spoke holds as its declared projection of the item (see its notes)."""
     if result.notes:
-        counts["projected"] = counts.get("projected", 0) + 1
+        counts[Count.PROJECTED] = counts.get(Count.PROJECTED, 0) + 1
         log.info("spoke %s holds a projection of %s: %s", spoke_id, op.hub_item_id, "; ".join(result.notes))
 
 
@@ -53,7 +54,7 @@ def note_failure(spoke_id: str, op: SpokeOp, w: Write, error: CirahubError,
     """Count a failed write; the item's own failures (not a stale version, which is re-planned)
     are returned to be recorded with it."""
     stale = isinstance(error, PreconditionFailed)
-    key = "push_stale" if stale else "push_failed"
+    key = Count.PUSH_STALE if stale else Count.PUSH_FAILED
     counts[key] = counts.get(key, 0) + 1
     log.info("write to spoke %s failed: %s", spoke_id, error)
     return [] if stale else [failure_of(op, w, error, candidates)]

@@ -15,6 +15,9 @@ Guarantees:
 - ``merge`` applies ops in transactions of ``merge_batch_size`` ops; every op is idempotent, so
   Ray re-running a call after a restart (``max_task_retries``), or the spoke re-pulling after a
   crash between two transactions, changes nothing twice;
+- a merge that changed the hub tells the supervisor (fire-and-forget), which gives every
+  other enabled spoke of the hub a push run (DESIGN, fan-out); a lost notice only delays the
+  spread to the spokes' next polls;
 - a writer that was fenced (WriterFenced from the store) stops writing that hub: further merges
   of it raise WriterFenced, the fence is visible in :meth:`HubActor.status`, and only
   :meth:`HubActor.recover` (an operator's or the supervisor's decision) takes the hub back.
@@ -25,62 +28,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields, replace
 from typing import Any
 
+from cirahub.cluster.bootstrap import cirahub_cause, open_store
+from cirahub.cluster.names import SUPERVISOR_NAME, hub_actor_name, hub_shard
 from cirahub.cluster.settings import Settings
-from cirahub.core.errors import CirahubError, StoreError, WriterFenced
+from cirahub.core.errors import StoreError, WriterFenced
 from cirahub.core.ops import HubOp
+from cirahub.store.records import MergeResult
 
 log = logging.getLogger(__name__)
-
-HUB_ACTOR_PREFIX = "cirahub-hub-"
-
-
-def hub_shard(hub_id: str, shards: int) -> int:
-    """The shard (hub actor index) owning ``hub_id``; stable across processes and restarts."""
-    return zlib.crc32(hub_id.encode("utf-8")) % max(1, shards)
-
-
-def hub_actor_name(shard: int) -> str:
-    return f"{HUB_ACTOR_PREFIX}{shard}"
-
-
-def combine_results(results: Sequence[Any]) -> Any:
-    """One MergeResult from the results of consecutive batches (counts summed, ``created``
-    merged, ``stale`` concatenated, ``version`` the last)."""
-    if not results:
-        return None
-    first = results[0]
-    if len(results) == 1:
-        return first
-    changes: dict[str, Any] = {}
-    for f in fields(first):
-        values = [getattr(r, f.name) for r in results]
-        if f.name == "created":
-            merged: dict[str, str] = {}
-            for v in values:
-                merged.update(v)
-            changes[f.name] = merged
-        elif f.name == "stale":
-            changes[f.name] = tuple(x for v in values for x in v)
-        elif f.name == "version":
-            changes[f.name] = max(values)
-        elif isinstance(values[0], int):
-            changes[f.name] = sum(values)
-    return replace(first, **changes)
-
-
-def open_store(settings: Settings) -> Any:
-    """Open the store the way every cirahub process does (data dir + secret key)."""
-    from cirahub.store.repository import Store
-    from cirahub.store.secrets import load_or_create_key
-
-    key = load_or_create_key(settings.data_dir)
-    return Store.open(settings.database_url, data_dir=settings.data_dir, secret_key=key)
 
 
 class HubActor:
@@ -95,8 +54,7 @@ class HubActor:
         self._locks: dict[str, asyncio.Lock] = {}
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hub-merge")
         self._merges = 0
-        #: fault injection for tests: exit the process after this many committed batches
-        self._crash_after_batches: int | None = None
+        self._supervisor: Any = None
         for hub in self._store.list_hubs():
             if self._owns(hub.id):
                 self._acquire(hub.id)
@@ -116,7 +74,7 @@ class HubActor:
     async def ping(self) -> dict[str, Any]:
         return {"shard": self._shard, "pid": os.getpid(), "hubs": len(self._epochs)}
 
-    async def merge(self, hub_id: str, spoke_id: str, ops: Sequence[HubOp]) -> Any:
+    async def merge(self, hub_id: str, spoke_id: str, ops: Sequence[HubOp]) -> MergeResult:
         """Apply ``ops`` (pull ops of one spoke run) to ``hub_id``; returns the MergeResult.
 
         Raises WriterFenced when this actor lost the hub, StoreError when the store fails
@@ -129,35 +87,39 @@ class HubActor:
         lock = self._locks.setdefault(hub_id, asyncio.Lock())
         async with lock:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, self._merge_blocking, hub_id, spoke_id,
-                                              list(ops))
+            result = await loop.run_in_executor(self._pool, self._merge_blocking, hub_id,
+                                                spoke_id, list(ops))
+        if result.changed:
+            self._hub_changed(hub_id, spoke_id)
+        return result
 
-    def _merge_blocking(self, hub_id: str, spoke_id: str, ops: list[HubOp]) -> Any:
+    def _merge_blocking(self, hub_id: str, spoke_id: str, ops: list[HubOp]) -> MergeResult:
         epoch = self._epochs.get(hub_id)
         if epoch is None:
             epoch = self._acquire(hub_id)
-        size = self._settings.merge_batch_size
-        results = []
         try:
-            for start in range(0, len(ops), size):
-                results.append(self._store.apply_hub_ops(
-                    hub_id, spoke_id, epoch, ops[start:start + size], batch_size=size))
-                self._after_batch()
+            result = self._store.apply_hub_ops(hub_id, spoke_id, epoch, ops,
+                                               batch_size=self._settings.merge_batch_size)
         except WriterFenced as exc:
             self._fenced[hub_id] = {"epoch": epoch, "error": exc.to_dict()}
             self._epochs.pop(hub_id, None)
             log.error("hub actor %s was fenced from hub %s: %s", self._shard, hub_id, exc)
             raise
         self._merges += 1
-        return combine_results(results)
+        return result
 
-    def _after_batch(self) -> None:
-        if self._crash_after_batches is None:
-            return
-        self._crash_after_batches -= 1
-        if self._crash_after_batches <= 0:
-            log.warning("hub actor %s: injected crash between merge transactions", self._shard)
-            os._exit(1)
+    def _hub_changed(self, hub_id: str, source_spoke_id: str) -> None:
+        """Fan-out notice to the supervisor (never blocks the merge, never fails it)."""
+        try:
+            if self._supervisor is None:
+                import ray
+
+                self._supervisor = ray.get_actor(SUPERVISOR_NAME,
+                                                 namespace=self._settings.namespace)
+            self._supervisor.hub_changed.remote(hub_id, source_spoke_id)
+        except Exception:  # supervisor restarting: the spokes' own polls catch up
+            self._supervisor = None
+            log.debug("hub change notice for hub %s not sent", hub_id, exc_info=True)
 
     async def recover(self, hub_id: str) -> int:
         """Take (back) the writer role of ``hub_id``: a new epoch, fencing any other writer."""
@@ -173,11 +135,6 @@ class HubActor:
             "merges": self._merges,
         }
 
-    async def inject_crash_after_batches(self, batches: int | None) -> None:
-        """Fault injection (tests): the process exits right after ``batches`` more committed
-        merge transactions, i.e. between two transactions of a batched merge."""
-        self._crash_after_batches = batches
-
 
 def hub_actor_class() -> Any:
     """The Ray actor class (created lazily so importing this module does not import Ray)."""
@@ -187,7 +144,7 @@ def hub_actor_class() -> Any:
 
 
 class RayMerger:
-    """The :class:`~cirahub.actors.cycle.Merger` on Ray: merges go to the hub's actor.
+    """The :class:`~cirahub.actors.merger.Merger` on Ray: merges go to the hub's actor.
 
     Called from a worker thread (never from an event loop). A hub actor that is restarting is
     waited for (Ray retries the call: the actors run with ``max_task_retries=-1``); a hub actor
@@ -210,16 +167,18 @@ class RayMerger:
             self._handles[shard] = handle
         return handle
 
-    def merge(self, hub_id: str, spoke_id: str, ops: Sequence[HubOp]) -> Any:
+    def merge(self, hub_id: str, spoke_id: str, ops: Sequence[HubOp]) -> MergeResult:
         import ray
         from ray.exceptions import ActorDiedError, ActorUnavailableError, RayTaskError
 
         shard = hub_shard(hub_id, self._settings.hub_actors)
         for attempt in range(2):
             try:
-                return ray.get(self._handle(shard).merge.remote(hub_id, spoke_id, list(ops)))
+                result: MergeResult = ray.get(
+                    self._handle(shard).merge.remote(hub_id, spoke_id, list(ops)))
+                return result
             except RayTaskError as exc:
-                cause = exc.cause if isinstance(exc.cause, CirahubError) else None
+                cause = cirahub_cause(exc)
                 if cause is not None:
                     raise cause from None
                 raise

@@ -10,6 +10,10 @@ Per spoke, guarantees:
   poll in lock-step); the interval and options are re-read from the store every run;
 - ``sync_now`` wakes the spoke at once and returns the summary of a run that *started after*
   the call (so it sees every change made before it); concurrent callers share that run;
+- ``push_soon`` (the fan-out after another spoke changed the hub) gives the spoke one push
+  run as soon as it is free: at most one is pending per spoke however many merges happen
+  meanwhile, a full run that starts first answers it too, and a spoke backing off after
+  failures is left to its schedule; the poll schedule itself does not move;
 - never two runs of one spoke at once in this actor; an unassigned spoke finishes its current
   run, then stops (it is reported as ``stopping`` until then, so the supervisor does not start
   it elsewhere meanwhile);
@@ -35,13 +39,16 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cirahub.actors.cycle import RunSummary, SyncCycle
-from cirahub.actors.hub import RayMerger, open_store
+from cirahub.actors.cycle import SyncCycle
+from cirahub.actors.hub import RayMerger
 from cirahub.actors.progress import ProgressEvent
+from cirahub.actors.summary import RunStatus, RunSummary, Trigger, error_summary
+from cirahub.cluster.bootstrap import open_store
+from cirahub.cluster.names import SUPERVISOR_NAME
 from cirahub.cluster.settings import Settings
 from cirahub.core.errors import (
     CirahubError,
@@ -54,8 +61,6 @@ from cirahub.core.errors import (
 log = logging.getLogger(__name__)
 _ACTION_REQUIRED = action_required_codes()
 
-SPOKE_ACTOR_PREFIX = "cirahub-spokes-"
-SUPERVISOR_NAME = "cirahub-supervisor"
 #: events kept while the supervisor is unreachable (oldest dropped first)
 EVENT_BUFFER = 10_000
 #: the first run after assignment starts within this many seconds (spread, not all at once)
@@ -85,6 +90,8 @@ class _Spoke:
     task: asyncio.Task[None] | None = None
     stopping: bool = False
     running: bool = False
+    #: a push run was asked for (fan-out) and has not started yet
+    push_pending: bool = False
     failures: int = 0
     next_run_at: float | None = None  # wall clock (time.time())
     last_summary: dict[str, Any] | None = None
@@ -92,10 +99,6 @@ class _Spoke:
     runs: int = 0
     connector_key: str | None = None
     connector: Any = None
-
-
-def summary_dict(summary: RunSummary) -> dict[str, Any]:
-    return asdict(summary)
 
 
 class SpokeActor:
@@ -116,7 +119,6 @@ class SpokeActor:
         self._flusher = self._loop.create_task(self._flush_events())
         self._supervisor: Any = None
         self._node_id = _node_id()
-        self._fenced: dict[str, Any] | None = None
 
     # --- API ------------------------------------------------------------------------------
 
@@ -169,6 +171,21 @@ class SpokeActor:
         state.wake.set()
         return await future
 
+    async def push_soon(self, spoke_ids: Iterable[str]) -> int:
+        """Give these spokes a push run as soon as each is free (the fan-out after a merge
+        by another spoke). Coalesced: a spoke with a push run already pending, one not hosted
+        here or stopping, and one backing off after failures are left alone. Returns how many
+        push runs became pending."""
+        added = 0
+        for spoke_id in spoke_ids:
+            s = self._spokes.get(spoke_id)
+            if s is None or s.stopping or s.push_pending or s.failures:
+                continue
+            s.push_pending = True
+            s.wake.set()
+            added += 1
+        return added
+
     async def status(self) -> list[dict[str, Any]]:
         """One dict per hosted spoke: state (running, waiting, backoff, action_required,
         stopping, fenced),
@@ -189,7 +206,7 @@ class SpokeActor:
                 "spoke_id": s.spoke_id, "hub_id": s.hub_id, "state": state,
                 "next_run_at": s.next_run_at, "failures": s.failures, "runs": s.runs,
                 "last_error": s.last_error, "last_summary": s.last_summary,
-                "actor": self._name, "node_id": self._node_id,
+                "push_pending": s.push_pending, "actor": self._name, "node_id": self._node_id,
             })
         return out
 
@@ -206,7 +223,10 @@ class SpokeActor:
                 if s.stopping:
                     break
                 waiters, s.waiters = s.waiters, []
-                summary = await self._run(s, "manual" if waiters else "schedule")
+                trigger = self._trigger(s, bool(waiters))
+                if trigger is None:
+                    continue  # woken early for nothing due (or a wake-up already answered)
+                summary = await self._run(s, trigger)
                 for w in waiters:
                     if not w.done():
                         w.set_result(summary)
@@ -222,52 +242,76 @@ class SpokeActor:
             if s.connector is not None:
                 self._pool.submit(_close_quietly, s.connector)
 
-    async def _run(self, s: _Spoke, trigger: str) -> dict[str, Any]:
+    @staticmethod
+    def _trigger(s: _Spoke, manual: bool) -> Trigger | None:
+        """What the spoke runs now: a full run when asked or due (it answers a pending push
+        too), else the pending push run, else nothing."""
+        if manual or time.time() >= (s.next_run_at or 0):
+            s.push_pending = False
+            return Trigger.MANUAL if manual else Trigger.SCHEDULE
+        if s.push_pending:
+            s.push_pending = False
+            return Trigger.FANOUT
+        return None
+
+    async def _run(self, s: _Spoke, trigger: Trigger) -> dict[str, Any]:
         s.running = True
         interval = 300.0
         hint: float | None = None
         try:
             summary, interval = await self._loop.run_in_executor(
                 self._pool, self._run_blocking, s, trigger)
-            result = summary_dict(summary)
+            result = summary.to_dict()
         except WriterFenced as exc:
-            result = _error_summary(s.spoke_id, exc.to_dict())
+            result = error_summary(s.spoke_id, exc.to_dict())
         except CirahubError as exc:
             hint = exc.back_off if isinstance(exc, ConnectorError) else None
-            result = _error_summary(s.spoke_id, exc.to_dict())
+            result = error_summary(s.spoke_id, exc.to_dict())
         except Exception as exc:  # never let one spoke's bug kill its loop or the actor
             log.exception("run of spoke %s crashed", s.spoke_id)
-            result = _error_summary(s.spoke_id, {"code": "internal",
-                                                 "message": f"{type(exc).__name__}: {exc}"})
+            # the type only: a library's message may quote anything, secrets included
+            result = error_summary(s.spoke_id, {
+                "code": "internal", "message": f"internal error ({type(exc).__name__})"})
         finally:
             s.running = False
         s.runs += 1
         s.last_summary = result
-        if result["status"] == "error":
-            s.failures += 1
-            s.last_error = result.get("error")
-        elif result["status"] in ("ok", "partial", "halted", "skipped"):
-            s.failures = 0 if result["status"] != "partial" else s.failures
-            s.last_error = result.get("error") if result["status"] != "ok" else None
-        delay = backoff_delay(interval, s.failures, self._settings.max_backoff_seconds, hint)
-        s.next_run_at = time.time() + jittered(delay, self._rng)
-        self._emit("run", s, "done" if result["status"] != "error" else "failed",
-                   summary=result, trigger=trigger)
+        self._schedule(s, trigger, result, interval, hint)
+        self._emit("run", s, "done" if result["status"] != RunStatus.ERROR else "failed",
+                   summary=result, trigger=str(trigger))
         return result
 
-    def _run_blocking(self, s: _Spoke, trigger: str) -> tuple[RunSummary, float]:
+    def _schedule(self, s: _Spoke, trigger: Trigger, result: dict[str, Any], interval: float,
+                  hint: float | None) -> None:
+        """Failure count, last error and the next poll after a run."""
+        status = result["status"]
+        if trigger == Trigger.FANOUT and status == RunStatus.OK:
+            return  # a push run leaves the poll schedule alone
+        if status == RunStatus.ERROR:
+            s.failures += 1
+            s.last_error = result.get("error")
+        else:
+            s.failures = s.failures if status == RunStatus.PARTIAL else 0
+            s.last_error = result.get("error") if status != RunStatus.OK else None
+        delay = backoff_delay(interval, s.failures, self._settings.max_backoff_seconds, hint)
+        s.next_run_at = time.time() + jittered(delay, self._rng)
+        if trigger == Trigger.FANOUT and status == RunStatus.PARTIAL:
+            s.next_run_at = time.time()  # a stale write: re-pull and re-plan at once
+
+    def _run_blocking(self, s: _Spoke, trigger: Trigger) -> tuple[RunSummary, float]:
         """One run in a pool thread. Returns the summary and the spoke's current interval."""
         spoke = self._store.get_spoke(s.spoke_id)
         interval = float(spoke.options.interval_seconds)
         if not spoke.options.enabled:
-            return RunSummary(None, s.spoke_id, "skipped", error={"code": "disabled"}), interval
+            return RunSummary(None, s.spoke_id, RunStatus.SKIPPED,
+                              error={"code": "disabled"}), interval
         connector = self._connector(s, spoke)
 
         def progress(phase: str, counts: Any) -> None:
             self._emit_threadsafe("progress", s, phase, counts=dict(counts), trigger=trigger)
 
         cycle = SyncCycle(self._store, connector, s.spoke_id, self._merger, progress=progress)
-        summary = cycle.run(trigger)
+        summary = cycle.push_run(trigger) if trigger == Trigger.FANOUT else cycle.run(trigger)
         self._store_rotated_secret(s, connector)
         return summary, interval
 
@@ -334,10 +378,6 @@ class SpokeActor:
                 self._events.extendleft(reversed(batch))
                 await asyncio.sleep(1.0)
                 self._events_ready.set()
-
-
-def _error_summary(spoke_id: str, error: dict[str, Any]) -> dict[str, Any]:
-    return summary_dict(RunSummary(None, spoke_id, "error", {}, error, 0.0))
 
 
 def _close_quietly(connector: Any) -> None:

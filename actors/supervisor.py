@@ -32,10 +32,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from cirahub.actors.hub import HUB_ACTOR_PREFIX, hub_actor_class, hub_actor_name, open_store
+from cirahub.actors.hub import hub_actor_class
 from cirahub.actors.progress import ProgressEvent
-from cirahub.actors.spoke import SPOKE_ACTOR_PREFIX, spoke_actor_class
-from cirahub.cluster.ray_names import named_actors
+from cirahub.actors.spoke import spoke_actor_class
+from cirahub.actors.summary import RunStatus, error_summary
+from cirahub.cluster.bootstrap import open_store
+from cirahub.cluster.names import HUB_ACTOR_PREFIX, SPOKE_ACTOR_PREFIX, hub_actor_name, named_actors
 from cirahub.cluster.settings import Settings
 from cirahub.core.errors import NotFound
 
@@ -83,6 +85,7 @@ class Supervisor:
         self._born: dict[str, float] = {}  # spoke actor name → creation (monotonic)
         self._misses: dict[str, int] = {}  # spoke actor name → consecutive missed pings
         self._hosted: dict[str, str] = {}  # spoke id → spoke actor name (as last probed)
+        self._hub_spokes: dict[str, list[str]] = {}  # hub id → enabled spoke ids (last reconcile)
         self._events: deque[ProgressEvent] = deque(maxlen=EVENT_RING)
         self._seq = 0
         self._new_events = asyncio.Condition()
@@ -124,6 +127,9 @@ class Supervisor:
         dead = await self._probe_actors(alive)
         spokes = await asyncio.to_thread(self._store.list_spokes)
         desired = {s.id: s for s in spokes if s.enabled}
+        self._hub_spokes = {}
+        for s in desired.values():
+            self._hub_spokes.setdefault(s.hub_id, []).append(s.id)
         unassigned = await self._unassign_unwanted(desired)
         self._ensure_spoke_actors(alive, len(desired))
         assigned = await self._assign_missing(desired)
@@ -273,6 +279,21 @@ class Supervisor:
                 ok.add(name)
         return ok
 
+    # --- fan-out ---------------------------------------------------------------------------
+
+    async def hub_changed(self, hub_id: str, source_spoke_id: str) -> int:
+        """A merge from ``source_spoke_id`` changed ``hub_id``: ask every other enabled spoke
+        of the hub for a push run, one call per hosting actor, not waited for (the spoke
+        actors coalesce). Returns how many spokes were asked."""
+        by_actor: dict[str, list[str]] = {}
+        for spoke_id in self._hub_spokes.get(hub_id, ()):
+            name = self._hosted.get(spoke_id)
+            if spoke_id != source_spoke_id and name in self._actors:
+                by_actor.setdefault(name, []).append(spoke_id)
+        for name, ids in by_actor.items():
+            self._actors[name].push_soon.remote(ids)
+        return sum(len(ids) for ids in by_actor.values())
+
     # --- sync now, status -----------------------------------------------------------------
 
     async def sync_now(self, hub: str, spoke: str | None = None) -> list[dict[str, Any]]:
@@ -288,10 +309,8 @@ class Supervisor:
         return self._store.list_spokes(hub)
 
     async def _sync_one(self, spoke: Any) -> dict[str, Any]:
-        from cirahub.actors.spoke import _error_summary
-
         if not spoke.enabled:
-            return {"run_id": None, "spoke_id": spoke.id, "status": "skipped", "counts": {},
+            return {"run_id": None, "spoke_id": spoke.id, "status": str(RunStatus.SKIPPED), "counts": {},
                     "error": {"code": "disabled", "message": "sync is disabled"},
                     "duration": 0.0}
         last: BaseException | None = None
@@ -310,7 +329,7 @@ class Supervisor:
                 self._hosted.pop(spoke.id, None)
                 await self.reconcile()
         error = {"code": "unavailable", "message": f"sync now failed: {last!r}"[:500]}
-        return _error_summary(spoke.id, error)
+        return error_summary(spoke.id, error)
 
     async def status(self, hub_id: str | None = None) -> list[dict[str, Any]]:
         """Per hosted spoke: the spoke actor's view (state, next_run_at, failures, …)."""

@@ -37,51 +37,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cirahub.actors.hub import HUB_ACTOR_PREFIX, open_store
 from cirahub.actors.progress import ProgressEvent, SpokeStatus
-from cirahub.actors.spoke import SPOKE_ACTOR_PREFIX, SUPERVISOR_NAME
-from cirahub.cluster.ray_names import named_actors
+from cirahub.cluster.bootstrap import init_ray, open_store, ray_get
+from cirahub.cluster.names import (
+    HUB_ACTOR_PREFIX,
+    SPOKE_ACTOR_PREFIX,
+    SUPERVISOR_NAME,
+    named_actors,
+)
 from cirahub.cluster.settings import Settings
-from cirahub.core.errors import CirahubError, StoreError
 
 log = logging.getLogger(__name__)
 
-#: object store of an embedded Ray (Ray's minimum is 75 MB; cirahub passes small values)
-EMBEDDED_OBJECT_STORE = 100 * 1024 * 1024
 STARTUP_TIMEOUT = 120.0
-
-
-def init_ray(settings: Settings) -> bool:
-    """``ray.init`` unless already initialized; True when this call started Ray."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    common: dict[str, Any] = dict(namespace=settings.namespace, log_to_driver=False,
-                                  configure_logging=False)
-    if settings.ray_address:
-        ray.init(address=settings.ray_address, **common)
-    else:
-        ray.init(num_cpus=settings.num_cpus, object_store_memory=EMBEDDED_OBJECT_STORE,
-                 include_dashboard=False, **common)
-    return True
-
-
-def ray_get(ref: Any, timeout: float | None = None) -> Any:
-    """``ray.get`` with the project's errors: a CirahubError raised in an actor is re-raised
-    as itself; a dead or unreachable actor is a retryable StoreError."""
-    import ray
-    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
-
-    try:
-        return ray.get(ref, timeout=timeout)
-    except RayTaskError as exc:
-        if isinstance(exc.cause, CirahubError):
-            raise exc.cause from None
-        raise
-    except (RayActorError, GetTimeoutError) as exc:
-        raise StoreError(f"the cirahub runtime did not answer: {type(exc).__name__}",
-                         action="runtime") from None
 
 
 @dataclass

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from cirahub.core.counts import PULL_COUNTS, Count
 from cirahub.core.errors import CirahubError
 from cirahub.core.filters import content_filter, in_window
 from cirahub.core.fingerprint import fingerprint, match_key
@@ -53,16 +54,12 @@ from cirahub.core.projection import (
 )
 from cirahub.core.safety import check_deletions, find_duplicate_uids
 
-PULL_STATS = (
-    "link_only", "create_hub_item", "update_hub_item", "tombstone_hub_item", "drop_link",
-    "quarantine", "ignored", "conflicts",
-)
-PUSH_STATS = ("create_in_spoke", "update_in_spoke", "delete_in_spoke", "bump_link")
-_OP_STAT = {
-    LinkOnly: "link_only", CreateHubItem: "create_hub_item", UpdateHubItem: "update_hub_item",
-    TombstoneHubItem: "tombstone_hub_item", DropLink: "drop_link", Quarantine: "quarantine",
-    CreateInSpoke: "create_in_spoke", UpdateInSpoke: "update_in_spoke",
-    DeleteInSpoke: "delete_in_spoke", BumpLink: "bump_link",
+_OP_STAT: dict[type, Count] = {
+    LinkOnly: Count.LINK_ONLY, CreateHubItem: Count.CREATE_HUB_ITEM,
+    UpdateHubItem: Count.UPDATE_HUB_ITEM, TombstoneHubItem: Count.TOMBSTONE_HUB_ITEM,
+    DropLink: Count.DROP_LINK, Quarantine: Count.QUARANTINE,
+    CreateInSpoke: Count.CREATE_IN_SPOKE, UpdateInSpoke: Count.UPDATE_IN_SPOKE,
+    DeleteInSpoke: Count.DELETE_IN_SPOKE, BumpLink: Count.BUMP_LINK,
 }
 
 
@@ -105,8 +102,9 @@ class PullPlan:
     conflicts: tuple[ConflictRecord, ...] = ()
 
 
-def count_ops(ops: Iterable[object], keys: Iterable[str]) -> dict[str, int]:
-    stats = dict.fromkeys(keys, 0)
+def count_ops(ops: Iterable[object], keys: Iterable[Count]) -> dict[str, int]:
+    """How many ops of each kind, keyed by the count names (every key present)."""
+    stats: dict[str, int] = dict.fromkeys(keys, 0)
     for op in ops:
         stats[_OP_STAT[type(op)]] += 1
     return stats
@@ -184,13 +182,13 @@ class _PullPlanner:
             self.pull_deleted(remote_id)
         # Deletions first: a DropLink must free a hub item before a moved copy links to it.
         ops = (*self.delete_ops, *self.change_ops)
-        stats = count_ops(ops, PULL_STATS)
-        stats["ignored"] = self.ignored
+        stats = count_ops(ops, PULL_COUNTS)
+        stats[Count.IGNORED] = self.ignored
         records = [*self.conflicts]
         records += [c for op in ops if isinstance(op, UpdateHubItem) for c in op.conflicts]
-        stats["conflicts"] = len(records)
+        stats[Count.CONFLICTS] = len(records)
         halt = None if allow_mass_delete else check_deletions(
-            stats["tombstone_hub_item"], self.linked_count,
+            stats[Count.TOMBSTONE_HUB_ITEM], self.linked_count,
             listing_complete=self.delta_complete, listing_size=self.delta_size,
         )
         if halt is not None:

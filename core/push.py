@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from cirahub.core.counts import PUSH_COUNTS
 from cirahub.core.filters import content_filter, in_window
 from cirahub.core.model import HubItem, Link
 from cirahub.core.ops import BumpLink, CreateInSpoke, DeleteInSpoke, SpokeOp, UpdateInSpoke
 from cirahub.core.options import NONE
-from cirahub.core.plan import PUSH_STATS, SpokeContext, count_ops
+from cirahub.core.plan import SpokeContext, count_ops
 from cirahub.core.projection import project_for_spoke, spoke_fingerprint
 
 
@@ -80,4 +81,4 @@ def plan_push(
         op = _push_one(ctx, latest[hub_item_id], links_by_item.get(hub_item_id), now)
         if op is not None:
             ops.append(op)
-    return PushPlan(tuple(ops), count_ops(ops, PUSH_STATS))
+    return PushPlan(tuple(ops), count_ops(ops, PUSH_COUNTS))

@@ -72,7 +72,7 @@ class Tally:
             tombstoned=c.get("tombstoned", 0), linked=c.get("linked", 0),
             unlinked=c.get("unlinked", 0), quarantined=c.get("quarantined", 0),
             conflicts=c.get("conflicts", 0), unchanged=c.get("unchanged", 0),
-            stale=tuple(self.stale), version=version,
+            stale=tuple(self.stale), version=version, versions=c.get("versions", 0),
         )
 
 

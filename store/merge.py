@@ -83,6 +83,7 @@ class MergeMixin(StoreBase):
             batch.apply(op)
         batch.flush()
         if batch.version != version:
+            tally.add("versions", batch.version - version)
             conn.execute(update(m.hubs).where(_H.id == hub_id, _H.writer_epoch == epoch)
                          .values(version=batch.version))
         return batch.version

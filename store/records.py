@@ -178,7 +178,8 @@ class MergeResult:
 
     ``created`` maps remote id → hub item id (also for a re-applied create that found its
     link, which counts in ``unchanged``); ``stale`` lists the remote ids of ops skipped because
-    their hub item moved on (re-plan those); ``version`` is the hub's version afterwards.
+    their hub item moved on (re-plan those); ``version`` is the hub's version afterwards;
+    ``versions`` how many hub versions it assigned.
     """
 
     created: Mapping[str, str] = field(default_factory=dict)
@@ -191,3 +192,10 @@ class MergeResult:
     unchanged: int = 0
     stale: tuple[str, ...] = ()
     version: int = 0
+    #: hub versions this merge assigned (0: the hub did not change)
+    versions: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """Whether the merge changed the hub (the other spokes then get a push run)."""
+        return self.versions > 0

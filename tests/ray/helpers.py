@@ -87,3 +87,26 @@ def wait_for(check: Callable[[], bool], timeout: float = 60.0, what: str = "cond
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def crash_after_commits(hub_actor: Any, commits: int) -> None:
+    """Fault injection (a test double, not product code): make the hub actor's process exit
+    right after ``commits`` more merge transactions committed, i.e. between two transactions
+    of one batched merge. The store's per-transaction step is wrapped inside the actor."""
+
+    def install(actor: Any) -> None:
+        import os
+
+        store = actor._store
+        apply_batch = store._apply_batch
+        left = [commits]
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            if left[0] <= 0:  # the transactions before this one are committed
+                os._exit(1)
+            left[0] -= 1
+            return apply_batch(*args, **kwargs)
+
+        store._apply_batch = counted
+
+    ray.get(hub_actor.__ray_call__.remote(install), timeout=60)

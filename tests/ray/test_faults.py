@@ -16,10 +16,18 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from cirahub.actors.hub import hub_actor_name
+from cirahub.cluster.names import hub_actor_name
 from cirahub.cluster.runtime import Runtime
 from tests.ray.conftest import start_runtime
-from tests.ray.helpers import actor_of, converge, folder_uids, in_actor, wait_for, write_event
+from tests.ray.helpers import (
+    actor_of,
+    converge,
+    crash_after_commits,
+    folder_uids,
+    in_actor,
+    wait_for,
+    write_event,
+)
 
 pytestmark = [pytest.mark.ray, pytest.mark.postgres]
 
@@ -95,7 +103,7 @@ def test_hub_actor_killed_between_merge_transactions(rt: Runtime, folders: dict[
     for i in range(45):
         write_event(folders["x"], f"merge-{i}@f", f"merge {i}")
     # 45 ops in transactions of 10: the process exits right after the 2nd commit.
-    ray.get(hub_actor.inject_crash_after_batches.remote(2))
+    crash_after_commits(hub_actor, 2)
     converge(rt, HUB, lambda: _converged(rt, folders, _all_uids(folders)))
     # The actor really died and came back as a new writer (new epoch, fencing the old one).
     assert rt.store.get_hub(HUB).writer_epoch > epoch_before

@@ -196,7 +196,7 @@ def test_backoff_detail_visible_in_status(topo: Topology, tmp_path: Path) -> Non
 def test_fenced_hub_actor_stops_writing_until_recovered(topo: Topology) -> None:
     import ray
 
-    from cirahub.actors.hub import hub_actor_name
+    from cirahub.cluster.names import hub_actor_name
 
     rt, store = topo.rt, topo.rt.store
     hub_id = store.get_hub(HUB).id

@@ -1,0 +1,152 @@
+"""The push side of a run: hub changes → conditional spoke writes → links.
+
+Guarantees: a link is committed only after its spoke write succeeded (per chunk of
+:data:`WRITE_CHUNK` writes) and holds the returned remote version and the fingerprint of what
+was written, so the next pull recognizes the echo; the push cursor advances only past hub
+versions whose writes all succeeded; every failed write stays with its item.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from cirahub.actors.failures import note_failure, note_projection
+from cirahub.connectors.base import SpokeConnector, Write, WriteResult
+from cirahub.core.counts import Count
+from cirahub.core.errors import CirahubError
+from cirahub.core.model import HubItem, Link, WriteFailure
+from cirahub.core.ops import BumpLink, CreateInSpoke, DeleteInSpoke, SpokeOp, UpdateInSpoke
+from cirahub.core.plan import SpokeContext
+from cirahub.core.push import plan_push
+from cirahub.store.protocols import SyncStore
+
+log = logging.getLogger(__name__)
+
+#: how many spoke writes go to the connector at once (EWS batches them, others loop)
+WRITE_CHUNK = 100
+
+
+@dataclass
+class PushOutcome:
+    """What one push did. ``stale``: writes refused for a stale remote version (the spoke
+    changed under us: re-pull and re-plan); ``failures``: writes failed for a reason of their
+    own (recorded with their items); ``succeeded``: hub item ids written."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    stale: int = 0
+    failures: list[WriteFailure] = field(default_factory=list)
+    succeeded: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.stale or self.failures)
+
+
+@dataclass
+class _Pending:
+    """Links to commit after the current chunk of writes."""
+
+    upserts: list[Link] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+
+
+class Pusher:
+    """Writes the hub's changes since ``push_cursor`` to one spoke."""
+
+    def __init__(self, store: SyncStore, connector: SpokeConnector, ctx: SpokeContext) -> None:
+        self.store, self.connector, self.ctx = store, connector, ctx
+
+    def push(self, hub_id: str, push_cursor: int, touched: Iterable[str],
+             now: datetime) -> PushOutcome:
+        """Plan and write; ``touched`` are hub items to look at even if their version did
+        not move (the pull just linked or merged them)."""
+        spoke_id = self.ctx.spoke_id
+        # Captured before reading candidates: merges by other spokes after this point are
+        # picked up next run rather than skipped by an advanced cursor.
+        hub_version = self.store.hub_version(hub_id)
+        candidates = self._candidates(hub_id, push_cursor, set(touched), hub_version)
+        outcome = PushOutcome()
+        if not candidates:
+            self.store.set_cursors(spoke_id, push_cursor=hub_version)
+            return outcome
+        links = self.store.links_by_item(spoke_id, list(candidates))
+        plan = plan_push(self.ctx, candidates.values(), links, now)
+        outcome.counts.update(plan.stats)
+        pending = _Pending()
+        writes: list[tuple[SpokeOp, Write]] = []
+        for op in plan.ops:
+            if isinstance(op, BumpLink):
+                pending.upserts.append(replace(links[op.hub_item_id], hub_version=op.hub_version))
+            else:
+                writes.append((op, _to_write(op)))
+        failed_versions: list[int] = []
+        for start in range(0, len(writes), WRITE_CHUNK):
+            chunk = writes[start:start + WRITE_CHUNK]
+            results = self.connector.write_many([w for _, w in chunk])
+            for (op, w), result in zip(chunk, results, strict=True):
+                if isinstance(result, WriteResult):
+                    self._written(op, result, candidates, pending, outcome)
+                else:
+                    failed_versions.append(op.hub_version)
+                    self._refused(op, w, result, candidates, outcome)
+            # Commit per chunk so a crash loses at most one chunk's links (and the next pull
+            # matches those items by UID / hub-id stamp instead of duplicating them).
+            self._commit(pending)
+        self._commit(pending)
+        outcome.counts[Count.PUSHED] = len(outcome.succeeded)
+        self.store.record_write_errors(spoke_id, outcome.failures, outcome.succeeded)
+        # A failed write keeps its hub version (and everything after it) in the next run's
+        # candidates; this may move the cursor back, which only costs a re-check.
+        new_cursor = min(failed_versions) - 1 if failed_versions else hub_version
+        self.store.set_cursors(spoke_id, push_cursor=new_cursor)
+        return outcome
+
+    def _candidates(self, hub_id: str, push_cursor: int, touched: set[str],
+                    hub_version: int) -> dict[str, HubItem]:
+        candidates = {h.id: h for h in self.store.hub_items_changed_since(hub_id, push_cursor)}
+        extra = touched - set(candidates)
+        if extra:
+            candidates.update(self.store.hub_items(hub_id, extra))
+        return {i: h for i, h in candidates.items() if h.version <= hub_version or i in extra}
+
+    def _written(self, op: SpokeOp, result: WriteResult, candidates: Mapping[str, HubItem],
+                 pending: _Pending, outcome: PushOutcome) -> None:
+        outcome.succeeded.append(op.hub_item_id)
+        note_projection(self.ctx.spoke_id, op, result, outcome.counts)
+        if isinstance(op, DeleteInSpoke):
+            pending.deletes.append(op.hub_item_id)
+            return
+        assert isinstance(op, CreateInSpoke | UpdateInSpoke)
+        pending.upserts.append(Link(
+            spoke_id=self.ctx.spoke_id, hub_item_id=op.hub_item_id,
+            uid=candidates[op.hub_item_id].uid, remote_id=result.remote_id,
+            remote_version=result.remote_version, fingerprint=op.fingerprint,
+            hub_version=op.hub_version,
+        ))
+
+    def _refused(self, op: SpokeOp, w: Write, error: CirahubError,
+                 candidates: Mapping[str, HubItem], outcome: PushOutcome) -> None:
+        own = note_failure(self.ctx.spoke_id, op, w, error, candidates, outcome.counts)
+        if own:
+            outcome.failures.extend(own)
+        else:
+            outcome.stale += 1  # a stale remote version is re-planned, not the item's fault
+
+    def _commit(self, pending: _Pending) -> None:
+        if pending.upserts or pending.deletes:
+            self.store.commit_links(self.ctx.spoke_id, pending.upserts, pending.deletes)
+            pending.upserts, pending.deletes = [], []
+
+
+def _to_write(op: SpokeOp) -> Write:
+    if isinstance(op, CreateInSpoke):
+        return Write("create", op.hub_item_id, item=op.item)
+    if isinstance(op, UpdateInSpoke):
+        return Write("update", op.hub_item_id, item=op.item, remote_id=op.remote_id,
+                     expected_version=op.expected_version)
+    assert isinstance(op, DeleteInSpoke)
+    return Write("delete", op.hub_item_id, remote_id=op.remote_id,
+                 expected_version=op.expected_version)

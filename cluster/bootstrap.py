@@ -1,0 +1,75 @@
+"""Starting the pieces every cirahub process needs: Ray, the store, Ray's errors translated.
+
+Below the actors (they import this; nothing here imports them).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from cirahub.cluster.settings import Settings
+from cirahub.core.errors import CirahubError, StoreError
+
+if TYPE_CHECKING:
+    from cirahub.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+#: object store of an embedded Ray (Ray's minimum is 75 MB; cirahub passes small values)
+EMBEDDED_OBJECT_STORE = 100 * 1024 * 1024
+
+
+def open_store(settings: Settings) -> Store:
+    """Open the store the way every cirahub process does (data dir + secret key)."""
+    from cirahub.store.repository import Store
+    from cirahub.store.secrets import load_or_create_key
+
+    key = load_or_create_key(settings.data_dir)
+    return Store.open(settings.database_url, data_dir=settings.data_dir, secret_key=key)
+
+
+def init_ray(settings: Settings) -> bool:
+    """``ray.init`` unless already initialized; True when this call started Ray."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    common: dict[str, Any] = dict(namespace=settings.namespace, log_to_driver=False,
+                                  configure_logging=False)
+    if settings.ray_address:
+        ray.init(address=settings.ray_address, **common)
+    else:
+        ray.init(num_cpus=settings.num_cpus, object_store_memory=EMBEDDED_OBJECT_STORE,
+                 include_dashboard=False, **common)
+    return True
+
+
+def cirahub_cause(exc: BaseException) -> CirahubError | None:
+    """The project error a Ray task raised, when ``exc`` is Ray's wrapper of one.
+
+    Ray re-raises an actor method's exception as a ``RayTaskError`` carrying the original as
+    ``cause``; callers re-raise the project error as itself (the one place that unwraps)."""
+    from ray.exceptions import RayTaskError
+
+    if isinstance(exc, RayTaskError) and isinstance(exc.cause, CirahubError):
+        return exc.cause
+    return None
+
+
+def ray_get(ref: Any, timeout: float | None = None) -> Any:
+    """``ray.get`` with the project's errors: a CirahubError raised in an actor is re-raised
+    as itself; a dead or unreachable actor is a retryable StoreError."""
+    import ray
+    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+    try:
+        return ray.get(ref, timeout=timeout)
+    except RayTaskError as exc:
+        cause = cirahub_cause(exc)
+        if cause is not None:
+            raise cause from None
+        raise
+    except (RayActorError, GetTimeoutError) as exc:
+        raise StoreError(f"the cirahub runtime did not answer: {type(exc).__name__}",
+                         action="runtime") from None
