@@ -79,6 +79,10 @@ class EwsConfig:
     certificate: str | None = None
     authority: str | None = None
     authority_ca_file: str | None = None
+    # Exchange Online public folders: X-AnchorMailbox / X-PublicFolderMailbox from Autodiscover
+    # (see connectors/ews/routing.py); autodiscover_url defaults from the endpoint
+    public_folder_routing: bool = False
+    autodiscover_url: str | None = None
 
 
 def validate(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -89,9 +93,14 @@ def validate(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidInput(f"unknown config key {unknown[0]!r} for {kind}", key=unknown[0])
     out = {k: v for k, v in config.items()}
     _check_user(out)
+    for flag in ("autodiscover", "public_folder_routing"):
+        if not isinstance(out.get(flag, False), bool):
+            raise InvalidInput(f"{flag} must be true or false", key=flag)
     autodiscover = out.get("autodiscover", False)
-    if not isinstance(autodiscover, bool):
-        raise InvalidInput("autodiscover must be true or false", key="autodiscover")
+    if out.get("autodiscover_url") is not None:
+        parsed = urlparse(str(out["autodiscover_url"]))
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise InvalidInput("autodiscover_url must be an http(s) URL", key="autodiscover_url")
     endpoint = out.get("service_endpoint")
     if not autodiscover:
         parsed = urlparse(str(endpoint or ""))

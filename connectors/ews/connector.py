@@ -38,7 +38,7 @@ from cirahub.core.fingerprint import fingerprint
 from cirahub.core.item import Item
 from cirahub.core.model import Capabilities, Delta, RemoteItem
 
-from . import mapping, zones
+from . import mapping, routing, zones
 from .auth import BearerCredentials, SignIn
 from .client import EwsConfig, map_error, open_signed_in, sign_in, with_retry
 from .projection import project
@@ -46,6 +46,7 @@ from .writes import Writer
 
 mapping.register_properties()
 zones.install()
+routing.install()
 
 
 class _CheckedFindItem(FindItem):
@@ -238,11 +239,45 @@ def _consistent(pages: list[tuple[int | None, int, bool]], returned: int) -> boo
     return pages[-1][2] and returned == total and all(p[1] == total for p in pages)
 
 
+#: calls that are no public-folder content request (signing in, finding the folder)
+_HIERARCHY_CALLS = frozenset({"connect", "find folder"})
+
+
 class PublicFolderConnector(EwsConnector):
     kind: ClassVar[str] = "ews-public-folder"
+    #: the folder's routing headers, with ``public_folder_routing`` (found with the folder)
+    _route: routing.Route | None = None
+
+    def call(self, fn: Any, what: str) -> Any:
+        """With routing on, every request but signing in and the folder lookup is a
+        public-folder *content* request (the route is found with the folder, first)."""
+        if not self.cfg.public_folder_routing or what in _HIERARCHY_CALLS:
+            return super().call(fn, what)
+        if self._route is None:
+            _ = self.folder
+        assert self._route is not None
+        with routing.routed(self._route.content):
+            return super().call(fn, what)
+
+    def close(self) -> None:
+        super().close()
+        self._route = None
 
     def _resolve_folder(self) -> Any:
-        return self._walk(self.account.public_folders_root)
+        if not self.cfg.public_folder_routing:
+            return self._walk(self.account.public_folders_root)
+        acc = self.account
+        url = routing.autodiscover_url(self.cfg.service_endpoint, self.cfg.autodiscover_url)
+        user = self.cfg.mailbox or self.cfg.username
+        if "@" not in user:
+            raise ConfigError("public-folder routing asks Autodiscover for an e-mail address: give the "
+                              "user's address as the mailbox", key="mailbox")
+        hierarchy = routing.hierarchy_headers(acc.protocol, url, user)
+        with routing.routed(hierarchy):
+            folder = self._walk(acc.public_folders_root)
+            content = routing.content_headers(acc, folder, url, user.rsplit("@", 1)[-1])
+        self._route = routing.Route(hierarchy, content)
+        return folder
 
     def delta(self, cursor: str | None, known: Mapping[str, str]) -> Delta:
         state = json.loads(cursor) if cursor else {}

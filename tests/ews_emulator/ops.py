@@ -13,6 +13,7 @@ from lxml import etree
 
 from . import rules
 from .items import Shape, Target, folder_ref, matches, parse_item, resolve, write_folder, write_item
+from .routing import add_replica_list
 from .state import State, StoredItem
 from .xmlio import (
     EwsError,
@@ -66,8 +67,13 @@ def _children(el: etree._Element | None) -> list[etree._Element]:
 def get_folder(state: State, op: etree._Element, ctx: Context) -> etree._Element:
     root, container = response("GetFolder")
 
+    shape = Shape.parse(op.find(m("FolderShape")))
+
     def one(ref: etree._Element, out: etree._Element) -> None:
-        write_folder(sub(out, m("Folders")), state, folder_ref(state, ref, ctx.mailbox))
+        folder = folder_ref(state, ref, ctx.mailbox)
+        el = write_folder(sub(out, m("Folders")), state, folder)
+        if state.routing is not None and folder.public:
+            add_replica_list(state.routing, el, shape.ext)
 
     _each("GetFolder", container, _children(op.find(m("FolderIds"))), one)
     return root

@@ -22,6 +22,7 @@ from lxml import etree
 from .ntlm import NtlmConnection, credential_file
 from .online import ExchangeOnline
 from .ops import Context, dispatch
+from .routing import Routing, autodiscover_answer
 from .rules import Refusal
 from .state import State
 from .user import User
@@ -41,6 +42,8 @@ class Request:
     user: str
     mailbox: str
     size: int = 0
+    #: the X-PublicFolderMailbox header, when the request carried one
+    public_folder_mailbox: str | None = None
 
     @property
     def sends_meeting_message(self) -> bool:
@@ -71,12 +74,16 @@ class EwsEmulator:
     """
 
     def __init__(self, users: dict[str, str] | None = None, *, online: ExchangeOnline | None = None,
-                 tls: tuple[str, str] | None = None, ntlm: bool = False) -> None:
+                 tls: tuple[str, str] | None = None, ntlm: bool = False,
+                 routing: Routing | None = None) -> None:
         #: Exchange Online mode (bearer tokens only, tenant EWS settings); None = on-premises
         self.online = online
+        #: public-folder routing (headers required, Autodiscover answers); None = not checked
+        self.routing = routing
         #: (certificate file, key file): serve https (OAuth clients refuse plain http)
         self.tls = tls
         self.state = State()
+        self.state.routing = routing
         self.users = {k.lower(): v for k, v in (users or {"svc@example.com": "secret"}).items()}
         #: on-premises NTLM instead of basic (the connection-based handshake, verified)
         self.ntlm = ntlm
@@ -202,7 +209,8 @@ class EwsEmulator:
 
     # --- one request -----------------------------------------------------------------------
 
-    def handle(self, raw: bytes, user: str, anchor: str | None) -> tuple[int, bytes | None]:
+    def handle(self, raw: bytes, user: str, anchor: str | None,
+               public_folder_mailbox: str | None = None) -> tuple[int, bytes | None]:
         """Status and body for one SOAP request (body None = drop the connection)."""
         try:
             doc = etree.fromstring(raw)
@@ -213,15 +221,24 @@ class EwsEmulator:
         if op is None:
             return 500, fault("ErrorInvalidRequest", "The request is invalid.")
         imp = doc.findtext(f".//{t('ExchangeImpersonation')}//{t('PrimarySmtpAddress')}")
-        mailbox = (imp or anchor or user).lower()
+        # X-AnchorMailbox names the mailbox acted upon, unless it routes to public folders
+        mailbox = (imp or (anchor if public_folder_mailbox is None else None) or user).lower()
         ids = op.find(".//{*}ItemIds")
         items = op.find("{*}Items")
         size = len(ids) if ids is not None else len(op.findall(".//{*}ItemChange")) or (
             len(items) if items is not None else 0)
         name = local(op.tag)
         with self._lock:
-            self.requests.append(Request(name, {k: op.get(k) for k in KEY_ATTRS if op.get(k)}, user, mailbox, size))
+            self.requests.append(Request(name, {k: op.get(k) for k in KEY_ATTRS if op.get(k)}, user, mailbox, size,
+                                         public_folder_mailbox))
         ctx = Context(user=user, mailbox=mailbox)
+        if self.routing is not None:
+            try:
+                with self.state.lock:
+                    self.routing.check(self.state, op, {"X-AnchorMailbox": anchor,
+                                                        "X-PublicFolderMailbox": public_folder_mailbox})
+            except SoapFault as exc:
+                return 500, fault(exc.code, exc.text)
         drop_after = False
         for f in self._take_faults(name):
             if f.kind == "busy":
@@ -285,7 +302,8 @@ def _handler(emu: EwsEmulator) -> type[BaseHTTPRequestHandler]:
                 if user_ntlm is None:
                     self._send(401, b"", challenge)
                     return
-                status, body = emu.handle(raw, user_ntlm, self.headers.get("X-AnchorMailbox"))
+                status, body = emu.handle(raw, user_ntlm, self.headers.get("X-AnchorMailbox"),
+                                          self.headers.get("X-PublicFolderMailbox"))
                 self._answer(status, body)
                 return
             if emu.online is not None:
@@ -299,7 +317,11 @@ def _handler(emu: EwsEmulator) -> type[BaseHTTPRequestHandler]:
             if user is None:
                 self._send(401, b"", {"WWW-Authenticate": 'Basic realm="ews"'})
                 return
-            status, body = emu.handle(raw, user, self.headers.get("X-AnchorMailbox"))
+            if self.path.lower().startswith("/autodiscover/"):
+                self._autodiscover(raw)
+                return
+            status, body = emu.handle(raw, user, self.headers.get("X-AnchorMailbox"),
+                                      self.headers.get("X-PublicFolderMailbox"))
             self._answer(status, body)
 
         def _answer(self, status: int, body: bytes | None) -> None:
@@ -309,6 +331,18 @@ def _handler(emu: EwsEmulator) -> type[BaseHTTPRequestHandler]:
                     self.connection.shutdown(socket.SHUT_RDWR)
                 return
             self._send(status, body, {"Content-Type": "text/xml; charset=utf-8"})
+
+        def _autodiscover(self, raw: bytes) -> None:
+            """Autodiscover SOAP GetUserSettings (only with public-folder routing on)."""
+            if emu.routing is None:
+                self._send(404, b"", {})
+                return
+            try:
+                answer = autodiscover_answer(emu.routing, raw)
+            except etree.XMLSyntaxError:
+                self._send(400, b"", {})
+                return
+            self._send(200, answer, {"Content-Type": "text/xml; charset=utf-8"})
 
         def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
             self.send_response(status)

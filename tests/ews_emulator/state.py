@@ -15,6 +15,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from lxml import etree
 
@@ -99,6 +100,8 @@ class State:
         self.mailbox_roots: dict[str, Folder] = {}
         #: items CreateItem/UpdateItem refuse (see :mod:`.rules`)
         self.refusals: list[Refusal] = []
+        #: public-folder routing (:class:`.routing.Routing`), when the emulator checks it
+        self.routing: Any = None
 
     # --- ids, keys, clock ------------------------------------------------------------------
 
