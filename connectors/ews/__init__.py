@@ -3,6 +3,7 @@
 Config keys (see :class:`~cirahub.connectors.ews.client.EwsConfig`): ``service_endpoint``
 (http(s) URL) or ``autodiscover: true``; ``username`` (the secret is the password);
 ``version`` (exchange2013/2016/2019/office365), ``auth_type`` (basic/ntlm/noauth);
+``public_folder_routing`` and ``autodiscover_url`` (Exchange Online public folders);
 ``folder`` (public: ``/Calendars/Team`` from the public folders root; mailbox: a path under
 the calendar, default the calendar itself); ``mailbox`` and ``access_type``
 (delegate/impersonation) for mailboxes; tuning: ``page_size``, ``full_scan_seconds``,

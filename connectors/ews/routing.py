@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 import requests.adapters
@@ -33,13 +34,14 @@ from exchangelib.items import ID_ONLY
 from exchangelib.properties import FieldPath
 from exchangelib.protocol import BaseProtocol
 from exchangelib.services import GetFolder
-from lxml import etree
 
 from cirahub.core.errors import ConfigError
 
 AUTODISCOVER = "http://schemas.microsoft.com/exchange/2010/Autodiscover"
 #: Exchange Online's Autodiscover SOAP endpoint (Microsoft's docs use it for these settings)
 EXO_AUTODISCOVER = "https://autodiscover-s.outlook.com/autodiscover/autodiscover.svc"
+#: largest Autodiscover answer read (a GetUserSettings answer is a few kB)
+_ANSWER_MAX = 1_000_000
 _ROUTE: ContextVar[Mapping[str, str] | None] = ContextVar("cirahub_ews_route", default=None)
 
 
@@ -119,16 +121,21 @@ def user_settings(protocol: Any, url: str, mailbox: str, *names: str) -> dict[st
     (same credentials); ConfigError naming what is missing."""
     session = protocol.get_session()
     try:
-        answer = session.post(url, data=_settings_request(mailbox, names), timeout=protocol.TIMEOUT,
+        answer = session.post(url, data=_settings_request(mailbox, names), timeout=protocol.TIMEOUT, stream=True,
                               headers={"Content-Type": "text/xml; charset=utf-8"}, allow_redirects=False)
+        status = answer.status_code
+        body = answer.raw.read(_ANSWER_MAX + 1, decode_content=True) if status == 200 else b""
+        answer.close()
     finally:
         protocol.release_session(session)
-    if answer.status_code != 200:
-        raise ConfigError(f"Autodiscover at {url} answered HTTP {answer.status_code} for the public-folder "
-                          "routing settings", url=url, status=answer.status_code)
+    if status != 200:
+        raise ConfigError(f"Autodiscover at {url} answered HTTP {status} for the public-folder "
+                          "routing settings", url=url, status=status)
+    if len(body) > _ANSWER_MAX or b"<!DOCTYPE" in body:  # bounded; no entity declarations
+        raise ConfigError(f"Autodiscover at {url} answered an oversized or DOCTYPE-carrying document", url=url)
     try:
-        doc = etree.fromstring(answer.content)
-    except etree.XMLSyntaxError as exc:
+        doc = ElementTree.fromstring(body)
+    except ElementTree.ParseError as exc:
         raise ConfigError(f"Autodiscover at {url} did not answer XML", url=url) from exc
     found = {}
     for setting in doc.iter(f"{{{AUTODISCOVER}}}UserSetting"):

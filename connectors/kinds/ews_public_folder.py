@@ -1,7 +1,7 @@
 """The ``ews-public-folder`` spoke kind: a calendar folder in Exchange public folders."""
 from __future__ import annotations
 
-from cirahub.connectors.kinds import ConfigField, Projection, SpokeKind
+from cirahub.connectors.kinds import ConfigField, FieldType, Projection, SpokeKind
 from cirahub.connectors.kinds.ews_fields import EWS_SECRET, SIGN_IN_FIELDS
 
 KIND = SpokeKind(
@@ -17,6 +17,10 @@ KIND = SpokeKind(
         ConfigField("mailbox", "the user's e-mail address, when the username is not one "
                     "(DOMAIN\\user, plain)"),
         *SIGN_IN_FIELDS,
+        ConfigField("public_folder_routing", "send Exchange Online's public-folder routing headers "
+                    "(found by Autodiscover)", type=FieldType.SWITCH),
+        ConfigField("autodiscover_url", "the Autodiscover SOAP URL for public-folder routing (default "
+                    "from the server)", metavar="URL"),
     ),
     factory="cirahub.connectors.ews:open_public_folder",
     validate="cirahub.connectors.ews:validate_public_folder",

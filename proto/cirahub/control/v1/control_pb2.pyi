@@ -342,6 +342,8 @@ class EwsPublicFolderConfig(_message.Message):
     AUTHORITY_FIELD_NUMBER: _builtins.int
     AUTHORITY_CA_FILE_FIELD_NUMBER: _builtins.int
     MAILBOX_FIELD_NUMBER: _builtins.int
+    PUBLIC_FOLDER_ROUTING_FIELD_NUMBER: _builtins.int
+    AUTODISCOVER_URL_FIELD_NUMBER: _builtins.int
     server: _builtins.str
     """EWS URL or host name"""
     username: _builtins.str
@@ -362,6 +364,12 @@ class EwsPublicFolderConfig(_message.Message):
     authority_ca_file: _builtins.str
     mailbox: _builtins.str
     """the user's e-mail address; required when username is not one"""
+    public_folder_routing: _builtins.bool
+    """Exchange Online public folders: send X-AnchorMailbox / X-PublicFolderMailbox found by
+    Autodiscover (GetUserSettings) and the folder's PR_REPLICA_LIST; the Autodiscover SOAP URL
+    defaults from the server (Exchange Online: autodiscover-s.outlook.com).
+    """
+    autodiscover_url: _builtins.str
     def __init__(
         self,
         *,
@@ -375,10 +383,12 @@ class EwsPublicFolderConfig(_message.Message):
         authority: _builtins.str = ...,
         authority_ca_file: _builtins.str = ...,
         mailbox: _builtins.str = ...,
+        public_folder_routing: _builtins.bool = ...,
+        autodiscover_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth", b"auth", "authority", b"authority", "authority_ca_file", b"authority_ca_file", "certificate", b"certificate", "client_id", b"client_id", "folder", b"folder", "mailbox", b"mailbox", "server", b"server", "tenant", b"tenant", "username", b"username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auth", b"auth", "authority", b"authority", "authority_ca_file", b"authority_ca_file", "autodiscover_url", b"autodiscover_url", "certificate", b"certificate", "client_id", b"client_id", "folder", b"folder", "mailbox", b"mailbox", "public_folder_routing", b"public_folder_routing", "server", b"server", "tenant", b"tenant", "username", b"username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
