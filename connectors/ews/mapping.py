@@ -258,8 +258,8 @@ def write_values(fields: Mapping[str, Any], default_tz: EWSTimeZone, *, attendee
     extra = {k: v for k, v in (("tz", (fields.get("start") or {}).get("tz")),
                                ("url", fields.get("url")), (sidecar.KEY, kept)) if v}
     start, end = fields.get("start") or {}, fields.get("end") or fields.get("start") or {}
-    if fields.get("rrule") and "utc" in start and not start.get("tz"):
-        default_tz = EWSTimeZone("UTC")  # a series in UTC repeats in UTC, not in the spoke's zone
+    if "utc" in start and not start.get("tz"):
+        default_tz = EWSTimeZone("UTC")  # an instant in UTC stays in UTC (a series repeats there)
     out: dict[str, Any] = {
         "subject": fields.get("summary"),
         "body": Body(fields["description"]) if fields.get("description") else None,
