@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from tests.ews_emulator import EwsEmulator
 from tests.ews_emulator.routing import Routing
 
 from .conftest import PASSWORD, USER, connector_config
+from .online import CLIENT_SECRET, SVC, exchange_online
 
 
 @pytest.fixture
@@ -90,3 +92,30 @@ def test_routing_headers_are_only_sent_by_the_connector_that_routes(routed_emu: 
     finally:
         routed.close()
         mailbox.close()
+
+
+def test_exchange_online_public_folder_with_oauth_is_routed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Online mode (bearer tokens only) with routing: an app-only OAuth spoke finds its routes
+    by Autodiscover (with its token) and every public-folder request carries them."""
+    with exchange_online(tmp_path) as online:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(online.bundle))
+        domain = SVC.rsplit("@", 1)[1]
+        routing = Routing(domain=domain, hierarchy_anchor=f"publicfolders@{domain}",
+                          hierarchy_mailbox=f"1ec2a236-ed93-4f88-b9c6-33e63fa4aa44@{domain}",
+                          content_mailbox=f"publicfolders2@{domain}")
+        online.ews.route_public_folders(routing)
+        conn = open_connector("ews-public-folder", online.config(public_folder_routing=True), CLIENT_SECRET)
+        try:
+            created = conn.create(_item(1), "hub-1")
+            assert [r.remote_id for r in conn.delta(None, {}).changed] == [created.remote_id]
+        finally:
+            conn.close()
+        assert routing.seen and all(pf is not None for _, _, pf in routing.seen)
+        assert {r.op for r in online.ews.requests} >= {"FindFolder", "CreateItem", "FindItem", "GetItem"}
+        assert all(v.user is not None for v in online.exo.verdicts)  # nothing refused
+        unrouted = open_connector("ews-public-folder", online.config(max_retry_seconds=0.2), CLIENT_SECRET)
+        try:
+            with pytest.raises(CirahubError):
+                unrouted.delta(None, {})
+        finally:
+            unrouted.close()

@@ -19,8 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from lxml import etree
 
+from tests.oauth_emulator import InvalidToken
+
 from .ntlm import NtlmConnection, credential_file
-from .online import ExchangeOnline
+from .online import EXO, ExchangeOnline
 from .ops import Context, dispatch
 from .routing import Routing, autodiscover_answer
 from .rules import Refusal
@@ -168,6 +170,11 @@ class EwsEmulator:
     def slow(self, seconds: float, count: int = 1, ops: set[str] | None = None) -> None:
         self._add(Fault("slow", count, frozenset(ops) if ops else None, delay=seconds))
 
+    def route_public_folders(self, routing: Routing) -> None:
+        """From now on, check public-folder routing headers and answer Autodiscover."""
+        with self.state.lock:
+            self.routing = self.state.routing = routing
+
     def refuse(self, subject: str, code: str = "ErrorInvalidPropertySet",
                text: str = "The property value is not valid.") -> None:
         """Refuse every CreateItem/UpdateItem of an item whose subject contains ``subject``
@@ -297,6 +304,9 @@ def _handler(emu: EwsEmulator) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.path.lower().startswith("/autodiscover/"):
+                self._autodiscover(raw)
+                return
             if emu.ntlm:
                 user_ntlm, challenge = self._ntlm()
                 if user_ntlm is None:
@@ -317,9 +327,6 @@ def _handler(emu: EwsEmulator) -> type[BaseHTTPRequestHandler]:
             if user is None:
                 self._send(401, b"", {"WWW-Authenticate": 'Basic realm="ews"'})
                 return
-            if self.path.lower().startswith("/autodiscover/"):
-                self._autodiscover(raw)
-                return
             status, body = emu.handle(raw, user, self.headers.get("X-AnchorMailbox"),
                                       self.headers.get("X-PublicFolderMailbox"))
             self._answer(status, body)
@@ -333,9 +340,13 @@ def _handler(emu: EwsEmulator) -> type[BaseHTTPRequestHandler]:
             self._send(status, body, {"Content-Type": "text/xml; charset=utf-8"})
 
         def _autodiscover(self, raw: bytes) -> None:
-            """Autodiscover SOAP GetUserSettings (only with public-folder routing on)."""
+            """Autodiscover SOAP GetUserSettings (only with public-folder routing on); signed in
+            as for EWS (online: a valid bearer token, no impersonation needed)."""
             if emu.routing is None:
                 self._send(404, b"", {})
+                return
+            if not self._autodiscover_allowed():
+                self._send(401, b"", {"WWW-Authenticate": 'Basic realm="ews"' if emu.online is None else "Bearer"})
                 return
             try:
                 answer = autodiscover_answer(emu.routing, raw)
@@ -343,6 +354,16 @@ def _handler(emu: EwsEmulator) -> type[BaseHTTPRequestHandler]:
                 self._send(400, b"", {})
                 return
             self._send(200, answer, {"Content-Type": "text/xml; charset=utf-8"})
+
+        def _autodiscover_allowed(self) -> bool:
+            if emu.online is None:
+                return emu.ntlm or self._user() is not None
+            scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+            try:
+                emu.online.tokens.verify(token.strip(), EXO)
+            except InvalidToken:
+                return False
+            return scheme.lower() == "bearer"
 
         def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
             self.send_response(status)
