@@ -147,18 +147,22 @@ def _resolve(tzid: str, zones: ZoneContext | None) -> ResolvedZone | None:
 
 def _until_text(until: date | datetime, series: Mapping[str, str]) -> str:
     """UNTIL in the series' terms: a date (all-day), UTC (instants), wall clock (floating).
-    A date UNTIL on a timed series means the end of that day in the series' zone."""
+
+    UNTIL values of the wrong type are read as the reference reader
+    (``recurring-ical-events``) reads them: a DATE on a timed series is midnight of that day
+    (UTC for a zoned series, wall clock for a floating one), a local date-time on a zoned
+    series is taken as UTC."""
     if "date" in series:
         day = until.date() if isinstance(until, datetime) else until
         return day.strftime("%Y%m%d")
     if not isinstance(until, datetime):
-        until = datetime.combine(until, time(23, 59, 59))
+        until = datetime.combine(until, time(0, 0))
     if "floating" in series:
         if until.tzinfo is not None:
             until = until.astimezone(UTC).replace(tzinfo=None)
         return until.strftime("%Y%m%dT%H%M%S")
     if until.tzinfo is None:
-        until = until.replace(tzinfo=zone_of(series))
+        until = until.replace(tzinfo=UTC)
     return until.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
