@@ -13,7 +13,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from cirahub.connectors.kinds import all_kinds
 from cirahub.control.http import views
+from cirahub.control.http.auth import MAX_SECRET
 from cirahub.control.http.context import Snapshot, console_of, session_of, when
 from cirahub.control.http.forms import (
     PERMISSIONS,
@@ -189,15 +191,18 @@ async def options_page(request: web.Request) -> web.StreamResponse:
     ctx = console_of(request)
     hub, spoke = _names(request)
     record = await ctx.call(ctx.handlers.get_spoke, hub, spoke)
-    return _options_form(request, hub, spoke, OptionsForm.of(record.options), {})
+    return _options_form(request, hub, record, OptionsForm.of(record.options), {})
 
 
-def _options_form(request: web.Request, hub: str, spoke: str, form: Any,
+def _options_form(request: web.Request, hub: str, record: Any, form: Any,
                   errors: dict[str, str], status: int = 200) -> web.Response:
+    spec = all_kinds().get(record.kind)
+    secret_what = spec.secret.what if spec is not None and spec.secret is not None else ""
     return console_of(request).render(
-        request, "options.html", status=status, title=f"Sync Options of {spoke}", hub=hub,
-        spoke=spoke, form=form, errors=errors, permissions=PERMISSIONS,
-        private_modes=PRIVATE_MODES, url=spoke_url(hub, spoke, "options"))
+        request, "options.html", status=status, title=f"Sync Options of {record.name}",
+        hub=hub, spoke=record.name, form=form, errors=errors, permissions=PERMISSIONS,
+        private_modes=PRIVATE_MODES, url=spoke_url(hub, record.name, "options"),
+        secret_what=secret_what, has_secret=bool(record.has_secret))
 
 
 async def save_options(request: web.Request) -> web.StreamResponse:
@@ -206,8 +211,11 @@ async def save_options(request: web.Request) -> web.StreamResponse:
     posted = await request.post()
     changes, errors = options_changes(posted)
     if errors:
-        return _options_form(request, hub, spoke, echo_form(posted), errors, status=400)
-    await ctx.call(ctx.handlers.update_spoke, hub, spoke, changes, None)
+        record = await ctx.call(ctx.handlers.get_spoke, hub, spoke)
+        return _options_form(request, hub, record, echo_form(posted), errors, status=400)
+    # like `spoke options --password-env`: a new secret only when one is typed
+    secret = str(posted.get("new_secret") or "")[:MAX_SECRET] or None
+    await ctx.call(ctx.handlers.update_spoke, hub, spoke, changes, secret)
     return _back(request, f"saved the sync options of spoke {spoke!r}", spoke_url(hub, spoke))
 
 

@@ -277,6 +277,14 @@ def test_administrator_path(console: Console, radicale: Radicale, browser, tmp_p
     assert re.search(r'"days_back": 30', r.out) and '"Secret"' in r.out, r.out
     assert '"private": "skip"' in r.out and '"interval_seconds": 600' in r.out
 
+    # the CalDAV spoke's password can be replaced there too, never shown back
+    page.goto(console.url + "/hubs/team/spokes/dav/options")
+    check_accessibility(page)
+    page.fill("#new_secret", PASSWORD)
+    page.click("button:has-text('Save options')")
+    page.wait_for_selector(".flash:has-text('saved the sync options')")
+    assert f'value="{PASSWORD}"' not in page.content()  # ("secret" is also a word on the page)
+
     # a conflict: both folders retitle the kickoff, bob later
     (a / "kickoff.ics").write_text(event("kickoff@test", "Kickoff (alice)",
                                          stamp="20300102T000000Z"))
