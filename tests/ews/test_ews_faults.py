@@ -164,12 +164,16 @@ def test_writes_never_send_meeting_messages(emu: EwsEmulator) -> None:
     assert all(r.attrs.get("ConflictResolution") == "NeverOverwrite" for r in writes if r.op == "UpdateItem")
 
 
-@pytest.mark.parametrize(("key", "value"), [("service_endpoint", "ftp://x"), ("username", "nobody"),
-                                            ("version", "exchange2003"), ("access_type", "root"),
-                                            ("bogus", 1)])
-def test_bad_config_names_the_key(key: str, value: Any) -> None:
+@pytest.mark.parametrize(("key", "value", "named"), [
+    ("service_endpoint", "ftp://x", "service_endpoint"), ("username", "bad name!", "username"),
+    # a plain user name is fine, but then the mailbox's address must be given
+    ("username", "nobody", "mailbox"), ("version", "exchange2003", "version"),
+    ("access_type", "root", "access_type"), ("bogus", 1, "bogus"),
+    ("public_folder_routing", "yes", "public_folder_routing"), ("autodiscover_url", "ftp://x", "autodiscover_url"),
+])
+def test_bad_config_names_the_key(key: str, value: Any, named: str) -> None:
     cfg = {"service_endpoint": "https://mail.example.org/EWS/Exchange.asmx", "username": "svc@example.org",
            "folder": "/Calendars/Team", key: value}
     with pytest.raises(InvalidInput) as info:
         validate_config("ews-public-folder", cfg)
-    assert info.value.fields["key"] == key
+    assert info.value.fields["key"] == named
