@@ -138,7 +138,10 @@ def test_regression_sync_counts_are_per_item(server: Server, tmp_path: Path) -> 
     results = {x["spoke"]: x for x in summary["results"]}
     assert results["a"]["quarantined"] == 4, summary
     assert results["a"]["pulled"] <= 5, summary
-    assert results["b"]["pushed"] == 1, summary
+    # b may already have its copy from the fan-out of a's automatic first run (spoke add):
+    # the sync then pushes nothing more. What must hold is one copy, counted at most once.
+    assert results["b"]["pushed"] <= 1, summary
+    assert summaries(b) == {"good@count": "Good"}
     human = server.ctl("sync", "counting")
     row = next(line for line in human.out.splitlines() if line.startswith("counting  a "))
     assert row.split()[7] == "4", human.out
