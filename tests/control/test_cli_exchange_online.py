@@ -241,8 +241,11 @@ def test_status_explains_sign_in_refusals(exo_server: Server, online: Online, cl
                                           secret: str, code: str, needle: str) -> None:
     hub = f"s-{code.replace('_', '-')}"
     assert exo_server.ctl("hub", "create", hub).code == 0
-    r = exo_server.ctl("spoke", "add", hub, "pf", "--kind", "ews-public-folder",
-                       *_oauth_flags(online, client_id), "--folder", FOLDER, env={"EXO_SECRET": secret})
+    add = ("spoke", "add", hub, "pf", "--kind", "ews-public-folder", *_oauth_flags(online, client_id),
+           "--folder", FOLDER)
+    r = exo_server.ctl(*add, env={"EXO_SECRET": secret})
+    assert r.code != 0 and needle in r.text and secret not in r.text  # refused at once, with advice
+    r = exo_server.ctl(*add, "--no-check", env={"EXO_SECRET": secret})
     assert r.code == 0, r.text
     assert exo_server.ctl("sync", hub).code == 1
     status = exo_server.ctl("status", hub)
