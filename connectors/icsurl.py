@@ -158,7 +158,8 @@ class IcsUrlConnector(BaseConnector):
             return [], []
         errors: list[MalformedItem] = []
         try:
-            items = parse_calendar(body, errors=errors)
+            # events without UID get one derived from the feed URL and their position
+            items = parse_calendar(body, errors=errors, identity=f"ics-url:{self.config.url}")
         except MalformedItem as exc:
             raise ProtocolError(
                 f"the feed is not iCalendar: {exc.message}", url=self.config.url

@@ -129,13 +129,38 @@ def _span(fields: Mapping[str, Any]) -> tuple[datetime, datetime | None] | None:
 
 
 def _spans(item: Item) -> Iterable[tuple[datetime, datetime | None]]:
-    for fields in itertools.chain([item.fields], item.overrides.values()):
+    try:
+        master = _span(item.fields)
+    except (TypeError, ValueError):  # not canonical: cannot be placed, so it is kept
+        master = None
+    if master is not None:
+        yield master
+    for key, fields in item.overrides.items():
         try:
             span = _span(fields)
-        except (TypeError, ValueError):  # not canonical: cannot be placed, so it is kept
+            if span is not None and fields.get("range") == "THISANDFUTURE" and master:
+                span = _this_and_future_span(span, _occurrence_key_utc(key), item, master)
+        except (TypeError, ValueError):
             continue
         if span is not None:
             yield span
+
+
+def _this_and_future_span(
+    own: tuple[datetime, datetime | None], replaced: datetime, item: Item,
+    master: tuple[datetime, datetime | None],
+) -> tuple[datetime, datetime | None]:
+    """A THISANDFUTURE override reaches to the series' last occurrence, moved by its shift
+    and with its own duration."""
+    first, own_end = own
+    if master[1] is None or own_end is None:
+        return first, None
+    start, end = item.fields.get("start"), item.fields.get("end")
+    duration = timedelta(0)
+    if isinstance(start, Mapping) and isinstance(end, Mapping):
+        duration = max(time_value_utc(end) - time_value_utc(start), timedelta(0))
+    last_start = master[1] - duration
+    return first, max(own_end, last_start + (first - replaced) + (own_end - first))
 
 
 def in_window(item: Item, options: SyncOptions, now: datetime) -> bool:

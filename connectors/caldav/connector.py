@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import ClassVar
 
 import requests
@@ -287,7 +288,7 @@ class CalDAVConnector(BaseConnector):
             "PUT",
             self.url(href),
             headers={"Content-Type": "text/calendar; charset=utf-8", **condition},
-            data=ical.to_ics(item),
+            data=ical.to_ics(item, dtstamp=datetime.now(UTC)),  # DTSTAMP: the write time
             what="PUT",
         )
 
@@ -331,6 +332,8 @@ def _remote_item(href: str, version: str, text: str) -> RemoteItem | None:
     if "BEGIN:VEVENT" not in upper and ("BEGIN:VTODO" in upper or "BEGIN:VJOURNAL" in upper):
         return None
     try:
-        return RemoteItem(href, version, ical.parse_item(text))
+        # a resource without UID gets one derived from its href (stable across polls)
+        item = ical.parse_item(text, fallback_uid=ical.derived_uid(f"caldav:{href}"))
+        return RemoteItem(href, version, item)
     except MalformedItem as exc:
         return RemoteItem(href, version, None, error=exc.message, raw=text)

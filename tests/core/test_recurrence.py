@@ -76,3 +76,22 @@ def test_series_starts_follow_dtstart_rrule_rdate_exdate() -> None:
     keys = [k for k, _ in series_starts(item.fields)]
     assert len(keys) == 199 and "20260302T090000Z" not in keys
     assert keys[0] == "20260105T090000Z"
+
+
+def test_regression_window_reaches_the_occurrences_a_thisandfuture_override_moved() -> None:
+    from datetime import UTC, datetime
+
+    from cirahub.core.filters import in_window
+    from cirahub.core.options import SyncOptions
+
+    # THISANDFUTURE gives the later occurrences a week-long duration: the last one (from
+    # 2029-10-29) now ends in November, after the series' own last end
+    text = WEEKLY_MOVED.replace("DTEND;TZID=Europe/Berlin:20260209T153000",
+                                "DTEND;TZID=Europe/Berlin:20260216T153000")
+    item = parse_item(text)
+    last_end = max(o[0] for o in occurrences(text))
+    assert last_end.startswith("2029-10")
+    options = SyncOptions(days_back=0, days_ahead=1)
+    now = datetime(2029, 11, 2, tzinfo=UTC)  # after the unmoved last end, before the moved
+    assert in_window(item, options, now)
+    assert not in_window(item, options, datetime(2029, 12, 1, tzinfo=UTC))
