@@ -29,7 +29,12 @@ def _instant(value: date | datetime) -> str:
 def occurrences(item: Item, first: int = FIRST) -> list[Occurrence]:
     """(start, duration, summary) of the first ``first`` occurrences from 1900, of the item's
     canonical content (the fields the EWS mapping works from, not a verbatim ``source``)."""
-    cal = icalendar.Calendar.from_ical(to_ics(item.with_source(None)))
+    return text_occurrences(to_ics(item.with_source(None)), first)
+
+
+def text_occurrences(text: str, first: int = FIRST) -> list[Occurrence]:
+    """The same, of an iCalendar text as the reference reader reads it."""
+    cal = icalendar.Calendar.from_ical(text)
     out: list[Occurrence] = []
     for event in islice(recurring_ical_events.of(cal).after(datetime(1900, 1, 1)), first):
         start, end = event["DTSTART"].dt, event["DTEND"].dt if "DTEND" in event else event["DTSTART"].dt

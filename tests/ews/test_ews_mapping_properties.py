@@ -8,7 +8,8 @@ exchangelib, and read back. Checked, with ``recurring-ical-events`` as the refer
 
 - what Exchange holds has exactly the occurrences of the projection the connector declared;
 - the projection has the hub item's occurrences unless it declared a note that changes them;
-- read back as the hub sees it, the item is the hub's item (same fingerprint): no rewrite.
+- read back as the hub sees it, the item is the hub's item (same fingerprint): no rewrite;
+- end to end, what Exchange holds has the occurrences the reference reader reads in the file.
 
 ``CIRAHUB_EWS_EXAMPLES`` sets the number of examples (default 40; 200 pass locally).
 """
@@ -34,7 +35,7 @@ from cirahub.core.ical import parse_item
 from tests.ews_emulator import EwsEmulator
 
 from .conftest import PASSWORD, USER, connector_config
-from .occurrences import occurrences, write_and_read
+from .occurrences import occurrences, text_occurrences, write_and_read
 
 #: (TZID as written in the file, the IANA zone it means)
 ZONES = [
@@ -171,4 +172,6 @@ def test_series_round_trip_through_exchange_keeps_occurrences(conn: Any, text: s
     assert occurrences(held) == occurrences(projected.item), f"Exchange differs from the projection\n{text}"
     if not any(marker in note for note in projected.notes for marker in CHANGES_OCCURRENCES):
         assert occurrences(projected.item) == occurrences(hub), f"undeclared change\n{projected.notes}\n{text}"
+        # end to end: what Exchange holds is what the reference reader reads in the file
+        assert occurrences(held) == text_occurrences(text), f"differs from the file\n{text}"
     assert fingerprint(seen, conn.ignore) == fingerprint(hub, conn.ignore), f"read back differs\n{text}"
