@@ -89,7 +89,7 @@ class VdirConnector(BaseConnector):
         self.path = Path(path)
         self.create_folder = create
         self.extension = extension
-        self.capabilities = Capabilities()
+        self.capabilities = Capabilities(carries_components=True)
 
     # --- paths ---------------------------------------------------------------------------
 

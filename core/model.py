@@ -111,6 +111,9 @@ class Capabilities:
     read_only: bool = False
     #: whether ``delta`` uses a server cursor (sync-token, SyncFolderItems) rather than listing
     incremental: bool = False
+    #: whether items that are not events (VTODO, VJOURNAL: an item with a ``component``
+    #: field) can be written to this kind; where not, the hub never pushes them there
+    carries_components: bool = False
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ def _push_one(ctx: SpokeContext, hub_item: HubItem, link: Link | None, now: date
         if link is not None and allowed.delete:
             return DeleteInSpoke(hub_item.id, hub_item.version, link.remote_id, link.remote_version)
         return None
+    if hub_item.item.get("component") and not caps.carries_components:
+        return None  # a task or journal entry: only iCalendar spokes can hold it
     if content_filter(hub_item.item, opts) is not None:
         # left a filter (became private, lost a category): remove the copy, not a hub delete
         if link is not None and allowed.delete:

@@ -69,3 +69,21 @@ def test_regression_vdir_copies_through_the_hub_are_verbatim(store, tmp_path: Pa
     before = {str(f): f.stat().st_mtime_ns for d in folders for f in d.glob("*.ics")}
     loop.sync_all(rounds=1)
     assert before == {str(f): f.stat().st_mtime_ns for d in folders for f in d.glob("*.ics")}
+
+
+def test_regression_tasks_reach_ical_spokes_only(store, tmp_path: Path) -> None:
+    from cirahub.connectors.memory import MemoryCalendar, MemoryConnector
+
+    folders = [tmp_path / n for n in ("a", "b")]
+    loop = Loop(store)
+    for folder in folders:
+        folder.mkdir()
+        config = {"path": str(folder)}
+        loop.add(folder.name, open_connector("vdir", config), kind="vdir", config=config)
+    calendar = MemoryCalendar(seed=9)  # stands for a kind that holds events only (EWS, Graph)
+    loop.add("events-only", MemoryConnector(calendar))
+    (folders[0] / "export.ics").write_bytes(EXPORT.encode())
+    loop.sync_all(rounds=2)
+    assert any("BEGIN:VTODO" in t for t in _texts(folders[1]).values())
+    assert sorted(i.uid for i in calendar.items().values()) == sorted(
+        parse_item(t).uid for t in _texts(folders[1]).values() if "BEGIN:VTODO" not in t)
