@@ -120,9 +120,11 @@ def _first_year(events: list[Component]) -> int:
 
 def components_of(calendar: Calendar) -> tuple[list[Component], ZoneContext]:
     """The VEVENTs of a parsed calendar and the resolver of its TZIDs (for the patcher)."""
-    loaded = _load(calendar.to_ical().decode("utf-8"))
-    events = [c for c in calendar.walk("VEVENT")]
-    return events, loaded.zones
+    vtimezones: dict[str, Component] = {}
+    for zone in calendar.walk("VTIMEZONE"):
+        vtimezones.setdefault(str(zone.get("TZID", "")), zone)
+    events = list(calendar.walk("VEVENT"))
+    return events, ZoneContext(vtimezones, _first_year(events))
 
 
 def recurrence_key(

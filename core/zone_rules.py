@@ -344,12 +344,18 @@ class ZoneContext:
         if component is None:
             return None
         text = component.to_ical().decode("utf-8")
-        zone = vtimezone_zone(text)
-        if zone is None:
+        if vtimezone_zone(text) is None:
             return None
-        hints = [
-            h for h in (resolve_tzid(str(component.get("X-LIC-LOCATION", "")) or "-"),)
-            if h is not None
-        ]
-        matched = match_iana(zone, self._first_year, hints)
+        hint = resolve_tzid(str(component.get("X-LIC-LOCATION", "")) or "-")
+        matched = _matched(text, self._first_year, hint)
         return ResolvedZone(matched) if matched is not None else ResolvedZone(tzid, text)
+
+
+@lru_cache(maxsize=1024)
+def _matched(text: str, first_year: int, hint: str | None) -> str | None:
+    """:func:`match_iana` of a VTIMEZONE text, cached: a folder of files exported by one
+    program repeats the same VTIMEZONE in every file."""
+    zone = vtimezone_zone(text)
+    if zone is None:
+        return None
+    return match_iana(zone, first_year, (hint,) if hint else ())
