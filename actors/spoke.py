@@ -277,8 +277,10 @@ class SpokeActor:
         s.runs += 1
         s.last_summary = result
         self._schedule(s, trigger, result, interval, hint)
+        backoff = (f"back-off: next run in {max(0.0, (s.next_run_at or 0) - time.time()):.0f}s "
+                   f"after {s.failures} failed runs" if s.failures >= 2 else None)
         self._emit("run", s, "done" if result["status"] != RunStatus.ERROR else "failed",
-                   summary=result, trigger=str(trigger))
+                   summary=result, trigger=str(trigger), detail=backoff)
         return result
 
     def _schedule(self, s: _Spoke, trigger: Trigger, result: dict[str, Any], interval: float,

@@ -146,6 +146,10 @@ class Runtime:
             failures=int((live or {}).get("failures", 0)), halt=s.halt,
         )
 
+    def last_seq(self) -> int:
+        """The sequence number of the newest event (follow from here for "from now on")."""
+        return int(ray_get(self.supervisor.last_seq.remote()))
+
     def events(self, since: int = 0, timeout: float = 0.0) -> list[ProgressEvent]:
         return ray_get(self.supervisor.events.remote(since, timeout))
 

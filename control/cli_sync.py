@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from typing import Any
 
 import click
 
-from cirahub.control import render
+from cirahub.control import render, runlog
 from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options
 from cirahub.control.cli_halt import halt_lines
 from cirahub.control.errors import INTERRUPTED, ExitCode
@@ -216,15 +215,23 @@ def events(hub: str, since: int, conn: Conn) -> None:
 @click.option("--http-listen", envvar="CIRAHUB_HTTP_LISTEN", metavar="HOST:PORT|off",
               help="Web console, /metrics and health [env CIRAHUB_HTTP_LISTEN; default "
                    "127.0.0.1:7080]; TLS with --tls-cert/--tls-key too; 'off' for none.")
-@click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--log-level", default="INFO", show_default=True, envvar="CIRAHUB_LOG_LEVEL",
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Level of the server's log; libraries (Ray's included) log WARNING and "
+                   "up, everything at DEBUG [env CIRAHUB_LOG_LEVEL].")
+@click.option("--log-format", default="text", show_default=True, envvar="CIRAHUB_LOG_FORMAT",
+              type=click.Choice(["text", "json"]),
+              help="Log lines as text (key=value) or one JSON object each "
+                   "[env CIRAHUB_LOG_FORMAT].")
 def server(data_dir: str | None, listen: str | None, ray_address: str | None, db: str | None,
-           tls_cert: str | None, tls_key: str | None, log_level: str,
+           tls_cert: str | None, tls_key: str | None, log_level: str, log_format: str = "text",
            http_listen: str | None = None) -> None:
     """Run the control plane (and the sync runtime) until interrupted.
 
     The control token is created on first start in DATA_DIR/control.token (mode 0600);
-    clients on this machine read it from there.
+    clients on this machine read it from there. The log goes to stderr, one line per run
+    (hub, spoke, status, counts, duration), halt, quarantine, conflict, back-off and
+    configuration change; never a secret.
     """
     from pathlib import Path
 
@@ -233,8 +240,7 @@ def server(data_dir: str | None, listen: str | None, ray_address: str | None, db
 
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
-    logging.basicConfig(level=log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runlog.configure(log_level, log_format)
     settings = Settings.from_env(data_dir=Path(data_dir) if data_dir else None, db_url=db,
                                  ray_address=ray_address, listen=listen)
     tls = TlsConfig.from_files(tls_cert, tls_key) if tls_cert and tls_key else None

@@ -20,6 +20,7 @@ from cirahub.connectors import registry
 from cirahub.connectors.kinds import DiscoveryPage, DiscoveryQuery, get_kind
 from cirahub.connectors.registry import validate_config
 from cirahub.control.connection import ConnectionCheck, test_connection
+from cirahub.control.runlog import config_change
 from cirahub.control.syncing import sync_rounds
 from cirahub.core.errors import ConfigError, InvalidInput
 from cirahub.core.options import SyncOptions
@@ -118,6 +119,7 @@ class Handlers:
 
     def create_hub(self, name: str, policy: str = "", object_type: str = "") -> Any:
         hub = self.store.create_hub(name, policy or "latest", object_type or "calendar")
+        config_change("hub created", hub=name, policy=policy or "latest")
         self._changed()
         return hub
 
@@ -132,6 +134,7 @@ class Handlers:
 
     def delete_hub(self, name: str) -> None:
         self.store.delete_hub(_required(name, "hub"))
+        config_change("hub deleted", hub=name)
         self._changed()
 
     # --- spokes ------------------------------------------------------------------------------
@@ -149,6 +152,8 @@ class Handlers:
         if check and not awaits_login(normalized, secret):
             refuse_unusable(name, kind, test_connection(kind, normalized, secret), opts)
         spoke = self.store.add_spoke(hub, name, kind, normalized, opts, secret or None)
+        config_change("spoke added", hub=hub, spoke=name, kind=kind, checked=check,
+                      enabled=opts.enabled)
         self._changed()
         return spoke
 
@@ -178,6 +183,9 @@ class Handlers:
             refuse_unusable(name, spoke.kind,
                             test_connection(spoke.kind, spoke.config, stored), new, "changed")
         updated = self.store.update_spoke(spoke.id, options=new, secret=secret)
+        config_change("spoke options changed", hub=hub, spoke=name,
+                      options=",".join(sorted(changes)) or "-",
+                      secret="replaced" if secret is not None else "kept")
         self._changed()
         return updated
 
@@ -197,11 +205,13 @@ class Handlers:
     def remove_spoke(self, hub: str, name: str) -> None:
         spoke = self.get_spoke(hub, name)
         self.store.remove_spoke(spoke.id)
+        config_change("spoke removed", hub=hub, spoke=name)
         self._changed()
 
     def set_enabled(self, hub: str, name: str, enabled: bool) -> Any:
         spoke = self.get_spoke(hub, name)
         updated = self.store.set_spoke_enabled(spoke.id, enabled)
+        config_change("spoke enabled" if enabled else "spoke disabled", hub=hub, spoke=name)
         self._changed()
         return updated
 
@@ -211,8 +221,8 @@ class Handlers:
         spoke = self.get_spoke(hub, name)
         halt = self.store.confirm_deletes(spoke.id, halt_id or None, dry_run=dry_run)
         if not dry_run:
-            log.info("halt %s of spoke %s/%s confirmed: %d deletions apply on its next run",
-                     halt.id, hub, name, halt.deleting)
+            config_change("halt confirmed", hub=hub, spoke=name, halt=halt.id,
+                          deleting=halt.deleting)
             self._changed()
         return self.store.get_spoke(spoke.id), halt
 
@@ -226,8 +236,8 @@ class Handlers:
         recreated = (sum(1 for h in alive.values() if h.item is not None)
                      if spoke.options.hub_writes.create else 0)
         if not dry_run:
-            log.info("halt %s of spoke %s/%s answered with restore: %d items written back",
-                     halt.id, hub, name, recreated)
+            config_change("halt answered with restore", hub=hub, spoke=name, halt=halt.id,
+                          written_back=recreated)
             self._changed()
         return self.store.get_spoke(spoke.id), halt, recreated
 

@@ -30,6 +30,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from cirahub.control.auth import ADDRESS_FILE, TokenInterceptor, load_or_create_token
+from cirahub.control.runlog import RunLogger
 from cirahub.control.serverlock import DataFolderLock
 from cirahub.control.servicer import ControlServicer
 from cirahub.core.errors import InUse, InvalidInput, StoreError
@@ -208,9 +209,11 @@ def serve(
         private_files(settings.data_dir)
         token = load_or_create_token(settings.data_dir)
         runtime = Runtime.start(settings)
+        runs = RunLogger(runtime).start()  # the runs, halts, ... of the actors, on our log
         try:
             _listen_until_stopped(runtime, settings, token, tls, lock, ready, stop, http_listen)
         finally:
+            runs.stop()
             db = runtime.store.sqlite_file
             runtime.shutdown()
             if db is not None:

@@ -20,6 +20,7 @@ from cirahub.control import apply as topology
 from cirahub.control import convert as cv
 from cirahub.control.errors import status_for, trailing_metadata
 from cirahub.control.handlers import Handlers, RuntimeLike
+from cirahub.control.runlog import config_change
 from cirahub.control.syncing import HubOutcome
 from cirahub.core.errors import CirahubError
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
@@ -234,6 +235,9 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
         changes = topology.plan(self.h.store, hubs, prune=request.prune)
         if not request.dry_run and changes:
             topology.execute(self.h.store, changes)
+            for c in changes:
+                config_change(f"apply: {c.object} {c.action}", hub=c.hub, spoke=c.spoke or "-",
+                              details="; ".join(c.details) or "-")
             self.h._changed()
         return pb.ApplyResponse(dry_run=request.dry_run, changes=[
             pb.Change(action=c.action, object=c.object, hub=c.hub, spoke=c.spoke,

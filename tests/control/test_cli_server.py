@@ -109,3 +109,51 @@ def test_regression_clean_stop_leaves_the_whole_store_in_the_db_file(tmp_path: P
     with sqlite3.connect(copy) as db:
         assert {row[0] for row in db.execute("SELECT name FROM hubs")} == {"kept"}
     assert not (srv.data_dir / "control.address").exists()
+
+
+def test_regression_the_server_logs_every_run(server: Server, tmp_path: Path) -> None:
+    """The server's log held only "listening" and "stopping": runs went to Ray worker files
+    under /tmp, by spoke UUID. Now each run is one line of the server's own log, by name."""
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / "x.ics").write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:x@log\r\n"
+        "DTSTAMP:20300101T000000Z\r\nDTSTART:20300601T100000Z\r\nDTEND:20300601T110000Z\r\n"
+        "SUMMARY:Logged\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    (folder / "bad.ics").write_text("not a calendar\n")
+    assert server.ctl("hub", "create", "logged").code == 0
+    r = server.ctl("spoke", "add", "logged", "alpha", "--kind", "vdir", "--path", str(folder))
+    assert r.code == 0, r.text
+    assert server.ctl("sync", "logged").code == 0
+    assert server.ctl("spoke", "options", "logged", "alpha", "--days-back", "30").code == 0
+    stopping = server.ctl("hub", "list")  # a call after the sync, so its lines are flushed
+    assert stopping.code == 0
+
+    def lines(what: str) -> list[str]:
+        return [ln for ln in server.log_text().splitlines() if what in ln]
+
+    import time
+    deadline = time.monotonic() + 30
+    while not any("trigger=manual" in ln for ln in lines("hub=logged spoke=alpha")):
+        assert time.monotonic() < deadline, server.log_text()[-3000:]
+        time.sleep(0.2)  # the log line follows the run's event through the runtime
+    run = next(ln for ln in lines("run finished") if "spoke=alpha" in ln and "manual" in ln)
+    assert "status=ok" in run and "pulled=" in run and "duration=" in run
+    assert lines("items quarantined hub=logged spoke=alpha items=1")
+    assert lines("spoke added hub=logged spoke=alpha kind=vdir")
+    assert lines("spoke options changed hub=logged spoke=alpha options=days_back")
+
+
+def test_json_log_lines() -> None:
+    import json
+    import logging
+
+    from cirahub.control.runlog import JsonFormatter, KeyValueFormatter
+
+    record = logging.LogRecord("cirahub.runs", logging.INFO, __file__, 1, "run finished",
+                               None, None)
+    record.fields = {"hub": "team", "spoke": "a b", "status": "ok"}
+    data = json.loads(JsonFormatter().format(record))
+    assert (data["msg"], data["hub"], data["spoke"], data["level"]) == (
+        "run finished", "team", "a b", "INFO")
+    assert KeyValueFormatter().format(record).endswith('hub=team spoke="a b" status=ok')
