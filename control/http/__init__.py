@@ -38,6 +38,7 @@ def start_console(runtime: Any, listen: str | None, token: str, data_dir: Path,
     path = Path(data_dir) / CONSOLE_ADDRESS_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(server.url + "\n")
+    tmp.chmod(0o600)  # like every file of the data folder (see cirahub.store.files)
     tmp.replace(path)
     server.address_file = path
     return server
