@@ -40,8 +40,11 @@ def init_ray(settings: Settings) -> bool:
     if settings.ray_address:
         ray.init(address=settings.ray_address, **common)
     else:
-        ray.init(num_cpus=settings.num_cpus, object_store_memory=EMBEDDED_OBJECT_STORE,
-                 include_dashboard=False, **common)
+        # address="local": always a Ray of our own, never a cluster someone else started on
+        # this machine (`ray start` leaves /tmp/ray/ray_current_cluster, which ray.init would
+        # otherwise join, and then refuses our object store size).
+        ray.init(address="local", num_cpus=settings.num_cpus,
+                 object_store_memory=EMBEDDED_OBJECT_STORE, include_dashboard=False, **common)
     return True
 
 
