@@ -206,6 +206,9 @@ def main(argv: list[str] | None = None) -> None:
         cli_spoke,
         cli_sync,
     )
+    from cirahub.control.completion import install
+
+    install(cli)
 
     try:
         code = cli.main(args=argv, prog_name="cirahubctl", standalone_mode=False)

@@ -187,12 +187,23 @@ def quarantine(hub: str, spoke: str, conn: Conn) -> None:
 
 @cli.command("events", epilog=EPILOG)
 @click.option("--hub", default="", help="Only events of this hub.")
-@click.option("--since", default=0, help="Replay events after this sequence number.")
+@click.option("--since", default="", metavar="SEQ|all",
+              help="Replay history: events after this sequence number, or all the server "
+                   "keeps (default: follow from now).")
 @connection_options
-def events(hub: str, since: int, conn: Conn) -> None:
-    """Follow runtime events (runs, halts, errors) until interrupted."""
+def events(hub: str, since: str, conn: Conn) -> None:
+    """Follow runtime events (runs, halts, errors) from now on, until interrupted;
+    `--since all` first replays what the server keeps."""
+    if since.strip().lower() == "all":
+        after = -1
+    elif since.strip().isdigit() and int(since) > 0:
+        after = int(since)
+    elif since.strip():
+        raise click.BadParameter("a positive sequence number or 'all'", param_hint="--since")
+    else:
+        after = 0
     with conn.client() as c:
-        for e in c.stream("WatchEvents", pb.WatchEventsRequest(since=since, hub=hub)):
+        for e in c.stream("WatchEvents", pb.WatchEventsRequest(since=after, hub=hub)):
             if conn.json:
                 click.echo(json.dumps(render.as_dict(e)))
             else:

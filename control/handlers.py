@@ -63,6 +63,8 @@ class RuntimeLike(Protocol):
 
     def events(self, since: int, timeout: float) -> list[Any]: ...
 
+    def last_seq(self) -> int: ...
+
     def hub_actors(self) -> list[dict[str, Any]]: ...
 
 
@@ -308,6 +310,10 @@ class Handlers:
 
     def events(self, since: int, timeout: float) -> list[Any]:
         return list(self.runtime.events(since, timeout))
+
+    def last_seq(self) -> int:
+        """The newest event's sequence number: following from it means "from now on"."""
+        return int(self.runtime.last_seq())
 
     # --- observability (the console's dashboard and /metrics) --------------------------------
 

@@ -255,7 +255,8 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
 
     @streaming
     def WatchEvents(self, request: pb.WatchEventsRequest, context: Any) -> Iterator[pb.Event]:
-        since = request.since
+        # 0: from now on (what `cirahubctl events` shows by default); < 0: every event kept
+        since = self.h.last_seq() if request.since == 0 else max(0, request.since)
         names = self.h.names()
         while context.is_active():
             events = self.h.events(since, EVENT_POLL)

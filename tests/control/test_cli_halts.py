@@ -110,3 +110,22 @@ def test_restore_writes_the_hub_copies_back(server: Server, tmp_path: Path) -> N
     assert len(summaries(src)) == len(summaries(dst)) == 12
     status = {s["spoke"]: s for s in js(server, "status", "undo")}
     assert not status["src"]["halted"] and status["src"]["state"] == "ok"
+
+
+def test_shell_completion_offers_hub_and_spoke_names(server: Server, tmp_path: Path) -> None:
+    """`cirahubctl status <TAB>` completes hub names, `confirm HUB <TAB>` spoke names, asked of
+    the running server (docs/cli.md, "Shell completion")."""
+    _hub(server, tmp_path, "completing", n=1)
+
+    def complete(*words: str) -> list[str]:
+        r = server.ctl(env={"_CIRAHUBCTL_COMPLETE": "bash_complete",
+                            "COMP_WORDS": " ".join(("cirahubctl", *words)),
+                            "COMP_CWORD": str(len(words))})
+        assert r.code == 0, r.text
+        return [line.split(",", 1)[1] for line in r.out.splitlines() if "," in line]
+
+    assert "completing" in complete("status", "comp")
+    assert complete("confirm", "completing", "") == ["dst", "src"]
+    assert complete("spoke", "show", "completing", "s") == ["src"]
+    script = server.ctl(env={"_CIRAHUBCTL_COMPLETE": "bash_source"})
+    assert "complete" in script.out and "cirahubctl" in script.out

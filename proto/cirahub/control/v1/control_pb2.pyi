@@ -2054,7 +2054,7 @@ class WatchEventsRequest(_message.Message):
     SINCE_FIELD_NUMBER: _builtins.int
     HUB_FIELD_NUMBER: _builtins.int
     since: _builtins.int
-    """sequence number; 0 = only new events"""
+    """replay events after this sequence number; 0 = only new events; -1 = every event kept"""
     hub: _builtins.str
     """empty = every hub"""
     def __init__(

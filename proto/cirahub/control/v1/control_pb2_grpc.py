@@ -317,7 +317,8 @@ class ControlServiceServicer:
 
     def WatchEvents(self, request, context):
         """--- events ---
-        Streams runtime events (runs started/finished, halts, errors) from `since` on.
+        Streams runtime events (runs started/finished, halts, errors): from now on, or after
+        `since`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

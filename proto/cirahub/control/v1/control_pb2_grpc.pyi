@@ -104,7 +104,8 @@ class ControlServiceStub:
     """
     WatchEvents: _grpc.UnaryStreamMultiCallable[_control_pb2.WatchEventsRequest, _control_pb2.Event]
     """--- events ---
-    Streams runtime events (runs started/finished, halts, errors) from `since` on.
+    Streams runtime events (runs started/finished, halts, errors): from now on, or after
+    `since`.
     """
 
 @_typing.type_check_only
@@ -171,7 +172,8 @@ class ControlServiceAsyncStub(ControlServiceStub):
     """
     WatchEvents: _aio.UnaryStreamMultiCallable[_control_pb2.WatchEventsRequest, _control_pb2.Event]  # type: ignore[assignment]
     """--- events ---
-    Streams runtime events (runs started/finished, halts, errors) from `since` on.
+    Streams runtime events (runs started/finished, halts, errors): from now on, or after
+    `since`.
     """
 
 class ControlServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -373,7 +375,8 @@ class ControlServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_control_pb2.Event], _abc.AsyncIterator[_control_pb2.Event]]:
         """--- events ---
-        Streams runtime events (runs started/finished, halts, errors) from `since` on.
+        Streams runtime events (runs started/finished, halts, errors): from now on, or after
+        `since`.
         """
 
 def add_ControlServiceServicer_to_server(servicer: ControlServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
