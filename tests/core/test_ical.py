@@ -443,3 +443,19 @@ def test_damaged_text_gives_an_item_or_malformed_item(text: str) -> None:
         return
     for item in items:  # whatever was accepted is normalized: it survives a round trip
         assert parse_item(to_ics(item)) == item
+
+
+def test_regression_attendee_name_ending_in_a_backslash_survives_a_round_trip() -> None:
+    # icalendar writes CN=\ unquoted, and reading it back the backslash escapes the next ';'
+    # (found by test_parse_of_written_item_is_the_item): the trailing backslash is dropped
+    item = parse_item(event("DTSTART:20260301T100000Z",
+                            'ATTENDEE;CN="Doe\\";PARTSTAT=ACCEPTED:mailto:d@example.com'))
+    assert item.get("attendees")[0]["name"] == "Doe"
+    assert item.get("attendees")[0]["partstat"] == "ACCEPTED"
+    fresh = item.with_source(None)
+    assert parse_item(to_ics(fresh)) == fresh
+    hand_made = Item("u", {"start": {"utc": "2026-03-01T10:00:00Z"},
+                           "end": {"utc": "2026-03-01T10:00:00Z"},
+                           "attendees": [{"email": "d@example.com", "name": "Doe",
+                                          "role": "REQ-PARTICIPANT", "partstat": "ACCEPTED"}]})
+    assert parse_item(to_ics(hand_made)) == hand_made
