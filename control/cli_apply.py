@@ -9,7 +9,7 @@ Format::
           - name: alice
             kind: vdir
             path: ~/calendars/alice
-            options: {days_back: 30, hub_writes: "create,update"}
+            options: {days_back: 30, hub_writes: "create,update", interval: 10m}
           - name: exchange
             kind: ews-public-folder
             server: https://mail.example.com/EWS/Exchange.asmx
@@ -43,7 +43,7 @@ import click
 import yaml
 
 from cirahub.connectors.kinds import FieldType, all_kinds, kind_names
-from cirahub.control import render
+from cirahub.control import render, vocabulary
 from cirahub.control.cli import EPILOG, Conn, cli, connection_options, path_arg
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
@@ -62,9 +62,18 @@ def _options(where: str, raw: Any) -> pb.SyncOptions:
         raise _bad(where, "options must be a mapping")
     out = pb.SyncOptions()
     fields = {f.name for f in out.DESCRIPTOR.fields}
-    for key, value in raw.items():
+    known = sorted({vocabulary.USER_NAME.get(f, f) for f in fields})
+    for given, value in raw.items():
+        name = vocabulary.canonical(str(given))
+        key = vocabulary.API_FIELD.get(name, name)
         if key not in fields:
-            raise _bad(where, f"unknown option {key!r}; known: {', '.join(sorted(fields))}")
+            raise _bad(where, f"unknown option {given!r}; known: {', '.join(known)}")
+        if key == "interval_seconds":
+            try:
+                out.interval_seconds = vocabulary.parse_duration(value)
+            except ValueError as exc:
+                raise _bad(where, f"option {given!r}: {exc} (got {value!r})") from None
+            continue
         if key in ("categories_include", "categories_exclude"):
             values = value.split(",") if isinstance(value, str) else list(value or [])
             getattr(out, key).values.extend(str(v).strip() for v in values if str(v).strip())

@@ -7,7 +7,6 @@ Secrets are never taken as a plain argument (it would land in shell history and 
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ from cirahub.connectors.kinds import (
     get_kind,
     kind_names,
 )
-from cirahub.control import render
+from cirahub.control import render, vocabulary
 from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options, path_arg
 from cirahub.control.errors import ExitCode
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
@@ -71,11 +70,11 @@ def _interval(value: str | None) -> int | None:
     """"300", "90s", "5m", "1h" → seconds."""
     if value is None:
         return None
-    m = re.fullmatch(r"\s*(\d+)\s*([smh]?)\s*", value)
-    if not m:
+    try:
+        return vocabulary.parse_duration(value)
+    except ValueError:
         raise click.BadParameter("use seconds or a number with s, m or h (e.g. 5m)",
-                                 param_hint="--interval")
-    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+                                 param_hint="--interval") from None
 
 
 def _days(value: str | None, flag: str) -> int | None:
@@ -91,10 +90,14 @@ def _days(value: str | None, flag: str) -> int | None:
 def option_flags(fn: Any) -> Any:
     """The sync-option flags shared by ``spoke add`` and ``spoke options``."""
     flags = [
-        click.option("--allow-hub", metavar="create,update,delete|all|none",
-                     help="What the hub may do in this calendar (default all)."),
-        click.option("--contribute", metavar="create,update,delete|all|none",
-                     help="Which of this calendar's changes flow into the hub (default all)."),
+        click.option("--hub-writes", "--allow-hub", "allow_hub",
+                     metavar="create,update,delete|all|none",
+                     help="What the hub may do in this calendar (default all; "
+                          "--allow-hub is the same)."),
+        click.option("--contributes", "--contribute", "contribute",
+                     metavar="create,update,delete|all|none",
+                     help="Which of this calendar's changes flow into the hub (default all; "
+                          "--contribute is the same)."),
         click.option("--days-back", metavar="N|all", help="Sync window: days before today."),
         click.option("--days-ahead", metavar="N|all", help="Sync window: days after today."),
         click.option("--private", type=click.Choice(["sync", "skip", "busy"]),
@@ -107,7 +110,7 @@ def option_flags(fn: Any) -> Any:
                      help="Write meetings without attendees (no invitation is ever sent)."),
         click.option("--reminders/--no-reminders", default=None, help="Write reminders here."),
         click.option("--tentative/--no-tentative", default=None, help="Sync tentative items."),
-        click.option("--interval", metavar="SECONDS|5m", help="Polling period (default 5m)."),
+        click.option("--interval", metavar="5m|1h|SECONDS", help="Polling period (default 5m)."),
     ]
     for deco in reversed(flags):
         fn = deco(fn)

@@ -100,9 +100,17 @@ def config_text(spoke: Any) -> str:
 
 
 def options_pairs(options: Any) -> list[tuple[str, Any]]:
+    from cirahub.control import vocabulary
+
     values = options_patch(options)
     out: list[tuple[str, Any]] = []
     for key, value in values.items():
+        if key == "interval_seconds":
+            out.append(("interval", vocabulary.duration_text(int(value))))
+            continue
+        if key in ("days_back", "days_ahead"):
+            out.append((key, vocabulary.days_text(value)))
+            continue
         if isinstance(value, list):
             value = ",".join(value) or "(none)"
         elif value is None:

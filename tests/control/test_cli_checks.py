@@ -85,3 +85,33 @@ def test_regression_exchange_user_names_in_every_form(server: Server, username: 
     assert r.code == 0, r.text
     assert js(server, "spoke", "show", hub, "pf")["config"]["ews_public_folder"][
         "username"] == username
+
+
+def test_one_vocabulary_for_options(server: Server, tmp_path: Path) -> None:
+    """Flags, topology keys and what is shown use the same names and values as a user writes
+    them (`interval: 10m`, `days_back: all`); the older spellings are accepted as aliases."""
+    folder = tmp_path / "v"
+    (tmp_path / "t.yaml").write_text(
+        "hubs:\n  - name: words\n    spokes:\n"
+        f"      - name: a\n        kind: vdir\n        path: {folder}\n"
+        "        options: {interval: 10m, allow_hub: 'create,update', contribute: all,\n"
+        "                  days_back: all, days_ahead: 90}\n")
+    r = server.ctl("apply", "-f", str(tmp_path / "t.yaml"))
+    assert r.code == 0, r.text
+    shown = server.ctl("spoke", "options", "words", "a")
+    lines = dict(line.split(None, 1) for line in shown.out.splitlines())
+    assert (lines["interval"], lines["days_back"], lines["days_ahead"], lines["hub_writes"]) == (
+        "10m", "all", "90", "create,update")
+    r = server.ctl("spoke", "options", "words", "a", "--hub-writes", "none", "--contributes",
+                   "create", "--interval", "1h")
+    assert r.code == 0, r.text
+    lines = dict(line.split(None, 1) for line in r.out.splitlines())
+    assert (lines["hub_writes"], lines["contributes"], lines["interval"]) == (
+        "none", "create", "1h")
+    (tmp_path / "bad.yaml").write_text(
+        "hubs:\n  - name: words\n    spokes:\n"
+        f"      - name: a\n        kind: vdir\n        path: {folder}\n"
+        "        options: {intervall: 5m}\n")
+    bad = server.ctl("apply", "-f", str(tmp_path / "bad.yaml"))
+    assert bad.code == 2 and "'intervall'" in bad.err and "interval," in bad.err, bad.text
+    assert "interval_seconds" not in bad.err
