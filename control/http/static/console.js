@@ -24,6 +24,7 @@
         state.textContent = "syncing";
         progress.textContent = ev.phase + " (" + (c.pulled || 0) + " pulled, " + (c.pushed || 0) + " pushed)";
       } else if (ev.kind === "run" && progress) {
+        if (state) { state.textContent = ev.status === "ok" ? "OK" : (ev.status || ev.phase); }
         progress.textContent = "finished: " + (ev.status || ev.phase);
       }
       if (progress) { shown[ev.hub + "/" + ev.spoke] = progress.textContent; }
