@@ -54,14 +54,21 @@ def private_files(folder: Path) -> list[Path]:
 
 def prepare_sqlite_file(db: Path) -> None:
     """Create the database file 0600 before SQLite does (SQLite gives its ``-wal`` and
-    ``-shm`` files the database file's mode), and make existing ones 0600."""
+    ``-shm`` files the database file's mode), and make existing ones 0600.
+
+    StoreError naming the file when it cannot be created or changed (missing folder, no
+    permission, full disk)."""
     db = Path(db)
-    if not db.exists():
-        os.close(os.open(db, os.O_WRONLY | os.O_CREAT, FILE_MODE))
-    for suffix in SQLITE_SUFFIXES:
-        path = db.with_name(db.name + suffix)
-        if path.exists() and stat.S_IMODE(path.stat().st_mode) != FILE_MODE:
-            path.chmod(FILE_MODE)
+    try:
+        if not db.exists():
+            os.close(os.open(db, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+        for suffix in SQLITE_SUFFIXES:
+            path = db.with_name(db.name + suffix)
+            if path.exists() and stat.S_IMODE(path.stat().st_mode) != FILE_MODE:
+                path.chmod(FILE_MODE)
+    except OSError as exc:
+        raise StoreError(f"cannot open the database file {db}: {exc.strerror}",
+                         action="open", path=str(db)) from None
 
 
 def checkpoint(db: Path) -> tuple[int, int]:
