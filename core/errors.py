@@ -186,6 +186,13 @@ class ProtocolError(ConnectorError):
     code = "protocol_error"
 
 
+class ResponseTooLarge(ProtocolError):
+    """A server's answer is larger than the configured cap (``limit`` bytes); reading stopped
+    there. ``url`` is redacted (no userinfo, no query). Nothing is deleted: the run fails."""
+
+    code = "response_too_large"
+
+
 class ItemRejected(ConnectorError):
     """The spoke refused one item (a value it cannot hold, a rule of its own). Only that
     item's write failed; the rest of the batch goes on and the item is retried next run."""

@@ -13,6 +13,9 @@ Guarantees:
   to another server (a cross-origin redirect raises :class:`ConfigError`).
 - 401 → :class:`AuthError`. Every other status is returned to the caller, which knows what a
   404 or 412 means for its request.
+- Every answer body is streamed and capped (``max_response_bytes``, default
+  :func:`~cirahub.connectors.bounded.max_response_bytes`): past the cap the call raises
+  :class:`ResponseTooLarge` naming the redacted URL and the limit, never retried.
 - No ``requests`` exception escapes; messages never contain credentials.
 """
 
@@ -29,6 +32,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from cirahub.connectors.bounded import read_response
 from cirahub.core.errors import AuthError, ConfigError, TransientError
 
 #: statuses worth retrying: the server is busy or broken for a moment
@@ -82,6 +86,7 @@ class HttpClient:
         max_parallel: int = 4,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_response_bytes: int | None = None,
     ) -> None:
         self.session = requests.Session()
         if username is not None:
@@ -94,6 +99,7 @@ class HttpClient:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
+        self.max_response_bytes = max_response_bytes
         #: requests actually sent (including retries); tests and benchmarks read it
         self.request_count = 0
         self._count_lock = threading.Lock()
@@ -159,9 +165,10 @@ class HttpClient:
                     data=body,
                     timeout=self.timeout,
                     allow_redirects=False,
+                    stream=True,
                 )
-                # read the whole body now, so a reset mid-body is retried here
-                _ = response.content
+                # read the body now (capped), so a reset mid-body is retried here
+                read_response(response, self.max_response_bytes)
             except requests.exceptions.SSLError as exc:
                 raise ConfigError(
                     "TLS handshake or certificate check failed", url=url, error=type(exc).__name__

@@ -26,7 +26,9 @@ from exchangelib import (
     Version,
 )
 from exchangelib import errors as ews_errors
+from exchangelib.protocol import BaseProtocol
 
+from cirahub.connectors.bounded import read_response
 from cirahub.core.errors import (
     AuthError,
     CirahubError,
@@ -262,3 +264,21 @@ def with_retry(fn: Callable[[], T], what: str, max_seconds: float,
                                      back_off=wait, error=err.fields.get("error"), attempts=attempt) from exc
             log.info("EWS %s: %s, retrying in %.2fs", what, err.fields.get("error"), wait)
             sleep(wait)
+
+
+def install_bounded() -> None:
+    """Cap every answer exchangelib reads (see :mod:`cirahub.connectors.bounded`) through its
+    documented adapter hook, keeping an adapter class someone else installed as the base
+    (idempotent)."""
+    current = BaseProtocol.HTTP_ADAPTER_CLS
+    if getattr(current, "_cirahub_bounded", False):
+        return
+    base_build = current.build_response
+
+    def build_response(self: Any, req: Any, resp: Any) -> Any:
+        response = base_build(self, req, resp)
+        read_response(response)
+        return response
+
+    BaseProtocol.HTTP_ADAPTER_CLS = type("BoundedEwsAdapter", (current,), {
+        "_cirahub_bounded": True, "build_response": build_response})

@@ -12,11 +12,13 @@ Guarantees:
   back-off, so the spoke actor waits at least that long;
 - ``$batch`` sends at most 20 requests at once; a throttled sub-request is sent again on its
   own schedule; every other sub-answer is returned to its caller, in order;
-- answers are bounded (:data:`MAX_ANSWER_BYTES`); errors name the request, never the token.
+- answers are streamed and bounded (:func:`~cirahub.connectors.bounded.max_response_bytes`,
+  past it :class:`ResponseTooLarge`); errors name the request, never the token.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -26,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from cirahub.connectors.bounded import CHUNK, read_bounded
 from cirahub.connectors.oauth import AccessToken, TokenProvider
 from cirahub.core.errors import (
     AuthError,
@@ -40,7 +43,6 @@ from cirahub.core.errors import (
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 20
-MAX_ANSWER_BYTES = 32 * 1024 * 1024
 _RETRY_STATUS = frozenset({429, 503, 504})
 _PREFER_IDS = 'IdType="ImmutableId"'
 
@@ -115,7 +117,8 @@ class GraphHttp:
 
     def __init__(self, base_url: str, tokens: TokenProvider, mailbox: str, *,
                  max_concurrency: int = 4, max_retry_seconds: float = 60.0, timeout: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 max_response_bytes: int | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
         self.slot = _slot(mailbox, max(1, min(4, max_concurrency)))
@@ -123,6 +126,7 @@ class GraphHttp:
         self.sleep = sleep
         self.client = httpx.Client(timeout=timeout, follow_redirects=False)
         self.requests = 0
+        self.max_response_bytes = max_response_bytes
 
     def close(self) -> None:
         self.client.close()
@@ -136,17 +140,16 @@ class GraphHttp:
         try:
             with self.slot:
                 self.requests += 1
-                resp = self.client.request(req.method, self._url(req.url), headers=headers,
-                                           json=dict(req.body) if req.body is not None else None)
-                data = resp.read()
+                with self.client.stream(
+                        req.method, self._url(req.url), headers=headers,
+                        json=dict(req.body) if req.body is not None else None) as resp:
+                    data = read_bounded(resp.iter_bytes(CHUNK), self._url(req.url),
+                                        self.max_response_bytes)
         except httpx.HTTPError as exc:
             raise TransientError(f"{req.method} {_path(req.url)}: connection failed "
                                  f"({type(exc).__name__})", error=type(exc).__name__) from None
-        if len(data) > MAX_ANSWER_BYTES:
-            raise ProtocolError(f"{req.method} {_path(req.url)}: answer larger than "
-                                f"{MAX_ANSWER_BYTES} bytes")
         try:
-            body = resp.json() if data else None
+            body = json.loads(data) if data else None
         except ValueError:
             body = None
         return Answer(resp.status_code, body, dict(resp.headers))

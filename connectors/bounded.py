@@ -1,0 +1,132 @@
+"""Bounded reading of HTTP answers, shared by every connector that speaks HTTP.
+
+Guarantees:
+
+- no answer body is held in memory beyond :func:`max_response_bytes` (default 50 MB, set by
+  ``$CIRAHUB_MAX_RESPONSE_BYTES``) plus one chunk (:data:`CHUNK`): bodies are streamed and
+  reading stops as soon as the cap is passed, raising :class:`ResponseTooLarge` naming the
+  redacted URL and the limit;
+- :func:`redact_url` drops userinfo and replaces a query string by ``?…``, so a feed's
+  ``?token=…`` or a ``user:pw@`` never reaches a message, a run record or a log.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import requests.adapters
+
+from cirahub.core.errors import InvalidInput, ResponseTooLarge
+
+DEFAULT_MAX_RESPONSE_BYTES = 50 * 1024 * 1024
+#: bytes read from the socket at a time; the cap is overshot by at most this much
+CHUNK = 64 * 1024
+_ENV = "CIRAHUB_MAX_RESPONSE_BYTES"
+
+
+def max_response_bytes() -> int:
+    """The cap per answer: ``$CIRAHUB_MAX_RESPONSE_BYTES`` (a positive integer) or 50 MB."""
+    raw = os.environ.get(_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_RESPONSE_BYTES
+    if not raw.isdigit() or int(raw) <= 0:
+        raise InvalidInput(f"${_ENV} must be a positive number of bytes", key=_ENV)
+    return int(raw)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without userinfo, its query shown as ``?…`` (a feed's query may be a token)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host + (f":{port}" if port else "")
+    query = "…" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+class ReadMeter:
+    """Counts bytes read from the network by bounded reads (tests and benchmarks read it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.total = 0
+        self.last = 0
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.total += n
+
+    def finish(self, n: int) -> None:
+        with self._lock:
+            self.last = n
+
+
+#: process-wide meter of every bounded read
+METER = ReadMeter()
+
+
+def read_bounded(chunks: Iterable[bytes], url: str, limit: int | None = None) -> bytes:
+    """The joined ``chunks``, or ResponseTooLarge once more than ``limit`` bytes arrived."""
+    cap = max_response_bytes() if limit is None else limit
+    parts: list[bytes] = []
+    size = 0
+    try:
+        for chunk in chunks:
+            size += len(chunk)
+            METER.add(len(chunk))
+            if size > cap:
+                raise ResponseTooLarge(
+                    f"the answer from {redact_url(url)} is larger than the limit of {cap} bytes "
+                    f"(${_ENV})", url=redact_url(url), limit=cap, bytes_read=size)
+            parts.append(chunk)
+    finally:
+        METER.finish(size)
+    return b"".join(parts)
+
+
+def read_response(response: requests.Response, limit: int | None = None) -> bytes:
+    """Read a streamed ``requests`` answer into ``response._content`` within the cap; the
+    connection is closed (not reused) when the cap is passed."""
+    try:
+        body = read_bounded(response.iter_content(CHUNK), response.url or "", limit)
+    except ResponseTooLarge:
+        response.close()
+        raise
+    response._content = body  # the documented way requests caches a body it read
+    response._content_consumed = True
+    return body
+
+
+class BoundedAdapter(requests.adapters.HTTPAdapter):
+    """A requests adapter whose answers are read within the cap before anyone sees them
+    (for clients that read ``response.content`` themselves, e.g. exchangelib)."""
+
+    def build_response(self, req: Any, resp: Any) -> requests.Response:
+        response = super().build_response(req, resp)
+        read_response(response)
+        return response
+
+
+__all__ = [
+    "CHUNK",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "METER",
+    "BoundedAdapter",
+    "max_response_bytes",
+    "read_bounded",
+    "read_response",
+    "redact_url",
+]

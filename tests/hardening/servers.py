@@ -1,0 +1,71 @@
+"""Loopback HTTP servers for hostile-input tests: an endless body, a fixed body."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _Hostile(BaseHTTPRequestHandler):
+    """GET/POST/PROPFIND/REPORT answer 200 with a body that never ends (``/endless``) or a
+    fixed body set on the server (any other path)."""
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        server: HostileServer = self.server  # type: ignore[assignment]
+        if self.path.startswith("/endless"):
+            self.send_response(200)
+            self.send_header("Content-Type", server.content_type)
+            self.end_headers()
+            chunk = b"X" * 65536
+            try:
+                while not server.stopping.is_set():
+                    self.wfile.write(chunk)
+                    server.sent += len(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
+        body = server.body
+        self.send_response(200)
+        self.send_header("Content-Type", server.content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PROPFIND = do_REPORT = _answer
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+
+class HostileServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Hostile)
+        self.stopping = threading.Event()
+        self.sent = 0
+        self.body = b""
+        self.content_type = "text/calendar"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@contextmanager
+def hostile_server() -> Iterator[HostileServer]:
+    server = HostileServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
