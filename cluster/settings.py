@@ -19,16 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from cirahub.core.errors import InvalidInput
+from cirahub.store.paths import default_data_dir
 
-APP_NAME = "cirahub"
 NAMESPACE = "cirahub"
-
-
-def default_data_dir() -> Path:
-    """The user's data folder for cirahub (``platformdirs``), e.g. ``~/.local/share/cirahub``."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
 @dataclass(frozen=True)
@@ -80,10 +73,6 @@ class Settings:
     def database_url(self) -> str:
         """The effective database URL (the SQLite default resolved)."""
         return self.db_url or f"sqlite:///{self.data_dir / 'cirahub.db'}"
-
-    @property
-    def embedded(self) -> bool:
-        return self.ray_address is None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from cirahub.core.errors import CirahubError
 from cirahub.core.item import Item
@@ -131,11 +131,3 @@ class BaseConnector:
 
     def close(self) -> None:
         return None
-
-
-def describe_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A config dict safe to log or return: secret-looking keys are masked."""
-    return {
-        k: ("***" if any(s in k.lower() for s in ("password", "secret", "token")) else v)
-        for k, v in config.items()
-    }

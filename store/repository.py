@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import platformdirs
 from sqlalchemy.exc import SQLAlchemyError
 
 from cirahub.core.errors import CirahubError, StoreError
 from cirahub.store.engine import make_engine, parse_url, translate, upgrade
 from cirahub.store.files import prepare_sqlite_file, private_dir
 from cirahub.store.merge import MergeMixin
+from cirahub.store.paths import default_data_dir
 from cirahub.store.reads import ReadsMixin
 from cirahub.store.runs import RunsMixin
 from cirahub.store.secrets import SecretBox, load_or_create_key
@@ -29,11 +29,6 @@ from cirahub.store.state import StateMixin
 from cirahub.store.topology import TopologyMixin
 
 DB_FILE = "cirahub.db"
-
-
-def default_data_dir() -> Path:
-    """The user's data folder for cirahub (SQLite database and secret key)."""
-    return Path(platformdirs.user_data_dir("cirahub", appauthor=False))
 
 
 class Store(TopologyMixin, ReadsMixin, MergeMixin, StateMixin, RunsMixin):

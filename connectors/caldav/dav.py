@@ -29,11 +29,9 @@ RESOURCETYPE = tag(DAV, "resourcetype")
 DISPLAYNAME = tag(DAV, "displayname")
 CURRENT_USER_PRINCIPAL = tag(DAV, "current-user-principal")
 SUPPORTED_REPORT_SET = tag(DAV, "supported-report-set")
-SYNC_TOKEN = tag(DAV, "sync-token")
 CALENDAR_HOME_SET = tag(CALDAV, "calendar-home-set")
 CALENDAR_DATA = tag(CALDAV, "calendar-data")
 CALENDAR = tag(CALDAV, "calendar")
-SUPPORTED_COMPONENTS = tag(CALDAV, "supported-calendar-component-set")
 COLLECTION = tag(DAV, "collection")
 
 _PREFIXES = {DAV: "D", CALDAV: "C", CS: "CS"}
