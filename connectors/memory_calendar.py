@@ -83,7 +83,7 @@ class MemoryCalendar:
         self._partial_deltas = 0
         self.partial_fraction = 0.5
         #: call counters, for tests and benchmarks that check how much work was done
-        self.stats: dict[str, int] = {"delta": 0, "get": 0, "write": 0}
+        self.stats: dict[str, int] = {"delta": 0, "get": 0, "write": 0, "faults_fired": 0}
 
     # --- registry ----------------------------------------------------------------------
 
@@ -250,6 +250,7 @@ class MemoryCalendar:
         self.stats["write"] += 1
         if self._fail_writes > 0:
             self._fail_writes -= 1
+            self.stats["faults_fired"] += 1
             raise TransientError("injected write failure", op=attempt.op)
         if self._fail_predicate is not None and self._fail_predicate(attempt):
             raise TransientError("injected write failure", op=attempt.op)
@@ -259,6 +260,7 @@ class MemoryCalendar:
     def _maybe_lose_response(self, op: str) -> None:
         if self._lose_responses > 0:
             self._lose_responses -= 1
+            self.stats["faults_fired"] += 1
             raise TransientError("injected lost response (write was applied)", op=op)
 
     def conditional_create(self, item: Item, hub_item_id: str) -> WriteResult:
@@ -308,9 +310,11 @@ class MemoryCalendar:
             self.stats["delta"] += 1
             if self._fail_deltas > 0:
                 self._fail_deltas -= 1
+                self.stats["faults_fired"] += 1
                 return "fail"
             if self._partial_deltas > 0:
                 self._partial_deltas -= 1
+                self.stats["faults_fired"] += 1
                 return "partial"
             return None
 

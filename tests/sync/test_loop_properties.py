@@ -3,7 +3,8 @@
 3–5 in-memory spokes with random sync options (two-way, feed-only, mirror, lossy, incremental
 or listing deltas) and injected faults (failing writes, lost responses, stale versions, failed
 and partial listings); users create, edit and delete on any spoke; spokes sync in random
-order. After a fault-free round of syncs:
+order. ``settle`` (a rule, as vdirsyncer's state machine does it, and once more at the end of
+every example) disarms the faults, syncs fault-free rounds and checks:
 
 - every spoke the hub may fully write holds exactly the hub's items (under its projection);
 - feed-only spokes were never written, mirrors' local edits never reached the hub;
@@ -11,6 +12,10 @@ order. After a fault-free round of syncs:
 - no edit is lost: the hub holds, for every field, the latest value a contributing spoke's
   user wrote and a pull observed, unless a recorded conflict or a later delete explains it;
 - a mirror's local edits never reach the hub.
+
+Cheap invariants hold after every step: no duplicate UID in any spoke, feed-only spokes never
+written. The test reports (in CI's output) how many faults fired and how many conflicts the
+hub recorded over the fixed examples, and asserts both happened.
 
 CI runs a fixed (derandomized) set of examples. To look for new failures:
 ``CIRAHUB_LOOP_EXPLORE=1 CIRAHUB_LOOP_EXAMPLES=300 pytest --timeout 0 tests/sync/test_loop_properties.py``.
@@ -33,6 +38,12 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+
+#: a settle may come after this many other steps (so unsynced edits and armed faults meet)
+SETTLE_EVERY = 8
+#: totals over every example of a test run (reported and asserted at the end)
+TALLY = {"faults armed": 0, "faults fired": 0, "stale versions": 0, "conflicts": 0,
+         "settles": 0}
 
 from cirahub.core.item import Item
 from cirahub.core.options import NONE, SyncOptions
@@ -70,20 +81,32 @@ def make_machine(open_store):
                 spoke.calendar.rng.seed(i)
                 self.modes[name] = mode
             self.uids = itertools.count()
+            self.steps = 0  # rules since the last settle
             self.feed_writes = {n: 0 for n, m in self.modes.items() if m == "feed-only"}
-            # uid -> (spoke, field, value) of the latest user edit since the last check
+            # (uid, field) -> (spoke, value) of the latest user edit since the last check
             self.latest_edit = {}
             self.user_deleted = set()
             self.created_in = {}
 
         def teardown(self):
             store = getattr(self, "store", None)
-            if store is not None:
+            if store is None:
+                return
+            try:
+                self.settle()
+                TALLY["faults fired"] += sum(s.calendar.stats["faults_fired"]
+                                             for s in self.loop.spokes.values())
+                TALLY["conflicts"] += len(self.store.list_conflicts(self.loop.hub.name))
+                TALLY["stale versions"] += sum(
+                    int(r.counts.get("push_stale", 0))
+                    for r in self.store.list_runs(self.loop.hub.name, limit=1000))
+            finally:
                 store.close()
 
         # --- users ---------------------------------------------------------------------
 
         def _spoke(self, data):
+            self.steps += 1
             return self.loop.spokes[data.draw(st.sampled_from(sorted(self.loop.spokes)))]
 
         def _stamp(self):
@@ -116,9 +139,9 @@ def make_machine(open_store):
             carried = self.modes[spoke.name] != "mirror" and not (
                 self.modes[spoke.name] == "lossy" and field == "description")
             if carried:
-                self.latest_edit[item.uid] = (spoke.name, field, fields[field])
+                self.latest_edit[item.uid, field] = (spoke.name, fields[field])
             else:
-                self.latest_edit.pop(item.uid, None)
+                self.latest_edit.pop((item.uid, field), None)
 
         @rule(data=st.data())
         def user_deletes(self, data):
@@ -136,6 +159,7 @@ def make_machine(open_store):
             ("fail-write", "lose-response", "fail-delta", "partial-delta", "stale")))
         def inject_fault(self, data, fault):
             cal = self._spoke(data).calendar
+            TALLY["faults armed"] += 1
             if fault == "fail-write":
                 cal.fail_next_writes(1)
             elif fault == "lose-response":
@@ -161,7 +185,23 @@ def make_machine(open_store):
 
         @precondition(lambda self: hasattr(self, "loop"))
         @invariant()
-        def converges_after_fault_free_round(self):
+        def cheap_invariants(self):
+            for name, spoke in self.loop.spokes.items():
+                uids = [i.uid for i in spoke.calendar.items().values()]
+                assert len(uids) == len(set(uids)), f"duplicate UID in {name}"
+            for name in self.feed_writes:
+                assert self.loop.writes(name) == 0, f"hub wrote to feed-only {name}"
+
+        @precondition(lambda self: self.steps > SETTLE_EVERY)
+        @rule()
+        def settle(self):
+            """Converge: one round with whatever faults are still armed (so they fire), then
+            fault-free rounds, then the checks."""
+            TALLY["settles"] += 1
+            self.steps = 0
+            for spoke in self.loop.spokes.values():
+                self.loop.sync(spoke.name)
+            self._confirm_halts()
             for spoke in self.loop.spokes.values():
                 cal = spoke.calendar
                 cal.fail_next_writes(0)
@@ -197,16 +237,13 @@ def make_machine(open_store):
                            for v in it.fields.values()), "a mirror's edit reached the hub"
             # No lost edit: the latest user edit of an item (latest LAST-MODIFIED) is what the
             # hub holds, whatever else happened concurrently (an edit also beats a delete).
-            for uid, (name, field, value) in self.latest_edit.items():
+            for (uid, field), (name, value) in self.latest_edit.items():
                 if uid in hub:
                     assert hub[uid].get(field) == value, f"edit of {uid}.{field} in {name} lost"
                 else:
                     assert uid in self.user_deleted, f"edited {uid} vanished from the hub"
             self.latest_edit.clear()
             self.user_deleted.clear()
-            for name in self.feed_writes:
-                # feed-only spokes are never written by the hub
-                assert self.loop.writes(name) == 0, f"hub wrote to feed-only {name}"
 
     return LoopMachine
 
@@ -234,16 +271,25 @@ def _settings(n):
                     phases=(Phase.explicit, Phase.reuse, Phase.generate))
 
 
-@pytest.mark.slow
-def test_loop_converges_sqlite(open_sqlite_store):
-    machine = make_machine(open_sqlite_store)
-    machine.TestCase.settings = _settings(int(os.environ.get("CIRAHUB_LOOP_EXAMPLES", "40")))
+def _run_and_report(open_store, examples, capsys):
+    for key in TALLY:
+        TALLY[key] = 0
+    machine = make_machine(open_store)
+    machine.TestCase.settings = _settings(examples)
     machine.TestCase().runTest()
+    with capsys.disabled():
+        print("\nloop test: " + ", ".join(f"{k} {v}" for k, v in TALLY.items()))
+    # A test that never fires a fault or makes a conflict cannot find a bug in handling them.
+    assert TALLY["faults fired"] > 0, TALLY
+    assert TALLY["conflicts"] > 0, TALLY
+
+
+@pytest.mark.slow
+def test_loop_converges_sqlite(open_sqlite_store, capsys):
+    _run_and_report(open_sqlite_store, int(os.environ.get("CIRAHUB_LOOP_EXAMPLES", "40")), capsys)
 
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_loop_converges_postgres(open_pg_store):
-    machine = make_machine(open_pg_store)
-    machine.TestCase.settings = _settings(int(os.environ.get("CIRAHUB_LOOP_EXAMPLES_PG", "12")))
-    machine.TestCase().runTest()
+def test_loop_converges_postgres(open_pg_store, capsys):
+    _run_and_report(open_pg_store, int(os.environ.get("CIRAHUB_LOOP_EXAMPLES_PG", "12")), capsys)
