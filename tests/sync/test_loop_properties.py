@@ -39,12 +39,6 @@ from hypothesis.stateful import (
     rule,
 )
 
-#: a settle may come after this many other steps (so unsynced edits and armed faults meet)
-SETTLE_EVERY = 8
-#: totals over every example of a test run (reported and asserted at the end)
-TALLY = {"faults armed": 0, "faults fired": 0, "stale versions": 0, "conflicts": 0,
-         "settles": 0}
-
 from cirahub.core.item import Item
 from cirahub.core.options import NONE, SyncOptions
 from cirahub.core.projection import ignored_fields, project_for_spoke
@@ -52,6 +46,12 @@ from tests.sync.harness import Loop, event
 
 MODES = ("two-way", "two-way", "feed-only", "mirror", "lossy")
 EDITABLE = ("summary", "location", "description")
+
+#: a settle may come after this many other steps (so unsynced edits and armed faults meet)
+SETTLE_EVERY = 8
+#: totals over every example of a test run (reported and asserted at the end)
+TALLY = {"faults armed": 0, "faults fired": 0, "stale versions": 0, "conflicts": 0,
+         "settles": 0}
 
 
 def make_machine(open_store):
