@@ -26,8 +26,8 @@ API_FIELD = {"interval": "interval_seconds"}
 #: API field → user-facing name
 USER_NAME = {v: k for k, v in API_FIELD.items()}
 
-_DURATION = re.compile(r"\s*(\d+)\s*([smhd]?)\s*")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"\s*(\d+)\s*([smh]?)\s*")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
 
 
 def canonical(name: str) -> str:
@@ -36,7 +36,8 @@ def canonical(name: str) -> str:
 
 
 def parse_duration(value: object) -> int:
-    """``300``, ``"90s"``, ``"5m"``, ``"1h"``, ``"1d"`` → seconds; ValueError otherwise."""
+    """``300``, ``"90s"``, ``"5m"``, ``"1h"`` → seconds; ValueError otherwise (the console
+    parses the same way)."""
     if isinstance(value, bool):
         raise ValueError("a duration like 5m")
     if isinstance(value, int):
@@ -49,7 +50,7 @@ def parse_duration(value: object) -> int:
 
 def duration_text(seconds: int) -> str:
     """Seconds as a user writes them: ``5m``, ``1h``, ``90s``."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+    for unit, size in (("h", 3600), ("m", 60)):
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
