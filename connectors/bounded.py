@@ -106,7 +106,7 @@ def read_response(response: requests.Response, limit: int | None = None) -> byte
         response.close()
         raise
     response._content = body  # the documented way requests caches a body it read
-    response._content_consumed = True
+    response._content_consumed = True  # type: ignore[attr-defined]
     return body
 
 

@@ -25,6 +25,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from time import sleep as _sleep
 from typing import Any, ClassVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -70,10 +71,10 @@ class GraphConnector(BaseConnector):
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  sleep: Callable[[float], None] | None = None) -> None:
         self.cfg = cfg
-        extra = {"sleep": sleep} if sleep is not None else {}
         self.http = GraphHttp(cfg.graph_url, tokens, cfg.group or cfg.mailbox or "",
                               max_concurrency=cfg.max_concurrency,
-                              max_retry_seconds=cfg.max_retry_seconds, timeout=cfg.timeout, **extra)
+                              max_retry_seconds=cfg.max_retry_seconds, timeout=cfg.timeout,
+                              sleep=sleep or _sleep)
         self.clock = clock
         self.capabilities = Capabilities(unsupported_fields=mapping.UNSUPPORTED, incremental=True)
         self.ignore = mapping.UNSUPPORTED
