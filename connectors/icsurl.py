@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
+from cirahub.connectors.bounded import redact_url
 from cirahub.connectors.caldav.config import check_http_url, optional_str, reject_unknown
 from cirahub.connectors.caldav.http import HttpClient, RetryPolicy, header
 from cirahub.core.errors import (
@@ -105,6 +106,9 @@ class IcsUrlConnector(BaseConnector):
             retry=retry,
         )
         self._key = hashlib.sha1(config.url.encode()).hexdigest()[:16]
+        #: the URL as errors, runs and events show it: a feed's query string is often its
+        #: access token (``?token=…``), so it is never repeated
+        self._shown = redact_url(config.url)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -136,15 +140,15 @@ class IcsUrlConnector(BaseConnector):
         if status == 304:
             return None, cursor
         if status == 403:
-            raise AuthError("the feed refused access", url=self.config.url, status=403)
+            raise AuthError("the feed refused access", url=self._shown, status=403)
         if status in (404, 410):
             # a feed that vanished may come back; never read it as "everything deleted"
-            raise TransientError("the feed is not there", url=self.config.url, status=status)
+            raise TransientError("the feed is not there", url=self._shown, status=status)
         if status >= 400:
-            raise TransientError("the feed failed", url=self.config.url, status=status)
+            raise TransientError("the feed failed", url=self._shown, status=status)
         if status != 200:
             raise ProtocolError(
-                "unexpected answer from the feed", url=self.config.url, status=status
+                "unexpected answer from the feed", url=self._shown, status=status
             )
         state = {
             "k": self._key,
@@ -162,7 +166,7 @@ class IcsUrlConnector(BaseConnector):
             items = parse_calendar(body, errors=errors, identity=f"ics-url:{self.config.url}")
         except MalformedItem as exc:
             raise ProtocolError(
-                f"the feed is not iCalendar: {exc.message}", url=self.config.url
+                f"the feed is not iCalendar: {exc.message}", url=self._shown
             ) from None
         return items, errors
 
@@ -209,7 +213,7 @@ class IcsUrlConnector(BaseConnector):
     # --- writing: never ------------------------------------------------------------------
 
     def _refuse(self) -> ReadOnlySpoke:
-        return ReadOnlySpoke("an ics-url feed is read-only", url=self.config.url)
+        return ReadOnlySpoke("an ics-url feed is read-only", url=self._shown)
 
     def create(self, item: Item, hub_item_id: str) -> WriteResult:
         raise self._refuse()

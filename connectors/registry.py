@@ -17,6 +17,7 @@ from cirahub.connectors.kinds import (
     DiscoveryQuery,
     SpokeKind,
     get_kind,
+    refuse_userinfo,
 )
 from cirahub.core.errors import InvalidInput
 
@@ -33,14 +34,18 @@ def _available(kind: SpokeKind) -> SpokeKind:
 
 
 def validate_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """Normalized config for ``kind``, or InvalidInput naming what is wrong."""
-    return _available(get_kind(kind)).load_validator()(config)
+    """Normalized config for ``kind``, or InvalidInput naming what is wrong (credentials
+    inside any URL field included)."""
+    spec = _available(get_kind(kind))
+    refuse_userinfo(spec, config)
+    return spec.load_validator()(config)
 
 
 def open_connector(kind: str, config: Mapping[str, Any], secret: str | None = None) -> SpokeConnector:
     """A connector for a spoke of ``kind``. Raises InvalidInput for an unknown kind or bad
     config."""
     spec = _available(get_kind(kind))
+    refuse_userinfo(spec, config)
     return spec.load_factory()(spec.load_validator()(config), secret)
 
 
@@ -49,6 +54,7 @@ def discover(kind: str, config: Mapping[str, Any], secret: str | None = None,
     """One page of the calendars the connection settings in ``config`` reach, storing
     nothing. InvalidInput when the kind has no discovery or the query is out of bounds."""
     spec = _available(get_kind(kind))
+    refuse_userinfo(spec, config)
     hook = spec.load_discoverer()
     if hook is None:
         raise InvalidInput(f"spoke kind {kind!r} cannot discover calendars", field="kind",

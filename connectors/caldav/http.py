@@ -16,7 +16,8 @@ Guarantees:
 - Every answer body is streamed and capped (``max_response_bytes``, default
   :func:`~cirahub.connectors.bounded.max_response_bytes`): past the cap the call raises
   :class:`ResponseTooLarge` naming the redacted URL and the limit, never retried.
-- No ``requests`` exception escapes; messages never contain credentials.
+- No ``requests`` exception escapes; messages never contain credentials, and URLs in error
+  fields are redacted (no userinfo, a query shown as ``?…``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from cirahub.connectors.bounded import read_response
+from cirahub.connectors.bounded import read_response, redact_url
 from cirahub.core.errors import AuthError, ConfigError, TransientError
 
 #: statuses worth retrying: the server is busy or broken for a moment
@@ -133,13 +134,13 @@ class HttpClient:
             if _origin(target) != _origin(url):
                 raise ConfigError(
                     "the server redirects to another server; configure that URL instead",
-                    url=url,
-                    location=target,
+                    url=redact_url(url),
+                    location=redact_url(target),
                 )
             if response.status_code == 303:
                 method, body = "GET", None
             url = target
-        raise ConfigError("too many redirects", url=url)
+        raise ConfigError("too many redirects", url=redact_url(url))
 
     def _with_retries(
         self,
@@ -171,20 +172,20 @@ class HttpClient:
                 read_response(response, self.max_response_bytes)
             except requests.exceptions.SSLError as exc:
                 raise ConfigError(
-                    "TLS handshake or certificate check failed", url=url, error=type(exc).__name__
+                    "TLS handshake or certificate check failed", url=redact_url(url), error=type(exc).__name__
                 ) from None
             except (
                 requests.exceptions.InvalidURL,
                 requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidSchema,
             ) as exc:
-                raise ConfigError("invalid URL", url=url, error=type(exc).__name__) from None
+                raise ConfigError("invalid URL", url=redact_url(url), error=type(exc).__name__) from None
             except requests.exceptions.RequestException as exc:
                 last_error = type(exc).__name__
                 continue
             if response.status_code == 401:
                 raise AuthError(
-                    "the server rejected the credentials", url=url, status=401, what=what
+                    "the server rejected the credentials", url=redact_url(url), status=401, what=what
                 )
             if response.status_code in RETRY_STATUSES:
                 back_off = parse_retry_after(response.headers.get("Retry-After"))
@@ -196,7 +197,7 @@ class HttpClient:
         raise TransientError(
             f"{what} failed: {last_error}",
             back_off=back_off,
-            url=url,
+            url=redact_url(url),
             error=last_error,
             attempts=self.retry.attempts,
         )
@@ -215,4 +216,4 @@ def header(response: requests.Response, name: str) -> str | None:
 
 def describe(response: requests.Response) -> dict[str, Any]:
     """Structured, secret-free facts about a response for error fields."""
-    return {"status": response.status_code, "url": response.url}
+    return {"status": response.status_code, "url": redact_url(response.url or "")}

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from cirahub.core.errors import InvalidInput
 
@@ -192,6 +193,39 @@ class SpokeKind:
             return None
         fn: Discoverer = _resolve(self.discover)
         return fn
+
+
+#: stored keys that hold a URL or a bare host even without a scheme (``--server host``)
+_HOST_KEYS = frozenset({"service_endpoint", "server", "url", "authority", "autodiscover_url",
+                        "graph_url"})
+
+
+def _userinfo(value: str, host_key: bool) -> bool:
+    text = value.strip()
+    if "://" not in text:
+        if not host_key:
+            return False
+        text = "//" + text
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    return parts.username is not None or parts.password is not None
+
+
+def refuse_userinfo(kind: SpokeKind, config: Mapping[str, Any]) -> None:
+    """InvalidInput naming the field when any URL field of ``config`` (stored keys or API
+    names) embeds credentials (``user:pw@host``): they would be stored and shown in clear,
+    and they belong in the spoke's secret. Every kind's validation starts with this."""
+    if not isinstance(config, Mapping):
+        return
+    names = {f.stored_key: f.name for f in kind.fields}
+    for key, value in config.items():
+        if isinstance(value, str) and _userinfo(value, key in _HOST_KEYS):
+            name = names.get(key, key)
+            raise InvalidInput(
+                f"{name!r} must not contain credentials (user:password@); give the password "
+                "as the spoke's secret", key=key, field=name, kind=kind.name)
 
 
 def _resolve(ref: str) -> Any:

@@ -30,7 +30,7 @@ class _Hostile(BaseHTTPRequestHandler):
                 pass
             return
         body = server.body
-        self.send_response(200)
+        self.send_response(server.status)
         self.send_header("Content-Type", server.content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -51,6 +51,7 @@ class HostileServer(ThreadingHTTPServer):
         self.sent = 0
         self.body = b""
         self.content_type = "text/calendar"
+        self.status = 200
 
     @property
     def base(self) -> str:
