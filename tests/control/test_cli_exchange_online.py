@@ -252,3 +252,79 @@ def test_status_explains_sign_in_refusals(exo_server: Server, online: Online, cl
     assert "action_required" in status.out and code in status.out and needle in status.out, status.out
     assert secret not in status.out and secret not in exo_server.log_text()
     exo_server.ctl("spoke", "disable", hub, "pf")
+
+
+def test_public_folder_vdir_and_graph_spoke_converge_through_the_cli(
+        exo_server: Server, online: Online, tmp_path: Path) -> None:
+    """Issue 11's acceptance through the real CLI and server: a public folder attached with
+    ``--auth oauth-app``, a vdir folder and a Graph shared-mailbox calendar (attached with
+    ``apply -f``: its Graph endpoint is a topology key) converge both ways; nobody is invited
+    and no request without a valid bearer token is answered, across a token expiry."""
+    from tests.graph_emulator import GraphEmulator
+
+    tenant = online.tokens.directory.find_tenant(TENANT)
+    assert tenant is not None
+    tenant.apps[APP_ID].roles["https://graph.microsoft.com"] = {"Calendars.ReadWrite"}
+    shared = "moving-team@contoso.onmicrosoft.com"
+    folder_id = online.ews.add_public_folder("/Calendars/Moving")
+    online.ews.user.create(folder_id, subject="Board meeting",
+                           start=datetime(2027, 3, 1, 9, tzinfo=UTC),
+                           end=datetime(2027, 3, 1, 10, tzinfo=UTC),
+                           required=["bob@contoso.example"])
+    # inside the graph spoke's read window (365 days back, 730 ahead of today)
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "retreat.ics").write_text(event("retreat@test", "Retreat", start="20270302T080000Z",
+                                             end="20270302T170000Z"))
+    with GraphEmulator(online.tokens) as graph:
+        graph.add_mailbox(shared)
+        assert exo_server.ctl("hub", "create", "moving").code == 0
+        r = exo_server.ctl("spoke", "add", "moving", "pf", "--kind", "ews-public-folder",
+                           *_oauth_flags(online), "--folder", "/Calendars/Moving", env=ENV)
+        assert r.code == 0, r.text
+        topology = tmp_path / "topology.yaml"
+        topology.write_text(
+            "hubs:\n"
+            "  - name: moving\n"
+            "    spokes:\n"
+            f"      - {{name: local, kind: vdir, path: {local}}}\n"
+            "      - name: shared\n"
+            "        kind: graph\n"
+            f"        tenant: {TENANT}\n"
+            f"        client_id: {APP_ID}\n"
+            f"        mailbox: {shared}\n"
+            f"        authority: {online.tokens.authority}\n"
+            f"        authority_ca_file: {online.tokens.ca_file}\n"
+            f"        graph_url: {graph.url}\n"
+            "        client_secret_env: EXO_SECRET\n")
+        r = exo_server.ctl("apply", "-f", str(topology), env=ENV)
+        assert r.code == 0, r.text
+        r = exo_server.ctl("sync", "moving")
+        assert r.code == 0, r.text
+
+        def graph_subjects() -> list[str]:
+            with graph.store.lock:
+                return sorted(e.data.get("subject", "") for e in graph.store.events.values())
+
+        assert graph_subjects() == ["Board meeting", "Retreat"]
+        assert sorted(summaries(local).values()) == ["Board meeting", "Retreat"]
+        assert [i["subject"] for i in online.ews.user.find(folder_id, "Retreat")] == ["Retreat"]
+
+        # an edit in the shared mailbox, after every token expired, reaches the other two
+        online.tokens.advance(3600)
+        with graph.store.lock:
+            [board] = [e for e in graph.store.events.values()
+                       if e.data.get("subject") == "Board meeting"]
+            graph.store.update(board, None, {"subject": "Board meeting (moved)"})
+        r = exo_server.ctl("sync", "moving")
+        assert r.code == 0, r.text
+        assert sorted(summaries(local).values()) == ["Board meeting (moved)", "Retreat"], (
+            r.text + exo_server.ctl("runs", "moving").text)
+        assert len(online.ews.user.find(folder_id, "Board meeting (moved)")) == 1
+        assert graph_subjects() == ["Board meeting (moved)", "Retreat"]
+        assert graph.attendee_writes == 0
+        # the expired token was refused (401, nothing answered) and replaced: once per
+        # run that met it (the sync's own, a fan-out push, a scheduled poll)
+        assert 1 <= graph.unauthorized <= 3
+    assert online.ews.meeting_messages == []
+    _assert_only_bearer_answered(online)
