@@ -9,7 +9,9 @@
   complete, so UIDs no longer in the feed are deletions. An empty feed is a complete listing
   of size 0 — the planner's empty-listing safety halt then stops the spoke, never a mass
   delete. Events that cannot be normalized are reported with an error (quarantined) and are
-  never read as deleted;
+  never read as deleted; a feed the reader refuses whole (one broken VTIMEZONE) is read UID
+  by UID (:mod:`cirahub.connectors.ics_salvage`), quarantining only the events that use the
+  broken part;
 - an HTTP error, timeout or unparseable body raises TransientError/ProtocolError, so a
   failing feed never deletes anything.
 
@@ -28,6 +30,7 @@ from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteRes
 from cirahub.connectors.bounded import redact_url
 from cirahub.connectors.caldav.config import check_http_url, optional_str, reject_unknown
 from cirahub.connectors.caldav.http import HttpClient, RetryPolicy, header
+from cirahub.connectors.ics_salvage import salvage
 from cirahub.core.errors import (
     AuthError,
     InvalidInput,
@@ -161,13 +164,19 @@ class IcsUrlConnector(BaseConnector):
         if not body.strip():
             return [], []
         errors: list[MalformedItem] = []
+        # events without UID get one derived from the feed URL and their position
+        identity = f"ics-url:{self.config.url}"
         try:
-            # events without UID get one derived from the feed URL and their position
-            items = parse_calendar(body, errors=errors, identity=f"ics-url:{self.config.url}")
-        except MalformedItem as exc:
-            raise ProtocolError(
-                f"the feed is not iCalendar: {exc.message}", url=self._shown
-            ) from None
+            items = parse_calendar(body, errors=errors, identity=identity)
+        except MalformedItem as whole:
+            # one broken component (a bad VTIMEZONE) must not hide the rest of the feed:
+            # read each UID on its own, quarantining only what uses the broken part
+            try:
+                return salvage(body, identity)
+            except MalformedItem:
+                raise ProtocolError(
+                    f"the feed is not iCalendar: {whole.message}", url=self._shown
+                ) from None
         return items, errors
 
     def delta(self, cursor: str | None, known: Mapping[str, str]) -> Delta:
