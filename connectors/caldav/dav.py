@@ -12,6 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+import defusedxml
+import defusedxml.ElementTree as SafeET
+
 from cirahub.core.errors import ProtocolError
 
 DAV = "DAV:"
@@ -150,11 +153,17 @@ def status_code(text: str | None) -> int | None:
 
 
 def parse_xml(content: bytes, what: str) -> ET.Element:
-    """Parse a response body, or ProtocolError."""
+    """Parse a response body, or ProtocolError. Entity declarations and external references
+    are refused (defusedxml), so a hostile server cannot expand entities or make us fetch
+    anything, whatever expat version this Python has."""
     try:
-        return ET.fromstring(content)
+        root: ET.Element = SafeET.fromstring(content)
     except ET.ParseError as exc:
         raise ProtocolError(f"{what}: the server sent malformed XML", error=str(exc)) from None
+    except defusedxml.DefusedXmlException as exc:
+        raise ProtocolError(f"{what}: the server sent XML with entity declarations or "
+                            "external references (refused)", error=type(exc).__name__) from None
+    return root
 
 
 def parse_multistatus(content: bytes, what: str = "multistatus") -> MultiStatus:
@@ -188,8 +197,8 @@ def parse_multistatus(content: bytes, what: str = "multistatus") -> MultiStatus:
 def error_conditions(content: bytes) -> frozenset[str]:
     """Local names of the precondition elements in a DAV ``<error>`` body (empty if none)."""
     try:
-        root = ET.fromstring(content)
-    except ET.ParseError:
+        root = SafeET.fromstring(content)
+    except (ET.ParseError, defusedxml.DefusedXmlException):
         return frozenset()
     if root.tag != tag(DAV, "error"):
         return frozenset()
