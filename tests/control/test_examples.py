@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -23,7 +24,7 @@ import pytest
 from cirahub.control import cli_apply, cli_halt, cli_ops, cli_spoke, cli_sync  # noqa: F401
 from cirahub.control.cli import cli
 
-from .conftest import CTL, Server
+from .conftest import CTL, Server, start_server, stop_server
 
 pytestmark = pytest.mark.ray
 
@@ -32,6 +33,30 @@ ROOT = Path(__file__).resolve().parents[2]
 ELSEWHERE = {"exchange-online.md": "tests/graph/test_docs_examples.py"}
 DOCS = [ROOT / "README.md",
         *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name not in ELSEWHERE)]
+#: every HTTP client of the server (requests, httpx, msal) sends non-loopback requests to
+#: this closed loopback port: the examples' example.com calendars are refused at once and no
+#: request ever leaves the machine (nor does a DNS lookup of their hosts)
+NO_WAY_OUT = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+              "NO_PROXY": "127.0.0.1,localhost,::1"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The module's server, with no way off the machine (see :data:`NO_WAY_OUT`)."""
+    saved = {k: os.environ.get(k) for k in NO_WAY_OUT}
+    os.environ.update(NO_WAY_OUT)
+    try:
+        srv = start_server(tmp_path_factory.mktemp("examples-server"))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    yield srv
+    stop_server(srv.proc)
+
+
 #: lines of the docs that are not examples to run here (the fixture runs the server)
 SKIP = re.compile(r"^cirahubctl (server|demo)\b")
 
