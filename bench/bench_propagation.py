@@ -32,7 +32,7 @@ from pathlib import Path
 import ray
 from sqlalchemy import func, select
 
-from cirahub.cluster.runtime import Runtime
+from cirahub.actors.runtime import Runtime
 from cirahub.cluster.settings import Settings
 from cirahub.store import models as m
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 import ray
 
-from cirahub.cluster.runtime import Runtime
+from cirahub.actors.runtime import Runtime
 from cirahub.cluster.settings import Settings
 
 

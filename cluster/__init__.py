@@ -1,6 +1,7 @@
 """cirahub.cluster: Ray bootstrap (embedded or an existing cluster), settings, placement.
 
-``from cirahub.cluster.runtime import Runtime`` is the entry point for the control plane;
+The order is control → actors → cluster → store → connectors → core: ``Runtime``
+(``cirahub.actors.runtime``) is the entry point for the control plane;
 importing this package itself does not import Ray.
 """
 

@@ -74,7 +74,7 @@ def _show_folders(folders: dict[str, Path]) -> None:
 
 def run_demo(data_dir: Path | None, keep: bool) -> None:
     """The whole tour. Raises ClientError when a step fails."""
-    from cirahub.cluster.runtime import Runtime
+    from cirahub.actors.runtime import Runtime
     from cirahub.cluster.settings import Settings
     from cirahub.control.server import create_server
 

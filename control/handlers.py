@@ -1,6 +1,6 @@
 """What each control-plane call does, in domain terms (no protobuf here).
 
-:class:`Handlers` wraps the running runtime (``Runtime`` from ``cirahub.cluster.runtime``:
+:class:`Handlers` wraps the running runtime (``Runtime`` from ``cirahub.actors.runtime``:
 ``.store``, ``reconcile()``, ``sync_now()``, ``status()``, ``events()``). Every method either
 completes or raises a :class:`~cirahub.core.errors.CirahubError`; inputs are validated fully
 before anything is stored, so a rejected call changes nothing. After a topology change the
@@ -35,7 +35,7 @@ KEY_NOTE = ("the secret key with it (secret.key in the server's data folder, or 
 
 
 class RuntimeLike(Protocol):
-    """The part of ``cirahub.cluster.runtime.Runtime`` the control plane uses."""
+    """The part of ``cirahub.actors.runtime.Runtime`` the control plane uses."""
 
     store: Any
 

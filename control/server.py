@@ -198,7 +198,7 @@ def serve(
     the SQLite store is checkpointed, so ``cirahub.db`` alone holds everything. The console,
     ``/metrics`` and the health endpoints listen on ``http_listen`` (see
     :func:`cirahub.control.http.start_console`: None is the default address, "off" none)."""
-    from cirahub.cluster.runtime import Runtime
+    from cirahub.actors.runtime import Runtime
 
     private_dir(settings.data_dir)
     lock = DataFolderLock(settings.data_dir).acquire()

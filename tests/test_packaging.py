@@ -25,7 +25,7 @@ REQUIRED = (
     "cirahub/connectors/caldav/__init__.py",
     "cirahub/connectors/ews/__init__.py",
     "cirahub/actors/cycle.py",
-    "cirahub/cluster/runtime.py",
+    "cirahub/actors/runtime.py",
     "cirahub/control/cli.py",
     "cirahub/proto/cirahub/control/v1/control.proto",
     "cirahub/proto/cirahub/control/v1/control_pb2.py",

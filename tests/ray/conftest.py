@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import ray
 
-from cirahub.cluster.runtime import Runtime
+from cirahub.actors.runtime import Runtime
 from cirahub.cluster.settings import Settings
 
 pytestmark = pytest.mark.ray

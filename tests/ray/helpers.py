@@ -10,7 +10,7 @@ from typing import Any
 
 import ray
 
-from cirahub.cluster.runtime import Runtime
+from cirahub.actors.runtime import Runtime
 from cirahub.core.ical import parse_item
 
 

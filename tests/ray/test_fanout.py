@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import ray
 
+from cirahub.actors.runtime import Runtime
 from cirahub.actors.summary import Trigger
-from cirahub.cluster.runtime import Runtime
 from tests.ray.helpers import actor_of, folder_summaries, sync_round, wait_for, write_event
 
 pytestmark = pytest.mark.ray

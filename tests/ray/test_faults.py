@@ -16,8 +16,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
+from cirahub.actors.runtime import Runtime
 from cirahub.cluster.names import hub_actor_name
-from cirahub.cluster.runtime import Runtime
 from tests.ray.conftest import start_runtime
 from tests.ray.helpers import (
     actor_of,

@@ -11,7 +11,7 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from cirahub.cluster.runtime import Runtime
+from cirahub.actors.runtime import Runtime
 from tests.ray.conftest import start_runtime
 from tests.ray.helpers import converge, folder_uids, wait_for, write_event
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cirahub.cluster.runtime import Runtime
+from cirahub.actors.runtime import Runtime
 from cirahub.core.errors import NotFound
 from cirahub.core.item import Item
 from tests.ray.helpers import (
