@@ -20,12 +20,22 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from cirahub.store import Store
+
+# Property tests are deterministic: a fixed (derandomized) set of examples, no example database
+# carried between runs, no per-example deadline (a loaded 2-core CI machine is slow, not
+# wrong). CIRAHUB_HYPOTHESIS_EXPLORE=1 draws new examples, to look for new failures.
+settings.register_profile("cirahub", derandomize=True, database=None, deadline=None,
+                          print_blob=True)
+settings.register_profile("explore", deadline=None, print_blob=True)
+settings.load_profile("explore" if os.environ.get("CIRAHUB_HYPOTHESIS_EXPLORE") == "1"
+                      else "cirahub")
 
 PG_URL_ENV = "CIRAHUB_TEST_POSTGRES_URL"
 SKIP_PG_ENV = "CIRAHUB_SKIP_POSTGRES"
