@@ -34,18 +34,19 @@ def test_probe_and_sigterm_through_exec(tmp_path: Path) -> None:
         proc = subprocess.Popen(["sh", "-c", script], stdout=fh, stderr=subprocess.STDOUT,
                                 env=env, start_new_session=True)
     try:
-        address_file = data / "control.address"
+        # cirahubctl's "…; data folder DIR" line comes after the server published its address
+        # and installed its SIGTERM handler (the log's own "listening" line comes before)
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not address_file.exists():
+        while f"; data folder {data}" not in log.read_text():
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-        address = address_file.read_text().split()[0]
+        address = (data / "control.address").read_text().split()[0]
         healthy = _probe("control", address)
         assert healthy.returncode == 0, healthy.stderr
         # exec: the shell's pid is the server's pid, so the signal reaches the server
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(60)
-        assert code in (0, 130), log.read_text()
+        assert code == 0, log.read_text()  # a clean stop, as systemd and Docker expect
         down = _probe("control", address)
         assert down.returncode == 1 and "UNAVAILABLE" in down.stderr
     finally:
