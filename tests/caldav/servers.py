@@ -388,10 +388,12 @@ class FeedServer:
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
-    def set(self, path: str, text: str, **options: object) -> str:
+    def set(self, path: str, text: str | bytes, **options: object) -> str:
+        """Serve ``text`` (bytes as they are) at ``path``; returns the feed's URL."""
         old = self.feeds.get(path)
         version = old.version + 1 if old else 1
-        self.feeds[path] = Feed(text.encode(), version=version, **options)  # type: ignore[arg-type]
+        body = text if isinstance(text, bytes) else text.encode()
+        self.feeds[path] = Feed(body, version=version, **options)  # type: ignore[arg-type]
         return self.base + path
 
     def stop(self) -> None:

@@ -1,0 +1,188 @@
+"""Judging one corpus file after a path: what arrived in the destination folder, compared with
+the source as the reference libraries read both, and the per-path table.
+
+Statuses (worst first): ``lost`` (not in the destination, not refused), ``duplicated`` (a
+component arrived twice), ``distorted`` (occurrences differ), ``quarantined`` (refused,
+with why), ``projected`` (same occurrences, some properties differ: listed), ``identical``.
+Files the reference cannot read are ``unreadable`` (outside the acceptance: whatever the path
+does with them is reported, nothing is required); files without any component to carry are
+``empty``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import icalendar
+
+from tests.corpus import CorpusFile
+
+from . import reference
+
+STATUSES = ("identical", "projected", "quarantined", "distorted", "duplicated", "lost",
+            "empty", "unreadable")
+#: the statuses that meet the acceptance on their own
+GOOD = frozenset({"identical", "empty", "unreadable"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    file_id: str
+    status: str
+    detail: str = ""
+    byte_identical: bool = False
+
+
+@dataclass
+class Destination:
+    """The destination folder, parsed once: components by UID, with their file names."""
+
+    by_uid: dict[str, list[tuple[str, icalendar.cal.Component]]] = field(default_factory=dict)
+    timezones: dict[str, list[icalendar.cal.Component]] = field(default_factory=dict)
+    raw: dict[str, bytes] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, folder: Path) -> Destination:
+        out = cls()
+        for path in sorted(folder.glob("*.ics")) if folder.exists() else []:
+            data = path.read_bytes()
+            out.raw[path.name] = data
+            try:
+                cal = reference.load(data)
+            except reference.Unreadable as exc:
+                out.unreadable[path.name] = str(exc)
+                continue
+            out.timezones[path.name] = [c for c in cal.subcomponents if c.name == "VTIMEZONE"]
+            for c in reference.carried(cal):
+                out.by_uid.setdefault(str(c.get("UID", "")), []).append((path.name, c))
+        return out
+
+
+def _orphan_match(c: icalendar.cal.Component, dest: Destination, taken_uids: set[str],
+                  ) -> list[tuple[str, icalendar.cal.Component]]:
+    """Destination components standing for a source component without UID: same kind, start
+    and summary, under a UID no source file of the round uses (the hub gave it one)."""
+    want = (c.name, str(c.get("SUMMARY", "")), reference.component_key(c)[2],
+            str(getattr(c.get("DTSTART"), "dt", "")))
+    found = []
+    for uid, entries in dest.by_uid.items():
+        if uid in taken_uids:
+            continue
+        for name, d in entries:
+            if (d.name, str(d.get("SUMMARY", "")), reference.component_key(d)[2],
+                    str(getattr(d.get("DTSTART"), "dt", ""))) == want:
+                bare = copy.deepcopy(d)
+                del bare["UID"]
+                found.append((name, bare))
+    return found
+
+
+def judge(f: CorpusFile, dest: Destination, refused: Sequence[str], round_uids: set[str],
+          full_properties: bool, round_errors: Sequence[str] = ()) -> Outcome:
+    """The outcome of ``f`` given what the round left (see the module docstring)."""
+    data = f.read()
+    why = "; ".join(sorted(set(refused)))
+    try:
+        reading = reference.read(data)
+    except reference.Unreadable as exc:
+        return Outcome(f.id, "unreadable", f"{exc}" + (f" (path: {why})" if why else ""))
+    source = reading.calendar
+    wanted = reference.carried(source)
+    if not wanted:
+        return Outcome(f.id, "empty", why)
+    arrived: list[tuple[str, icalendar.cal.Component]] = []
+    missing = 0
+    for c in wanted:
+        if "UID" in c:
+            entries = [(n, d) for n, d in dest.by_uid.get(str(c["UID"]), [])
+                       if reference.component_key(d) == reference.component_key(c)]
+        else:
+            entries = _orphan_match(c, dest, round_uids)
+        missing += not entries
+        arrived += entries
+    if missing:
+        status = "quarantined" if why else "lost"
+        part = "" if missing == len(wanted) else f"{missing} of {len(wanted)} components: "
+        context = f" (run errors: {'; '.join(round_errors)})" if round_errors else ""
+        return Outcome(f.id, status, part + (why or "not in the destination" + context))
+    keys = Counter(reference.component_key(d) for _, d in arrived)
+    if any(n > 1 for n in keys.values()):
+        return Outcome(f.id, "duplicated", f"{sum(keys.values())} copies of {len(keys)}")
+    files = sorted({n for n, _ in arrived})
+    # every other component of those UIDs in the destination belongs to the copy too
+    uids = {str(c["UID"]) for c in wanted if "UID" in c}
+    extra = [(n, d) for uid in uids for n, d in dest.by_uid.get(uid, []) if (n, d) not in arrived]
+    copy_components = [d for _, d in arrived + extra]
+    distortion = _occurrence_diff(reading, copy_components, dest, files)
+    if distortion:
+        return Outcome(f.id, "distorted", distortion)
+    if full_properties:
+        diff = reference.property_diff(wanted, copy_components)
+    else:
+        src, dst = reference.field_view(wanted), reference.field_view(copy_components)
+        diff = reference.PropertyDiff(tuple((src - dst).elements()),
+                                      tuple((dst - src).elements()))
+    same_bytes = len(files) == 1 and dest.raw[files[0]] == data
+    if diff.lost or diff.added:
+        return Outcome(f.id, "projected", ", ".join(diff.names()), same_bytes)
+    return Outcome(f.id, "identical", "", same_bytes)
+
+
+def _occurrence_diff(source: reference.Reading, copy_components: list[icalendar.cal.Component],
+                     dest: Destination, files: Iterable[str]) -> str:
+    cal = icalendar.Calendar()
+    seen: set[str] = set()
+    for name in files:
+        for tz in dest.timezones.get(name, []):
+            if str(tz.get("TZID")) not in seen:
+                seen.add(str(tz.get("TZID")))
+                cal.add_component(tz)
+    for c in copy_components:
+        cal.add_component(c)
+    expected = [o[1:] for o in source.occurrences]
+    try:
+        got = [o[1:] for o in reference.occurrences(cal)]
+    except Exception as exc:  # the copy is unreadable by the reference
+        return f"copy unreadable: {type(exc).__name__}: {str(exc)[:120]}"
+    if expected == got:
+        return ""
+    if len(expected) != len(got):
+        first = next((a for a, b in zip(expected, got, strict=False) if a != b), None)
+        return f"{len(expected)} occurrences became {len(got)}" + (
+            f"; first difference at {first[0]}" if first else "")
+    a, b = next((a, b) for a, b in zip(expected, got, strict=True) if a != b)
+    return f"{a[0]} {a[1]:g}s {a[2]!r} became {b[0]} {b[1]:g}s {b[2]!r}"
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+
+def table(results: Mapping[str, Mapping[str, Outcome]]) -> str:
+    """One block per path: counts, then every non-identical file with why."""
+    lines: list[str] = []
+    header = (f"{'path':<16}{'files':>6}{'readable':>9}{'carried':>8}{'identical':>10}"
+              f"{'bytes':>6}{'projected':>10}{'quarant.':>9}{'distorted':>10}{'lost':>5}"
+              f"{'dup':>4}{'empty':>6}")
+    lines.append(header)
+    for path, outcomes in results.items():
+        c = Counter(o.status for o in outcomes.values())
+        readable = len(outcomes) - c["unreadable"]
+        carried = c["identical"] + c["projected"] + c["distorted"]
+        same = sum(1 for o in outcomes.values() if o.byte_identical)
+        lines.append(f"{path:<16}{len(outcomes):>6}{readable:>9}{carried:>8}{c['identical']:>10}"
+                     f"{same:>6}{c['projected']:>10}{c['quarantined']:>9}{c['distorted']:>10}"
+                     f"{c['lost']:>5}{c['duplicated']:>4}{c['empty']:>6}")
+    for path, outcomes in results.items():
+        bad = [o for o in outcomes.values() if o.status not in GOOD]
+        if not bad:
+            continue
+        lines.append("")
+        lines.append(f"{path}: not identical ({len(bad)})")
+        for o in sorted(bad, key=lambda o: (STATUSES.index(o.status), o.file_id)):
+            lines.append(f"  {o.status:<12} {o.file_id}: {o.detail}"[:240])
+    return "\n".join(lines)

@@ -1,0 +1,232 @@
+"""What a calendar *means*, read by the reference libraries (``icalendar`` +
+``recurring-ical-events``), independent of cirahub's own model.
+
+- :func:`occurrences` — the first :data:`MAX_OCCURRENCES` occurrences from 1900 as
+  ``(uid, start, duration, summary)``: starts as UTC instants (``Z``), dates (``D:``) or floating
+  times (``F:``), durations in seconds.
+- :func:`property_sets` — every property and parameter of every component, normalized only
+  where iCalendar allows several spellings of one value (date-times compared as instants,
+  TZID by what it resolves to, parameter order, default VALUE); DTSTAMP is left out.
+- :func:`field_view` — the non-recurrence fields every spoke kind models (for EWS).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import icalendar
+import recurring_ical_events
+
+MAX_OCCURRENCES = 300
+FROM = dt.datetime(1900, 1, 1)
+EVENT_KINDS = ("VEVENT", "VTODO", "VJOURNAL")
+#: properties whose value is a date, date-time or a list of them
+_TIME_PROPS = frozenset({"DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "EXDATE", "RDATE",
+                         "CREATED", "LAST-MODIFIED", "COMPLETED"})
+#: never compared: rewritten by every careful writer
+_SKIP_PROPS = frozenset({"DTSTAMP"})
+#: the non-recurrence fields compared on every path
+FIELDS = ("SUMMARY", "LOCATION", "DESCRIPTION", "CLASS", "TRANSP", "STATUS", "CATEGORIES",
+          "PRIORITY", "URL", "ORGANIZER", "ATTENDEE")
+
+#: components that are never an item on their own (a file holding just one is "empty")
+_NOT_ITEMS = frozenset({"VTIMEZONE", "STANDARD", "DAYLIGHT", "VALARM"})
+
+Occurrence = tuple[str, str, float, str]
+
+
+class Unreadable(Exception):
+    """The reference libraries cannot read this calendar."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A calendar as the reference reads it: the parsed tree and its occurrences."""
+
+    calendar: icalendar.cal.Component
+    occurrences: tuple[Occurrence, ...]
+
+
+@lru_cache(maxsize=1024)
+def read(data: bytes) -> Reading:
+    """Parse and expand like the reference (cached: treat the tree as read-only). Raises
+    Unreadable for what it refuses."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cal = icalendar.Calendar.from_ical(data)
+            found = occurrences(cal)  # expansion errors count as unreadable too
+    except Exception as exc:
+        raise Unreadable(f"{type(exc).__name__}: {str(exc)[:160]}") from None
+    return Reading(cal, tuple(found))
+
+
+def load(data: bytes) -> icalendar.cal.Component:
+    """The parsed tree of :func:`read` (shared: do not modify it)."""
+    return read(data).calendar
+
+
+def _earliest(cal: icalendar.cal.Component) -> dt.datetime:
+    """Where to start expanding: nothing occurs before the earliest DTSTART, RDATE or
+    RECURRENCE-ID in the file (a day of margin for zones), and never before 1900. Starting
+    there instead of at 1900 gives the same occurrences without walking empty years."""
+    found: list[dt.datetime] = []
+    for c in cal.walk():
+        for name in ("DTSTART", "RDATE", "RECURRENCE-ID"):
+            for value in c.get(name, []) if isinstance(c.get(name), list) else [c.get(name)]:
+                for entry in getattr(value, "dts", [value]):
+                    raw = getattr(entry, "dt", None)
+                    raw = raw[0] if isinstance(raw, tuple) else raw
+                    if isinstance(raw, dt.datetime):
+                        found.append(raw.replace(tzinfo=None))
+                    elif isinstance(raw, dt.date):
+                        found.append(dt.datetime(raw.year, raw.month, raw.day))
+    start = min(found, default=FROM) - dt.timedelta(days=2)
+    return max(start, FROM)
+
+
+def _moment(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return "F:" + value.isoformat()
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dt.date):
+        return "D:" + value.isoformat()
+    return str(value)
+
+
+def occurrences(cal: icalendar.Calendar, uids: Iterable[str] | None = None) -> list[Occurrence]:
+    """The first occurrences from 1900 (of ``uids`` only, if given), sorted."""
+    wanted = set(uids) if uids is not None else None
+    out: list[Occurrence] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stream = recurring_ical_events.of(cal).after(_earliest(cal))
+        for event in itertools.islice(stream, MAX_OCCURRENCES * 4):
+            uid = str(event.get("UID", ""))
+            if wanted is not None and uid not in wanted:
+                continue
+            start, end = event.get("DTSTART"), event.get("DTEND")
+            begin = start.dt if start is not None else None
+            finish = end.dt if end is not None else begin
+            duration = _seconds(begin, finish)
+            out.append((uid, _moment(begin), duration, str(event.get("SUMMARY", ""))))
+            if len(out) >= MAX_OCCURRENCES:
+                break
+    return sorted(out)
+
+
+def _seconds(begin: object, finish: object) -> float:
+    try:
+        return (finish - begin).total_seconds()  # type: ignore[operator]
+    except TypeError:
+        return float("nan")
+
+
+def carried(cal: icalendar.cal.Component) -> list[icalendar.cal.Component]:
+    """The items a calendar holds: its components but VTIMEZONE (a file that is one bare
+    component, as some exports are, holds itself)."""
+    if cal.name != "VCALENDAR":
+        return [] if cal.name in _NOT_ITEMS else [cal]
+    return [c for c in cal.subcomponents if c.name != "VTIMEZONE"]
+
+
+def component_key(c: icalendar.cal.Component) -> tuple[str, str, str]:
+    rid = c.get("RECURRENCE-ID")
+    return (c.name, str(c.get("UID", "")), _moment(rid.dt) if rid is not None else "")
+
+
+def _param_items(params: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    out = []
+    for key, value in params.items():
+        key = key.upper()
+        if key == "TZID" and name in _TIME_PROPS:
+            continue  # the instant carries the zone's meaning
+        if key == "VALUE" and str(value).upper() == "DATE-TIME":
+            continue  # the default
+        out.append((key, str(value)))
+    return tuple(sorted(out))
+
+
+def _value_text(name: str, value: object) -> str:
+    if name in _TIME_PROPS:
+        items = value if isinstance(value, list) else [value]
+        moments = []
+        for item in items:
+            for entry in getattr(item, "dts", [item]):
+                raw = getattr(entry, "dt", entry)
+                moments.append(_moment(raw[0] if isinstance(raw, tuple) else raw))
+        return ",".join(sorted(moments))
+    try:
+        text = value.to_ical()  # type: ignore[attr-defined]
+    except AttributeError:
+        text = value
+    return text.decode() if isinstance(text, bytes) else str(text)
+
+
+def property_lines(c: icalendar.cal.Component) -> Counter[str]:
+    """Every property of ``c`` and of its subcomponents (VALARM…), one normalized line each."""
+    lines: Counter[str] = Counter()
+    for name, value in c.property_items(recursive=False, sorted=False):
+        name = name.upper()
+        if name in ("BEGIN", "END") or name in _SKIP_PROPS:
+            continue
+        params = getattr(value, "params", {})
+        param_text = "".join(f";{k}={v}" for k, v in _param_items(params, name))
+        lines[f"{name}{param_text}:{_value_text(name, value)}"] += 1
+    for sub in c.subcomponents:
+        for line, n in property_lines(sub).items():
+            lines[f"{sub.name}/{line}"] += n
+    return lines
+
+
+@dataclass(frozen=True)
+class PropertyDiff:
+    """Lines the copy lacks and lines it added, by property name."""
+
+    lost: tuple[str, ...]
+    added: tuple[str, ...]
+
+    def names(self) -> list[str]:
+        def name(line: str) -> str:
+            return line.split(":", 1)[0].split(";", 1)[0]
+        return sorted({name(x) for x in self.lost} | {name(x) for x in self.added})
+
+
+def property_diff(source: list[icalendar.cal.Component],
+                  copy: list[icalendar.cal.Component]) -> PropertyDiff:
+    """How ``copy``'s components differ from ``source``'s, matched by (kind, UID, RECURRENCE-ID)."""
+    src = Counter[str]()
+    dst = Counter[str]()
+    for c in source:
+        for line, n in property_lines(c).items():
+            src["|".join(component_key(c)) + "|" + line] += n
+    for c in copy:
+        for line, n in property_lines(c).items():
+            dst["|".join(component_key(c)) + "|" + line] += n
+    lost = tuple(sorted(_strip(x) for x in (src - dst).elements()))
+    added = tuple(sorted(_strip(x) for x in (dst - src).elements()))
+    return PropertyDiff(lost, added)
+
+
+def _strip(line: str) -> str:
+    return line.split("|", 3)[3]
+
+
+def field_view(cs: list[icalendar.cal.Component]) -> Counter[str]:
+    """The non-recurrence fields of VEVENTs (subset of :func:`property_lines`)."""
+    out: Counter[str] = Counter()
+    for c in cs:
+        if c.name != "VEVENT":
+            continue
+        key = "|".join(component_key(c))
+        for line, n in property_lines(c).items():
+            if line.split(":", 1)[0].split(";", 1)[0] in FIELDS:
+                out[f"{key}|{line}"] += n
+    return out

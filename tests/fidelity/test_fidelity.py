@@ -1,0 +1,55 @@
+"""The fidelity harness: every corpus file through every path, judged by the reference
+libraries (see tests/fidelity/outcome.py for the statuses).
+
+Per path, ``test_path`` syncs the whole corpus once (rounds of files with distinct UIDs),
+prints the table (``-s`` shows it) and checks that no meeting message was sent; then one
+``test_file`` per (path, file) holds the file to ``expected.yaml`` strictly: a known failure is
+an xfail with its reason, a file that gets better or worse fails until the data file says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.corpus import corpus
+
+from .outcome import GOOD, table
+from .runs import PATHS, PathResult, expected, run
+
+_EXPECTED = expected()
+
+
+def _result(path: str, request: pytest.FixtureRequest) -> PathResult:
+    results: dict[str, PathResult] = request.getfixturevalue("fidelity_results")
+    if path not in results:
+        results[path] = run(path, request.getfixturevalue("fidelity_store"),
+                            request.getfixturevalue("fidelity_servers"))
+    return results[path]
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("path", PATHS)
+def test_path(path: str, request: pytest.FixtureRequest, capsys: Any) -> None:
+    result = _result(path, request)
+    with capsys.disabled():
+        print(f"\n{table({path: result.outcomes})}\n")
+    assert result.meeting_messages == 0
+    assert set(result.outcomes) == {f.id for f in corpus()}
+
+
+@pytest.mark.parametrize("file_id", [f.id for f in corpus()])
+@pytest.mark.parametrize("path", PATHS)
+def test_file(path: str, file_id: str, request: pytest.FixtureRequest) -> None:
+    outcome = _result(path, request).outcomes[file_id]
+    known = _EXPECTED.get(path, {}).get(file_id)
+    if outcome.status in GOOD:
+        assert known is None, (
+            f"now {outcome.status} (was expected {known.status if known else ''}): remove it "
+            "from tests/fidelity/expected.yaml")
+        return
+    assert known is not None, f"{outcome.status}: {outcome.detail}"
+    assert known.status == outcome.status, (
+        f"was expected {known.status} ({known.why}), now {outcome.status}: {outcome.detail}")
+    pytest.xfail(f"{known.status}: {known.why}")
