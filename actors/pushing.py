@@ -9,7 +9,7 @@ versions whose writes all succeeded; every failed write stays with its item.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -92,6 +92,7 @@ class Pusher:
                 else:
                     failed_versions.append(op.hub_version)
                     self._refused(op, w, result, candidates, outcome)
+            self._remember_creates(chunk, results)
             # Commit per chunk so a crash loses at most one chunk's links (and the next pull
             # matches those items by UID / hub-id stamp instead of duplicating them).
             self._commit(pending)
@@ -134,6 +135,24 @@ class Pusher:
             outcome.failures.extend(own)
         else:
             outcome.stale += 1  # a stale remote version is re-planned, not the item's fault
+
+    def _remember_creates(self, chunk: Sequence[tuple[SpokeOp, Write]],
+                          results: Sequence[object]) -> None:
+        """Tell a server-cursor connector which items this run created after its pull cursor
+        was taken: a net-change cursor (sync-collection, SyncFolderItems) never reports the
+        deletion of an item created and deleted between two of its states, so the connector
+        notes them in the cursor and asks about them next pull. Stored before the links, so a
+        crash in between leaves a note about an unlinked item (ignored), never a link without
+        its note."""
+        remember = getattr(self.connector, "cursor_after_creates", None)
+        created = [r.remote_id for (op, _), r in zip(chunk, results, strict=True)
+                   if isinstance(op, CreateInSpoke) and isinstance(r, WriteResult)]
+        if remember is None or not created:
+            return
+        cursor = self.store.get_spoke(self.ctx.spoke_id).pull_cursor
+        noted = remember(cursor, created)
+        if noted != cursor:
+            self.store.set_cursors(self.ctx.spoke_id, pull_cursor=noted)
 
     def _commit(self, pending: _Pending) -> None:
         if pending.upserts or pending.deletes:

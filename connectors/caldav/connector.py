@@ -8,6 +8,13 @@ parallel up to ``max_parallel``. Writes are conditional PUT/DELETE (If-None-Matc
 Decision: no time-range query is used for the listing. The planner applies the spoke's window;
 a complete listing must stay complete, or an item leaving the window would read as deleted.
 
+Nothing that happens between two polls is skipped. sync-collection reports the *net* change
+between two states, so an item we created after the token was issued and that someone
+deleted before the next poll would never be reported (it is in neither state). Our own
+writes happen after the pull, so :meth:`CalDAVConnector.cursor_after_creates` notes the hrefs
+we created in the cursor, and the next :meth:`~CalDAVConnector.delta` asks the server about
+those the report does not mention: a 404 there is a server-reported deletion.
+
 Remote ids are decoded absolute paths (``/alice/work/x.ics``); remote versions are ETags as
 the server sends them (quotes included). A write whose server sends no usable ETag returns
 the ETag read back, or ``""`` (never matches) when what was read back is not what we wrote,
@@ -21,6 +28,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -58,6 +66,8 @@ from cirahub.core.model import Capabilities, Delta, RemoteItem
 
 #: hrefs per calendar-multiget REPORT
 MULTIGET_BATCH = 100
+#: created hrefs a cursor remembers; past this the token is dropped (a complete listing next)
+MAX_PENDING_CREATES = 2000
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,150}$")
 
 
@@ -114,9 +124,8 @@ class CalDAVConnector(BaseConnector):
         if collection.sync is False:
             self.capabilities = Capabilities(unsupported_fields=frozenset(), incremental=False)
 
-    def _read_cursor(self, cursor: str | None) -> str | None:
-        """The sync token in ``cursor``; adopts the collection it names, so a restarted
-        connector polls with one request. A cursor from another config is ignored."""
+    def _state(self, cursor: str | None) -> dict[str, object] | None:
+        """The cursor's JSON state when it belongs to this config, else None."""
         if not cursor:
             return None
         try:
@@ -125,10 +134,38 @@ class CalDAVConnector(BaseConnector):
             return None
         if not isinstance(state, dict) or state.get("k") != self._config_key:
             return None
+        return state
+
+    def _read_cursor(self, cursor: str | None) -> tuple[str | None, list[str]]:
+        """The sync token in ``cursor`` and the hrefs we created after it was issued; adopts
+        the collection it names, so a restarted connector polls with one request. A cursor
+        from another config is ignored."""
+        state = self._state(cursor)
+        if state is None:
+            return None, []
         path, token = state.get("c"), state.get("t")
         if self._collection is None and isinstance(path, str) and path.endswith("/"):
             self._set_collection(Collection(path, True if token else None))
-        return token if isinstance(token, str) and token else None
+        if not isinstance(token, str) or not token:
+            return None, []
+        pending = state.get("new")
+        hrefs = [h for h in pending if isinstance(h, str)] if isinstance(pending, list) else []
+        return token, hrefs
+
+    def cursor_after_creates(self, cursor: str | None, created: Sequence[str]) -> str | None:
+        """``cursor`` noting that we created ``created`` after its token was issued (see the
+        module docstring). A cursor without a token needs nothing: its next poll lists all."""
+        state = self._state(cursor)
+        if state is None or not state.get("t") or not created:
+            return cursor
+        old = state.get("new")
+        pending = set(old if isinstance(old, list) else []) | set(created)
+        if len(pending) > MAX_PENDING_CREATES:
+            state["t"] = None  # cheaper to list everything once than to ask about each
+            state.pop("new", None)
+        else:
+            state["new"] = sorted(pending)
+        return json.dumps(state)
 
     def _cursor(self, token: str | None) -> str:
         return json.dumps({"k": self._config_key, "c": self.collection().path, "t": token})
@@ -141,7 +178,7 @@ class CalDAVConnector(BaseConnector):
     def delta(self, cursor: str | None, known: Mapping[str, str]) -> Delta:
         """Changes since ``cursor``; see the module docstring. Deletions come only from a
         server report (sync-collection 404 entries) or a complete listing."""
-        token = self._read_cursor(cursor)
+        token, pending = self._read_cursor(cursor)
         coll = self.collection()
         if coll.sync is not False:
             try:
@@ -149,8 +186,43 @@ class CalDAVConnector(BaseConnector):
             except SyncUnsupported:
                 self._set_collection(Collection(coll.path, False, coll.display_name))
             else:
+                if not result.complete:
+                    result = self._check_created(result, pending, known)
                 return self._finish(result)
         return self._finish(listing_delta(self.http, self.url(coll.path), coll.path, known))
+
+    def _check_created(
+        self, result: ListingResult, pending: Sequence[str], known: Mapping[str, str]
+    ) -> ListingResult:
+        """Add the deletions of items we created after the token that the net-change report
+        cannot show: asked by calendar-multiget, a 404 is the server's word that it is gone."""
+        unsure = [
+            h for h in pending if h in known and h not in result.present and h not in result.deleted
+        ]
+        gone = self._missing(unsure)
+        if not gone:
+            return result
+        return replace(result, deleted=tuple(sorted({*result.deleted, *gone})))
+
+    def _missing(self, hrefs: Sequence[str]) -> set[str]:
+        """Those of ``hrefs`` the server answers 404/410 for (one multiget per batch)."""
+        gone: set[str] = set()
+        coll = self.collection()
+        for i in range(0, len(hrefs), self.multiget_batch):
+            batch = hrefs[i : i + self.multiget_batch]
+            response = self.http.request(
+                "REPORT",
+                self.url(coll.path),
+                headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
+                data=dav.multiget_body((quote_path(h) for h in batch), (dav.GETETAG,)),
+                what="calendar-multiget",
+            )
+            self._expect_207(response, "calendar-multiget")
+            wanted = set(batch)
+            for r in dav.parse_multistatus(response.content, "calendar-multiget").responses:
+                if r.href in wanted and r.status in (404, 410):
+                    gone.add(r.href)
+        return gone
 
     def _finish(self, result: ListingResult) -> Delta:
         hrefs = sorted(result.to_fetch)

@@ -73,10 +73,10 @@ def sync_collection_body(token: str | None, props: Iterable[str] = (GETETAG,)) -
     )
 
 
-def multiget_body(hrefs: Iterable[str]) -> bytes:
-    """RFC 4791 calendar-multiget for ``hrefs`` (already percent-encoded paths)."""
+def multiget_body(hrefs: Iterable[str], props: tuple[str, ...] = (GETETAG, CALENDAR_DATA)) -> bytes:
+    """RFC 4791 calendar-multiget of ``props`` for ``hrefs`` (already percent-encoded paths)."""
     href_xml = "".join(f"<D:href>{_escape(h)}</D:href>" for h in hrefs)
-    return _document("C:calendar-multiget", _prop((GETETAG, CALENDAR_DATA)) + href_xml)
+    return _document("C:calendar-multiget", _prop(props) + href_xml)
 
 
 def mkcalendar_body(display_name: str) -> bytes:

@@ -46,6 +46,8 @@ class ListingResult:
     token: str | None
     complete: bool
     listing_size: int | None
+    #: every href the answer reported as present (changed or not)
+    present: frozenset[str] = frozenset()
 
 
 def _is_item(href: str, collection_path: str) -> bool:
@@ -121,6 +123,7 @@ def sync_delta(
             token=token,
             complete=True,
             listing_size=len(changed),
+            present=frozenset(changed),
         )
     return ListingResult(
         to_fetch=_diff(changed, known),
@@ -128,6 +131,7 @@ def sync_delta(
         token=token,
         complete=False,
         listing_size=None,
+        present=frozenset(changed),
     )
 
 
