@@ -10,19 +10,17 @@ rewrites tests/fidelity/expected.yaml for the paths run (review the diff before 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cirahub.store import Store
 from tests.fidelity.conftest import LazyServers
 from tests.fidelity.outcome import table
-from tests.fidelity.runs import PATHS, PathResult, run, write_expected
+from tests.fidelity.runs import PATHS, PathResult, open_store, run, write_expected
 
 
 def main() -> None:
@@ -35,8 +33,7 @@ def main() -> None:
         root = Path(tmp)
         (root / "servers").mkdir()
         servers = LazyServers(root / "servers")
-        store = Store.open(f"sqlite:///{root}/hub.db", secret_key=Fernet.generate_key(),
-                           data_dir=root)
+        store, db_dir = open_store(root)
         results: dict[str, PathResult] = {}
         try:
             for path in paths:
@@ -47,6 +44,7 @@ def main() -> None:
         finally:
             store.close()
             servers.stop()
+            shutil.rmtree(db_dir, ignore_errors=True)
     print(table({p: r.outcomes for p, r in results.items()}))
     if args.write_expected:
         write_expected(results)

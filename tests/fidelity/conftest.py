@@ -3,17 +3,17 @@ and one result cache per session, so each path syncs the whole corpus once."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
 from cirahub.store import Store
 from tests.caldav.servers import FeedServer, Radicale, Xandikos
 from tests.ews_emulator import EwsEmulator
 
-from .runs import EWS_USERS, PathResult, Servers
+from .runs import EWS_USERS, PathResult, Servers, open_store
 
 
 class LazyServers(Servers):
@@ -59,11 +59,10 @@ def fidelity_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LazyS
 
 @pytest.fixture(scope="session")
 def fidelity_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    folder = tmp_path_factory.mktemp("fidelity-store")
-    store = Store.open(f"sqlite:///{folder}/hub.db", secret_key=Fernet.generate_key(),
-                       data_dir=folder)
+    store, db_dir = open_store(tmp_path_factory.mktemp("fidelity-store"))
     yield store
     store.close()
+    shutil.rmtree(db_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ Every round is synced in passes (pull-push along the path, twice) by the real Sy
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -202,7 +203,9 @@ class MiddlePath:
 
 @dataclass
 class FeedPath:
-    """One ics-url spoke per file (the file served as-is) → hub → destination vdir."""
+    """Each file served as-is as a feed, read by an ics-url spoke of its own hub, written to
+    that hub's destination folder (one hub per feed: a hub of hundreds of spokes would make
+    each run re-check every hub item); the folders are then gathered into one."""
 
     store: Any
     publish: Callable[[str, bytes], str]
@@ -211,19 +214,22 @@ class FeedPath:
 
     def run_round(self, files: Sequence[CorpusFile], work: Path, tag: str) -> RoundResult:
         spokes = Spokes(self.store, tag)
-        hub = spokes.hub("hub")
-        feeds: dict[str, str] = {}
-        for f in files:
+        owner: dict[str, str] = {}
+        for n, f in enumerate(files):
+            hub = spokes.hub(f"f{n}")
             url = self.publish(f"/{tag}/{f.file_name}", f.read())
-            feeds[spokes.add(hub, f"feed-{len(feeds)}", "ics-url", {"url": url})] = f.id
-        dst = spokes.add(hub, "dest", "vdir", {"path": str(work / "dest")})
-        # one pass: a feed is read-only, so nothing comes back to settle
-        for spoke_id in feeds:
-            spokes.run(spoke_id)
-        spokes.run(dst)
+            feed = spokes.add(hub, "feed", "ics-url", {"url": url})
+            dest = spokes.add(hub, "dest", "vdir", {"path": str(work / "dests" / str(n))})
+            owner[feed] = owner[dest] = f.id
+            # one pass: a feed is read-only, so nothing comes back to settle
+            spokes.run(feed)
+            spokes.run(dest)
         spokes.close()
-        return RoundResult(work / "dest", refusals(spokes, files, {}, feeds),
-                           errors=[e for s, e in spokes.errors.items() if s not in feeds])
+        gathered = work / "dest"
+        gathered.mkdir(parents=True)
+        for path in sorted((work / "dests").glob("*/*.ics")):
+            os.link(path, gathered / path.name)  # UIDs differ within a round: names do too
+        return RoundResult(gathered, refusals(spokes, files, {}, owner))
 
 
 def run_path(runner: PathRunner, files: Sequence[CorpusFile], work: Path,

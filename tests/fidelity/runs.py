@@ -93,6 +93,20 @@ class Expectation:
     why: str
 
 
+def open_store(folder: Path) -> Any:
+    """A fresh SQLite store for the harness. Its file lives in memory-backed /dev/shm when
+    there is one: the harness makes thousands of small commits, and what it measures is
+    fidelity, not the disk's fsync latency."""
+    from cryptography.fernet import Fernet
+
+    from cirahub.store import Store
+
+    shm = Path("/dev/shm")
+    db_dir = Path(tempfile.mkdtemp(prefix="cirahub-fidelity-", dir=shm)) if shm.is_dir() else folder
+    return Store.open(f"sqlite:///{db_dir}/hub.db", secret_key=Fernet.generate_key(),
+                      data_dir=folder), db_dir
+
+
 def expected() -> dict[str, dict[str, Expectation]]:
     """path → file id → the known non-identical outcome."""
     if not EXPECTED.exists():
