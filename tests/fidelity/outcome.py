@@ -125,8 +125,8 @@ def judge(f: CorpusFile, dest: Destination, refused: Sequence[str], round_uids: 
         diff = reference.property_diff(wanted, copy_components)
     else:
         src, dst = reference.field_view(wanted), reference.field_view(copy_components)
-        diff = reference.PropertyDiff(tuple((src - dst).elements()),
-                                      tuple((dst - src).elements()))
+        diff = reference.PropertyDiff(tuple(reference.strip_key(x) for x in (src - dst).elements()),
+                                      tuple(reference.strip_key(x) for x in (dst - src).elements()))
     same_bytes = len(files) == 1 and dest.raw[files[0]] == data
     if diff.lost or diff.added:
         return Outcome(f.id, "projected", ", ".join(diff.names()), same_bytes)

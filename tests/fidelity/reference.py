@@ -210,12 +210,13 @@ def property_diff(source: list[icalendar.cal.Component],
     for c in copy:
         for line, n in property_lines(c).items():
             dst["|".join(component_key(c)) + "|" + line] += n
-    lost = tuple(sorted(_strip(x) for x in (src - dst).elements()))
-    added = tuple(sorted(_strip(x) for x in (dst - src).elements()))
+    lost = tuple(sorted(strip_key(x) for x in (src - dst).elements()))
+    added = tuple(sorted(strip_key(x) for x in (dst - src).elements()))
     return PropertyDiff(lost, added)
 
 
-def _strip(line: str) -> str:
+def strip_key(line: str) -> str:
+    """A keyed line (``kind|uid|recurrence-id|property``) without its component key."""
     return line.split("|", 3)[3]
 
 
