@@ -41,13 +41,13 @@ def main() -> None:
                 results[path] = run(path, store, servers, work=root)
                 print(f"{path}: {time.monotonic() - started:.1f} s, "
                       f"{results[path].meeting_messages} meeting messages", file=sys.stderr)
+                if args.write_expected:  # path by path: a later failure loses nothing
+                    write_expected({path: results[path]})
         finally:
             store.close()
             servers.stop()
             shutil.rmtree(db_dir, ignore_errors=True)
     print(table({p: r.outcomes for p, r in results.items()}))
-    if args.write_expected:
-        write_expected(results)
 
 
 if __name__ == "__main__":

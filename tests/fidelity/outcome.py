@@ -77,7 +77,7 @@ def _orphan_match(c: icalendar.cal.Component, dest: Destination, taken_uids: set
             if (d.name, str(d.get("SUMMARY", "")), reference.component_key(d)[2],
                     str(getattr(d.get("DTSTART"), "dt", ""))) == want:
                 bare = copy.deepcopy(d)
-                del bare["UID"]
+                bare.pop("UID", None)
                 found.append((name, bare))
     return found
 

@@ -228,7 +228,8 @@ class FeedPath:
         gathered = work / "dest"
         gathered.mkdir(parents=True)
         for path in sorted((work / "dests").glob("*/*.ics")):
-            os.link(path, gathered / path.name)  # UIDs differ within a round: names do too
+            # items without UID may get the same derived name in two hubs: keep both
+            os.link(path, gathered / f"{path.parent.name}-{path.name}")
         return RoundResult(gathered, refusals(spokes, files, {}, owner))
 
 
