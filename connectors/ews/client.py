@@ -277,7 +277,10 @@ def install_bounded() -> None:
 
     def build_response(self: Any, req: Any, resp: Any) -> Any:
         response = base_build(self, req, resp)
-        read_response(response)
+        # a 401 is a sign-in challenge: NTLM's handshake (requests_ntlm) needs its connection
+        # and socket unread (channel binding reads the peer certificate from it)
+        if response.status_code != 401:
+            read_response(response)
         return response
 
     BaseProtocol.HTTP_ADAPTER_CLS = type("BoundedEwsAdapter", (current,), {

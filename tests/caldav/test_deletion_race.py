@@ -61,7 +61,7 @@ def test_regression_user_delete_right_after_hub_create_is_heard(
     loop.sync("desk")
     loop.sync("dav")  # pull (token T), then the hub creates the event there
     calendar = third_party.calendar(url=collection)
-    calendar.get_event_by_uid("review@race").delete()  # before the hub polls again
+    calendar.event_by_uid("review@race").delete()  # before the hub polls again
     loop.sync("dav")
     loop.sync("desk")
     assert "review@race" not in loop.hub_items()
@@ -76,7 +76,7 @@ def test_regression_user_edit_right_after_hub_create_is_heard(
     (folder / "plan.ics").write_text(EVENT.format(uid="plan@race", summary="Plan"))
     loop.sync("desk")
     loop.sync("dav")
-    event = third_party.calendar(url=collection).get_event_by_uid("plan@race")
+    event = third_party.calendar(url=collection).event_by_uid("plan@race")
     event.icalendar_component["SUMMARY"] = "Plan (moved room)"
     event.save()
     loop.sync("dav")
