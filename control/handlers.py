@@ -45,21 +45,7 @@ class RuntimeLike(Protocol):
 
     def status(self, hub: str | None = None) -> list[Any]: ...
 
-    def backup(self, path: str) -> tuple[str, int, str]:
-        """(path, bytes, note): a consistent copy of the live SQLite store at ``path``; on
-        PostgreSQL InvalidInput with the pg_dump command instead (see store.files)."""
-        db = self.store.sqlite_file
-        if db is None:
-            url = self.store.engine.url.set(query={}).render_as_string(hide_password=True)
-            raise InvalidInput(
-                f"the store is PostgreSQL: back it up with `pg_dump --format=custom "
-                f"--file=FILE '{url}'` (restore: `pg_restore --clean --dbname=URL FILE`), and "
-                f"keep {KEY_NOTE}", field="path")
-        size = backup_sqlite(db, Path(path))
-        log.info("store backed up to %s (%d bytes)", path, size)
-        note = (f"keep {KEY_NOTE}. To restore: stop the server, replace {db} with this file "
-                f"(and delete {db.name}-wal and {db.name}-shm), start the server")
-        return path, size, note
+    def backup(self, path: str) -> tuple[str, int, str]: ...
 
     def events(self, since: int, timeout: float) -> list[Any]: ...
 
