@@ -39,13 +39,13 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from cirahub.actors.cycle import SyncCycle
 from cirahub.actors.hub import RayMerger
 from cirahub.actors.progress import ProgressEvent
+from cirahub.actors.spoke_state import HostedSpoke, live_state, schedule_next
 from cirahub.actors.summary import RunStatus, RunSummary, Trigger, error_summary
 from cirahub.cluster.bootstrap import open_store
 from cirahub.cluster.names import SUPERVISOR_NAME
@@ -55,50 +55,14 @@ from cirahub.core.errors import (
     ConnectorError,
     NotFound,
     WriterFenced,
-    action_required_codes,
 )
 
 log = logging.getLogger(__name__)
-_ACTION_REQUIRED = action_required_codes()
 
 #: events kept while the supervisor is unreachable (oldest dropped first)
 EVENT_BUFFER = 10_000
 #: the first run after assignment starts within this many seconds (spread, not all at once)
 FIRST_RUN_SPREAD = 2.0
-
-
-def backoff_delay(interval: float, failures: int, cap: float, hint: float | None = None) -> float:
-    """Seconds to wait after ``failures`` consecutive failed runs (0 → the plain interval)."""
-    delay = float(interval) if failures <= 1 else interval * 2.0 ** min(failures - 1, 20)
-    if hint:
-        delay = max(delay, hint)
-    return min(max(delay, float(interval)), max(cap, float(interval)))
-
-
-def jittered(delay: float, rng: random.Random) -> float:
-    return max(0.0, delay * rng.uniform(0.9, 1.1))
-
-
-@dataclass
-class _Spoke:
-    """Runtime state of one hosted spoke (a cache; the store holds the truth)."""
-
-    spoke_id: str
-    hub_id: str
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    waiters: list[asyncio.Future[dict[str, Any]]] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
-    stopping: bool = False
-    running: bool = False
-    #: a push run was asked for (fan-out) and has not started yet
-    push_pending: bool = False
-    failures: int = 0
-    next_run_at: float | None = None  # wall clock (time.time())
-    last_summary: dict[str, Any] | None = None
-    last_error: dict[str, Any] | None = None
-    runs: int = 0
-    connector_key: str | None = None
-    connector: Any = None
 
 
 class SpokeActor:
@@ -111,7 +75,7 @@ class SpokeActor:
         self._pool = ThreadPoolExecutor(self._settings.spoke_threads,
                                         thread_name_prefix="spoke-run")
         self._merger = RayMerger(self._settings)
-        self._spokes: dict[str, _Spoke] = {}
+        self._spokes: dict[str, HostedSpoke] = {}
         self._rng = random.Random()
         self._loop = asyncio.get_running_loop()
         self._events: deque[ProgressEvent] = deque(maxlen=EVENT_BUFFER)
@@ -135,7 +99,7 @@ class SpokeActor:
             if state is not None:
                 state.stopping = False
                 continue
-            state = self._spokes[spoke_id] = _Spoke(spoke_id, hub_id)
+            state = self._spokes[spoke_id] = HostedSpoke(spoke_id, hub_id)
             state.next_run_at = time.time() + self._rng.uniform(0, FIRST_RUN_SPREAD)
             state.task = self._loop.create_task(self._spoke_loop(state))
             added.append(spoke_id)
@@ -192,16 +156,7 @@ class SpokeActor:
         next_run_at (epoch seconds), failures, last_error, last_summary, actor, node_id."""
         out = []
         for s in self._spokes.values():
-            if s.stopping:
-                state = "stopping"
-            elif s.running:
-                state = "running"
-            elif s.failures and (s.last_error or {}).get("code") in _ACTION_REQUIRED:
-                state = "action_required"
-            elif s.failures >= 2:
-                state = "backoff"
-            else:
-                state = "waiting"
+            state = live_state(s)
             out.append({
                 "spoke_id": s.spoke_id, "hub_id": s.hub_id, "state": state,
                 "next_run_at": s.next_run_at, "failures": s.failures, "runs": s.runs,
@@ -212,7 +167,7 @@ class SpokeActor:
 
     # --- the per-spoke loop ---------------------------------------------------------------
 
-    async def _spoke_loop(self, s: _Spoke) -> None:
+    async def _spoke_loop(self, s: HostedSpoke) -> None:
         try:
             while not s.stopping:
                 delay = max(0.0, (s.next_run_at or 0) - time.time())
@@ -243,7 +198,7 @@ class SpokeActor:
                 self._pool.submit(_close_quietly, s.connector)
 
     @staticmethod
-    def _trigger(s: _Spoke, manual: bool) -> Trigger | None:
+    def _trigger(s: HostedSpoke, manual: bool) -> Trigger | None:
         """What the spoke runs now: a full run when asked or due (it answers a pending push
         too), else the pending push run, else nothing."""
         if manual or time.time() >= (s.next_run_at or 0):
@@ -254,7 +209,7 @@ class SpokeActor:
             return Trigger.FANOUT
         return None
 
-    async def _run(self, s: _Spoke, trigger: Trigger) -> dict[str, Any]:
+    async def _run(self, s: HostedSpoke, trigger: Trigger) -> dict[str, Any]:
         s.running = True
         interval = 300.0
         hint: float | None = None
@@ -276,31 +231,15 @@ class SpokeActor:
             s.running = False
         s.runs += 1
         s.last_summary = result
-        self._schedule(s, trigger, result, interval, hint)
+        schedule_next(s, trigger, result, interval, hint,
+                      cap=self._settings.max_backoff_seconds, rng=self._rng)
         backoff = (f"back-off: next run in {max(0.0, (s.next_run_at or 0) - time.time()):.0f}s "
                    f"after {s.failures} failed runs" if s.failures >= 2 else None)
         self._emit("run", s, "done" if result["status"] != RunStatus.ERROR else "failed",
                    summary=result, trigger=str(trigger), detail=backoff)
         return result
 
-    def _schedule(self, s: _Spoke, trigger: Trigger, result: dict[str, Any], interval: float,
-                  hint: float | None) -> None:
-        """Failure count, last error and the next poll after a run."""
-        status = result["status"]
-        if trigger == Trigger.FANOUT and status == RunStatus.OK:
-            return  # a push run leaves the poll schedule alone
-        if status == RunStatus.ERROR:
-            s.failures += 1
-            s.last_error = result.get("error")
-        else:
-            s.failures = s.failures if status == RunStatus.PARTIAL else 0
-            s.last_error = result.get("error") if status != RunStatus.OK else None
-        delay = backoff_delay(interval, s.failures, self._settings.max_backoff_seconds, hint)
-        s.next_run_at = time.time() + jittered(delay, self._rng)
-        if trigger == Trigger.FANOUT and status == RunStatus.PARTIAL:
-            s.next_run_at = time.time()  # a stale write: re-pull and re-plan at once
-
-    def _run_blocking(self, s: _Spoke, trigger: Trigger) -> tuple[RunSummary, float]:
+    def _run_blocking(self, s: HostedSpoke, trigger: Trigger) -> tuple[RunSummary, float]:
         """One run in a pool thread. Returns the summary and the spoke's current interval."""
         spoke = self._store.get_spoke(s.spoke_id)
         interval = float(spoke.options.interval_seconds)
@@ -317,7 +256,7 @@ class SpokeActor:
         self._store_rotated_secret(s, connector)
         return summary, interval
 
-    def _store_rotated_secret(self, s: _Spoke, connector: Any) -> None:
+    def _store_rotated_secret(self, s: HostedSpoke, connector: Any) -> None:
         """A connector whose sign-in rotated its secret (a delegated OAuth refresh token)
         offers the new one as ``rotated_secret``: store it (encrypted) so the sign-in
         outlives the old token. The connector is kept: it already holds the new one."""
@@ -329,7 +268,7 @@ class SpokeActor:
         spoke = self._store.get_spoke(s.spoke_id)
         s.connector_key = self._connector_key(spoke, rotated)
 
-    def _connector(self, s: _Spoke, spoke: Any) -> Any:
+    def _connector(self, s: HostedSpoke, spoke: Any) -> Any:
         """The spoke's connector, re-opened when its kind, config or secret changed."""
         from cirahub.connectors.registry import open_connector
 
@@ -350,12 +289,12 @@ class SpokeActor:
 
     # --- events ---------------------------------------------------------------------------
 
-    def _emit(self, kind: str, s: _Spoke, phase: str, **extra: Any) -> None:
+    def _emit(self, kind: str, s: HostedSpoke, phase: str, **extra: Any) -> None:
         self._events.append(ProgressEvent(kind=kind, hub_id=s.hub_id, spoke_id=s.spoke_id,
                                           phase=phase, at=datetime.now(UTC), **extra))
         self._events_ready.set()
 
-    def _emit_threadsafe(self, kind: str, s: _Spoke, phase: str, **extra: Any) -> None:
+    def _emit_threadsafe(self, kind: str, s: HostedSpoke, phase: str, **extra: Any) -> None:
         self._loop.call_soon_threadsafe(lambda: self._emit(kind, s, phase, **extra))
 
     async def _flush_events(self) -> None:

@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
 import re
@@ -37,46 +36,27 @@ from typing import Any, ClassVar
 
 from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
 from cirahub.connectors.vdir_files import find, read_file, rewrite, split_id
+from cirahub.connectors.vdir_fs import (
+    TEMP_PREFIX,
+    file_name_for,
+    io_error,
+    place_new,
+    unlink_quietly,
+    version_of,
+)
 from cirahub.core.errors import (
     CirahubError,
     ConfigError,
-    ConnectorError,
     InvalidInput,
     PreconditionFailed,
     RemoteAlreadyExists,
     RemoteNotFound,
-    TransientError,
 )
 from cirahub.core.ical import to_ics
 from cirahub.core.item import Item
 from cirahub.core.model import Capabilities, Delta, RemoteItem
 
-_SAFE_UID = re.compile(r"[A-Za-z0-9_@+=-][A-Za-z0-9_.@+=-]{0,199}")
-_TEMP_PREFIX = ".cirahub-"
-#: errors that mean "this will not work until an operator acts"
-_CONFIG_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR}
-
-
-def file_name_for(uid: str, extension: str = ".ics") -> str:
-    """The file name an item with ``uid`` gets: the UID itself when it is made of safe
-    characters (letters, digits, ``_ @ + = - .``, not starting with a dot, at most 200),
-    else a hash of it. Deterministic: the same UID always gives the same name."""
-    if _SAFE_UID.fullmatch(uid):
-        return uid + extension
-    return hashlib.sha256(uid.encode("utf-8")).hexdigest()[:32] + extension
-
-
-def version_of(st: os.stat_result) -> str:
-    """The remote version of a file: modification time, size and inode."""
-    return f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
-
-
-def _io_error(exc: OSError, what: str, path: str) -> ConnectorError:
-    """Map an OSError to the project's connector errors (message without file contents)."""
-    if exc.errno in _CONFIG_ERRNOS:
-        return ConfigError(f"vdir {what} failed: {exc.strerror}", path=path, errno=exc.errno)
-    return TransientError(f"vdir {what} failed: {exc.strerror}", path=path, errno=exc.errno)
-
+__all__ = ["VdirConnector", "file_name_for", "open_vdir", "validate", "version_of"]
 
 class VdirConnector(BaseConnector):
     """A :class:`~cirahub.connectors.base.SpokeConnector` over a vdir folder. Keeps full
@@ -117,10 +97,10 @@ class VdirConnector(BaseConnector):
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise _io_error(exc, "creating the folder", str(self.path)) from None
+                raise io_error(exc, "creating the folder", str(self.path)) from None
             return
         except OSError as exc:
-            raise _io_error(exc, "stat of the folder", str(self.path)) from None
+            raise io_error(exc, "stat of the folder", str(self.path)) from None
         if not stat.S_ISDIR(st.st_mode):
             raise ConfigError("vdir path is not a folder", path=str(self.path))
 
@@ -143,7 +123,7 @@ class VdirConnector(BaseConnector):
         except FileNotFoundError:
             raise ConfigError("vdir folder not found", path=str(self.path)) from None
         except OSError as exc:
-            raise _io_error(exc, "listing", str(self.path)) from None
+            raise io_error(exc, "listing", str(self.path)) from None
         return out
 
     def _read_text(self, name: str) -> tuple[str, str] | None:
@@ -218,11 +198,11 @@ class VdirConnector(BaseConnector):
         text = item if isinstance(item, str) else to_ics(item, dtstamp=datetime.now(UTC))
         data = text.encode("utf-8")
         try:
-            fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".tmp", dir=self.path)
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=self.path)
         except FileNotFoundError:
             raise ConfigError("vdir folder not found", path=str(self.path)) from None
         except OSError as exc:
-            raise _io_error(exc, "write", str(self.path)) from None
+            raise io_error(exc, "write", str(self.path)) from None
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -230,8 +210,8 @@ class VdirConnector(BaseConnector):
                 os.fsync(fh.fileno())
                 version = version_of(os.fstat(fh.fileno()))
         except OSError as exc:
-            _unlink_quietly(tmp)
-            raise _io_error(exc, "write", str(self.path)) from None
+            unlink_quietly(tmp)
+            raise io_error(exc, "write", str(self.path)) from None
         return tmp, version
 
     def _current_version(self, target: Path) -> str | None:
@@ -240,7 +220,7 @@ class VdirConnector(BaseConnector):
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise _io_error(exc, "stat", str(target)) from None
+            raise io_error(exc, "stat", str(target)) from None
 
     def _sync_folder(self) -> None:
         # Make the rename durable; some file systems cannot fsync a folder, which is fine.
@@ -260,13 +240,13 @@ class VdirConnector(BaseConnector):
             raise RemoteAlreadyExists("item file exists", remote_id=name, uid=item.uid)
         tmp, version = self._write_temp(item)
         try:
-            _place_new(tmp, target)
+            place_new(tmp, target)
         except FileExistsError:
             raise RemoteAlreadyExists("item file exists", remote_id=name, uid=item.uid) from None
         except OSError as exc:
-            raise _io_error(exc, "create", str(target)) from None
+            raise io_error(exc, "create", str(target)) from None
         finally:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
         self._sync_folder()
         return WriteResult(name, version)
 
@@ -296,9 +276,9 @@ class VdirConnector(BaseConnector):
             self._check_version(target, remote_id, expected, missing_ok=False)
             os.replace(tmp, target)
         except OSError as exc:
-            raise _io_error(exc, "update", str(target)) from None
+            raise io_error(exc, "update", str(target)) from None
         finally:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
         self._sync_folder()
         return version
 
@@ -311,7 +291,7 @@ class VdirConnector(BaseConnector):
         except FileNotFoundError:
             raise RemoteNotFound("item file not found", remote_id=remote_id) from None
         except OSError as exc:
-            raise _io_error(exc, "read", name) from None
+            raise io_error(exc, "read", name) from None
         assert read is not None
         entries = read_file(name, read[1], [remote_id])
         entry = find(entries, remote_id)
@@ -329,7 +309,7 @@ class VdirConnector(BaseConnector):
         except FileNotFoundError:
             return ""
         except OSError as exc:
-            raise _io_error(exc, "delete", str(target)) from None
+            raise io_error(exc, "delete", str(target)) from None
         self._sync_folder()
         return ""
 
@@ -371,28 +351,6 @@ class VdirConnector(BaseConnector):
             raise PreconditionFailed("item file changed since it was read",
                                      remote_id=remote_id, expected=expected, actual=current)
         return True
-
-
-def _place_new(tmp: str, target: Path) -> None:
-    """Give the finished temp file the name ``target`` unless that name exists
-    (FileExistsError). A hard link is atomic and never replaces; where links are not
-    supported, reserve the name with O_EXCL and then rename over the reservation."""
-    try:
-        os.link(tmp, target)
-        return
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-            raise
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    os.close(fd)
-    os.replace(tmp, target)
-
-
-def _unlink_quietly(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
 
 
 # --- registration ----------------------------------------------------------------------------

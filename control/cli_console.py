@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from cirahub.control.cli import CONTEXT, EPILOG, cli
-from cirahub.control.cli_spoke import read_secret
+from cirahub.control.spoke_flags import read_secret
 
 
 @cli.command("console-password", context_settings=CONTEXT, epilog=EPILOG)

@@ -12,7 +12,7 @@ from cirahub.connectors import oauth
 from cirahub.connectors.kinds import get_kind, kind_names
 from cirahub.control import render
 from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options
-from cirahub.control.cli_spoke import build_config, config_flags, secret_flags, secret_from_flags
+from cirahub.control.spoke_flags import build_config, config_flags, secret_flags, secret_from_flags
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
 #: pages followed by --all at most (each holds up to --page-size entries)

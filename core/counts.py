@@ -6,7 +6,21 @@ spelled two ways. Counts only report: no decision reads them back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
+
+from cirahub.core.ops import (
+    BumpLink,
+    CreateHubItem,
+    CreateInSpoke,
+    DeleteInSpoke,
+    DropLink,
+    LinkOnly,
+    Quarantine,
+    TombstoneHubItem,
+    UpdateHubItem,
+    UpdateInSpoke,
+)
 
 
 class Count(StrEnum):
@@ -47,3 +61,19 @@ PUSH_COUNTS: tuple[Count, ...] = (
 MERGE_COUNTS: tuple[Count, ...] = (
     Count.CREATE_HUB_ITEM, Count.UPDATE_HUB_ITEM, Count.TOMBSTONE_HUB_ITEM,
 )
+
+_OP_STAT: dict[type, Count] = {
+    LinkOnly: Count.LINK_ONLY, CreateHubItem: Count.CREATE_HUB_ITEM,
+    UpdateHubItem: Count.UPDATE_HUB_ITEM, TombstoneHubItem: Count.TOMBSTONE_HUB_ITEM,
+    DropLink: Count.DROP_LINK, Quarantine: Count.QUARANTINE,
+    CreateInSpoke: Count.CREATE_IN_SPOKE, UpdateInSpoke: Count.UPDATE_IN_SPOKE,
+    DeleteInSpoke: Count.DELETE_IN_SPOKE, BumpLink: Count.BUMP_LINK,
+}
+
+
+def count_ops(ops: Iterable[object], keys: Iterable[Count]) -> dict[str, int]:
+    """How many ops of each kind, keyed by the count names (every key present)."""
+    stats: dict[str, int] = dict.fromkeys(keys, 0)
+    for op in ops:
+        stats[_OP_STAT[type(op)]] += 1
+    return stats

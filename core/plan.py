@@ -20,31 +20,28 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
-from cirahub.core.counts import PULL_COUNTS, Count
+from cirahub.core.counts import PULL_COUNTS, Count, count_ops
 from cirahub.core.errors import CirahubError
 from cirahub.core.filters import content_filter, in_window
 from cirahub.core.fingerprint import fingerprint, match_key
 from cirahub.core.item import Item
 from cirahub.core.merge import conflict_records, same_content, three_way
-from cirahub.core.model import Capabilities, ConflictRecord, Delta, HubItem, Link, RemoteItem
+from cirahub.core.model import ConflictRecord, Delta, HubItem, Link, RemoteItem
 from cirahub.core.ops import (
-    BumpLink,
     CreateHubItem,
-    CreateInSpoke,
-    DeleteInSpoke,
     DropLink,
     HubOp,
     LinkOnly,
     Quarantine,
     TombstoneHubItem,
     UpdateHubItem,
-    UpdateInSpoke,
 )
-from cirahub.core.options import ConflictPolicy, SyncOptions
+from cirahub.core.options import ConflictPolicy
+from cirahub.core.plan_types import HubView, PullPlan, SpokeContext
 from cirahub.core.projection import (
     carried_fields,
     from_spoke,
@@ -54,60 +51,7 @@ from cirahub.core.projection import (
 )
 from cirahub.core.safety import check_deletions, find_duplicate_uids
 
-_OP_STAT: dict[type, Count] = {
-    LinkOnly: Count.LINK_ONLY, CreateHubItem: Count.CREATE_HUB_ITEM,
-    UpdateHubItem: Count.UPDATE_HUB_ITEM, TombstoneHubItem: Count.TOMBSTONE_HUB_ITEM,
-    DropLink: Count.DROP_LINK, Quarantine: Count.QUARANTINE,
-    CreateInSpoke: Count.CREATE_IN_SPOKE, UpdateInSpoke: Count.UPDATE_IN_SPOKE,
-    DeleteInSpoke: Count.DELETE_IN_SPOKE, BumpLink: Count.BUMP_LINK,
-}
-
-
-@dataclass(frozen=True)
-class SpokeContext:
-    """The spoke being planned for. ``first_attach``: its first run (match by content too)."""
-
-    spoke_id: str
-    options: SyncOptions
-    capabilities: Capabilities
-    first_attach: bool = False
-
-
-@dataclass(frozen=True)
-class HubView:
-    """The hub state a pull needs (the caller loads exactly this; see actors/cycle.py)."""
-
-    by_id: Mapping[str, HubItem] = field(default_factory=dict)  # referenced by links/matches
-    by_uid: Mapping[str, HubItem] = field(default_factory=dict)  # alive, uid in the delta
-    by_match_key: Mapping[str, HubItem] = field(default_factory=dict)  # alive (first attach)
-    #: (hub_item_id, version) -> content at that version (the merge base); missing = unknown
-    bases: Mapping[tuple[str, int], Item | None] = field(default_factory=dict)
-    linked_in_spoke: Mapping[str, str] = field(default_factory=dict)  # hub_item_id -> remote id
-    #: tombstoned hub item id -> its content just before the delete (for an edit beating it)
-    last_alive: Mapping[str, Item] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PullPlan:
-    """Hub operations of one pull. ``halt`` set → ``ops`` is empty and nothing may be applied.
-    ``touched``: hub item ids the push must look at even if their hub version did not move.
-    ``conflicts``: conflict records not carried by an op (an edit that beat a spoke's delete,
-    a merge whose result left the hub unchanged); log them once the ops are merged. Records
-    inside ``UpdateHubItem.conflicts`` are not repeated here."""
-
-    ops: tuple[HubOp, ...]
-    halt: str | None
-    touched: frozenset[str]
-    stats: Mapping[str, int]
-    conflicts: tuple[ConflictRecord, ...] = ()
-
-
-def count_ops(ops: Iterable[object], keys: Iterable[Count]) -> dict[str, int]:
-    """How many ops of each kind, keyed by the count names (every key present)."""
-    stats: dict[str, int] = dict.fromkeys(keys, 0)
-    for op in ops:
-        stats[_OP_STAT[type(op)]] += 1
-    return stats
+__all__ = ["HubView", "PullPlan", "SpokeContext", "plan_pull"]
 
 
 class _PullPlanner:

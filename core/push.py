@@ -12,12 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from cirahub.core.counts import PUSH_COUNTS
+from cirahub.core.counts import PUSH_COUNTS, count_ops
 from cirahub.core.filters import content_filter, in_window
 from cirahub.core.model import HubItem, Link
 from cirahub.core.ops import BumpLink, CreateInSpoke, DeleteInSpoke, SpokeOp, UpdateInSpoke
 from cirahub.core.options import NONE
-from cirahub.core.plan import SpokeContext, count_ops
+from cirahub.core.plan_types import SpokeContext
 from cirahub.core.projection import project_for_spoke, spoke_fingerprint
 
 

@@ -58,6 +58,60 @@ def _diff(listed: Mapping[str, str | None], known: Mapping[str, str]) -> dict[st
     return {h: e for h, e in listed.items() if e is None or known.get(h) != e}
 
 
+class _TokenRejected(Exception):
+    """The server no longer knows the sync token (internal signal: start over)."""
+
+
+def _sync_round(http: HttpClient, url: str, token: str | None) -> dav.MultiStatus:
+    """One sync-collection REPORT and its parsed 207 answer (with a sync-token). Raises
+    _TokenRejected for an expired/unknown token, SyncUnsupported, or the project's errors."""
+    response = http.request(
+        "REPORT",
+        url,
+        headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
+        data=dav.sync_collection_body(token),
+        what="sync-collection",
+    )
+    status = response.status_code
+    # RFC 6578 names 403; servers also answer 409 (others) and 412 (Xandikos)
+    if status in (403, 409, 412) and "valid-sync-token" in dav.error_conditions(
+        response.content
+    ):
+        if token is None:
+            raise ProtocolError("the server rejected an initial sync-collection", url=url)
+        raise _TokenRejected
+    if status in (404, 410):
+        raise ConfigError("the calendar collection is gone", url=url, status=status)
+    if status in _UNSUPPORTED:
+        if status == 403 and token is not None:
+            raise AuthError("sync-collection was refused", url=url, status=403)
+        raise SyncUnsupported(status)
+    if status != 207:
+        raise ProtocolError("sync-collection failed", url=url, status=status)
+    multistatus = dav.parse_multistatus(response.content, "sync-collection")
+    if not multistatus.sync_token:
+        raise ProtocolError("sync-collection answer without a sync-token", url=url)
+    return multistatus
+
+
+def _fold(multistatus: dav.MultiStatus, collection_path: str, changed: dict[str, str | None],
+          removed: set[str]) -> bool:
+    """Add one answer's entries to ``changed`` / ``removed`` (the later entry of an href
+    wins). Returns whether the answer was truncated (507 on the collection)."""
+    truncated = False
+    for r in multistatus.responses:
+        if not _is_item(r.href, collection_path):
+            truncated = truncated or r.status == 507
+            continue
+        if r.status in (404, 410):
+            removed.add(r.href)
+            changed.pop(r.href, None)
+        elif r.status is None or r.status < 300:
+            changed[r.href] = r.text(dav.GETETAG)
+            removed.discard(r.href)
+    return truncated
+
+
 def sync_delta(
     http: HttpClient,
     url: str,
@@ -70,47 +124,15 @@ def sync_delta(
     changed: dict[str, str | None] = {}
     removed: set[str] = set()
     for _ in range(MAX_SYNC_ROUNDS):
-        response = http.request(
-            "REPORT",
-            url,
-            headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
-            data=dav.sync_collection_body(token),
-            what="sync-collection",
-        )
-        status = response.status_code
-        # RFC 6578 names 403; servers also answer 409 (others) and 412 (Xandikos)
-        if status in (403, 409, 412) and "valid-sync-token" in dav.error_conditions(
-            response.content
-        ):
-            if token is None:
-                raise ProtocolError("the server rejected an initial sync-collection", url=url)
+        try:
+            multistatus = _sync_round(http, url, token)
+        except _TokenRejected:
             # the token expired or is unknown: start over with a complete listing
             full, token = True, None
             changed.clear()
             removed.clear()
             continue
-        if status in (404, 410):
-            raise ConfigError("the calendar collection is gone", url=url, status=status)
-        if status in _UNSUPPORTED:
-            if status == 403 and token is not None:
-                raise AuthError("sync-collection was refused", url=url, status=403)
-            raise SyncUnsupported(status)
-        if status != 207:
-            raise ProtocolError("sync-collection failed", url=url, status=status)
-        multistatus = dav.parse_multistatus(response.content, "sync-collection")
-        if not multistatus.sync_token:
-            raise ProtocolError("sync-collection answer without a sync-token", url=url)
-        truncated = False
-        for r in multistatus.responses:
-            if not _is_item(r.href, collection_path):
-                truncated = truncated or r.status == 507
-                continue
-            if r.status in (404, 410):
-                removed.add(r.href)
-                changed.pop(r.href, None)
-            elif r.status is None or r.status < 300:
-                changed[r.href] = r.text(dav.GETETAG)
-                removed.discard(r.href)
+        truncated = _fold(multistatus, collection_path, changed, removed)
         token = multistatus.sync_token
         if not truncated:
             break

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .client import make_config, validate
-from .connector import EwsConnector, MailboxConnector, PublicFolderConnector
+from .connector import EwsConnector, PublicFolderConnector
+from .mailbox import MailboxConnector
 
 
 def validate_public_folder(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,9 +7,9 @@ import click
 import pytest
 from multidict import MultiDict
 
-from cirahub.control.cli_spoke import _days, _interval
 from cirahub.control.http import auth
 from cirahub.control.http.forms import options_changes, parse_days, parse_interval
+from cirahub.control.spoke_flags import _days, _interval
 from cirahub.core.errors import InvalidInput
 
 

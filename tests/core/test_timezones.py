@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cirahub.core.timezones import (
-    _WINDOWS_ZONES,
     iana_to_windows,
     is_iana,
     resolve_tzid,
     windows_to_iana,
 )
+from cirahub.core.windows_zones import WINDOWS_ZONES
 
 
 @pytest.mark.parametrize(
@@ -42,8 +42,8 @@ def test_windows_to_iana_and_back(windows: str, iana: str) -> None:
 
 
 def test_table_covers_all_windows_zones_with_valid_iana_names() -> None:
-    assert len(_WINDOWS_ZONES) >= 135
-    for windows in _WINDOWS_ZONES:
+    assert len(WINDOWS_ZONES) >= 135
+    for windows in WINDOWS_ZONES:
         iana = windows_to_iana(windows)
         assert iana is not None and is_iana(iana), windows
         # the first IANA name of every Windows zone maps back to that Windows zone

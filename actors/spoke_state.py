@@ -1,0 +1,85 @@
+"""What the spoke actor keeps per hosted spoke, and the rules that move it between runs.
+
+Plain state and pure functions (no Ray, no asyncio loop needed to call them): the state a
+spoke reports, how long it waits after a run, and how failures back it off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from cirahub.actors.summary import RunStatus, Trigger
+from cirahub.core.errors import action_required_codes
+
+_ACTION_REQUIRED = action_required_codes()
+
+
+def backoff_delay(interval: float, failures: int, cap: float, hint: float | None = None) -> float:
+    """Seconds to wait after ``failures`` consecutive failed runs (0 → the plain interval)."""
+    delay = float(interval) if failures <= 1 else interval * 2.0 ** min(failures - 1, 20)
+    if hint:
+        delay = max(delay, hint)
+    return min(max(delay, float(interval)), max(cap, float(interval)))
+
+
+def jittered(delay: float, rng: random.Random) -> float:
+    return max(0.0, delay * rng.uniform(0.9, 1.1))
+
+
+@dataclass
+class HostedSpoke:
+    """Runtime state of one hosted spoke (a cache; the store holds the truth)."""
+
+    spoke_id: str
+    hub_id: str
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    waiters: list[asyncio.Future[dict[str, Any]]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    stopping: bool = False
+    running: bool = False
+    #: a push run was asked for (fan-out) and has not started yet
+    push_pending: bool = False
+    failures: int = 0
+    next_run_at: float | None = None  # wall clock (time.time())
+    last_summary: dict[str, Any] | None = None
+    last_error: dict[str, Any] | None = None
+    runs: int = 0
+    connector_key: str | None = None
+    connector: Any = None
+
+
+def live_state(s: HostedSpoke) -> str:
+    """The state the actor reports for ``s`` (stopping, running, action_required, backoff,
+    waiting; first match wins)."""
+    if s.stopping:
+        return "stopping"
+    if s.running:
+        return "running"
+    if s.failures and (s.last_error or {}).get("code") in _ACTION_REQUIRED:
+        return "action_required"
+    if s.failures >= 2:
+        return "backoff"
+    return "waiting"
+
+
+def schedule_next(s: HostedSpoke, trigger: Trigger, result: dict[str, Any], interval: float,
+                  hint: float | None, *, cap: float, rng: random.Random) -> None:
+    """Failure count, last error and the next poll after a run (``result`` its summary dict;
+    ``cap`` the longest back-off; ``hint`` the server's back-off hint, if any)."""
+    status = result["status"]
+    if trigger == Trigger.FANOUT and status == RunStatus.OK:
+        return  # a push run leaves the poll schedule alone
+    if status == RunStatus.ERROR:
+        s.failures += 1
+        s.last_error = result.get("error")
+    else:
+        s.failures = s.failures if status == RunStatus.PARTIAL else 0
+        s.last_error = result.get("error") if status != RunStatus.OK else None
+    delay = backoff_delay(interval, s.failures, cap, hint)
+    s.next_run_at = time.time() + jittered(delay, rng)
+    if trigger == Trigger.FANOUT and status == RunStatus.PARTIAL:
+        s.next_run_at = time.time()  # a stale write: re-pull and re-plan at once

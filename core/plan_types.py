@@ -1,0 +1,54 @@
+"""What the pull planner is given and what it returns (:func:`cirahub.core.plan.plan_pull`).
+
+Plain frozen values: the spoke being planned for, the slice of the hub a pull needs, and the
+plan. :mod:`cirahub.core.plan` re-exports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cirahub.core.item import Item
+from cirahub.core.model import Capabilities, ConflictRecord, HubItem
+from cirahub.core.ops import HubOp
+from cirahub.core.options import SyncOptions
+
+
+@dataclass(frozen=True)
+class SpokeContext:
+    """The spoke being planned for. ``first_attach``: its first run (match by content too)."""
+
+    spoke_id: str
+    options: SyncOptions
+    capabilities: Capabilities
+    first_attach: bool = False
+
+
+@dataclass(frozen=True)
+class HubView:
+    """The hub state a pull needs (the caller loads exactly this; see actors/cycle.py)."""
+
+    by_id: Mapping[str, HubItem] = field(default_factory=dict)  # referenced by links/matches
+    by_uid: Mapping[str, HubItem] = field(default_factory=dict)  # alive, uid in the delta
+    by_match_key: Mapping[str, HubItem] = field(default_factory=dict)  # alive (first attach)
+    #: (hub_item_id, version) -> content at that version (the merge base); missing = unknown
+    bases: Mapping[tuple[str, int], Item | None] = field(default_factory=dict)
+    linked_in_spoke: Mapping[str, str] = field(default_factory=dict)  # hub_item_id -> remote id
+    #: tombstoned hub item id -> its content just before the delete (for an edit beating it)
+    last_alive: Mapping[str, Item] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PullPlan:
+    """Hub operations of one pull. ``halt`` set → ``ops`` is empty and nothing may be applied.
+    ``touched``: hub item ids the push must look at even if their hub version did not move.
+    ``conflicts``: conflict records not carried by an op (an edit that beat a spoke's delete,
+    a merge whose result left the hub unchanged); log them once the ops are merged. Records
+    inside ``UpdateHubItem.conflicts`` are not repeated here."""
+
+    ops: tuple[HubOp, ...]
+    halt: str | None
+    touched: frozenset[str]
+    stats: Mapping[str, int]
+    conflicts: tuple[ConflictRecord, ...] = ()
