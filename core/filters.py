@@ -7,19 +7,18 @@ that means). Busy mode is a *transform*, not a filter, and is not handled here.
 
 from __future__ import annotations
 
-import itertools
+import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from dateutil.rrule import rrule, rrulestr
 
+from cirahub.core.expansion import CACHE_SIZE, cache_key, walk_to_end
 from cirahub.core.ical_values import zone_of
 from cirahub.core.item import Item
 from cirahub.core.options import PrivateMode, SyncOptions
-
-#: a series longer than this many occurrences is treated as open-ended (bounded work)
-_MAX_EXPANSION = 20_000
 
 
 def _aware(now: datetime) -> datetime:
@@ -86,19 +85,27 @@ def _build_rule(text: str, dtstart: datetime) -> rrule | None:
 
 def _last_rule_start(text: str, start: Mapping[str, Any]) -> datetime | None:
     """Start of the last occurrence of the RRULE (UTC); None when the series is open-ended
-    (no UNTIL/COUNT, unparsable, or longer than the expansion bound)."""
+    (no UNTIL/COUNT, unparsable, longer than the expansion bounds of
+    :mod:`cirahub.core.expansion`). Cached by rule and start: an unchanged series is walked
+    once per process."""
     upper = text.upper()
     if "UNTIL=" not in upper and "COUNT=" not in upper:
         return None
+    return _last_start_of(cache_key(text, start))
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _last_start_of(key: str) -> datetime | None:
+    text, start = json.loads(key)
     rule = _build_rule(text, _local_start(start))
     if rule is None:
         return None
-    last, seen = None, 0
-    for last in itertools.islice(rule, _MAX_EXPANSION + 1):  # noqa: B007 - keep the last
-        seen += 1
-    if last is None:
+    found = walk_to_end(rule)
+    if found.reason is not None:
+        return None
+    if found.last is None:
         return time_value_utc(start)  # a rule that yields nothing: only DTSTART remains
-    return None if seen > _MAX_EXPANSION else _to_utc(last)
+    return _to_utc(found.last)
 
 
 def _occurrence_key_utc(key: str) -> datetime:

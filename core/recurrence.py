@@ -11,15 +11,17 @@ whose RECURRENCE-ID is before it; occurrences with their own override keep it. P
 
 from __future__ import annotations
 
+import heapq
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 
-from dateutil.rrule import rruleset, rrulestr
+from dateutil.rrule import rrule, rrulestr
 
 from cirahub.core.errors import MalformedItem
+from cirahub.core.expansion import BoundedRule, bounded_rule
 from cirahub.core.ical_values import as_moment, key_moment, same_zone, time_value
 from cirahub.core.item import Item
 
@@ -58,30 +60,46 @@ def occurrence_key(moment: Moment, all_day: bool) -> str:
 def series_starts(fields: Mapping[str, Any]) -> Iterator[tuple[str, Moment]]:
     """``(key, start)`` of every occurrence the series generates (DTSTART, RRULE, RDATEs,
     minus EXDATEs), in time order, starts in the series' zone (dates for all-day series,
-    naive for floating ones). Overrides are not applied. Possibly infinite: slice it."""
+    naive for floating ones). Overrides are not applied. The RRULE is walked within the
+    bounds of :mod:`cirahub.core.expansion` (so this always ends, possibly after many items:
+    slice it)."""
+    return _series(fields)[0]
+
+
+def _series(fields: Mapping[str, Any]) -> tuple[Iterator[tuple[str, Moment]], BoundedRule | None]:
+    """:func:`series_starts` and the bounded walk of its RRULE (None without one), whose
+    ``truncated`` says afterwards whether the bound cut the series short."""
     start_value = fields.get("start")
     if not isinstance(start_value, Mapping):
-        return iter(())
+        return iter(()), None
     all_day = "date" in start_value
     first = as_moment(start_value)
-    # a timed series' start is a date-time (dateutil types its sets with datetime only)
+    # a timed series' start is a date-time (dateutil types its rules with datetime only)
     dtstart = _naive(first) if all_day else cast(datetime, first)
-    rules = rruleset()
-    rules.rdate(dtstart)  # DTSTART is always the first occurrence
+    streams: list[Iterable[datetime]] = [[dtstart]]  # DTSTART is always the first occurrence
+    walk = None
     if fields.get("rrule"):
         try:
-            rules.rrule(rrulestr(str(fields["rrule"]), dtstart=dtstart))  # type: ignore[arg-type]
-        except (ValueError, TypeError) as exc:
+            rule = rrulestr(str(fields["rrule"]), dtstart=dtstart, forceset=False)
+            walk = bounded_rule(cast(rrule, rule))
+        except (ValueError, TypeError, AttributeError) as exc:
             raise MalformedItem(f"RRULE {fields['rrule']!r} cannot be expanded: {exc}") from None
-    for key in fields.get("rdates") or ():
-        moment = key_moment(key, start_value)
-        rules.rdate(_naive(moment) if all_day else cast(datetime, moment))
-    for key in fields.get("exdates") or ():
-        moment = key_moment(key, start_value)
-        rules.exdate(_naive(moment) if all_day else cast(datetime, moment))
-    out = (m.date() if all_day else m for m in rules)
-    return ((occurrence_key(m, all_day), m) for m in out)
+        streams.append(walk)
+    moments = [key_moment(key, start_value) for key in fields.get("rdates") or ()]
+    streams.append(sorted(_naive(m) if all_day else cast(datetime, m) for m in moments))
+    excluded = {key_moment(key, start_value) for key in fields.get("exdates") or ()}
+    skip = {_naive(m) if all_day else m for m in excluded}
 
+    def merged() -> Iterator[tuple[str, Moment]]:
+        last: datetime | None = None
+        for moment in heapq.merge(*streams):
+            if moment == last or moment in skip:
+                continue
+            last = moment
+            out: Moment = moment.date() if all_day else moment
+            yield occurrence_key(out, all_day), out
+
+    return merged(), walk
 
 
 def _shifted(
@@ -120,7 +138,8 @@ def expand_this_and_future(item: Item, *, limit: int = DEFAULT_LIMIT) -> ThisAnd
     series = item.fields.get("start")
     if not isinstance(series, Mapping):  # overrides without their master: nothing to expand
         return ThisAndFutureExpansion(Item(item.uid, item.fields, overrides), False)
-    generated = itertools.dropwhile(lambda kv: kv[0] < ranged[0], series_starts(item.fields))
+    starts, walk = _series(item.fields)
+    generated = itertools.dropwhile(lambda kv: kv[0] < ranged[0], starts)
     expanded: list[str] = []
     complete = True
     for count, (key, moment) in enumerate(generated):
@@ -134,4 +153,6 @@ def expand_this_and_future(item: Item, *, limit: int = DEFAULT_LIMIT) -> ThisAnd
         if fields is not None:
             overrides[key] = fields
             expanded.append(key)
+    if walk is not None and walk.truncated:
+        complete = False  # the expansion bound cut the series: later occurrences lose their shift
     return ThisAndFutureExpansion(Item(item.uid, item.fields, overrides), complete, tuple(expanded))

@@ -24,9 +24,8 @@ from itertools import islice, pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
-
 from cirahub.core.errors import ItemRejected, MalformedItem
+from cirahub.core.expansion import walk
 from cirahub.core.ical_values import as_moment, compact_key, key_moment, time_value
 from cirahub.core.item import Item
 
@@ -242,7 +241,7 @@ def _clamp_to_gap(fields: dict[str, Any], notes: list[str]) -> None:
         return
     first, last = as_moment(start), as_moment(end)
     moment = first if isinstance(first, datetime) else datetime.combine(first, datetime.min.time())
-    starts = list(islice(rrulestr(fields["rrule"], dtstart=moment, cache=False), _GAP_SAMPLE))
+    starts = list(islice(walk(fields["rrule"], moment), _GAP_SAMPLE))
     gaps = [b - a for a, b in pairwise(starts)]
     if gaps and last - first > min(gaps):  # type: ignore[operator]
         fields["end"] = _value_like(first + min(gaps), end)

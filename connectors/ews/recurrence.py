@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any
 
-from dateutil.rrule import rrulestr
 from exchangelib.recurrence import (
     AbsoluteMonthlyPattern,
     AbsoluteYearlyPattern,
@@ -30,6 +29,7 @@ from exchangelib.recurrence import (
 )
 
 from cirahub.core.errors import MalformedItem
+from cirahub.core.expansion import walk
 from cirahub.core.ical_values import as_moment, canonical_rrule, compact_key, time_value
 
 _DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -154,10 +154,14 @@ def last_day(rule: str, start: Mapping[str, str]) -> date | None:
     all_day = not isinstance(moment, datetime)
     dtstart = datetime.combine(moment, time(0)) if all_day else moment
     last = None
-    for n, occ in enumerate(rrulestr(rule, dtstart=dtstart, cache=False)):
+    steps = walk(rule, dtstart)
+    for n, occ in enumerate(steps):
         last = occ
         if n >= MAX_OCCURRENCES:
             break
+    if steps.truncated:
+        raise MalformedItem(f"RRULE {rule!r} has no end before {steps.end:%Y-%m-%d} (expansion "
+                            "bound): Exchange cannot be given its end date")
     return None if last is None else _d(last)
 
 
@@ -189,7 +193,7 @@ def occurrence_keys(rule: str, start: Mapping[str, str], limit_key: str) -> list
     all_day = not isinstance(moment, datetime)
     dtstart = datetime.combine(moment, time(0)) if all_day else moment
     keys: list[str] = []
-    for n, occ in enumerate(rrulestr(rule, dtstart=dtstart, cache=False)):
+    for n, occ in enumerate(walk(rule, dtstart)):
         key = compact_key(time_value(occ.date() if all_day else occ, None))
         keys.append(key)
         if key >= limit_key or n > 5000:

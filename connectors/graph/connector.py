@@ -30,11 +30,10 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
-
 from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
 from cirahub.connectors.oauth import TokenProvider
 from cirahub.core.errors import CirahubError, ConfigError, MalformedItem, RemoteNotFound
+from cirahub.core.expansion import walk
 from cirahub.core.ical_values import as_moment, compact_key, time_value
 from cirahub.core.item import Item
 from cirahub.core.model import Capabilities, Delta, RemoteItem
@@ -337,7 +336,7 @@ def occurrence_keys(rule: str, start: Mapping[str, str], until: str) -> list[str
     all_day = not isinstance(moment, datetime)
     dtstart = datetime.combine(moment, time(0)) if isinstance(moment, date) and all_day else moment
     keys: list[str] = []
-    for n, occ in enumerate(rrulestr(rule, dtstart=dtstart, cache=False)):
+    for n, occ in enumerate(walk(rule, dtstart)):
         key = compact_key(time_value(occ.date() if all_day else occ, None))
         if key > until or n >= MAX_OCCURRENCES:
             break
