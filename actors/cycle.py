@@ -39,6 +39,7 @@ from cirahub.core.counts import Count
 from cirahub.core.errors import AuthError, CirahubError, StoreError, WriterFenced
 from cirahub.core.model import WriteFailure
 from cirahub.core.plan import SpokeContext
+from cirahub.core.states import SpokeState
 from cirahub.store.protocols import SyncStore
 from cirahub.store.records import SpokeRecord
 
@@ -129,7 +130,7 @@ class SyncCycle:
         except Exception as exc:
             failure = self._failed(exc)
             # sign-in refused, consent missing, EWS off: waits for an administrator, not a retry
-            state = "action_required" if isinstance(exc, AuthError) else "error"
+            state = SpokeState.ACTION_REQUIRED if isinstance(exc, AuthError) else SpokeState.ERROR
             self.store.set_spoke_state(self.spoke_id, state, error=failure)
             self.store.finish_run(run_id, RunStatus.ERROR, counts, failure)
             self.progress("failed", counts)
@@ -138,7 +139,7 @@ class SyncCycle:
         error: dict[str, Any] | None = None
         if status == RunStatus.PARTIAL:
             error = partial_error(list(self._failures.values()))
-            self.store.set_spoke_state(self.spoke_id, "error", error=error)
+            self.store.set_spoke_state(self.spoke_id, SpokeState.ERROR, error=error)
         elif status == RunStatus.HALTED:
             error = {"code": "safety_halt",
                      "message": self.store.get_spoke(self.spoke_id).halted_reason}
@@ -237,7 +238,7 @@ class SyncCycle:
             self.store.mark_initial_done(spoke.id)
         if outcome.failed or stale:
             return _Pass(RunStatus.PARTIAL, outcome)
-        self.store.set_spoke_state(spoke.id, "ok")
+        self.store.set_spoke_state(spoke.id, SpokeState.OK)
         return _Pass(RunStatus.OK, outcome)
 
     def _push(self, ctx: SpokeContext, hub_id: str, push_cursor: int, touched: Iterable[str],

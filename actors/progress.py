@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cirahub.core.states import SpokeState
+
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
@@ -66,7 +68,7 @@ class SpokeStatus:
     name: str
     kind: str
     enabled: bool
-    state: str
+    state: SpokeState
     last_run: Mapping[str, Any] | None  # id, status, trigger, started_at, finished_at, counts
     next_run_at: datetime | None
     linked_items: int

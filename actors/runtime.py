@@ -46,6 +46,7 @@ from cirahub.cluster.names import (
     named_actors,
 )
 from cirahub.cluster.settings import Settings
+from cirahub.core.states import HostedState, SpokeState
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +127,13 @@ class Runtime:
                         "started_at": r.started_at.isoformat(),
                         "finished_at": r.finished_at.isoformat() if r.finished_at else None,
                         "counts": dict(r.counts), "error": r.error}
+        state: SpokeState
         if not s.enabled:
-            state = "disabled"
+            state = SpokeState.DISABLED
         elif live is None:
-            state = "unassigned"
-        elif live["state"] in ("running", "backoff"):
-            state = live["state"]
+            state = SpokeState.UNASSIGNED
+        elif live["state"] in (HostedState.RUNNING, HostedState.BACKOFF):
+            state = SpokeState(live["state"])
         else:
             state = s.state
         next_at = live.get("next_run_at") if live and s.enabled else None

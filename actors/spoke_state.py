@@ -14,6 +14,7 @@ from typing import Any
 
 from cirahub.actors.summary import RunStatus, Trigger
 from cirahub.core.errors import action_required_codes
+from cirahub.core.states import HostedState
 
 _ACTION_REQUIRED = action_required_codes()
 
@@ -52,18 +53,18 @@ class HostedSpoke:
     connector: Any = None
 
 
-def live_state(s: HostedSpoke) -> str:
+def live_state(s: HostedSpoke) -> HostedState:
     """The state the actor reports for ``s`` (stopping, running, action_required, backoff,
     waiting; first match wins)."""
     if s.stopping:
-        return "stopping"
+        return HostedState.STOPPING
     if s.running:
-        return "running"
+        return HostedState.RUNNING
     if s.failures and (s.last_error or {}).get("code") in _ACTION_REQUIRED:
-        return "action_required"
+        return HostedState.ACTION_REQUIRED
     if s.failures >= 2:
-        return "backoff"
-    return "waiting"
+        return HostedState.BACKOFF
+    return HostedState.WAITING
 
 
 def schedule_next(s: HostedSpoke, trigger: Trigger, result: dict[str, Any], interval: float,

@@ -6,6 +6,10 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from cirahub.core.states import RunStatus
+
+__all__ = ["RunStatus", "RunSummary", "Trigger", "error_summary"]
+
 
 class Trigger(StrEnum):
     """Why a run started (stored with the run)."""
@@ -16,19 +20,6 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
     #: another spoke's merge changed the hub: a push-only run (DESIGN, fan-out)
     FANOUT = "fanout"
-
-
-class RunStatus(StrEnum):
-    """How a run ended."""
-
-    OK = "ok"
-    #: some writes failed (each recorded with its item) or were stale; retried next run
-    PARTIAL = "partial"
-    ERROR = "error"
-    #: the safety check halted the spoke; nothing was applied
-    HALTED = "halted"
-    #: not run (the spoke is disabled)
-    SKIPPED = "skipped"
 
 
 @dataclass

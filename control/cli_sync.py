@@ -12,6 +12,7 @@ from cirahub.control import render, runlog
 from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options
 from cirahub.control.cli_halt import halt_lines
 from cirahub.control.errors import INTERRUPTED, ExitCode
+from cirahub.core.states import SpokeState
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
 
@@ -114,7 +115,7 @@ def status(hub: str, conn: Conn) -> None:
         empty="no spokes",
     )
     for s in spokes:
-        if s.state == "action_required" and s.HasField("last_error"):
+        if s.state == SpokeState.ACTION_REQUIRED and s.HasField("last_error"):
             click.echo(f"\n{s.hub}/{s.spoke} needs an administrator: {s.last_error.message}")
             if s.last_error.fields.get("advice"):
                 click.echo(f"  what to do: {s.last_error.fields['advice']}")

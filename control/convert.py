@@ -13,14 +13,11 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cirahub.connectors.kinds import all_kinds, by_pb_field, kind_names
+from cirahub.core.counts import MERGE_COUNTS
 from cirahub.core.errors import InvalidInput
 from cirahub.core.options import SyncOptions
+from cirahub.core.states import SUCCESS_STATUSES
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
-
-#: run results that count as success: "skipped" is a disabled spoke, not asked to sync
-OK_STATUSES = ("ok", "skipped")
-#: run counts that changed the hub
-MERGE_COUNTS = ("create_hub_item", "update_hub_item", "tombstone_hub_item")
 
 
 def timestamp(value: datetime | str | None) -> Timestamp | None:
@@ -170,7 +167,7 @@ def spoke_to_pb(spoke: Any, hub_name: str) -> pb.Spoke:
     msg = pb.Spoke(
         id=spoke.id, hub=hub_name, name=spoke.name, kind=spoke.kind,
         config=config_to_pb(spoke.kind, spoke.config), options=options_to_pb(spoke.options),
-        has_secret=bool(spoke.has_secret), state=spoke.state, enabled=spoke.options.enabled,
+        has_secret=bool(spoke.has_secret), state=str(spoke.state), enabled=spoke.options.enabled,
         halted_reason=spoke.halted_reason or "",
     )
     _set_error(msg, "last_error", spoke.last_error)
@@ -207,7 +204,7 @@ def run_to_pb(run: Any, hub: str, spoke: str) -> pb.RunInfo:
 def status_to_pb(status: Any) -> pb.SpokeStatus:
     """The runtime's SpokeStatus as a message."""
     msg = pb.SpokeStatus(
-        hub=status.hub, spoke=status.name, kind=status.kind, state=status.state,
+        hub=status.hub, spoke=status.name, kind=status.kind, state=str(status.state),
         enabled=status.enabled, item_count=int(status.linked_items or 0),
         halted=bool(status.halted_reason), halted_reason=status.halted_reason or "",
     )
@@ -306,7 +303,7 @@ def summary(results: Iterable[pb.SpokeResult], outcomes: Iterable[Any] = ()) -> 
     ends = list(outcomes)
     converged = all(o.converged for o in ends)
     return pb.SyncSummary(
-        ok=converged and all(r.status in OK_STATUSES for r in items), results=items,
+        ok=converged and all(r.status in SUCCESS_STATUSES for r in items), results=items,
         converged=converged, rounds=max((o.rounds for o in ends), default=0),
         messages=[o.message for o in ends],
     )

@@ -18,6 +18,7 @@ from cirahub.core.errors import InvalidInput, NotFound, StoreError
 from cirahub.core.item import Item
 from cirahub.core.model import HubItem, Link
 from cirahub.core.options import ConflictPolicy, SyncOptions
+from cirahub.core.states import SpokeState
 from cirahub.store import models as m
 from cirahub.store.engine import writer
 from cirahub.store.records import HaltInfo, HubRecord, SpokeRecord
@@ -83,7 +84,7 @@ def spoke_record(row: AnyRow) -> SpokeRecord:
         has_secret=row.secret is not None,
         pull_cursor=row.pull_cursor,
         push_cursor=row.push_cursor,
-        state=row.state,
+        state=SpokeState(row.state),
         last_error=row.last_error,
         halted_reason=row.halted_reason,
         halt=(HaltInfo.from_json(row.halt, confirmed=row.confirmed_halt == row.halt["id"])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cirahub.core.model import ConflictRecord, HubItem, Link, WriteFailure
 from cirahub.core.ops import HubOp
+from cirahub.core.states import RunStatus, SpokeState
 from cirahub.store.records import (
     HaltInfo,
     HubRecord,
@@ -75,9 +76,9 @@ class SyncStore(TopologyReader, LinkReader, HubReader, Protocol):
 
     def get_spoke_secret(self, spoke_id: str) -> str | None: ...
     def start_run(self, spoke_id: str, trigger: str) -> str: ...
-    def finish_run(self, run_id: str, status: str, counts: Mapping[str, Any],
+    def finish_run(self, run_id: str, status: RunStatus, counts: Mapping[str, Any],
                    error: Mapping[str, Any] | None = None) -> None: ...
-    def set_spoke_state(self, spoke_id: str, state: str, *,
+    def set_spoke_state(self, spoke_id: str, state: SpokeState, *,
                         error: Mapping[str, Any] | None = None,
                         halted_reason: str | None = None) -> None: ...
     def set_cursors(self, spoke_id: str, *, pull_cursor: str | _Leave | None = ...,

@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from cirahub.core.item import Item
 from cirahub.core.options import ConflictPolicy, SyncOptions
+from cirahub.core.states import SpokeState
 
 
 class _Leave:
@@ -102,7 +103,7 @@ class SpokeRecord:
     has_secret: bool
     pull_cursor: str | None
     push_cursor: int
-    state: str
+    state: SpokeState
     last_error: Mapping[str, Any] | None
     halted_reason: str | None
     #: the current halt (or the confirmed one not yet applied); None when not halted

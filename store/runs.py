@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 
 from cirahub.core.errors import InvalidInput, NotFound
 from cirahub.core.model import ConflictRecord, WriteFailure
+from cirahub.core.states import RunStatus
 from cirahub.store import models as m
 from cirahub.store.base import StoreBase, aware, chunks, item_of, utcnow
 from cirahub.store.batch import conflict_row, jsonable
@@ -53,7 +54,7 @@ class RunsMixin(StoreBase):
 
     @guarded
     def finish_run(
-        self, run_id: str, status: str, counts: Mapping[str, Any],
+        self, run_id: str, status: RunStatus, counts: Mapping[str, Any],
         error: Mapping[str, Any] | None = None,
     ) -> None:
         """Record how a run ended. NotFound for an unknown run (e.g. its spoke was removed)."""

@@ -13,15 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from cirahub.core.errors import InvalidInput, NotFound
 from cirahub.core.model import Link
 from cirahub.core.safety import HALT_SHOWN
+from cirahub.core.states import STORED_STATES, SpokeState
 from cirahub.store import models as m
 from cirahub.store.base import StoreBase, chunks, utcnow
 from cirahub.store.engine import guarded
 from cirahub.store.records import LEAVE, HaltInfo, PendingDelete, _Leave
 
-#: spoke states the store accepts
-#: ("action_required": the last run was refused for a reason only an administrator can fix,
-#: such as a wrong secret or EWS turned off; the spoke keeps polling and recovers by itself)
-STATES = frozenset({"idle", "running", "ok", "error", "action_required", "halted", "disabled"})
 _L = m.links.c
 
 
@@ -83,17 +80,17 @@ class StateMixin(StoreBase):
     def set_spoke_state(
         self,
         spoke_id: str,
-        state: str,
+        state: SpokeState,
         *,
         error: Mapping[str, Any] | None = None,
         halted_reason: str | None = None,
     ) -> None:
         """Record a spoke's state with its last error (None clears it) and halt reason
         (None clears it; give it with state "halted")."""
-        if state not in STATES:
+        if state not in STORED_STATES:
             raise InvalidInput(f"unknown spoke state {state!r}", field="state")
         self._update_spoke_row(spoke_id, {
-            "state": state,
+            "state": str(state),
             "last_error": dict(error) if error is not None else None,
             "halted_reason": halted_reason,
         })
@@ -115,7 +112,7 @@ class StateMixin(StoreBase):
                 hub_item_ids=tuple(p.hub_item_id for p in lost),
             )
             conn.execute(update(m.spokes).where(m.spokes.c.id == spoke_id).values(
-                state="halted", halted_reason=reason, halt=halt.to_json(),
+                state=str(SpokeState.HALTED), halted_reason=reason, halt=halt.to_json(),
                 confirmed_halt=None, updated_at=utcnow()))
             return halt
 

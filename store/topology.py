@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cirahub.core.errors import AlreadyExists, InvalidInput, NotFound
 from cirahub.core.options import ConflictPolicy, SyncOptions
+from cirahub.core.states import SpokeState
 from cirahub.store import models as m
 from cirahub.store.base import StoreBase, check_name, hub_record, spoke_record, utcnow
 from cirahub.store.engine import guarded
@@ -133,7 +134,7 @@ class TopologyMixin(StoreBase):
         values: dict[str, Any] = dict(
             id=str(uuid.uuid4()), name=name, kind=kind, config=cfg, options=opts.to_dict(),
             secret=self._box.encrypt(secret) if secret else None, pull_cursor=None,
-            push_cursor=0, state="idle" if opts.enabled else "disabled", last_error=None,
+            push_cursor=0, state=str(SpokeState.IDLE if opts.enabled else SpokeState.DISABLED), last_error=None,
             halted_reason=None, halt=None, confirmed_halt=None, initial_done=False,
             created_at=now, updated_at=now,
         )
@@ -212,8 +213,8 @@ class TopologyMixin(StoreBase):
     @staticmethod
     def _enabled_state(state: str, enabled: bool) -> dict[str, Any]:
         if not enabled:
-            return {"state": "disabled"}
-        return {"state": "idle"} if state == "disabled" else {}
+            return {"state": str(SpokeState.DISABLED)}
+        return {"state": str(SpokeState.IDLE)} if state == SpokeState.DISABLED else {}
 
     @guarded
     def set_spoke_enabled(self, spoke_id: str, enabled: bool) -> SpokeRecord:
