@@ -35,12 +35,17 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
+from cirahub.connectors.bounded import max_response_bytes
 from cirahub.connectors.vdir_files import find, read_file, rewrite, split_id
 from cirahub.connectors.vdir_fs import (
     TEMP_PREFIX,
+    Listing,
+    Refused,
     file_name_for,
     io_error,
     place_new,
+    read_no_follow,
+    scan,
     unlink_quietly,
     version_of,
 )
@@ -106,42 +111,33 @@ class VdirConnector(BaseConnector):
 
     # --- reads ---------------------------------------------------------------------------
 
-    def _listing(self) -> dict[str, str]:
-        """File name → version of every item file. Raises on any folder-level failure."""
-        out: dict[str, str] = {}
+    def _listing(self) -> Listing:
+        """The item files (and the item names that are links: never followed). Raises on any
+        folder-level failure."""
         try:
-            with os.scandir(self.path) as it:
-                for entry in it:
-                    if not self._is_item_name(entry.name):
-                        continue
-                    try:
-                        if not entry.is_file():
-                            continue
-                        out[entry.name] = version_of(entry.stat())
-                    except FileNotFoundError:
-                        continue  # removed while we listed: it is gone
+            return scan(self.path, self._is_item_name)
         except FileNotFoundError:
             raise ConfigError("vdir folder not found", path=str(self.path)) from None
         except OSError as exc:
             raise io_error(exc, "listing", str(self.path)) from None
-        return out
 
-    def _read_text(self, name: str) -> tuple[str, str] | None:
-        """``(version, text)`` of file ``name``; None when it vanished. The version comes
-        from the open file, so it belongs to exactly the content read."""
-        with open(self._file(name), "rb") as fh:
-            version = version_of(os.fstat(fh.fileno()))
-            data = fh.read()
+    def _read_text(self, name: str, names: int = 1) -> tuple[str, str] | None:
+        """``(version, text)`` of file ``name`` (``names``: how many names the folder has
+        for its inode); None when it vanished. The version comes from the open file, so it
+        belongs to exactly the content read. Refused for a link or an oversized file."""
+        version, data = read_no_follow(self._file(name), names, max_response_bytes())
         return version, data.decode("utf-8", errors="replace")
 
     def _read(self, name: str, listed_version: str = "unreadable",
-              known: Sequence[str] = ()) -> list[RemoteItem] | None:
+              known: Sequence[str] = (), names: int = 1) -> list[RemoteItem] | None:
         """Read and parse one file: its items (``known``: the ids already linked in it);
         None when it vanished (``listed_version`` stands in when it cannot be opened)."""
         try:
-            read = self._read_text(name)
+            read = self._read_text(name, names)
         except FileNotFoundError:
             return None
+        except Refused as refused:
+            return [_refused(name, refused)]
         except OSError as exc:
             # unreadable (permissions, I/O error): quarantine it, never a deletion
             return [RemoteItem(name, listed_version, None, f"cannot read file: {exc.strerror}")]
@@ -157,18 +153,27 @@ class VdirConnector(BaseConnector):
         holds for their items are read. Always a complete listing (``complete=True``) or
         an error."""
         self._ensure_folder(may_create=cursor is None and not known)
-        listing = self._listing()
+        scanned = self._listing()
+        listing = scanned.files
         by_file: dict[str, list[str]] = {}
         for rid in known:
             by_file.setdefault(split_id(rid)[0], []).append(rid)
         changed: list[RemoteItem] = []
         present: dict[str, str] = {}
+        for name, refused in sorted(scanned.refused.items()):
+            # a link is reported, never read; the items known in that file are kept as
+            # they are (a refusal is not a deletion)
+            present.update((rid, known[rid]) for rid in by_file.get(name, []))
+            present[name] = refused.version
+            if known.get(name) != refused.version:
+                changed.append(_refused(name, refused))
         for name in sorted(listing):
             ids = by_file.get(name, [])
             if ids and all(known[rid] == listing[name] for rid in ids):
                 present.update((rid, listing[name]) for rid in ids)
                 continue
-            items = self._read(name, listing[name], ids)
+            ino = int(listing[name].rsplit("-", 1)[1])
+            items = self._read(name, listing[name], ids, scanned.names_of[ino])
             if items is None:  # deleted between listing and read
                 continue
             for item in items:
@@ -216,7 +221,7 @@ class VdirConnector(BaseConnector):
 
     def _current_version(self, target: Path) -> str | None:
         try:
-            return version_of(target.stat())
+            return version_of(target.lstat())  # a link never matches a version we wrote
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -290,6 +295,9 @@ class VdirConnector(BaseConnector):
             read = self._read_text(name)
         except FileNotFoundError:
             raise RemoteNotFound("item file not found", remote_id=remote_id) from None
+        except Refused as refused:
+            raise PreconditionFailed(f"the item file is now a {refused.reason}",
+                                     remote_id=remote_id) from None
         except OSError as exc:
             raise io_error(exc, "read", name) from None
         assert read is not None
@@ -351,6 +359,10 @@ class VdirConnector(BaseConnector):
             raise PreconditionFailed("item file changed since it was read",
                                      remote_id=remote_id, expected=expected, actual=current)
         return True
+
+
+def _refused(name: str, refused: Refused) -> RemoteItem:
+    return RemoteItem(name, refused.version, None, refused.detail, refused=refused.reason)
 
 
 # --- registration ----------------------------------------------------------------------------

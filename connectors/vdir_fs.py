@@ -11,6 +11,10 @@ import errno
 import hashlib
 import os
 import re
+import stat
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from cirahub.core.errors import ConfigError, ConnectorError, TransientError
@@ -62,3 +66,100 @@ def place_new(tmp: str, target: Path) -> None:
 def unlink_quietly(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+# --- reading without following links -----------------------------------------------------------
+
+#: quarantine reasons of item names that are links (their targets are never read)
+SYMLINK = "symlink, not followed"
+HARDLINK = "hard link, not followed"
+OVERSIZED = "file too large"
+NOT_FILE = "not a regular file"
+_WHY = {
+    SYMLINK: "a symbolic link: a vdir spoke never reads through a link, so whatever it points "
+             "to (inside or outside the folder) is not read",
+    HARDLINK: "a hard link to a file with a name outside the folder: a vdir spoke reads only "
+              "files that belong to the folder alone",
+    OVERSIZED: "larger than the limit of {limit} bytes ($CIRAHUB_MAX_RESPONSE_BYTES)",
+    NOT_FILE: "a device, pipe or socket (replaced since it was listed): not read",
+}
+
+
+class Refused(Exception):
+    """A name the connector will not read; ``reason`` is the quarantine reason."""
+
+    def __init__(self, reason: str, version: str, limit: int = 0) -> None:
+        super().__init__(reason)
+        self.reason, self.version = reason, version
+        self.detail = f"{reason}: {_WHY[reason].format(limit=limit)}"
+
+
+@dataclass
+class Listing:
+    """One scan of the folder: ``files`` name → version of the plain item files, ``refused``
+    name → Refused for item names that are links, ``names_of`` how many names in the folder
+    share an inode (a file whose link count is higher also has a name elsewhere)."""
+
+    files: dict[str, str]
+    refused: dict[str, Refused]
+    names_of: Counter[int]
+
+
+def scan(folder: Path, is_item: Callable[[str], bool]) -> Listing:
+    """List ``folder`` without following any link. Raises OSError (folder-level failures)."""
+    out = Listing({}, {}, Counter())
+    with os.scandir(folder) as it:
+        for entry in it:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    continue
+                out.names_of[entry.inode()] += 1
+                if not is_item(entry.name):
+                    continue
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed while we listed: it is gone
+            if stat.S_ISLNK(info.st_mode):
+                out.refused[entry.name] = Refused(SYMLINK, version_of(info))
+            elif stat.S_ISREG(info.st_mode):
+                out.files[entry.name] = version_of(info)
+    for name, version in list(out.files.items()):
+        ino = int(version.rsplit("-", 1)[1])
+        if _links(folder / name) > out.names_of[ino]:
+            out.refused[name] = Refused(HARDLINK, out.files.pop(name))
+    return out
+
+
+def _links(path: Path) -> int:
+    try:
+        return path.lstat().st_nlink
+    except FileNotFoundError:
+        return 1
+
+
+#: how item files are opened for reading (``os.open``; tests inject errors here, as root
+#: ignores file modes)
+open_file = os.open
+
+
+def read_no_follow(path: Path, names: int, limit: int) -> tuple[str, bytes]:
+    """``(version, content)`` of the regular file ``path``, opened without following a link
+    (Refused SYMLINK), refused when it has more names than the ``names`` the folder holds
+    (HARDLINK) or more than ``limit`` bytes (OVERSIZED). The version is the open file's."""
+    try:
+        fd = open_file(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise Refused(SYMLINK, version_of(path.lstat())) from None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        version = version_of(info)
+        if not stat.S_ISREG(info.st_mode):
+            raise Refused(NOT_FILE, version)
+        if info.st_nlink > max(names, 1):
+            raise Refused(HARDLINK, version)
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise Refused(OVERSIZED, version, limit)
+    return version, data

@@ -9,42 +9,22 @@ learns nothing about the token, and the token is never logged.
 from __future__ import annotations
 
 import hmac
-import os
-import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import grpc
 
-TOKEN_FILE = "control.token"
+# the token file's checks live in their own module; re-exported for the server and the demo
+from cirahub.control.token_file import TOKEN_FILE, load_or_create_token, token_path
+
+__all__ = ["ADDRESS_FILE", "HEADER", "OPEN_PREFIXES", "TOKEN_FILE", "TokenInterceptor",
+           "load_or_create_token", "read_token", "token_matches", "token_path"]
 #: where a running server writes the address it listens on, for clients on the same machine
 ADDRESS_FILE = "control.address"
 HEADER = "authorization"
 #: methods callable without a token: load balancers and orchestrators probe health blind
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
-
-
-def token_path(data_dir: Path) -> Path:
-    return Path(data_dir) / TOKEN_FILE
-
-
-def load_or_create_token(data_dir: Path) -> str:
-    """The server's token, created (mode 0600, folder created too) when missing. Two servers
-    starting at once agree on one token (O_EXCL)."""
-    path = token_path(data_dir)
-    existing = read_token(data_dir)
-    if existing:
-        return existing
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return read_token(data_dir) or token
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token + "\n")
-    return token
 
 
 def read_token(data_dir: Path) -> str | None:

@@ -206,8 +206,8 @@ def serve(
         check_free(settings.listen)  # fail on a taken or bad address before starting Ray
         if http_listen not in (None, "off"):
             split_address(http_listen)
+        token = load_or_create_token(settings.data_dir)  # refuses an unsafe one: before chmod
         private_files(settings.data_dir)
-        token = load_or_create_token(settings.data_dir)
         runtime = Runtime.start(settings)
         runs = RunLogger(runtime).start()  # the runs, halts, ... of the actors, on our log
         try:

@@ -59,6 +59,8 @@ class RemoteItem:
     error: str | None = None
     #: the raw text/XML for a quarantined item, so an operator can see what was wrong
     raw: str | None = None
+    #: why it is quarantined when that is not "malformed" (e.g. "symlink, not followed")
+    refused: str | None = None
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ class _PullPlanner:
             r = self.changed[remote_id]
             if r.item is None:
                 # 1. the spoke holds something we cannot parse: report it, touch nothing
-                self.quarantine(r, "malformed", r.error or "could not be parsed")
+                self.quarantine(r, r.refused or "malformed", r.error or "could not be parsed")
             elif remote_id in duplicates:
                 # 2. two items of one spoke claim one UID: keep the linked/first, report the other
                 self.quarantine(

@@ -43,6 +43,7 @@ from cirahub.core.ops import (
 )
 from cirahub.store import models as m
 from cirahub.store.base import chunks
+from cirahub.store.excerpt import detail, excerpt
 from cirahub.store.records import MergeResult
 
 _L, _I, _Q = m.links.c, m.hub_items.c, m.quarantine.c
@@ -237,7 +238,9 @@ class Batch:
         old = self.quarantine.get(op.remote_id)
         self.quarantine[op.remote_id] = dict(
             spoke_id=self.spoke_id, remote_id=op.remote_id, remote_version=op.remote_version,
-            uid=op.uid, reason=op.reason, detail=op.detail, raw=op.raw,
+            # never a whole raw body: a bounded, redacted excerpt of calendar data only
+            uid=op.uid, reason=op.reason[:32], detail=detail(op.detail, op.raw),
+            raw=excerpt(op.raw),
             first_seen=old["first_seen"] if old else self.now, last_seen=self.now)
         self.touched_quarantine.add(op.remote_id)
         self.tally.add("quarantined")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import cirahub.connectors.vdir as vdir_mod
+import cirahub.connectors.vdir_fs as vdir_fs
 from cirahub.connectors.registry import open_connector, validate_config
 from cirahub.connectors.vdir import VdirConnector, file_name_for, version_of
 from cirahub.connectors.vdir_files import FileEntry
@@ -225,13 +226,13 @@ def test_unreadable_file_is_quarantined_not_deleted(
     known = {res.remote_id: res.remote_version, other.remote_id: other.remote_version}
     (folder / res.remote_id).write_text(to_ics(ev("a@x", "edited")))
 
-    def deny(path: object, *args: object, **kwargs: object) -> object:
+    def deny(path: object, flags: int) -> int:
         if str(path).endswith(res.remote_id):
             raise PermissionError(errno.EACCES, "Permission denied")
-        return open(path, *args, **kwargs)  # type: ignore[call-overload]
+        return os.open(path, flags)  # type: ignore[arg-type]
 
     # (a chmod would not stop root, so the denial is injected where the file is opened)
-    monkeypatch.setattr(vdir_mod, "open", deny, raising=False)
+    monkeypatch.setattr(vdir_fs, "open_file", deny)
     delta = conn.delta(None, known)
     [bad] = delta.changed
     assert bad.remote_id == res.remote_id and bad.item is None
@@ -246,12 +247,12 @@ def test_file_removed_between_listing_and_read_is_not_listed(
     res = conn.create(ev("a@x"), "h")
     keep = conn.create(ev("b@x"), "h")
 
-    def racing_delete(path: object, *args: object, **kwargs: object) -> object:
+    def racing_delete(path: object, flags: int) -> int:
         if str(path).endswith(res.remote_id):
             os.unlink(str(path))  # the user deletes it just as we open it
-        return open(path, *args, **kwargs)  # type: ignore[call-overload]
+        return os.open(path, flags)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(vdir_mod, "open", racing_delete, raising=False)
+    monkeypatch.setattr(vdir_fs, "open_file", racing_delete)
     # known at an older version, so the listing reads it, and the open proves it is gone
     delta = conn.delta(None, {res.remote_id: "1-1-1", keep.remote_id: keep.remote_version})
     assert delta.changed == () and delta.deleted == (res.remote_id,)
