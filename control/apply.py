@@ -16,8 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cirahub.control.handlers import check_spoke_input
+from cirahub.core import limits
 from cirahub.core.errors import InvalidInput
 from cirahub.core.options import ConflictPolicy, SyncOptions
+
+#: most hubs in one specification, and most spokes of one hub
+MAX_ENTRIES = 5000
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,18 @@ def _show(value: Any) -> str:
 
 
 def _check_unique(names: Sequence[str], what: str, where: str = "") -> None:
+    """Every name valid (the store's rules: :func:`cirahub.core.limits.check_name`) and
+    named once."""
+    if len(names) > MAX_ENTRIES:
+        raise InvalidInput(f"too many {what}s{where}: at most {MAX_ENTRIES}", field=what)
     seen: set[str] = set()
     for name in names:
         if not name:
             raise InvalidInput(f"a {what} without a name{where}", field="name")
+        try:
+            limits.check_name(name, field=what)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{exc.message}{where}", **exc.fields) from None
         if name in seen:
             raise InvalidInput(f"{what} {name!r} is named twice{where}", field="name", name=name)
         seen.add(name)
@@ -143,20 +155,26 @@ def _plan_spoke(store: Any, hub: str, spec: SpokeSpec, current: Any) -> list[Cha
 
 
 def execute(store: Any, changes: Sequence[Change]) -> None:
-    """Makes ``changes`` (from :func:`plan`) in order: hubs before their spokes."""
-    for c in changes:
-        p = c.payload
-        if c.object == "hub":
-            if c.action == "create":
-                store.create_hub(c.hub, p["policy"])
-            elif c.action == "update":
-                store.update_hub(c.hub, policy=p["policy"])
-            else:
-                store.delete_hub(c.hub)
-        elif c.action == "create":
-            store.add_spoke(c.hub, c.spoke, p["kind"], p["config"], p["options"], p["secret"])
+    """Makes ``changes`` (from :func:`plan`) in order, hubs before their spokes, in one store
+    transaction: all of them, or (any fails) none."""
+    with store.transaction():
+        for c in changes:
+            _execute_one(store, c)
+
+
+def _execute_one(store: Any, c: Change) -> None:
+    p = c.payload
+    if c.object == "hub":
+        if c.action == "create":
+            store.create_hub(c.hub, p["policy"])
         elif c.action == "update":
-            store.update_spoke(p["id"], options=p["options"], config=p["config"],
-                               secret=p["secret"])
+            store.update_hub(c.hub, policy=p["policy"])
         else:
-            store.remove_spoke(p["id"])
+            store.delete_hub(c.hub)
+    elif c.action == "create":
+        store.add_spoke(c.hub, c.spoke, p["kind"], p["config"], p["options"], p["secret"])
+    elif c.action == "update":
+        store.update_spoke(p["id"], options=p["options"], config=p["config"],
+                           secret=p["secret"])
+    else:
+        store.remove_spoke(p["id"])

@@ -147,7 +147,7 @@ def hub_create(name: str, policy: str, conn: Conn) -> None:
 def hub_list(conn: Conn) -> None:
     """List hubs."""
     with conn.client() as c:
-        hubs = c.call("ListHubs", pb.ListHubsRequest()).hubs
+        hubs = c.list_all("ListHubs", pb.ListHubsRequest(), "hubs")
     if conn.json:
         render.emit_json(list(hubs))
     else:
@@ -161,7 +161,7 @@ def hub_show(name: str, conn: Conn) -> None:
     """Show the hub NAME and its spokes."""
     with conn.client() as c:
         result = c.call("GetHub", pb.GetHubRequest(name=name))
-        spokes = c.call("ListSpokes", pb.ListSpokesRequest(hub=name)).spokes
+        spokes = c.list_all("ListSpokes", pb.ListSpokesRequest(hub=name), "spokes")
     if conn.json:
         render.emit_json({"hub": render.as_dict(result),
                           "spokes": [render.as_dict(s) for s in spokes]})

@@ -106,7 +106,7 @@ def spoke_rows(spokes: Sequence[Any]) -> tuple[tuple[str, ...], list[list[Any]]]
 def spoke_list(hub: str, conn: Conn) -> None:
     """List the spokes of HUB (or of every hub)."""
     with conn.client() as c:
-        spokes = c.call("ListSpokes", pb.ListSpokesRequest(hub=hub)).spokes
+        spokes = c.list_all("ListSpokes", pb.ListSpokesRequest(hub=hub), "spokes")
     if conn.json:
         render.emit_json(list(spokes))
     else:

@@ -12,6 +12,7 @@ from cirahub.control import render, runlog
 from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options
 from cirahub.control.cli_halt import halt_lines
 from cirahub.control.errors import INTERRUPTED, ExitCode
+from cirahub.core.limits import MAX_LIMIT
 from cirahub.core.states import SpokeState
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
@@ -101,7 +102,7 @@ def sync(ctx: click.Context, hub: str, spoke: str, conn: Conn) -> None:
 def status(hub: str, conn: Conn) -> None:
     """Per spoke of HUB (or of every hub): state, last run, next run, items, last error."""
     with conn.client() as c:
-        spokes = c.call("GetStatus", pb.GetStatusRequest(hub=hub)).spokes
+        spokes = c.list_all("GetStatus", pb.GetStatusRequest(hub=hub), "spokes")
     if conn.json:
         render.emit_json(list(spokes))
         return
@@ -130,12 +131,14 @@ def status(hub: str, conn: Conn) -> None:
 @cli.command("runs", epilog=EPILOG)
 @click.argument("hub", required=False, default="")
 @click.option("--spoke", default="", help="Only this spoke of HUB.")
-@click.option("--limit", default=20, show_default=True, help="How many runs, newest first.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, MAX_LIMIT),
+              help="How many runs, newest first.")
 @connection_options
 def runs(hub: str, spoke: str, limit: int, conn: Conn) -> None:
     """Sync run history, newest first."""
     with conn.client() as c:
-        result = c.call("ListRuns", pb.ListRunsRequest(hub=hub, spoke=spoke, limit=limit)).runs
+        result = c.list_all("ListRuns", pb.ListRunsRequest(
+            hub=hub, spoke=spoke, limit=limit), "runs", limit)
     if conn.json:
         render.emit_json(list(result))
         return
@@ -151,23 +154,48 @@ def runs(hub: str, spoke: str, limit: int, conn: Conn) -> None:
 @cli.command("conflicts", epilog=EPILOG)
 @click.argument("hub", required=False, default="")
 @click.option("--spoke", default="", help="Only conflicts with this spoke of HUB.")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, MAX_LIMIT),
+              help="How many conflicts, newest first.")
 @connection_options
 def conflicts(hub: str, spoke: str, limit: int, conn: Conn) -> None:
-    """Conflicts (a field changed on both sides) with both versions and who won."""
+    """Conflicts (a field changed on both sides) and who won; values are cut short, `cirahubctl
+    conflict ID` shows one whole with both versions of the item."""
     with conn.client() as c:
-        result = c.call("ListConflicts", pb.ListConflictsRequest(
-            hub=hub, spoke=spoke, limit=limit)).conflicts
+        result = c.list_all("ListConflicts", pb.ListConflictsRequest(
+            hub=hub, spoke=spoke, limit=limit), "conflicts", limit)
     if conn.json:
         render.emit_json(list(result))
         return
+    render.table(("id", "when", "hub", "spoke", "uid", "field", "hub value", "spoke value",
+                  "winner", "why"), conflict_rows(result), empty="no conflicts")
+
+
+def conflict_rows(result: Any) -> list[list[Any]]:
     rows = []
     for cf in result:
         for f in cf.fields or [pb.FieldConflict(field="(item)", winner="hub", reason=cf.kind)]:
-            rows.append([render.when(cf.created_at), cf.hub, cf.spoke, cf.uid, f.field,
+            rows.append([cf.id, render.when(cf.created_at), cf.hub, cf.spoke, cf.uid, f.field,
                          f.hub_value_json, f.spoke_value_json, f.winner, f.reason])
-    render.table(("when", "hub", "spoke", "uid", "field", "hub value", "spoke value", "winner",
-                  "why"), rows, empty="no conflicts")
+    return rows
+
+
+@cli.command("conflict", epilog=EPILOG)
+@click.argument("conflict_id", metavar="ID")
+@connection_options
+def conflict(conflict_id: str, conn: Conn) -> None:
+    """One conflict (ID from `cirahubctl conflicts`) whole: every field, the losing version
+    and the hub's current version of the item (each cut at 1 MiB characters)."""
+    with conn.client() as c:
+        cf = c.call("GetConflict", pb.GetConflictRequest(id=conflict_id))
+    if conn.json:
+        render.emit_json(cf)
+        return
+    render.table(("id", "when", "hub", "spoke", "uid", "field", "hub value", "spoke value",
+                  "winner", "why"), conflict_rows([cf]))
+    click.echo(f"\nlosing version: {cf.losing_item_json or '(none kept)'}")
+    click.echo(f"current version: {cf.current_item_json or '(gone from the hub)'}")
+    if cf.truncated:
+        click.echo("(some values were cut at 1 MiB characters)")
 
 
 @cli.command("quarantine", epilog=EPILOG)
@@ -177,7 +205,8 @@ def conflicts(hub: str, spoke: str, limit: int, conn: Conn) -> None:
 def quarantine(hub: str, spoke: str, conn: Conn) -> None:
     """Items that could not be synced (malformed, duplicate UID) and why."""
     with conn.client() as c:
-        result = c.call("ListQuarantine", pb.ListQuarantineRequest(hub=hub, spoke=spoke)).entries
+        result = c.list_all("ListQuarantine", pb.ListQuarantineRequest(
+            hub=hub, spoke=spoke), "entries")
     if conn.json:
         render.emit_json(list(result))
         return

@@ -31,6 +31,8 @@ from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
 DEFAULT_ADDRESS = "127.0.0.1:7443"
 #: seconds a unary call may take (adding a spoke reconciles the cluster)
 DEFAULT_TIMEOUT = 120.0
+#: most pages one listing fetches (a server that never ends a list stops here)
+MAX_PAGES = 10000
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -134,6 +136,19 @@ class Client:
                                               metadata=self._metadata)
         except grpc.RpcError as exc:
             raise self._error(exc) from None
+
+    def list_all(self, method: str, request: Any, field: str, limit: int = 0) -> list[Any]:
+        """Every entry of a paged list call (``field`` of each answer), page after page,
+        until the server says the list ended or ``limit`` entries (0 = no limit) came."""
+        out: list[Any] = []
+        for _ in range(MAX_PAGES):
+            answer = self.call(method, request)
+            out.extend(getattr(answer, field))
+            if not answer.next_page_token or (limit and len(out) >= limit):
+                return out[:limit] if limit else out
+            request.page_token = answer.next_page_token
+        raise ClientError(f"{method}: the server kept sending pages (more than {MAX_PAGES})",
+                          ExitCode.INTERNAL)
 
     def stream(self, method: str, request: Any) -> Iterator[Any]:
         """Iterates a server-streaming method by name (``"SyncNow"``); no deadline."""

@@ -31,7 +31,7 @@ def hubs(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Co
 
     try:
         with _client(ctx) as c:
-            names = [h.name for h in c.call("ListHubs", pb.ListHubsRequest()).hubs]
+            names = [h.name for h in c.list_all("ListHubs", pb.ListHubsRequest(), "hubs")]
     except Exception:  # completion must never fail loudly
         return []
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]
@@ -45,7 +45,7 @@ def spokes(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[
         return []
     try:
         with _client(ctx) as c:
-            names = [s.name for s in c.call("ListSpokes", pb.ListSpokesRequest(hub=hub)).spokes]
+            names = [s.name for s in c.list_all("ListSpokes", pb.ListSpokesRequest(hub=hub), "spokes")]
     except Exception:
         return []
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]

@@ -221,21 +221,44 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def conflict_to_pb(entry: Any, hub: str, spoke: str, current: Mapping[str, Any] | None) -> pb.Conflict:
+#: characters of each field value a conflict list shows (GetConflict shows BODY_LIMIT)
+VALUE_PREVIEW = 200
+#: characters of each value and item body one conflict answer carries
+BODY_LIMIT = 1 << 20
+
+
+def conflict_to_pb(entry: Any, hub: str, spoke: str, current: Mapping[str, Any] | None,
+                   *, bodies: bool = True) -> pb.Conflict:
+    """The conflict as the API shows it: with ``bodies`` (GetConflict) both item versions,
+    every text cut at BODY_LIMIT; without (lists) no bodies and values cut at VALUE_PREVIEW.
+    ``truncated`` says a text was cut."""
+    cut = BODY_LIMIT if bodies else VALUE_PREVIEW
+    truncated = False
+
+    def text(value: Any) -> str:
+        nonlocal truncated
+        out = _json(value)
+        if len(out) > cut:
+            truncated = True
+            return out[:cut] + f"... ({len(out)} characters)"
+        return out
+
     msg = pb.Conflict(
-        id=entry.id, hub=hub, spoke=spoke, uid=entry.uid, kind=entry.kind,
-        losing_item_json=_json(entry.losing_item) if entry.losing_item is not None else "",
-        current_item_json=_json(current) if current is not None else "",
+        id=entry.id, hub=hub, spoke=spoke, uid=entry.uid[:VALUE_PREVIEW], kind=entry.kind,
+        losing_item_json=text(entry.losing_item) if bodies and entry.losing_item is not None
+        else "",
+        current_item_json=text(current) if bodies and current is not None else "",
         fields=[
             pb.FieldConflict(
-                field=str(f.get("field", "")), base_json=_json(f.get("base")),
-                hub_value_json=_json(f.get("hub_value")),
-                spoke_value_json=_json(f.get("spoke_value")),
-                winner=str(f.get("winner", "")), reason=str(f.get("reason", "")),
+                field=str(f.get("field", "")), base_json=text(f.get("base")),
+                hub_value_json=text(f.get("hub_value")),
+                spoke_value_json=text(f.get("spoke_value")),
+                winner=str(f.get("winner", "")), reason=str(f.get("reason", ""))[:cut],
             )
             for f in entry.fields
         ],
     )
+    msg.truncated = truncated
     _set_ts(msg, "created_at", entry.created_at)
     return msg
 

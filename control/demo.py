@@ -143,7 +143,7 @@ def _tour(client: Client, base: Path) -> None:
         raise ClientError("the edit did not reach every calendar", ExitCode.SYNC_FAILED)
 
     _step(f"cirahubctl status {HUB}")
-    status = client.call("GetStatus", pb.GetStatusRequest(hub=HUB)).spokes
+    status = client.list_all("GetStatus", pb.GetStatusRequest(hub=HUB), "spokes")
     render.table(("spoke", "state", "items", "last run"),
                  [[s.spoke, s.state, s.item_count, s.last_run.status] for s in status])
     click.echo(NEXT_STEPS)

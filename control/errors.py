@@ -34,6 +34,7 @@ class ExitCode(IntEnum):
     PRECONDITION = 7  # the spoke cannot work as configured (halted, auth rejected, ...)
     INTERNAL = 8  # the server failed unexpectedly
     IN_USE = 9  # server: the listen address or the data folder is held by another process
+    LIMIT = 10  # a message larger than the gRPC limit, or the server's open-stream limit
 
 
 #: exit status after Ctrl-C (128 + SIGINT, as shells report it); not an ExitCode of ours
@@ -53,6 +54,7 @@ EXIT_CODE_HELP = "\n".join(
         (ExitCode.PRECONDITION, "spoke cannot work as configured (halted, rejected credentials)"),
         (ExitCode.INTERNAL, "internal server error"),
         (ExitCode.IN_USE, "server: address in use, or another server runs on the data folder"),
+        (ExitCode.LIMIT, "a size limit was reached (message too large, too many open streams)"),
         (INTERRUPTED, "interrupted (Ctrl-C): stopped waiting; the server's runs go on"),
     )
 )
@@ -111,6 +113,7 @@ _EXIT: dict[grpc.StatusCode, ExitCode] = {
     grpc.StatusCode.FAILED_PRECONDITION: ExitCode.PRECONDITION,
     grpc.StatusCode.UNAVAILABLE: ExitCode.UNREACHABLE,
     grpc.StatusCode.DEADLINE_EXCEEDED: ExitCode.UNREACHABLE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ExitCode.LIMIT,
 }
 
 
@@ -150,10 +153,25 @@ def from_rpc_error(error: grpc.RpcError, address: str) -> ClientError:
         return ClientError(_unreachable(address, details), ExitCode.UNREACHABLE, None, name)
     if status == grpc.StatusCode.UNAUTHENTICATED:
         return ClientError(f"authentication failed: {details}", ExitCode.AUTH, code, name)
+    if status == grpc.StatusCode.RESOURCE_EXHAUSTED and code is None:
+        return ClientError(_too_large(details), ExitCode.LIMIT, None, name)
     exit_code = _EXIT.get(status, ExitCode.INTERNAL) if status is not None else ExitCode.INTERNAL
     if status == grpc.StatusCode.UNAVAILABLE:
         exit_code = ExitCode.PRECONDITION  # a spoke's server is down, not ours
     return ClientError(details, exit_code, code, name)
+
+
+def _too_large(details: str) -> str:
+    """gRPC's own size errors ("Received message larger than max (5000000 vs. 4194304)",
+    metadata over its limit) as one line saying what to do."""
+    lowered = details.lower()
+    if "sent message" in lowered or "received message" in lowered or "larger than" in lowered:
+        where = "the request" if "sent" in lowered else "a message"
+        return (f"{where} is larger than the gRPC message limit ({details.strip()}): send a "
+                "smaller value, or list fewer entries (--limit)")
+    if "metadata" in lowered or "header" in lowered:
+        return f"the answer's headers exceed the gRPC limit ({details.strip()[:200]})"
+    return f"a size limit was reached: {details.strip()[:200]}"
 
 
 def _unreachable(address: str, details: str) -> str:

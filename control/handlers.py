@@ -11,7 +11,7 @@ supervisor's next loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +22,7 @@ from cirahub.connectors.registry import validate_config
 from cirahub.control.connection import ConnectionCheck, test_connection
 from cirahub.control.runlog import config_change
 from cirahub.control.syncing import sync_rounds
+from cirahub.core import limits
 from cirahub.core.errors import ConfigError, InvalidInput
 from cirahub.core.options import SyncOptions
 from cirahub.store.files import backup_sqlite
@@ -71,6 +72,9 @@ class Names:
 def check_spoke_input(kind: str, config: Mapping[str, Any], secret: str | None) -> dict[str, Any]:
     """The normalized config for a new spoke, or InvalidInput naming what is wrong (unknown
     kind, bad config key, a username without a password)."""
+    limits.check_name(kind, field="kind")
+    limits.check_config(config)
+    limits.check_secret(secret)
     spec = get_kind(kind)
     normalized = validate_config(kind, config)
     if spec.needs_secret(normalized) and not secret:
@@ -106,6 +110,9 @@ class Handlers:
     # --- hubs --------------------------------------------------------------------------------
 
     def create_hub(self, name: str, policy: str = "", object_type: str = "") -> Any:
+        _required(name, "hub")
+        limits.check_text(policy, field="policy", limit=limits.MAX_NAME)
+        limits.check_text(object_type, field="object_type", limit=limits.MAX_NAME)
         hub = self.store.create_hub(name, policy or "latest", object_type or "calendar")
         config_change("hub created", hub=name, policy=policy or "latest")
         self._changed()
@@ -150,7 +157,7 @@ class Handlers:
 
     def list_spokes(self, hub: str) -> list[Any]:
         if hub:
-            self.store.get_hub(hub)
+            self.store.get_hub(_required(hub, "hub"))
         return list(self.store.list_spokes(hub or None))
 
     def update_spoke(
@@ -160,6 +167,7 @@ class Handlers:
         """Change options and/or the secret. With ``check``, a new secret or new hub_writes is
         tried against the calendar first (as :meth:`add_spoke` does)."""
         spoke = self.get_spoke(hub, name)
+        limits.check_secret(secret)
         if not changes and secret is None:
             raise InvalidInput("nothing to change: give at least one option or a new secret",
                                field="options")
@@ -243,39 +251,72 @@ class Handlers:
             if not record.options.enabled:
                 raise InvalidInput(f"spoke {spoke!r} of hub {hub!r} is disabled; enable it "
                                    "first", field="spoke", hub=hub, spoke=spoke)
-        hubs = [self.store.get_hub(hub)] if hub else self.store.list_hubs()
+        hubs = [self.store.get_hub(_required(hub, "hub"))] if hub else self.store.list_hubs()
         for h in hubs:
             yield from sync_rounds(self.store, self.runtime, h, spoke or None)
 
     def status(self, hub: str) -> list[Any]:
         if hub:
-            self.store.get_hub(hub)
+            self.store.get_hub(_required(hub, "hub"))
         return list(self.runtime.status(hub or None))
 
     def runs(self, hub: str, spoke: str, limit: int) -> list[Any]:
+        """Newest runs first, at most ``limit`` (0 = 50, at most MAX_LIMIT)."""
+        return self.runs_page(hub, spoke, limit, Page(limits.limit(limit, 50))).entries
+
+    def runs_page(self, hub: str, spoke: str, limit: int, page: Page) -> Paged:
+        """One page of the newest runs: at most ``limit`` (0 = 50) over all pages."""
+        total = limits.limit(limit, 50)
         spoke_id = self.get_spoke(hub, spoke).id if spoke else None
         if hub and not spoke:
-            self.store.get_hub(hub)
-        return list(self.store.list_runs(hub or None, spoke_id, limit or 50))
+            self.store.get_hub(_required(hub, "hub"))
+        count = min(page.size, total - page.offset)
+        if count <= 0:
+            return Paged([], "")
+        found = list(self.store.list_runs(hub or None, spoke_id, count + 1, offset=page.offset))
+        more = len(found) > count and page.offset + count < total
+        return Paged(found[:count], str(page.offset + count) if more else "")
 
     def conflicts(self, hub: str, spoke: str, limit: int) -> list[tuple[Any, Any]]:
-        """(conflict entry, current hub item or None), newest first."""
-        spoke_id = self.get_spoke(hub, spoke).id if spoke else None
-        hubs = [self.store.get_hub(hub)] if hub else self.store.list_hubs()
+        """(conflict entry, current hub item or None), newest first (the console's view)."""
+        entries = self.conflicts_page(hub, spoke, limit, Page(limits.limit(limit, 100))).entries
         out: list[tuple[Any, Any]] = []
-        for h in hubs:
-            entries = [c for c in self.store.list_conflicts(h.id, limit or 100)
-                       if spoke_id is None or c.spoke_id == spoke_id]
-            ids = {c.hub_item_id for c in entries if c.hub_item_id}
-            current = self.store.hub_items(h.id, ids) if ids else {}
-            out += [(c, current.get(c.hub_item_id or "")) for c in entries]
+        for hub_id in dict.fromkeys(c.hub_id for c in entries):
+            ids = {c.hub_item_id for c in entries if c.hub_id == hub_id and c.hub_item_id}
+            current = self.store.hub_items(hub_id, ids) if ids else {}
+            out += [(c, current.get(c.hub_item_id or "")) for c in entries if c.hub_id == hub_id]
         return out
+
+    def conflicts_page(self, hub: str, spoke: str, limit: int, page: Page) -> Paged:
+        """One page of conflict entries, newest first per hub, hub by hub: at most ``limit``
+        (0 = 100) over all pages."""
+        total = limits.limit(limit, 100)
+        spoke_id = self.get_spoke(hub, spoke).id if spoke else None
+        hubs = [self.store.get_hub(_required(hub, "hub"))] if hub else self.store.list_hubs()
+        wanted = min(total, page.offset + page.size + 1)
+        out: list[Any] = []
+        for h in hubs:
+            out += [c for c in self.store.list_conflicts(h.id, wanted)
+                    if spoke_id is None or c.spoke_id == spoke_id]
+            if len(out) >= wanted:
+                break
+        return page.cut(out[:total])
+
+    def get_conflict(self, conflict_id: str) -> tuple[Any, Any]:
+        """(conflict entry with its losing item, current hub item or None)."""
+        limits.check_text(conflict_id, field="id", limit=limits.MAX_NAME)
+        if not conflict_id:
+            raise InvalidInput("a conflict id is required", field="id")
+        entry = self.store.get_conflict(conflict_id)
+        current = (self.store.hub_items(entry.hub_id, {entry.hub_item_id})
+                   if entry.hub_item_id else {})
+        return entry, current.get(entry.hub_item_id or "")
 
     def quarantine(self, hub: str, spoke: str) -> list[Any]:
         if spoke:
             return list(self.store.list_quarantine(spoke_id=self.get_spoke(hub, spoke).id))
         if hub:
-            self.store.get_hub(hub)
+            self.store.get_hub(_required(hub, "hub"))
         return list(self.store.list_quarantine(hub=hub or None))
 
     def backup(self, path: str) -> tuple[str, int, str]:
@@ -370,7 +411,34 @@ def refuse_unusable(name: str, kind: str, check: ConnectionCheck, options: SyncO
 
 
 def _required(value: str, what: str) -> str:
-    if not value or not value.strip():
-        raise InvalidInput(f"a {what} name is required", field=what)
-    return value
+    """A name given to find or create a hub / spoke: required and bounded (a name the store
+    could never hold is refused before any lookup, so errors stay short)."""
+    return limits.check_name(value, field=what)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list call: ``size`` entries from ``offset``."""
+
+    size: int = limits.DEFAULT_PAGE
+    offset: int = 0
+
+    @classmethod
+    def of(cls, page_size: int, page_token: str) -> Page:
+        """From a request's ``page_size`` (0 = default) and ``page_token`` ("" = first);
+        InvalidInput for a size out of bounds or a token this server did not give out."""
+        return cls(limits.page_size(page_size), limits.page_offset(page_token))
+
+    def cut(self, entries: Sequence[Any]) -> Paged:
+        """This page of ``entries`` (the whole listing) and the next page's token."""
+        end = self.offset + self.size
+        return Paged(list(entries[self.offset:end]), str(end) if len(entries) > end else "")
+
+
+@dataclass(frozen=True)
+class Paged:
+    """The entries of one page and the token of the next ("" = this was the last)."""
+
+    entries: list[Any]
+    next_token: str
 

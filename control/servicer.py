@@ -19,7 +19,7 @@ import grpc
 from cirahub.control import apply as topology
 from cirahub.control import convert as cv
 from cirahub.control.errors import status_for, trailing_metadata
-from cirahub.control.handlers import Handlers, RuntimeLike
+from cirahub.control.handlers import Handlers, Page, RuntimeLike
 from cirahub.control.runlog import config_change
 from cirahub.control.syncing import HubOutcome
 from cirahub.core.errors import CirahubError
@@ -83,8 +83,10 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
 
     @unary
     def ListHubs(self, request: pb.ListHubsRequest, context: Any) -> pb.ListHubsResponse:
+        page = Page.of(request.page_size, request.page_token).cut(self.h.list_hubs())
         return pb.ListHubsResponse(hubs=[cv.hub_to_pb(h, self.h.spoke_count(h.id))
-                                         for h in self.h.list_hubs()])
+                                         for h in page.entries],
+                                   next_page_token=page.next_token)
 
     @unary
     def DeleteHub(self, request: pb.DeleteHubRequest, context: Any) -> pb.DeleteHubResponse:
@@ -118,9 +120,12 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
 
     @unary
     def ListSpokes(self, request: pb.ListSpokesRequest, context: Any) -> pb.ListSpokesResponse:
+        page = Page.of(request.page_size, request.page_token).cut(
+            self.h.list_spokes(request.hub))
         names = self.h.names()
         return pb.ListSpokesResponse(spokes=[cv.spoke_to_pb(s, names.hub(s.hub_id))
-                                             for s in self.h.list_spokes(request.hub)])
+                                             for s in page.entries],
+                                     next_page_token=page.next_token)
 
     @unary
     def UpdateSpoke(self, request: pb.UpdateSpokeRequest, context: Any) -> pb.Spoke:
@@ -189,33 +194,48 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
 
     @unary
     def GetStatus(self, request: pb.GetStatusRequest, context: Any) -> pb.GetStatusResponse:
-        return pb.GetStatusResponse(spokes=[cv.status_to_pb(s) for s in self.h.status(request.hub)])
+        page = Page.of(request.page_size, request.page_token).cut(self.h.status(request.hub))
+        return pb.GetStatusResponse(spokes=[cv.status_to_pb(s) for s in page.entries],
+                                    next_page_token=page.next_token)
 
     @unary
     def ListRuns(self, request: pb.ListRunsRequest, context: Any) -> pb.ListRunsResponse:
+        page = Page.of(request.page_size, request.page_token)
+        runs = self.h.runs_page(request.hub, request.spoke, request.limit, page)
         names = self.h.names()
-        runs = self.h.runs(request.hub, request.spoke, request.limit)
         return pb.ListRunsResponse(runs=[cv.run_to_pb(r, names.hub(r.hub_id),
-                                                      names.spoke(r.spoke_id)) for r in runs])
+                                                      names.spoke(r.spoke_id))
+                                         for r in runs.entries],
+                                   next_page_token=runs.next_token)
 
     @unary
     def ListConflicts(self, request: pb.ListConflictsRequest, context: Any) -> pb.ListConflictsResponse:
+        page = Page.of(request.page_size, request.page_token)
+        found = self.h.conflicts_page(request.hub, request.spoke, request.limit, page)
         names = self.h.names()
-        out = []
-        for entry, current in self.h.conflicts(request.hub, request.spoke, request.limit):
-            item = current.item.to_json() if current is not None and current.item else None
-            out.append(cv.conflict_to_pb(entry, names.hub(entry.hub_id),
-                                         names.spoke(entry.spoke_id), item))
-        return pb.ListConflictsResponse(conflicts=out)
+        return pb.ListConflictsResponse(conflicts=[
+            cv.conflict_to_pb(c, names.hub(c.hub_id), names.spoke(c.spoke_id), None,
+                              bodies=False) for c in found.entries],
+            next_page_token=found.next_token)
+
+    @unary
+    def GetConflict(self, request: pb.GetConflictRequest, context: Any) -> pb.Conflict:
+        entry, current = self.h.get_conflict(request.id)
+        item = current.item.to_json() if current is not None and current.item else None
+        names = self.h.names()
+        return cv.conflict_to_pb(entry, names.hub(entry.hub_id), names.spoke(entry.spoke_id),
+                                 item)
 
     @unary
     def ListQuarantine(self, request: pb.ListQuarantineRequest, context: Any) -> pb.ListQuarantineResponse:
+        page = Page.of(request.page_size, request.page_token).cut(
+            self.h.quarantine(request.hub, request.spoke))
         names = self.h.names()
         spoke_hub = {s.id: s.hub_id for s in self.h.store.list_spokes()}
         return pb.ListQuarantineResponse(entries=[
             cv.quarantine_to_pb(q, names.hub(spoke_hub.get(q.spoke_id)), names.spoke(q.spoke_id))
-            for q in self.h.quarantine(request.hub, request.spoke)
-        ])
+            for q in page.entries
+        ], next_page_token=page.next_token)
 
     # --- apply ---------------------------------------------------------------------------------
 

@@ -10,7 +10,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
+from cirahub.core import limits
 from cirahub.core.errors import InvalidInput
+
+#: widest time window, in days either side of now (a date beyond year 9999 cannot be computed)
+MAX_DAYS = 100_000
+#: longest polling period: one year
+MAX_INTERVAL = 366 * 86400
 
 
 @dataclass(frozen=True)
@@ -91,10 +97,13 @@ class SyncOptions:
     def __post_init__(self) -> None:
         for name in ("days_back", "days_ahead"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 0):
-                raise InvalidInput(f"{name} must be a whole number of days >= 0", option=name)
-        if not isinstance(self.interval_seconds, int) or self.interval_seconds < 5:
-            raise InvalidInput("interval_seconds must be at least 5", option="interval_seconds")
+            if value is not None and (not isinstance(value, int) or not 0 <= value <= MAX_DAYS):
+                raise InvalidInput(f"{name} must be a whole number of days from 0 to {MAX_DAYS}",
+                                   option=name)
+        if (not isinstance(self.interval_seconds, int)
+                or not 5 <= self.interval_seconds <= MAX_INTERVAL):
+            raise InvalidInput(f"interval_seconds must be from 5 to {MAX_INTERVAL}",
+                               option="interval_seconds")
         if self.tag_category is not None and not self.tag_category.strip():
             raise InvalidInput("tag_category must not be blank", option="tag_category")
         both = self.categories_include & self.categories_exclude
@@ -139,7 +148,10 @@ class SyncOptions:
             elif key in ("categories_include", "categories_exclude"):
                 if isinstance(value, str):
                     value = [v for v in value.split(",")]
-                value = frozenset(v.strip() for v in value if v.strip())
+                value = frozenset(v.strip() for v in limits.check_list(
+                    value, field=key, item_limit=limits.MAX_CATEGORY) if v.strip())
+            elif key == "tag_category" and value is not None:
+                limits.check_text(value, field=key, limit=limits.MAX_CATEGORY)
             elif key in ("tentative", "meetings_as_appointments", "reminders", "enabled"):
                 if not isinstance(value, bool):
                     raise InvalidInput(f"{key} must be true or false", option=key)

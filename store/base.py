@@ -6,7 +6,7 @@ is safe to share between threads; nothing mutable is kept in the instance beside
 
 from __future__ import annotations
 
-import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, or_, select
 
-from cirahub.core.errors import InvalidInput, NotFound, StoreError
+from cirahub.core import limits
+from cirahub.core.errors import NotFound, StoreError
 from cirahub.core.item import Item
 from cirahub.core.model import HubItem, Link
 from cirahub.core.options import ConflictPolicy, SyncOptions
@@ -26,7 +27,7 @@ from cirahub.store.secrets import SecretBox
 
 #: largest IN-list sent in one statement (SQLite's variable limit, PostgreSQL plan size)
 CHUNK = 500
-NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+NAME_RE = limits.NAME_RE
 
 T = TypeVar("T")
 #: a result row of any shape (the Store reads its columns by name)
@@ -51,14 +52,9 @@ def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
 
 
 def check_name(value: str, *, field: str) -> str:
-    """1–64 characters: letters, digits, ``.``, ``_``, ``-``. InvalidInput names ``field``."""
-    if not isinstance(value, str) or not NAME_RE.match(value):
-        raise InvalidInput(
-            f"{field} must be 1-64 characters of letters, digits, '.', '_' or '-'"
-            f" (got {value!r})",
-            field=field,
-        )
-    return value
+    """See :func:`cirahub.core.limits.check_name` (1-64 characters: letters, digits, ``.``,
+    ``_``, ``-``, no ``..``). InvalidInput names ``field``."""
+    return limits.check_name(value, field=field)
 
 
 def hub_record(row: AnyRow) -> HubRecord:
@@ -142,6 +138,8 @@ class StoreBase:
         self._writer = writer(engine)
         self._box = box
         self._closed = False
+        #: the connection of an open :meth:`transaction` of this thread
+        self._tx = threading.local()
 
     if TYPE_CHECKING:  # provided by ReadsMixin; declared here for the other mixins
         def hub_version(self, hub_id: str) -> int: ...
@@ -156,16 +154,42 @@ class StoreBase:
             raise StoreError("the store is closed", action="use")
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        """A read transaction (a consistent snapshot on both backends), rolled back at end."""
+    def transaction(self) -> Iterator[None]:
+        """All Store calls this thread makes inside the block run in one write transaction:
+        committed together at the end, or (an exception escapes) none of them. Nested blocks
+        join the outer one."""
         self._check_open()
+        if getattr(self._tx, "conn", None) is not None:
+            yield
+            return
+        with self._writer.begin() as conn:
+            self._tx.conn = conn
+            try:
+                yield
+            finally:
+                self._tx.conn = None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction (a consistent snapshot on both backends), rolled back at end;
+        inside :meth:`transaction`, that transaction (so it sees its own changes)."""
+        self._check_open()
+        joined = getattr(self._tx, "conn", None)
+        if joined is not None:
+            yield joined
+            return
         with self._engine.connect() as conn:
             yield conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """A write transaction, committed at the end unless an exception escapes."""
+        """A write transaction, committed at the end unless an exception escapes; inside
+        :meth:`transaction`, part of that one."""
         self._check_open()
+        joined = getattr(self._tx, "conn", None)
+        if joined is not None:
+            yield joined
+            return
         with self._writer.begin() as conn:
             yield conn
 

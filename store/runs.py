@@ -34,6 +34,14 @@ def _run(row: Any) -> RunRecord:
                      counts=dict(row.counts or {}), error=row.error)
 
 
+def _conflict(r: Any) -> ConflictEntry:
+    return ConflictEntry(
+        id=r.id, hub_id=r.hub_id, hub_item_id=r.hub_item_id, spoke_id=r.spoke_id,
+        uid=r.uid, kind=r.kind, fields=tuple(r.fields or ()), losing_item=r.losing_item,
+        created_at=aware(r.created_at),  # type: ignore[arg-type]
+    )
+
+
 def _limit(limit: int) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidInput("limit must be a whole number >= 1", field="limit")
@@ -67,10 +75,13 @@ class RunsMixin(StoreBase):
 
     @guarded
     def list_runs(
-        self, hub: str | None = None, spoke_id: str | None = None, limit: int = 50
+        self, hub: str | None = None, spoke_id: str | None = None, limit: int = 50,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """Newest runs first, of one hub (name or id) and/or one spoke."""
-        stmt = select(m.sync_runs).order_by(_R.started_at.desc(), _R.id).limit(_limit(limit))
+        """Newest runs first, of one hub (name or id) and/or one spoke; ``offset`` skips
+        that many (paging)."""
+        stmt = (select(m.sync_runs).order_by(_R.started_at.desc(), _R.id)
+                .limit(_limit(limit)).offset(max(0, int(offset))))
         with self._read() as conn:
             if hub is not None:
                 stmt = stmt.where(_R.hub_id == self._hub_row(conn, hub).id)
@@ -107,12 +118,16 @@ class RunsMixin(StoreBase):
             hub_id = self._hub_row(conn, hub).id
             rows = conn.execute(select(m.conflicts).where(_C.hub_id == hub_id)
                                 .order_by(_C.created_at.desc(), _C.id).limit(_limit(limit)))
-            return [ConflictEntry(
-                id=r.id, hub_id=r.hub_id, hub_item_id=r.hub_item_id, spoke_id=r.spoke_id,
-                uid=r.uid, kind=r.kind, fields=tuple(r.fields or ()),
-                losing_item=r.losing_item,
-                created_at=aware(r.created_at),  # type: ignore[arg-type]
-            ) for r in rows]
+            return [_conflict(r) for r in rows]
+
+    @guarded
+    def get_conflict(self, conflict_id: str) -> ConflictEntry:
+        """One conflict log row; NotFound for an unknown id."""
+        with self._read() as conn:
+            row = conn.execute(select(m.conflicts).where(_C.id == conflict_id)).first()
+        if row is None:
+            raise NotFound(f"conflict {conflict_id!r} does not exist", conflict_id=conflict_id)
+        return _conflict(row)
 
     @guarded
     def record_write_errors(

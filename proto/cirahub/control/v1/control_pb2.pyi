@@ -10,6 +10,11 @@ server's first start into its data folder as control.token). Health checking
 Secrets (passwords, tokens of spokes) are write-only: they are accepted in the `secret`
 field of AddSpokeRequest, UpdateSpokeRequest and SpokeSpec, and never appear in a response.
 
+Every list call is paged: page_size (0 = 100, at most 500) and page_token (the previous
+answer's next_page_token; empty = the first page); an empty next_page_token ends the list.
+Sizes are bounded at the edge: names 1-64 characters, config texts, URLs and paths, lists
+of categories (INVALID_ARGUMENT naming the field).
+
 Errors are returned as gRPC status codes with a message naming what was wrong, plus the
 trailing metadata "cirahub-error-code" (a stable name such as "invalid_input", "not_found")
 and "cirahub-error-fields" (JSON object of structured details).
@@ -175,12 +180,19 @@ Global___GetHubRequest: _TypeAlias = GetHubRequest  # noqa: Y015
 class ListHubsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    page_token: _builtins.str
     def __init__(
         self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -191,16 +203,19 @@ class ListHubsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HUBS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
     @_builtins.property
     def hubs(self) -> _containers.RepeatedCompositeFieldContainer[Global___Hub]: ...
     def __init__(
         self,
         *,
         hubs: _abc.Iterable[Global___Hub] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hubs", b"hubs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hubs", b"hubs", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1113,15 +1128,21 @@ class ListSpokesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HUB_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     hub: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
     def __init__(
         self,
         *,
         hub: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1132,16 +1153,19 @@ class ListSpokesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SPOKES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
     @_builtins.property
     def spokes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Spoke]: ...
     def __init__(
         self,
         *,
         spokes: _abc.Iterable[Global___Spoke] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["spokes", b"spokes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "spokes", b"spokes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1579,15 +1603,22 @@ class GetStatusRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     HUB_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     hub: _builtins.str
+    """empty = every hub"""
+    page_size: _builtins.int
+    page_token: _builtins.str
     def __init__(
         self,
         *,
         hub: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1598,16 +1629,19 @@ class GetStatusResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SPOKES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
     @_builtins.property
     def spokes(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpokeStatus]: ...
     def __init__(
         self,
         *,
         spokes: _abc.Iterable[Global___SpokeStatus] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["spokes", b"spokes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "spokes", b"spokes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1620,20 +1654,26 @@ class ListRunsRequest(_message.Message):
     HUB_FIELD_NUMBER: _builtins.int
     SPOKE_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     hub: _builtins.str
     spoke: _builtins.str
     limit: _builtins.int
-    """0 = server default (50)"""
+    """most runs over all pages: 0 = server default (50); at most 10000"""
+    page_size: _builtins.int
+    page_token: _builtins.str
     def __init__(
         self,
         *,
         hub: _builtins.str = ...,
         spoke: _builtins.str = ...,
         limit: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub", "limit", b"limit", "spoke", b"spoke"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub", "limit", b"limit", "page_size", b"page_size", "page_token", b"page_token", "spoke", b"spoke"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1644,16 +1684,19 @@ class ListRunsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RUNS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
     @_builtins.property
     def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___RunInfo]: ...
     def __init__(
         self,
         *,
         runs: _abc.Iterable[Global___RunInfo] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["runs", b"runs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "runs", b"runs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1709,6 +1752,7 @@ class Conflict(_message.Message):
     LOSING_ITEM_JSON_FIELD_NUMBER: _builtins.int
     CURRENT_ITEM_JSON_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     hub: _builtins.str
     spoke: _builtins.str
@@ -1719,6 +1763,10 @@ class Conflict(_message.Message):
     """the losing version, when kept whole"""
     current_item_json: _builtins.str
     """the hub's version now (empty when gone)"""
+    truncated: _builtins.bool
+    """a value or body was cut short: lists send no bodies and cut field values at 200
+    characters; GetConflict cuts each value and body at 1 MiB characters
+    """
     @_builtins.property
     def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldConflict]: ...
     @_builtins.property
@@ -1735,10 +1783,11 @@ class Conflict(_message.Message):
         losing_item_json: _builtins.str = ...,
         current_item_json: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        truncated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "current_item_json", b"current_item_json", "fields", b"fields", "hub", b"hub", "id", b"id", "kind", b"kind", "losing_item_json", b"losing_item_json", "spoke", b"spoke", "uid", b"uid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "current_item_json", b"current_item_json", "fields", b"fields", "hub", b"hub", "id", b"id", "kind", b"kind", "losing_item_json", b"losing_item_json", "spoke", b"spoke", "truncated", b"truncated", "uid", b"uid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1751,19 +1800,26 @@ class ListConflictsRequest(_message.Message):
     HUB_FIELD_NUMBER: _builtins.int
     SPOKE_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     hub: _builtins.str
     spoke: _builtins.str
     limit: _builtins.int
+    """most conflicts over all pages: 0 = 100; at most 10000"""
+    page_size: _builtins.int
+    page_token: _builtins.str
     def __init__(
         self,
         *,
         hub: _builtins.str = ...,
         spoke: _builtins.str = ...,
         limit: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub", "limit", b"limit", "spoke", b"spoke"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub", "limit", b"limit", "page_size", b"page_size", "page_token", b"page_token", "spoke", b"spoke"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1774,20 +1830,42 @@ class ListConflictsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CONFLICTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
     @_builtins.property
     def conflicts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Conflict]: ...
     def __init__(
         self,
         *,
         conflicts: _abc.Iterable[Global___Conflict] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["conflicts", b"conflicts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conflicts", b"conflicts", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListConflictsResponse: _TypeAlias = ListConflictsResponse  # noqa: Y015
+
+@_typing.final
+class GetConflictRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetConflictRequest: _TypeAlias = GetConflictRequest  # noqa: Y015
 
 @_typing.final
 class QuarantineEntry(_message.Message):
@@ -1837,17 +1915,23 @@ class ListQuarantineRequest(_message.Message):
 
     HUB_FIELD_NUMBER: _builtins.int
     SPOKE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     hub: _builtins.str
     spoke: _builtins.str
+    page_size: _builtins.int
+    page_token: _builtins.str
     def __init__(
         self,
         *,
         hub: _builtins.str = ...,
         spoke: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub", "spoke", b"spoke"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub", "page_size", b"page_size", "page_token", b"page_token", "spoke", b"spoke"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1858,16 +1942,19 @@ class ListQuarantineResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ENTRIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
     @_builtins.property
     def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___QuarantineEntry]: ...
     def __init__(
         self,
         *,
         entries: _abc.Iterable[Global___QuarantineEntry] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -129,6 +129,11 @@ class ControlServiceStub:
                 request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.ListConflictsRequest.SerializeToString,
                 response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.ListConflictsResponse.FromString,
                 _registered_method=True)
+        self.GetConflict = channel.unary_unary(
+                '/cirahub.control.v1.ControlService/GetConflict',
+                request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.GetConflictRequest.SerializeToString,
+                response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.Conflict.FromString,
+                _registered_method=True)
         self.ListQuarantine = channel.unary_unary(
                 '/cirahub.control.v1.ControlService/ListQuarantine',
                 request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.ListQuarantineRequest.SerializeToString,
@@ -285,7 +290,15 @@ class ControlServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListConflicts(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Conflict summaries: field values cut short, no item bodies (GetConflict has them).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConflict(self, request, context):
+        """One conflict with the losing and the current version of the item (each bounded).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -421,6 +434,11 @@ def add_ControlServiceServicer_to_server(servicer, server):
                     servicer.ListConflicts,
                     request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.ListConflictsRequest.FromString,
                     response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.ListConflictsResponse.SerializeToString,
+            ),
+            'GetConflict': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConflict,
+                    request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.GetConflictRequest.FromString,
+                    response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.Conflict.SerializeToString,
             ),
             'ListQuarantine': grpc.unary_unary_rpc_method_handler(
                     servicer.ListQuarantine,
@@ -956,6 +974,33 @@ class ControlService:
             '/cirahub.control.v1.ControlService/ListConflicts',
             cirahub_dot_control_dot_v1_dot_control__pb2.ListConflictsRequest.SerializeToString,
             cirahub_dot_control_dot_v1_dot_control__pb2.ListConflictsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConflict(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cirahub.control.v1.ControlService/GetConflict',
+            cirahub_dot_control_dot_v1_dot_control__pb2.GetConflictRequest.SerializeToString,
+            cirahub_dot_control_dot_v1_dot_control__pb2.Conflict.FromString,
             options,
             channel_credentials,
             insecure,

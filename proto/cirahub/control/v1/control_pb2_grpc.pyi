@@ -10,6 +10,11 @@ server's first start into its data folder as control.token). Health checking
 Secrets (passwords, tokens of spokes) are write-only: they are accepted in the `secret`
 field of AddSpokeRequest, UpdateSpokeRequest and SpokeSpec, and never appear in a response.
 
+Every list call is paged: page_size (0 = 100, at most 500) and page_token (the previous
+answer's next_page_token; empty = the first page); an empty next_page_token ends the list.
+Sizes are bounded at the edge: names 1-64 characters, config texts, URLs and paths, lists
+of categories (INVALID_ARGUMENT naming the field).
+
 Errors are returned as gRPC status codes with a message naming what was wrong, plus the
 trailing metadata "cirahub-error-code" (a stable name such as "invalid_input", "not_found")
 and "cirahub-error-fields" (JSON object of structured details).
@@ -90,6 +95,9 @@ class ControlServiceStub:
     GetStatus: _grpc.UnaryUnaryMultiCallable[_control_pb2.GetStatusRequest, _control_pb2.GetStatusResponse]
     ListRuns: _grpc.UnaryUnaryMultiCallable[_control_pb2.ListRunsRequest, _control_pb2.ListRunsResponse]
     ListConflicts: _grpc.UnaryUnaryMultiCallable[_control_pb2.ListConflictsRequest, _control_pb2.ListConflictsResponse]
+    """Conflict summaries: field values cut short, no item bodies (GetConflict has them)."""
+    GetConflict: _grpc.UnaryUnaryMultiCallable[_control_pb2.GetConflictRequest, _control_pb2.Conflict]
+    """One conflict with the losing and the current version of the item (each bounded)."""
     ListQuarantine: _grpc.UnaryUnaryMultiCallable[_control_pb2.ListQuarantineRequest, _control_pb2.ListQuarantineResponse]
     Apply: _grpc.UnaryUnaryMultiCallable[_control_pb2.ApplyRequest, _control_pb2.ApplyResponse]
     """--- declarative topology ---
@@ -158,6 +166,9 @@ class ControlServiceAsyncStub(ControlServiceStub):
     GetStatus: _aio.UnaryUnaryMultiCallable[_control_pb2.GetStatusRequest, _control_pb2.GetStatusResponse]  # type: ignore[assignment]
     ListRuns: _aio.UnaryUnaryMultiCallable[_control_pb2.ListRunsRequest, _control_pb2.ListRunsResponse]  # type: ignore[assignment]
     ListConflicts: _aio.UnaryUnaryMultiCallable[_control_pb2.ListConflictsRequest, _control_pb2.ListConflictsResponse]  # type: ignore[assignment]
+    """Conflict summaries: field values cut short, no item bodies (GetConflict has them)."""
+    GetConflict: _aio.UnaryUnaryMultiCallable[_control_pb2.GetConflictRequest, _control_pb2.Conflict]  # type: ignore[assignment]
+    """One conflict with the losing and the current version of the item (each bounded)."""
     ListQuarantine: _aio.UnaryUnaryMultiCallable[_control_pb2.ListQuarantineRequest, _control_pb2.ListQuarantineResponse]  # type: ignore[assignment]
     Apply: _aio.UnaryUnaryMultiCallable[_control_pb2.ApplyRequest, _control_pb2.ApplyResponse]  # type: ignore[assignment]
     """--- declarative topology ---
@@ -336,7 +347,16 @@ class ControlServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _control_pb2.ListConflictsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_control_pb2.ListConflictsResponse, _abc.Awaitable[_control_pb2.ListConflictsResponse]]: ...
+    ) -> _typing.Union[_control_pb2.ListConflictsResponse, _abc.Awaitable[_control_pb2.ListConflictsResponse]]:
+        """Conflict summaries: field values cut short, no item bodies (GetConflict has them)."""
+
+    @_abc_1.abstractmethod
+    def GetConflict(
+        self,
+        request: _control_pb2.GetConflictRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_control_pb2.Conflict, _abc.Awaitable[_control_pb2.Conflict]]:
+        """One conflict with the losing and the current version of the item (each bounded)."""
 
     @_abc_1.abstractmethod
     def ListQuarantine(
