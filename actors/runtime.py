@@ -53,6 +53,25 @@ log = logging.getLogger(__name__)
 STARTUP_TIMEOUT = 120.0
 
 
+def take_lease(store: Any, owns_ray: bool) -> int:
+    """The runtime epoch the actors of this runtime run under. A Ray of our own (embedded)
+    is a new runtime: it takes a new epoch, fencing the actors any earlier server left
+    behind, and closes every run still "running" as interrupted (its process is gone with
+    that server). Joining a cluster keeps the cluster's epoch: its actors outlive a control
+    process by design, and the supervisor closes the runs of actors that died."""
+    if not owns_ray and store.runtime_epoch():
+        return int(store.runtime_epoch())
+    started = datetime.now(UTC)
+    epoch = int(store.take_runtime_lease())
+    if owns_ray:
+        closed = store.interrupt_runs(
+            before=started, reason="the server running it stopped before the run ended "
+                                   "(killed, crashed or restarted)")
+        if closed:
+            log.warning("%d sync run(s) of an earlier server closed as interrupted", closed)
+    return epoch
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -70,6 +89,7 @@ class Runtime:
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = open_store(settings)  # creates the secret key before any actor reads it
         owns = init_ray(settings)
+        settings = settings.with_changes(lease_epoch=take_lease(store, owns))
         node = ray.get_runtime_context().get_node_id()
         opts = detached_options(SUPERVISOR_NAME, settings.namespace, max_restarts=-1,
                                 max_task_retries=-1, max_concurrency=1000)

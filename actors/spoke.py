@@ -219,6 +219,8 @@ class SpokeActor:
             result = summary.to_dict()
         except WriterFenced as exc:
             result = error_summary(s.spoke_id, exc.to_dict())
+            if exc.fields.get("lease"):
+                self._stop_all(exc)
         except CirahubError as exc:
             hint = exc.back_off if isinstance(exc, ConnectorError) else None
             result = error_summary(s.spoke_id, exc.to_dict())
@@ -239,8 +241,19 @@ class SpokeActor:
                    summary=result, trigger=str(trigger), detail=backoff)
         return result
 
+    def _stop_all(self, exc: WriterFenced) -> None:
+        """A newer server owns the store: this actor was left behind by a server that is
+        gone. Every spoke here stops after its current run; nothing more is written."""
+        log.error("spoke actor %s stops every spoke: %s", self._name, exc)
+        for state in self._spokes.values():
+            state.stopping = True
+            state.wake.set()
+
     def _run_blocking(self, s: HostedSpoke, trigger: Trigger) -> tuple[RunSummary, float]:
-        """One run in a pool thread. Returns the summary and the spoke's current interval."""
+        """One run in a pool thread, only while this actor's runtime holds the store's lease
+        (WriterFenced with ``lease`` otherwise). Returns the summary and the spoke's current
+        interval."""
+        self._store.check_runtime_lease(self._settings.lease_epoch)
         spoke = self._store.get_spoke(s.spoke_id)
         interval = float(spoke.options.interval_seconds)
         if not spoke.options.enabled:

@@ -32,7 +32,7 @@ from cirahub.cluster.bootstrap import open_store
 from cirahub.cluster.names import SPOKE_ACTOR_PREFIX, hub_actor_name, named_actors
 from cirahub.cluster.placement import ActorReport, NoAnswer, Placement, spread
 from cirahub.cluster.settings import Settings
-from cirahub.core.errors import NotFound
+from cirahub.core.errors import CirahubError, NotFound
 from cirahub.store.records import SpokeRecord
 
 log = logging.getLogger(__name__)
@@ -158,8 +158,13 @@ class Supervisor:
         return hub_actor_class().options(**opts).remote(self._settings.to_dict(), shard)
 
     def _lost(self, spoke_id: str, actor: str) -> None:
-        self._record(ProgressEvent("state", "", spoke_id, "actor_died", datetime.now(UTC),
-                                   detail=actor))
+        now = datetime.now(UTC)
+        self._record(ProgressEvent("state", "", spoke_id, "actor_died", now, detail=actor))
+        try:
+            self._store.interrupt_runs(before=now, spoke_ids=[spoke_id],
+                                       reason=f"its spoke actor ({actor}) died during the run")
+        except CirahubError as exc:  # the store is down: the next reconcile closes it
+            log.warning("could not close the runs of spoke %s: %s", spoke_id, exc)
 
     @property
     def _handles(self) -> dict[str, Any]:
@@ -183,9 +188,25 @@ class Supervisor:
         """Converge now; returns counts (actors, dead, assigned, unassigned, moved, hosted,
         nodes) and the phases that failed (``errors``)."""
         async with self._reconcile_lock:
+            started = datetime.now(UTC)
             report = (await self._placement.reconcile()).to_dict()
             self._last_reconcile = report
+            if not report.get("errors"):
+                await asyncio.to_thread(self._close_orphan_runs, started)
             return report
+
+    def _close_orphan_runs(self, before: datetime) -> None:
+        """Runs still "running" of spokes no live spoke actor hosts (checked after a clean
+        reconcile; only runs started before it) cannot end any more: close them."""
+        try:
+            closed = self._store.interrupt_runs(
+                before=before, keep=set(self._placement.hosted),
+                reason="no live spoke actor runs it any more (its process is gone)")
+        except CirahubError as exc:
+            log.warning("could not close orphaned runs: %s", exc)
+            return
+        if closed:
+            log.warning("%d orphaned sync run(s) closed as interrupted", closed)
 
     # --- fan-out ---------------------------------------------------------------------------
 

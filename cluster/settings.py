@@ -57,6 +57,8 @@ class Settings:
     num_cpus: int | None = None
     #: gRPC control plane listen address (loopback by default)
     listen: str = "127.0.0.1:7443"
+    #: the runtime epoch the actors were started under (see store/lease.py); 0 = no lease
+    lease_epoch: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())

@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import stat
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ from cirahub.core.errors import ConfigError, ConnectorError, TransientError
 
 _SAFE_UID = re.compile(r"[A-Za-z0-9_@+=-][A-Za-z0-9_.@+=-]{0,199}")
 TEMP_PREFIX = ".cirahub-"
+#: a temp file of ours untouched this long is a leftover of a run that never ended (killed
+#: mid-write): the next listing removes it (a write in progress is seconds old at most)
+STALE_TEMP_SECONDS = 60.0
 #: errors that mean "this will not work until an operator acts"
 _CONFIG_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR}
 
@@ -61,6 +65,17 @@ def place_new(tmp: str, target: Path) -> None:
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     os.close(fd)
     os.replace(tmp, target)
+
+
+def remove_stale_temp(entry: os.DirEntry[str], before: float) -> None:
+    """Remove ``entry`` when it is one of our temp files (a regular file, never a link)
+    last changed before ``before``; anything else is left alone."""
+    if not (entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(".tmp")):
+        return
+    with contextlib.suppress(OSError):
+        st = entry.stat(follow_symlinks=False)
+        if stat.S_ISREG(st.st_mode) and st.st_mtime < before:
+            os.unlink(entry.path)
 
 
 def unlink_quietly(path: str) -> None:
@@ -106,8 +121,10 @@ class Listing:
 
 
 def scan(folder: Path, is_item: Callable[[str], bool]) -> Listing:
-    """List ``folder`` without following any link. Raises OSError (folder-level failures)."""
+    """List ``folder`` without following any link; our temp files left by a run that never
+    ended are removed on the way. Raises OSError (folder-level failures)."""
     out = Listing({}, {}, Counter())
+    stale_before = time.time() - STALE_TEMP_SECONDS
     with os.scandir(folder) as it:
         for entry in it:
             try:
@@ -115,6 +132,7 @@ def scan(folder: Path, is_item: Callable[[str], bool]) -> Listing:
                     continue
                 out.names_of[entry.inode()] += 1
                 if not is_item(entry.name):
+                    remove_stale_temp(entry, stale_before)
                     continue
                 info = entry.stat(follow_symlinks=False)
             except FileNotFoundError:

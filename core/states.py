@@ -20,6 +20,8 @@ class RunStatus(StrEnum):
     HALTED = "halted"
     #: not run (the spoke is disabled)
     SKIPPED = "skipped"
+    #: its process went away before it ended (server killed, spoke actor died)
+    INTERRUPTED = "interrupted"
 
 
 #: run statuses that count as success ("skipped": a disabled spoke, not asked to sync)

@@ -198,6 +198,16 @@ class QuarantineRow(Base):
     last_seen: Mapped[datetime] = mapped_column(TS)
 
 
+class RuntimeLeaseRow(Base):
+    """One row per lease (``runtime``): the epoch of the runtime that owns the actors."""
+
+    __tablename__ = "runtime_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[datetime] = mapped_column(TS)
+
+
 def _table(row: type[Base]) -> Table:
     """The Core table of a mapped class (typed ``FromClause`` by SQLAlchemy, a `Table` here)."""
     table = row.__table__
@@ -213,3 +223,4 @@ links = _table(LinkRow)
 sync_runs = _table(SyncRunRow)
 conflicts = _table(ConflictRow)
 quarantine = _table(QuarantineRow)
+runtime_lease = _table(RuntimeLeaseRow)

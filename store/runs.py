@@ -65,12 +65,16 @@ class RunsMixin(StoreBase):
         self, run_id: str, status: RunStatus, counts: Mapping[str, Any],
         error: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record how a run ended. NotFound for an unknown run (e.g. its spoke was removed)."""
+        """Record how a run ended. A run already closed (as interrupted, by a newer server or
+        the supervisor) stays as it was closed. NotFound for an unknown run (e.g. its spoke
+        was removed)."""
         with self._write() as conn:
-            result = conn.execute(update(m.sync_runs).where(_R.id == run_id).values(
+            result = conn.execute(update(m.sync_runs).where(
+                _R.id == run_id, _R.status == "running").values(
                 status=str(status)[:16], counts=jsonable(dict(counts)), finished_at=utcnow(),
                 error=jsonable(dict(error)) if error is not None else None))
-            if not result.rowcount:
+            if not result.rowcount and conn.execute(
+                    select(_R.id).where(_R.id == run_id)).first() is None:
                 raise NotFound(f"sync run {run_id!r} does not exist", run_id=run_id)
 
     @guarded
