@@ -11,7 +11,7 @@ supervisor's next loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +20,7 @@ from cirahub.connectors import registry
 from cirahub.connectors.kinds import DiscoveryPage, DiscoveryQuery, get_kind
 from cirahub.connectors.registry import validate_config
 from cirahub.control.connection import ConnectionCheck, test_connection
+from cirahub.control.paging import Page, Paged
 from cirahub.control.runlog import config_change
 from cirahub.control.syncing import sync_rounds
 from cirahub.core import limits
@@ -414,31 +415,4 @@ def _required(value: str, what: str) -> str:
     """A name given to find or create a hub / spoke: required and bounded (a name the store
     could never hold is refused before any lookup, so errors stay short)."""
     return limits.check_name(value, field=what)
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a list call: ``size`` entries from ``offset``."""
-
-    size: int = limits.DEFAULT_PAGE
-    offset: int = 0
-
-    @classmethod
-    def of(cls, page_size: int, page_token: str) -> Page:
-        """From a request's ``page_size`` (0 = default) and ``page_token`` ("" = first);
-        InvalidInput for a size out of bounds or a token this server did not give out."""
-        return cls(limits.page_size(page_size), limits.page_offset(page_token))
-
-    def cut(self, entries: Sequence[Any]) -> Paged:
-        """This page of ``entries`` (the whole listing) and the next page's token."""
-        end = self.offset + self.size
-        return Paged(list(entries[self.offset:end]), str(end) if len(entries) > end else "")
-
-
-@dataclass(frozen=True)
-class Paged:
-    """The entries of one page and the token of the next ("" = this was the last)."""
-
-    entries: list[Any]
-    next_token: str
 

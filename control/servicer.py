@@ -19,7 +19,8 @@ import grpc
 from cirahub.control import apply as topology
 from cirahub.control import convert as cv
 from cirahub.control.errors import status_for, trailing_metadata
-from cirahub.control.handlers import Handlers, Page, RuntimeLike
+from cirahub.control.handlers import Handlers, RuntimeLike
+from cirahub.control.paging import Page
 from cirahub.control.runlog import config_change
 from cirahub.control.syncing import HubOutcome
 from cirahub.core.errors import CirahubError
