@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo clean bench
+.PHONY: install test lint demo clean bench bench-full
 
 # `cirahub/<folder>` are symlinks to the top-level folders, and the editable install is a plain
 # .pth entry for the repository (compat mode): static tools (mypy, pyright) follow the imports,
@@ -27,8 +27,23 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy -p cirahub
 	$(VENV)/bin/pyright
 
+# Side by side with vdirsyncer (from PyPI, in the bench's own venv) and Radicale's raw PUT
+# limit; results appended to docs/benchmarks.md. `bench` is the quick one (a fifth of the sizes).
+VDIRSYNCER_VENV := bench/.venv-vdirsyncer
+VDIRSYNCER      := $(VDIRSYNCER_VENV)/.installed
+$(VDIRSYNCER):
+	$(PYTHON) -m venv $(VDIRSYNCER_VENV)
+	$(VDIRSYNCER_VENV)/bin/pip install --quiet 'vdirsyncer==0.21.0'
+	touch $(VDIRSYNCER)
+
+bench: $(STAMP) $(VDIRSYNCER)
+	$(PY) bench/bench_vs_vdirsyncer.py --write docs/benchmarks.md $(BENCH_ARGS)
+
+bench-full: $(STAMP) $(VDIRSYNCER)
+	$(PY) bench/bench_vs_vdirsyncer.py --full --engine --write docs/benchmarks.md $(BENCH_ARGS)
+
 demo: $(STAMP)
 	$(VENV)/bin/cirahubctl demo
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(VDIRSYNCER_VENV) build dist *.egg-info

@@ -6,9 +6,11 @@
 - Remote version = ``"<mtime_ns>-<size>-<inode>"``: listing is one ``os.scandir`` and stats,
   unchanged files are never read. Our writes always go through a new inode (temp file +
   rename), so consecutive versions of a file differ even on file systems with coarse clocks.
-- Writes are atomic: temp file in the same folder, fsync, then ``os.replace`` (update) or a
-  hard link that fails on an existing name (create); the folder is fsynced afterwards. The
-  version we return is the temp file's own ``fstat``, so it is exactly what we wrote.
+- Writes are atomic: temp file in the same folder, then ``os.replace`` (update) or a hard
+  link that fails on an existing name (create); a batch of writes is made durable with one
+  barrier before the renames and one folder fsync after them
+  (:mod:`cirahub.connectors.vdir_write`). The version we return is the temp file's own
+  ``fstat``, so it is exactly what we wrote.
 - Conditional writes re-stat and compare versions first. Between that check and the rename
   another program could still write (no locking protocol exists for vdirs); that window is
   microseconds wide and the other program's file would be replaced by ours.
@@ -23,12 +25,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,26 +38,22 @@ from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteRes
 from cirahub.connectors.bounded import max_response_bytes
 from cirahub.connectors.vdir_files import find, read_file, rewrite, split_id
 from cirahub.connectors.vdir_fs import (
-    TEMP_PREFIX,
     Listing,
     Refused,
     file_name_for,
     io_error,
-    place_new,
     read_no_follow,
     scan,
-    unlink_quietly,
     version_of,
 )
+from cirahub.connectors.vdir_write import Batch, write_temp
 from cirahub.core.errors import (
     CirahubError,
     ConfigError,
     InvalidInput,
     PreconditionFailed,
-    RemoteAlreadyExists,
     RemoteNotFound,
 )
-from cirahub.core.ical import to_ics
 from cirahub.core.item import Item
 from cirahub.core.model import Capabilities, Delta, RemoteItem
 
@@ -198,26 +194,9 @@ class VdirConnector(BaseConnector):
     # --- writes --------------------------------------------------------------------------
 
     def _write_temp(self, item: Item | str) -> tuple[str, str]:
-        """Write ``item`` (or a whole file's text) to a new hidden temp file in the folder,
-        fsynced. Returns its path and its version; removes it again on failure."""
-        text = item if isinstance(item, str) else to_ics(item, dtstamp=datetime.now(UTC))
-        data = text.encode("utf-8")
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=self.path)
-        except FileNotFoundError:
-            raise ConfigError("vdir folder not found", path=str(self.path)) from None
-        except OSError as exc:
-            raise io_error(exc, "write", str(self.path)) from None
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-                version = version_of(os.fstat(fh.fileno()))
-        except OSError as exc:
-            unlink_quietly(tmp)
-            raise io_error(exc, "write", str(self.path)) from None
-        return tmp, version
+        """Write ``item`` (or a whole file's text) to a new hidden temp file in the folder.
+        Returns its path and its version; removes it again on failure."""
+        return write_temp(self.path, item)
 
     def _current_version(self, target: Path) -> str | None:
         try:
@@ -227,65 +206,30 @@ class VdirConnector(BaseConnector):
         except OSError as exc:
             raise io_error(exc, "stat", str(target)) from None
 
-    def _sync_folder(self) -> None:
-        # Make the rename durable; some file systems cannot fsync a folder, which is fine.
-        with contextlib.suppress(OSError):
-            fd = os.open(self.path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+    def _create_name(self, item: Item) -> str:
+        return file_name_for(item.uid, self.extension)
+
+    def _one(self, write: Write) -> WriteResult:
+        [outcome] = self.write_many([write])
+        if isinstance(outcome, CirahubError):
+            raise outcome
+        return outcome
 
     def create(self, item: Item, hub_item_id: str) -> WriteResult:
         """Create ``<uid>.ics``; RemoteAlreadyExists when that file exists."""
-        name = file_name_for(item.uid, self.extension)
-        target = self._file(name)
-        self._ensure_folder(may_create=False)
-        if target.exists():
-            raise RemoteAlreadyExists("item file exists", remote_id=name, uid=item.uid)
-        tmp, version = self._write_temp(item)
-        try:
-            place_new(tmp, target)
-        except FileExistsError:
-            raise RemoteAlreadyExists("item file exists", remote_id=name, uid=item.uid) from None
-        except OSError as exc:
-            raise io_error(exc, "create", str(target)) from None
-        finally:
-            unlink_quietly(tmp)
-        self._sync_folder()
-        return WriteResult(name, version)
+        return self._one(Write("create", hub_item_id, item=item))
 
     def update(self, remote_id: str, expected_version: str, item: Item,
                hub_item_id: str) -> WriteResult:
         """Replace the item if its file is still at ``expected_version`` (the whole file
         when it holds only this item, else only this item's components in it)."""
-        return WriteResult(remote_id, self._replace(remote_id, expected_version, item))
+        return self._one(Write("update", hub_item_id, item=item, remote_id=remote_id,
+                               expected_version=expected_version))
 
     def delete(self, remote_id: str, expected_version: str) -> None:
         """Remove the item if its file is still at ``expected_version`` (the file, when
         nothing else is left in it); a missing file or item is success."""
-        self._replace(remote_id, expected_version, None)
-
-    def _replace(self, remote_id: str, expected: str, item: Item | None) -> str:
-        """Write ``item`` (None: remove it) over ``remote_id``; the file's new version
-        ("" when the file is gone)."""
-        target = self._file(remote_id)
-        self._ensure_folder(may_create=False)
-        if not self._check_version(target, remote_id, expected, missing_ok=item is None):
-            return ""
-        content = self._new_content(remote_id, item)
-        if content is None:
-            return self._remove(target, remote_id, expected)
-        tmp, version = self._write_temp(content)
-        try:
-            self._check_version(target, remote_id, expected, missing_ok=False)
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise io_error(exc, "update", str(target)) from None
-        finally:
-            unlink_quietly(tmp)
-        self._sync_folder()
-        return version
+        self._one(Write("delete", "", remote_id=remote_id, expected_version=expected_version))
 
     def _new_content(self, remote_id: str, item: Item | None) -> Item | str | None:
         """What the file becomes: ``item`` alone (it was the file's only item), the file's
@@ -309,43 +253,19 @@ class VdirConnector(BaseConnector):
             return item
         return rewrite(name, read[1], entry, item, datetime.now(UTC))
 
-    def _remove(self, target: Path, remote_id: str, expected: str) -> str:
-        if not self._check_version(target, remote_id, expected, missing_ok=True):
-            return ""
-        try:
-            target.unlink()
-        except FileNotFoundError:
-            return ""
-        except OSError as exc:
-            raise io_error(exc, "delete", str(target)) from None
-        self._sync_folder()
-        return ""
-
     def write_many(self, writes: Sequence[Write]) -> list[WriteOutcome]:
-        """Writes in order; several writes to items of one file chain: a write expecting
-        the version the file had before an earlier write *of this batch* expects the
-        version that write produced (so a batch changing three events of one export file
-        does not fail on its own writes)."""
-        after: dict[str, tuple[str, str]] = {}  # file → (version we found, version we wrote)
-        out: list[WriteOutcome] = []
-        for w in writes:
-            name = split_id(w.remote_id)[0] if w.remote_id else None
-            expected = w.expected_version
-            if name in after and after[name][0] == expected:
-                expected = after[name][1]
-            try:
-                if w.op == "create":
-                    assert w.item is not None
-                    out.append(self.create(w.item, w.hub_item_id))
-                    continue
-                assert w.remote_id is not None and expected is not None and name is not None
-                version = self._replace(w.remote_id, expected, w.item if w.op == "update" else None)
-            except CirahubError as exc:
-                out.append(exc)
-                continue
-            after[name] = (w.expected_version or "", version)
-            out.append(WriteResult(w.remote_id, version))
-        return out
+        """Writes in order, made durable together (one barrier per batch, see
+        :mod:`cirahub.connectors.vdir_write`); several writes to items of one file chain: a
+        write expecting the version the file had before an earlier write *of this batch*
+        expects the version that write produced (so a batch changing three events of one
+        export file does not fail on its own writes)."""
+        if not writes:
+            return []
+        try:
+            self._ensure_folder(may_create=False)
+        except CirahubError as exc:
+            return [exc for _ in writes]
+        return Batch(self).run(writes)
 
     def _check_version(self, target: Path, remote_id: str, expected: str, *,
                        missing_ok: bool) -> bool:

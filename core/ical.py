@@ -42,6 +42,7 @@ from cirahub.core.ical_fields import (
 from cirahub.core.ical_values import time_value
 from cirahub.core.ical_write import serialize_calendar, to_ics
 from cirahub.core.item import Item
+from cirahub.core.source_cache import remember
 from cirahub.core.zone_rules import ZoneContext
 
 __all__ = [
@@ -182,8 +183,10 @@ def parse_calendar(
                 raise
             errors.append(exc)
             continue
-        source = text if len(groups) == 1 else _extract(members, loaded.vtimezones)
-        items.append(item.with_source(source))
+        if len(groups) == 1:
+            items.append(_whole(item, text, loaded))
+        else:
+            items.append(item.with_source(_extract(members, loaded.vtimezones)))
     return items
 
 
@@ -207,7 +210,19 @@ def parse_item(text: str, *, fallback_uid: str | None = None) -> Item:
             f"contains {len(uids)} UIDs ({', '.join(uids[:3])}), expected one", uids=uids[:10]
         )
     uid, members = next(iter(groups.items()))
-    return _build_item(uid, [c for _, c in members], loaded.zones).with_source(text)
+    return _whole(_build_item(uid, [c for _, c in members], loaded.zones), text, loaded)
+
+
+def _whole(item: Item, text: str, loaded: _Loaded) -> Item:
+    """``item`` with the whole ``text`` as its source; remembered as what that text means
+    (:mod:`cirahub.core.source_cache`) when the writer could pass it through as it is: one
+    VCALENDAR, every item component at its top level and with a UID."""
+    item = item.with_source(text)
+    if len(loaded.roots) == 1:
+        top = {id(c) for c in loaded.roots[0].subcomponents}
+        if all("UID" in c and id(c) in top for _, c in loaded.components):
+            remember(item)
+    return item
 
 
 def _extract(members: list[tuple[Calendar, Component]], vtimezones: Mapping[str, Component]) -> str:

@@ -26,6 +26,7 @@ from icalendar import Calendar, Component
 
 from cirahub.core.ical_props import PROPERTIES, add_field, add_recurrence_id, alarm, attendee
 from cirahub.core.item import FIELDS, Item
+from cirahub.core.source_cache import known_unchanged
 
 #: changes of these fields move the event in time: SEQUENCE goes up (RFC 5546 §2.1.4)
 _TIMING = frozenset({"start", "end", "rrule", "exdates", "rdates"})
@@ -80,7 +81,10 @@ def _read(item: Item) -> _Source | None:
 
 
 def unchanged(item: Item) -> bool:
-    """Whether ``item`` means exactly what its source text says (it can be written as is)."""
+    """Whether ``item`` means exactly what its source text says (it can be written as is).
+    Answered without parsing when the parser remembered that text's meaning."""
+    if known_unchanged(item):
+        return True
     source = _read(item)
     return source is not None and source.base == item and _has_uid(source)
 

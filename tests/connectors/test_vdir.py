@@ -3,6 +3,7 @@ folder, external rewrites, config. (Generic behaviour: tests/contract/test_vdir_
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import shutil
@@ -13,6 +14,7 @@ import pytest
 
 import cirahub.connectors.vdir as vdir_mod
 import cirahub.connectors.vdir_fs as vdir_fs
+import cirahub.connectors.vdir_write as vdir_write
 from cirahub.connectors.registry import open_connector, validate_config
 from cirahub.connectors.vdir import VdirConnector, file_name_for, version_of
 from cirahub.connectors.vdir_files import FileEntry
@@ -58,10 +60,17 @@ def names(folder: Path) -> list[str]:
 
 
 def _fail_fsync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk refuses to make data durable (the batch barrier, or an fsync)."""
     def boom(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    def refused(fd: int) -> int:
+        ctypes.set_errno(errno.ENOSPC)
+        return -1
+
     monkeypatch.setattr(vdir_mod.os, "fsync", boom)
+    if vdir_write._syncfs is not None:
+        monkeypatch.setattr(vdir_write, "_syncfs", refused)
 
 
 def test_failed_update_leaves_the_old_file_and_no_temp_file(

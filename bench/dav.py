@@ -1,0 +1,93 @@
+"""CalDAV helpers of the side-by-side benchmark: a Radicale server, fresh collections, the raw
+PUT limit (what a plain HTTP client needs to store the same items), a user's edits on the
+server, and the collection's items for the content check."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from xml.etree import ElementTree
+
+import requests
+
+from bench.calendars import Truth, check_texts, edit_text
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.caldav.servers import PASSWORD, USER, Radicale  # noqa: E402
+
+__all__ = ["PASSWORD", "USER", "Radicale", "check_collection", "edit_on_server",
+           "new_collection", "raw_put"]
+
+_QUERY = (b'<?xml version="1.0" encoding="utf-8"?><C:calendar-query xmlns:D="DAV:" '
+          b'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/>'
+          b'</D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>')
+
+
+def new_collection(server: Radicale) -> str:
+    """URL of a new empty calendar collection."""
+    return server.base + server.mkcalendar("bench-" + uuid.uuid4().hex[:10])
+
+
+def raw_put(url: str, texts: list[str], parallel: int) -> None:
+    """PUT every text as a new resource (If-None-Match: *), ``parallel`` keep-alive
+    connections, like a client that does nothing else."""
+    def worker(part: list[str]) -> None:
+        with requests.Session() as s:
+            s.auth = (USER, PASSWORD)
+            for text in part:
+                r = s.put(f"{url}{uuid.uuid4().hex}.ics", data=text.encode(),
+                          headers={"Content-Type": "text/calendar; charset=utf-8",
+                                   "If-None-Match": "*"})
+                if r.status_code not in (201, 204):
+                    raise RuntimeError(f"raw PUT: {r.status_code} {r.text[:200]}")
+
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(worker, [texts[i::parallel] for i in range(parallel)]))
+
+
+def items(url: str) -> dict[str, tuple[str, str]]:
+    """href → (etag, text) of every item (one calendar-query REPORT)."""
+    r = requests.request("REPORT", url, data=_QUERY, auth=(USER, PASSWORD),
+                         headers={"Depth": "1", "Content-Type": "application/xml"})
+    if r.status_code != 207:
+        raise RuntimeError(f"REPORT {r.status_code}")
+    out = {}
+    for response in ElementTree.fromstring(r.content).iter("{DAV:}response"):
+        href = response.findtext("{DAV:}href") or ""
+        data = response.findtext(".//{urn:ietf:params:xml:ns:caldav}calendar-data")
+        etag = response.findtext(".//{DAV:}getetag") or ""
+        if data:
+            out[href] = (etag, data)
+    return out
+
+
+def check_collection(url: str, truth: Truth) -> None:
+    found = items(url)
+    if len(found) != len(truth.items):
+        raise AssertionError(f"{url}: {len(found)} items, expected {len(truth.items)}")
+    check_texts(url, [t for _, t in found.values()], truth)
+
+
+def edit_on_server(url: str, truth: Truth, uids: list[str], note: str) -> None:
+    """A user's edits with a plain client: PUT with If-Match over the item of each UID."""
+    by_uid = {}
+    for href, (etag, text) in items(url).items():
+        for line in text.splitlines():
+            if line.startswith("UID:"):
+                by_uid[line[4:].strip()] = (href, etag)
+    base = url.split("/", 3)[:3]
+    with requests.Session() as s:
+        s.auth = (USER, PASSWORD)
+        for uid in uids:
+            href, etag = by_uid[uid]
+            text = edit_text(truth.items[uid], "20261201T110000Z", note)
+            r = s.put("/".join(base) + href, data=text.encode(),
+                      headers={"Content-Type": "text/calendar; charset=utf-8", "If-Match": etag})
+            if r.status_code not in (201, 204):
+                raise RuntimeError(f"edit PUT {r.status_code}")
+            truth.add(uid, text)

@@ -1,0 +1,262 @@
+"""The write path of the ``vdir`` spoke kind: a batch of writes, one durable barrier.
+
+:meth:`~cirahub.connectors.vdir.VdirConnector.write_many` (and create / update / delete,
+which are batches of one) works in segments — a segment ends before a write to a file the
+segment already writes, so chained writes to one multi-item file see each other:
+
+1. *stage*: per write, check the expected version, work out the file's new content and
+   write it to a new hidden temp file in the folder (``.cirahub-*.tmp``);
+2. *barrier*: one ``syncfs`` of the folder's file system makes every staged temp file
+   durable at once (Linux; elsewhere each temp file is fsynced as it is written);
+3. *place*: per write, re-check the version, then rename the temp file over the target
+   (update), hard-link it to a name that must not exist (create) or unlink the target
+   (delete) — each file changes atomically, old content or new, never torn;
+4. one fsync of the folder makes the renames durable before the batch returns, that is
+   before the caller commits the links that name the new versions.
+
+So a crash at any point leaves each file as it was or complete with its new content, and
+never a link to a version that is not on disk; the next pull re-links what a batch placed
+before the crash (by UID). Temp files left behind by a crash are hidden (never listed as
+items) and removed by a later listing once stale (:func:`cirahub.connectors.vdir_fs.scan`). Every
+write's failure stays with that write; a failed barrier fails its segment's writes (their
+temp files removed, the targets untouched).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from cirahub.connectors.base import Write, WriteOutcome, WriteResult
+from cirahub.connectors.vdir_files import split_id
+from cirahub.connectors.vdir_fs import (
+    TEMP_PREFIX,
+    io_error,
+    place_new,
+    unlink_quietly,
+    version_of,
+)
+from cirahub.core.errors import CirahubError, ConfigError, RemoteAlreadyExists
+from cirahub.core.ical import to_ics
+from cirahub.core.item import Item
+
+TEMP_SUFFIX = ".tmp"
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn  # type: ignore[no-any-return]
+
+
+#: syncfs(2), or None where the platform has none (then each temp file is fsynced)
+_syncfs = _load_syncfs()
+
+
+def barrier(folder: Path) -> None:
+    """Make every file written in ``folder`` so far durable (one syncfs). OSError on failure
+    (a write-back error of the file system is reported here)."""
+    if _syncfs is None:
+        return  # each temp file was fsynced when written
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if _syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+    finally:
+        os.close(fd)
+
+
+def sync_folder(folder: Path) -> None:
+    """Make renames in ``folder`` durable; some file systems cannot fsync a folder (fine)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_temp(folder: Path, content: Item | str) -> tuple[str, str]:
+    """Write ``content`` (an item, or a whole file's text) to a new hidden temp file in
+    ``folder``. Returns its path and version; removes it again on failure."""
+    text = content if isinstance(content, str) else to_ics(content, dtstamp=datetime.now(UTC))
+    data = text.encode("utf-8")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
+    except FileNotFoundError:
+        raise ConfigError("vdir folder not found", path=str(folder)) from None
+    except OSError as exc:
+        raise io_error(exc, "write", str(folder)) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if _syncfs is None:
+                os.fsync(fh.fileno())
+            version = version_of(os.fstat(fh.fileno()))
+    except OSError as exc:
+        unlink_quietly(tmp)
+        raise io_error(exc, "write", str(folder)) from None
+    return tmp, version
+
+
+# --- batches ---------------------------------------------------------------------------------
+
+
+class Folder(Protocol):
+    """What a batch needs of the connector (see :class:`~cirahub.connectors.vdir.VdirConnector`)."""
+
+    path: Path
+    extension: str
+
+    def _file(self, remote_id: str) -> Path: ...
+    def _check_version(self, target: Path, remote_id: str, expected: str, *,
+                       missing_ok: bool) -> bool: ...
+    def _new_content(self, remote_id: str, item: Item | None) -> Item | str | None: ...
+    def _write_temp(self, item: Item | str) -> tuple[str, str]: ...
+    def _create_name(self, item: Item) -> str: ...
+
+
+@dataclass
+class _Staged:
+    """One write between stage and place. ``op``: create, replace or remove."""
+
+    index: int
+    op: str
+    target: Path
+    remote_id: str
+    expected: str
+    asked: str  # the version the caller expected (before chaining)
+    tmp: str | None = None
+    version: str = ""
+    uid: str = ""
+
+
+class Batch:
+    """One ``write_many`` call (see the module docstring)."""
+
+    def __init__(self, folder: Folder) -> None:
+        self.folder = folder
+        self.segment: list[_Staged] = []
+        self.names: set[str] = set()
+        #: file → (version the caller expected, version we wrote): later writes chain
+        self.after: dict[str, tuple[str, str]] = {}
+
+    def run(self, writes: Sequence[Write]) -> list[WriteOutcome]:
+        out: list[WriteOutcome | None] = [None] * len(writes)
+        for index, w in enumerate(writes):
+            try:
+                name = (self.folder._create_name(w.item) if w.op == "create" and w.item
+                        else split_id(w.remote_id or "")[0])
+                if name in self.names:
+                    self.finish(out)
+                self.names.add(name)
+                staged = self.stage(index, w, name)
+            except CirahubError as exc:
+                out[index] = exc
+                continue
+            if staged is None:  # a delete of something already gone
+                out[index] = WriteResult(w.remote_id or "", "")
+            else:
+                self.segment.append(staged)
+        self.finish(out)
+        assert all(o is not None for o in out)
+        return [o for o in out if o is not None]
+
+    def stage(self, index: int, w: Write, name: str) -> _Staged | None:
+        f = self.folder
+        if w.op == "create":
+            assert w.item is not None
+            target = f._file(name)
+            if target.exists():
+                raise RemoteAlreadyExists("item file exists", remote_id=name, uid=w.item.uid)
+            tmp, version = f._write_temp(w.item)
+            return _Staged(index, "create", target, name, "", "", tmp, version, w.item.uid)
+        assert w.remote_id is not None and w.expected_version is not None
+        expected = w.expected_version
+        if name in self.after and self.after[name][0] == expected:
+            expected = self.after[name][1]
+        target = f._file(w.remote_id)
+        item = w.item if w.op == "update" else None
+        if not f._check_version(target, w.remote_id, expected, missing_ok=item is None):
+            return None
+        content = f._new_content(w.remote_id, item)
+        if content is None:
+            return _Staged(index, "remove", target, w.remote_id, expected, w.expected_version)
+        tmp, version = f._write_temp(content)
+        return _Staged(index, "replace", target, w.remote_id, expected, w.expected_version,
+                       tmp, version)
+
+    def finish(self, out: list[WriteOutcome | None]) -> None:
+        """Barrier, place every staged write of the segment, fsync the folder."""
+        segment, self.segment, self.names = self.segment, [], set()
+        if not segment:
+            return
+        try:
+            if any(s.tmp for s in segment):
+                barrier(self.folder.path)
+        except OSError as exc:
+            for s in segment:
+                out[s.index] = io_error(exc, "write", str(self.folder.path))
+                if s.tmp:
+                    unlink_quietly(s.tmp)
+            return
+        placed = False
+        for s in segment:
+            try:
+                out[s.index] = self.place(s)
+                placed = True
+            except CirahubError as exc:
+                out[s.index] = exc
+            finally:
+                if s.tmp:
+                    unlink_quietly(s.tmp)
+        if placed:
+            sync_folder(self.folder.path)
+
+    def place(self, s: _Staged) -> WriteResult:
+        f = self.folder
+        if s.op == "create":
+            assert s.tmp is not None
+            try:
+                place_new(s.tmp, s.target)
+            except FileExistsError:
+                raise RemoteAlreadyExists("item file exists", remote_id=s.remote_id,
+                                          uid=s.uid) from None
+            except OSError as exc:
+                raise io_error(exc, "create", str(s.target)) from None
+            return WriteResult(s.remote_id, s.version)
+        name = split_id(s.remote_id)[0]
+        if s.op == "remove":
+            if f._check_version(s.target, s.remote_id, s.expected, missing_ok=True):
+                try:
+                    s.target.unlink()
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    raise io_error(exc, "delete", str(s.target)) from None
+            self.after[name] = (s.asked, "")
+            return WriteResult(s.remote_id, "")
+        assert s.tmp is not None
+        f._check_version(s.target, s.remote_id, s.expected, missing_ok=False)
+        try:
+            os.replace(s.tmp, s.target)
+        except OSError as exc:
+            raise io_error(exc, "update", str(s.target)) from None
+        self.after[name] = (s.asked, s.version)
+        return WriteResult(s.remote_id, s.version)

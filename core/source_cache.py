@@ -1,0 +1,75 @@
+"""What a source text means, remembered from when it was parsed (parse once per content).
+
+Writing an item to an iCalendar spoke passes its :attr:`~cirahub.core.item.Item.source`
+through byte for byte when the item still means exactly what that text says; finding that
+out means parsing the text again and comparing. The parser already knew the answer when it
+read the text, so it records it here: the SHA-256 of the text → a digest of the item it
+parsed (UID, fields, overrides). :func:`known_unchanged` then answers without parsing.
+
+Guarantees: an entry is recorded only for a text that is one VCALENDAR whose every item
+component has a UID (the cases :func:`cirahub.core.ical_patch.unchanged` accepts), so a
+"yes" here is exactly the answer that function would give; equal digests mean equal
+JSON-form content (a digest can only differ where the items are equal in meaning but not in
+Python type, e.g. ``1`` and ``1.0``; any "no" sends the caller down the slow, exact path).
+Bounded (:data:`MAX_ENTRIES`, least recently used dropped first), thread-safe, no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+
+from cirahub.core.item import Item
+
+#: entries kept (about 100 bytes each)
+MAX_ENTRIES = 100_000
+
+_lock = threading.Lock()
+_known: OrderedDict[bytes, str] = OrderedDict()
+
+
+def _key(source: str) -> bytes:
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest()
+
+
+def meaning(item: Item) -> str:
+    """A digest of what ``item`` means (its UID, fields and overrides; not its source)."""
+    data = json.dumps(
+        [item.uid, dict(item.fields), {k: dict(v) for k, v in item.overrides.items()}],
+        sort_keys=True, separators=(",", ":"), default=repr,
+    )
+    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def remember(item: Item) -> None:
+    """Record that ``item.source`` means ``item`` (call only under the module's conditions)."""
+    if item.source is None:
+        return
+    key, value = _key(item.source), meaning(item)
+    with _lock:
+        _known[key] = value
+        _known.move_to_end(key)
+        while len(_known) > MAX_ENTRIES:
+            _known.popitem(last=False)
+
+
+def known_unchanged(item: Item) -> bool:
+    """True when ``item`` means exactly what its source text was parsed as. False means
+    "not known here" (text never seen or forgotten, or another meaning — which may still
+    be equal in Python terms, see the module docstring): the caller checks the exact way."""
+    if item.source is None:
+        return False
+    key = _key(item.source)
+    with _lock:
+        value = _known.get(key)
+        if value is not None:
+            _known.move_to_end(key)
+    return value is not None and value == meaning(item)
+
+
+def clear() -> None:
+    """Forget everything (tests)."""
+    with _lock:
+        _known.clear()
