@@ -26,10 +26,10 @@ from datetime import datetime
 
 from cirahub.core.counts import PULL_COUNTS, Count, count_ops
 from cirahub.core.errors import CirahubError
+from cirahub.core.field_merge import conflict_records, merge_fields, same_content
 from cirahub.core.filters import content_filter, in_window
 from cirahub.core.fingerprint import fingerprint, match_key
 from cirahub.core.item import Item
-from cirahub.core.merge import conflict_records, same_content, three_way
 from cirahub.core.model import ConflictRecord, Delta, HubItem, Link, RemoteItem
 from cirahub.core.ops import (
     CreateHubItem,
@@ -175,7 +175,7 @@ class _PullPlanner:
             self.resurrect(r, link, hub_item, base, fp_r)
             return
         # 3d. changed in the spoke (maybe in the hub too): field-level three-way merge
-        self.merge(r, hub_item, base, link.hub_version, fp_r)
+        self.merge_edit(r, hub_item, base, link.hub_version, fp_r)
 
     def resurrect(
         self, r: RemoteItem, link: Link, hub_item: HubItem, base: Item | None, fp_r: str
@@ -186,7 +186,7 @@ class _PullPlanner:
             # merge the edit into what the hub held before the delete, so edits other spokes
             # made between this spoke's last sync and the delete survive too
             revived = replace(hub_item, item=Item(hub_item.uid, alive.fields, alive.overrides, alive.source))
-            self.merge(r, revived, base, link.hub_version, fp_r, resurrect=True)
+            self.merge_edit(r, revived, base, link.hub_version, fp_r, resurrect=True)
             return
         carried = carried_fields(self.opts, self.caps, r.item, base)
         content = overlay_uncarried(from_spoke(r.item, base, self.opts, self.caps), base, carried)
@@ -202,7 +202,7 @@ class _PullPlanner:
         if not in_sync:
             self.touched.add(hub_item.id)
 
-    def merge(
+    def merge_edit(
         self, r: RemoteItem, hub_item: HubItem, base: Item | None, base_version: int, fp_r: str,
         *, resurrect: bool = False,
     ) -> None:
@@ -217,7 +217,7 @@ class _PullPlanner:
         # it neither counts as a spoke edit nor conflicts inside an override.
         spoke = overlay_uncarried(incoming, hub, carried)
         base_seen = overlay_uncarried(base, hub, carried) if base is not None else None
-        result = three_way(base_seen, hub, spoke, carried=carried, policy=self.policy)
+        result = merge_fields(base_seen, hub, spoke, carried=carried, policy=self.policy)
         in_sync = self.projected_fp(result.item) == fp_r
         records = conflict_records(
             result, hub_item.id, hub_item.uid, self.ctx.spoke_id, hub, incoming
@@ -284,7 +284,7 @@ class _PullPlanner:
                 self.touched.add(hub_item.id)
             else:
                 # 4b. same item, different content, no common ancestor: every difference conflicts
-                self.merge(r, hub_item, None, hub_item.version, fp_r)
+                self.merge_edit(r, hub_item, None, hub_item.version, fp_r)
             return
         if self.opts.contributes.create:
             # 4c. a new item made in the spoke joins the hub (without what the spoke cannot carry)

@@ -64,7 +64,7 @@ class HubReader(Protocol):
 
 
 class WriterStore(Protocol):
-    """The merge step: the writer fence and the batched apply (see store/merge.py)."""
+    """The merge step: the writer fence and the batched apply (see store/apply.py)."""
 
     def acquire_writer(self, hub_id: str) -> int: ...
     def apply_hub_ops(self, hub_id: str, spoke_id: str, epoch: int, ops: Sequence[HubOp], *,

@@ -18,10 +18,10 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from cirahub.core.errors import CirahubError, StoreError
+from cirahub.store.apply import ApplyMixin
 from cirahub.store.engine import make_engine, parse_url, translate, upgrade
 from cirahub.store.files import prepare_sqlite_file, private_dir
 from cirahub.store.lease import LeaseMixin
-from cirahub.store.merge import MergeMixin
 from cirahub.store.paths import default_data_dir
 from cirahub.store.reads import ReadsMixin
 from cirahub.store.runs import RunsMixin
@@ -32,7 +32,7 @@ from cirahub.store.topology import TopologyMixin
 DB_FILE = "cirahub.db"
 
 
-class Store(TopologyMixin, ReadsMixin, MergeMixin, StateMixin, RunsMixin, LeaseMixin):
+class Store(TopologyMixin, ReadsMixin, ApplyMixin, StateMixin, RunsMixin, LeaseMixin):
     """The canonical store of hubs, spokes, hub items, links, runs, conflicts, quarantine."""
 
     @classmethod

@@ -1,4 +1,5 @@
-"""The merge step: apply the planner's pull ops to a hub, one transaction per batch.
+"""The store's half of the merge step: apply the planner's pull ops to a hub under the
+writer fence, one transaction per batch.
 
 Each batch first passes the writer fence (``UPDATE hubs … WHERE writer_epoch = :epoch``, which
 also takes the hub row's lock on PostgreSQL and the write lock on SQLite, so writers of one hub
@@ -25,7 +26,7 @@ from cirahub.store.records import MergeResult
 _H = m.hubs.c
 
 
-class MergeMixin(StoreBase):
+class ApplyMixin(StoreBase):
     @guarded
     def acquire_writer(self, hub_id: str) -> int:
         """Become the hub's only writer: bump and return its writer epoch. Every writer that

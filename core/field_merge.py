@@ -1,4 +1,7 @@
-"""Field-level three-way merge of a hub item and a spoke's version of it.
+"""Field merge: the field-level three-way merge of a hub item and a spoke's version of it.
+
+(Named apart from the cycle's *merge* step, which applies the planned ops to the hub:
+:class:`cirahub.actors.merger.Merger` and the store's ``apply_hub_ops``.)
 
 The merge works on :meth:`Item.flat`: every master field, plus one pseudo-field per
 overridden occurrence, so two spokes editing different occurrences of one series both win.
@@ -40,7 +43,7 @@ SPOKE = "spoke"
 
 
 @dataclass(frozen=True)
-class MergeResult:
+class FieldMerge:
     """The merged item (uid of the hub item) and every conflict met, sorted by field."""
 
     item: Item
@@ -83,14 +86,14 @@ def _settle(
     return (HUB if hub_text > spoke_text else SPOKE), "tie: larger value"
 
 
-def three_way(
+def merge_fields(
     base: Item | None,
     hub: Item,
     spoke: Item,
     *,
     carried: Callable[[str], bool] | frozenset[str] | set[str],
     policy: ConflictPolicy,
-) -> MergeResult:
+) -> FieldMerge:
     """Merge ``spoke`` into ``hub`` against their common ancestor ``base``.
 
     ``carried`` (a predicate or a set of flat keys) names the keys the spoke may contribute;
@@ -131,7 +134,7 @@ def three_way(
     # the spoke's text is the latest one the merged fields came through; the writer patches
     # it field by field, so taking it never reverts a hub-side field
     source = spoke.source if spoke.source is not None else hub.source
-    return MergeResult(Item.from_flat(hub.uid, merged, source), tuple(conflicts))
+    return FieldMerge(Item.from_flat(hub.uid, merged, source), tuple(conflicts))
 
 
 def same_content(a: Item, b: Item) -> bool:
@@ -142,7 +145,7 @@ def same_content(a: Item, b: Item) -> bool:
 
 
 def conflict_records(
-    result: MergeResult, hub_item_id: str, uid: str, spoke_id: str, hub: Item, spoke: Item
+    result: FieldMerge, hub_item_id: str, uid: str, spoke_id: str, hub: Item, spoke: Item
 ) -> tuple[ConflictRecord, ...]:
     """The conflict log entries of a merge: one per losing side, holding the fields that side
     lost and its whole item (``hub`` / ``spoke`` as they were before the merge), so no losing

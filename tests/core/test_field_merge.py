@@ -8,8 +8,8 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cirahub.core.field_merge import canonical, merge_fields
 from cirahub.core.item import Item
-from cirahub.core.merge import canonical, three_way
 from cirahub.core.options import ConflictPolicy
 
 ALL = frozenset(
@@ -28,7 +28,7 @@ def ev(uid: str = "u", lm: str | None = None, **fields: object) -> Item:
 
 
 def merge(base, hub, spoke, policy=ConflictPolicy.LATEST, carried=ALL):  # type: ignore[no-untyped-def]
-    return three_way(base, hub, spoke, carried=carried, policy=policy)
+    return merge_fields(base, hub, spoke, carried=carried, policy=policy)
 
 
 def test_concurrent_edits_of_different_fields_are_both_kept() -> None:
