@@ -36,7 +36,13 @@ from cirahub.actors.pushing import Pusher, PushOutcome
 from cirahub.actors.summary import RunStatus, RunSummary, Trigger
 from cirahub.connectors.base import SpokeConnector
 from cirahub.core.counts import Count
-from cirahub.core.errors import AuthError, CirahubError, StoreError, WriterFenced
+from cirahub.core.errors import (
+    AuthError,
+    CirahubError,
+    StoreError,
+    WriterFenced,
+    error_record,
+)
 from cirahub.core.model import WriteFailure
 from cirahub.core.plan import SpokeContext
 from cirahub.core.states import SpokeState
@@ -150,12 +156,11 @@ class SyncCycle:
     def _failed(self, exc: Exception) -> dict[str, Any]:
         if isinstance(exc, CirahubError):
             log.warning("sync run of spoke %s failed: %s", self.spoke_id, exc)
-            return exc.to_dict()
-        # A bug (ours or a library's) must not leave the run "running" forever nor stop the
-        # other spokes; the message is the exception's type only, since a library message
-        # may quote anything, secrets included.
-        log.exception("sync run of spoke %s failed unexpectedly", self.spoke_id)
-        return {"code": "internal", "message": f"internal error ({type(exc).__name__})"}
+        else:
+            # A bug (ours or a library's) must not leave the run "running" forever nor stop
+            # the other spokes; what is recorded names its type only (see error_record).
+            log.exception("sync run of spoke %s failed unexpectedly", self.spoke_id)
+        return error_record(exc)
 
     def _sync(self, spoke: SpokeRecord, counts: dict[str, int]) -> RunStatus:
         result = self._pass(spoke, counts)
@@ -169,7 +174,7 @@ class SyncCycle:
         return result.status
 
     def _push_only(self, spoke: SpokeRecord, counts: dict[str, int]) -> RunStatus:
-        if not spoke.initial_done:
+        if spoke.first_attach:
             return self._sync(spoke, counts)  # first-attach matching comes first
         self.progress("pushing", counts)
         outcome = self._push(self._context(spoke), spoke.hub_id, spoke.push_cursor, (),
@@ -181,7 +186,7 @@ class SyncCycle:
     def _context(self, spoke: SpokeRecord) -> SpokeContext:
         return SpokeContext(spoke_id=spoke.id, options=spoke.options,
                             capabilities=self.connector.capabilities,
-                            first_attach=not spoke.initial_done)
+                            first_attach=spoke.first_attach)
 
     def _pass(self, spoke: SpokeRecord, counts: dict[str, int]) -> _Pass:
         hub = self.store.get_hub(spoke.hub_id)
@@ -234,8 +239,8 @@ class SyncCycle:
         # Push.
         self.progress("pushing", counts)
         outcome = self._push(ctx, hub.id, spoke.push_cursor, touched, now, counts)
-        if not spoke.initial_done:
-            self.store.mark_initial_done(spoke.id)
+        if spoke.first_attach:
+            self.store.end_first_attach(spoke.id)
         if outcome.failed or stale:
             return _Pass(RunStatus.PARTIAL, outcome)
         self.store.set_spoke_state(spoke.id, SpokeState.OK)

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from cirahub.cluster.bootstrap import cirahub_cause, open_store
+from cirahub.cluster.bootstrap import get_unwrapped, open_store
 from cirahub.cluster.names import SUPERVISOR_NAME, hub_actor_name, hub_shard
 from cirahub.cluster.settings import Settings
 from cirahub.core.errors import StoreError, WriterFenced
@@ -168,20 +168,14 @@ class RayMerger:
         return handle
 
     def merge(self, hub_id: str, spoke_id: str, ops: Sequence[HubOp]) -> MergeResult:
-        import ray
-        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayTaskError
+        from ray.exceptions import ActorDiedError, ActorUnavailableError
 
         shard = hub_shard(hub_id, self._settings.hub_actors)
         for attempt in range(2):
             try:
-                result: MergeResult = ray.get(
+                result: MergeResult = get_unwrapped(
                     self._handle(shard).merge.remote(hub_id, spoke_id, list(ops)))
                 return result
-            except RayTaskError as exc:
-                cause = cirahub_cause(exc)
-                if cause is not None:
-                    raise cause from None
-                raise
             except (ActorDiedError, ActorUnavailableError):
                 self._handles.pop(shard, None)
                 if attempt:

@@ -55,6 +55,7 @@ from cirahub.core.errors import (
     ConnectorError,
     NotFound,
     WriterFenced,
+    error_record,
 )
 
 log = logging.getLogger(__name__)
@@ -218,17 +219,15 @@ class SpokeActor:
                 self._pool, self._run_blocking, s, trigger)
             result = summary.to_dict()
         except WriterFenced as exc:
-            result = error_summary(s.spoke_id, exc.to_dict())
+            result = error_summary(s.spoke_id, error_record(exc))
             if exc.fields.get("lease"):
                 self._stop_all(exc)
         except CirahubError as exc:
             hint = exc.back_off if isinstance(exc, ConnectorError) else None
-            result = error_summary(s.spoke_id, exc.to_dict())
+            result = error_summary(s.spoke_id, error_record(exc))
         except Exception as exc:  # never let one spoke's bug kill its loop or the actor
             log.exception("run of spoke %s crashed", s.spoke_id)
-            # the type only: a library's message may quote anything, secrets included
-            result = error_summary(s.spoke_id, {
-                "code": "internal", "message": f"internal error ({type(exc).__name__})"})
+            result = error_summary(s.spoke_id, error_record(exc))
         finally:
             s.running = False
         s.runs += 1

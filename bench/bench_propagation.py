@@ -62,7 +62,7 @@ class Bench:
 
     def wait_first_runs(self) -> None:
         self.rt.reconcile()
-        while not all(self.store.get_spoke(i).initial_done for i in self.ids):
+        while any(self.store.get_spoke(i).first_attach for i in self.ids):
             time.sleep(0.5)
             self.rt.reconcile()
         while any(s["state"] != "waiting" or s["push_pending"]

@@ -48,31 +48,30 @@ def init_ray(settings: Settings) -> bool:
     return True
 
 
-def cirahub_cause(exc: BaseException) -> CirahubError | None:
-    """The project error a Ray task raised, when ``exc`` is Ray's wrapper of one.
+def get_unwrapped(ref: Any, timeout: float | None = None) -> Any:
+    """``ray.get``, re-raising a CirahubError an actor method raised as itself.
 
     Ray re-raises an actor method's exception as a ``RayTaskError`` carrying the original as
-    ``cause``; callers re-raise the project error as itself (the one place that unwraps)."""
+    ``cause``; this is the one place that unwraps it. Ray's own errors (a dead actor, a
+    timeout) pass through for the caller to decide (see :func:`ray_get`)."""
+    import ray
     from ray.exceptions import RayTaskError
 
-    if isinstance(exc, RayTaskError) and isinstance(exc.cause, CirahubError):
-        return exc.cause
-    return None
+    try:
+        return ray.get(ref, timeout=timeout)
+    except RayTaskError as exc:
+        if isinstance(exc.cause, CirahubError):
+            raise exc.cause from None
+        raise
 
 
 def ray_get(ref: Any, timeout: float | None = None) -> Any:
     """``ray.get`` with the project's errors: a CirahubError raised in an actor is re-raised
     as itself; a dead or unreachable actor is a retryable StoreError."""
-    import ray
-    from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+    from ray.exceptions import GetTimeoutError, RayActorError
 
     try:
-        return ray.get(ref, timeout=timeout)
-    except RayTaskError as exc:
-        cause = cirahub_cause(exc)
-        if cause is not None:
-            raise cause from None
-        raise
+        return get_unwrapped(ref, timeout)
     except (RayActorError, GetTimeoutError) as exc:
         raise StoreError(f"the cirahub runtime did not answer: {type(exc).__name__}",
                          action="runtime") from None

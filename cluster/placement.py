@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from cirahub.cluster.settings import Settings
+from cirahub.core.errors import error_record
 from cirahub.store.protocols import TopologyReader
 
 log = logging.getLogger(__name__)
@@ -156,8 +157,8 @@ class Placement:
 
     @staticmethod
     def _failed(report: ReconcileReport, name: str, exc: BaseException) -> None:
-        log.warning("reconcile phase %s failed: %r", name, exc)
-        report.errors[name] = f"{type(exc).__name__}: {exc}"[:300]
+        log.warning("reconcile phase %s failed", name, exc_info=exc)
+        report.errors[name] = str(error_record(exc)["message"])[:300]
 
     # --- phases ---------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cirahub.core.errors import InvalidInput
-from cirahub.store.paths import default_data_dir
+from cirahub.store.paths import DATA_DIR_ENV, default_data_dir
 
 NAMESPACE = "cirahub"
 
@@ -81,8 +81,8 @@ class Settings:
         """Settings from ``CIRAHUB_*`` environment variables; ``overrides`` (not None) win."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
-        if env.get("CIRAHUB_DATA_DIR"):
-            values["data_dir"] = Path(env["CIRAHUB_DATA_DIR"])
+        if env.get(DATA_DIR_ENV):
+            values["data_dir"] = default_data_dir(env)
         if env.get("CIRAHUB_DB"):
             values["db_url"] = env["CIRAHUB_DB"]
         if env.get("CIRAHUB_RAY_ADDRESS"):

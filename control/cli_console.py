@@ -7,6 +7,7 @@ each sign-in, so a change takes effect at once. Like every secret it is never an
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -30,9 +31,9 @@ def console_password(data_dir: str | None, password_env: str | None,
     """Set the web console's sign-in password (at least 12 characters); asked twice when
     interactive."""
     from cirahub.control.http.auth import PASSWORD_FILE, write_password
-    from cirahub.store.repository import default_data_dir
+    from cirahub.store.paths import default_data_dir
 
-    folder = Path(data_dir) if data_dir else default_data_dir()
+    folder = Path(data_dir) if data_dir else default_data_dir(os.environ)
     if remove:
         (folder / PASSWORD_FILE).unlink(missing_ok=True)
         click.echo("removed the console password; sign in with the control token")

@@ -27,21 +27,13 @@ from cirahub.control.auth import ADDRESS_FILE, HEADER, read_token
 from cirahub.control.errors import ClientError, ExitCode, from_rpc_error
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
+from cirahub.store.paths import default_data_dir
 
 DEFAULT_ADDRESS = "127.0.0.1:7443"
 #: seconds a unary call may take (adding a spoke reconciles the cluster)
 DEFAULT_TIMEOUT = 120.0
 #: most pages one listing fetches (a server that never ends a list stops here)
 MAX_PAGES = 10000
-
-
-def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if env.get("CIRAHUB_DATA_DIR"):
-        return Path(env["CIRAHUB_DATA_DIR"]).expanduser()
-    from cirahub.cluster.settings import default_data_dir as server_default
-
-    return server_default()
 
 
 @dataclass(frozen=True)

@@ -251,3 +251,12 @@ def action_required_codes() -> frozenset[str]:
         out.add(cls.code)
         todo.extend(cls.__subclasses__())
     return frozenset(out)
+
+
+def error_record(exc: BaseException) -> dict[str, Any]:
+    """What a run, a status or a report may say about ``exc``: a CirahubError's own dict (its
+    message and fields are written to be shown), else code ``internal`` and the exception's
+    *type* only — a library's message may quote anything, secrets included."""
+    if isinstance(exc, CirahubError):
+        return exc.to_dict()
+    return {"code": "internal", "message": f"internal error ({type(exc).__name__})"}

@@ -21,7 +21,7 @@ Guarantees:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cirahub.core.counts import PULL_COUNTS, Count, count_ops
@@ -52,6 +52,19 @@ from cirahub.core.projection import (
 from cirahub.core.safety import check_deletions, find_duplicate_uids
 
 __all__ = ["HubView", "PullPlan", "SpokeContext", "plan_pull"]
+
+
+@dataclass(frozen=True)
+class _Match:
+    """The alive hub item an unlinked remote item is the same as, and how it was found."""
+
+    hub_item: HubItem
+    by_content: bool  # on first attach, by summary + start + end; else by UID
+
+    @property
+    def duplicate_reason(self) -> str:
+        """The quarantine reason when the hub item already has another copy in this spoke."""
+        return "duplicate-content" if self.by_content else "duplicate-uid"
 
 
 class _PullPlanner:
@@ -240,17 +253,17 @@ class _PullPlanner:
         if not in_sync:
             self.touched.add(hub_item.id)
 
-    def match(self, item: Item) -> tuple[HubItem | None, str]:
+    def match(self, item: Item) -> _Match | None:
         """The alive hub item ``item`` is the same as: by UID, on first attach by content."""
         found = self.hub.by_uid.get(item.uid)
         if found is not None and not found.deleted:
-            return found, "duplicate-uid"
+            return _Match(found, by_content=False)
         if self.ctx.first_attach:
             key = match_key(item)
             found = self.hub.by_match_key.get(key) if key is not None else None
             if found is not None and not found.deleted:
-                return found, "duplicate-content"
-        return None, ""
+                return _Match(found, by_content=True)
+        return None
 
     def pull_unlinked(self, r: RemoteItem) -> None:
         item = r.item
@@ -260,14 +273,16 @@ class _PullPlanner:
             self.ignored += 1
             return
         fp_r = self.fp(item)
-        hub_item, reason = self.match(item)
-        if hub_item is not None:
+        match = self.match(item)
+        if match is not None:
+            hub_item = match.hub_item
             assert hub_item.item is not None
             owner = self.linked_to.get(hub_item.id) or self.claimed.get(hub_item.id)
             if owner is not None and owner != r.remote_id:
                 # 4b. the hub item already has a copy in this spoke: a second one is a duplicate
                 self.quarantine(
-                    r, reason, f"hub item {hub_item.id} is already linked to remote item {owner}"
+                    r, match.duplicate_reason,
+                    f"hub item {hub_item.id} is already linked to remote item {owner}",
                 )
                 return
             self.claimed[hub_item.id] = r.remote_id

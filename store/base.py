@@ -85,7 +85,7 @@ def spoke_record(row: AnyRow) -> SpokeRecord:
         halted_reason=row.halted_reason,
         halt=(HaltInfo.from_json(row.halt, confirmed=row.confirmed_halt == row.halt["id"])
               if row.halt else None),
-        initial_done=bool(row.initial_done),
+        first_attach=not row.initial_done,
         created_at=aware(row.created_at),  # type: ignore[arg-type]
         updated_at=aware(row.updated_at),  # type: ignore[arg-type]
     )

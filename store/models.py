@@ -83,6 +83,7 @@ class SpokeRow(Base):
     halt: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     #: id of the halt an operator confirmed; its deletions apply once, if still the same
     confirmed_halt: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    #: the first complete run finished (SpokeRecord.first_attach is its negation)
     initial_done: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)

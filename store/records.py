@@ -108,7 +108,9 @@ class SpokeRecord:
     halted_reason: str | None
     #: the current halt (or the confirmed one not yet applied); None when not halted
     halt: HaltInfo | None
-    initial_done: bool
+    #: its first complete run has not finished yet: the planner also matches by content
+    #: (summary + start + end) then, so copies that already exist are linked, not doubled
+    first_attach: bool
     created_at: datetime
     updated_at: datetime
 

@@ -171,7 +171,7 @@ class StateMixin(StoreBase):
         self._update_spoke_row(spoke_id, {"halt": None, "confirmed_halt": None})
 
     @guarded
-    def mark_initial_done(self, spoke_id: str) -> None:
+    def end_first_attach(self, spoke_id: str) -> None:
         """The spoke's first complete run is done (first-attach matching by content ends)."""
         self._update_spoke_row(spoke_id, {"initial_done": True})
 

@@ -48,7 +48,7 @@ def spokes(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     runtime.reconcile()
     out = Spokes(runtime, folders, ids)
     # the first run after assignment (full runs) must be over before an edit is made
-    wait_for(lambda: all(store.get_spoke(i).initial_done for i in ids.values())
+    wait_for(lambda: not any(store.get_spoke(i).first_attach for i in ids.values())
              and all(out.idle(n) for n in ids), what="the first runs")
     yield out
 

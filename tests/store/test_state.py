@@ -76,9 +76,9 @@ def test_halt_confirm_is_bound_to_the_halt(store):
     assert store.get_spoke(spoke.id).last_error is None
     with pytest.raises(InvalidInput):
         store.set_spoke_state(spoke.id, "sleepy")
-    assert not store.get_spoke(spoke.id).initial_done
-    store.mark_initial_done(spoke.id)
-    assert store.get_spoke(spoke.id).initial_done
+    assert store.get_spoke(spoke.id).first_attach
+    store.end_first_attach(spoke.id)
+    assert not store.get_spoke(spoke.id).first_attach
 
 
 def test_runs_are_recorded_newest_first(store):
