@@ -43,11 +43,25 @@ def version_of(st: os.stat_result) -> str:
     return f"{st.st_mtime_ns}-{st.st_size}-{st.st_ino}"
 
 
+#: the causes an operator must act on, said the way they would look them up
+_CAUSES = {
+    errno.EACCES: "permission denied on {path}",
+    errno.EPERM: "permission denied on {path}",
+    errno.EROFS: "permission denied on {path} (read-only file system)",
+    errno.ENOSPC: "no space left on device ({path})",
+    errno.EDQUOT: "disk quota exceeded ({path})",
+}
+
+
 def io_error(exc: OSError, what: str, path: str) -> ConnectorError:
-    """Map an OSError to the project's connector errors (message without file contents)."""
+    """Map an OSError to the project's connector errors, naming the cause and the path
+    (never file contents): "vdir write failed: permission denied on /data/cal"."""
+    cause = _CAUSES.get(exc.errno or 0, "{strerror} ({path})").format(
+        path=path, strerror=exc.strerror or type(exc).__name__)
+    message = f"vdir {what} failed: {cause}"
     if exc.errno in _CONFIG_ERRNOS:
-        return ConfigError(f"vdir {what} failed: {exc.strerror}", path=path, errno=exc.errno)
-    return TransientError(f"vdir {what} failed: {exc.strerror}", path=path, errno=exc.errno)
+        return ConfigError(message, path=path, errno=exc.errno)
+    return TransientError(message, path=path, errno=exc.errno)
 
 
 def place_new(tmp: str, target: Path) -> None:

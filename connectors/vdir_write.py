@@ -183,7 +183,7 @@ class Batch:
         if w.op == "create":
             assert w.item is not None
             target = f._file(name)
-            if target.exists():
+            if os.path.lexists(target):  # never raises (a folder we may not search)
                 raise RemoteAlreadyExists("item file exists", remote_id=name, uid=w.item.uid)
             tmp, version = f._write_temp(w.item)
             return _Staged(index, "create", target, name, "", "", tmp, version, w.item.uid)
