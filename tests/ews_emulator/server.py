@@ -11,14 +11,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import socket
-import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from lxml import etree
 
+from tests.loopback_http import LoopbackHttp
 from tests.oauth_emulator import InvalidToken
 
 from .ntlm import NtlmConnection, credential_file
@@ -68,7 +68,7 @@ class Fault:
     hits: int = field(default=0)
 
 
-class EwsEmulator:
+class EwsEmulator(LoopbackHttp):
     """An EWS endpoint on 127.0.0.1 with in-memory mailboxes and public folders.
 
     ``users`` maps user name (an SMTP address) → password; every user gets a mailbox.
@@ -97,41 +97,21 @@ class EwsEmulator:
         self.faults: list[Fault] = []
         self.user = User(self.state)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> EwsEmulator:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
-        if self.tls is not None:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(*self.tls)
-            server.socket = ctx.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True, name="ews-emulator")
-        self._thread.start()
-        return self
+    thread_name = "ews-emulator"
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
-    def __enter__(self) -> EwsEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _tls_files(self) -> tuple[str, str] | None:
+        return self.tls
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "emulator not started"
         scheme = "https" if self.tls is not None else "http"
-        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}/EWS/Exchange.asmx"
+        return f"{scheme}://127.0.0.1:{self.port}/EWS/Exchange.asmx"
 
     # --- setup -----------------------------------------------------------------------------
 

@@ -19,10 +19,11 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from tests.loopback_http import LoopbackHttp
 from tests.oauth_emulator import InvalidToken, TokenEmulator
 
 from .api import Answer, Api
@@ -47,7 +48,7 @@ class Fault:
     hits: int = 0
 
 
-class GraphEmulator:
+class GraphEmulator(LoopbackHttp):
     """Start/stop (or ``with``); :attr:`url` is the v1.0 endpoint to configure."""
 
     def __init__(self, tokens: TokenEmulator) -> None:
@@ -65,36 +66,21 @@ class GraphEmulator:
         self.latency = 0.0
         self._inflight: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
         self.api: Api | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> GraphEmulator:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
-        self._server = server
+    thread_name = "graph-emulator"
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
+
+    def _started(self) -> None:
         self.api = Api(self.store, self.url)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True, name="graph-emulator").start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> GraphEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1.0"
+        return f"http://127.0.0.1:{self.port}/v1.0"
 
     @property
     def attendee_writes(self) -> int:

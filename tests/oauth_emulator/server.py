@@ -19,15 +19,15 @@ secret), so tests can count sign-ins.
 from __future__ import annotations
 
 import json
-import ssl
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import jwt
 from cryptography import x509
+
+from tests.loopback_http import LoopbackHttp
 
 from .directory import App, Directory, Tenant, refusal
 from .keys import b64url, tls_identity
@@ -49,7 +49,7 @@ class LoggedRequest:
     grant_type: str | None
 
 
-class TokenEmulator:
+class TokenEmulator(LoopbackHttp):
     """Start/stop (or ``with``); :attr:`authority` is the login host URL, :attr:`ca_file` the
     certificate clients must trust."""
 
@@ -57,38 +57,23 @@ class TokenEmulator:
         self.directory = Directory(token_lifetime, device_interval)
         self.tls = tls_identity()
         self.requests: list[LoggedRequest] = []
-        self._server: ThreadingHTTPServer | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> TokenEmulator:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.tls.cert_file, self.tls.key_file)
-        server.socket = ctx.wrap_socket(server.socket, server_side=True)
-        self._server = server
+    thread_name = "oauth-emulator"
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
+
+    def _tls_files(self) -> tuple[str, str] | None:
+        return str(self.tls.cert_file), str(self.tls.key_file)
+
+    def _started(self) -> None:
         self.directory.issuer_base = self.authority
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-                         name="oauth-emulator").start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> TokenEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def authority(self) -> str:
-        assert self._server is not None, "emulator not started"
-        return f"https://127.0.0.1:{self._server.server_address[1]}"
+        return f"https://127.0.0.1:{self.port}"
 
     @property
     def ca_file(self) -> str:
