@@ -16,10 +16,10 @@ from cirahub.store.records import HubRecord
 
 def links_for(store: SyncStore, spoke_id: str, delta: Delta,
               known: KnownVersions | None) -> dict[str, Link]:
-    """The links planning this delta needs (see plan_pull): all of them when the connector
-    listed everything anyway, else those of the delta's remote ids and changed UIDs."""
-    if known is not None and known.all_links is not None:
-        return dict(known.all_links)
+    """The links planning this delta needs (see plan_pull): those of the delta's remote ids
+    and changed UIDs (a no-change delta reads none; ``known`` only had their versions)."""
+    if not delta.changed and not delta.deleted:
+        return {}
     return store.links_for(
         spoke_id,
         remote_ids=[r.remote_id for r in delta.changed] + list(delta.deleted),

@@ -212,7 +212,11 @@ def machine() -> str:
 def versions() -> str:
     from importlib.metadata import version
 
-    rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+    # the cirahub the server runs (PYTHONPATH may point at another checkout: "before" runs)
+    where = subprocess.run([sys.executable, "-c", "import cirahub, os; print(os.path.realpath("
+                            "os.path.dirname(cirahub.__file__)))"], capture_output=True,
+                           text=True, check=False, cwd="/").stdout.strip()
+    rev = subprocess.run(["git", "-C", where or str(REPO), "rev-parse", "--short", "HEAD"],
                          capture_output=True, text=True, check=False).stdout.strip()
     return (f"cirahub {rev}, vdirsyncer {vdirsyncer_version()}, radicale {version('radicale')}, "
             f"icalendar {version('icalendar')}, ray {version('ray')}")

@@ -138,6 +138,7 @@ def scan(folder: Path, is_item: Callable[[str], bool]) -> Listing:
     """List ``folder`` without following any link; our temp files left by a run that never
     ended are removed on the way. Raises OSError (folder-level failures)."""
     out = Listing({}, {}, Counter())
+    nlinks: dict[str, int] = {}
     stale_before = time.time() - STALE_TEMP_SECONDS
     with os.scandir(folder) as it:
         for entry in it:
@@ -155,18 +156,13 @@ def scan(folder: Path, is_item: Callable[[str], bool]) -> Listing:
                 out.refused[entry.name] = Refused(SYMLINK, version_of(info))
             elif stat.S_ISREG(info.st_mode):
                 out.files[entry.name] = version_of(info)
-    for name, version in list(out.files.items()):
-        ino = int(version.rsplit("-", 1)[1])
-        if _links(folder / name) > out.names_of[ino]:
+                if info.st_nlink > 1:
+                    nlinks[entry.name] = info.st_nlink  # the lstat above: no second stat
+    for name, count in nlinks.items():
+        ino = int(out.files[name].rsplit("-", 1)[1])
+        if count > out.names_of[ino]:
             out.refused[name] = Refused(HARDLINK, out.files.pop(name))
     return out
-
-
-def _links(path: Path) -> int:
-    try:
-        return path.lstat().st_nlink
-    except FileNotFoundError:
-        return 1
 
 
 #: how item files are opened for reading (``os.open``; tests inject errors here, as root

@@ -30,6 +30,15 @@ class ReadsMixin(StoreBase):
             return {r.remote_id: link(r) for r in rows}
 
     @guarded
+    def link_versions(self, spoke_id: str) -> dict[str, str]:
+        """Remote id → remote version of every link of the spoke (two columns, no join:
+        what a listing compares against)."""
+        with self._read() as conn:
+            rows = conn.execute(select(m.links.c.remote_id, m.links.c.remote_version)
+                                .where(m.links.c.spoke_id == spoke_id))
+            return {r.remote_id: r.remote_version for r in rows}
+
+    @guarded
     def links_for(
         self, spoke_id: str, *, remote_ids: Iterable[str] = (), uids: Iterable[str] = ()
     ) -> dict[str, Link]:

@@ -442,9 +442,9 @@ def test_no_change_poll_of_a_server_cursor_spoke_reads_no_links(store, monkeypat
         cursor.calendar.user_create(event(f"u{i}", f"Item {i}", day=1 + i % 28))
     loop.sync_all()
     calls = []
-    real_links = store.links
-    monkeypatch.setattr(store, "links", lambda spoke_id: calls.append(spoke_id) or
-                        real_links(spoke_id))
+    real_versions = store.link_versions
+    monkeypatch.setattr(store, "link_versions", lambda spoke_id: calls.append(spoke_id) or
+                        real_versions(spoke_id))
     assert loop.sync("cursor").ok
     assert calls == []
     assert loop.sync("listing").ok
