@@ -75,6 +75,8 @@ class SpokeStatus:
     last_error: Mapping[str, Any] | None
     halted_reason: str | None
     node_id: str | None = None
+    #: the node running it, as named in the cluster (cirahub-node label, else IP address)
+    node: str | None = None
     actor: str | None = None
     failures: int = 0
     #: the spoke's HaltInfo (cirahub.store.records) while halted or confirmed, else None

@@ -150,7 +150,7 @@ class Runtime:
         state: SpokeState
         if not s.enabled:
             state = SpokeState.DISABLED
-        elif live is None:
+        elif live is None or live["state"] == SpokeState.UNASSIGNED:  # no actor / node down
             state = SpokeState.UNASSIGNED
         elif live["state"] in (HostedState.RUNNING, HostedState.BACKOFF):
             state = SpokeState(live["state"])
@@ -164,7 +164,8 @@ class Runtime:
             linked_items=self.store.count_links(s.id),
             last_error=(live or {}).get("last_error") or s.last_error,
             halted_reason=s.halted_reason,
-            node_id=(live or {}).get("node_id"), actor=(live or {}).get("actor"),
+            node_id=(live or {}).get("node_id"), node=(live or {}).get("node") or None,
+            actor=(live or {}).get("actor"),
             failures=int((live or {}).get("failures", 0)), halt=s.halt,
         )
 

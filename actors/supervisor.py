@@ -30,9 +30,10 @@ from cirahub.actors.spoke import spoke_actor_class
 from cirahub.actors.summary import RunStatus, error_summary
 from cirahub.cluster.bootstrap import open_store
 from cirahub.cluster.names import SPOKE_ACTOR_PREFIX, hub_actor_name, named_actors
-from cirahub.cluster.placement import ActorReport, NoAnswer, Placement, spread
+from cirahub.cluster.placement import NODE_LABEL, ActorReport, NoAnswer, Placement, spread
 from cirahub.cluster.settings import Settings
 from cirahub.core.errors import CirahubError, NotFound
+from cirahub.core.states import SpokeState
 from cirahub.store.records import SpokeRecord
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,16 @@ def pinned(node_id: str | None, soft: bool) -> dict[str, Any]:
     return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=soft)}
 
 
+def waiting_status(spoke_id: str, hub_id: str, node: str) -> dict[str, Any]:
+    """The status of a pinned spoke whose node is not in the cluster: unassigned, with an
+    error saying so (it is not run elsewhere, so nothing is deleted meanwhile)."""
+    message = (f"the spoke runs only on node {node!r}, which is not in the cluster; it "
+               "resumes when that node (re)joins (nothing is deleted meanwhile)")
+    return {"spoke_id": spoke_id, "hub_id": hub_id, "state": str(SpokeState.UNASSIGNED),
+            "next_run_at": None, "failures": 0, "actor": None, "node_id": None, "node": None,
+            "last_error": {"code": "node_unavailable", "message": message, "node": node}}
+
+
 class RaySpokeActors:
     """:class:`~cirahub.cluster.placement.SpokeActors` on Ray: named detached actors, one
     NodeAffinity-pinned process each; handles are cached by name."""
@@ -69,9 +80,18 @@ class RaySpokeActors:
 
         self._ray, self._settings = ray, settings
         self.handles: dict[str, Any] = {}
+        #: node id → the name shown for it (its cirahub-node label, else its IP address)
+        self.node_names: dict[str, str] = {}
 
-    def alive_nodes(self) -> list[str]:
-        return sorted(n["NodeID"] for n in self._ray.nodes() if n.get("Alive"))
+    def alive_nodes(self) -> dict[str, frozenset[str]]:
+        out: dict[str, frozenset[str]] = {}
+        for node in self._ray.nodes():
+            if node.get("Alive"):
+                label = (node.get("Labels") or {}).get(NODE_LABEL)
+                names = {label, node.get("NodeManagerAddress")}
+                out[node["NodeID"]] = frozenset(n for n in names if n)
+                self.node_names[node["NodeID"]] = label or node.get("NodeManagerAddress") or ""
+        return out
 
     def existing(self) -> list[str]:
         ns = self._settings.namespace
@@ -270,7 +290,11 @@ class Supervisor:
         out: list[dict[str, Any]] = []
         for result in results:
             if isinstance(result, list):
-                out.extend(r for r in result if hub_id is None or r["hub_id"] == hub_id)
+                out.extend({**r, "node": self._spoke_actors.node_names.get(r.get("node_id") or "")}
+                           for r in result if hub_id is None or r["hub_id"] == hub_id)
+        for spoke_id, (spoke_hub, node) in self._placement.waiting.items():
+            if hub_id is None or spoke_hub == hub_id:
+                out.append(waiting_status(spoke_id, spoke_hub, node))
         return out
 
     async def hub_actors(self) -> list[dict[str, Any]]:

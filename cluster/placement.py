@@ -17,11 +17,18 @@ on with what is known):
 5. ``unassign`` — spokes hosted but disabled or removed are unassigned;
 6. ``actors`` — ``spoke_actors_per_node`` actors on every alive node, more when the spokes
    exceed ``max_spokes_per_actor`` per actor;
-7. ``assign`` — every enabled, unhosted spoke goes to the least loaded actor;
+7. ``assign`` — every enabled, unhosted spoke goes to the least loaded actor; a *pinned*
+   spoke (config key :data:`NODE_KEY`, e.g. a vdir folder that exists on one machine only)
+   only to an actor on the node of that name, and while no such node is alive it stays
+   unhosted and is listed in :attr:`Placement.waiting` (it is never moved elsewhere, where its
+   calendar would look empty);
 8. ``rebalance`` — an actor holding more than its fair share (plus :data:`REBALANCE_SLACK`)
-   gives spokes back; they are assigned elsewhere once it has stopped them (a spoke never
-   runs in two actors: an unassigned spoke stays "hosted" where it was until that actor no
-   longer reports it).
+   gives spokes back (never pinned ones); they are assigned elsewhere once it has stopped them
+   (a spoke never runs in two actors: an unassigned spoke stays "hosted" where it was until
+   that actor no longer reports it).
+
+A node's names (what a pin matches): its Ray label :data:`NODE_LABEL`
+(``ray start --labels cirahub-node=NAME``) and its IP address.
 """
 
 from __future__ import annotations
@@ -45,6 +52,10 @@ MAX_MISSES = 3
 STARTUP_GRACE = 120.0
 #: spokes an actor may hold above its fair share before some move
 REBALANCE_SLACK = 10
+#: spoke config key naming the node a spoke must run on (its calendar is local to that node)
+NODE_KEY = "node"
+#: Ray node label giving a node its cirahub name (``ray start --labels cirahub-node=NAME``)
+NODE_LABEL = "cirahub-node"
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,9 @@ class NoAnswer(Exception):
 class SpokeActors(Protocol):
     """The spoke actors as the placement drives them (Ray in production)."""
 
-    def alive_nodes(self) -> list[str]: ...
+    def alive_nodes(self) -> Mapping[str, frozenset[str]]:
+        """Alive node id → the names a pinned spoke may give for it (label, IP address)."""
+        ...
     def existing(self) -> list[str]:
         """Names of the spoke actors that exist (found by name)."""
         ...
@@ -119,7 +132,12 @@ class Placement:
         self.hosted: dict[str, str] = {}  # spoke id → spoke actor name (as last probed)
         #: hub id → its enabled spoke ids (as of the last topology read)
         self.hub_spokes: dict[str, list[str]] = {}
+        #: enabled pinned spoke id → the node name it must run on (last topology read)
+        self.pins: dict[str, str] = {}
+        #: pinned spoke id → (hub id, node name) of the spokes whose node is not alive
+        self.waiting: dict[str, tuple[str, str]] = {}
         self._nodes: list[str] = []
+        self._names: Mapping[str, frozenset[str]] = {}
 
     # --- the reconcile --------------------------------------------------------------------
 
@@ -163,7 +181,17 @@ class Placement:
     # --- phases ---------------------------------------------------------------------------
 
     def _read_nodes(self) -> None:
-        self._nodes = sorted(self._actors.alive_nodes())
+        self._names = dict(self._actors.alive_nodes())
+        self._nodes = sorted(self._names)
+
+    def _fits(self, name: str, spoke_id: str) -> bool:
+        """Whether spoke actor ``name`` may host ``spoke_id`` (its pin, if any, names the
+        actor's node)."""
+        pin = self.pins.get(spoke_id)
+        if pin is None:
+            return True
+        node = self.known[name].node if name in self.known else None
+        return node is not None and pin in self._names.get(node, frozenset())
 
     def _discover(self) -> None:
         for name in self._actors.existing():
@@ -210,7 +238,9 @@ class Placement:
             log.debug("killing spoke actor %s failed", name, exc_info=True)
 
     def _desired(self) -> dict[str, str]:
-        desired = {s.id: s.hub_id for s in self._store.list_spokes() if s.enabled}
+        spokes = [s for s in self._store.list_spokes() if s.enabled]
+        desired = {s.id: s.hub_id for s in spokes}
+        self.pins = {s.id: str(s.config[NODE_KEY]) for s in spokes if s.config.get(NODE_KEY)}
         self.hub_spokes = {}
         for spoke_id, hub_id in desired.items():
             self.hub_spokes.setdefault(hub_id, []).append(spoke_id)
@@ -220,7 +250,10 @@ class Placement:
                                  report: ReconcileReport) -> None:
         plan: dict[str, list[str]] = {}
         for spoke_id, name in self.hosted.items():
-            if spoke_id not in desired:
+            # hosted on a node its (changed) pin no longer names: moved like a removed one
+            misplaced = (name in self.known and self.known[name].node is not None
+                         and not self._fits(name, spoke_id))
+            if spoke_id not in desired or misplaced:
                 plan.setdefault(name, []).append(spoke_id)
         done = await self._actors.unassign(plan) if plan else set()
         for name in done:
@@ -259,12 +292,17 @@ class Placement:
                               report: ReconcileReport) -> None:
         load = self._load()
         plan: dict[str, list[tuple[str, str]]] = {}
+        self.waiting = {}
         for spoke_id, hub_id in desired.items():
             if spoke_id in self.hosted or not load:
                 continue
-            name = min(load, key=lambda a: (load[a], a))
+            fitting = [a for a in load if self._fits(a, spoke_id)]
+            if not fitting:  # only a pinned spoke fits nowhere: its node is not alive
+                self.waiting[spoke_id] = (hub_id, self.pins.get(spoke_id, ""))
+                continue
+            name = min(fitting, key=lambda a: (load[a], a))
             if load[name] >= self._settings.max_spokes_per_actor:
-                break
+                continue
             load[name] += 1
             plan.setdefault(name, []).append((spoke_id, hub_id))
         done = await self._actors.assign(plan) if plan else set()
@@ -282,7 +320,8 @@ class Placement:
         for name, n in load.items():
             extra = n - fair
             if extra > REBALANCE_SLACK:
-                mine = sorted(s for s, a in self.hosted.items() if a == name)
+                mine = sorted(s for s, a in self.hosted.items()
+                              if a == name and s not in self.pins)
                 plan[name] = mine[:extra]
         done = await self._actors.unassign(plan) if plan else set()
         # The moved spokes stay "hosted" by their actor until it reports them gone (they

@@ -287,7 +287,7 @@ def _refused(name: str, refused: Refused) -> RemoteItem:
 
 # --- registration ----------------------------------------------------------------------------
 
-_CONFIG_KEYS = {"path", "create", "extension"}
+_CONFIG_KEYS = {"path", "create", "extension", "node"}
 
 
 def validate(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -304,7 +304,15 @@ def validate(config: Mapping[str, Any]) -> dict[str, Any]:
     ext = config.get("extension", ".ics")
     if not isinstance(ext, str) or not re.fullmatch(r"\.[A-Za-z0-9]{1,16}", ext):
         raise InvalidInput("'extension' must look like '.ics'", key="extension")
-    return {"path": os.path.abspath(os.path.expanduser(path)), "create": create, "extension": ext}
+    out: dict[str, Any] = {"path": os.path.abspath(os.path.expanduser(path)), "create": create,
+                           "extension": ext}
+    node = config.get("node")
+    if node is not None and node != "":
+        if not isinstance(node, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,252}", node):
+            raise InvalidInput("'node' must be a node name (letters, digits, . _ : -)",
+                               key="node")
+        out["node"] = node
+    return out
 
 
 def open_vdir(config: Mapping[str, Any], secret: str | None = None) -> VdirConnector:

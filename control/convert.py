@@ -207,6 +207,7 @@ def status_to_pb(status: Any) -> pb.SpokeStatus:
         hub=status.hub, spoke=status.name, kind=status.kind, state=str(status.state),
         enabled=status.enabled, item_count=int(status.linked_items or 0),
         halted=bool(status.halted_reason), halted_reason=status.halted_reason or "",
+        node=getattr(status, "node", None) or "",
     )
     if status.last_run:
         msg.last_run.CopyFrom(run_to_pb(status.last_run, status.hub, status.name))

@@ -10,6 +10,8 @@ KIND = SpokeKind(
     fields=(
         ConfigField("path", "the folder of .ics files (created if missing)", required=True,
                     type=FieldType.PATH),
+        ConfigField("node", "cluster: the node the folder is on (its cirahub-node label or "
+                    "IP address); the spoke runs only there", metavar="NAME"),
     ),
     factory="cirahub.connectors.vdir:open_vdir",
     validate="cirahub.connectors.vdir:validate",

@@ -44,9 +44,10 @@ class FakeSpokeActors:
         if method in self.fail:
             raise RuntimeError(f"{method} is broken")
 
-    def alive_nodes(self) -> list[str]:
+    def alive_nodes(self) -> dict[str, frozenset[str]]:
         self._check("alive_nodes")
-        return list(self.nodes)
+        # a node answers to its id and to its label (here: "label-" + id)
+        return {n: frozenset({n, f"label-{n}"}) for n in self.nodes}
 
     def existing(self) -> list[str]:
         return list(self.actors)
@@ -219,6 +220,55 @@ def test_disabled_spokes_are_unassigned(store: Any) -> None:
     w.actors.finish_stopping()
     w.reconcile()
     assert set(w.hosts()) == set(ids[1:])
+
+
+def _pinned(w: World, name: str, node: str, hub: str = "team") -> str:
+    if not any(h.name == hub for h in w.store.list_hubs()):
+        w.store.create_hub(hub)
+    return str(w.store.add_spoke(hub, name, "vdir", {"path": f"/srv/{name}", "node": node}).id)
+
+
+def test_pinned_spokes_run_only_on_their_node_and_wait_while_it_is_down(store: Any) -> None:
+    w = make_world(store, ["node-a", "node-b"])
+    free = w.add_spokes(4)
+    on_b = _pinned(w, "folder-b", "label-node-b")  # by label
+    on_a = _pinned(w, "folder-a", "node-a")  # by the node's own name (an IP address in Ray)
+    w.reconcile()
+    node_of = {s: w.actors.actors[n].node for s, n in w.hosts().items()}
+    assert node_of[on_b] == "node-b" and node_of[on_a] == "node-a"
+    assert w.placement.waiting == {}
+
+    w.actors.nodes = ["node-a"]  # node-b is gone: its free spokes move, its pinned one waits
+    w.reconcile()
+    assert set(w.hosts()) == {*free, on_a}
+    hub_id = w.store.list_spokes()[0].hub_id
+    assert w.placement.waiting == {on_b: (hub_id, "label-node-b")}
+
+    w.actors.nodes = ["node-a", "node-b"]  # it is back (or replaced): the pinned spoke returns
+    w.reconcile()
+    assert {w.actors.actors[n].node for s, n in w.hosts().items() if s == on_b} == {"node-b"}
+    assert w.placement.waiting == {}
+
+
+def test_pinned_spokes_are_not_rebalanced_away(store: Any) -> None:
+    w = make_world(store, ["node-a"])
+    pinned = [_pinned(w, f"folder-{i}", "node-a") for i in range(30)]
+    w.reconcile()
+    w.actors.nodes = ["node-a", "node-b"]
+    assert w.reconcile().moved == 0  # 30 > fair share + slack, but none may leave node-a
+    assert {w.actors.actors[n].node for n in w.hosts().values()} == {"node-a"}
+    assert set(w.hosts()) == set(pinned)
+
+
+def test_a_spoke_pinned_elsewhere_moves_there(store: Any) -> None:
+    w = make_world(store, ["node-a", "node-b"])
+    spoke = _pinned(w, "folder", "node-a")
+    w.reconcile()
+    store.update_spoke(spoke, config={"path": "/srv/folder", "node": "node-b"})
+    assert w.reconcile().unassigned == 1  # stopped on node-a first (never in two actors)
+    w.actors.finish_stopping()
+    w.reconcile()
+    assert [w.actors.actors[n].node for n in w.hosts().values()] == ["node-b"]
 
 
 class BrokenStore:

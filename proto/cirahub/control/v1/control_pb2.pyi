@@ -269,15 +269,22 @@ class VdirConfig(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PATH_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
     path: _builtins.str
+    node: _builtins.str
+    """cluster: the node the folder is on (its `cirahub-node` Ray label or IP address); the
+    spoke runs only there, and waits (unassigned, nothing deleted) while that node is down.
+    Empty = any node (a folder every node sees, or a single machine).
+    """
     def __init__(
         self,
         *,
         path: _builtins.str = ...,
+        node: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["path", b"path"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["node", b"node", "path", b"path"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1556,6 +1563,7 @@ class SpokeStatus(_message.Message):
     HALTED_FIELD_NUMBER: _builtins.int
     HALTED_REASON_FIELD_NUMBER: _builtins.int
     HALT_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
     hub: _builtins.str
     spoke: _builtins.str
     kind: _builtins.str
@@ -1566,6 +1574,10 @@ class SpokeStatus(_message.Message):
     halted: _builtins.bool
     """waits for ConfirmDeletes or RestoreSpoke"""
     halted_reason: _builtins.str
+    node: _builtins.str
+    """the cluster node running it (its cirahub-node label, else its IP address); empty while
+    unassigned
+    """
     @_builtins.property
     def last_run(self) -> Global___RunInfo: ...
     @_builtins.property
@@ -1589,10 +1601,11 @@ class SpokeStatus(_message.Message):
         halted: _builtins.bool = ...,
         halted_reason: _builtins.str = ...,
         halt: Global___Halt | None = ...,
+        node: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["halt", b"halt", "last_error", b"last_error", "last_run", b"last_run", "next_run", b"next_run"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "halt", b"halt", "halted", b"halted", "halted_reason", b"halted_reason", "hub", b"hub", "item_count", b"item_count", "kind", b"kind", "last_error", b"last_error", "last_run", b"last_run", "next_run", b"next_run", "spoke", b"spoke", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "halt", b"halt", "halted", b"halted", "halted_reason", b"halted_reason", "hub", b"hub", "item_count", b"item_count", "kind", b"kind", "last_error", b"last_error", "last_run", b"last_run", "next_run", b"next_run", "node", b"node", "spoke", b"spoke", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
