@@ -6,6 +6,8 @@ Guarantees:
   ``$CIRAHUB_MAX_RESPONSE_BYTES``) plus one chunk (:data:`CHUNK`): bodies are streamed and
   reading stops as soon as the cap is passed, raising :class:`ResponseTooLarge` naming the
   redacted URL and the limit;
+- sign-in answers (token endpoints, 401 challenges) are capped at :func:`small_cap` (1 MB);
+  a 401 is capped *lazily* (:func:`bound_later`), as NTLM needs its connection unread;
 - :func:`redact_url` drops userinfo and replaces a query string by ``?…``, so a feed's
   ``?token=…`` or a ``user:pw@`` never reaches a message, a run record or a log.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -110,13 +112,76 @@ def read_response(response: requests.Response, limit: int | None = None) -> byte
     return body
 
 
+#: sign-in answers (token endpoints, 401 challenges) are small; more is refused
+SMALL_ANSWER_BYTES = 1024 * 1024
+
+
+def small_cap() -> int:
+    """The cap for sign-in answers: 1 MB, or the general cap when that is lower."""
+    return min(SMALL_ANSWER_BYTES, max_response_bytes())
+
+
+def bound_later(response: requests.Response, limit: int | None = None) -> requests.Response:
+    """Cap whoever reads ``response`` later, reading nothing now: an auth handler (NTLM,
+    digest) reads a 401 challenge itself after looking at the connection, which must be
+    left as it is (NTLM's channel binding reads the server certificate from its socket).
+    A declared ``Content-Length`` over the cap is refused at once; a longer body raises
+    ResponseTooLarge from ``iter_content`` (and so from ``content``) once the cap is passed."""
+    cap = small_cap() if limit is None else limit
+    url = response.url or ""
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > cap:
+        response.close()
+        raise ResponseTooLarge(
+            f"the answer from {redact_url(url)} is larger than the limit of {cap} bytes",
+            url=redact_url(url), limit=cap, bytes_read=0)
+    original = response.iter_content
+
+    def iter_content(chunk_size: int | None = 1, decode_unicode: bool = False) -> Any:
+        try:
+            yield from read_bounded_iter(original(chunk_size, decode_unicode), url, cap)
+        except ResponseTooLarge:
+            response.close()
+            raise
+
+    response.iter_content = iter_content  # type: ignore[method-assign]
+    return response
+
+
+def read_bounded_iter(chunks: Iterable[Any], url: str, cap: int) -> Iterator[Any]:
+    """``chunks`` passed through, ResponseTooLarge once more than ``cap`` bytes arrived."""
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        METER.add(len(chunk))
+        if size > cap:
+            raise ResponseTooLarge(
+                f"the answer from {redact_url(url)} is larger than the limit of {cap} bytes "
+                f"(${_ENV})", url=redact_url(url), limit=cap, bytes_read=size)
+        yield chunk
+
+
 class BoundedAdapter(requests.adapters.HTTPAdapter):
     """A requests adapter whose answers are read within the cap before anyone sees them
-    (for clients that read ``response.content`` themselves, e.g. exchangelib)."""
+    (for clients that read ``response.content`` themselves, e.g. exchangelib); a 401
+    challenge is left unread for the auth handler, capped for when it reads it."""
 
     def build_response(self, req: Any, resp: Any) -> requests.Response:
         response = super().build_response(req, resp)
+        if response.status_code == 401:
+            return bound_later(response)
         read_response(response)
+        return response
+
+
+class ChallengeCappedAdapter(requests.adapters.HTTPAdapter):
+    """A requests adapter for clients that read (and cap) answers themselves after the
+    request: only 401 challenges, read by auth handlers before that, are capped here."""
+
+    def build_response(self, req: Any, resp: Any) -> requests.Response:
+        response = super().build_response(req, resp)
+        if response.status_code == 401:
+            bound_later(response)
         return response
 
 
@@ -125,8 +190,11 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "METER",
     "BoundedAdapter",
+    "ChallengeCappedAdapter",
+    "bound_later",
     "max_response_bytes",
     "read_bounded",
     "read_response",
     "redact_url",
+    "small_cap",
 ]

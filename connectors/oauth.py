@@ -45,6 +45,7 @@ import msal.authority
 import requests
 
 from cirahub.connectors import aadsts
+from cirahub.connectors.bounded import read_response, small_cap
 from cirahub.connectors.oauth_redact import LEAKY_LOGGERS, RedactTokens, redact
 from cirahub.connectors.oauth_settings import (
     DEFAULT_AUTHORITY,
@@ -121,7 +122,8 @@ def _certificate_credential(path: str, passphrase: str | None) -> dict[str, str]
 class _LoginSession(requests.Session):
     """The HTTP client msal uses: ``ca_file`` (when set) and the timeout apply to every
     request. requests would otherwise let ``$REQUESTS_CA_BUNDLE`` override a session's
-    ``verify`` (psf/requests#3829)."""
+    ``verify`` (psf/requests#3829). Every answer is read within :func:`small_cap` (1 MB):
+    a login endpoint can never make us hold more."""
 
     def __init__(self, ca_file: str | None, timeout: float) -> None:
         super().__init__()
@@ -133,7 +135,10 @@ class _LoginSession(requests.Session):
             kwargs["verify"] = self._ca_file
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self._timeout
-        return super().request(method, url, *args, **kwargs)
+        kwargs["stream"] = True  # read below within the sign-in cap (a token answer is small)
+        response = super().request(method, url, *args, **kwargs)
+        read_response(response, small_cap())
+        return response
 
 
 def _build_app(settings: OAuthSettings, secret: str | None) -> msal.ClientApplication:

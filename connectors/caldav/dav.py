@@ -7,6 +7,7 @@ Anything that is not the XML we asked for raises :class:`ProtocolError`.
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -167,31 +168,57 @@ def parse_xml(content: bytes, what: str) -> ET.Element:
 
 
 def parse_multistatus(content: bytes, what: str = "multistatus") -> MultiStatus:
-    """Parse a 207 body. Raises ProtocolError when it is not a DAV multistatus."""
-    root = parse_xml(content, what)
-    if root.tag != tag(DAV, "multistatus"):
-        raise ProtocolError(f"{what}: expected a DAV multistatus", root=root.tag[:80])
-    responses = []
-    for element in root.findall(tag(DAV, "response")):
-        href_el = element.find(tag(DAV, "href"))
-        if href_el is None or not (href_el.text or "").strip():
-            raise ProtocolError(f"{what}: a response without href")
-        props: dict[str, ET.Element] = {}
-        for propstat in element.findall(tag(DAV, "propstat")):
-            code = status_code(propstat.findtext(tag(DAV, "status")))
-            prop = propstat.find(tag(DAV, "prop"))
-            if code is not None and 200 <= code < 300 and prop is not None:
-                for child in prop:
-                    props[child.tag] = child
-        responses.append(
-            DavResponse(
-                href=normalize_href(href_el.text or ""),
-                status=status_code(element.findtext(tag(DAV, "status"))),
-                props=props,
-            )
-        )
-    token = root.findtext(tag(DAV, "sync-token"))
-    return MultiStatus(tuple(responses), token.strip() if token else None)
+    """Parse a 207 body. Raises ProtocolError when it is not a DAV multistatus.
+
+    Read incrementally (``iterparse`` with defusedxml's protections: no entity declarations,
+    no external references): each ``<response>`` is turned into a :class:`DavResponse` and
+    dropped from the tree as soon as it ends, so a 50 MB answer never becomes a 50 MB tree
+    beside the properties kept."""
+    responses: list[DavResponse] = []
+    token: str | None = None
+    depth = 0
+    root: ET.Element | None = None
+    try:
+        for event, element in SafeET.iterparse(io.BytesIO(content), events=("start", "end")):
+            if event == "start":
+                depth += 1
+                if root is None:
+                    root = element
+                    if element.tag != tag(DAV, "multistatus"):
+                        raise ProtocolError(f"{what}: expected a DAV multistatus",
+                                            root=element.tag[:80])
+                continue
+            depth -= 1
+            if depth != 1:
+                continue
+            if element.tag == tag(DAV, "response"):
+                responses.append(_response(element, what))
+            elif element.tag == tag(DAV, "sync-token"):
+                token = (element.text or "").strip() or None
+            root.remove(element)  # type: ignore[union-attr] # done with it: free the subtree
+    except ET.ParseError as exc:
+        raise ProtocolError(f"{what}: the server sent malformed XML", error=str(exc)) from None
+    except defusedxml.DefusedXmlException as exc:
+        raise ProtocolError(f"{what}: the server sent XML with entity declarations or "
+                            "external references (refused)", error=type(exc).__name__) from None
+    if root is None:
+        raise ProtocolError(f"{what}: the server sent malformed XML", error="no element found")
+    return MultiStatus(tuple(responses), token)
+
+
+def _response(element: ET.Element, what: str) -> DavResponse:
+    href_el = element.find(tag(DAV, "href"))
+    if href_el is None or not (href_el.text or "").strip():
+        raise ProtocolError(f"{what}: a response without href")
+    props: dict[str, ET.Element] = {}
+    for propstat in element.findall(tag(DAV, "propstat")):
+        code = status_code(propstat.findtext(tag(DAV, "status")))
+        prop = propstat.find(tag(DAV, "prop"))
+        if code is not None and 200 <= code < 300 and prop is not None:
+            for child in prop:
+                props[child.tag] = child
+    return DavResponse(href=normalize_href(href_el.text or ""),
+                       status=status_code(element.findtext(tag(DAV, "status"))), props=props)
 
 
 def error_conditions(content: bytes) -> frozenset[str]:

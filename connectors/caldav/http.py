@@ -31,9 +31,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from cirahub.connectors.bounded import read_response, redact_url
+from cirahub.connectors.bounded import ChallengeCappedAdapter, read_response, redact_url
 from cirahub.core.errors import AuthError, ConfigError, TransientError
 
 #: statuses worth retrying: the server is busy or broken for a moment
@@ -94,7 +93,8 @@ class HttpClient:
             self.session.auth = (username, password or "")
         self.session.verify = verify_tls
         self.session.headers["User-Agent"] = "cirahub"
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(2, max_parallel))
+        # a 401 challenge may be read by an auth handler before we see the answer: capped too
+        adapter = ChallengeCappedAdapter(pool_connections=2, pool_maxsize=max(2, max_parallel))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.timeout = timeout

@@ -28,7 +28,7 @@ from exchangelib import (
 from exchangelib import errors as ews_errors
 from exchangelib.protocol import BaseProtocol
 
-from cirahub.connectors.bounded import read_response
+from cirahub.connectors.bounded import bound_later, read_response
 from cirahub.core.errors import (
     AuthError,
     CirahubError,
@@ -278,9 +278,11 @@ def install_bounded() -> None:
     def build_response(self: Any, req: Any, resp: Any) -> Any:
         response = base_build(self, req, resp)
         # a 401 is a sign-in challenge: NTLM's handshake (requests_ntlm) needs its connection
-        # and socket unread (channel binding reads the peer certificate from it)
-        if response.status_code != 401:
-            read_response(response)
+        # and socket unread (channel binding reads the peer certificate from it): it is capped
+        # for when the handler reads it
+        if response.status_code == 401:
+            return bound_later(response)
+        read_response(response)
         return response
 
     BaseProtocol.HTTP_ADAPTER_CLS = type("BoundedEwsAdapter", (current,), {

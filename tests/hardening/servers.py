@@ -9,16 +9,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class _Hostile(BaseHTTPRequestHandler):
-    """GET/POST/PROPFIND/REPORT answer 200 with a body that never ends (``/endless``) or a
-    fixed body set on the server (any other path)."""
+    """GET/POST/PROPFIND/REPORT answer 200 with a body that never ends (``/endless``), 401
+    with an NTLM challenge whose body never ends (``/challenge``), or a fixed body set on
+    the server (any other path)."""
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
         server: HostileServer = self.server  # type: ignore[assignment]
-        if self.path.startswith("/endless"):
-            self.send_response(200)
+        if self.path.startswith(("/endless", "/challenge")):
+            if self.path.startswith("/challenge"):  # a sign-in challenge that never ends
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", "NTLM")
+            else:
+                self.send_response(200)
             self.send_header("Content-Type", server.content_type)
             self.end_headers()
             chunk = b"X" * 65536
