@@ -9,7 +9,7 @@ learns nothing about the token, and the token is never logged.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +48,19 @@ def token_matches(metadata: Iterable[tuple[str, Any]] | None, token: str) -> boo
 
 
 def _deny(message: str, streaming: bool) -> Callable[..., Any]:
-    def unary(request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+    async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
 
-    def stream(request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+    async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
         yield  # pragma: no cover - abort raises
 
     return stream if streaming else unary
 
 
-class TokenInterceptor(grpc.ServerInterceptor):
-    """Rejects every call without the right bearer token with UNAUTHENTICATED."""
+class TokenInterceptor(grpc.aio.ServerInterceptor):
+    """Rejects every call without the right bearer token with UNAUTHENTICATED (the asyncio
+    server's interceptor; checking a header costs no thread)."""
 
     def __init__(self, token: str, open_prefixes: tuple[str, ...] = OPEN_PREFIXES) -> None:
         if not token:
@@ -70,17 +71,18 @@ class TokenInterceptor(grpc.ServerInterceptor):
     def __repr__(self) -> str:
         return "TokenInterceptor(<token hidden>)"
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails],
+                               Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         method = details.method or ""
         if method.startswith(self._open) or token_matches(details.invocation_metadata, self._token):
-            return continuation(details)
-        handler = continuation(details)
+            return await continuation(details)
+        handler = await continuation(details)
         if handler is None:
-            return None
+            return None  # an unknown method: UNIMPLEMENTED
         has_header = any(k.lower() == HEADER for k, _ in details.invocation_metadata or ())
         message = ("wrong control token" if has_header else
                    "missing control token (metadata 'authorization: Bearer <token>')")

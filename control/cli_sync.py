@@ -12,7 +12,7 @@ from cirahub.control import render, runlog
 from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options
 from cirahub.control.cli_halt import halt_lines
 from cirahub.control.errors import INTERRUPTED, ExitCode
-from cirahub.core.limits import MAX_LIMIT
+from cirahub.core.limits import MAX_LIMIT, MAX_STREAMS
 from cirahub.core.states import SpokeState
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
@@ -264,9 +264,13 @@ def events(hub: str, since: str, conn: Conn) -> None:
               type=click.Choice(["text", "json"]),
               help="Log lines as text (key=value) or one JSON object each "
                    "[env CIRAHUB_LOG_FORMAT].")
+@click.option("--max-streams", default=MAX_STREAMS, show_default=True,
+              envvar="CIRAHUB_MAX_STREAMS", type=click.IntRange(1, 100_000),
+              help="Open sync-progress and event streams allowed at once; one more is "
+                   "refused (exit 10 for the client) [env CIRAHUB_MAX_STREAMS].")
 def server(data_dir: str | None, listen: str | None, ray_address: str | None, db: str | None,
            tls_cert: str | None, tls_key: str | None, log_level: str, log_format: str = "text",
-           http_listen: str | None = None) -> None:
+           http_listen: str | None = None, max_streams: int = MAX_STREAMS) -> None:
     """Run the control plane (and the sync runtime) until interrupted.
 
     The control token is created on first start in DATA_DIR/control.token (mode 0600);
@@ -290,7 +294,7 @@ def server(data_dir: str | None, listen: str | None, ray_address: str | None, db
         click.echo(f"cirahub control plane listening on {host}:{port}"
                    f"{' (TLS)' if tls else ''}; data folder {settings.data_dir}", err=True)
 
-    serve(settings, tls, ready=ready, http_listen=http_listen)
+    serve(settings, tls, ready=ready, http_listen=http_listen, max_streams=max_streams)
 
 
 def _register_demo() -> None:

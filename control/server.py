@@ -12,6 +12,7 @@ the address is not loopback (the token would travel in clear).
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import ipaddress
 import logging
@@ -19,11 +20,10 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
-from concurrent import futures
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -34,6 +34,7 @@ from cirahub.control.runlog import RunLogger
 from cirahub.control.serverlock import DataFolderLock
 from cirahub.control.servicer import ControlServicer
 from cirahub.core.errors import InUse, InvalidInput, StoreError
+from cirahub.core.limits import MAX_STREAMS
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
 from cirahub.store.files import checkpoint, private_dir, private_files
@@ -41,8 +42,7 @@ from cirahub.store.files import checkpoint, private_dir, private_files
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ControlService"].full_name
-#: worker threads; each open SyncNow / WatchEvents stream holds one
-MAX_WORKERS = 32
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -85,25 +85,72 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class GrpcServer:
+    """The asyncio gRPC server, running on its own event loop thread (the caller's thread
+    stays free: :func:`serve` waits for signals, tests and the demo go on). ``stop(grace)``
+    returns an event set once the server stopped."""
+
+    def __init__(self, servicer: ControlServicer) -> None:
+        self.servicer = servicer
+        self.loop = asyncio.new_event_loop()
+        self.server: grpc.aio.Server | None = None
+        self._thread = threading.Thread(target=self.loop.run_forever, name="cirahub-grpc-loop",
+                                        daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the server's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self, grace: float | None = None) -> threading.Event:
+        done = threading.Event()
+
+        async def _stop() -> None:
+            if self.server is not None:
+                await self.server.stop(grace)
+
+        def _finished(_: Any) -> None:
+            self.servicer.close()
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            done.set()
+
+        asyncio.run_coroutine_threadsafe(_stop(), self.loop).add_done_callback(_finished)
+        return done
+
+
 def create_server(
     runtime: Any, listen: str, token: str, tls: TlsConfig | None = None,
-    *, max_workers: int = MAX_WORKERS,
-) -> tuple[grpc.Server, int]:
+    *, max_streams: int = MAX_STREAMS,
+) -> tuple[GrpcServer, int]:
     """A started gRPC server for ``runtime`` on ``listen`` and the port it bound (useful
-    with port 0). Raises InvalidInput for a bad address or one that cannot be bound."""
+    with port 0). Raises InvalidInput for a bad address or one that cannot be bound. Open
+    streams (SyncNow, WatchEvents) beyond ``max_streams`` get RESOURCE_EXHAUSTED."""
     host, port = split_address(listen)
     if tls is None and not is_loopback(host):
         log.warning("listening on %s without TLS: the control token travels in clear; "
                     "use --tls-cert/--tls-key", listen)
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cirahub-grpc"),
+    handle = GrpcServer(ControlServicer(runtime, max_streams=max_streams))
+    try:
+        bound = handle.run(_start(handle, host, port, listen, token, tls))
+    except BaseException:
+        handle.stop(0).wait(10)
+        raise
+    log.info("cirahub control plane listening on %s:%d%s (at most %d open streams)", host,
+             bound, " (TLS)" if tls else "", max_streams)
+    return handle, bound
+
+
+async def _start(handle: GrpcServer, host: str, port: int, listen: str, token: str,
+                 tls: TlsConfig | None) -> int:
+    server = grpc.aio.server(
         interceptors=[TokenInterceptor(token)],
         # Without this, gRPC binds with SO_REUSEPORT: a second server on the same port starts
         # silently and the kernel splits the clients' connections between the two.
         options=[("grpc.so_reuseport", 0)],
     )
-    pb_grpc.add_ControlServiceServicer_to_server(ControlServicer(runtime), server)
-    health_servicer = health.HealthServicer()
+    handle.server = server
+    pb_grpc.add_ControlServiceServicer_to_server(handle.servicer, server)  # type: ignore[arg-type]
+    health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -119,12 +166,10 @@ def create_server(
     if not bound:
         raise (_bind_error(host, port, listen)
                or InvalidInput(f"cannot listen on {listen}", field="listen"))
-    server.start()
+    await server.start()
     for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("cirahub control plane listening on %s:%d%s", host, bound,
-             " (TLS)" if tls else "")
-    return server, bound
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return bound
 
 
 def check_free(listen: str) -> None:
@@ -189,7 +234,7 @@ def remove_address(path: Path, written: str) -> None:
 def serve(
     settings: Any, tls: TlsConfig | None = None,
     ready: Callable[[str, int], None] | None = None, stop: threading.Event | None = None,
-    http_listen: str | None = None,
+    http_listen: str | None = None, max_streams: int = MAX_STREAMS,
 ) -> None:
     """Runs the control plane until SIGINT/SIGTERM (or ``stop`` is set): locks the data folder
     (InUse when another server holds it), makes it private, starts the runtime, creates the
@@ -197,7 +242,8 @@ def serve(
     publishes the address. ``ready(host, port)`` is called once it listens. On a clean stop
     the SQLite store is checkpointed, so ``cirahub.db`` alone holds everything. The console,
     ``/metrics`` and the health endpoints listen on ``http_listen`` (see
-    :func:`cirahub.control.http.start_console`: None is the default address, "off" none)."""
+    :func:`cirahub.control.http.start_console`: None is the default address, "off" none).
+    At most ``max_streams`` SyncNow / WatchEvents streams are open at once."""
     from cirahub.actors.runtime import Runtime
 
     private_dir(settings.data_dir)
@@ -211,7 +257,8 @@ def serve(
         runtime = Runtime.start(settings)
         runs = RunLogger(runtime).start()  # the runs, halts, ... of the actors, on our log
         try:
-            _listen_until_stopped(runtime, settings, token, tls, lock, ready, stop, http_listen)
+            _listen_until_stopped(runtime, settings, token, tls, lock, ready, stop, http_listen,
+                                  max_streams)
         finally:
             runs.stop()
             db = runtime.store.sqlite_file
@@ -229,13 +276,14 @@ def serve(
 def _listen_until_stopped(
     runtime: Any, settings: Any, token: str, tls: TlsConfig | None, lock: DataFolderLock,
     ready: Callable[[str, int], None] | None, stop: threading.Event | None,
-    http_listen: str | None = None,
+    http_listen: str | None = None, max_streams: int = MAX_STREAMS,
 ) -> None:
     from cirahub.control.http import start_console
 
     host, _ = split_address(settings.listen)
     stop = stop or threading.Event()
-    server, port = create_server(runtime, settings.listen, token, tls)
+    server, port = create_server(runtime, settings.listen, token, tls,
+                                 max_streams=max_streams)
     try:
         console = start_console(runtime, http_listen, token, settings.data_dir, tls)
     except BaseException:

@@ -1,4 +1,6 @@
-"""The gRPC servicer: parse the request, call a handler, build the response, map errors.
+"""The gRPC servicer (asyncio): parse the request, call a handler, build the response, map
+errors. Blocking handler calls run in a bounded pool, streams on the loop (see
+:mod:`cirahub.control.streams`): an open stream holds no thread.
 
 Every method is wrapped so that a :class:`CirahubError` becomes its status code (see
 :mod:`cirahub.control.errors`) with a message naming what was wrong, and any other exception
@@ -8,68 +10,49 @@ request secrets: they are not logged, and errors are built without them).
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import logging
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
-
-import grpc
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from cirahub.control import apply as topology
 from cirahub.control import convert as cv
-from cirahub.control.errors import status_for, trailing_metadata
-from cirahub.control.handlers import Handlers, RuntimeLike
+from cirahub.control.handlers import Handlers, Names, RuntimeLike
 from cirahub.control.paging import Page
 from cirahub.control.runlog import config_change
+from cirahub.control.streams import EventFanout, StreamGate, iterate_in, streaming, unary
 from cirahub.control.syncing import HubOutcome
-from cirahub.core.errors import CirahubError
+from cirahub.core.errors import InvalidInput
+from cirahub.core.limits import MAX_STREAMS
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
-#: seconds one WatchEvents poll waits for new events before checking the client is still there
-EVENT_POLL = 1.0
-
-
-def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
-    if isinstance(exc, CirahubError):
-        context.set_trailing_metadata(trailing_metadata(exc))
-        context.abort(status_for(exc), exc.message)
-    log.error("%s failed unexpectedly: %s", method, type(exc).__name__, exc_info=exc)
-    context.abort(grpc.StatusCode.INTERNAL,
-                  f"internal error in {method} ({type(exc).__name__}); see the server log")
-
-
-def unary(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            return fn(self, request, context)
-        except Exception as exc:
-            _abort(context, exc, fn.__name__)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def streaming(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        try:
-            yield from fn(self, request, context)
-        except Exception as exc:
-            _abort(context, exc, fn.__name__)
-
-    return wrapper  # type: ignore[return-value]
+#: threads for blocking handler calls (unary bodies)
+MAX_WORKERS = 16
+#: threads stepping SyncNow streams (each step waits for the runs' next progress)
+STREAM_WORKERS = 32
 
 
 class ControlServicer(pb_grpc.ControlServiceServicer):
     """cirahub.control.v1.ControlService on one runtime."""
 
-    def __init__(self, runtime: RuntimeLike) -> None:
+    def __init__(self, runtime: RuntimeLike, *, max_streams: int = MAX_STREAMS,
+                 max_workers: int = MAX_WORKERS) -> None:
         self.h = Handlers(runtime)
+        self.pool = ThreadPoolExecutor(max_workers, thread_name_prefix="cirahub-rpc")
+        self.stream_pool = ThreadPoolExecutor(STREAM_WORKERS, thread_name_prefix="cirahub-sync")
+        self.gate = StreamGate(max_streams)
+        self.fanout = EventFanout(self.h.events, self.h.last_seq,
+                                  ThreadPoolExecutor(1, thread_name_prefix="cirahub-events"))
+        self._names: Names | None = None
+
+    def close(self) -> None:
+        """Stop the pools (calls still running in them finish first)."""
+        for pool in (self.pool, self.stream_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
 
     # --- hubs ----------------------------------------------------------------------------------
 
@@ -172,7 +155,12 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
     # --- sync ----------------------------------------------------------------------------------
 
     @streaming
-    def SyncNow(self, request: pb.SyncNowRequest, context: Any) -> Iterator[pb.SyncProgress]:
+    async def SyncNow(self, request: pb.SyncNowRequest,
+                      context: Any) -> AsyncIterator[pb.SyncProgress]:
+        async for message in iterate_in(self.stream_pool, self._sync_now(request)):
+            yield message
+
+    def _sync_now(self, request: pb.SyncNowRequest) -> Iterator[pb.SyncProgress]:
         names = self.h.names()
         results: dict[tuple[str, str], pb.SpokeResult] = {}
         outcomes: list[HubOutcome] = []
@@ -275,19 +263,47 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
     # --- events --------------------------------------------------------------------------------
 
     @streaming
-    def WatchEvents(self, request: pb.WatchEventsRequest, context: Any) -> Iterator[pb.Event]:
-        # 0: from now on (what `cirahubctl events` shows by default); < 0: every event kept
-        since = self.h.last_seq() if request.since == 0 else max(0, request.since)
-        names = self.h.names()
-        while context.is_active():
-            events = self.h.events(since, EVENT_POLL)
-            for event in events:
-                since = max(since, int(event.seq))
-                if event.hub_id not in names.hubs or event.spoke_id not in names.spokes:
-                    names = self.h.names()  # a hub or spoke added since
-                hub = names.hub(event.hub_id)
-                if request.hub and hub != request.hub:
-                    continue
-                yield cv.event_to_pb(event, hub, names.spoke(event.spoke_id))
-            if not events:
-                time.sleep(0)  # the runtime's events() already waited up to EVENT_POLL
+    async def WatchEvents(self, request: pb.WatchEventsRequest,
+                          context: Any) -> AsyncIterator[pb.Event]:
+        """Events from now on (``since`` 0), or after ``since`` (< 0: every event kept) and
+        then on. Costs no thread while waiting: every stream reads the one
+        :class:`EventFanout`."""
+        loop = asyncio.get_running_loop()
+        queue = self.fanout.subscribe()  # first: nothing polled from here on is missed
+        try:
+            last = 0
+            if request.since != 0:
+                last = max(0, request.since)
+                while True:
+                    batch = await loop.run_in_executor(self.pool, self.h.events, last, 0.0)
+                    if not batch:
+                        break
+                    for event in batch:
+                        last = max(last, int(event.seq))
+                        message = await self._event_message(event, request.hub)
+                        if message is not None:
+                            yield message
+            while True:
+                event = await queue.get()
+                if event is None:
+                    raise InvalidInput("this client read events too slowly and was cut off; "
+                                       "follow again with --since", field="since")
+                if int(event.seq) <= last:
+                    continue  # replayed already
+                last = int(event.seq)
+                message = await self._event_message(event, request.hub)
+                if message is not None:
+                    yield message
+        finally:
+            self.fanout.unsubscribe(queue)
+
+    async def _event_message(self, event: Any, hub_filter: str) -> pb.Event | None:
+        names = self._names
+        if names is None or event.hub_id not in names.hubs or event.spoke_id not in names.spokes:
+            # a hub or spoke added since (or none known yet)
+            names = self._names = await asyncio.get_running_loop().run_in_executor(
+                self.pool, self.h.names)
+        hub = names.hub(event.hub_id)
+        if hub_filter and hub != hub_filter:
+            return None
+        return cv.event_to_pb(event, hub, names.spoke(event.spoke_id))

@@ -35,6 +35,8 @@ MAX_PAGE = 500
 DEFAULT_PAGE = 100
 #: most entries a ``limit`` (runs, conflicts) may ask for over all pages
 MAX_LIMIT = 10000
+#: open server streams (SyncNow, WatchEvents) at once by default (``--max-streams``)
+MAX_STREAMS = 200
 #: characters of a rejected value repeated in an error message
 SHOWN = 40
 

@@ -1,7 +1,8 @@
-"""Loopback HTTP servers for hostile-input tests: an endless body, a fixed body."""
+"""Loopback servers for hostile-input tests: an endless body, a fixed body, silence."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,3 +76,31 @@ def hostile_server() -> Iterator[HostileServer]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+class SilentServer:
+    """Accepts TCP connections on loopback and never answers (a feed that hangs)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.stop.set()
+        for conn in self.held:
+            conn.close()
+        self.sock.close()

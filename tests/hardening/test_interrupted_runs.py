@@ -10,9 +10,7 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,36 +22,9 @@ from cirahub.connectors.vdir_fs import STALE_TEMP_SECONDS
 from cirahub.core.errors import WriterFenced
 from cirahub.store import Store
 from tests.control.conftest import CTL, Server, start_server, stop_server
+from tests.hardening.servers import SilentServer
 
 WAIT = 120.0
-
-
-class SilentServer:
-    """Accepts TCP connections on loopback and never answers (a feed that hangs)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self.stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.stop.set()
-        for conn in self.held:
-            conn.close()
-        self.sock.close()
 
 
 @pytest.fixture
