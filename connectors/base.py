@@ -22,6 +22,7 @@ Guarantees every connector gives (checked by ``tests/contract``):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -107,14 +108,36 @@ class BaseConnector:
     kind: ClassVar[str] = "base"
     capabilities: Capabilities = Capabilities()
 
+    #: how many writes to *different* items may be in flight at once (a kind over a network
+    #: sets its connection limit; 1: one after the other)
+    write_parallel: int = 1
+
     def write_many(self, writes: Sequence[Write]) -> list[WriteOutcome]:
-        out: list[WriteOutcome] = []
+        """Every write's outcome, in input order. With :attr:`write_parallel` > 1, writes to
+        different items run at once (up to that many); writes to one item keep their order
+        (a batch is cut into waves in which each item appears once)."""
+        if self.write_parallel <= 1 or len(writes) < 2:
+            return [self._outcome(w) for w in writes]
+        waves: list[list[Write]] = [[]]
+        seen: set[str] = set()
         for w in writes:
-            try:
-                out.append(self._write_one(w))
-            except CirahubError as exc:
-                out.append(exc)
+            key = w.remote_id or f"create:{w.item.uid if w.item is not None else w.hub_item_id}"
+            if key in seen:
+                waves.append([])
+                seen = set()
+            waves[-1].append(w)
+            seen.add(key)
+        out: list[WriteOutcome] = []
+        with ThreadPoolExecutor(min(self.write_parallel, len(writes))) as pool:
+            for wave in waves:
+                out.extend(pool.map(self._outcome, wave))
         return out
+
+    def _outcome(self, w: Write) -> WriteOutcome:
+        try:
+            return self._write_one(w)
+        except CirahubError as exc:
+            return exc
 
     def _write_one(self, w: Write) -> WriteResult:
         if w.op == "create":

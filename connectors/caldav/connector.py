@@ -34,7 +34,7 @@ from typing import ClassVar
 
 import requests
 
-from cirahub.connectors.base import BaseConnector, WriteResult
+from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
 from cirahub.connectors.caldav import dav
 from cirahub.connectors.caldav.config import CalDAVConfig
 from cirahub.connectors.caldav.discovery import (
@@ -54,6 +54,7 @@ from cirahub.connectors.caldav.syncing import (
 from cirahub.core import ical
 from cirahub.core.errors import (
     AuthError,
+    CirahubError,
     MalformedItem,
     PreconditionFailed,
     ProtocolError,
@@ -103,6 +104,7 @@ class CalDAVConnector(BaseConnector):
             retry=retry,
         )
         self.multiget_batch = multiget_batch
+        self.write_parallel = config.max_parallel  # PUTs of different items at once
         self._collection: Collection | None = None
         # CalDAV carries full iCalendar: nothing is lossy
         self.capabilities = Capabilities(unsupported_fields=frozenset(), incremental=True)
@@ -297,6 +299,13 @@ class CalDAVConnector(BaseConnector):
         return self._fetch([href], {}).get(href)
 
     # --- writing -------------------------------------------------------------------------
+
+    def write_many(self, writes: Sequence[Write]) -> list[WriteOutcome]:
+        try:
+            self.collection()  # discovered once, before writes run in parallel
+        except CirahubError as exc:
+            return [exc for _ in writes]
+        return super().write_many(writes)
 
     def create(self, item: Item, hub_item_id: str) -> WriteResult:
         """PUT with If-None-Match: * at ``<collection>/<safe uid>.ics``. The href follows from
