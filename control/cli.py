@@ -10,79 +10,43 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from cirahub.control import render
-from cirahub.control.client import Client, resolve
-from cirahub.control.errors import EXIT_CODE_HELP, INTERRUPTED, ClientError, ExitCode
+from cirahub.control import (
+    cli_apply,
+    cli_console,
+    cli_discover,
+    cli_halt,
+    cli_hub,
+    cli_ops,
+    cli_spoke,
+    cli_sync,
+)
+from cirahub.control.cli_common import (
+    CONTEXT,
+    EPILOG,
+    Conn,
+    connection_options,
+    merged,
+    path_arg,
+)
+from cirahub.control.completion import install
+from cirahub.control.demo import demo
+from cirahub.control.errors import INTERRUPTED, ClientError, ExitCode
 from cirahub.core.errors import CirahubError, InUse
-from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-EPILOG = "\b\nExit codes:\n" + EXIT_CODE_HELP
-
-
-@dataclass
-class Conn:
-    """Connection flags, given on the group and/or on the command (the command's win)."""
-
-    address: str | None = None
-    token: str | None = None
-    data_dir: str | None = None
-    ca_cert: str | None = None
-    server_name: str | None = None
-    json: bool = False
-
-    def client(self) -> Client:
-        return Client(resolve(self.address, self.token, self.data_dir, self.ca_cert,
-                              self.server_name))
-
-
-def _merge(ctx: click.Context, **given: Any) -> Conn:
-    conn: Conn = ctx.find_object(Conn) or Conn()
-    for key, value in given.items():
-        if value not in (None, False):
-            setattr(conn, key, value)
-    return conn
-
-
-def connection_options(fn: F) -> F:
-    """Adds the flags that reach a server; the command receives ``conn: Conn``."""
-    decorators = [
-        click.option("--address", envvar="CIRAHUB_ADDRESS", metavar="HOST:PORT",
-                     help="Server address [env CIRAHUB_ADDRESS; default: the address the "
-                          "local server published, else 127.0.0.1:7443]."),
-        click.option("--token", envvar="CIRAHUB_TOKEN", metavar="TOKEN",
-                     help="Control token [env CIRAHUB_TOKEN; default: read from the data "
-                          "folder]."),
-        click.option("--data-dir", envvar="CIRAHUB_DATA_DIR", metavar="DIR",
-                     help="The server's data folder, for its token and address "
-                          "[env CIRAHUB_DATA_DIR; default: the per-user folder]."),
-        click.option("--ca-cert", envvar="CIRAHUB_CA_CERT", metavar="FILE",
-                     help="Use TLS, trusting this CA certificate (PEM) [env CIRAHUB_CA_CERT]."),
-        click.option("--server-name", metavar="NAME", hidden=True,
-                     help="TLS server name to expect (when it differs from the address)."),
-        click.option("--json", "json_", is_flag=True, help="Print JSON for scripts."),
-    ]
-
-    def wrapper(*args: Any, address: Any, token: Any, data_dir: Any, ca_cert: Any,
-                server_name: Any, json_: bool, **kwargs: Any) -> Any:
-        conn = _merge(click.get_current_context(), address=address, token=token,
-                      data_dir=data_dir, ca_cert=ca_cert, server_name=server_name, json=json_)
-        return fn(*args, conn=conn, **kwargs)
-
-    wrapper.__name__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
-    for deco in reversed(decorators):
-        wrapper = deco(wrapper)
-    return wrapper  # type: ignore[return-value]
+#: kept importable from here for the commands' callers (scripts, tests)
+__all__ = [
+    "COMMANDS",
+    "CONTEXT",
+    "EPILOG",
+    "Conn",
+    "cli",
+    "connection_options",
+    "main",
+    "path_arg",
+]
 
 
 @click.group(context_settings=CONTEXT, epilog=EPILOG)
@@ -109,109 +73,31 @@ def cli(ctx: click.Context, address: str | None, token: str | None, data_dir: st
     Connection flags (--address, --token, --data-dir, --ca-cert, --json) are accepted before
     or after the command.
     """
-    ctx.obj = Conn(address, token, data_dir, ca_cert, None, json_)
+    # a caller may hand in a Conn (``main(conn=...)``, ``CliRunner.invoke(obj=...)``)
+    ctx.obj = merged(ctx.obj if isinstance(ctx.obj, Conn) else None, address=address,
+                     token=token, data_dir=data_dir, ca_cert=ca_cert, json=json_)
 
 
-# --- hubs --------------------------------------------------------------------------------------
+#: every command and group of ``cirahubctl`` (registered here, not as a side effect of an
+#: import or of :func:`main`; ``--help`` lists them sorted)
+COMMANDS: tuple[click.Command, ...] = (
+    cli_hub.hub, cli_spoke.spoke, cli_apply.apply_cmd, cli_sync.sync, cli_sync.status,
+    cli_sync.runs, cli_sync.conflicts, cli_sync.conflict, cli_sync.quarantine, cli_sync.events,
+    cli_halt.confirm, cli_halt.restore, cli_ops.backup, cli_discover.discover,
+    cli_discover.login, cli_console.console_password, cli_sync.server, demo,
+)
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
-@cli.group(context_settings=CONTEXT, epilog=EPILOG)
-def hub() -> None:
-    """Create, list, show and delete hubs."""
-
-
-def _hub_rows(hubs: Any) -> list[list[Any]]:
-    return [[h.name, h.policy, h.spoke_count, h.version, render.when(h.created_at)] for h in hubs]
-
-
-_HUB_HEADERS = ("hub", "policy", "spokes", "version", "created")
-
-
-@hub.command("create", epilog=EPILOG)
-@click.argument("name")
-@click.option("--policy", type=click.Choice(["latest", "hub", "spoke"]), default="latest",
-              show_default=True, help="Who wins a field changed on both sides.")
-@connection_options
-def hub_create(name: str, policy: str, conn: Conn) -> None:
-    """Create the hub NAME."""
-    with conn.client() as c:
-        result = c.create_hub(name, policy)
-    if conn.json:
-        render.emit_json(result)
-    else:
-        click.echo(f"created hub {result.name!r} (policy {result.policy})")
-
-
-@hub.command("list", epilog=EPILOG)
-@connection_options
-def hub_list(conn: Conn) -> None:
-    """List hubs."""
-    with conn.client() as c:
-        hubs = c.list_all("ListHubs", pb.ListHubsRequest(), "hubs")
-    if conn.json:
-        render.emit_json(list(hubs))
-    else:
-        render.table(_HUB_HEADERS, _hub_rows(hubs), empty="no hubs yet: cirahubctl hub create NAME")
-
-
-@hub.command("show", epilog=EPILOG)
-@click.argument("name")
-@connection_options
-def hub_show(name: str, conn: Conn) -> None:
-    """Show the hub NAME and its spokes."""
-    with conn.client() as c:
-        result = c.call("GetHub", pb.GetHubRequest(name=name))
-        spokes = c.list_all("ListSpokes", pb.ListSpokesRequest(hub=name), "spokes")
-    if conn.json:
-        render.emit_json({"hub": render.as_dict(result),
-                          "spokes": [render.as_dict(s) for s in spokes]})
-        return
-    render.details([("hub", result.name), ("id", result.id), ("policy", result.policy),
-                    ("object type", result.object_type), ("version", result.version),
-                    ("created", render.when(result.created_at))])
-    click.echo()
-    from cirahub.control.cli_spoke import spoke_rows
-
-    render.table(*spoke_rows(spokes), empty="no spokes yet: cirahubctl spoke add ...")
-
-
-@hub.command("delete", epilog=EPILOG)
-@click.argument("name")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@connection_options
-def hub_delete(name: str, yes: bool, conn: Conn) -> None:
-    """Delete the hub NAME with its items, spokes and history (remote calendars stay as
-    they are)."""
-    if not yes:
-        if not sys.stdin.isatty():
-            raise click.UsageError("deleting a hub needs --yes when not interactive")
-        click.confirm(f"delete hub {name!r} with all its items and spokes?", abort=True)
-    with conn.client() as c:
-        c.call("DeleteHub", pb.DeleteHubRequest(name=name))
-    if conn.json:
-        render.emit_json({"deleted": name})
-    else:
-        click.echo(f"deleted hub {name!r}")
-
-
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, *, conn: Conn | None = None) -> None:
     """Entry point of ``cirahubctl``: runs the CLI, turning every failure into one line on
-    stderr and an exit code."""
-    from cirahub.control import (  # noqa: F401  (registers the commands)
-        cli_apply,
-        cli_console,
-        cli_discover,
-        cli_halt,
-        cli_ops,
-        cli_spoke,
-        cli_sync,
-    )
-    from cirahub.control.completion import install
-
+    stderr and an exit code. ``conn``: connection settings to start from (tests give one
+    whose ``opener`` returns a fake client)."""
     install(cli)
 
     try:
-        code = cli.main(args=argv, prog_name="cirahubctl", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="cirahubctl", standalone_mode=False, obj=conn)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
             click.echo("interrupted", err=True)
@@ -239,9 +125,3 @@ def main(argv: list[str] | None = None) -> None:
                    "details)", err=True)
         sys.exit(ExitCode.INTERNAL)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-def path_arg(value: str) -> str:
-    """A local folder given on the command line, made absolute (the server resolves paths in
-    its own working folder)."""
-    return str(Path(value).expanduser().resolve())

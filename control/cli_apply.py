@@ -44,7 +44,7 @@ import yaml
 
 from cirahub.connectors.kinds import FieldType, all_kinds, kind_names
 from cirahub.control import render, vocabulary
-from cirahub.control.cli import EPILOG, Conn, cli, connection_options, path_arg
+from cirahub.control.cli_common import EPILOG, Conn, connection_options, path_arg
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
 _SPOKE_KEYS = {"name", "kind", "options", "password_env", "password_file", "client_secret_env",
@@ -165,7 +165,7 @@ def load_topology(path: str) -> pb.Topology:
     return out
 
 
-@cli.command("apply", epilog=EPILOG)
+@click.command("apply", epilog=EPILOG)
 @click.option("-f", "--file", "file_", required=True, type=click.Path(dir_okay=False),
               help="The topology YAML file.")
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")

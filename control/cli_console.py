@@ -13,11 +13,11 @@ from pathlib import Path
 
 import click
 
-from cirahub.control.cli import CONTEXT, EPILOG, cli
+from cirahub.control.cli_common import CONTEXT, EPILOG
 from cirahub.control.spoke_flags import read_secret
 
 
-@cli.command("console-password", context_settings=CONTEXT, epilog=EPILOG)
+@click.command("console-password", context_settings=CONTEXT, epilog=EPILOG)
 @click.option("--data-dir", envvar="CIRAHUB_DATA_DIR", metavar="DIR",
               help="The server's data folder [env CIRAHUB_DATA_DIR; default: the per-user "
                    "folder].")

@@ -11,7 +11,7 @@ import click
 from cirahub.connectors import oauth
 from cirahub.connectors.kinds import get_kind, kind_names
 from cirahub.control import render
-from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options
+from cirahub.control.cli_common import CONTEXT, EPILOG, Conn, connection_options
 from cirahub.control.spoke_flags import build_config, config_flags, secret_flags, secret_from_flags
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
@@ -37,7 +37,7 @@ def discover_page(conn: Conn, config: pb.SpokeConfig, secret: str | None, *, und
             page_token=page_token, mailboxes=list(mailboxes)), timeout=120)
 
 
-@cli.command("discover", context_settings=CONTEXT, epilog=EPILOG)
+@click.command("discover", context_settings=CONTEXT, epilog=EPILOG)
 @click.option("--kind", required=True, type=click.Choice(kind_names()), help="What kind of calendar.")
 @config_flags
 @secret_flags
@@ -125,7 +125,7 @@ def apply_pick(kind: str, config: pb.SpokeConfig, chosen: pb.DiscoveredCalendar)
 # --- cirahubctl login ----------------------------------------------------------------------
 
 
-@cli.command("login", context_settings=CONTEXT, epilog=EPILOG)
+@click.command("login", context_settings=CONTEXT, epilog=EPILOG)
 @click.argument("hub")
 @click.argument("name")
 @click.option("--wait", default=900, show_default=True, metavar="SECONDS",

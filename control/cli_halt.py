@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from cirahub.control import render
-from cirahub.control.cli import EPILOG, Conn, cli, connection_options
+from cirahub.control.cli_common import EPILOG, Conn, connection_options
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
 
@@ -47,7 +47,7 @@ dry_run_option = click.option("--dry-run", is_flag=True,
                               help="Show what the answer would do; change nothing.")
 
 
-@cli.command("confirm", epilog=EPILOG)
+@click.command("confirm", epilog=EPILOG)
 @click.argument("hub")
 @click.argument("spoke")
 @halt_option
@@ -73,7 +73,7 @@ def confirm(hub: str, spoke: str, halt_id: str, dry_run: bool, conn: Conn) -> No
                    f"these deletions (cirahubctl sync {hub} --spoke {spoke})")
 
 
-@cli.command("restore", epilog=EPILOG)
+@click.command("restore", epilog=EPILOG)
 @click.argument("hub")
 @click.argument("spoke")
 @halt_option

@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from cirahub.control import render
-from cirahub.control.cli import EPILOG, Conn, cli, connection_options, path_arg
+from cirahub.control.cli_common import EPILOG, Conn, connection_options, path_arg
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
 
-@cli.command("backup", epilog=EPILOG)
+@click.command("backup", epilog=EPILOG)
 @click.argument("file")
 @connection_options
 def backup(file: str, conn: Conn) -> None:

@@ -16,7 +16,7 @@ from cirahub.connectors.kinds import (
     kind_names,
 )
 from cirahub.control import render
-from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options
+from cirahub.control.cli_common import CONTEXT, EPILOG, Conn, connection_options
 from cirahub.control.errors import ExitCode
 from cirahub.control.spoke_flags import (
     build_config,
@@ -30,7 +30,7 @@ from cirahub.control.spoke_flags import (
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
 
-@cli.group(context_settings=CONTEXT, epilog=EPILOG)
+@click.group(context_settings=CONTEXT, epilog=EPILOG)
 def spoke() -> None:
     """Attach calendars (spokes) to a hub and set their sync options."""
 

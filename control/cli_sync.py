@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from cirahub.control import render, runlog
-from cirahub.control.cli import CONTEXT, EPILOG, Conn, cli, connection_options
+from cirahub.control.cli_common import CONTEXT, EPILOG, Conn, connection_options
 from cirahub.control.cli_halt import halt_lines
 from cirahub.control.errors import INTERRUPTED, ExitCode
 from cirahub.core.limits import MAX_LIMIT, MAX_STREAMS
@@ -55,7 +55,7 @@ def summary_table(summary: pb.SyncSummary) -> None:
     )
 
 
-@cli.command("sync", epilog=EPILOG)
+@click.command("sync", epilog=EPILOG)
 @click.argument("hub", required=False, default="")
 @click.option("--spoke", default="", help="Only this spoke of HUB.")
 @connection_options
@@ -96,7 +96,7 @@ def sync(ctx: click.Context, hub: str, spoke: str, conn: Conn) -> None:
     ctx.exit(ExitCode.OK if summary.ok else ExitCode.SYNC_FAILED)
 
 
-@cli.command("status", epilog=EPILOG)
+@click.command("status", epilog=EPILOG)
 @click.argument("hub", required=False, default="")
 @connection_options
 def status(hub: str, conn: Conn) -> None:
@@ -128,7 +128,7 @@ def status(hub: str, conn: Conn) -> None:
                 click.echo("  " + line)
 
 
-@cli.command("runs", epilog=EPILOG)
+@click.command("runs", epilog=EPILOG)
 @click.argument("hub", required=False, default="")
 @click.option("--spoke", default="", help="Only this spoke of HUB.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, MAX_LIMIT),
@@ -151,7 +151,7 @@ def runs(hub: str, spoke: str, limit: int, conn: Conn) -> None:
     )
 
 
-@cli.command("conflicts", epilog=EPILOG)
+@click.command("conflicts", epilog=EPILOG)
 @click.argument("hub", required=False, default="")
 @click.option("--spoke", default="", help="Only conflicts with this spoke of HUB.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, MAX_LIMIT),
@@ -179,7 +179,7 @@ def conflict_rows(result: Any) -> list[list[Any]]:
     return rows
 
 
-@cli.command("conflict", epilog=EPILOG)
+@click.command("conflict", epilog=EPILOG)
 @click.argument("conflict_id", metavar="ID")
 @connection_options
 def conflict(conflict_id: str, conn: Conn) -> None:
@@ -198,7 +198,7 @@ def conflict(conflict_id: str, conn: Conn) -> None:
         click.echo("(some values were cut at 1 MiB characters)")
 
 
-@cli.command("quarantine", epilog=EPILOG)
+@click.command("quarantine", epilog=EPILOG)
 @click.argument("hub", required=False, default="")
 @click.option("--spoke", default="", help="Only this spoke of HUB.")
 @connection_options
@@ -215,7 +215,7 @@ def quarantine(hub: str, spoke: str, conn: Conn) -> None:
                    render.when(q.last_seen)] for q in result], empty="nothing quarantined")
 
 
-@cli.command("events", epilog=EPILOG)
+@click.command("events", epilog=EPILOG)
 @click.option("--hub", default="", help="Only events of this hub.")
 @click.option("--since", default="", metavar="SEQ|all",
               help="Replay history: events after this sequence number, or all the server "
@@ -240,7 +240,7 @@ def events(hub: str, since: str, conn: Conn) -> None:
                 click.echo(f"{render.when(e.at)}  {e.type:<8} {e.hub}/{e.spoke}  {e.message}")
 
 
-@cli.command("server", context_settings=CONTEXT, epilog=EPILOG)
+@click.command("server", context_settings=CONTEXT, epilog=EPILOG)
 @click.option("--data-dir", envvar="CIRAHUB_DATA_DIR", metavar="DIR",
               help="Data folder: SQLite database, secret key, control token "
                    "[env CIRAHUB_DATA_DIR; default: the per-user folder].")
@@ -295,12 +295,3 @@ def server(data_dir: str | None, listen: str | None, ray_address: str | None, db
                    f"{' (TLS)' if tls else ''}; data folder {settings.data_dir}", err=True)
 
     serve(settings, tls, ready=ready, http_listen=http_listen, max_streams=max_streams)
-
-
-def _register_demo() -> None:
-    from cirahub.control.demo import demo
-
-    cli.add_command(demo)
-
-
-_register_demo()

@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 
@@ -88,6 +88,36 @@ def resolve(
                   server_name=server_name)
 
 
+class ControlClient(Protocol):
+    """What the CLI and the demo use of a control-plane client (:class:`Client` over gRPC;
+    tests give a fake). Errors are :class:`~cirahub.control.errors.ClientError`."""
+
+    def __enter__(self) -> ControlClient: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def call(self, method: str, request: Any, timeout: float | None = None) -> Any: ...
+    def list_all(self, method: str, request: Any, field: str, limit: int = 0) -> list[Any]: ...
+    def stream(self, method: str, request: Any) -> Iterator[Any]: ...
+    def create_hub(self, name: str, policy: str = "") -> pb.Hub: ...
+    def add_spoke(self, hub: str, name: str, config: pb.SpokeConfig,
+                  options: pb.SyncOptions | None = None, secret: str | None = None) -> pb.Spoke: ...
+    def sync(self, hub: str = "", spoke: str = "") -> Iterator[pb.SyncProgress]: ...
+
+
+def list_pages(client: ControlClient, method: str, request: Any, field: str,
+               limit: int = 0) -> list[Any]:
+    """Every entry of a paged list call (``field`` of each answer), page after page, until
+    the server says the list ended or ``limit`` entries (0 = no limit) came."""
+    out: list[Any] = []
+    for _ in range(MAX_PAGES):
+        answer = client.call(method, request)
+        out.extend(getattr(answer, field))
+        if not answer.next_page_token or (limit and len(out) >= limit):
+            return out[:limit] if limit else out
+        request.page_token = answer.next_page_token
+    raise ClientError(f"{method}: the server kept sending pages (more than {MAX_PAGES})",
+                      ExitCode.INTERNAL)
+
+
 class Client:
     """Calls the control API on one channel. Use as a context manager or call close()."""
 
@@ -130,17 +160,7 @@ class Client:
             raise self._error(exc) from None
 
     def list_all(self, method: str, request: Any, field: str, limit: int = 0) -> list[Any]:
-        """Every entry of a paged list call (``field`` of each answer), page after page,
-        until the server says the list ended or ``limit`` entries (0 = no limit) came."""
-        out: list[Any] = []
-        for _ in range(MAX_PAGES):
-            answer = self.call(method, request)
-            out.extend(getattr(answer, field))
-            if not answer.next_page_token or (limit and len(out) >= limit):
-                return out[:limit] if limit else out
-            request.page_token = answer.next_page_token
-        raise ClientError(f"{method}: the server kept sending pages (more than {MAX_PAGES})",
-                          ExitCode.INTERNAL)
+        return list_pages(self, method, request, field, limit)
 
     def stream(self, method: str, request: Any) -> Iterator[Any]:
         """Iterates a server-streaming method by name (``"SyncNow"``); no deadline."""

@@ -17,7 +17,7 @@ import click
 
 from cirahub.connectors.kinds import ConfigField, FieldType, SpokeKind, all_kinds, get_kind
 from cirahub.control import vocabulary
-from cirahub.control.cli import path_arg
+from cirahub.control.cli_common import path_arg
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
 
