@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cirahub.control.handlers import check_spoke_input
+from cirahub.control.spoke_checks import check_spoke_input
 from cirahub.core import limits
 from cirahub.core.errors import InvalidInput
 from cirahub.core.options import ConflictPolicy, SyncOptions

@@ -18,15 +18,23 @@ from typing import Any, Protocol
 
 from cirahub.connectors import registry
 from cirahub.connectors.kinds import DiscoveryPage, DiscoveryQuery, get_kind
-from cirahub.connectors.registry import validate_config
 from cirahub.control.connection import ConnectionCheck, test_connection
 from cirahub.control.paging import Page, Paged
 from cirahub.control.runlog import config_change
+from cirahub.control.spoke_checks import (
+    awaits_login,
+    check_spoke_input,
+    refuse_unusable,
+    unusable,
+)
 from cirahub.control.syncing import sync_rounds
 from cirahub.core import limits
-from cirahub.core.errors import ConfigError, InvalidInput
+from cirahub.core.errors import InvalidInput
+from cirahub.core.model import HubItem
 from cirahub.core.options import SyncOptions
 from cirahub.store.files import backup_sqlite
+from cirahub.store.protocols import ControlStore
+from cirahub.store.records import ConflictEntry, HubRecord, QuarantineEntry, SpokeRecord
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +47,8 @@ KEY_NOTE = ("the secret key with it (secret.key in the server's data folder, or 
 class RuntimeLike(Protocol):
     """The part of ``cirahub.actors.runtime.Runtime`` the control plane uses."""
 
-    store: Any
+    @property
+    def store(self) -> ControlStore: ...
 
     def reconcile(self) -> Any: ...
 
@@ -70,24 +79,6 @@ class Names:
         return self.spokes.get(spoke_id or "", spoke_id or "")
 
 
-def check_spoke_input(kind: str, config: Mapping[str, Any], secret: str | None) -> dict[str, Any]:
-    """The normalized config for a new spoke, or InvalidInput naming what is wrong (unknown
-    kind, bad config key, a username without a password)."""
-    limits.check_name(kind, field="kind")
-    limits.check_config(config)
-    limits.check_secret(secret)
-    spec = get_kind(kind)
-    normalized = validate_config(kind, config)
-    if spec.needs_secret(normalized) and not secret:
-        what = spec.secret.what if spec.secret else "secret"
-        raise InvalidInput(
-            f"a {kind} spoke needs a {what}: give it with --password-env VAR or "
-            "--password-file FILE (API: the 'secret' field)",
-            field="secret", kind=kind,
-        )
-    return normalized
-
-
 class Handlers:
     """The control plane's operations on one runtime."""
 
@@ -110,7 +101,7 @@ class Handlers:
 
     # --- hubs --------------------------------------------------------------------------------
 
-    def create_hub(self, name: str, policy: str = "", object_type: str = "") -> Any:
+    def create_hub(self, name: str, policy: str = "", object_type: str = "") -> HubRecord:
         _required(name, "hub")
         limits.check_text(policy, field="policy", limit=limits.MAX_NAME)
         limits.check_text(object_type, field="object_type", limit=limits.MAX_NAME)
@@ -119,10 +110,10 @@ class Handlers:
         self._changed()
         return hub
 
-    def get_hub(self, name: str) -> Any:
+    def get_hub(self, name: str) -> HubRecord:
         return self.store.get_hub(_required(name, "hub"))
 
-    def list_hubs(self) -> list[Any]:
+    def list_hubs(self) -> list[HubRecord]:
         return list(self.store.list_hubs())
 
     def spoke_count(self, hub_id: str) -> int:
@@ -138,7 +129,7 @@ class Handlers:
     def add_spoke(
         self, hub: str, name: str, kind: str, config: Mapping[str, Any],
         options: Mapping[str, Any], secret: str | None, *, check: bool = True,
-    ) -> Any:
+    ) -> SpokeRecord:
         """Attach a spoke. With ``check`` its calendar is reached first and the spoke refused
         (ConfigError, AuthError…, nothing stored) when it cannot be used."""
         self.store.get_hub(_required(hub, "hub"))  # NotFound before config errors
@@ -153,10 +144,10 @@ class Handlers:
         self._changed()
         return spoke
 
-    def get_spoke(self, hub: str, name: str) -> Any:
+    def get_spoke(self, hub: str, name: str) -> SpokeRecord:
         return self.store.find_spoke(_required(hub, "hub"), _required(name, "spoke"))
 
-    def list_spokes(self, hub: str) -> list[Any]:
+    def list_spokes(self, hub: str) -> list[SpokeRecord]:
         if hub:
             self.store.get_hub(_required(hub, "hub"))
         return list(self.store.list_spokes(hub or None))
@@ -164,7 +155,7 @@ class Handlers:
     def update_spoke(
         self, hub: str, name: str, changes: Mapping[str, Any], secret: str | None,
         *, check: bool = True,
-    ) -> Any:
+    ) -> SpokeRecord:
         """Change options and/or the secret. With ``check``, a new secret or new hub_writes is
         tried against the calendar first (as :meth:`add_spoke` does)."""
         spoke = self.get_spoke(hub, name)
@@ -205,7 +196,7 @@ class Handlers:
         config_change("spoke removed", hub=hub, spoke=name)
         self._changed()
 
-    def set_enabled(self, hub: str, name: str, enabled: bool) -> Any:
+    def set_enabled(self, hub: str, name: str, enabled: bool) -> SpokeRecord:
         spoke = self.get_spoke(hub, name)
         updated = self.store.set_spoke_enabled(spoke.id, enabled)
         config_change("spoke enabled" if enabled else "spoke disabled", hub=hub, spoke=name)
@@ -278,10 +269,10 @@ class Handlers:
         more = len(found) > count and page.offset + count < total
         return Paged(found[:count], str(page.offset + count) if more else "")
 
-    def conflicts(self, hub: str, spoke: str, limit: int) -> list[tuple[Any, Any]]:
+    def conflicts(self, hub: str, spoke: str, limit: int) -> list[tuple[ConflictEntry, HubItem | None]]:
         """(conflict entry, current hub item or None), newest first (the console's view)."""
         entries = self.conflicts_page(hub, spoke, limit, Page(limits.limit(limit, 100))).entries
-        out: list[tuple[Any, Any]] = []
+        out: list[tuple[ConflictEntry, HubItem | None]] = []
         for hub_id in dict.fromkeys(c.hub_id for c in entries):
             ids = {c.hub_item_id for c in entries if c.hub_id == hub_id and c.hub_item_id}
             current = self.store.hub_items(hub_id, ids) if ids else {}
@@ -303,7 +294,7 @@ class Handlers:
                 break
         return page.cut(out[:total])
 
-    def get_conflict(self, conflict_id: str) -> tuple[Any, Any]:
+    def get_conflict(self, conflict_id: str) -> tuple[ConflictEntry, HubItem | None]:
         """(conflict entry with its losing item, current hub item or None)."""
         limits.check_text(conflict_id, field="id", limit=limits.MAX_NAME)
         if not conflict_id:
@@ -313,7 +304,7 @@ class Handlers:
                    if entry.hub_item_id else {})
         return entry, current.get(entry.hub_item_id or "")
 
-    def quarantine(self, hub: str, spoke: str) -> list[Any]:
+    def quarantine(self, hub: str, spoke: str) -> list[QuarantineEntry]:
         if spoke:
             return list(self.store.list_quarantine(spoke_id=self.get_spoke(hub, spoke).id))
         if hub:
@@ -377,38 +368,6 @@ class Handlers:
         """The hub actors' own status (one dict each; ``error`` set for one that did not
         answer)."""
         return list(self.runtime.hub_actors())
-
-
-def awaits_login(config: Mapping[str, Any], secret: str | None) -> bool:
-    """A delegated sign-in gets its token from `cirahubctl login` after the spoke is stored:
-    nothing can be reached before that."""
-    mode = str(config.get("auth_type") or config.get("auth") or "").lower()
-    return mode in ("oauth-delegated", "delegated") and not secret
-
-
-def unusable(kind: str, check: ConnectionCheck, options: SyncOptions) -> str | None:
-    """Why a spoke with these options cannot work on what ``check`` found, or None."""
-    if check.ok and check.error_code and check.choices:
-        names = ", ".join(c.value for c in check.choices)
-        return f"{check.message}: the URL holds several calendars ({names}); pick one with --calendar"
-    if check.ok:
-        return None
-    writes = options.hub_writes
-    if (kind == "vdir" and not (writes.create or writes.update or writes.delete)
-            and "writable" in check.message):
-        return None  # the hub never writes there: reading is enough
-    return check.message
-
-
-def refuse_unusable(name: str, kind: str, check: ConnectionCheck, options: SyncOptions,
-                    what: str = "stored") -> None:
-    """ConfigError (FAILED_PRECONDITION, exit 7) with the reason when the spoke cannot work;
-    ``what`` says what did not happen ("stored", "changed")."""
-    reason = unusable(kind, check, options)
-    if reason is not None:
-        raise ConfigError(f"spoke {name!r} not {what}: {reason}; fix it, or do it anyway "
-                          "with --no-check", spoke=name, kind=kind,
-                          check=check.error_code or "unreachable")
 
 
 def _required(value: str, what: str) -> str:

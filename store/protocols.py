@@ -10,22 +10,30 @@ WriterFenced, StoreError (the database failed; retryable).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cirahub.core.model import ConflictRecord, HubItem, Link, WriteFailure
 from cirahub.core.ops import HubOp
+from cirahub.core.options import ConflictPolicy, SyncOptions
 from cirahub.core.states import RunStatus, SpokeState
 from cirahub.store.records import (
+    ConflictEntry,
     HaltInfo,
     HubRecord,
     ItemVersion,
     MergeResult,
     PendingDelete,
+    QuarantineEntry,
+    RunRecord,
     SpokeRecord,
     _Leave,
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from cirahub.core.item import Item
 
 
@@ -96,6 +104,44 @@ class SyncStore(TopologyReader, LinkReader, HubReader, Protocol):
                             succeeded: Sequence[str] = ()) -> None: ...
 
 
+class ControlStore(TopologyReader, Protocol):
+    """What the control plane (handlers, servicer, apply, run log, console) does with the
+    store: topology changes, halts' answers, run history, conflicts, quarantine, backups."""
+
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def sqlite_file(self) -> Path | None: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def create_hub(self, name: str, policy: ConflictPolicy | str = ...,
+                   object_type: str = ...) -> HubRecord: ...
+    def update_hub(self, name_or_id: str, *,
+                   policy: ConflictPolicy | str | None = None) -> HubRecord: ...
+    def delete_hub(self, name_or_id: str) -> None: ...
+    def hub_version(self, hub_id: str) -> int: ...
+    def hub_items(self, hub_id: str, ids: Iterable[str]) -> dict[str, HubItem]: ...
+    def count_items(self, hub_id: str, *, include_deleted: bool = False) -> int: ...
+    def add_spoke(self, hub: str, name: str, kind: str, config: Mapping[str, Any] | None = None,
+                  options: SyncOptions | Mapping[str, Any] | None = None,
+                  secret: str | None = None) -> SpokeRecord: ...
+    def update_spoke(self, spoke_id: str, *, options: SyncOptions | Mapping[str, Any] | None = None,
+                     config: Mapping[str, Any] | None = None, secret: str | None = None,
+                     clear_secret: bool = False) -> SpokeRecord: ...
+    def set_spoke_enabled(self, spoke_id: str, enabled: bool) -> SpokeRecord: ...
+    def remove_spoke(self, spoke_id: str) -> None: ...
+    def get_spoke_secret(self, spoke_id: str) -> str | None: ...
+    def confirm_deletes(self, spoke_id: str, halt_id: str | None = None,
+                        dry_run: bool = False) -> HaltInfo: ...
+    def restore_from_hub(self, spoke_id: str, halt_id: str | None = None,
+                         dry_run: bool = False) -> HaltInfo: ...
+    def list_runs(self, hub: str | None = None, spoke_id: str | None = None, limit: int = 50,
+                  offset: int = 0) -> list[RunRecord]: ...
+    def list_conflicts(self, hub: str, limit: int = 100) -> list[ConflictEntry]: ...
+    def get_conflict(self, conflict_id: str) -> ConflictEntry: ...
+    def list_quarantine(self, spoke_id: str | None = None,
+                        hub: str | None = None) -> list[QuarantineEntry]: ...
+
+
 class CycleStore(SyncStore, WriterStore, Protocol):
     """A store a sync run can also merge into directly (``LocalMerger``)."""
 
@@ -104,4 +150,7 @@ if TYPE_CHECKING:  # the type checker proves the real Store provides every proto
     from cirahub.store.repository import Store
 
     def _conforms(store: Store) -> CycleStore:
+        return store
+
+    def _serves_control(store: Store) -> ControlStore:
         return store

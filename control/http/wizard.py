@@ -17,7 +17,6 @@ from typing import Any
 from aiohttp import web
 
 from cirahub.connectors.kinds import FieldType, all_kinds, get_kind
-from cirahub.control.handlers import check_spoke_input
 from cirahub.control.http.context import console_of, session_of
 from cirahub.control.http.forms import (
     PERMISSIONS,
@@ -27,6 +26,7 @@ from cirahub.control.http.forms import (
     field_of,
     options_changes,
 )
+from cirahub.control.spoke_checks import check_spoke_input
 from cirahub.core.errors import CirahubError, InvalidInput
 from cirahub.core.options import SyncOptions
 

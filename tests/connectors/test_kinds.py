@@ -6,7 +6,7 @@ import pytest
 
 from cirahub.connectors.kinds import SecretSpec, all_kinds, by_pb_field, get_kind
 from cirahub.control.convert import config_from_pb, config_to_pb
-from cirahub.control.handlers import check_spoke_input
+from cirahub.control.spoke_checks import check_spoke_input
 from cirahub.core.errors import InvalidInput
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cirahub.control.connection import test_connection as check
-from cirahub.control.handlers import check_spoke_input
+from cirahub.control.spoke_checks import check_spoke_input
 from tests.caldav.servers import PASSWORD, USER, Radicale
 
 
