@@ -39,6 +39,8 @@ class PushOutcome:
     stale: int = 0
     failures: list[WriteFailure] = field(default_factory=list)
     succeeded: list[str] = field(default_factory=list)
+    #: hub item id → (UID, the spoke's notes) of writes the spoke holds as a projection
+    projections: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -99,6 +101,7 @@ class Pusher:
         self._commit(pending)
         outcome.counts[Count.PUSHED] = len(outcome.succeeded)
         self.store.record_write_errors(spoke_id, outcome.failures, outcome.succeeded)
+        self.store.record_projections(spoke_id, outcome.projections, outcome.succeeded)
         # A failed write keeps its hub version (and everything after it) in the next run's
         # candidates; this may move the cursor back, which only costs a re-check.
         new_cursor = min(failed_versions) - 1 if failed_versions else hub_version
@@ -117,6 +120,8 @@ class Pusher:
                  pending: _Pending, outcome: PushOutcome) -> None:
         outcome.succeeded.append(op.hub_item_id)
         note_projection(self.ctx.spoke_id, op, result, outcome.counts)
+        if result.notes and op.hub_item_id in candidates:
+            outcome.projections[op.hub_item_id] = (candidates[op.hub_item_id].uid, result.notes)
         if isinstance(op, DeleteInSpoke):
             pending.deletes.append(op.hub_item_id)
             return

@@ -209,6 +209,22 @@ class RuntimeLeaseRow(Base):
     taken_at: Mapped[datetime] = mapped_column(TS)
 
 
+class ProjectionRow(Base):
+    """A spoke's declared projection of a hub item (what it changed to hold it), per write."""
+
+    __tablename__ = "projections"
+
+    spoke_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("spokes.id", ondelete="CASCADE"), primary_key=True
+    )
+    hub_item_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("hub_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    uid: Mapped[str] = mapped_column(Text)
+    notes: Mapped[list[str]] = mapped_column(JSON)
+    recorded_at: Mapped[datetime] = mapped_column(TS)
+
+
 def _table(row: type[Base]) -> Table:
     """The Core table of a mapped class (typed ``FromClause`` by SQLAlchemy, a `Table` here)."""
     table = row.__table__
@@ -225,3 +241,4 @@ sync_runs = _table(SyncRunRow)
 conflicts = _table(ConflictRow)
 quarantine = _table(QuarantineRow)
 runtime_lease = _table(RuntimeLeaseRow)
+projections = _table(ProjectionRow)

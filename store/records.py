@@ -164,6 +164,18 @@ class QuarantineEntry:
 
 
 @dataclass(frozen=True)
+class ProjectionEntry:
+    """What a spoke holds of a hub item when it is not the item itself: the spoke's declared
+    projection (one note per change, e.g. "RDATE: ..."), as of the last write there."""
+
+    spoke_id: str
+    hub_item_id: str
+    uid: str
+    notes: tuple[str, ...]
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
 class ItemVersion:
     """One version of a hub item; ``item`` is None for a tombstone. ``spoke_id`` is the spoke
     whose change produced it (None when unknown or removed)."""

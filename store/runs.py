@@ -1,4 +1,5 @@
-"""Sync run records, the conflict log, quarantine and item history (operator views)."""
+"""Sync run records, the conflict log, quarantine, declared projections and item history
+(operator views)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from cirahub.store import models as m
 from cirahub.store.base import StoreBase, aware, chunks, item_of, utcnow
 from cirahub.store.batch import conflict_row, jsonable
 from cirahub.store.engine import guarded
-from cirahub.store.records import ConflictEntry, ItemVersion, QuarantineEntry, RunRecord
+from cirahub.store.records import ConflictEntry, ItemVersion, ProjectionEntry, QuarantineEntry, RunRecord
 
 _R, _C, _Q, _V = m.sync_runs.c, m.conflicts.c, m.quarantine.c, m.hub_item_versions.c
+_P = m.projections.c
 #: quarantine rows of failed writes use this prefix + the hub item id as their remote id (a
 #: create has no remote id yet, and a pull-side row of the same item must not be clobbered)
 WRITE_FAILED_PREFIX = "write:"
@@ -25,6 +27,8 @@ WRITE_FAILED_PREFIX = "write:"
 WRITE_FAILED = "write_failed"
 #: longest stored detail of a failed write (a library message may be long)
 _DETAIL_MAX = 2000
+#: most notes kept per projected item (a connector declares a few; bound what is stored)
+_NOTES_MAX = 50
 
 
 def _run(row: Any) -> RunRecord:
@@ -194,3 +198,38 @@ class RunsMixin(StoreBase):
                             item=item_of(r.content), spoke_id=r.spoke_id,
                             created_at=aware(r.created_at))  # type: ignore[arg-type]
                 for r in rows]
+
+    @guarded
+    def record_projections(self, spoke_id: str, notes: Mapping[str, tuple[str, Sequence[str]]],
+                           written: Sequence[str] = ()) -> None:
+        """Keep what ``spoke_id`` holds of each hub item written this run: ``notes`` maps a hub
+        item id to (its UID, the spoke's notes); a hub item in ``written`` without notes
+        (held as it is, or deleted) loses its row."""
+        ids = sorted(set(written) | set(notes))
+        if not ids:
+            return
+        now = utcnow()
+        with self._write() as conn:
+            for part in chunks(ids):
+                conn.execute(delete(m.projections).where(_P.spoke_id == spoke_id, _P.hub_item_id.in_(part)))
+            rows = [dict(spoke_id=spoke_id, hub_item_id=i, uid=uid, notes=list(lines)[:_NOTES_MAX],
+                         recorded_at=now) for i, (uid, lines) in sorted(notes.items()) if lines]
+            if rows:
+                conn.execute(m.projections.insert(), rows)
+
+    @guarded
+    def list_projections(self, spoke_id: str | None = None, hub: str | None = None
+                         ) -> list[ProjectionEntry]:
+        """Declared projections of a spoke, of a hub's spokes, or all (by spoke, then UID)."""
+        stmt = select(m.projections).order_by(_P.spoke_id, _P.uid, _P.hub_item_id)
+        with self._read() as conn:
+            if spoke_id is not None:
+                stmt = stmt.where(_P.spoke_id == spoke_id)
+            if hub is not None:
+                hub_id = self._hub_row(conn, hub).id
+                stmt = stmt.where(_P.spoke_id.in_(
+                    select(m.spokes.c.id).where(m.spokes.c.hub_id == hub_id)))
+            return [ProjectionEntry(spoke_id=r.spoke_id, hub_item_id=r.hub_item_id, uid=r.uid,
+                                    notes=tuple(str(n) for n in r.notes or ()),
+                                    recorded_at=aware(r.recorded_at))  # type: ignore[arg-type]
+                    for r in conn.execute(stmt)]

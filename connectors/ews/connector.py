@@ -82,8 +82,9 @@ class EwsConnector(BaseConnector):
         ignore = set(mapping.UNSUPPORTED)
         if cfg.meetings_as_appointments:
             ignore |= {"attendees"}
+        # tasks and journal entries are written as declared appointments (see .components)
         self.capabilities = Capabilities(unsupported_fields=frozenset(ignore),
-                                         incremental=cfg.kind == "ews-mailbox")
+                                         incremental=cfg.kind == "ews-mailbox", carries_components=True)
         self.ignore = frozenset(ignore)
         #: remote id → the sidecar text last read (the writer re-sends it only when it moves)
         self.extras: dict[str, str | None] = {}

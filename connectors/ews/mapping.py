@@ -14,7 +14,9 @@ Decisions (the fields an EWS spoke cannot carry are in :data:`UNSUPPORTED`):
   THISANDFUTURE...) is written as :func:`.projection.project` says, and the hub's values
   behind it are kept in the sidecar and given back on read while nobody edits them
   (:mod:`.sidecar`); items written by older versions keep their ``alarms`` sidecar entry.
-- ``url`` lives only in the sidecar; ``rdates`` and a foreign ``organizer`` cannot be carried.
+- ``url`` lives only in the sidecar; a foreign ``organizer`` cannot be carried; RDATEs (and
+  other occurrences no Exchange pattern expresses) are written as explicit occurrences of a
+  daily series (:mod:`.explicit`), the hub's RDATEs kept in the sidecar.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from cirahub.core.timezones import iana_to_windows
 from . import recurrence, sidecar, zones
 
 #: canonical fields an EWS spoke cannot carry (the fingerprint ignores them)
-UNSUPPORTED: frozenset[str] = frozenset({"rdates", "organizer"})
+UNSUPPORTED: frozenset[str] = frozenset({"organizer"})
 #: one fixed property set (named properties are a per-mailbox quota)
 PROPERTY_SET = "c11ff724-aa03-4555-9952-8fa248a11c3e"
 

@@ -30,6 +30,8 @@ from cirahub.core.ical_values import as_moment, compact_key, key_moment, time_va
 from cirahub.core.item import Item
 
 from . import recurrence, zones
+from .components import as_appointment
+from .explicit import make_explicit
 from .future import expand_future
 
 SUBJECT_MAX = 255
@@ -56,7 +58,8 @@ def project(item: Item, spoke_zone: str | None) -> Projected:
     """The projection of ``item`` onto Exchange; ``spoke_zone`` (IANA, None = UTC) is where
     floating times are placed. Raises ItemRejected for what Exchange cannot store at all."""
     notes: list[str] = []
-    item = expand_future(item, notes)
+    item = as_appointment(expand_future(item, notes), notes)
+    item = make_explicit(item, notes, spoke_zone)
     fields = _fields(item.fields, notes, "", spoke_zone, item.uid)
     overrides = {k: _fields(v, notes, f"occurrence {k}: ", spoke_zone, item.uid)
                  for k, v in item.overrides.items()}
@@ -153,6 +156,8 @@ def _times(out: dict[str, Any], notes: list[str], where: str, zone: str | None, 
     if "floating" in start:
         out["start"] = start = _placed(start, zone)
         notes.append(f"{where}floating time placed in the spoke's zone ({zone or 'UTC'})")
+        if out.get("rrule"):
+            out["rrule"] = _placed_until(str(out["rrule"]), zone)
     if end and "floating" in end:
         out["end"] = end = _placed(end, zone)
     first = as_moment(start)
@@ -179,6 +184,18 @@ def _placed(value: Mapping[str, str], zone: str | None) -> dict[str, str]:
     wall = datetime.fromisoformat(value["floating"])
     name = zone or "UTC"
     return time_value(wall.replace(tzinfo=ZoneInfo(name)), name)
+
+
+def _placed_until(rule: str, zone: str | None) -> str:
+    """A floating series' rule with its floating UNTIL placed in the same zone as its start
+    (then in UTC, as RFC 5545 wants for a zoned start)."""
+    parts = rule.split(";")
+    for n, part in enumerate(parts):
+        name, _, value = part.partition("=")
+        if name.upper() == "UNTIL" and "T" in value and not value.endswith("Z"):
+            wall = datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=ZoneInfo(zone or "UTC"))
+            parts[n] = "UNTIL=" + wall.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ")
+    return ";".join(parts)
 
 
 def _value_like(moment: date | datetime, like: Mapping[str, str]) -> dict[str, str]:

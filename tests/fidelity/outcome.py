@@ -7,6 +7,10 @@ with why), ``projected`` (same occurrences, some properties differ: listed), ``i
 Files the reference cannot read are ``unreadable`` (outside the acceptance: whatever the path
 does with them is reported, nothing is required); files without any component to carry are
 ``empty``.
+
+A path whose spoke *declared* a projection of a file's items (the notes it stores per item,
+``Store.list_projections``) has that file ``projected`` with the notes, whether or not the copy
+differs: the spoke said what it holds is not the item; undeclared differences stay ``distorted``.
 """
 
 from __future__ import annotations
@@ -83,7 +87,8 @@ def _orphan_match(c: icalendar.cal.Component, dest: Destination, taken_uids: set
 
 
 def judge(f: CorpusFile, dest: Destination, refused: Sequence[str], round_uids: set[str],
-          full_properties: bool, round_errors: Sequence[str] = ()) -> Outcome:
+          full_properties: bool, round_errors: Sequence[str] = (),
+          declared: Sequence[str] = ()) -> Outcome:
     """The outcome of ``f`` given what the round left (see the module docstring)."""
     data = f.read()
     why = "; ".join(sorted(set(refused)))
@@ -119,6 +124,9 @@ def judge(f: CorpusFile, dest: Destination, refused: Sequence[str], round_uids: 
     extra = [(n, d) for uid in uids for n, d in dest.by_uid.get(uid, []) if (n, d) not in arrived]
     copy_components = [d for _, d in arrived + extra]
     distortion = _occurrence_diff(reading, copy_components, dest, files)
+    if declared:
+        return Outcome(f.id, "projected", "declared: " + "; ".join(declared)
+                       + (f" ({distortion})" if distortion else ""))
     if distortion:
         return Outcome(f.id, "distorted", distortion)
     if full_properties:

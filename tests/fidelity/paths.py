@@ -42,6 +42,8 @@ class RoundResult:
     meeting_messages: int = 0
     #: run errors of spokes that carry the whole round (they explain files that did not arrive)
     errors: list[str] = field(default_factory=list)
+    #: per file id, the projections a spoke of the path declared for its items (what it changed)
+    declared: dict[str, list[str]] = field(default_factory=dict)
 
 
 class PathRunner(Protocol):
@@ -116,6 +118,9 @@ class Spokes:
     def quarantine(self) -> list[Any]:
         return [q for hub in self.hubs for q in self.store.list_quarantine(hub=hub)]
 
+    def projections(self) -> list[Any]:
+        return [p for hub in self.hubs for p in self.store.list_projections(hub=hub)]
+
     def close(self) -> None:
         for c in self.connectors:
             c.close()
@@ -147,6 +152,17 @@ def refusals(spokes: Spokes, files: Sequence[CorpusFile], by_name: Mapping[str, 
         if fid is not None:
             out.setdefault(fid, []).append(f"run error: {message}"[:200])
     return out
+
+
+def declarations(spokes: Spokes, files: Sequence[CorpusFile]) -> dict[str, list[str]]:
+    """The projections the path's spokes declared (stored per item), attributed by UID."""
+    by_uid = {uid: f.id for f in files for uid in _uids(f)}
+    out: dict[str, list[str]] = {}
+    for p in spokes.projections():
+        fid = by_uid.get(p.uid)
+        if fid is not None:
+            out.setdefault(fid, []).extend(p.notes)
+    return {fid: sorted(set(notes)) for fid, notes in out.items()}
 
 
 class VdirPath:
@@ -198,7 +214,8 @@ class MiddlePath:
                 spokes.run(spoke_id)
         spokes.close()
         return RoundResult(work / "dest", refusals(spokes, files, by_name),
-                           self.meeting_messages(), sorted(set(spokes.errors.values())))
+                           self.meeting_messages(), sorted(set(spokes.errors.values())),
+                           declarations(spokes, files))
 
 
 @dataclass
@@ -256,5 +273,5 @@ def collect(runner: PathRunner, files: Sequence[CorpusFile], work: Path,
         messages += result.meeting_messages
         for f in group:
             out[f.id] = judge(f, dest, result.refused.get(f.id, []), uids,
-                              runner.full_properties, result.errors)
+                              runner.full_properties, result.errors, result.declared.get(f.id, ()))
     return out, messages

@@ -1,0 +1,53 @@
+"""VTODO and VJOURNAL items for Exchange, whose calendars hold appointments only: written as a
+free all-day appointment on the component's own date (DTSTART, else DUE, COMPLETED, CREATED,
+DTSTAMP — read from the item's iCalendar source), with its summary and description, and
+declared. The hub's item behind it (kind, content) stays in the sidecar (:mod:`.sidecar`), so
+hubs reading it back get the task or journal entry again. Pure."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import icalendar
+
+from cirahub.core.item import Item
+
+#: where the date of a task or journal entry is taken from, in order
+_DATE_PROPS = ("DTSTART", "DUE", "COMPLETED", "CREATED", "DTSTAMP")
+#: used when the source names no date at all (a fixed day: the projection must be stable)
+_NO_DATE = date(1970, 1, 1)
+
+
+def as_appointment(item: Item, notes: list[str]) -> Item:
+    """``item`` as an appointment when it is a VTODO/VJOURNAL (else unchanged)."""
+    kind = item.fields.get("component")
+    if not kind:
+        return item
+    day, prop, description = _from_source(item, str(kind))
+    fields = {"summary": item.fields.get("summary") or str(kind), "start": {"date": day.isoformat()},
+              "end": {"date": date.fromordinal(day.toordinal() + 1).isoformat()},
+              "transparency": "TRANSPARENT"}
+    if description:
+        fields["description"] = description
+    notes.append(f"{kind}: Exchange calendars hold appointments only; written as a free all-day "
+                 f"appointment on {day.isoformat()} ({prop or 'no date in the item'})")
+    return Item(item.uid, fields)
+
+
+def _from_source(item: Item, kind: str) -> tuple[date, str | None, str | None]:
+    try:
+        cal = icalendar.Calendar.from_ical(item.source or "")
+    except (ValueError, TypeError):
+        return _NO_DATE, None, None
+    for component in cal.walk(kind):
+        if str(component.get("UID", item.uid)) != item.uid or "RECURRENCE-ID" in component:
+            continue
+        text = str(component.get("DESCRIPTION", "")).replace("\r\n", "\n").rstrip() or None
+        for prop in _DATE_PROPS:
+            value = getattr(component.get(prop), "dt", None)
+            if isinstance(value, datetime):
+                return value.date(), prop, text
+            if isinstance(value, date):
+                return value, prop, text
+        return _NO_DATE, None, text
+    return _NO_DATE, None, None

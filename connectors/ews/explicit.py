@@ -1,0 +1,188 @@
+"""Occurrences no Exchange pattern expresses, written as an Exchange series all the same.
+
+Exchange has no RDATE, no series without a master, and a fixed set of patterns. An item whose
+occurrences need one of those — RDATEs, occurrences (RECURRENCE-IDs) without their series, an
+RRULE with no Exchange pattern — is written as a *daily* series over the days of its
+occurrences (every ``n`` days, ``n`` the greatest common divisor of the gaps), the days without
+an occurrence as deleted occurrences and every occurrence whose time, duration or fields differ
+from the first as a modified occurrence. Outlook then shows exactly the item's occurrences
+(occurrence identity is the test), and the projection is declared.
+
+Not possible, and declared: two occurrences on one local day, all-day and timed occurrences
+mixed, more than :data:`SLOTS` days (only the occurrences in the first :data:`SLOTS` days are
+written). A series Exchange can express whose RDATEs fall after an open end keeps its pattern
+and loses the RDATEs (declared). Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from itertools import islice
+from math import gcd
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cirahub.core.errors import MalformedItem
+from cirahub.core.ical_values import as_moment, compact_key, time_value
+from cirahub.core.item import VOLATILE_FIELDS, Item
+from cirahub.core.recurrence import series_starts
+
+from . import recurrence
+
+#: days a daily series may span (each day without an occurrence is one deleted occurrence)
+SLOTS = 3000
+_TIMES = ("start", "end")
+
+Fields = dict[str, Any]
+
+
+def _reason(item: Item) -> str | None:
+    """Why ``item`` needs explicit occurrences, or None when Exchange expresses it."""
+    f = item.fields
+    if "start" not in f:
+        return "occurrences without their series" if item.overrides else None
+    if f.get("rdates"):
+        return "RDATE"
+    rule = f.get("rrule")
+    if rule:
+        try:
+            recurrence.from_rrule(str(rule), f["start"], item.uid)
+        except MalformedItem:
+            return f"RRULE {rule!r} (no Exchange pattern)"
+        except (ValueError, TypeError):
+            return None  # unreadable: the series projection says so
+    return None
+
+
+def _open_ended(rule: Any) -> bool:
+    return bool(rule) and "COUNT=" not in str(rule) and "UNTIL=" not in str(rule)
+
+
+def make_explicit(item: Item, notes: list[str], zone: str | None) -> Item:
+    """``item`` as a series Exchange can hold (see the module docstring); ``zone`` (IANA,
+    None = UTC) places floating times. Items Exchange expresses are returned unchanged."""
+    reason = _reason(item)
+    if reason is None:
+        return item
+    if reason == "RDATE" and _open_ended(item.fields.get("rrule")):
+        try:
+            recurrence.from_rrule(str(item.fields["rrule"]), item.fields["start"], item.uid)
+            return _without_rdates(item, notes, "the series has no end")
+        except (MalformedItem, ValueError, TypeError):
+            pass
+    try:
+        occurrences = _occurrences(item, zone)
+    except (MalformedItem, ValueError, TypeError) as exc:
+        return _without_rdates(item, notes, f"its occurrences cannot be expanded: {exc}")
+    days = [_day(o["start"]) for o in occurrences]
+    kinds = {type(d) is datetime for d in (as_moment(o["start"]) for o in occurrences)}
+    if not occurrences or len(kinds) > 1 or len(set(days)) < len(days):
+        why = "it has two occurrences on one day" if occurrences else "it has no occurrence"
+        return _without_rdates(item, notes, why if len(kinds) <= 1 else "all-day and timed occurrences mix")
+    out, written = _daily(item.uid, occurrences, days)
+    cut = len(occurrences) - written
+    shape = (f"a daily Exchange series of {written} occurrences ({len(out.get('exdates') or [])} "
+             f"days deleted, {len(out.overrides)} occurrences modified)" if out.get("rrule")
+             else "a single appointment")
+    notes.append(f"{reason}: written as {shape}; Exchange has no pattern for them"
+                 + (f"; {cut} later occurrences not written" if cut else ""))
+    return out
+
+
+def _without_rdates(item: Item, notes: list[str], why: str) -> Item:
+    rdates = item.fields.get("rdates") or []
+    if not rdates or "start" not in item.fields:
+        return item
+    notes.append(f"RDATE: {len(rdates)} extra occurrences not written ({why}; Exchange has no RDATE)")
+    return Item(item.uid, {k: v for k, v in item.fields.items() if k != "rdates"}, item.overrides)
+
+
+def _placed(value: Mapping[str, str], zone: str | None) -> dict[str, str]:
+    if "floating" not in value:
+        return dict(value)
+    name = zone or "UTC"
+    return time_value(datetime.fromisoformat(value["floating"]).replace(tzinfo=ZoneInfo(name)), name)
+
+
+def _day(value: Mapping[str, str]) -> date:
+    moment = as_moment(value)
+    return moment.date() if isinstance(moment, datetime) else moment
+
+
+def _occurrences(item: Item, zone: str | None) -> list[Fields]:
+    """Every occurrence as full fields (times placed, sorted), within the first SLOTS days."""
+    f = item.fields
+    if "start" not in f:
+        found = [dict(v) for v in item.overrides.values() if isinstance(v.get("start"), Mapping)]
+    else:
+        base = {k: v for k, v in f.items() if k not in ("rrule", "rdates", "exdates")}
+        first = as_moment(f["start"])
+        length = as_moment(f.get("end") or f["start"]) - first  # type: ignore[operator]
+        found = []
+        for key, moment in islice(series_starts(f), SLOTS):
+            if key in item.overrides:
+                found.append(dict(item.overrides[key]))
+                continue
+            occ = dict(base)
+            occ["start"] = _value_like(moment, f["start"])
+            occ["end"] = _value_like(moment + length, f["start"])
+            found.append(occ)
+    for occ in found:
+        occ.pop("range", None)
+        for name in _TIMES:
+            if isinstance(occ.get(name), Mapping):
+                occ[name] = _placed(occ[name], zone)
+        occ.setdefault("end", occ["start"])
+    found.sort(key=lambda o: compact_key(o["start"]))
+    if found:
+        last = _day(found[0]["start"]) + timedelta(days=SLOTS - 1)
+        found = [o for o in found if _day(o["start"]) <= last]
+    return found
+
+
+def _value_like(moment: date | datetime, like: Mapping[str, str]) -> dict[str, str]:
+    return time_value(moment, like.get("tz"), like.get("vtimezone"))
+
+
+def _daily(uid: str, occurrences: list[Fields], days: list[date]) -> tuple[Item, int]:
+    """The daily series over ``occurrences`` (one per day, sorted): (item, occurrences kept)."""
+    first = occurrences[0]
+    step = 0
+    for d in days[1:]:
+        step = gcd(step, (d - days[0]).days)
+    master = {k: v for k, v in first.items() if k not in ("rrule", "rdates", "exdates")}
+    if not step:
+        return Item(uid, master), 1
+    count = (days[-1] - days[0]).days // step + 1
+    master["rrule"] = f"FREQ=DAILY;COUNT={count}" + (f";INTERVAL={step}" if step > 1 else "")
+    start = as_moment(first["start"])
+    length = as_moment(first["end"]) - start  # type: ignore[operator]
+    by_day = dict(zip(days, occurrences, strict=True))
+    skip = {*_TIMES, "rrule", *VOLATILE_FIELDS}
+    same = {k: v for k, v in master.items() if k not in skip}
+    exdates: list[str] = []
+    overrides: dict[str, Fields] = {}
+    for n in range(count):
+        day = days[0] + timedelta(days=n * step)
+        slot = _slot(start, day)
+        key = compact_key(_value_like(slot, first["start"]))
+        occ = by_day.get(day)
+        if occ is None:
+            exdates.append(key)
+            continue
+        moment = as_moment(occ["start"])
+        if (moment != slot or as_moment(occ["end"]) - moment != length  # type: ignore[operator]
+                or {k: v for k, v in occ.items() if k not in skip} != same):
+            overrides[key] = occ
+    if exdates:
+        master["exdates"] = sorted(exdates)
+    return Item(uid, master, overrides), len(occurrences)
+
+
+def _slot(start: date | datetime, day: date) -> date | datetime:
+    """The daily series' occurrence on ``day``: the first occurrence's wall-clock time there."""
+    if not isinstance(start, datetime):
+        return day
+    return datetime.combine(day, start.time(), tzinfo=start.tzinfo)
+
