@@ -139,7 +139,9 @@ def _zones(item: Item, custom: dict[str, str]) -> None:
 def _events(item: Item, dtstamp: datetime | None) -> list[Event]:
     series: Mapping[str, str] = item.fields.get("start") or {}
     out: list[Event] = []
-    if item.fields:
+    # occurrences without their series (only RECURRENCE-IDs, as an invitation to some of them
+    # is written): no master, whose VEVENT would have no DTSTART
+    if item.fields and ("start" in item.fields or not item.overrides):
         out.append(fresh_event(item.uid, item.fields, dtstamp, series, master=True))
     for key in sorted(item.overrides):
         fields = item.overrides[key]

@@ -16,7 +16,13 @@ from cirahub.store import models as m
 from cirahub.store.base import StoreBase, aware, chunks, item_of, utcnow
 from cirahub.store.batch import conflict_row, jsonable
 from cirahub.store.engine import guarded
-from cirahub.store.records import ConflictEntry, ItemVersion, ProjectionEntry, QuarantineEntry, RunRecord
+from cirahub.store.records import (
+    ConflictEntry,
+    ItemVersion,
+    ProjectionEntry,
+    QuarantineEntry,
+    RunRecord,
+)
 
 _R, _C, _Q, _V = m.sync_runs.c, m.conflicts.c, m.quarantine.c, m.hub_item_versions.c
 _P = m.projections.c

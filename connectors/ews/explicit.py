@@ -9,8 +9,8 @@ from the first as a modified occurrence. Outlook then shows exactly the item's o
 (occurrence identity is the test), and the projection is declared.
 
 Not possible, and declared: two occurrences on one local day, all-day and timed occurrences
-mixed, more than :data:`SLOTS` days (only the occurrences in the first :data:`SLOTS` days are
-written). A series Exchange can express whose RDATEs fall after an open end keeps its pattern
+mixed, a daily series of more than :data:`SLOTS` occurrences (only the occurrences within
+its first :data:`SLOTS` are written). A series Exchange can express whose RDATEs fall after an open end keeps its pattern
 and loses the RDATEs (declared). Pure.
 """
 
@@ -30,8 +30,9 @@ from cirahub.core.recurrence import series_starts
 
 from . import recurrence
 
-#: days a daily series may span (each day without an occurrence is one deleted occurrence)
-SLOTS = 3000
+#: occurrences a daily series may have, deleted ones included (each is one Exchange
+#: occurrence; the days between the item's occurrences are deleted ones)
+SLOTS = 1000
 _TIMES = ("start", "end")
 
 Fields = dict[str, Any]
@@ -48,10 +49,10 @@ def _reason(item: Item) -> str | None:
     if rule:
         try:
             recurrence.from_rrule(str(rule), f["start"], item.uid)
-        except MalformedItem:
+        except recurrence.NoPattern:
             return f"RRULE {rule!r} (no Exchange pattern)"
-        except (ValueError, TypeError):
-            return None  # unreadable: the series projection says so
+        except (MalformedItem, ValueError, TypeError):
+            return None  # unreadable or without occurrence: the series projection says so
     return None
 
 
@@ -70,7 +71,7 @@ def make_explicit(item: Item, notes: list[str], zone: str | None) -> Item:
             recurrence.from_rrule(str(item.fields["rrule"]), item.fields["start"], item.uid)
             return _without_rdates(item, notes, "the series has no end")
         except (MalformedItem, ValueError, TypeError):
-            pass
+            pass  # no pattern either: its first occurrences are written one by one
     try:
         occurrences = _occurrences(item, zone)
     except (MalformedItem, ValueError, TypeError) as exc:
@@ -111,7 +112,7 @@ def _day(value: Mapping[str, str]) -> date:
 
 
 def _occurrences(item: Item, zone: str | None) -> list[Fields]:
-    """Every occurrence as full fields (times placed, sorted), within the first SLOTS days."""
+    """The first SLOTS occurrences as full fields (times placed, sorted)."""
     f = item.fields
     if "start" not in f:
         found = [dict(v) for v in item.overrides.values() if isinstance(v.get("start"), Mapping)]
@@ -135,10 +136,7 @@ def _occurrences(item: Item, zone: str | None) -> list[Fields]:
                 occ[name] = _placed(occ[name], zone)
         occ.setdefault("end", occ["start"])
     found.sort(key=lambda o: compact_key(o["start"]))
-    if found:
-        last = _day(found[0]["start"]) + timedelta(days=SLOTS - 1)
-        found = [o for o in found if _day(o["start"]) <= last]
-    return found
+    return found[:SLOTS]
 
 
 def _value_like(moment: date | datetime, like: Mapping[str, str]) -> dict[str, str]:
@@ -148,9 +146,11 @@ def _value_like(moment: date | datetime, like: Mapping[str, str]) -> dict[str, s
 def _daily(uid: str, occurrences: list[Fields], days: list[date]) -> tuple[Item, int]:
     """The daily series over ``occurrences`` (one per day, sorted): (item, occurrences kept)."""
     first = occurrences[0]
-    step = 0
-    for d in days[1:]:
-        step = gcd(step, (d - days[0]).days)
+    step = _step(days)
+    while step and (days[-1] - days[0]).days // step >= SLOTS:  # keep the first SLOTS slots
+        days = [d for d in days if (d - days[0]).days < SLOTS * step]
+        occurrences = occurrences[:len(days)]
+        step = _step(days)
     master = {k: v for k, v in first.items() if k not in ("rrule", "rdates", "exdates")}
     if not step:
         return Item(uid, master), 1
@@ -178,6 +178,14 @@ def _daily(uid: str, occurrences: list[Fields], days: list[date]) -> tuple[Item,
     if exdates:
         master["exdates"] = sorted(exdates)
     return Item(uid, master, overrides), len(occurrences)
+
+
+def _step(days: list[date]) -> int:
+    """Days between the daily series' occurrences: the greatest common divisor of the gaps."""
+    step = 0
+    for d in days[1:]:
+        step = gcd(step, (d - days[0]).days)
+    return step
 
 
 def _slot(start: date | datetime, day: date) -> date | datetime:

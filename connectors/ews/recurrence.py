@@ -37,6 +37,11 @@ _DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _LAST = 5
 
 
+class NoPattern(MalformedItem):
+    """An RRULE no Exchange pattern expresses (its occurrences may still be written one by
+    one: :mod:`.explicit`)."""
+
+
 def _d(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
@@ -110,7 +115,7 @@ def from_rrule(rule: str, start: Mapping[str, str], uid: str) -> Recurrence:
     bad = set(parts) - {"UNTIL", "COUNT", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS", "WKST"}
 
     def fail() -> MalformedItem:
-        return MalformedItem(f"RRULE {rule!r} of {uid!r} cannot be expressed in Exchange", uid=uid)
+        return NoPattern(f"RRULE {rule!r} of {uid!r} cannot be expressed in Exchange", uid=uid)
 
     if bad:
         raise fail()

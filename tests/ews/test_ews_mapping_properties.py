@@ -1,8 +1,9 @@
 """Issue 9, property: random series written to Exchange and read back keep their occurrences.
 
-Each example is an iCalendar series (zones incl. Windows and vendor-prefixed TZIDs, DST-crossing
-rules, COUNT and UNTIL as DATE-TIME and as DATE, EXDATEs, moved occurrences incl.
-RANGE=THISANDFUTURE, all-day), parsed by
+Each example is an iCalendar series (zones incl. Windows and vendor-prefixed TZIDs, floating
+times, DST-crossing rules, rules no Exchange pattern expresses, COUNT and UNTIL as DATE-TIME
+(floating too) and as DATE, EXDATEs, RDATEs, moved occurrences incl. RANGE=THISANDFUTURE,
+all-day), parsed by
 the core into a hub item, created through the EWS connector in the emulator with unmodified
 exchangelib, and read back. Checked, with ``recurring-ical-events`` as the reference reader:
 
@@ -50,11 +51,13 @@ ZONES = [
     ("/softwarestudio.org/Olson_20011030_5/America/New_York", "America/New_York"),
     ("/Europe/Stockholm", "Europe/Stockholm"),
     ("/freeassociation.sourceforge.net/Tzfile/Europe/Stockholm", "Europe/Stockholm"),
+    ("", "Europe/Berlin"),  # floating: placed in the spoke's zone (Europe/Berlin)
 ]
 #: notes of a projection that changes occurrences (declared, so allowed to)
 CHANGES_OCCURRENCES = ("not an occurrence of its rule", "longer than the gap", "without an occurrence",
                        "no duration kept", "one day kept", "cut to 5 years", "keep the series' time",
-                       "that are no occurrence")
+                       "that are no occurrence", "floating time placed", "later occurrences not written",
+                       "extra occurrences not written")
 _uids = count()
 
 
@@ -85,6 +88,8 @@ def series(draw: st.DrawFn) -> str:
         length = timedelta(minutes=draw(st.sampled_from([15, 30, 60, 90, 180])))
         dtstart = f"DTSTART;TZID={tzid}:{local:%Y%m%dT%H%M%S}"
         dtend = f"DTEND;TZID={tzid}:{local + length:%Y%m%dT%H%M%S}"
+        if not tzid:
+            dtstart, dtend = f"DTSTART:{local:%Y%m%dT%H%M%S}", f"DTEND:{local + length:%Y%m%dT%H%M%S}"
         if tzid == "UTC":
             dtstart, dtend = f"DTSTART:{local:%Y%m%dT%H%M%S}Z", f"DTEND:{local + length:%Y%m%dT%H%M%S}Z"
     bound = draw(st.sampled_from(["count", "until", "until-date", "none"]))
@@ -96,13 +101,15 @@ def series(draw: st.DrawFn) -> str:
                    draw(st.integers(0, 20)))
         if bound == "until" and not all_day:
             offset = timedelta(seconds=draw(st.sampled_from([-1, 0, 1, -3600, 3600, 86400])))
-            rule += f";UNTIL={(nth + offset).astimezone(ZoneInfo('UTC')):%Y%m%dT%H%M%SZ}"
+            rule += (f";UNTIL={(nth + offset).replace(tzinfo=None):%Y%m%dT%H%M%S}" if not tzid  # floating
+                     else f";UNTIL={(nth + offset).astimezone(ZoneInfo('UTC')):%Y%m%dT%H%M%SZ}")
         else:
             rule += f";UNTIL={nth.date() + timedelta(days=draw(st.sampled_from([-1, 0, 1]))):%Y%m%d}"
     uid = f"prop-{next(_uids)}@cirahub.test"
     lines = ["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20260101T000000Z", dtstart, dtend,
              f"RRULE:{rule}", "SUMMARY:Series"]
     lines += _exdates(draw, day, local, tzid, all_day)
+    lines += _rdates(draw, day, local, tzid, all_day)
     lines.append("END:VEVENT")
     lines += _moved(draw, uid, day, local, tzid, length, all_day, future=bound != "none")
     return "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN", *lines, "END:VCALENDAR", ""])
@@ -129,6 +136,9 @@ def _rule(day: date) -> st.SearchStrategy[str]:
         st.just(f"FREQ=MONTHLY;BYMONTHDAY={min(day.day, 28)}"),
         st.just(f"FREQ=MONTHLY;BYDAY={min((day.day - 1) // 7 + 1, 4)}{weekday}"),
         st.just("FREQ=YEARLY"),
+        # no Exchange pattern: written as explicit occurrences of a daily series
+        st.just(f"FREQ=MONTHLY;BYMONTHDAY={min(day.day, 14)},{min(day.day, 14) + 14}"),
+        st.just(f"FREQ=YEARLY;BYMONTH={day.month},{(day.month + 5) % 12 + 1}"),
     )
 
 
@@ -138,7 +148,21 @@ def _exdates(draw: st.DrawFn, day: date, local: datetime, tzid: str, all_day: bo
         moment = local + timedelta(weeks=weeks)
         out.append(f"EXDATE;VALUE=DATE:{day + timedelta(weeks=weeks):%Y%m%d}" if all_day
                    else f"EXDATE:{moment:%Y%m%dT%H%M%S}Z" if tzid == "UTC"
+                   else f"EXDATE:{moment:%Y%m%dT%H%M%S}" if not tzid
                    else f"EXDATE;TZID={tzid}:{moment:%Y%m%dT%H%M%S}")
+    return out
+
+
+def _rdates(draw: st.DrawFn, day: date, local: datetime, tzid: str, all_day: bool) -> list[str]:
+    """Extra occurrences: some days after the start, at its time or a few hours later."""
+    out = []
+    for days, hours in draw(st.lists(st.tuples(st.integers(1, 60), st.sampled_from([0, 0, 3])),
+                                     max_size=2, unique_by=lambda x: x[0])):
+        moment = local + timedelta(days=days, hours=hours)
+        out.append(f"RDATE;VALUE=DATE:{day + timedelta(days=days):%Y%m%d}" if all_day
+                   else f"RDATE:{moment:%Y%m%dT%H%M%S}Z" if tzid == "UTC"
+                   else f"RDATE:{moment:%Y%m%dT%H%M%S}" if not tzid
+                   else f"RDATE;TZID={tzid}:{moment:%Y%m%dT%H%M%S}")
     return out
 
 
@@ -152,7 +176,7 @@ def _moved(draw: st.DrawFn, uid: str, day: date, local: datetime, tzid: str, len
     original = local + timedelta(weeks=weeks)
     moved = original + timedelta(minutes=draw(st.sampled_from([-90, 30, 120, 24 * 60])))
     ranged = ";RANGE=THISANDFUTURE" if future and draw(st.booleans()) else ""
-    zone, z = (f";TZID={tzid}", "") if tzid != "UTC" else ("", "Z")
+    zone, z = (f";TZID={tzid}", "") if tzid not in ("UTC", "") else ("", "Z" if tzid else "")
     return ["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20260101T000000Z",
             f"RECURRENCE-ID{ranged}{zone}:{original:%Y%m%dT%H%M%S}{z}",
             f"DTSTART{zone}:{moved:%Y%m%dT%H%M%S}{z}", f"DTEND{zone}:{moved + length:%Y%m%dT%H%M%S}{z}",

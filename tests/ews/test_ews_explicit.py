@@ -1,0 +1,168 @@
+"""Issue 9 on the Exchange path, what Exchange has no pattern for: RDATEs, occurrences without
+their series, rules no Exchange pattern expresses, floating UNTIL, tasks and journal entries.
+Each is written through unmodified exchangelib to the emulator; Exchange's own CalendarView
+(asked through exchangelib) must show exactly the occurrences the reference reader
+(``recurring-ical-events``) reads in the file, the projection is declared, and the item reads
+back as the hub's (no rewrite). The declared projection is stored per item for operators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from exchangelib import EWSDateTime, EWSTimeZone
+
+from cirahub.connectors.base import Write
+from cirahub.connectors.registry import open_connector
+from cirahub.core.fingerprint import fingerprint
+from cirahub.core.ical import parse_calendar, parse_item
+from tests.ews_emulator import EwsEmulator
+
+from .conftest import PASSWORD, connector_config
+from .hub import EwsHub, all_ok
+from .occurrences import text_occurrences, write_and_read
+
+
+@pytest.fixture
+def conn(emu: EwsEmulator) -> Iterator[Any]:
+    emu.add_public_folder("/Calendars/Team")
+    c = open_connector("ews-public-folder", connector_config(emu, "ews-public-folder", timezone="Europe/Berlin"),
+                       PASSWORD)
+    yield c
+    c.close()
+    assert emu.meeting_messages == [], "the hub made Exchange send meeting mail"
+
+
+def _ics(*components: list[str], kind: str = "VEVENT") -> str:
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN"]
+    for c in components:
+        lines += [f"BEGIN:{kind}", "DTSTAMP:20260101T000000Z", *c, f"END:{kind}"]
+    return "\r\n".join([*lines, "END:VCALENDAR", ""])
+
+
+def _exchange_view(conn: Any, first: datetime, days: int) -> list[tuple[str, str, str]]:
+    """(UTC start, duration, subject) of every occurrence Exchange expands in the window."""
+    utc = EWSTimeZone("UTC")
+    start = EWSDateTime.from_datetime(first.astimezone(UTC).replace(tzinfo=None)).replace(tzinfo=utc)
+    out = []
+    for o in conn.folder.view(start=start - timedelta(days=1), end=start + timedelta(days=days)):
+        begin = datetime.fromisoformat(o.start.isoformat()).astimezone(UTC)
+        end = datetime.fromisoformat(o.end.isoformat()).astimezone(UTC)
+        out.append((begin.strftime("%Y-%m-%dT%H:%M:%S"), str(end - begin), o.subject or ""))
+    return sorted(out)
+
+
+def _written(conn: Any, text: str) -> tuple[Any, Any, Any]:
+    [item] = parse_calendar(text)
+    result, seen, held = write_and_read(conn, item)
+    assert fingerprint(seen, conn.ignore) == fingerprint(item, conn.ignore), "reads back changed: a rewrite"
+    return item, result, held
+
+
+def test_regression_rdates_are_occurrences_in_exchange(conn: Any) -> None:
+    """Old code: Exchange has no RDATE, the hub dropped them (an "unsupported field") and the
+    spoke held one occurrence of four. Now Exchange holds all four (a daily series with the
+    days between deleted, the one at another time moved), declared."""
+    text = _ics(["UID:rdates@test", "SUMMARY:Board", "DTSTART;TZID=Europe/Berlin:20261005T100000",
+                 "DTEND;TZID=Europe/Berlin:20261005T110000",
+                 "RDATE;TZID=Europe/Berlin:20261012T100000,20261102T100000,20261109T140000"])
+    item, result, _ = _written(conn, text)
+    assert "rdates" not in conn.ignore
+    assert _exchange_view(conn, datetime(2026, 10, 5, tzinfo=UTC), 60) == text_occurrences(text)
+    assert len(text_occurrences(text)) == 4
+    assert any(n.startswith("RDATE: written as a daily Exchange series") for n in result.notes), result.notes
+
+
+def test_regression_series_with_rdates_and_exdates_keeps_every_occurrence(conn: Any) -> None:
+    """A weekly all-day series with one EXDATE and one extra RDATE (rie issue 148)."""
+    text = _ics(["UID:mix@test", "SUMMARY:Mix", "DTSTART;VALUE=DATE:20240701", "DTEND;VALUE=DATE:20240702",
+                 "RRULE:FREQ=WEEKLY;COUNT=3", "EXDATE;VALUE=DATE:20240708", "RDATE;VALUE=DATE:20240717"])
+    _written(conn, text)
+    starts = [s[:10] for s, _, _ in _exchange_view(conn, datetime(2024, 7, 1, tzinfo=UTC), 40)]
+    assert starts == ["2024-07-01", "2024-07-15", "2024-07-17"]
+
+
+def test_regression_rule_without_exchange_pattern_is_written_as_its_occurrences(conn: Any) -> None:
+    """Old code: ``BYMONTH`` with several months has no Exchange pattern: the create failed
+    (item_rejected) and the series was never in Exchange. Now its occurrences are."""
+    text = _ics(["UID:months@test", "SUMMARY:Third Wednesday", "DTSTART;TZID=America/Vancouver:20230920T120000",
+                 "DTEND;TZID=America/Vancouver:20230920T140000",
+                 "RRULE:FREQ=MONTHLY;COUNT=9;BYDAY=3WE;BYMONTH=1,2,3,4,5,9,10,11,12"])
+    _, result, _ = _written(conn, text)
+    assert _exchange_view(conn, datetime(2023, 9, 20, tzinfo=UTC), 300) == text_occurrences(text)
+    assert any("no Exchange pattern" in n for n in result.notes), result.notes
+
+
+def test_regression_occurrences_without_their_series_are_written(conn: Any) -> None:
+    """Old code: a file holding only RECURRENCE-ID components (an invitation to two occurrences)
+    made an item without a start; exchangelib refused it ("'start' is a required field") and
+    it was lost on the Exchange path. Now both occurrences are in Exchange."""
+    text = _ics(["UID:orphans@test", "SUMMARY:Moved", "RECURRENCE-ID:20250428T160500Z",
+                 "DTSTART:20250428T170500Z", "DTEND:20250428T173500Z"],
+                ["UID:orphans@test", "SUMMARY:Moved too", "RECURRENCE-ID:20250505T160500Z",
+                 "DTSTART:20250506T160500Z", "DTEND:20250506T163500Z"])
+    _, result, _ = _written(conn, text)
+    assert _exchange_view(conn, datetime(2025, 4, 28, tzinfo=UTC), 30) == text_occurrences(text)
+    assert any(n.startswith("occurrences without their series") for n in result.notes), result.notes
+
+
+def test_regression_floating_series_with_floating_until_is_written(conn: Any) -> None:
+    """Old code: a floating series whose UNTIL is floating too (legal) was placed in the
+    spoke's zone without its UNTIL, and dateutil refused the rule: item_rejected."""
+    text = _ics(["UID:float@test", "SUMMARY:Call", "DTSTART:20070220T170000", "DTEND:20070220T180000",
+                 "RRULE:FREQ=WEEKLY;UNTIL=20070619T225959"])
+    _, result, _ = _written(conn, text)
+    view = _exchange_view(conn, datetime(2007, 2, 20, tzinfo=UTC), 150)
+    assert len(view) == len(text_occurrences(text)) == 18
+    assert {s[11:16] for s, _, _ in view} == {"16:00", "15:00"}  # 17:00 Berlin, winter and summer
+    assert result.notes == ("floating time placed in the spoke's zone (Europe/Berlin)",)
+
+
+def test_regression_task_is_written_as_a_declared_appointment(conn: Any) -> None:
+    """Old code: a VTODO was never pushed to Exchange (and refused by exchangelib if it was:
+    no start), so it was lost on the Exchange path. Now it is a free all-day appointment on
+    its due date, declared, and reads back as the task."""
+    text = _ics(["UID:todo@test", "SUMMARY:File taxes", "DUE;VALUE=DATE:20070501", "DESCRIPTION:Form 2"],
+                kind="VTODO")
+    assert conn.capabilities.carries_components
+    item, result, held = _written(conn, text)
+    assert item.get("component") == "VTODO"
+    assert held.fields["start"] == {"date": "2007-05-01"} and held.get("transparency") == "TRANSPARENT"
+    assert held.get("description") == "Form 2"
+    assert result.notes and result.notes[0].startswith("VTODO: Exchange calendars hold appointments only")
+
+
+def test_regression_declared_projections_are_stored_per_item(store: Any, emu: EwsEmulator, tmp_path: Path) -> None:
+    """Old code: the notes were only counted and logged. Now each (spoke, hub item) keeps what
+    the spoke changed, for operators (``Store.list_projections``, the handlers' ``projections``);
+    an item written again as it is loses its row."""
+    folder = tmp_path / "cal"
+    folder.mkdir()
+    (folder / "r.ics").write_text(_ics(["UID:r@test", "SUMMARY:R", "DTSTART:20261201T090000Z",
+                                        "DTEND:20261201T100000Z", "RDATE:20261203T090000Z"]))
+    (folder / "p.ics").write_text(_ics(["UID:p@test", "SUMMARY:Plain", "DTSTART:20261201T090000Z",
+                                        "DTEND:20261201T100000Z"]))
+    emu.add_public_folder("/Calendars/Team")
+    hub = EwsHub(store, emu)
+    try:
+        hub.add_vdir("files", str(folder))
+        exchange = hub.add_public("exchange", "/Calendars/Team")
+        all_ok(hub.sync_all(rounds=2))
+        [entry] = store.list_projections(spoke_id=exchange.id)
+        assert entry.uid == "r@test" and entry.notes[0].startswith("RDATE: written as a daily Exchange series")
+        assert [e.uid for e in store.list_projections(hub="team")] == ["r@test"]
+        (folder / "r.ics").write_text(_ics(["UID:r@test", "SUMMARY:R", "DTSTART:20261201T090000Z",
+                                            "DTEND:20261201T100000Z"]))
+        all_ok(hub.sync_all(rounds=2))
+        assert store.list_projections(spoke_id=exchange.id) == []
+    finally:
+        hub.close()
+
+
+def test_single_item_without_rdates_is_not_touched(conn: Any) -> None:
+    item = parse_item(_ics(["UID:one@test", "SUMMARY:One", "DTSTART:20261201T090000Z", "DTEND:20261201T100000Z"]))
+    [result] = conn.write_many([Write("create", "hub-one", item)])
+    assert result.notes == ()
