@@ -69,7 +69,7 @@ def test_regression_rdates_are_occurrences_in_exchange(conn: Any) -> None:
     text = _ics(["UID:rdates@test", "SUMMARY:Board", "DTSTART;TZID=Europe/Berlin:20261005T100000",
                  "DTEND;TZID=Europe/Berlin:20261005T110000",
                  "RDATE;TZID=Europe/Berlin:20261012T100000,20261102T100000,20261109T140000"])
-    item, result, _ = _written(conn, text)
+    _, result, _ = _written(conn, text)
     assert "rdates" not in conn.ignore
     assert _exchange_view(conn, datetime(2026, 10, 5, tzinfo=UTC), 60) == text_occurrences(text)
     assert len(text_occurrences(text)) == 4
