@@ -38,7 +38,7 @@ from cirahub.core.fingerprint import fingerprint
 from cirahub.core.item import Item
 from cirahub.core.model import Capabilities, Delta, RemoteItem
 
-from . import client, mapping, routing, zones
+from . import client, custom_zone, mapping, routing, zones
 from .auth import BearerCredentials, SignIn
 from .client import EwsConfig, map_error, open_signed_in, sign_in, with_retry
 from .projection import project
@@ -46,6 +46,7 @@ from .writes import Writer
 
 mapping.register_properties()
 zones.install()
+custom_zone.install()
 routing.install()
 client.install_bounded()
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from exchangelib import EWSDateTime, EWSTimeZone
@@ -19,6 +20,7 @@ from cirahub.connectors.base import Write
 from cirahub.connectors.registry import open_connector
 from cirahub.core.fingerprint import fingerprint
 from cirahub.core.ical import parse_calendar, parse_item
+from cirahub.core.ical_write import to_ics
 from tests.ews_emulator import EwsEmulator
 
 from .conftest import PASSWORD, connector_config
@@ -166,3 +168,37 @@ def test_single_item_without_rdates_is_not_touched(conn: Any) -> None:
     item = parse_item(_ics(["UID:one@test", "SUMMARY:One", "DTSTART:20261201T090000Z", "DTEND:20261201T100000Z"]))
     [result] = conn.write_many([Write("create", "hub-one", item)])
     assert result.notes == ()
+
+
+#: Outlook's "Customized Time Zone" for central Europe, as Exchange sends it (Bias = UTC - local)
+CUSTOM_EU = (
+    '<Periods><Period Bias="-PT1H" Name="Standard" Id="trule:Microsoft/Registry/Customized/2006-Standard"/>'
+    '<Period Bias="-PT2H" Name="Daylight" Id="trule:Microsoft/Registry/Customized/2006-Daylight"/></Periods>'
+    '<TransitionsGroups><TransitionsGroup Id="0">'
+    '<RecurringDayTransition><To Kind="Period">trule:Microsoft/Registry/Customized/2006-Daylight</To>'
+    '<TimeOffset>PT2H</TimeOffset><Month>3</Month><DayOfWeek>Sunday</DayOfWeek><Occurrence>-1</Occurrence>'
+    '</RecurringDayTransition>'
+    '<RecurringDayTransition><To Kind="Period">trule:Microsoft/Registry/Customized/2006-Standard</To>'
+    '<TimeOffset>PT3H</TimeOffset><Month>10</Month><DayOfWeek>Sunday</DayOfWeek><Occurrence>-1</Occurrence>'
+    '</RecurringDayTransition></TransitionsGroup></TransitionsGroups>'
+    '<Transitions><Transition><To Kind="Group">0</To></Transition></Transitions>'
+)
+
+
+def test_regression_customized_time_zone_series_keeps_its_local_time(conn: Any, emu: EwsEmulator) -> None:
+    """Old code: a series created in Outlook in a "Customized Time Zone" (rules inside
+    StartTimeZone, no registry name) was read in UTC (exchangelib only reads the id) with its
+    local rule, so every occurrence after the DST change was an hour off. Now the rules are
+    matched to the IANA zone that has them, and the hub's occurrences are Exchange's."""
+    folder = emu.state.folder_by_path("/Calendars/Team").id
+    berlin = ZoneInfo("Europe/Berlin")
+    first = datetime(2026, 10, 13, 10, 0, tzinfo=berlin)
+    rid = emu.user.create(folder, tz="Customized Time Zone", tz_rules=CUSTOM_EU, subject="Weekly",
+                          start=first, end=first + timedelta(hours=1),
+                          recurrence={"pattern": "Weekly", "interval": 1, "days": "Tuesday", "count": 4})
+    [remote] = conn.get_many([rid])
+    assert remote.item is not None
+    exchange = _exchange_view(conn, first, 30)
+    assert [s[11:16] for s, _, _ in exchange] == ["08:00", "08:00", "09:00", "09:00"]  # 10:00 local
+    assert text_occurrences(to_ics(remote.item.with_source(None))) == exchange
+    assert ZoneInfo(remote.item.fields["start"]["tz"]).utcoffset(datetime(2026, 7, 1)) == timedelta(hours=2)

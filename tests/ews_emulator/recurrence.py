@@ -8,11 +8,14 @@ count every occurrence of the pattern, deleted ones included, 1-based.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
+from dateutil import tz as dateutil_tz
+from dateutil.relativedelta import relativedelta
 from exchangelib.winzone import MS_TIMEZONE_TO_IANA_MAP
 from lxml import etree
 
@@ -39,9 +42,50 @@ _FREQ = {
 MAX_OCCURRENCES = 5000
 
 
-def zone(windows_id: str | None) -> ZoneInfo:
-    """IANA zone for a time zone id as Exchange knows it: a Windows id, or a Windows display
-    name such as ``(UTC+01:00) Amsterdam, Berlin, ...`` (UTC when unknown)."""
+class ZoneId(str):
+    """An item's time-zone id, with the rules the item itself defines (Outlook's "Customized
+    Time Zone": ``Periods``/``TransitionsGroups`` inside ``StartTimeZone``), if any."""
+
+    rules: tzinfo | None = None
+
+
+def rules_zone(el: etree._Element) -> tzinfo | None:
+    """The zone an EWS time-zone element's own rules define: a standard and a daylight period
+    and the two yearly transitions between them (what Outlook writes), else None."""
+    bias = {p.get("Id"): _minutes(p.get("Bias")) for p in el.iter(t("Period"))}
+    moves = []
+    for tr in el.iter(t("RecurringDayTransition")):
+        nth = int(_text(tr, "Occurrence") or 1)
+        day = _DAYS[_text(tr, "DayOfWeek") or "Sunday"][0]
+        moves.append((-bias[_text(tr, "To")], _minutes(_text(tr, "TimeOffset")), int(_text(tr, "Month") or 1),
+                      day(-1) if nth == -1 else day(nth)))
+    if len(moves) != 2:
+        return None
+    (dst, dst_at, dst_month, dst_day), (std, std_at, std_month, std_day) = sorted(moves, reverse=True)
+    start = relativedelta(month=dst_month, day=31 if dst_day.n == -1 else 1, weekday=dst_day,
+                          minutes=dst_at)
+    # dateutil's end is on the standard-time wall clock; Exchange's on the daylight one
+    end = relativedelta(month=std_month, day=31 if std_day.n == -1 else 1, weekday=std_day,
+                        minutes=std_at - (dst - std))
+    return dateutil_tz.tzrange("STD", std * 60, "DST", dst * 60, start=start, end=end)
+
+
+def _minutes(text: str | None) -> int:
+    """Minutes of an xs:duration such as ``-PT1H`` or ``PT2H30M``."""
+    m = re.match(r"^(-)?PT?(?:(\d+)H)?(?:(\d+)M)?", text or "")
+    if m is None:
+        return 0
+    value = int(m.group(2) or 0) * 60 + int(m.group(3) or 0)
+    return -value if m.group(1) else value
+
+
+def zone(windows_id: str | None) -> tzinfo:
+    """The zone for a time zone id as Exchange knows it: the item's own rules (a
+    :class:`ZoneId` carrying them), a Windows id, or a Windows display name such as
+    ``(UTC+01:00) Amsterdam, Berlin, ...`` (UTC when unknown)."""
+    rules = getattr(windows_id, "rules", None)
+    if rules is not None:
+        return rules
     if windows_id:
         iana = MS_TIMEZONE_TO_IANA_MAP.get(windows_id) or resolve_tzid(windows_id)
         if iana:

@@ -82,7 +82,12 @@ class StoredItem:
     @property
     def tz_id(self) -> str | None:
         el = self.props.get("StartTimeZone")
-        return None if el is None else el.get("Id")
+        if el is None:
+            return None
+        out = recurrence.ZoneId(el.get("Id") or "")
+        if el.find(t("Periods")) is not None:  # the item's own rules ("Customized Time Zone")
+            out.rules = recurrence.rules_zone(el)
+        return out
 
 
 class State:

@@ -15,7 +15,7 @@ from typing import Any
 from lxml import etree
 
 from .state import State, StoredItem
-from .xmlio import fmt_dt, sub, t
+from .xmlio import T, fmt_dt, sub, t
 
 
 def _el(name: str, text: str | None = None, **attrs: str) -> etree._Element:
@@ -98,17 +98,26 @@ class User:
         self.state = state
         self.address = address
 
-    def create(self, folder_id: str, *, tz: str | None = "UTC",
+    def create(self, folder_id: str, *, tz: str | None = "UTC", tz_rules: str | None = None,
                recurrence: dict[str, Any] | None = None, **fields: Any) -> str:
-        """Create an item; returns its id. ``start``/``end`` as dates make an all-day event."""
+        """Create an item; returns its id. ``start``/``end`` as dates make an all-day event.
+        ``tz_rules``: the zone's own rules as Outlook sends them for a zone the registry does
+        not name (``t:Periods``, ``t:TransitionsGroups``, ``t:Transitions`` elements, XML in
+        the types namespace), kept inside StartTimeZone/EndTimeZone."""
         with self.state.lock:
             props = props_from(fields, tz)
+            if tz_rules is not None:
+                for name in ("StartTimeZone", "EndTimeZone"):
+                    holder = etree.fromstring(f"<x xmlns=\"{T}\">{tz_rules}</x>")
+                    props[name].extend(list(holder))
             if recurrence is not None:
                 start = fields["start"]
                 first = start.date() if isinstance(start, datetime) else start
                 if isinstance(start, datetime) and tz:
-                    from .recurrence import zone
-                    first = start.astimezone(zone(tz)).date()
+                    from .recurrence import ZoneId, rules_zone, zone
+                    zid = ZoneId(tz)
+                    zid.rules = rules_zone(props["StartTimeZone"]) if tz_rules else None
+                    first = start.astimezone(zone(zid)).date()
                 props["Recurrence"] = _recurrence(recurrence, first)
             item = self.state.create(self.state.folder(folder_id), props, {}, self.address)
             return item.id
