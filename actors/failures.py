@@ -9,7 +9,8 @@ batch goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from cirahub.connectors.base import Write, WriteResult
@@ -40,6 +41,16 @@ def partial_error(failures: Sequence[WriteFailure]) -> dict[str, Any]:
     return {"code": "partial",
             "message": f"{len(failures)} write(s) failed, retried next run: {named}{more}",
             "fields": {"failed_writes": len(failures)}}
+
+
+def with_unsupported(result: WriteResult, hub: HubItem | None, unsupported: Iterable[str]) -> WriteResult:
+    """``result`` with one more note per field of the hub item the spoke's kind cannot hold
+    (the planner left it out of the write): what the spoke holds is declared whole."""
+    if hub is None or hub.item is None:
+        return result
+    dropped = [f"{name}: not written (this spoke kind cannot hold it)"
+               for name in sorted(unsupported) if hub.item.get(name)]
+    return replace(result, notes=(*result.notes, *dropped)) if dropped else result
 
 
 def note_projection(spoke_id: str, op: SpokeOp, result: WriteResult, counts: dict[str, int]) -> None:

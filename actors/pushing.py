@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from cirahub.actors.failures import note_failure, note_projection
+from cirahub.actors.failures import note_failure, note_projection, with_unsupported
 from cirahub.connectors.base import SpokeConnector, Write, WriteResult
 from cirahub.core.counts import Count
 from cirahub.core.errors import CirahubError
@@ -119,9 +119,11 @@ class Pusher:
     def _written(self, op: SpokeOp, result: WriteResult, candidates: Mapping[str, HubItem],
                  pending: _Pending, outcome: PushOutcome) -> None:
         outcome.succeeded.append(op.hub_item_id)
+        hub = candidates.get(op.hub_item_id)
+        result = with_unsupported(result, hub, self.ctx.capabilities.unsupported_fields)
         note_projection(self.ctx.spoke_id, op, result, outcome.counts)
-        if result.notes and op.hub_item_id in candidates:
-            outcome.projections[op.hub_item_id] = (candidates[op.hub_item_id].uid, result.notes)
+        if result.notes and hub is not None:
+            outcome.projections[op.hub_item_id] = (hub.uid, result.notes)
         if isinstance(op, DeleteInSpoke):
             pending.deletes.append(op.hub_item_id)
             return

@@ -138,8 +138,8 @@ def test_regression_task_is_written_as_a_declared_appointment(conn: Any) -> None
 
 
 def test_regression_declared_projections_are_stored_per_item(store: Any, emu: EwsEmulator, tmp_path: Path) -> None:
-    """Old code: the notes were only counted and logged. Now each (spoke, hub item) keeps what
-    the spoke changed, for operators (``Store.list_projections``, the handlers' ``projections``);
+    """Old code: the notes were only counted and logged, and a foreign organizer was dropped
+    without a word. Now each (spoke, hub item) keeps what the spoke changed, for operators (``Store.list_projections``, the handlers' ``projections``);
     an item written again as it is loses its row."""
     folder = tmp_path / "cal"
     folder.mkdir()
@@ -147,19 +147,24 @@ def test_regression_declared_projections_are_stored_per_item(store: Any, emu: Ew
                                         "DTEND:20261201T100000Z", "RDATE:20261203T090000Z"]))
     (folder / "p.ics").write_text(_ics(["UID:p@test", "SUMMARY:Plain", "DTSTART:20261201T090000Z",
                                         "DTEND:20261201T100000Z"]))
+    (folder / "o.ics").write_text(_ics(["UID:o@test", "SUMMARY:Theirs", "DTSTART:20261202T090000Z",
+                                        "DTEND:20261202T100000Z", "ORGANIZER:mailto:boss@other.example"]))
     emu.add_public_folder("/Calendars/Team")
     hub = EwsHub(store, emu)
     try:
         hub.add_vdir("files", str(folder))
         exchange = hub.add_public("exchange", "/Calendars/Team")
         all_ok(hub.sync_all(rounds=2))
-        [entry] = store.list_projections(spoke_id=exchange.id)
-        assert entry.uid == "r@test" and entry.notes[0].startswith("RDATE: written as a daily Exchange series")
-        assert [e.uid for e in store.list_projections(hub="team")] == ["r@test"]
+        by_uid = {e.uid: e.notes for e in store.list_projections(spoke_id=exchange.id)}
+        assert sorted(by_uid) == ["o@test", "r@test"]  # the plain one is held as it is
+        assert by_uid["r@test"][0].startswith("RDATE: written as a daily Exchange series")
+        # a foreign organizer Exchange cannot hold (the folder's owner organizes) is declared
+        assert by_uid["o@test"] == ("organizer: not written (this spoke kind cannot hold it)",)
+        assert [e.uid for e in store.list_projections(hub="team")] == ["o@test", "r@test"]
         (folder / "r.ics").write_text(_ics(["UID:r@test", "SUMMARY:R", "DTSTART:20261201T090000Z",
                                             "DTEND:20261201T100000Z"]))
         all_ok(hub.sync_all(rounds=2))
-        assert store.list_projections(spoke_id=exchange.id) == []
+        assert [e.uid for e in store.list_projections(spoke_id=exchange.id)] == ["o@test"]
     finally:
         hub.close()
 
