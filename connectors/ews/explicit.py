@@ -32,7 +32,7 @@ from . import recurrence
 
 #: occurrences a daily series may have, deleted ones included (each is one Exchange
 #: occurrence; the days between the item's occurrences are deleted ones)
-SLOTS = 1000
+SLOTS = 200
 _TIMES = ("start", "end")
 
 Fields = dict[str, Any]
@@ -56,6 +56,18 @@ def _reason(item: Item) -> str | None:
     return None
 
 
+def _expressible(item: Item) -> bool:
+    """Whether Exchange has a pattern for the item's RRULE (False without one)."""
+    rule = item.fields.get("rrule")
+    if not rule:
+        return False
+    try:
+        recurrence.from_rrule(str(rule), item.fields["start"], item.uid)
+    except (MalformedItem, ValueError, TypeError):
+        return False
+    return True
+
+
 def _open_ended(rule: Any) -> bool:
     return bool(rule) and "COUNT=" not in str(rule) and "UNTIL=" not in str(rule)
 
@@ -66,12 +78,8 @@ def make_explicit(item: Item, notes: list[str], zone: str | None) -> Item:
     reason = _reason(item)
     if reason is None:
         return item
-    if reason == "RDATE" and _open_ended(item.fields.get("rrule")):
-        try:
-            recurrence.from_rrule(str(item.fields["rrule"]), item.fields["start"], item.uid)
-            return _without_rdates(item, notes, "the series has no end")
-        except (MalformedItem, ValueError, TypeError):
-            pass  # no pattern either: its first occurrences are written one by one
+    if reason == "RDATE" and _open_ended(item.fields.get("rrule")) and _expressible(item):
+        return _without_rdates(item, notes, "the series has no end")
     try:
         occurrences = _occurrences(item, zone)
     except (MalformedItem, ValueError, TypeError) as exc:
@@ -83,6 +91,9 @@ def make_explicit(item: Item, notes: list[str], zone: str | None) -> Item:
         return _without_rdates(item, notes, why if len(kinds) <= 1 else "all-day and timed occurrences mix")
     out, written = _daily(item.uid, occurrences, days)
     cut = len(occurrences) - written
+    if cut and reason == "RDATE" and _expressible(item) and cut >= len(item.fields["rdates"]):
+        # too far apart for one daily series: the pattern without its RDATEs loses fewer
+        return _without_rdates(item, notes, f"more than {SLOTS} days apart")
     shape = (f"a daily Exchange series of {written} occurrences ({len(out.get('exdates') or [])} "
              f"days deleted, {len(out.overrides)} occurrences modified)" if out.get("rrule")
              else "a single appointment")
