@@ -34,6 +34,27 @@ def as_appointment(item: Item, notes: list[str]) -> Item:
     return Item(item.uid, fields)
 
 
+#: components an item's source may hold that its fields carry (or that belong to them)
+_CARRIED = frozenset({"VCALENDAR", "VEVENT", "VTIMEZONE", "STANDARD", "DAYLIGHT", "VALARM"})
+
+
+def note_uncarried(item: Item, notes: list[str]) -> None:
+    """Declare the components of the item's iCalendar source that one Exchange item cannot
+    hold: another kind under the same UID (a VTODO or VFREEBUSY beside the VEVENT), or an
+    unknown component wrapping it. They travel between iCalendar spokes only."""
+    if not item.source:
+        return
+    try:
+        cal = icalendar.Calendar.from_ical(item.source)
+    except (ValueError, TypeError):
+        return
+    own = {str(item.fields.get("component") or "VEVENT")}
+    names = sorted({str(c.name) for c in cal.walk() if c.name and c.name not in _CARRIED | own})
+    if names:
+        notes.append(f"{', '.join(names)} of this item: not written (one Exchange item holds one "
+                     "appointment; carried between iCalendar spokes only)")
+
+
 def _from_source(item: Item, kind: str) -> tuple[date, str | None, str | None]:
     try:
         cal = icalendar.Calendar.from_ical(item.source or "")

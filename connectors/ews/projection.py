@@ -30,7 +30,7 @@ from cirahub.core.ical_values import as_moment, compact_key, key_moment, time_va
 from cirahub.core.item import Item
 
 from . import recurrence, zones
-from .components import as_appointment
+from .components import as_appointment, note_uncarried
 from .explicit import make_explicit
 from .future import expand_future
 
@@ -58,6 +58,7 @@ def project(item: Item, spoke_zone: str | None) -> Projected:
     """The projection of ``item`` onto Exchange; ``spoke_zone`` (IANA, None = UTC) is where
     floating times are placed. Raises ItemRejected for what Exchange cannot store at all."""
     notes: list[str] = []
+    note_uncarried(item, notes)
     item = as_appointment(expand_future(item, notes), notes)
     item = make_explicit(item, notes, spoke_zone)
     fields = _fields(item.fields, notes, "", spoke_zone, item.uid)

@@ -16,6 +16,7 @@ differs: the spoke said what it holds is not the item; undeclared differences st
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +87,27 @@ def _orphan_match(c: icalendar.cal.Component, dest: Destination, taken_uids: set
     return found
 
 
+#: a RECURRENCE-ID date-time within this of a date's UTC midnight names that date's occurrence
+_RID_SLACK = dt.timedelta(hours=14)
+
+
+def _same_key(a: tuple[str, str, str], b: tuple[str, str, str]) -> bool:
+    """Same component: equal keys, or the RECURRENCE-ID of one occurrence of an all-day
+    series written as its date on one side and as a (zone's local) midnight on the other (a
+    copy that states the date for a date series, as RFC 5545 wants, names the same occurrence)."""
+    if a == b:
+        return True
+    if a[:2] != b[:2] or not a[2] or not b[2] or (a[2].startswith("D:") == b[2].startswith("D:")):
+        return False
+    day, moment = (a[2], b[2]) if a[2].startswith("D:") else (b[2], a[2])
+    try:
+        midnight = dt.datetime.fromisoformat(day[2:] + "T00:00:00+00:00")
+        instant = dt.datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return instant.tzinfo is not None and abs(instant - midnight) <= _RID_SLACK
+
+
 def judge(f: CorpusFile, dest: Destination, refused: Sequence[str], round_uids: set[str],
           full_properties: bool, round_errors: Sequence[str] = (),
           declared: Sequence[str] = ()) -> Outcome:
@@ -105,10 +127,13 @@ def judge(f: CorpusFile, dest: Destination, refused: Sequence[str], round_uids: 
     for c in wanted:
         if "UID" in c:
             entries = [(n, d) for n, d in dest.by_uid.get(str(c["UID"]), [])
-                       if reference.component_key(d) == reference.component_key(c)]
+                       if _same_key(reference.component_key(d), reference.component_key(c))]
         else:
             entries = _orphan_match(c, dest, round_uids)
-        missing += not entries
+        # a component the path's spoke declared it cannot hold ("VTODO of this item: not
+        # written") is projected away, not lost
+        declared_away = any(note.startswith(c.name) and "not written" in note for note in declared)
+        missing += not entries and not declared_away
         arrived += entries
     if missing:
         status = "quarantined" if why else "lost"

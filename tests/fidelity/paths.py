@@ -157,6 +157,10 @@ def refusals(spokes: Spokes, files: Sequence[CorpusFile], by_name: Mapping[str, 
 def declarations(spokes: Spokes, files: Sequence[CorpusFile]) -> dict[str, list[str]]:
     """The projections the path's spokes declared (stored per item), attributed by UID."""
     by_uid = {uid: f.id for f in files for uid in _uids(f)}
+    for f in files:  # UIDs inside components the reference does not see as items
+        text = f.read().decode("utf-8", errors="replace")
+        for uid in re.findall(r"^UID:(.*?)\r?$", text, flags=re.M):
+            by_uid.setdefault(uid.strip(), f.id)
     out: dict[str, list[str]] = {}
     for p in spokes.projections():
         fid = by_uid.get(p.uid)
