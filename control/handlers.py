@@ -311,15 +311,6 @@ class Handlers:
             self.store.get_hub(_required(hub, "hub"))
         return list(self.store.list_quarantine(hub=hub or None))
 
-    def projections(self, hub: str, spoke: str) -> list[Any]:
-        """Declared projections (``ProjectionEntry``: per spoke and hub item, what the spoke
-        changed to hold the item), of one spoke, of a hub's spokes, or all."""
-        if spoke:
-            return list(self.store.list_projections(spoke_id=self.get_spoke(hub, spoke).id))
-        if hub:
-            self.store.get_hub(hub)
-        return list(self.store.list_projections(hub=hub or None))
-
     def backup(self, path: str) -> tuple[str, int, str]:
         """(path, bytes, note): a consistent copy of the live SQLite store at ``path``; on
         PostgreSQL InvalidInput with the pg_dump command instead (see store.files)."""

@@ -139,7 +139,7 @@ def test_regression_task_is_written_as_a_declared_appointment(conn: Any) -> None
 
 def test_regression_declared_projections_are_stored_per_item(store: Any, emu: EwsEmulator, tmp_path: Path) -> None:
     """Old code: the notes were only counted and logged, and a foreign organizer was dropped
-    without a word. Now each (spoke, hub item) keeps what the spoke changed, for operators (``Store.list_projections``, the handlers' ``projections``);
+    without a word. Now each (spoke, hub item) keeps what the spoke changed, for operators (``Store.list_projections``);
     an item written again as it is loses its row."""
     folder = tmp_path / "cal"
     folder.mkdir()

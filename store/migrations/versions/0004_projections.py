@@ -1,6 +1,5 @@
 """A spoke's declared projection of each hub item it holds (what it changed to hold it), kept
-per (spoke, hub item) so an operator can see it (``Store.list_projections``, the control
-handlers' ``projections``).
+per (spoke, hub item) so an operator can see it (``Store.list_projections``).
 
 Revision ID: 0004
 Revises: 0003
