@@ -207,3 +207,18 @@ def test_regression_customized_time_zone_series_keeps_its_local_time(conn: Any, 
     assert [s[11:16] for s, _, _ in exchange] == ["08:00", "08:00", "09:00", "09:00"]  # 10:00 local
     assert text_occurrences(to_ics(remote.item.with_source(None))) == exchange
     assert ZoneInfo(remote.item.fields["start"]["tz"]).utcoffset(datetime(2026, 7, 1)) == timedelta(hours=2)
+
+
+def test_regression_a_second_component_of_the_same_uid_is_declared(conn: Any) -> None:
+    """Old code: a VTODO sharing its UID with a VEVENT (one item in the hub, the task in its
+    source) vanished on the Exchange path without a word. One Exchange item holds the
+    appointment; the task is declared not written (it travels between iCalendar spokes)."""
+    text = "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN",
+                        "BEGIN:VEVENT", "UID:both@test", "DTSTAMP:20260101T000000Z", "SUMMARY:Both",
+                        "DTSTART:20261201T090000Z", "DTEND:20261201T100000Z", "END:VEVENT",
+                        "BEGIN:VTODO", "UID:both@test", "DTSTAMP:20260101T000000Z", "SUMMARY:Both",
+                        "DUE:20261201T100000Z", "END:VTODO", "END:VCALENDAR", ""])
+    _, result, held = _written(conn, text)
+    assert held.fields["start"] == {"utc": "2026-12-01T09:00:00Z"}
+    assert result.notes == ("VTODO of this item: not written (one Exchange item holds one appointment; "
+                            "carried between iCalendar spokes only)",)
