@@ -33,6 +33,8 @@ from . import recurrence
 #: occurrences a daily series may have, deleted ones included (each is one Exchange
 #: occurrence; the days between the item's occurrences are deleted ones)
 SLOTS = 200
+#: the largest interval of an Exchange daily pattern
+INTERVAL_MAX = 999
 _TIMES = ("start", "end")
 
 Fields = dict[str, Any]
@@ -196,7 +198,8 @@ def _step(days: list[date]) -> int:
     step = 0
     for d in days[1:]:
         step = gcd(step, (d - days[0]).days)
-    return step
+    # Exchange's daily interval is 1..999: a divisor of the step keeps every occurrence a slot
+    return max((n for n in range(1, min(step, INTERVAL_MAX) + 1) if step % n == 0), default=0)
 
 
 def _slot(start: date | datetime, day: date) -> date | datetime:

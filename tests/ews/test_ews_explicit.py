@@ -25,7 +25,7 @@ from tests.ews_emulator import EwsEmulator
 
 from .conftest import PASSWORD, connector_config
 from .hub import EwsHub, all_ok
-from .occurrences import text_occurrences, write_and_read
+from .occurrences import occurrences, text_occurrences, write_and_read
 
 
 @pytest.fixture
@@ -222,3 +222,15 @@ def test_regression_a_second_component_of_the_same_uid_is_declared(conn: Any) ->
     assert held.fields["start"] == {"utc": "2026-12-01T09:00:00Z"}
     assert result.notes == ("VTODO of this item: not written (one Exchange item holds one appointment; "
                             "carried between iCalendar spokes only)",)
+
+
+def test_regression_rdates_years_apart_fit_exchange_daily_interval(conn: Any) -> None:
+    """Old code (of this change): two occurrences ten years apart made a daily series every
+    3668 days, which exchangelib refuses (interval 1..999): the create failed every run."""
+    text = _ics(["UID:decade@test", "SUMMARY:Reunion", "DTSTART:20100101T120000Z", "DTEND:20100101T130000Z",
+                 "RDATE:20200117T120000Z"])
+    _, _, held = _written(conn, text)
+    assert held.fields["rrule"] == "FREQ=DAILY;COUNT=5;INTERVAL=917"
+    assert occurrences(held) == text_occurrences(text)  # what Exchange holds, as the reference reads it
+    # and Exchange itself shows the second one (a calendar view spans at most two years)
+    assert [s for s, _, _ in _exchange_view(conn, datetime(2020, 1, 10, tzinfo=UTC), 20)] == ["2020-01-17T12:00:00"]
