@@ -67,6 +67,7 @@ def main() -> None:
             channel = grpc.insecure_channel(srv.address)
             stub = pb_grpc.ControlServiceStub(channel)
             health = health_pb2_grpc.HealthStub(channel)
+            stub.GetStatus(pb.GetStatusRequest(), metadata=meta, timeout=120)  # warm up
             results: dict[tuple[str, int], list[float]] = {}
             for _ in range(args.rounds):
                 for streams in (0, args.streams):

@@ -133,3 +133,42 @@ def test_regression_apply_is_atomic(server: Server, tmp_path: Path) -> None:
     assert real.err == dry.err
     shown = server.ctl("hub", "show", "atomic")
     assert shown.code == ExitCode.NOT_FOUND, shown.text  # nothing was created
+
+
+def _event(uid: str, description: str, stamp: str) -> str:
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+            f"UID:{uid}\r\nDTSTAMP:{stamp}\r\nLAST-MODIFIED:{stamp}\r\n"
+            "DTSTART:20300601T100000Z\r\nDTEND:20300601T110000Z\r\nSUMMARY:Budget\r\n"
+            f"DESCRIPTION:{description}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def test_regression_conflict_lists_carry_no_bodies(server: Server, tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "big-1.ics").write_text(_event("big-1", "short", "20300101T000000Z"))
+    assert server.ctl("hub", "create", "bodies").code == 0
+    for name, folder in (("a", a), ("b", b)):
+        r = server.ctl("spoke", "add", "bodies", name, "--kind", "vdir", "--path", str(folder))
+        assert r.code == 0, r.text
+    assert server.ctl("sync", "bodies").code == 0
+    in_b = next(b.glob("*.ics"))
+    # both sides change the description before the next sync: one is 5 MB (> gRPC's 4 MB)
+    (a / "big-1.ics").write_text(_event("big-1", "edited in a", "20300102T000000Z"))
+    in_b.write_text(_event("big-1", "x" * (5 << 20), "20300103T000000Z"))
+    server.ctl("sync", "bodies")
+    listed = server.ctl("conflicts", "bodies", "--json")
+    assert listed.code == 0, listed.text[:500]
+    entries = json.loads(listed.out)
+    assert entries and len(listed.out) < 100_000
+    assert all(not e["losing_item_json"] and not e["current_item_json"] for e in entries)
+    assert any(e["truncated"] for e in entries)
+    table = server.ctl("conflicts", "bodies")
+    assert table.code == 0 and "description" in table.out.lower(), table.text[:500]
+    one = server.ctl("conflict", entries[0]["id"], "--json")
+    assert one.code == 0, one.text[:500]
+    shown = json.loads(one.out)
+    assert shown["truncated"] and shown["current_item_json"]
+    assert len(shown["current_item_json"]) < (1 << 20) + 100
+    missing = server.ctl("conflict", "no-such-conflict")
+    assert missing.code == ExitCode.NOT_FOUND, missing.text
