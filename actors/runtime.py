@@ -46,6 +46,7 @@ from cirahub.cluster.names import (
     named_actors,
 )
 from cirahub.cluster.settings import Settings
+from cirahub.core.errors import CirahubError
 from cirahub.core.states import HostedState, SpokeState
 
 log = logging.getLogger(__name__)
@@ -187,9 +188,16 @@ class Runtime:
 
         if stop_actors and ray.is_initialized():
             stop_all_actors(self.settings.namespace)
+        if self.owns_ray:
+            stopped = datetime.now(UTC)
+            if ray.is_initialized():
+                ray.shutdown()  # our actors end with our Ray: their runs cannot finish
+            try:
+                self.store.interrupt_runs(before=stopped, reason="the server stopped during "
+                                                                 "the run (SIGTERM or Ctrl-C)")
+            except CirahubError as exc:  # the next start closes them
+                log.warning("could not close the runs in flight: %s", exc)
         self.store.close()
-        if self.owns_ray and ray.is_initialized():
-            ray.shutdown()
 
 
 def stop_all_actors(namespace: str) -> None:

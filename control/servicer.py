@@ -301,8 +301,8 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
         names = self._names
         if names is None or event.hub_id not in names.hubs or event.spoke_id not in names.spokes:
             # a hub or spoke added since (or none known yet)
-            names = self._names = await asyncio.get_running_loop().run_in_executor(
-                self.pool, self.h.names)
+            names = await asyncio.get_running_loop().run_in_executor(self.pool, self.h.names)
+            self._names = names
         hub = names.hub(event.hub_id)
         if hub_filter and hub != hub_filter:
             return None

@@ -92,6 +92,34 @@ def test_regression_killed_server_leaves_no_run_running(tmp_path: Path,
             os.killpg(first.proc.pid, signal.SIGKILL)
 
 
+def test_regression_sigterm_mid_run_leaves_no_run_running(tmp_path: Path,
+                                                          silent: SilentServer) -> None:
+    srv = start_server(tmp_path, "--http-listen", "off")
+    try:
+        assert srv.ctl("hub", "create", "term").code == 0
+        r = srv.ctl("spoke", "add", "term", "feed", "--kind", "ics-url", "--url",
+                    f"http://127.0.0.1:{silent.port}/cal.ics", "--no-check")
+        assert r.code == 0, r.text
+        sync = subprocess.Popen([CTL, "sync", "term"], env={**os.environ,
+                                "CIRAHUB_DATA_DIR": str(srv.data_dir)},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            running = _wait_for("a running run", lambda: [x for x in _runs(srv)
+                                                          if x.get("status") == "running"])
+        finally:
+            sync.kill()
+            sync.wait(30)
+    finally:
+        stop_server(srv.proc)  # SIGTERM, mid-run
+    store = Store.open(None, data_dir=srv.data_dir)
+    try:
+        run = store.get_run(str(running[0]["id"]))  # type: ignore[index]
+    finally:
+        store.close()
+    assert run.status == "interrupted" and run.finished_at is not None, run
+    assert "the server stopped during the run" in str(run.error)
+
+
 def test_regression_actors_of_an_older_server_are_fenced(tmp_path: Path) -> None:
     store = Store.open(None, data_dir=tmp_path)
     old = store.take_runtime_lease()
