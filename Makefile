@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo clean bench bench-full
+.PHONY: install test lint demo clean bench fuzz bench-full
 
 # `cirahub/<folder>` are symlinks to the top-level folders, and the editable install is a plain
 # .pth entry for the repository (compat mode): static tools (mypy, pyright) follow the imports,
@@ -41,6 +41,12 @@ bench: $(STAMP) $(VDIRSYNCER)
 
 bench-full: $(STAMP) $(VDIRSYNCER)
 	$(PY) bench/bench_vs_vdirsyncer.py --full --engine --write docs/benchmarks.md $(BENCH_ARGS)
+
+# the iCalendar and CalDAV XML readers under many generated hostile inputs (the tests run a
+# bounded number of them; FUZZ_EXAMPLES per reader here)
+FUZZ_EXAMPLES ?= 20000
+fuzz: $(STAMP)
+	CIRAHUB_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -x tests/hardening/test_fuzz.py
 
 demo: $(STAMP)
 	$(VENV)/bin/cirahubctl demo
