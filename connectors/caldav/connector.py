@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -45,6 +44,7 @@ from cirahub.connectors.caldav.discovery import (
     url_for,
 )
 from cirahub.connectors.caldav.http import HttpClient, RetryPolicy, header
+from cirahub.connectors.caldav.resources import remote_item, resource_name
 from cirahub.connectors.caldav.syncing import (
     ListingResult,
     SyncUnsupported,
@@ -55,7 +55,6 @@ from cirahub.core import ical
 from cirahub.core.errors import (
     AuthError,
     CirahubError,
-    MalformedItem,
     PreconditionFailed,
     ProtocolError,
     RemoteAlreadyExists,
@@ -69,17 +68,6 @@ from cirahub.core.model import Capabilities, Delta, RemoteItem
 MULTIGET_BATCH = 100
 #: created hrefs a cursor remembers; past this the token is dropped (a complete listing next)
 MAX_PENDING_CREATES = 2000
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,150}$")
-
-
-def resource_name(uid: str) -> str:
-    """File name for a new item: the UID when it is a safe path segment, else its SHA-1 (an
-    injective, stable mapping, so a retried create lands on the same href)."""
-    if _SAFE_NAME.match(uid):
-        return uid + ".ics"
-    return hashlib.sha1(uid.encode("utf-8")).hexdigest() + ".ics"
-
-
 class CalDAVConnector(BaseConnector):
     """A CalDAV collection as a spoke. Thread-safe for one caller at a time; internally it
     runs up to ``max_parallel`` requests at once."""
@@ -283,7 +271,7 @@ class CalDAVConnector(BaseConnector):
             if data is None:
                 continue
             version = r.text(dav.GETETAG) or etags.get(r.href) or ""
-            item = _remote_item(r.href, version, data.text or "")
+            item = remote_item(r.href, version, data.text or "")
             if item is not None:
                 out[r.href] = item
         return out
@@ -404,17 +392,3 @@ class CalDAVConnector(BaseConnector):
 
 def _same(a: Item, b: Item) -> bool:
     return fingerprint(a) == fingerprint(b)
-
-
-def _remote_item(href: str, version: str, text: str) -> RemoteItem | None:
-    """The parsed item, one with an error (quarantined), or None for a resource that is not
-    an event at all (a task or journal entry in a mixed collection: not ours to sync)."""
-    upper = text.upper()
-    if "BEGIN:VEVENT" not in upper and ("BEGIN:VTODO" in upper or "BEGIN:VJOURNAL" in upper):
-        return None
-    try:
-        # a resource without UID gets one derived from its href (stable across polls)
-        item = ical.parse_item(text, fallback_uid=ical.derived_uid(f"caldav:{href}"))
-        return RemoteItem(href, version, item)
-    except MalformedItem as exc:
-        return RemoteItem(href, version, None, error=exc.message, raw=text)

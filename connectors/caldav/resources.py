@@ -1,0 +1,34 @@
+"""One CalDAV resource: the name a new item gets, and the item a fetched resource holds."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from cirahub.core import ical
+from cirahub.core.errors import MalformedItem
+from cirahub.core.model import RemoteItem
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,150}$")
+
+
+def resource_name(uid: str) -> str:
+    """File name for a new item: the UID when it is a safe path segment, else its SHA-1 (an
+    injective, stable mapping, so a retried create lands on the same href)."""
+    if _SAFE_NAME.match(uid):
+        return uid + ".ics"
+    return hashlib.sha1(uid.encode("utf-8")).hexdigest() + ".ics"
+
+
+def remote_item(href: str, version: str, text: str) -> RemoteItem | None:
+    """The parsed item, one with an error (quarantined), or None for a resource that is not
+    an event at all (a task or journal entry in a mixed collection: not ours to sync)."""
+    upper = text.upper()
+    if "BEGIN:VEVENT" not in upper and ("BEGIN:VTODO" in upper or "BEGIN:VJOURNAL" in upper):
+        return None
+    try:
+        # a resource without UID gets one derived from its href (stable across polls)
+        item = ical.parse_item(text, fallback_uid=ical.derived_uid(f"caldav:{href}"))
+        return RemoteItem(href, version, item)
+    except MalformedItem as exc:
+        return RemoteItem(href, version, None, error=exc.message, raw=text)
