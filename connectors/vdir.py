@@ -136,7 +136,8 @@ class VdirConnector(BaseConnector):
             return [_refused(name, refused)]
         except OSError as exc:
             # unreadable (permissions, I/O error): quarantine it, never a deletion
-            return [RemoteItem(name, listed_version, None, f"cannot read file: {exc.strerror}")]
+            cause = io_error(exc, "read", str(self.path / name)).message
+            return [RemoteItem(name, listed_version, None, f"cannot read file: {cause}")]
         assert read is not None
         version, text = read
         return [

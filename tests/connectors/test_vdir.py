@@ -245,7 +245,7 @@ def test_unreadable_file_is_quarantined_not_deleted(
     delta = conn.delta(None, known)
     [bad] = delta.changed
     assert bad.remote_id == res.remote_id and bad.item is None
-    assert "Permission denied" in (bad.error or "")
+    assert f"permission denied on {folder / res.remote_id}" in (bad.error or "")
     assert bad.remote_version == version_of((folder / res.remote_id).stat())
     assert delta.deleted == () and delta.listing_size == 2
 
