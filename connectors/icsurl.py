@@ -44,8 +44,11 @@ from cirahub.core.fingerprint import fingerprint
 from cirahub.core.ical import parse_calendar
 from cirahub.core.item import Item
 from cirahub.core.model import Capabilities, Delta, RemoteItem
+from cirahub.core.sealed import SEALED_KEY, split
 
-_KEYS = frozenset({"url", "username", "verify_tls", "timeout"})
+_KEYS = frozenset({"url", "username", "verify_tls", "timeout", SEALED_KEY})
+#: a stored feed URL's query in the config: the real one is sealed (kept with the secret)
+_SHOWN_QUERY = "…"
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def parse_config(config: Mapping[str, Any]) -> IcsUrlConfig:
     raw = config.get("url")
     if isinstance(raw, str) and raw.strip().lower().startswith("webcal://"):
         raw = "https://" + raw.strip()[len("webcal://") :]
-    url = check_http_url(raw)
+    url = _unsealed(check_http_url(raw), split(config)[1])
     verify = config.get("verify_tls", True)
     if not isinstance(verify, bool):
         raise InvalidInput("'verify_tls' must be true or false", key="verify_tls")
@@ -77,9 +80,25 @@ def parse_config(config: Mapping[str, Any]) -> IcsUrlConfig:
     return IcsUrlConfig(url, optional_str(config, "username"), verify, float(timeout))
 
 
+def _unsealed(url: str, sealed: Mapping[str, str]) -> str:
+    """The feed's real URL: a stored one shows its query as ``?…`` and has it sealed."""
+    base, mark, query = url.partition("?")
+    if mark and query == _SHOWN_QUERY:
+        if "url_query" not in sealed:
+            raise InvalidInput("'url' has no query to restore; give the feed's full URL", key="url")
+        return f"{base}?{sealed['url_query']}"
+    return url
+
+
 def validate(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored config: a query in the URL (often the feed's access token) is sealed —
+    kept with the spoke's encrypted secret — and the URL shows it as ``?…``."""
     cfg = parse_config(config)
-    out: dict[str, Any] = {"url": cfg.url, "verify_tls": cfg.verify_tls, "timeout": cfg.timeout}
+    base, mark, query = cfg.url.partition("?")
+    url = f"{base}?{_SHOWN_QUERY}" if mark and query else cfg.url
+    out: dict[str, Any] = {"url": url, "verify_tls": cfg.verify_tls, "timeout": cfg.timeout}
+    if mark and query:
+        out[SEALED_KEY] = {"url_query": query}
     if cfg.username is not None:
         out["username"] = cfg.username
     return out

@@ -20,6 +20,7 @@ from cirahub.connectors.kinds import (
     refuse_userinfo,
 )
 from cirahub.core.errors import InvalidInput
+from cirahub.core.sealed import SEALED_KEY, unpack
 
 
 def _available(kind: SpokeKind) -> SpokeKind:
@@ -42,11 +43,14 @@ def validate_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def open_connector(kind: str, config: Mapping[str, Any], secret: str | None = None) -> SpokeConnector:
-    """A connector for a spoke of ``kind``. Raises InvalidInput for an unknown kind or bad
-    config."""
+    """A connector for a spoke of ``kind`` (``secret`` as the store keeps it: with the
+    config's sealed values). Raises InvalidInput for an unknown kind or bad config."""
     spec = _available(get_kind(kind))
     refuse_userinfo(spec, config)
-    return spec.load_factory()(spec.load_validator()(config), secret)
+    own, sealed = unpack(secret)  # a stored secret carries the config's sealed values
+    if sealed:
+        config = {**config, SEALED_KEY: sealed}
+    return spec.load_factory()(spec.load_validator()(config), own)
 
 
 def discover(kind: str, config: Mapping[str, Any], secret: str | None = None,

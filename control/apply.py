@@ -19,6 +19,7 @@ from cirahub.control.spoke_checks import check_spoke_input
 from cirahub.core import limits
 from cirahub.core.errors import InvalidInput
 from cirahub.core.options import ConflictPolicy, SyncOptions
+from cirahub.core.sealed import split, unpack
 
 #: most hubs in one specification, and most spokes of one hub
 MAX_ENTRIES = 5000
@@ -141,13 +142,17 @@ def _plan_spoke(store: Any, hub: str, spec: SpokeSpec, current: Any) -> list[Cha
             f"hub {hub!r}, spoke {spec.name!r}: the kind cannot change ({current.kind} -> "
             f"{spec.kind}); remove the spoke first", hub=hub, spoke=spec.name, field="kind")
     details: list[str] = []
-    if dict(current.config) != dict(config):
-        keys = sorted(set(current.config) | set(config))
-        details += [f"config.{k}: {_show(current.config.get(k))} -> {_show(config.get(k))}"
-                    for k in keys if current.config.get(k) != config.get(k)]
+    public, sealed = split(config)  # sealed values are secrets: compared, never shown
+    if dict(current.config) != public:
+        keys = sorted(set(current.config) | set(public))
+        details += [f"config.{k}: {_show(current.config.get(k))} -> {_show(public.get(k))}"
+                    for k in keys if current.config.get(k) != public.get(k)]
     old, new = current.options.to_dict(), options.to_dict()
     details += [f"options.{k}: {_show(old[k])} -> {_show(new[k])}" for k in old if old[k] != new[k]]
-    if spec.secret is not None and store.get_spoke_secret(current.id) != spec.secret:
+    own, stored_sealed = unpack(store.get_spoke_secret(current.id) if current.has_secret else None)
+    if sealed != stored_sealed:
+        details.append("sealed config changed (e.g. the feed URL's query)")
+    if spec.secret is not None and own != spec.secret:
         details.append("secret changed")
     if not details:
         return []

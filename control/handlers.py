@@ -32,6 +32,7 @@ from cirahub.core import limits
 from cirahub.core.errors import InvalidInput
 from cirahub.core.model import HubItem
 from cirahub.core.options import SyncOptions
+from cirahub.core.sealed import pack, unpack
 from cirahub.store.files import backup_sqlite
 from cirahub.store.protocols import ControlStore
 from cirahub.store.records import ConflictEntry, HubRecord, QuarantineEntry, SpokeRecord
@@ -167,7 +168,8 @@ class Handlers:
             raise InvalidInput("the new secret must not be empty", field="secret")
         new = spoke.options.with_changes(changes)
         if check and (secret is not None or new.hub_writes != spoke.options.hub_writes):
-            stored = secret if secret is not None else self._secret(spoke)
+            stored = (pack(secret, unpack(self._secret(spoke))[1]) if secret is not None  # keep sealed values
+                      else self._secret(spoke))
             refuse_unusable(name, spoke.kind,
                             test_connection(spoke.kind, spoke.config, stored), new, "changed")
         updated = self.store.update_spoke(spoke.id, options=new, secret=secret)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cirahub.core.errors import AlreadyExists, InvalidInput, NotFound
 from cirahub.core.options import ConflictPolicy, SyncOptions
+from cirahub.core.sealed import pack, split, unpack
 from cirahub.core.states import SpokeState
 from cirahub.store import models as m
 from cirahub.store.base import StoreBase, check_name, hub_record, spoke_record, utcnow
@@ -125,11 +126,14 @@ class TopologyMixin(StoreBase):
         options: SyncOptions | Mapping[str, Any] | None = None,
         secret: str | None = None,
     ) -> SpokeRecord:
-        """Attach a spoke to ``hub`` (name or id). ``secret`` is stored encrypted.
+        """Attach a spoke to ``hub`` (name or id). ``secret`` is stored encrypted, with the
+        config's sealed values (:mod:`cirahub.core.sealed`), which the stored config never holds.
         InvalidInput names the bad field; AlreadyExists when the hub has a spoke of that name."""
         check_name(name, field="name")
         check_name(kind, field="kind")
-        cfg, opts = _config(config), _options(options)
+        cfg, sealed = split(_config(config))
+        opts = _options(options)
+        secret = pack(secret or None, sealed)
         now = utcnow()
         values: dict[str, Any] = dict(
             id=str(uuid.uuid4()), name=name, kind=kind, config=cfg, options=opts.to_dict(),
@@ -201,14 +205,25 @@ class TopologyMixin(StoreBase):
                     values["push_cursor"] = 0
                 if old.enabled != new.enabled:
                     values.update(self._enabled_state(row.state, new.enabled))
-            if config is not None:
-                values["config"] = _config(config)
-            if secret:
-                values["secret"] = self._box.encrypt(secret)
-            elif clear_secret:
-                values["secret"] = None
+            values.update(self._secret_values(row, config, secret, clear_secret))
             conn.execute(update(m.spokes).where(m.spokes.c.id == spoke_id).values(**values))
             return spoke_record(self._spoke_row(conn, spoke_id))
+
+    def _secret_values(self, row: Any, config: Mapping[str, Any] | None, secret: str | None,
+                       clear_secret: bool) -> dict[str, Any]:
+        """The config and secret columns after an update: a new config brings its own sealed
+        values (none: none), else the stored ones stay; the spoke's own secret likewise."""
+        if config is None and not secret and not clear_secret:
+            return {}
+        old = self._box.decrypt(row.secret, spoke_id=row.id) if row.secret is not None else None
+        own, sealed = unpack(old)
+        out: dict[str, Any] = {}
+        if config is not None:
+            out["config"], sealed = split(_config(config))
+        own = secret or (None if clear_secret else own)
+        packed = pack(own, sealed)
+        out["secret"] = self._box.encrypt(packed) if packed else None
+        return out
 
     @staticmethod
     def _enabled_state(state: str, enabled: bool) -> dict[str, Any]:
@@ -236,7 +251,8 @@ class TopologyMixin(StoreBase):
 
     @guarded
     def get_spoke_secret(self, spoke_id: str) -> str | None:
-        """The decrypted secret, for the connector only. Never log or return it further."""
+        """The decrypted secret (with the config's sealed values, :mod:`cirahub.core.sealed`),
+        for the connector only. Never log or return it further."""
         with self._read() as conn:
             row = self._spoke_row(conn, spoke_id)
         if row.secret is None:

@@ -19,6 +19,7 @@ class _Hostile(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         server: HostileServer = self.server  # type: ignore[assignment]
+        server.paths.append(self.path)
         if self.path.startswith(("/endless", "/challenge")):
             if self.path.startswith("/challenge"):  # a sign-in challenge that never ends
                 self.send_response(401)
@@ -55,6 +56,7 @@ class HostileServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Hostile)
         self.stopping = threading.Event()
         self.sent = 0
+        self.paths: list[str] = []  # every request's path and query, in order
         self.body = b""
         self.content_type = "text/calendar"
         self.status = 200
