@@ -39,6 +39,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +270,7 @@ def main() -> None:
     server = CirahubServer(root / "server")
     radicale = dav.Radicale(_mkdir(root / "radicale")) if "caldav" in only else None
     names = ["vdirsyncer", "cirahub"] + (["engine"] if args.engine else [])
+    failures: list[str] = []
     try:
         for rep in range(args.reps):
             rng = random.Random(rep)
@@ -276,17 +278,31 @@ def main() -> None:
             for name in order:
                 c = Contender(name, server)
                 base = root / f"r{rep}-{name}"
+                seed = rng.random()
+
+                def attempt(what: str, fn: Callable[[], None], _n: str = name,
+                            _r: int = rep) -> None:
+                    try:
+                        fn()
+                    except Exception as exc:  # reported; the other scenarios go on
+                        failures.append(f"repetition {_r + 1}, {_n}, {what}: {exc}"[:600])
+                        print(failures[-1], flush=True)
+
                 if "2folders" in only:
-                    scenario_folders(c, base / "two", 2, sizes["2folders"], res, "2 folders",
-                                     random.Random(rng.random()))
+                    attempt("2 folders", partial(scenario_folders, c, base / "two", 2,
+                                                 sizes["2folders"], res, "2 folders",
+                                                 random.Random(seed)))
                 if "10folders" in only:
-                    scenario_folders(c, base / "ten", 10, sizes["10folders"], res, "10 folders",
-                                     random.Random(rng.random()))
+                    attempt("10 folders", partial(scenario_folders, c, base / "ten", 10,
+                                                  sizes["10folders"], res, "10 folders",
+                                                  random.Random(seed + 1)))
                 if radicale is not None:
                     if name == order[0]:
-                        raw_put_phase(sizes["caldav"], res, radicale, 4)
-                    scenario_caldav(c, base / "dav", sizes["caldav"], res, radicale,
-                                    random.Random(rng.random()))
+                        attempt("raw PUT", partial(raw_put_phase, sizes["caldav"], res,
+                                                   radicale, 4))
+                    attempt("CalDAV", partial(scenario_caldav, c, base / "dav",
+                                              sizes["caldav"], res, radicale,
+                                              random.Random(seed + 2)))
                 shutil.rmtree(base, ignore_errors=True)
             print(f"repetition {rep + 1}/{args.reps} done", flush=True)
     finally:
@@ -308,6 +324,7 @@ def main() -> None:
         "",
         *lines,
         "",
+        *(f"- FAILED: {f}" for f in failures),
     ]
     print("\n".join(report))
     if args.write:
