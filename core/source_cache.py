@@ -23,7 +23,7 @@ from collections import OrderedDict
 
 from cirahub.core.item import Item
 
-#: entries kept (about 100 bytes each)
+#: entries kept (about 250 bytes each: 25 MB at most)
 MAX_ENTRIES = 100_000
 
 _lock = threading.Lock()
