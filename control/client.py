@@ -103,22 +103,42 @@ class ControlClient(Protocol):
     def sync(self, hub: str = "", spoke: str = "") -> Iterator[pb.SyncProgress]: ...
 
 
-def list_pages(client: ControlClient, method: str, request: Any, field: str,
-               limit: int = 0) -> list[Any]:
-    """Every entry of a paged list call (``field`` of each answer), page after page, until
-    the server says the list ended or ``limit`` entries (0 = no limit) came."""
-    out: list[Any] = []
-    for _ in range(MAX_PAGES):
-        answer = client.call(method, request)
-        out.extend(getattr(answer, field))
-        if not answer.next_page_token or (limit and len(out) >= limit):
-            return out[:limit] if limit else out
-        request.page_token = answer.next_page_token
-    raise ClientError(f"{method}: the server kept sending pages (more than {MAX_PAGES})",
-                      ExitCode.INTERNAL)
+class CallsByName:
+    """What every :class:`ControlClient` builds on ``call`` and ``stream``: paged lists and
+    the conveniences the CLI and the demo use. Subclasses implement ``call`` and ``stream``."""
+
+    def call(self, method: str, request: Any, timeout: float | None = None) -> Any:
+        raise NotImplementedError
+
+    def stream(self, method: str, request: Any) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def list_all(self, method: str, request: Any, field: str, limit: int = 0) -> list[Any]:
+        """Every entry of a paged list call (``field`` of each answer), page after page,
+        until the server says the list ended or ``limit`` entries (0 = no limit) came."""
+        out: list[Any] = []
+        for _ in range(MAX_PAGES):
+            answer = self.call(method, request)
+            out.extend(getattr(answer, field))
+            if not answer.next_page_token or (limit and len(out) >= limit):
+                return out[:limit] if limit else out
+            request.page_token = answer.next_page_token
+        raise ClientError(f"{method}: the server kept sending pages (more than {MAX_PAGES})",
+                          ExitCode.INTERNAL)
+
+    def create_hub(self, name: str, policy: str = "") -> pb.Hub:
+        return self.call("CreateHub", pb.CreateHubRequest(name=name, policy=policy))
+
+    def add_spoke(self, hub: str, name: str, config: pb.SpokeConfig,
+                  options: pb.SyncOptions | None = None, secret: str | None = None) -> pb.Spoke:
+        return self.call("AddSpoke", pb.AddSpokeRequest(
+            hub=hub, name=name, config=config, options=options, secret=secret or ""))
+
+    def sync(self, hub: str = "", spoke: str = "") -> Iterator[pb.SyncProgress]:
+        return self.stream("SyncNow", pb.SyncNowRequest(hub=hub, spoke=spoke))
 
 
-class Client:
+class Client(CallsByName):
     """Calls the control API on one channel. Use as a context manager or call close()."""
 
     def __init__(self, target: Target, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -159,25 +179,9 @@ class Client:
         except grpc.RpcError as exc:
             raise self._error(exc) from None
 
-    def list_all(self, method: str, request: Any, field: str, limit: int = 0) -> list[Any]:
-        return list_pages(self, method, request, field, limit)
-
     def stream(self, method: str, request: Any) -> Iterator[Any]:
         """Iterates a server-streaming method by name (``"SyncNow"``); no deadline."""
         try:
             yield from getattr(self.stub, method)(request, metadata=self._metadata)
         except grpc.RpcError as exc:
             raise self._error(exc) from None
-
-    # --- conveniences used by the CLI and the demo --------------------------------------------
-
-    def create_hub(self, name: str, policy: str = "") -> pb.Hub:
-        return self.call("CreateHub", pb.CreateHubRequest(name=name, policy=policy))
-
-    def add_spoke(self, hub: str, name: str, config: pb.SpokeConfig,
-                  options: pb.SyncOptions | None = None, secret: str | None = None) -> pb.Spoke:
-        return self.call("AddSpoke", pb.AddSpokeRequest(
-            hub=hub, name=name, config=config, options=options, secret=secret or ""))
-
-    def sync(self, hub: str = "", spoke: str = "") -> Iterator[pb.SyncProgress]:
-        return self.stream("SyncNow", pb.SyncNowRequest(hub=hub, spoke=spoke))

@@ -1,6 +1,7 @@
 """A typed fake of the control-plane client, for testing ``cirahubctl`` commands in-process.
 
-:class:`FakeControl` implements :class:`cirahub.control.client.ControlClient` over a small
+:class:`FakeControl` implements :class:`cirahub.control.client.ControlClient` (paging and the conveniences come
+from :class:`~cirahub.control.client.CallsByName`, as for the real client) over a small
 in-memory topology (hubs and spokes). It is strict, not a mock that accepts anything: every
 call must name an RPC of ``cirahub.control.v1.ControlService`` and pass that RPC's request
 message, every answer is that RPC's response message, and an RPC the fake does not model
@@ -16,14 +17,14 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from cirahub.control.client import ControlClient, list_pages
+from cirahub.control.client import CallsByName, ControlClient
 from cirahub.control.errors import ClientError, ExitCode
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 
 _SERVICE = pb.DESCRIPTOR.services_by_name["ControlService"]
 
 
-class FakeControl:
+class FakeControl(CallsByName):
     """An in-memory control plane behind the ControlClient protocol (see module doc)."""
 
     def __init__(self) -> None:
@@ -56,22 +57,8 @@ class FakeControl:
         assert answer.DESCRIPTOR.full_name == rpc.output_type.full_name
         return answer
 
-    def list_all(self, method: str, request: Any, field: str, limit: int = 0) -> list[Any]:
-        return list_pages(self, method, request, field, limit)
-
     def stream(self, method: str, request: Any) -> Iterator[Any]:
         raise NotImplementedError(f"the fake control plane does not stream {method}")
-
-    def create_hub(self, name: str, policy: str = "") -> pb.Hub:
-        return self.call("CreateHub", pb.CreateHubRequest(name=name, policy=policy))
-
-    def add_spoke(self, hub: str, name: str, config: pb.SpokeConfig,
-                  options: pb.SyncOptions | None = None, secret: str | None = None) -> pb.Spoke:
-        return self.call("AddSpoke", pb.AddSpokeRequest(
-            hub=hub, name=name, config=config, options=options, secret=secret or ""))
-
-    def sync(self, hub: str = "", spoke: str = "") -> Iterator[pb.SyncProgress]:
-        return self.stream("SyncNow", pb.SyncNowRequest(hub=hub, spoke=spoke))
 
     def requests(self, method: str) -> list[Any]:
         """The requests of every call of ``method`` so far."""
