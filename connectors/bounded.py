@@ -23,6 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import requests.adapters
 
+# urllib3 logs every request line with its query (a feed's token) at DEBUG: redacted there
+import cirahub.connectors.oauth_redact  # noqa: F401
 from cirahub.core.errors import InvalidInput, ResponseTooLarge
 
 DEFAULT_MAX_RESPONSE_BYTES = 50 * 1024 * 1024

@@ -1,7 +1,8 @@
-"""Keeping OAuth tokens and secrets out of libraries' debug logs.
+"""Keeping OAuth tokens, secrets and URL queries out of libraries' debug logs.
 
 Importing this module installs :class:`RedactTokens` on each of :data:`LEAKY_LOGGERS` (once;
-:mod:`cirahub.connectors.oauth` imports it, so every sign-in path has it).
+:mod:`cirahub.connectors.oauth` and :mod:`cirahub.connectors.bounded` import it, so every
+sign-in path and every HTTP connector has it).
 """
 
 from __future__ import annotations
@@ -11,14 +12,19 @@ import re
 
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 _TOKEN_FIELD = re.compile(r"""(['"]?(?:access_token|refresh_token|id_token|client_secret|client_assertion)['"]?\s*[:=]\s*['"]?)[^'",&\s}]+""")
-#: loggers that print request headers or token dicts at DEBUG level
+#: a request line's or URL's query (a feed's ``?token=…``), as urllib3 logs every request
+_REQUEST_QUERY = re.compile(r'("[A-Z]+ [^\s?"]*)\?[^\s"]*')
+_URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]*)\?[^\s#\"'<>]*")
+#: loggers that print request headers, URLs or token dicts at DEBUG level
 LEAKY_LOGGERS = ("exchangelib.util", "requests_oauthlib.oauth2_session", "requests_oauthlib.oauth2_auth",
                  "urllib3.connectionpool")
 
 
 def redact(text: str) -> str:
-    """``text`` with bearer tokens and token/secret fields replaced by ``<redacted>``."""
-    return _TOKEN_FIELD.sub(r"\1<redacted>", _BEARER.sub(r"\1<redacted>", text))
+    """``text`` with bearer tokens and token/secret fields replaced by ``<redacted>`` and
+    URL queries (request lines, URLs) by ``?…``."""
+    text = _TOKEN_FIELD.sub(r"\1<redacted>", _BEARER.sub(r"\1<redacted>", text))
+    return _URL_QUERY.sub(r"\1?…", _REQUEST_QUERY.sub(r"\1?…", text))
 
 
 class RedactTokens(logging.Filter):

@@ -6,6 +6,7 @@ events, which record the errors)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +111,21 @@ def test_regression_ews_server_with_credentials_refused_by_the_cli(server: Serve
     assert SECRET not in r.text and SECRET not in server.log_text()
     listed = server.ctl("spoke", "list", "creds", "--json")
     assert listed.code == 0 and "pf" not in listed.out and SECRET not in listed.out
+
+
+def test_regression_feed_query_redacted_in_spoke_show(server: Server, feed: HostileServer):
+    from cirahub.core.ical import serialize_calendar
+    from tests.sync.harness import event
+
+    feed.status, feed.body = 200, serialize_calendar([event("q@feed", "Q")]).encode()
+    assert server.ctl("hub", "create", "tokens").code == 0
+    url = f"{feed.base}/team.ics?token=tok-{SECRET}"
+    added = server.ctl("spoke", "add", "tokens", "feed", "--kind", "ics-url", "--url", url)
+    assert added.code == 0, added.text
+    shown = server.ctl("spoke", "show", "tokens", "feed", "--json")
+    assert shown.code == 0, shown.text
+    assert f"{feed.base}/team.ics?…" in str(json.loads(shown.out)), shown.out
+    listed = server.ctl("spoke", "list", "tokens", "--json")
+    for text in (added.text, shown.text, listed.text, server.log_text()):
+        assert SECRET not in text
+    assert any(p.endswith(f"?token=tok-{SECRET}") for p in feed.paths)  # the feed got it (check)
