@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo clean bench fuzz bench-full
+.PHONY: install test lint demo clean bench fuzz bench-full soak
 
 # `cirahub/<folder>` are symlinks to the top-level folders, and the editable install is a plain
 # .pth entry for the repository (compat mode): static tools (mypy, pyright) follow the imports,
@@ -50,6 +50,11 @@ fuzz: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/cirahubctl demo
+
+# the chaos soak (minutes): 110 faults of 10 kinds, then the checker; prints the tally
+# (tests/soak/driver.py; SOAK_ARGS="--faults 200 --seed 7" for another run)
+soak: $(STAMP)
+	$(PY) -m tests.soak.driver $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VDIRSYNCER_VENV) build dist *.egg-info

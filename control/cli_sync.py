@@ -100,15 +100,17 @@ def sync(ctx: click.Context, hub: str, spoke: str, conn: Conn) -> None:
 @click.argument("hub", required=False, default="")
 @connection_options
 def status(hub: str, conn: Conn) -> None:
-    """Per spoke of HUB (or of every hub): state, last run, next run, items, last error."""
+    """Per spoke of HUB (or of every hub): state, the cluster node running it, last run,
+    next run, items, last error."""
     with conn.client() as c:
         spokes = c.list_all("GetStatus", pb.GetStatusRequest(hub=hub), "spokes")
     if conn.json:
         render.emit_json(list(spokes))
         return
     render.table(
-        ("hub", "spoke", "kind", "state", "last run", "result", "next run", "items", "error"),
-        [[s.hub, s.spoke, s.kind, s.state + (" (halted)" if s.halted else ""),
+        ("hub", "spoke", "kind", "state", "node", "last run", "result", "next run", "items",
+         "error"),
+        [[s.hub, s.spoke, s.kind, s.state + (" (halted)" if s.halted else ""), s.node,
           render.when(s.last_run.finished_at or s.last_run.started_at, s, "last_run"),
           s.last_run.status if s.HasField("last_run") else "",
           render.when(s.next_run, s, "next_run"), s.item_count,

@@ -170,7 +170,7 @@ def _check_edits(w: World, tally: Tally, live: dict[str, object]) -> None:
             tally.conflict_losers += 1
             continue
         tally.lost.append(f"{uid}: {exp.owner} left {(exp.summary, len(exp.excluded))}, "
-                          f"the hub has {got}")
+                          f"the hub has {got}" + _story(w, uid))
 
 
 def restore_mirror(w: World) -> int:
@@ -183,6 +183,21 @@ def restore_mirror(w: World) -> int:
         return 0
     w.rt.store.restore_from_hub(spoke.id)
     return 1
+
+
+def _story(w: World, uid: str) -> str:
+    """The user's edits and the hub's versions of ``uid``, in time order (for a lost edit)."""
+    store = w.rt.store
+    names = {s.id: s.name for s in store.list_spokes(HUB)}
+    rows = [(t, f"user {what}") for t, what in w.model[uid].log]
+    found = store.hub_items_by_uid(store.get_hub(HUB).id, [uid])
+    for hub_item in found.values():
+        for v in store.hub_item_history(hub_item.id):
+            shown = ("deleted" if v.item is None else
+                     (v.item.fields.get("summary"), len(v.item.fields.get("exdates") or ())))
+            rows.append((v.created_at.timestamp(),
+                         f"hub v{v.version} from {names.get(v.spoke_id or '', '?')}: {shown}"))
+    return "".join(f"\n    {t:.2f} {what}" for t, what in sorted(rows))
 
 
 def converge(w: World, tally: Tally, last_fault: float) -> bool:

@@ -16,7 +16,7 @@ from tests.soak.driver import soak
 
 pytestmark = [pytest.mark.soak, pytest.mark.ray, pytest.mark.slow]
 
-CI_FAULTS = 22
+CI_FAULTS = 20
 CI_SEED = 16
 
 
@@ -33,7 +33,6 @@ def test_chaos_soak_loses_and_duplicates_nothing() -> None:
         tally = soak(root, CI_SEED, CI_FAULTS, max_node_kills=1, max_pg_restarts=2, log=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    tally = soak(root, CI_SEED, CI_FAULTS, max_node_kills=1, max_pg_restarts=2, log=False)
     print(tally.report())
     assert sum(tally.faults.values()) >= 20
     assert set(tally.faults) == set(faults.KINDS), tally.report()  # every kind happened

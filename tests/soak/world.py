@@ -63,6 +63,8 @@ class Expected:
     series: bool
     excluded: set[int] = field(default_factory=set)
     deleted: bool = False
+    #: (wall-clock time, what the user did) of every edit, for the report of a lost one
+    log: list[tuple[float, str]] = field(default_factory=list)
 
 
 def retry(fn: Callable[[], Any], timeout: float = 120.0) -> Any:
@@ -126,7 +128,9 @@ class World:
         self._attach("exchange", "ews-public-folder", {
             "service_endpoint": self.emu.url, "username": EWS_USER, "version": "exchange2016",
             "auth_type": "basic", "timezone": "UTC", "max_retry_seconds": 5.0,
-            "folder": "/Soak/Calendar"}, secret=EWS_PASSWORD)
+            # public folders report no deletions: a full id scan finds them, hourly by
+            # default; the soak's checker waits minutes, not hours
+            "full_scan_seconds": 10.0, "folder": "/Soak/Calendar"}, secret=EWS_PASSWORD)
         self._attach("memory", "memory", {"calendar": "soak-mirror"},
                      options={"contributes": "none"})
         self.rt.reconcile()
@@ -208,6 +212,7 @@ class World:
             self.model[uid].deleted = True
             action = "delete series" if self.model[uid].series else "delete"
         self.edits[action] = self.edits.get(action, 0) + 1
+        self.model[uid].log.append((time.time(), f"{action}: {summary}"))
 
     def foreign_item_in_exchange(self, rng: random.Random) -> tuple[str, str] | None:
         """(UID, owner) of an item another user made that the hub wrote into Exchange."""
