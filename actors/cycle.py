@@ -20,6 +20,7 @@ first-attach matching always happens before the hub writes into it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -39,6 +40,7 @@ from cirahub.core.counts import Count
 from cirahub.core.errors import (
     AuthError,
     CirahubError,
+    NotFound,
     StoreError,
     WriterFenced,
     error_record,
@@ -90,6 +92,7 @@ class SyncCycle:
         *,
         clock: Callable[[], datetime] = _utcnow,
         progress: Progress | None = None,
+        unrecorded: list[str] | None = None,
     ) -> None:
         self.store = store
         self.connector = connector
@@ -97,6 +100,9 @@ class SyncCycle:
         self.merger = merger
         self.clock = clock
         self.progress = progress or (lambda phase, counts: None)
+        #: ids of this spoke's runs whose end could not be recorded; kept by the caller
+        #: between runs (the spoke actor's per-spoke state) and closed before the next run
+        self.unrecorded = unrecorded if unrecorded is not None else []
         #: the current run's failed writes by hub item (see :func:`partial_error`)
         self._failures: dict[str, WriteFailure] = {}
 
@@ -122,8 +128,29 @@ class SyncCycle:
         if spoke.halted_reason:
             return RunSummary(None, self.spoke_id, RunStatus.HALTED,
                               error={"code": "spoke_halted", "message": spoke.halted_reason})
-        started = time.monotonic()
+        self._close_unrecorded()
         run_id = self.store.start_run(self.spoke_id, str(trigger))
+        try:
+            return self._run_recorded(run_id, spoke, body)
+        except StoreError:
+            # The store went away during the run or while recording its end: nothing can be
+            # recorded now, and the actor lives on (so no sweep of orphaned runs closes it).
+            self.unrecorded.append(run_id)
+            raise
+
+    def _close_unrecorded(self) -> None:
+        """Close as interrupted the runs whose end could not be recorded (none may stay
+        "running"); StoreError while the store is still away."""
+        while self.unrecorded:
+            with contextlib.suppress(NotFound):  # the spoke (and its runs) removed meanwhile
+                self.store.finish_run(self.unrecorded[0], RunStatus.INTERRUPTED, {}, {
+                    "code": "interrupted", "message": "the store was unreachable when the run "
+                    "ended; what it had merged is kept, the rest was retried by the next run"})
+            self.unrecorded.pop(0)
+
+    def _run_recorded(self, run_id: str, spoke: SpokeRecord,
+                      body: Callable[[SpokeRecord, dict[str, int]], RunStatus]) -> RunSummary:
+        started = time.monotonic()
         counts: dict[str, int] = {}
         self._failures = {}
         try:
@@ -132,7 +159,7 @@ class SyncCycle:
             self.store.finish_run(run_id, RunStatus.ERROR, counts, {"code": WriterFenced.code})
             raise
         except StoreError:
-            raise  # the store itself is down: nothing can be recorded; the caller backs off
+            raise  # the store itself is down: the caller backs off, the next run closes this one
         except Exception as exc:
             failure = self._failed(exc)
             # sign-in refused, consent missing, EWS off: waits for an administrator, not a retry

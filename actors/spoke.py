@@ -263,7 +263,8 @@ class SpokeActor:
         def progress(phase: str, counts: Any) -> None:
             self._emit_threadsafe("progress", s, phase, counts=dict(counts), trigger=trigger)
 
-        cycle = SyncCycle(self._store, connector, s.spoke_id, self._merger, progress=progress)
+        cycle = SyncCycle(self._store, connector, s.spoke_id, self._merger, progress=progress,
+                          unrecorded=s.unrecorded)
         summary = cycle.push_run(trigger) if trigger == Trigger.FANOUT else cycle.run(trigger)
         self._store_rotated_secret(s, connector)
         return summary, interval

@@ -51,6 +51,8 @@ class HostedSpoke:
     runs: int = 0
     connector_key: str | None = None
     connector: Any = None
+    #: runs whose end could not be recorded (the store was away): the next run closes them
+    unrecorded: list[str] = field(default_factory=list)
 
 
 def live_state(s: HostedSpoke) -> HostedState:
