@@ -39,6 +39,7 @@ class Tally:
     edits: Counter[str] = field(default_factory=Counter)
     lost: list[str] = field(default_factory=list)
     conflict_losers: int = 0
+    conflicts: int = 0
     duplicates: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     meeting_messages: int = 0
@@ -60,7 +61,8 @@ class Tally:
         lines += [f"  {kind:<28} {n}" for kind, n in sorted(self.faults.items())]
         lines.append(f"edits made: {sum(self.edits.values())}")
         lines += [f"  {kind:<28} {n}" for kind, n in sorted(self.edits.items())]
-        lines += [f"edits lost: {len(self.lost)}", f"conflict losers: {self.conflict_losers}",
+        lines += [f"edits lost: {len(self.lost)}", f"conflicts recorded: {self.conflicts}, of which user edits that lost: "
+                  f"{self.conflict_losers}",
                   f"duplicates: {len(self.duplicates)}",
                   f"spoke/hub mismatches: {len(self.mismatches)}",
                   f"meeting messages: {self.meeting_messages}",
@@ -153,8 +155,13 @@ def check(w: World, tally: Tally) -> bool:
 
 
 def _check_edits(w: World, tally: Tally, live: dict[str, object]) -> None:
-    losers = {(c.uid, str((c.losing_item or {}).get("summary")))
-              for c in w.rt.store.list_conflicts(HUB, limit=1000)}
+    conflicts = w.rt.store.list_conflicts(HUB, limit=1000)
+    tally.conflicts = len(conflicts)
+    losers = set()
+    for c in conflicts:  # the losing side's whole item, as Item.to_json() keeps it
+        lost_fields = (c.losing_item or {}).get("fields") or {}
+        losers.add((c.uid, str(lost_fields.get("summary")),
+                    len(lost_fields.get("exdates") or ())))
     tally.lost, tally.conflict_losers = [], 0
     for uid, exp in sorted(w.model.items()):
         item = live.get(uid)
@@ -166,7 +173,7 @@ def _check_edits(w: World, tally: Tally, live: dict[str, object]) -> None:
                                           len(item.fields.get("exdates") or ()))  # type: ignore[attr-defined]
         if got == (exp.summary, len(exp.excluded)):
             continue
-        if (uid, exp.summary) in losers:
+        if (uid, exp.summary, len(exp.excluded)) in losers:
             tally.conflict_losers += 1
             continue
         tally.lost.append(f"{uid}: {exp.owner} left {(exp.summary, len(exp.excluded))}, "
@@ -197,6 +204,10 @@ def _story(w: World, uid: str) -> str:
                      (v.item.fields.get("summary"), len(v.item.fields.get("exdates") or ())))
             rows.append((v.created_at.timestamp(),
                          f"hub v{v.version} from {names.get(v.spoke_id or '', '?')}: {shown}"))
+    for c in store.list_conflicts(HUB, limit=1000):
+        if c.uid == uid:
+            rows.append((c.created_at.timestamp(), f"conflict with {names.get(c.spoke_id or '')}"
+                         f": {[dict(f) for f in c.fields]}"))
     return "".join(f"\n    {t:.2f} {what}" for t, what in sorted(rows))
 
 
