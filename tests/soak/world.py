@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import ray
 from ray.cluster_utils import Cluster
 
@@ -135,8 +136,24 @@ class World:
                      options={"contributes": "none"})
         self.rt.reconcile()
 
-    def add_worker(self) -> None:
-        self.cluster.add_node(**NODE_ARGS)
+    def add_worker(self, attempts: int = 4) -> None:
+        """A new worker node. Ray allows a raylet 30 s to register, too short on a loaded
+        machine: a start that gives up is cleaned up (the processes it left, by pid) and
+        tried again, as a service manager would."""
+        me = psutil.Process()
+        for attempt in range(attempts):
+            before = {p.pid for p in me.children(recursive=True)}
+            try:
+                self.cluster.add_node(**NODE_ARGS)
+                break
+            except Exception:
+                if attempt == attempts - 1:
+                    raise
+                left = [p for p in me.children(recursive=True) if p.pid not in before]
+                for p in left:
+                    with contextlib.suppress(psutil.Error):
+                        p.kill()
+                psutil.wait_procs(left, timeout=30)
         self.cluster.wait_for_nodes()
 
     def _attach_dav(self, name: str, server_class: type[Radicale] | type[Xandikos]) -> None:
