@@ -40,6 +40,8 @@ class Tally:
     lost: list[str] = field(default_factory=list)
     conflict_losers: int = 0
     conflicts: int = 0
+    #: "uid: spoke, field (winner, reason)" of every recorded conflict
+    conflict_rows: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     meeting_messages: int = 0
@@ -71,7 +73,8 @@ class Tally:
                   f"memory mirror restored after its actor died: {self.mirror_restores}",
                   f"time to converge after the last fault: {self.converge_seconds:.1f}s"]
         for title, rows in (("LOST", self.lost), ("DUPLICATE", self.duplicates),
-                            ("MISMATCH", self.mismatches), ("NOT OK", self.not_ok)):
+                            ("MISMATCH", self.mismatches), ("NOT OK", self.not_ok),
+                            ("CONFLICT", self.conflict_rows)):
             lines += [f"{title}: {row}" for row in rows[:20]]
         return "\n".join(lines)
 
@@ -157,6 +160,11 @@ def check(w: World, tally: Tally) -> bool:
 def _check_edits(w: World, tally: Tally, live: dict[str, object]) -> None:
     conflicts = w.rt.store.list_conflicts(HUB, limit=1000)
     tally.conflicts = len(conflicts)
+    names = {s.id: s.name for s in w.rt.store.list_spokes(HUB)}
+    tally.conflict_rows = [
+        f"{c.uid}: with {names.get(c.spoke_id or '', '?')}, " + ", ".join(
+            f"{f.get('field')} (winner {f.get('winner')}: {f.get('reason')})" for f in c.fields)
+        for c in conflicts]
     losers = set()
     for c in conflicts:  # the losing side's whole item, as Item.to_json() keeps it
         lost_fields = (c.losing_item or {}).get("fields") or {}
