@@ -12,12 +12,14 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from cirahub.connectors.kinds import all_kinds, by_pb_field, kind_names
+from cirahub.actors.progress import ProgressEvent, SpokeStatus
+from cirahub.connectors.kinds import DiscoveryPage, all_kinds, by_pb_field, kind_names
 from cirahub.core.counts import MERGE_COUNTS
 from cirahub.core.errors import InvalidInput
 from cirahub.core.options import SyncOptions
 from cirahub.core.states import SUCCESS_STATUSES
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
+from cirahub.store.records import HaltInfo, HubRecord, QuarantineEntry, RunRecord, SpokeRecord
 
 
 def timestamp(value: datetime | str | None) -> Timestamp | None:
@@ -140,7 +142,7 @@ def options_patch(options: pb.SyncOptions | None) -> dict[str, Any]:
 # --- topology --------------------------------------------------------------------------------
 
 
-def hub_to_pb(hub: Any, spoke_count: int = 0) -> pb.Hub:
+def hub_to_pb(hub: HubRecord, spoke_count: int = 0) -> pb.Hub:
     msg = pb.Hub(
         id=hub.id, name=hub.name, object_type=hub.object_type, policy=str(hub.policy.value
         if hasattr(hub.policy, "value") else hub.policy), version=int(hub.version),
@@ -150,7 +152,7 @@ def hub_to_pb(hub: Any, spoke_count: int = 0) -> pb.Hub:
     return msg
 
 
-def halt_to_pb(halt: Any) -> pb.Halt:
+def halt_to_pb(halt: HaltInfo) -> pb.Halt:
     """A HaltInfo as a message (hub item ids stay inside: they mean nothing outside)."""
     msg = pb.Halt(
         id=halt.id, reason=halt.reason, lost=int(halt.lost), deleting=int(halt.deleting),
@@ -162,7 +164,7 @@ def halt_to_pb(halt: Any) -> pb.Halt:
     return msg
 
 
-def spoke_to_pb(spoke: Any, hub_name: str) -> pb.Spoke:
+def spoke_to_pb(spoke: SpokeRecord, hub_name: str) -> pb.Spoke:
     """A SpokeRecord as a message. Records never hold the secret; only ``has_secret``."""
     msg = pb.Spoke(
         id=spoke.id, hub=hub_name, name=spoke.name, kind=spoke.kind,
@@ -187,7 +189,7 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-def run_to_pb(run: Any, hub: str, spoke: str) -> pb.RunInfo:
+def run_to_pb(run: RunRecord | Mapping[str, Any], hub: str, spoke: str) -> pb.RunInfo:
     """A RunRecord (or the runtime's last-run dict) as a message."""
     counts = _get(run, "counts") or {}
     msg = pb.RunInfo(
@@ -201,7 +203,7 @@ def run_to_pb(run: Any, hub: str, spoke: str) -> pb.RunInfo:
     return msg
 
 
-def status_to_pb(status: Any) -> pb.SpokeStatus:
+def status_to_pb(status: SpokeStatus) -> pb.SpokeStatus:
     """The runtime's SpokeStatus as a message."""
     msg = pb.SpokeStatus(
         hub=status.hub, spoke=status.name, kind=status.kind, state=str(status.state),
@@ -264,7 +266,7 @@ def conflict_to_pb(entry: Any, hub: str, spoke: str, current: Mapping[str, Any] 
     return msg
 
 
-def quarantine_to_pb(entry: Any, hub: str, spoke: str) -> pb.QuarantineEntry:
+def quarantine_to_pb(entry: QuarantineEntry, hub: str, spoke: str) -> pb.QuarantineEntry:
     msg = pb.QuarantineEntry(
         hub=hub, spoke=spoke, remote_id=entry.remote_id, uid=entry.uid or "",
         reason=entry.reason, detail=entry.detail,
@@ -281,7 +283,7 @@ def merged_count(counts: Mapping[str, int]) -> int:
     return sum(int(counts.get(k, 0)) for k in MERGE_COUNTS)
 
 
-def progress_to_pb(event: Any, hub: str, spoke: str) -> pb.SpokeProgress:
+def progress_to_pb(event: ProgressEvent, hub: str, spoke: str) -> pb.SpokeProgress:
     """A ProgressEvent as a message. The final event of a run carries its summary."""
     summary = event.summary or {}
     counts = dict(summary.get("counts") or event.counts or {})
@@ -333,7 +335,7 @@ def summary(results: Iterable[pb.SpokeResult], outcomes: Iterable[Any] = ()) -> 
     )
 
 
-def event_to_pb(event: Any, hub: str, spoke: str) -> pb.Event:
+def event_to_pb(event: ProgressEvent, hub: str, spoke: str) -> pb.Event:
     data = {"phase": event.phase, "counts": dict(event.counts or {})}
     if event.summary:
         data["summary"] = dict(event.summary)
@@ -347,7 +349,7 @@ def event_to_pb(event: Any, hub: str, spoke: str) -> pb.Event:
     return msg
 
 
-def discovery_to_pb(kind: str, page: Any) -> pb.DiscoverCalendarsResponse:
+def discovery_to_pb(kind: str, page: DiscoveryPage) -> pb.DiscoverCalendarsResponse:
     """A DiscoveryPage as the RPC answer; ``next_offset`` becomes the page token."""
     out = pb.DiscoverCalendarsResponse(
         kind=kind, next_page_token="" if page.next_offset is None else str(page.next_offset))
