@@ -275,6 +275,8 @@ class Supervisor:
             except Exception as exc:
                 last = exc
                 self._placement.hosted.pop(spoke.id, None)
+                if _actor_died(exc):  # its run died with it (the reconcile no longer sees it)
+                    self._lost(spoke.id, name)
                 await self.reconcile()
         error = {"code": "unavailable", "message": f"sync now failed: {last!r}"[:500]}
         return error_summary(spoke.id, error)
@@ -329,6 +331,12 @@ class Supervisor:
 
     async def last_seq(self) -> int:
         return self._seq
+
+
+def _actor_died(exc: BaseException) -> bool:
+    from ray.exceptions import RayActorError
+
+    return isinstance(exc, RayActorError)
 
 
 def supervisor_class() -> Any:

@@ -1,0 +1,54 @@
+"""Issue 13 item 10, supervisor side: the run of a spoke actor that died is closed as
+``interrupted`` by the supervisor (a real embedded Ray runtime; the actor is killed with
+``ray.kill`` while its run waits on a feed that never answers)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import ray
+
+from tests.hardening.servers import SilentServer
+from tests.ray.conftest import start_runtime
+from tests.ray.helpers import actor_of, wait_for
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture
+def silent() -> Iterator[SilentServer]:
+    srv = SilentServer()
+    yield srv
+    srv.close()
+
+
+def test_regression_dead_spoke_actor_run_closed(tmp_path: Path, silent: SilentServer) -> None:
+    rt = start_runtime(tmp_path / "data")
+    try:
+        store = rt.store
+        store.create_hub("dead")
+        spoke = store.add_spoke("dead", "feed", "ics-url",
+                                {"url": f"http://127.0.0.1:{silent.port}/cal.ics"},
+                                {"interval_seconds": 3600})
+        rt.reconcile()
+        threading.Thread(target=lambda: list(rt.sync_now("dead")), daemon=True).start()
+        running: list[str] = []
+
+        def started() -> bool:
+            running[:] = [r.id for r in store.list_runs(spoke_id=spoke.id, limit=5)
+                          if r.status == "running"]
+            return bool(running)
+
+        wait_for(started, timeout=120, what="a running run")
+        victim = actor_of(rt, spoke.id)
+        assert victim is not None
+        ray.kill(victim, no_restart=True)
+        wait_for(lambda: store.get_run(running[0]).status == "interrupted", timeout=120,
+                 what="the supervisor to close the dead actor's run")
+        run = store.get_run(running[0])
+        assert run.finished_at is not None and "died" in str(run.error)
+    finally:
+        rt.shutdown(stop_actors=True)
