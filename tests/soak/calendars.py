@@ -114,6 +114,25 @@ class FolderUser:
         return [seen_of_text(f.read_text()) for f in self.folder.glob("*.ics")]
 
 
+def _as_a_client_would(fn: Any, tries: int = 5) -> Any:
+    """``fn()``, tried again (briefly) when the server answers 5xx or hangs up, as a CalDAV
+    client does (Xandikos and Radicale may refuse a write racing another one on the same
+    collection)."""
+    import time
+
+    import requests
+
+    for attempt in range(tries):
+        try:
+            return fn()
+        except (AssertionError, requests.RequestException) as exc:
+            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 500
+            if attempt == tries - 1 or code < 500:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 class DavUser:
     """A person using a CalDAV client on one collection (Radicale or Xandikos), talking to the
     server directly (not through the fault proxy the hub goes through)."""
@@ -125,8 +144,9 @@ class DavUser:
 
     def _put(self, uid: str) -> None:
         t = self._mine[uid]
-        href = self._href.get(uid) or self.user.hrefs_by_uid().get(uid)
-        self._href[uid] = self.user.put(ics_text(uid, t.summary, t.series, t.excluded), href)
+        href = self._href.get(uid) or _as_a_client_would(self.user.hrefs_by_uid).get(uid)
+        text = ics_text(uid, t.summary, t.series, t.excluded)
+        self._href[uid] = _as_a_client_would(lambda: self.user.put(text, href))
 
     def create(self, uid: str, summary: str, series: bool) -> None:
         self._mine[uid] = _Text(summary, series)
@@ -141,8 +161,8 @@ class DavUser:
         self._put(uid)
 
     def delete(self, uid: str) -> None:
-        href = self._href.pop(uid, None) or self.user.hrefs_by_uid()[uid]
-        self.user.delete(href)
+        href = self._href.pop(uid, None) or _as_a_client_would(self.user.hrefs_by_uid)[uid]
+        _as_a_client_would(lambda: self.user.delete(href))
         del self._mine[uid]
 
     def contents(self) -> list[Seen]:
