@@ -83,7 +83,7 @@ def make_explicit(item: Item, notes: list[str], zone: str | None) -> Item:
     if reason == "RDATE" and _open_ended(item.fields.get("rrule")) and _expressible(item):
         return _without_rdates(item, notes, "the series has no end")
     try:
-        occurrences = _occurrences(item, zone)
+        occurrences = _occurrences(item, zone, notes)
     except (MalformedItem, ValueError, TypeError) as exc:
         return _without_rdates(item, notes, f"its occurrences cannot be expanded: {exc}")
     days = [_day(o["start"]) for o in occurrences]
@@ -124,7 +124,7 @@ def _day(value: Mapping[str, str]) -> date:
     return moment.date() if isinstance(moment, datetime) else moment
 
 
-def _occurrences(item: Item, zone: str | None) -> list[Fields]:
+def _occurrences(item: Item, zone: str | None, notes: list[str]) -> list[Fields]:
     """The first SLOTS occurrences as full fields (times placed, sorted)."""
     f = item.fields
     if "start" not in f:
@@ -134,7 +134,9 @@ def _occurrences(item: Item, zone: str | None) -> list[Fields]:
         first = as_moment(f["start"])
         length = as_moment(f.get("end") or f["start"]) - first  # type: ignore[operator]
         found = []
+        seen: set[str] = set()
         for key, moment in islice(series_starts(f), SLOTS):
+            seen.add(key)
             if key in item.overrides:
                 found.append(dict(item.overrides[key]))
                 continue
@@ -142,11 +144,18 @@ def _occurrences(item: Item, zone: str | None) -> list[Fields]:
             occ["start"] = _value_like(moment, f["start"])
             occ["end"] = _value_like(moment + length, f["start"])
             found.append(occ)
+        stray = [k for k in item.overrides if k not in seen]
+        if stray and len(seen) < SLOTS:
+            notes.append(f"overrides of {len(stray)} instants that are no occurrence: not written")
+    floating = False
     for occ in found:
         occ.pop("range", None)
         for name in _TIMES:
             if isinstance(occ.get(name), Mapping):
+                floating = floating or "floating" in occ[name]
                 occ[name] = _placed(occ[name], zone)
+    if floating:
+        notes.append(f"floating time placed in the spoke's zone ({zone or 'UTC'})")
         occ.setdefault("end", occ["start"])
     found.sort(key=lambda o: compact_key(o["start"]))
     return found[:SLOTS]
