@@ -23,6 +23,8 @@ from math import gcd
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dateutil.rrule import rrulestr
+
 from cirahub.core.errors import MalformedItem
 from cirahub.core.ical_values import as_moment, compact_key, time_value
 from cirahub.core.item import VOLATILE_FIELDS, Item
@@ -70,6 +72,20 @@ def _expressible(item: Item) -> bool:
     return True
 
 
+def _rule_is_empty(item: Item) -> bool:
+    """Whether the item's RRULE generates nothing from its start (an UNTIL before DTSTART):
+    RFC 5545 still counts DTSTART, some readers do not."""
+    rule, start = item.fields.get("rrule"), item.fields.get("start")
+    if not rule or not isinstance(start, Mapping):
+        return False
+    moment = as_moment(start)
+    first = moment if isinstance(moment, datetime) else datetime.combine(moment, datetime.min.time())
+    try:
+        return next(iter(rrulestr(str(rule), dtstart=first, cache=False)), None) is None
+    except (ValueError, TypeError):
+        return False
+
+
 def _open_ended(rule: Any) -> bool:
     return bool(rule) and "COUNT=" not in str(rule) and "UNTIL=" not in str(rule)
 
@@ -82,6 +98,8 @@ def make_explicit(item: Item, notes: list[str], zone: str | None) -> Item:
         return item
     if reason == "RDATE" and _open_ended(item.fields.get("rrule")) and _expressible(item):
         return _without_rdates(item, notes, "the series has no end")
+    if _rule_is_empty(item):
+        notes.append("series without an occurrence of its rule: its start is kept as one")
     try:
         occurrences = _occurrences(item, zone, notes)
     except (MalformedItem, ValueError, TypeError) as exc:
