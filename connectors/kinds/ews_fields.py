@@ -2,7 +2,7 @@
 OAuth 2.0 on Exchange Online). Not a kind itself (no ``KIND``)."""
 from __future__ import annotations
 
-from cirahub.connectors.kinds import ConfigField, FieldType, SecretSpec
+from cirahub.connectors.kinds import ConfigField, FieldType, Projection, SecretSpec
 
 SIGN_IN_FIELDS = (
     ConfigField("auth", "how to sign in: basic, ntlm (Exchange Server), oauth-app, "
@@ -23,3 +23,11 @@ SIGN_IN_FIELDS = (
 EWS_SECRET = SecretSpec("password", always=True, unless=("certificate",),
                         unless_values=(("auth_type", "oauth-delegated"),),
                         what_by=(("auth_type", "oauth-app", "client secret"),))
+
+#: what both EWS kinds cannot carry (the same set as ``connectors.ews.mapping.UNSUPPORTED``,
+#: which a test checks; kept here so registering a kind does not import exchangelib). RDATEs
+#: are written as explicit occurrences (connectors/ews/explicit.py), or dropped and declared.
+EWS_PROJECTION = Projection(
+    frozenset({"organizer"}),
+    note=("a foreign organizer is not carried; RDATEs become explicit occurrences; values Exchange "
+          "cannot hold are projected and declared (docs/sync.md, Exchange); writes use SendToNone"))

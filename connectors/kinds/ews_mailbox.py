@@ -1,8 +1,8 @@
 """The ``ews-mailbox`` spoke kind: a calendar in an Exchange mailbox (EWS)."""
 from __future__ import annotations
 
-from cirahub.connectors.kinds import ConfigField, Projection, SpokeKind
-from cirahub.connectors.kinds.ews_fields import EWS_SECRET, SIGN_IN_FIELDS
+from cirahub.connectors.kinds import ConfigField, SpokeKind
+from cirahub.connectors.kinds.ews_fields import EWS_PROJECTION, EWS_SECRET, SIGN_IN_FIELDS
 
 KIND = SpokeKind(
     name="ews-mailbox",
@@ -21,7 +21,5 @@ KIND = SpokeKind(
     validate="cirahub.connectors.ews:validate_mailbox",
     secret=EWS_SECRET,
     discover="cirahub.connectors.ews.discovery:discover_mailbox_calendars",
-    projection=Projection(frozenset({"rdates", "organizer"}),
-                          note=("organizer and RDATEs are not carried; values Exchange cannot hold are projected "
-                                "and declared (docs/sync.md, Exchange); writes use SendToNone")),
+    projection=EWS_PROJECTION,
 )

@@ -1,8 +1,8 @@
 """The ``ews-public-folder`` spoke kind: a calendar folder in Exchange public folders."""
 from __future__ import annotations
 
-from cirahub.connectors.kinds import ConfigField, FieldType, Projection, SpokeKind
-from cirahub.connectors.kinds.ews_fields import EWS_SECRET, SIGN_IN_FIELDS
+from cirahub.connectors.kinds import ConfigField, FieldType, SpokeKind
+from cirahub.connectors.kinds.ews_fields import EWS_PROJECTION, EWS_SECRET, SIGN_IN_FIELDS
 
 KIND = SpokeKind(
     name="ews-public-folder",
@@ -26,7 +26,5 @@ KIND = SpokeKind(
     validate="cirahub.connectors.ews:validate_public_folder",
     secret=EWS_SECRET,
     discover="cirahub.connectors.ews.discovery:discover_public_folders",
-    projection=Projection(frozenset({"rdates", "organizer"}),
-                          note=("organizer and RDATEs are not carried; values Exchange cannot hold are projected "
-                                "and declared (docs/sync.md, Exchange); writes use SendToNone")),
+    projection=EWS_PROJECTION,
 )
