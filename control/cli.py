@@ -19,6 +19,7 @@ from cirahub.control import (
     cli_discover,
     cli_halt,
     cli_hub,
+    cli_items,
     cli_ops,
     cli_spoke,
     cli_sync,
@@ -67,6 +68,7 @@ def cli(ctx: click.Context, address: str | None, token: str | None, data_dir: st
     Topology:   hub create|list|show|delete, spoke add|list|show|options|remove|enable|disable,
                 apply -f topology.yaml
     Sync:       sync [HUB], status [HUB], runs, conflicts, quarantine, events
+    Items:      items HUB [--spoke S] [--search TEXT], item show HUB UID
     Halts:      confirm HUB SPOKE, restore HUB SPOKE (both with --dry-run)
     Store:      backup FILE
 
@@ -83,6 +85,7 @@ def cli(ctx: click.Context, address: str | None, token: str | None, data_dir: st
 COMMANDS: tuple[click.Command, ...] = (
     cli_hub.hub, cli_spoke.spoke, cli_apply.apply_cmd, cli_sync.sync, cli_sync.status,
     cli_sync.runs, cli_sync.conflicts, cli_sync.conflict, cli_sync.quarantine, cli_sync.events,
+    cli_items.items, cli_items.item,
     cli_halt.confirm, cli_halt.restore, cli_ops.backup, cli_discover.discover,
     cli_discover.login, cli_console.console_password, cli_sync.server, demo,
 )

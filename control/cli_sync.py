@@ -177,7 +177,8 @@ def conflict_rows(result: Any) -> list[list[Any]]:
     for cf in result:
         for f in cf.fields or [pb.FieldConflict(field="(item)", winner="hub", reason=cf.kind)]:
             rows.append([cf.id, render.when(cf.created_at), cf.hub, cf.spoke, cf.uid, f.field,
-                         f.hub_value_json, f.spoke_value_json, f.winner, f.reason])
+                         render.value_text(f, "hub_value"), render.value_text(f, "spoke_value"),
+                         f.winner, f.reason])
     return rows
 
 
@@ -194,8 +195,8 @@ def conflict(conflict_id: str, conn: Conn) -> None:
         return
     render.table(("id", "when", "hub", "spoke", "uid", "field", "hub value", "spoke value",
                   "winner", "why"), conflict_rows([cf]))
-    click.echo(f"\nlosing version: {cf.losing_item_json or '(none kept)'}")
-    click.echo(f"current version: {cf.current_item_json or '(gone from the hub)'}")
+    click.echo(f"\nlosing version: {render.value_text(cf, 'losing_item', '(none kept)')}")
+    click.echo(f"current version: {render.value_text(cf, 'current_item', '(gone from the hub)')}")
     if cf.truncated:
         click.echo("(some values were cut at 1 MiB characters)")
 
@@ -222,10 +223,21 @@ def quarantine(hub: str, spoke: str, conn: Conn) -> None:
 @click.option("--since", default="", metavar="SEQ|all",
               help="Replay history: events after this sequence number, or all the server "
                    "keeps (default: follow from now).")
+@click.option("--no-follow", is_flag=True,
+              help="Stop after the events kept now instead of following (with --since).")
 @connection_options
-def events(hub: str, since: str, conn: Conn) -> None:
+def events(hub: str, since: str, no_follow: bool, conn: Conn) -> None:
     """Follow runtime events (runs, halts, errors) from now on, until interrupted;
-    `--since all` first replays what the server keeps."""
+    `--since all` first replays what the server keeps.
+
+    \b
+    Example:
+      cirahubctl events --since all --no-follow
+
+    Times are in the local zone with their offset. With --json prints one JSON object per
+    event (seq, at, type, hub, spoke, phase, counts, and for a finished run its status,
+    run_id, error and duration_seconds).
+    """
     if since.strip().lower() == "all":
         after = -1
     elif since.strip().isdigit() and int(since) > 0:
@@ -234,12 +246,23 @@ def events(hub: str, since: str, conn: Conn) -> None:
         raise click.BadParameter("a positive sequence number or 'all'", param_hint="--since")
     else:
         after = 0
+    if no_follow and not after:
+        raise click.UsageError("--no-follow replays history: give --since SEQ or --since all")
+    request = pb.WatchEventsRequest(since=after, hub=hub, once=no_follow)
     with conn.client() as c:
-        for e in c.stream("WatchEvents", pb.WatchEventsRequest(since=after, hub=hub)):
+        for e in c.stream("WatchEvents", request):
             if conn.json:
                 click.echo(json.dumps(render.as_dict(e)))
             else:
-                click.echo(f"{render.when(e.at)}  {e.type:<8} {e.hub}/{e.spoke}  {e.message}")
+                click.echo(event_line(e))
+
+
+def event_line(e: pb.Event) -> str:
+    """One event for people: when (local zone), type, hub/spoke, what happened."""
+    line = f"{render.when(e.at)}  {e.type:<8} {e.hub}/{e.spoke}  {e.message}"
+    if e.status and e.status not in e.message:
+        line += f" ({e.status})"
+    return line
 
 
 @click.command("server", context_settings=CONTEXT, epilog=EPILOG)

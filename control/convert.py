@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from google.protobuf import json_format, struct_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cirahub.actors.progress import ProgressEvent, SpokeStatus
@@ -220,8 +221,22 @@ def status_to_pb(status: SpokeStatus) -> pb.SpokeStatus:
     return msg
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+def value_pb(value: Any) -> struct_pb2.Value:
+    """A stored JSON value as a protobuf Value (shown as plain JSON, not a JSON string)."""
+    out = struct_pb2.Value()
+    json_format.ParseDict(jsonable(value), out)
+    return out
+
+
+def struct_pb(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    out = struct_pb2.Struct()
+    json_format.ParseDict(jsonable(value), out)
+    return out
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with what JSON cannot hold (datetimes, tuples, sets) made JSON values."""
+    return json.loads(json.dumps(value, default=str))
 
 
 #: characters of each field value a conflict list shows (GetConflict shows BODY_LIMIT)
@@ -230,37 +245,58 @@ VALUE_PREVIEW = 200
 BODY_LIMIT = 1 << 20
 
 
+def bounded(value: Any, cut: int) -> tuple[Any, bool]:
+    """(``value`` as plain JSON with every text longer than ``cut`` characters cut short and
+    saying so, whether anything was cut); a value whose JSON is still longer than ``cut``
+    (many short texts) becomes null."""
+    if isinstance(value, str):
+        if len(value) > cut:
+            return value[:cut] + f"... ({len(value)} characters)", True
+        return value, False
+    if isinstance(value, list | tuple):
+        parts = [bounded(v, cut) for v in value]
+        out: Any = [v for v, _ in parts]
+        cutoff = any(t for _, t in parts)
+    elif isinstance(value, Mapping):
+        pairs = {str(k): bounded(v, cut) for k, v in value.items()}
+        out, cutoff = {k: v for k, (v, _) in pairs.items()}, any(t for _, t in pairs.values())
+    else:
+        return jsonable(value), False
+    if len(json.dumps(out, default=str)) > 4 * cut + 64:
+        return None, True
+    return out, cutoff
+
+
 def conflict_to_pb(entry: Any, hub: str, spoke: str, current: Mapping[str, Any] | None,
                    *, bodies: bool = True) -> pb.Conflict:
-    """The conflict as the API shows it: with ``bodies`` (GetConflict) both item versions,
-    every text cut at BODY_LIMIT; without (lists) no bodies and values cut at VALUE_PREVIEW.
-    ``truncated`` says a text was cut."""
+    """The conflict as the API shows it, every value plain JSON: with ``bodies``
+    (GetConflict) both item versions, every text cut at BODY_LIMIT; without (lists) no bodies
+    and texts cut at VALUE_PREVIEW. ``truncated`` says something was cut."""
     cut = BODY_LIMIT if bodies else VALUE_PREVIEW
     truncated = False
 
-    def text(value: Any) -> str:
+    def value(raw: Any) -> Any:
         nonlocal truncated
-        out = _json(value)
-        if len(out) > cut:
-            truncated = True
-            return out[:cut] + f"... ({len(out)} characters)"
+        out, cutoff = bounded(raw, cut)
+        truncated = truncated or cutoff
         return out
 
     msg = pb.Conflict(
         id=entry.id, hub=hub, spoke=spoke, uid=entry.uid[:VALUE_PREVIEW], kind=entry.kind,
-        losing_item_json=text(entry.losing_item) if bodies and entry.losing_item is not None
-        else "",
-        current_item_json=text(current) if bodies and current is not None else "",
         fields=[
             pb.FieldConflict(
-                field=str(f.get("field", "")), base_json=text(f.get("base")),
-                hub_value_json=text(f.get("hub_value")),
-                spoke_value_json=text(f.get("spoke_value")),
+                field=str(f.get("field", "")), base=value_pb(value(f.get("base"))),
+                hub_value=value_pb(value(f.get("hub_value"))),
+                spoke_value=value_pb(value(f.get("spoke_value"))),
                 winner=str(f.get("winner", "")), reason=str(f.get("reason", ""))[:cut],
             )
             for f in entry.fields
         ],
     )
+    if bodies and entry.losing_item is not None:
+        msg.losing_item.CopyFrom(struct_pb(value(entry.losing_item) or {}))
+    if bodies and current is not None:
+        msg.current_item.CopyFrom(struct_pb(value(current) or {}))
     msg.truncated = truncated
     _set_ts(msg, "created_at", entry.created_at)
     return msg
@@ -336,15 +372,20 @@ def summary(results: Iterable[pb.SpokeResult], outcomes: Iterable[Any] = ()) -> 
 
 
 def event_to_pb(event: ProgressEvent, hub: str, spoke: str) -> pb.Event:
-    data = {"phase": event.phase, "counts": dict(event.counts or {})}
-    if event.summary:
-        data["summary"] = dict(event.summary)
-    if event.trigger:
-        data["trigger"] = event.trigger
+    """A runtime event as a message; the event that ends a run carries how it ended."""
+    summary = event.summary or {}
+    counts = {str(k): int(v) for k, v in dict(summary.get("counts") or event.counts or {}).items()
+              if isinstance(v, int | float)}
     msg = pb.Event(
         seq=int(event.seq), type=event.kind, hub=hub, spoke=spoke,
-        message=event.detail or event.phase, data_json=_json(data),
+        message=event.detail or event.phase, phase=event.phase, counts=counts,
+        trigger=str(event.trigger or ""),
     )
+    if summary:
+        msg.status = str(summary.get("status") or "")
+        msg.run_id = str(summary.get("run_id") or "")
+        msg.duration_seconds = float(summary.get("duration") or 0.0)
+        _set_error(msg, "error", summary.get("error"))
     _set_ts(msg, "at", event.at)
     return msg
 
@@ -360,3 +401,36 @@ def discovery_to_pb(kind: str, page: DiscoveryPage) -> pb.DiscoverCalendarsRespo
         if c.item_count is not None:
             entry.item_count = int(c.item_count)
     return out
+
+
+# --- hub items -------------------------------------------------------------------------------
+
+
+def item_summary_to_pb(row: Any, detail: bool = False) -> pb.ItemSummary:
+    """An ItemRow as a message; ``detail`` adds each copy's remote id and synced version."""
+    msg = pb.ItemSummary(
+        uid=row.uid, summary=row.summary, start=row.start, recurrence=row.recurrence,
+        overrides=row.overrides, version=row.version, deleted=row.deleted,
+        copies=[pb.ItemCopy(spoke=c.spoke, state=c.state, reason=c.reason,
+                            remote_id=c.remote_id if detail else "",
+                            hub_version=c.hub_version if detail else 0) for c in row.copies],
+    )
+    _set_ts(msg, "updated_at", row.updated_at)
+    return msg
+
+
+def item_page_to_pb(page: Any) -> pb.ListItemsResponse:
+    return pb.ListItemsResponse(items=[item_summary_to_pb(r) for r in page.items],
+                                next_page_token=page.next_token)
+
+
+def item_detail_to_pb(detail: Any) -> pb.ItemDetail:
+    msg = pb.ItemDetail(item=item_summary_to_pb(detail.row, detail=True),
+                        history_total=detail.history_total)
+    if detail.content is not None:
+        msg.content.CopyFrom(struct_pb(detail.content))
+    for change in detail.history:
+        version = msg.history.add(version=change.version, spoke=change.spoke,
+                                  change=change.change, fields=list(change.fields))
+        _set_ts(version, "at", change.at)
+    return msg

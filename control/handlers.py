@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from cirahub.connectors import registry
 from cirahub.connectors.kinds import DiscoveryPage, DiscoveryQuery, get_kind
 from cirahub.control.connection import ConnectionCheck, test_connection
+from cirahub.control.items import ItemDetail, ItemPage, ItemViews
 from cirahub.control.paging import Page, Paged
 from cirahub.control.runlog import config_change
 from cirahub.control.spoke_checks import (
@@ -312,6 +313,17 @@ class Handlers:
         if hub:
             self.store.get_hub(_required(hub, "hub"))
         return list(self.store.list_quarantine(hub=hub or None))
+
+    # --- hub items ---------------------------------------------------------------------------
+
+    def items(self, hub: str, spoke: str = "", search: str = "", page_size: int = 0,
+              page_token: str = "") -> ItemPage:
+        """One page of the hub's items with their copies (see :meth:`ItemViews.page`)."""
+        return ItemViews(self.store).page(hub, spoke, search, page_size, page_token)
+
+    def item(self, hub: str, uid: str, history_limit: int = 0) -> ItemDetail:
+        """One hub item with its copies and history (see :meth:`ItemViews.detail`)."""
+        return ItemViews(self.store).detail(_required(hub, "hub"), uid, history_limit)
 
     def backup(self, path: str) -> tuple[str, int, str]:
         """(path, bytes, note): a consistent copy of the live SQLite store at ``path``; on

@@ -64,6 +64,14 @@ def item_start(value: str) -> str:
         return value
 
 
+def value_text(msg: Message, field: str, unset: str = "-") -> str:
+    """A ``google.protobuf.Value`` (or Struct) field as compact JSON, ``unset`` when unset."""
+    if not msg.HasField(field):
+        return unset
+    return json.dumps(json_format.MessageToDict(getattr(msg, field)), separators=(",", ":"),
+                      ensure_ascii=False)
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], empty: str = "(none)") -> None:
     """Prints an aligned table; ``empty`` when there are no rows."""
     data = [[("-" if v in (None, "") else str(v)) for v in row] for row in rows]

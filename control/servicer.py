@@ -226,6 +226,17 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
             for q in page.entries
         ], next_page_token=page.next_token)
 
+    # --- hub items -----------------------------------------------------------------------------
+
+    @unary
+    def ListItems(self, request: pb.ListItemsRequest, context: Any) -> pb.ListItemsResponse:
+        return cv.item_page_to_pb(self.h.items(request.hub, request.spoke, request.search,
+                                               request.page_size, request.page_token))
+
+    @unary
+    def GetItem(self, request: pb.GetItemRequest, context: Any) -> pb.ItemDetail:
+        return cv.item_detail_to_pb(self.h.item(request.hub, request.uid, request.history_limit))
+
     # --- apply ---------------------------------------------------------------------------------
 
     @unary
@@ -266,7 +277,7 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
     async def WatchEvents(self, request: pb.WatchEventsRequest,
                           context: Any) -> AsyncIterator[pb.Event]:
         """Events from now on (``since`` 0), or after ``since`` (< 0: every event kept) and
-        then on. Costs no thread while waiting: every stream reads the one
+        then on (with ``once``: only those kept now). Costs no thread while waiting: every stream reads the one
         :class:`EventFanout`."""
         loop = asyncio.get_running_loop()
         queue = self.fanout.subscribe()  # first: nothing polled from here on is missed
@@ -283,6 +294,8 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
                         message = await self._event_message(event, request.hub)
                         if message is not None:
                             yield message
+            if request.once:
+                return  # replay only (`events --no-follow`)
             while True:
                 event = await queue.get()
                 if event is None:

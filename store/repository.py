@@ -2,7 +2,8 @@
 
 The methods live in small mixins by concern — topology (:mod:`.topology`), planning reads
 (:mod:`.reads`), the merge and writer guard (:mod:`.merge`), a spoke's sync state
-(:mod:`.state`), runs / conflicts / quarantine / history (:mod:`.runs`). Guarantees common
+(:mod:`.state`), runs / conflicts / quarantine / history (:mod:`.runs`), operator views of items
+(:mod:`.items`). Guarantees common
 to all of them:
 
 - every call is its own transaction on a pooled connection: a Store is thread-safe;
@@ -21,6 +22,7 @@ from cirahub.core.errors import CirahubError, StoreError
 from cirahub.store.apply import ApplyMixin
 from cirahub.store.engine import make_engine, parse_url, translate, upgrade
 from cirahub.store.files import prepare_sqlite_file, private_dir
+from cirahub.store.items import ItemsMixin
 from cirahub.store.lease import LeaseMixin
 from cirahub.store.paths import default_data_dir
 from cirahub.store.reads import ReadsMixin
@@ -32,7 +34,8 @@ from cirahub.store.topology import TopologyMixin
 DB_FILE = "cirahub.db"
 
 
-class Store(TopologyMixin, ReadsMixin, ApplyMixin, StateMixin, RunsMixin, LeaseMixin):
+class Store(TopologyMixin, ReadsMixin, ApplyMixin, StateMixin, RunsMixin, LeaseMixin,
+            ItemsMixin):
     """The canonical store of hubs, spokes, hub items, links, runs, conflicts, quarantine."""
 
     @classmethod

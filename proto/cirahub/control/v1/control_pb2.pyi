@@ -23,6 +23,7 @@ and "cirahub-error-fields" (JSON object of structured details).
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
@@ -1717,36 +1718,39 @@ Global___ListRunsResponse: _TypeAlias = ListRunsResponse  # noqa: Y015
 
 @_typing.final
 class FieldConflict(_message.Message):
-    """One field changed on both sides; values are JSON."""
+    """One field changed on both sides; the values as the hub stores them (null = not set)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     FIELD_FIELD_NUMBER: _builtins.int
-    BASE_JSON_FIELD_NUMBER: _builtins.int
-    HUB_VALUE_JSON_FIELD_NUMBER: _builtins.int
-    SPOKE_VALUE_JSON_FIELD_NUMBER: _builtins.int
     WINNER_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    BASE_FIELD_NUMBER: _builtins.int
+    HUB_VALUE_FIELD_NUMBER: _builtins.int
+    SPOKE_VALUE_FIELD_NUMBER: _builtins.int
     field: _builtins.str
-    base_json: _builtins.str
-    hub_value_json: _builtins.str
-    spoke_value_json: _builtins.str
     winner: _builtins.str
     """"hub" | "spoke" """
     reason: _builtins.str
+    @_builtins.property
+    def base(self) -> _struct_pb2.Value: ...
+    @_builtins.property
+    def hub_value(self) -> _struct_pb2.Value: ...
+    @_builtins.property
+    def spoke_value(self) -> _struct_pb2.Value: ...
     def __init__(
         self,
         *,
         field: _builtins.str = ...,
-        base_json: _builtins.str = ...,
-        hub_value_json: _builtins.str = ...,
-        spoke_value_json: _builtins.str = ...,
         winner: _builtins.str = ...,
         reason: _builtins.str = ...,
+        base: _struct_pb2.Value | None = ...,
+        hub_value: _struct_pb2.Value | None = ...,
+        spoke_value: _struct_pb2.Value | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["base", b"base", "hub_value", b"hub_value", "spoke_value", b"spoke_value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_json", b"base_json", "field", b"field", "hub_value_json", b"hub_value_json", "reason", b"reason", "spoke_value_json", b"spoke_value_json", "winner", b"winner"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base", b"base", "field", b"field", "hub_value", b"hub_value", "reason", b"reason", "spoke_value", b"spoke_value", "winner", b"winner"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1762,28 +1766,33 @@ class Conflict(_message.Message):
     UID_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     FIELDS_FIELD_NUMBER: _builtins.int
-    LOSING_ITEM_JSON_FIELD_NUMBER: _builtins.int
-    CURRENT_ITEM_JSON_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     TRUNCATED_FIELD_NUMBER: _builtins.int
+    LOSING_ITEM_FIELD_NUMBER: _builtins.int
+    CURRENT_ITEM_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     hub: _builtins.str
     spoke: _builtins.str
     uid: _builtins.str
     kind: _builtins.str
     """"field" | "edit-vs-delete" """
-    losing_item_json: _builtins.str
-    """the losing version, when kept whole"""
-    current_item_json: _builtins.str
-    """the hub's version now (empty when gone)"""
     truncated: _builtins.bool
     """a value or body was cut short: lists send no bodies and cut field values at 200
-    characters; GetConflict cuts each value and body at 1 MiB characters
+    characters (texts in them; a longer value becomes null); GetConflict cuts each text at
+    1 MiB characters
     """
     @_builtins.property
     def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldConflict]: ...
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def losing_item(self) -> _struct_pb2.Struct:
+        """GetConflict: the losing version, when kept whole"""
+
+    @_builtins.property
+    def current_item(self) -> _struct_pb2.Struct:
+        """GetConflict: the hub's version now (unset when gone)"""
+
     def __init__(
         self,
         *,
@@ -1793,14 +1802,14 @@ class Conflict(_message.Message):
         uid: _builtins.str = ...,
         kind: _builtins.str = ...,
         fields: _abc.Iterable[Global___FieldConflict] | None = ...,
-        losing_item_json: _builtins.str = ...,
-        current_item_json: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         truncated: _builtins.bool = ...,
+        losing_item: _struct_pb2.Struct | None = ...,
+        current_item: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "current_item", b"current_item", "losing_item", b"losing_item"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "current_item_json", b"current_item_json", "fields", b"fields", "hub", b"hub", "id", b"id", "kind", b"kind", "losing_item_json", b"losing_item_json", "spoke", b"spoke", "truncated", b"truncated", "uid", b"uid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "current_item", b"current_item", "fields", b"fields", "hub", b"hub", "id", b"id", "kind", b"kind", "losing_item", b"losing_item", "spoke", b"spoke", "truncated", b"truncated", "uid", b"uid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2153,19 +2162,23 @@ class WatchEventsRequest(_message.Message):
 
     SINCE_FIELD_NUMBER: _builtins.int
     HUB_FIELD_NUMBER: _builtins.int
+    ONCE_FIELD_NUMBER: _builtins.int
     since: _builtins.int
     """replay events after this sequence number; 0 = only new events; -1 = every event kept"""
     hub: _builtins.str
     """empty = every hub"""
+    once: _builtins.bool
+    """end the stream after the events kept now (replay only, no following)"""
     def __init__(
         self,
         *,
         since: _builtins.int = ...,
         hub: _builtins.str = ...,
+        once: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub", "since", b"since"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub", "once", b"once", "since", b"since"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2175,21 +2188,59 @@ Global___WatchEventsRequest: _TypeAlias = WatchEventsRequest  # noqa: Y015
 class Event(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class CountsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     SEQ_FIELD_NUMBER: _builtins.int
     AT_FIELD_NUMBER: _builtins.int
     TYPE_FIELD_NUMBER: _builtins.int
     HUB_FIELD_NUMBER: _builtins.int
     SPOKE_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
-    DATA_JSON_FIELD_NUMBER: _builtins.int
+    PHASE_FIELD_NUMBER: _builtins.int
+    COUNTS_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     type: _builtins.str
+    """"progress" | "run" | "state" """
     hub: _builtins.str
     spoke: _builtins.str
     message: _builtins.str
-    data_json: _builtins.str
+    phase: _builtins.str
+    """"pulling" | "merging" | "pushing" | "done" | "failed" | "assigned" | ..."""
+    trigger: _builtins.str
+    """what started the run: "manual", "schedule", "fanout" """
+    status: _builtins.str
+    """set on the event that ends a run ("run"): how it ended"""
+    run_id: _builtins.str
+    duration_seconds: _builtins.float
     @_builtins.property
     def at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def counts(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]: ...
+    @_builtins.property
+    def error(self) -> Global___ErrorInfo: ...
     def __init__(
         self,
         *,
@@ -2199,11 +2250,17 @@ class Event(_message.Message):
         hub: _builtins.str = ...,
         spoke: _builtins.str = ...,
         message: _builtins.str = ...,
-        data_json: _builtins.str = ...,
+        phase: _builtins.str = ...,
+        counts: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        trigger: _builtins.str = ...,
+        status: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+        error: Global___ErrorInfo | None = ...,
+        duration_seconds: _builtins.float = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "error", b"error"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "data_json", b"data_json", "hub", b"hub", "message", b"message", "seq", b"seq", "spoke", b"spoke", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "counts", b"counts", "duration_seconds", b"duration_seconds", "error", b"error", "hub", b"hub", "message", b"message", "phase", b"phase", "run_id", b"run_id", "seq", b"seq", "spoke", b"spoke", "status", b"status", "trigger", b"trigger", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2256,3 +2313,263 @@ class BackupResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BackupResponse: _TypeAlias = BackupResponse  # noqa: Y015
+
+@_typing.final
+class ItemCopy(_message.Message):
+    """------------------------------------------------------------------ hub items
+
+    Where one hub item has a copy, per spoke:
+      "linked"       the spoke holds the hub's current version
+      "pending"      the spoke's next push writes it (new there, or an older version there)
+      "filtered out" the spoke's options keep it out (reason: window, private, category, ...)
+      "not written"  the spoke may not receive it (reason: hub_writes, read-only feed, ...)
+      "quarantined"  the spoke's copy, or the write of it, failed (reason: why)
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SPOKE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REMOTE_ID_FIELD_NUMBER: _builtins.int
+    HUB_VERSION_FIELD_NUMBER: _builtins.int
+    spoke: _builtins.str
+    state: _builtins.str
+    reason: _builtins.str
+    """empty for "linked" and most "pending" """
+    remote_id: _builtins.str
+    """GetItem only: file name / href / item id of the copy"""
+    hub_version: _builtins.int
+    """GetItem only: the hub version the copy was last synced at"""
+    def __init__(
+        self,
+        *,
+        spoke: _builtins.str = ...,
+        state: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        remote_id: _builtins.str = ...,
+        hub_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub_version", b"hub_version", "reason", b"reason", "remote_id", b"remote_id", "spoke", b"spoke", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemCopy: _TypeAlias = ItemCopy  # noqa: Y015
+
+@_typing.final
+class ItemSummary(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UID_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    RECURRENCE_FIELD_NUMBER: _builtins.int
+    OVERRIDES_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    DELETED_FIELD_NUMBER: _builtins.int
+    COPIES_FIELD_NUMBER: _builtins.int
+    uid: _builtins.str
+    summary: _builtins.str
+    start: _builtins.str
+    """as stored: a date, a UTC instant or a floating local time"""
+    recurrence: _builtins.str
+    """the RRULE ("" for a single event); "+N dates" for RDATEs only"""
+    overrides: _builtins.int
+    """overridden occurrences of a series"""
+    version: _builtins.int
+    """hub version of the last change"""
+    deleted: _builtins.bool
+    """GetItem only: a tombstone"""
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def copies(self) -> _containers.RepeatedCompositeFieldContainer[Global___ItemCopy]: ...
+    def __init__(
+        self,
+        *,
+        uid: _builtins.str = ...,
+        summary: _builtins.str = ...,
+        start: _builtins.str = ...,
+        recurrence: _builtins.str = ...,
+        overrides: _builtins.int = ...,
+        version: _builtins.int = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        deleted: _builtins.bool = ...,
+        copies: _abc.Iterable[Global___ItemCopy] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["copies", b"copies", "deleted", b"deleted", "overrides", b"overrides", "recurrence", b"recurrence", "start", b"start", "summary", b"summary", "uid", b"uid", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemSummary: _TypeAlias = ItemSummary  # noqa: Y015
+
+@_typing.final
+class ListItemsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HUB_FIELD_NUMBER: _builtins.int
+    SPOKE_FIELD_NUMBER: _builtins.int
+    SEARCH_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    hub: _builtins.str
+    spoke: _builtins.str
+    """only this spoke's copies (every item is still listed)"""
+    search: _builtins.str
+    """case-insensitive text in the summary, location or UID"""
+    page_size: _builtins.int
+    """0 = 100; at most 500"""
+    page_token: _builtins.str
+    """next_page_token of the previous page (same hub, spoke, search)"""
+    def __init__(
+        self,
+        *,
+        hub: _builtins.str = ...,
+        spoke: _builtins.str = ...,
+        search: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub", b"hub", "page_size", b"page_size", "page_token", b"page_token", "search", b"search", "spoke", b"spoke"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListItemsRequest: _TypeAlias = ListItemsRequest  # noqa: Y015
+
+@_typing.final
+class ListItemsResponse(_message.Message):
+    """Items in the order of their last change (oldest first). An item changed while a client
+    pages moves to the end: it may be listed twice, never missed.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """empty = the last page"""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___ItemSummary]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___ItemSummary] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListItemsResponse: _TypeAlias = ListItemsResponse  # noqa: Y015
+
+@_typing.final
+class GetItemRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HUB_FIELD_NUMBER: _builtins.int
+    UID_FIELD_NUMBER: _builtins.int
+    HISTORY_LIMIT_FIELD_NUMBER: _builtins.int
+    hub: _builtins.str
+    uid: _builtins.str
+    history_limit: _builtins.int
+    """0 = 50; at most 200"""
+    def __init__(
+        self,
+        *,
+        hub: _builtins.str = ...,
+        uid: _builtins.str = ...,
+        history_limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["history_limit", b"history_limit", "hub", b"hub", "uid", b"uid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetItemRequest: _TypeAlias = GetItemRequest  # noqa: Y015
+
+@_typing.final
+class ItemVersion(_message.Message):
+    """One version of a hub item, as the merge wrote it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    SPOKE_FIELD_NUMBER: _builtins.int
+    CHANGE_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    spoke: _builtins.str
+    """the spoke whose change made it ("" when unknown or removed)"""
+    change: _builtins.str
+    """"created" | "updated" | "deleted" | "restored" """
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the fields that changed against the version before"""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        spoke: _builtins.str = ...,
+        change: _builtins.str = ...,
+        fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "change", b"change", "fields", b"fields", "spoke", b"spoke", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemVersion: _TypeAlias = ItemVersion  # noqa: Y015
+
+@_typing.final
+class ItemDetail(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
+    HISTORY_TOTAL_FIELD_NUMBER: _builtins.int
+    history_total: _builtins.int
+    """versions stored (history holds the newest of them)"""
+    @_builtins.property
+    def item(self) -> Global___ItemSummary: ...
+    @_builtins.property
+    def content(self) -> _struct_pb2.Struct:
+        """The item's fields and overridden occurrences (Item.to_json without its iCalendar source);
+        unset for a deleted item.
+        """
+
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___ItemVersion]:
+        """newest first"""
+
+    def __init__(
+        self,
+        *,
+        item: Global___ItemSummary | None = ...,
+        content: _struct_pb2.Struct | None = ...,
+        history: _abc.Iterable[Global___ItemVersion] | None = ...,
+        history_total: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "item", b"item"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "history", b"history", "history_total", b"history_total", "item", b"item"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemDetail: _TypeAlias = ItemDetail  # noqa: Y015

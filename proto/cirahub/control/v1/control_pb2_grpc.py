@@ -139,6 +139,16 @@ class ControlServiceStub:
                 request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.ListQuarantineRequest.SerializeToString,
                 response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.ListQuarantineResponse.FromString,
                 _registered_method=True)
+        self.ListItems = channel.unary_unary(
+                '/cirahub.control.v1.ControlService/ListItems',
+                request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.ListItemsRequest.SerializeToString,
+                response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.ListItemsResponse.FromString,
+                _registered_method=True)
+        self.GetItem = channel.unary_unary(
+                '/cirahub.control.v1.ControlService/GetItem',
+                request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.GetItemRequest.SerializeToString,
+                response_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.ItemDetail.FromString,
+                _registered_method=True)
         self.Apply = channel.unary_unary(
                 '/cirahub.control.v1.ControlService/Apply',
                 request_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.ApplyRequest.SerializeToString,
@@ -309,6 +319,23 @@ class ControlServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListItems(self, request, context):
+        """--- hub items ---
+        Lists a hub's alive items, paged, with where each has a copy (ItemCopy.state per spoke):
+        summary, start, recurrence only, never whole item bodies.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetItem(self, request, context):
+        """One hub item (by UID; the alive one, else the newest deleted one) with its content, its
+        copies and its history of versions (newest first, at most history_limit).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Apply(self, request, context):
         """--- declarative topology ---
         Makes the stored topology match `topology` (idempotent) and returns what changed, or
@@ -444,6 +471,16 @@ def add_ControlServiceServicer_to_server(servicer, server):
                     servicer.ListQuarantine,
                     request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.ListQuarantineRequest.FromString,
                     response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.ListQuarantineResponse.SerializeToString,
+            ),
+            'ListItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListItems,
+                    request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.ListItemsRequest.FromString,
+                    response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.ListItemsResponse.SerializeToString,
+            ),
+            'GetItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetItem,
+                    request_deserializer=cirahub_dot_control_dot_v1_dot_control__pb2.GetItemRequest.FromString,
+                    response_serializer=cirahub_dot_control_dot_v1_dot_control__pb2.ItemDetail.SerializeToString,
             ),
             'Apply': grpc.unary_unary_rpc_method_handler(
                     servicer.Apply,
@@ -1028,6 +1065,60 @@ class ControlService:
             '/cirahub.control.v1.ControlService/ListQuarantine',
             cirahub_dot_control_dot_v1_dot_control__pb2.ListQuarantineRequest.SerializeToString,
             cirahub_dot_control_dot_v1_dot_control__pb2.ListQuarantineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cirahub.control.v1.ControlService/ListItems',
+            cirahub_dot_control_dot_v1_dot_control__pb2.ListItemsRequest.SerializeToString,
+            cirahub_dot_control_dot_v1_dot_control__pb2.ListItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cirahub.control.v1.ControlService/GetItem',
+            cirahub_dot_control_dot_v1_dot_control__pb2.GetItemRequest.SerializeToString,
+            cirahub_dot_control_dot_v1_dot_control__pb2.ItemDetail.FromString,
             options,
             channel_credentials,
             insecure,

@@ -99,6 +99,15 @@ class ControlServiceStub:
     GetConflict: _grpc.UnaryUnaryMultiCallable[_control_pb2.GetConflictRequest, _control_pb2.Conflict]
     """One conflict with the losing and the current version of the item (each bounded)."""
     ListQuarantine: _grpc.UnaryUnaryMultiCallable[_control_pb2.ListQuarantineRequest, _control_pb2.ListQuarantineResponse]
+    ListItems: _grpc.UnaryUnaryMultiCallable[_control_pb2.ListItemsRequest, _control_pb2.ListItemsResponse]
+    """--- hub items ---
+    Lists a hub's alive items, paged, with where each has a copy (ItemCopy.state per spoke):
+    summary, start, recurrence only, never whole item bodies.
+    """
+    GetItem: _grpc.UnaryUnaryMultiCallable[_control_pb2.GetItemRequest, _control_pb2.ItemDetail]
+    """One hub item (by UID; the alive one, else the newest deleted one) with its content, its
+    copies and its history of versions (newest first, at most history_limit).
+    """
     Apply: _grpc.UnaryUnaryMultiCallable[_control_pb2.ApplyRequest, _control_pb2.ApplyResponse]
     """--- declarative topology ---
     Makes the stored topology match `topology` (idempotent) and returns what changed, or
@@ -170,6 +179,15 @@ class ControlServiceAsyncStub(ControlServiceStub):
     GetConflict: _aio.UnaryUnaryMultiCallable[_control_pb2.GetConflictRequest, _control_pb2.Conflict]  # type: ignore[assignment]
     """One conflict with the losing and the current version of the item (each bounded)."""
     ListQuarantine: _aio.UnaryUnaryMultiCallable[_control_pb2.ListQuarantineRequest, _control_pb2.ListQuarantineResponse]  # type: ignore[assignment]
+    ListItems: _aio.UnaryUnaryMultiCallable[_control_pb2.ListItemsRequest, _control_pb2.ListItemsResponse]  # type: ignore[assignment]
+    """--- hub items ---
+    Lists a hub's alive items, paged, with where each has a copy (ItemCopy.state per spoke):
+    summary, start, recurrence only, never whole item bodies.
+    """
+    GetItem: _aio.UnaryUnaryMultiCallable[_control_pb2.GetItemRequest, _control_pb2.ItemDetail]  # type: ignore[assignment]
+    """One hub item (by UID; the alive one, else the newest deleted one) with its content, its
+    copies and its history of versions (newest first, at most history_limit).
+    """
     Apply: _aio.UnaryUnaryMultiCallable[_control_pb2.ApplyRequest, _control_pb2.ApplyResponse]  # type: ignore[assignment]
     """--- declarative topology ---
     Makes the stored topology match `topology` (idempotent) and returns what changed, or
@@ -364,6 +382,27 @@ class ControlServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _control_pb2.ListQuarantineRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_control_pb2.ListQuarantineResponse, _abc.Awaitable[_control_pb2.ListQuarantineResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListItems(
+        self,
+        request: _control_pb2.ListItemsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_control_pb2.ListItemsResponse, _abc.Awaitable[_control_pb2.ListItemsResponse]]:
+        """--- hub items ---
+        Lists a hub's alive items, paged, with where each has a copy (ItemCopy.state per spoke):
+        summary, start, recurrence only, never whole item bodies.
+        """
+
+    @_abc_1.abstractmethod
+    def GetItem(
+        self,
+        request: _control_pb2.GetItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_control_pb2.ItemDetail, _abc.Awaitable[_control_pb2.ItemDetail]]:
+        """One hub item (by UID; the alive one, else the newest deleted one) with its content, its
+        copies and its history of versions (newest first, at most history_limit).
+        """
 
     @_abc_1.abstractmethod
     def Apply(
