@@ -79,14 +79,18 @@ def _options(where: str, raw: Any) -> pb.SyncOptions:
             getattr(out, key).values.extend(str(v).strip() for v in values if str(v).strip())
             getattr(out, key).SetInParent()
         elif key in ("days_back", "days_ahead"):
-            setattr(out, key, -1 if value is None or value == "all" else int(value))
+            try:
+                days = vocabulary.parse_days(value)
+            except ValueError as exc:
+                raise _bad(where, f"option {given!r}: {exc} (got {value!r})") from None
+            setattr(out, key, -1 if days is None else days)
         elif key in ("hub_writes", "contributes") and isinstance(value, list):
             setattr(out, key, ",".join(value) or "none")
         else:
             try:
                 setattr(out, key, value if value is not None else "")
             except (TypeError, ValueError):
-                raise _bad(where, f"option {key!r} has the wrong type ({value!r})") from None
+                raise _bad(where, f"option {given!r} has the wrong type ({value!r})") from None
     return out
 
 

@@ -1,8 +1,8 @@
 """Checking a spoke's connection before it is attached, and listing what it could attach.
 
 :func:`test_connection` validates a config like ``AddSpoke`` does, opens the kind's connector
-and reaches the calendar once (CalDAV: discovery plus one PROPFIND; a vdir: the folder is
-listed; other kinds: one delta), so an operator learns about a wrong URL or password before
+and reaches the calendar once (CalDAV: discovery plus one PROPFIND, which also reads the
+user's privileges there; a vdir: the folder is listed; other kinds: one delta), so an operator learns about a wrong URL or password before
 anything is stored. When a URL holds several calendars the answer lists them
 (:class:`CalendarChoice`), which is what the console's picker shows. Nothing is ever written.
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cirahub.connectors.caldav.dav import writes_allowed
 from cirahub.connectors.registry import open_connector
 from cirahub.core.errors import CirahubError, ConfigError
 
@@ -37,11 +38,16 @@ class CalendarChoice:
 
 @dataclass(frozen=True)
 class ConnectionCheck:
+    """What reaching a calendar found. ``allows``: which of create / update / delete the
+    server says this user may do there (CalDAV's current-user-privilege-set), None when it
+    was not told; the caller compares it with the spoke's ``hub_writes``."""
+
     ok: bool
     message: str
     choices: tuple[CalendarChoice, ...] = ()
     error_code: str = ""
     error_field: str = ""
+    allows: frozenset[str] | None = None
 
 
 def test_connection(kind: str, config: Mapping[str, Any], secret: str | None) -> ConnectionCheck:
@@ -55,8 +61,10 @@ def test_connection(kind: str, config: Mapping[str, Any], secret: str | None) ->
         if hasattr(connector, "probe"):
             found = connector.probe()
             label = getattr(found, "display_name", None) or getattr(found, "path", "")
+            privileges = getattr(found, "privileges", None)
             return ConnectionCheck(True, f"connected: calendar {label}".rstrip(),
-                                   _one_caldav(found))
+                                   _one_caldav(found), allows=None if privileges is None
+                                   else writes_allowed(privileges))
         delta = connector.delta(None, {})
         return ConnectionCheck(True, f"connected: {len(delta.changed)} items found")
     except ConfigError as exc:

@@ -45,9 +45,19 @@ def unusable(kind: str, check: ConnectionCheck, options: SyncOptions) -> str | N
     if check.ok and check.error_code and check.choices:
         names = ", ".join(c.value for c in check.choices)
         return f"{check.message}: the URL holds several calendars ({names}); pick one with --calendar"
+    writes = options.hub_writes
+    if check.ok and check.allows is not None:
+        wanted = {w for w in ("create", "update", "delete") if getattr(writes, w)}
+        missing = sorted(wanted - check.allows)
+        if missing:
+            found = ("the calendar is read-only for this user" if not check.allows else
+                     f"this user may only {','.join(sorted(check.allows))} there")
+            return (f"{found} (DAV current-user-privilege-set), but hub_writes is "
+                    f"{writes}: the hub could not {' or '.join(missing)} items there; give "
+                    "the user write access, or set --hub-writes none (the spoke then only "
+                    "feeds the hub)")
     if check.ok:
         return None
-    writes = options.hub_writes
     if (kind == "vdir" and not (writes.create or writes.update or writes.delete)
             and "writable" in check.message):
         return None  # the hub never writes there: reading is enough

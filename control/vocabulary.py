@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import re
 
+from cirahub.core.options import duration_text
+
+__all__ = ["ALIASES", "API_FIELD", "USER_NAME", "canonical", "days_text", "duration_text",
+           "parse_days", "parse_duration"]
+
 #: alias → user-facing option name (topology files, messages)
 ALIASES = {
     "allow_hub": "hub_writes", "allow-hub": "hub_writes", "hub-writes": "hub_writes",
@@ -48,14 +53,19 @@ def parse_duration(value: object) -> int:
     return int(m.group(1)) * _UNITS[m.group(2)]
 
 
-def duration_text(seconds: int) -> str:
-    """Seconds as a user writes them: ``5m``, ``1h``, ``90s``."""
-    for unit, size in (("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 def days_text(days: int | None) -> str:
     """A window bound: ``30``, or ``all`` when unbounded."""
     return "all" if days is None or days < 0 else str(days)
+
+
+def parse_days(value: object) -> int | None:
+    """A window bound as a user writes it: a whole number of days >= 0, or ``all`` (None) for
+    unbounded; ValueError otherwise."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("all", "unbounded")):
+        return None
+    if isinstance(value, bool) or not (isinstance(value, int) or str(value).strip().isdigit()):
+        raise ValueError("a whole number of days >= 0, or all")
+    days = int(str(value).strip()) if not isinstance(value, int) else value
+    if days < 0:
+        raise ValueError("a whole number of days >= 0, or all")
+    return days

@@ -1,6 +1,8 @@
 """Per-spoke sync options (CiraHub's "Sync Options") and the per-hub conflict policy.
 
-Values only; :func:`SyncOptions.from_dict` validates operator input and names the bad key.
+Values only; :func:`SyncOptions.from_dict` validates operator input and names the bad option
+the way a user writes it (``interval``, ``hub_writes``, ``contributes``; values as ``5m``,
+``all``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,24 @@ from cirahub.core.errors import InvalidInput
 MAX_DAYS = 100_000
 #: longest polling period: one year
 MAX_INTERVAL = 366 * 86400
+
+#: option fields whose user-facing name differs (flags, topology files, messages use these)
+USER_NAMES = {"interval_seconds": "interval"}
+
+
+def duration_text(seconds: int) -> str:
+    """Seconds as a user writes them: ``5m``, ``1h``, ``90s``."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _given(value: object) -> str:
+    """A polling period as given, in the user's words when it is a number of seconds."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return duration_text(value) if value > 0 else f"{value}s"
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -98,12 +118,13 @@ class SyncOptions:
         for name in ("days_back", "days_ahead"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or not 0 <= value <= MAX_DAYS):
-                raise InvalidInput(f"{name} must be a whole number of days from 0 to {MAX_DAYS}",
-                                   option=name)
+                raise InvalidInput(f"{name} must be a whole number of days from 0 to {MAX_DAYS}, "
+                                   f"or all (got {value!r})", option=name)
         if (not isinstance(self.interval_seconds, int)
                 or not 5 <= self.interval_seconds <= MAX_INTERVAL):
-            raise InvalidInput(f"interval_seconds must be from 5 to {MAX_INTERVAL}",
-                               option="interval_seconds")
+            raise InvalidInput(
+                f"interval must be at least 5s and at most {duration_text(MAX_INTERVAL)} "
+                f"(got {_given(self.interval_seconds)})", option="interval")
         if self.tag_category is not None and not self.tag_category.strip():
             raise InvalidInput("tag_category must not be blank", option="tag_category")
         both = self.categories_include & self.categories_exclude
@@ -133,7 +154,10 @@ class SyncOptions:
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise InvalidInput(f"unknown sync option(s): {', '.join(unknown)}", option=unknown[0])
+            names = [USER_NAMES.get(k, k) for k in unknown]
+            raise InvalidInput(f"unknown sync option(s): {', '.join(names)}; known: "
+                               f"{', '.join(sorted(USER_NAMES.get(k, k) for k in known))}",
+                               option=names[0])
         values: dict[str, Any] = {}
         for key, value in changes.items():
             if key in ("hub_writes", "contributes"):
@@ -158,6 +182,7 @@ class SyncOptions:
             elif key in ("days_back", "days_ahead", "interval_seconds") and (
                 value is not None and (isinstance(value, bool) or not isinstance(value, int))
             ):
-                raise InvalidInput(f"{key} must be a whole number", option=key)
+                name = USER_NAMES.get(key, key)
+                raise InvalidInput(f"{name} must be a whole number (got {value!r})", option=name)
             values[key] = value
         return replace(self, **values)

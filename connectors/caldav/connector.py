@@ -381,10 +381,13 @@ class CalDAVConnector(BaseConnector):
         return ""
 
     def probe(self) -> Collection:
-        """Check URL and credentials now (discovery plus one PROPFIND); for 'spoke test'."""
+        """Check URL and credentials now (discovery plus one PROPFIND, which also asks for
+        the user's privileges there); for 'spoke add' and 'spoke test'."""
         coll = self.collection()
-        propfind(self.http, self.url(coll.path), (dav.GETETAG,), "0")
-        return coll
+        found = propfind(self.http, self.url(coll.path),
+                         (dav.GETETAG, dav.CURRENT_USER_PRIVILEGE_SET), "0")
+        privileges = found.responses[0].privileges() if found.responses else None
+        return replace(coll, privileges=privileges)
 
     def close(self) -> None:
         self.http.close()

@@ -33,6 +33,7 @@ RESOURCETYPE = tag(DAV, "resourcetype")
 DISPLAYNAME = tag(DAV, "displayname")
 CURRENT_USER_PRINCIPAL = tag(DAV, "current-user-principal")
 SUPPORTED_REPORT_SET = tag(DAV, "supported-report-set")
+CURRENT_USER_PRIVILEGE_SET = tag(DAV, "current-user-privilege-set")
 CALENDAR_HOME_SET = tag(CALDAV, "calendar-home-set")
 CALENDAR_DATA = tag(CALDAV, "calendar-data")
 CALENDAR = tag(CALDAV, "calendar")
@@ -119,6 +120,17 @@ class DavResponse:
     def has_type(self, name: str) -> bool:
         element = self.props.get(RESOURCETYPE)
         return element is not None and element.find(name) is not None
+
+    def privileges(self) -> frozenset[str] | None:
+        """Local names of the DAV privileges the current user holds here (RFC 3744
+        current-user-privilege-set: ``read``, ``write``, ``bind``, ``all``...), None when the
+        server did not report them."""
+        element = self.props.get(CURRENT_USER_PRIVILEGE_SET)
+        if element is None:
+            return None
+        return frozenset(child.tag.rpartition("}")[2]
+                         for privilege in element.iter(tag(DAV, "privilege"))
+                         for child in privilege)
 
     def reports(self) -> frozenset[str] | None:
         element = self.props.get(SUPPORTED_REPORT_SET)
@@ -230,3 +242,20 @@ def error_conditions(content: bytes) -> frozenset[str]:
     if root.tag != tag(DAV, "error"):
         return frozenset()
     return frozenset(child.tag.rpartition("}")[2] for child in root)
+
+
+def writes_allowed(privileges: frozenset[str]) -> frozenset[str]:
+    """Which of ``create``, ``update``, ``delete`` a privilege set allows in a collection.
+
+    ``all`` and ``write`` allow all three; else ``bind`` allows create, ``unbind`` delete and
+    ``write-content`` update. Servers that report only ``write-content`` for a writable
+    collection (Radicale) mean all three: ``write-content`` without ``bind`` or ``unbind``
+    is read as that."""
+    if privileges & {"all", "write"}:
+        return frozenset({"create", "update", "delete"})
+    if "write-content" in privileges and not privileges & {"bind", "unbind"}:
+        return frozenset({"create", "update", "delete"})
+    out = {"create"} if "bind" in privileges else set()
+    out |= {"delete"} if "unbind" in privileges else set()
+    out |= {"update"} if "write-content" in privileges else set()
+    return frozenset(out)

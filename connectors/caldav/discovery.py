@@ -34,6 +34,9 @@ class Collection:
     path: str
     sync: bool | None = None
     display_name: str | None = None
+    #: DAV privileges of the current user on it (see dav.DavResponse.privileges); None when
+    #: not asked or not reported
+    privileges: frozenset[str] | None = None
 
 
 def origin(url: str) -> str:

@@ -5,11 +5,13 @@ names in every form Exchange accepts."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.caldav.servers import PASSWORD, USER, Radicale
+from tests.caldav.servers import PASSWORD, USER, Radicale, Xandikos
 
 from .conftest import Server
 from .test_cli_e2e import js, radicale  # noqa: F401  (the Radicale fixture)
@@ -115,3 +117,112 @@ def test_one_vocabulary_for_options(server: Server, tmp_path: Path) -> None:
     bad = server.ctl("apply", "-f", str(tmp_path / "bad.yaml"))
     assert bad.code == 2 and "'intervall'" in bad.err and "interval," in bad.err, bad.text
     assert "interval_seconds" not in bad.err
+
+
+def test_regression_errors_name_options_as_users_write_them(server: Server,
+                                                             tmp_path: Path) -> None:
+    """Errors quoted internal names and values (`interval_seconds must be at least 5`, a
+    negative days_back silently meaning unbounded): now the names are the flags' and the
+    topology file's, and values are said as written."""
+    folder = str(tmp_path / "w")
+    assert server.ctl("hub", "create", "names").code == 0
+    add = ("spoke", "add", "names", "s", "--kind", "vdir", "--path", folder)
+    for flags, wanted in ((("--interval", "2s"), "interval must be at least 5s and at most 8784h (got 2s)"),
+                          (("--hub-writes", "bogus"), "hub_writes: unknown permission(s) bogus"),
+                          (("--contributes", "bogus"), "contributes: unknown permission(s)")):
+        r = server.ctl(*add, *flags)
+        assert r.code == 2 and wanted in r.err, (flags, r.text)
+        assert "interval_seconds" not in r.err and "allow" not in r.err
+    assert _spokes(server, "names") == []
+    for options, wanted in (("{days_back: -3}", "option 'days_back': a whole number of days "
+                                                ">= 0, or all (got -3)"),
+                            ("{days_ahead: soon}", "option 'days_ahead': a whole number"),
+                            ("{interval: 2}", "interval must be at least 5s and at most 8784h (got 2s)")):
+        (tmp_path / "t.yaml").write_text(
+            "hubs:\n  - name: names\n    spokes:\n"
+            f"      - name: s\n        kind: vdir\n        path: {folder}\n"
+            f"        options: {options}\n")
+        r = server.ctl("apply", "-f", str(tmp_path / "t.yaml"))
+        assert r.code == 2 and wanted in r.err, (options, r.text)
+        assert "interval_seconds" not in r.err and "Traceback" not in r.text
+    assert _spokes(server, "names") == []
+
+
+class ReadOnlyRadicale(Radicale):
+    """Radicale where the user may only read the calendar ``/alice/readonly/`` (a rights file)
+    and write everything else of theirs."""
+
+    name = "radicale-ro"
+
+    def command(self) -> list[str]:
+        command = super().command()
+        root = self.root
+        calendar = root / "storage" / "collection-root" / USER / "readonly"
+        calendar.mkdir(parents=True)
+        (calendar / ".Radicale.props").write_text(
+            json.dumps({"tag": "VCALENDAR", "D:displayname": "Read only"}))
+        (root / "rights").write_text(
+            "[readonly]\nuser: .+\ncollection: {user}/readonly(/.*)?\npermissions: r\n"
+            "[principal]\nuser: .+\ncollection: {user}\npermissions: RW\n"
+            "[own]\nuser: .+\ncollection: {user}/[^/]+(/.*)?\npermissions: rw\n")
+        config = root / "config"
+        config.write_text(config.read_text() + f"[rights]\ntype = from_file\nfile = {root / 'rights'}\n")
+        return command
+
+
+@pytest.fixture(scope="module")
+def read_only_radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
+    srv = ReadOnlyRadicale(tmp_path_factory.mktemp("radicale-ro"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def xandikos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Xandikos]:
+    srv = Xandikos(tmp_path_factory.mktemp("xandikos"))
+    yield srv
+    srv.stop()
+
+
+def test_regression_read_only_caldav_calendar_is_refused_when_the_hub_writes(
+        server: Server, read_only_radicale: Radicale) -> None:
+    """The check listed a CalDAV calendar but never asked whether the hub may write there: a
+    read-only calendar was stored and every write failed at the first sync."""
+    dav = read_only_radicale
+    readonly = f"{dav.base}/{USER}/readonly/"
+    assert server.ctl("hub", "create", "ro").code == 0
+    add = ("spoke", "add", "ro", "cal", "--kind", "caldav", "--url", readonly,
+           "--username", USER, "--password-env", "PW")
+    r = server.ctl(*add, env={"PW": PASSWORD})
+    assert r.code == 7, r.text
+    assert "not stored" in r.err and "read-only for this user" in r.err, r.text
+    assert "hub_writes is create,update,delete" in r.err and "--hub-writes none" in r.err
+    assert _spokes(server, "ro") == []
+    # a calendar that only feeds the hub is fine read-only
+    r = server.ctl(*add, "--hub-writes", "none", env={"PW": PASSWORD})
+    assert r.code == 0, r.text
+    assert server.ctl("spoke", "test", "ro", "cal").code == 0
+    r = server.ctl("spoke", "options", "ro", "cal", "--hub-writes", "all")
+    assert r.code == 7 and "not changed" in r.err and "read-only" in r.err, r.text
+    # stored anyway, `spoke test` says why it cannot work
+    r = server.ctl(*add[:3], "cal2", *add[4:], "--no-check", env={"PW": PASSWORD})
+    assert r.code == 0, r.text
+    r = server.ctl("spoke", "test", "ro", "cal2")
+    assert r.code == 7 and "read-only for this user" in r.out, r.text
+    # a calendar of the same user that is writable passes
+    writable = dav.base + dav.mkcalendar()
+    r = server.ctl("spoke", "add", "ro", "rw", "--kind", "caldav", "--url", writable,
+                   "--username", USER, "--password-env", "PW", env={"PW": PASSWORD})
+    assert r.code == 0, r.text
+
+
+def test_writable_xandikos_calendar_passes_the_write_check(server: Server,
+                                                          xandikos: Xandikos) -> None:
+    """Xandikos reports DAV:all on the user's calendars: the check accepts them."""
+    url = xandikos.base + xandikos.mkcalendar()
+    assert server.ctl("hub", "create", "xk").code == 0
+    r = server.ctl("spoke", "add", "xk", "cal", "--kind", "caldav", "--url", url,
+                   "--username", USER, "--password-env", "PW", env={"PW": PASSWORD})
+    assert r.code == 0, r.text
+    r = server.ctl("spoke", "test", "xk", "cal")
+    assert r.code == 0 and "ok" in r.out, r.text

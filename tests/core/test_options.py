@@ -57,7 +57,7 @@ def test_dict_round_trip():
         ({"private": "hide"}, "private"),
         ({"days_back": -1}, "days_back"),
         ({"days_ahead": "soon"}, "days_ahead"),
-        ({"interval_seconds": 1}, "interval_seconds"),
+        ({"interval_seconds": 1}, "interval must be at least 5s and at most 8784h (got 1s)"),
         ({"tentative": "yes"}, "tentative"),
         ({"tag_category": "  "}, "tag_category"),
         ({"categories_include": "A", "categories_exclude": "A"}, "A"),
