@@ -95,11 +95,7 @@ def item() -> None:
 @connection_options
 def item_show(hub: str, uid: str, history_limit: int, conn: Conn) -> None:
     """Show the item UID of HUB: its fields, its copy in every spoke and its history of
-    versions (which spoke changed which fields, when).
-
-    \b
-    Example:
-      cirahubctl item show team standup-1@example.com
+    versions (which spoke changed which fields, when), newest first.
     """
     with conn.client() as c:
         detail = c.call("GetItem", pb.GetItemRequest(hub=hub, uid=uid,

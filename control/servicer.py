@@ -18,6 +18,7 @@ from typing import Any
 
 from cirahub.control import apply as topology
 from cirahub.control import convert as cv
+from cirahub.control import convert_items as cvi
 from cirahub.control.handlers import Handlers, Names, RuntimeLike
 from cirahub.control.paging import Page
 from cirahub.control.runlog import config_change
@@ -230,12 +231,12 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
 
     @unary
     def ListItems(self, request: pb.ListItemsRequest, context: Any) -> pb.ListItemsResponse:
-        return cv.item_page_to_pb(self.h.items(request.hub, request.spoke, request.search,
+        return cvi.item_page_to_pb(self.h.items(request.hub, request.spoke, request.search,
                                                request.page_size, request.page_token))
 
     @unary
     def GetItem(self, request: pb.GetItemRequest, context: Any) -> pb.ItemDetail:
-        return cv.item_detail_to_pb(self.h.item(request.hub, request.uid, request.history_limit))
+        return cvi.item_detail_to_pb(self.h.item(request.hub, request.uid, request.history_limit))
 
     # --- apply ---------------------------------------------------------------------------------
 

@@ -89,9 +89,10 @@ def test_regression_confirmation_expires_when_the_folder_changes(server: Server,
     assert _halt(server, "moving") == {}
 
 
-def test_restore_writes_the_hub_copies_back(server: Server, tmp_path: Path) -> None:
-    """Someone emptied the folder by mistake: `restore` says no to the halt, the next sync
-    writes every item back into it and nothing is deleted anywhere."""
+def test_regression_restore_writes_the_hub_copies_back(server: Server, tmp_path: Path) -> None:
+    """A halted spoke could only be confirmed: there was no way to say "no". Someone emptied
+    the folder by mistake: `restore` says no to the halt, the next sync writes every item back
+    into it and nothing is deleted anywhere."""
     src, dst = _hub(server, tmp_path, "undo")
     for path in src.glob("*.ics"):
         path.unlink()

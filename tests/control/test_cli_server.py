@@ -78,7 +78,9 @@ def test_regression_data_folder_is_private(server: Server) -> None:
     assert {p.name: _mode(p) for p in files} == {p.name: 0o600 for p in files}
 
 
-def test_backup_is_a_consistent_private_copy(server: Server, tmp_path: Path) -> None:
+def test_regression_backup_is_a_consistent_private_copy(server: Server, tmp_path: Path) -> None:
+    """Copying cirahub.db backed up nothing while the data sat in the -wal file; `backup` makes
+    a consistent online copy, private like the store."""
     assert server.ctl("hub", "create", "saved").code == 0
     target = tmp_path / "backup.db"
     r = server.ctl("backup", str(target))

@@ -2,11 +2,12 @@
 
 Examples are taken from fenced ``sh`` blocks and indented blocks of the docs, and from the
 "Example(s):" paragraphs of every command's help. They run in order, per source, with HOME
-pointing at a scratch folder (so ``~/calendars/...`` is created there) and every
-``--password-env VAR`` set. An example whose calendar lives at an ``example.com`` host cannot
-be reached from a test: it must be refused by the connection check (exit 7, "--no-check" in
-the message) — which proves it passed every other validation — and it must then succeed with
-``--no-check``.
+pointing at a scratch folder (so ``~/calendars/...`` is created there; ``~/calendars/alice``
+starts with one event, UID ``standup@example.com``, as docs/cli.md says) and every
+``--password-env VAR`` / ``--client-secret-env VAR`` set. An example whose calendar lives at
+an ``example.com`` host cannot be reached from a test: it must be refused by the connection
+check (exit 7, "--no-check" in the message) — which proves it passed every other validation —
+and it must then succeed with ``--no-check``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield srv
     stop_server(srv.proc)
 
+
+#: the event docs/cli.md's item examples show (in ~/calendars/alice, as the docs say)
+STANDUP = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//docs//EN\r\nBEGIN:VEVENT\r\n"
+           "UID:standup@example.com\r\nDTSTAMP:20300101T000000Z\r\n"
+           "DTSTART:20300601T090000Z\r\nDTEND:20300601T091500Z\r\nSUMMARY:Daily standup\r\n"
+           "RRULE:FREQ=DAILY;COUNT=30\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
 
 #: lines of the docs that are not examples to run here: the fixture runs the server; discover
 #: and login answer with what a real calendar / login host holds (they have no --no-check),
@@ -117,7 +124,8 @@ def test_the_docs_have_examples() -> None:
 @pytest.mark.parametrize("source", sorted(_sources()))
 def test_every_example_runs(server: Server, tmp_path: Path, source: str) -> None:
     home = tmp_path / "home"
-    home.mkdir()
+    (home / "calendars" / "alice").mkdir(parents=True)
+    (home / "calendars" / "alice" / "standup.ics").write_text(STANDUP)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIRAHUB_")}
     env.update(HOME=str(home), CIRAHUB_DATA_DIR=str(server.data_dir))
     hub = f"ex-{source.replace('.', '-').strip('-')}"
@@ -134,7 +142,7 @@ def test_every_example_runs(server: Server, tmp_path: Path, source: str) -> None
             env[name] = shlex.split(value)[0] if value else ""
             continue
         args = [a.replace("team", hub) if a == "team" else a for a in shlex.split(line)[1:]]
-        for var in re.findall(r"--password-env (\w+)", line):
+        for var in re.findall(r"--(?:password|client-secret)-env (\w+)", line):
             env.setdefault(var, "example-secret")
         done = _run([CTL, *args], env, tmp_path)
         remote = "example.com" in line or bool(unreachable & set(args))
