@@ -39,8 +39,8 @@ from cirahub.connectors.caldav.config import CalDAVConfig
 from cirahub.connectors.caldav.discovery import (
     Collection,
     discover,
-    propfind,
     quote_path,
+    read_privileges,
     url_for,
 )
 from cirahub.connectors.caldav.http import HttpClient, RetryPolicy, header
@@ -384,10 +384,7 @@ class CalDAVConnector(BaseConnector):
         """Check URL and credentials now (discovery plus one PROPFIND, which also asks for
         the user's privileges there); for 'spoke add' and 'spoke test'."""
         coll = self.collection()
-        found = propfind(self.http, self.url(coll.path),
-                         (dav.GETETAG, dav.CURRENT_USER_PRIVILEGE_SET), "0")
-        privileges = found.responses[0].privileges() if found.responses else None
-        return replace(coll, privileges=privileges)
+        return replace(coll, privileges=read_privileges(self.http, self.url(coll.path)))
 
     def close(self) -> None:
         self.http.close()

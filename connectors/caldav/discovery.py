@@ -75,6 +75,13 @@ def propfind(http: HttpClient, url: str, props: tuple[str, ...], depth: str) -> 
     return dav.parse_multistatus(response.content, "PROPFIND")
 
 
+def read_privileges(http: HttpClient, url: str) -> frozenset[str] | None:
+    """One PROPFIND (Depth 0) of a collection's ETag and the user's privileges there: proves
+    URL and credentials, and says what the user may do (None: the server did not say)."""
+    found = propfind(http, url, (dav.GETETAG, dav.CURRENT_USER_PRIVILEGE_SET), "0")
+    return found.responses[0].privileges() if found.responses else None
+
+
 def _sync_flag(response: dav.DavResponse) -> bool | None:
     reports = response.reports()
     return None if reports is None else SYNC_COLLECTION in reports
