@@ -187,7 +187,7 @@ def conflict_rows(result: Any) -> list[list[Any]]:
 @connection_options
 def conflict(conflict_id: str, conn: Conn) -> None:
     """One conflict (ID from `cirahubctl conflicts`) whole: every field, the losing version
-    and the hub's current version of the item (each cut at 1 MiB characters)."""
+    and the hub's current version of the item (each at most 1 MiB characters of JSON)."""
     with conn.client() as c:
         cf = c.call("GetConflict", pb.GetConflictRequest(id=conflict_id))
     if conn.json:
@@ -198,7 +198,7 @@ def conflict(conflict_id: str, conn: Conn) -> None:
     click.echo(f"\nlosing version: {render.value_text(cf, 'losing_item', '(none kept)')}")
     click.echo(f"current version: {render.value_text(cf, 'current_item', '(gone from the hub)')}")
     if cf.truncated:
-        click.echo("(some values were cut at 1 MiB characters)")
+        click.echo("(some values were cut short: each item version is at most 1 MiB characters)")
 
 
 @click.command("quarantine", epilog=EPILOG)

@@ -239,30 +239,31 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-#: characters of each field value a conflict list shows (GetConflict shows BODY_LIMIT)
+#: characters of each text in a conflict list's field values
 VALUE_PREVIEW = 200
-#: characters of each value and item body one conflict answer carries
+#: characters of JSON one item body (or field value) of GetConflict carries at most; each
+#: text in it is cut at a quarter of that, and the item's iCalendar source is left out
 BODY_LIMIT = 1 << 20
 
 
-def bounded(value: Any, cut: int) -> tuple[Any, bool]:
+def bounded(value: Any, cut: int, whole: int) -> tuple[Any, bool]:
     """(``value`` as plain JSON with every text longer than ``cut`` characters cut short and
-    saying so, whether anything was cut); a value whose JSON is still longer than ``cut``
-    (many short texts) becomes null."""
+    saying so, whether anything was cut); a value whose JSON is still longer than ``whole``
+    becomes null."""
     if isinstance(value, str):
         if len(value) > cut:
             return value[:cut] + f"... ({len(value)} characters)", True
         return value, False
     if isinstance(value, list | tuple):
-        parts = [bounded(v, cut) for v in value]
+        parts = [bounded(v, cut, whole) for v in value]
         out: Any = [v for v, _ in parts]
         cutoff = any(t for _, t in parts)
     elif isinstance(value, Mapping):
-        pairs = {str(k): bounded(v, cut) for k, v in value.items()}
+        pairs = {str(k): bounded(v, cut, whole) for k, v in value.items()}
         out, cutoff = {k: v for k, (v, _) in pairs.items()}, any(t for _, t in pairs.values())
     else:
         return jsonable(value), False
-    if len(json.dumps(out, default=str)) > 4 * cut + 64:
+    if len(json.dumps(out, default=str)) > whole:
         return None, True
     return out, cutoff
 
@@ -270,14 +271,17 @@ def bounded(value: Any, cut: int) -> tuple[Any, bool]:
 def conflict_to_pb(entry: Any, hub: str, spoke: str, current: Mapping[str, Any] | None,
                    *, bodies: bool = True) -> pb.Conflict:
     """The conflict as the API shows it, every value plain JSON: with ``bodies``
-    (GetConflict) both item versions, every text cut at BODY_LIMIT; without (lists) no bodies
-    and texts cut at VALUE_PREVIEW. ``truncated`` says something was cut."""
-    cut = BODY_LIMIT if bodies else VALUE_PREVIEW
+    (GetConflict) both item versions (without their iCalendar source), each at most
+    BODY_LIMIT characters of JSON; without (lists) no bodies and texts cut at VALUE_PREVIEW.
+    ``truncated`` says something was cut."""
+    cut, whole = (BODY_LIMIT // 4, BODY_LIMIT) if bodies else (VALUE_PREVIEW, 4 * VALUE_PREVIEW)
     truncated = False
 
     def value(raw: Any) -> Any:
         nonlocal truncated
-        out, cutoff = bounded(raw, cut)
+        if isinstance(raw, Mapping) and "source" in raw:  # verbatim iCalendar: not content
+            raw = {k: v for k, v in raw.items() if k != "source"}
+        out, cutoff = bounded(raw, cut, whole)
         truncated = truncated or cutoff
         return out
 

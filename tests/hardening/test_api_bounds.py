@@ -161,14 +161,14 @@ def test_regression_conflict_lists_carry_no_bodies(server: Server, tmp_path: Pat
     assert listed.code == 0, listed.text[:500]
     entries = json.loads(listed.out)
     assert entries and len(listed.out) < 100_000
-    assert all(not e["losing_item_json"] and not e["current_item_json"] for e in entries)
+    assert all("losing_item" not in e and "current_item" not in e for e in entries)
     assert any(e["truncated"] for e in entries)
     table = server.ctl("conflicts", "bodies")
     assert table.code == 0 and "description" in table.out.lower(), table.text[:500]
     one = server.ctl("conflict", entries[0]["id"], "--json")
     assert one.code == 0, one.text[:500]
     shown = json.loads(one.out)
-    assert shown["truncated"] and shown["current_item_json"]
-    assert len(shown["current_item_json"]) < (1 << 20) + 100
+    assert shown["truncated"] and shown["current_item"]
+    assert len(json.dumps(shown["current_item"])) < (1 << 20) + 100
     missing = server.ctl("conflict", "no-such-conflict")
     assert missing.code == ExitCode.NOT_FOUND, missing.text

@@ -1777,9 +1777,9 @@ class Conflict(_message.Message):
     kind: _builtins.str
     """"field" | "edit-vs-delete" """
     truncated: _builtins.bool
-    """a value or body was cut short: lists send no bodies and cut field values at 200
-    characters (texts in them; a longer value becomes null); GetConflict cuts each text at
-    1 MiB characters
+    """a value or body was cut short: lists send no bodies and cut texts in field values at 200
+    characters (a longer value becomes null); GetConflict sends each body without its
+    iCalendar source, at most 1 MiB characters of JSON (texts in it cut at 256 Ki)
     """
     @_builtins.property
     def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldConflict]: ...
