@@ -28,11 +28,10 @@ from datetime import datetime
 from icalendar import Calendar, Component
 
 from cirahub.core.errors import MalformedItem
-from cirahub.core.ical import derived_uid, parse_calendar, serialize_calendar
+from cirahub.core.ical import derived_uid, item_components, parse_calendar, serialize_calendar
 from cirahub.core.item import Item
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_@+=.-]{1,120}")
-_ITEM_COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL")
 
 
 def uid_key(uid: str) -> str:
@@ -115,19 +114,19 @@ def rewrite(
             elif str(component.get("TZID", "")) not in present:
                 zones.append(component)
     kept: list[Component] = []
-    index = 0
+    items = item_components(calendar)  # the parser's order: derived UIDs match
     for component in calendar.subcomponents:
-        if component.name in _ITEM_COMPONENTS:
+        index = next((i for i, c in enumerate(items) if c is component), None)
+        if index is not None:
             uid = _uid_of(component) or derived_uid(f"vdir:{name}#{index}")
-            index += 1
             if uid == target.uid:
                 kept.extend(replacement)  # in its place: the file's order (and ids) stay
                 replacement = []
                 continue
         kept.append(component)
-    first_item = next((i for i, c in enumerate(kept) if c.name in _ITEM_COMPONENTS), len(kept))
+    first_item = next((i for i, c in enumerate(kept) if item_components(c)), len(kept))
     kept[first_item:first_item] = zones
-    if not any(c.name in _ITEM_COMPONENTS for c in kept):
-        return None
     calendar.subcomponents[:] = kept
+    if not item_components(calendar):
+        return None
     return calendar.to_ical().decode("utf-8")

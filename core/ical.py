@@ -7,8 +7,9 @@ equal fingerprints) whatever program wrote them. The way back is :func:`to_ics` 
 :func:`serialize_calendar` (in :mod:`cirahub.core.ical_write`, re-exported here).
 
 What is read (issue 9's rule: what the reference reader can read is carried, quarantine is
-for what no program could read): VEVENT series with their overrides; VTODO and VJOURNAL as
-items of their own (``component`` field, content carried verbatim in ``source``); events
+for what no program could read): VEVENT series with their overrides; VTODO, VJOURNAL and
+every other component but VTIMEZONE (VFREEBUSY, VAVAILABILITY, custom ones) as items of their
+own (``component`` field, content carried verbatim in ``source``); events
 without UID get a stable derived one; DTEND before DTSTART and negative durations are kept
 as written; two masters (or two copies of one override) of a UID: the highest SEQUENCE wins,
 the others stay in the source text. Every item keeps the text it came from as ``source``.
@@ -23,11 +24,12 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Component, GloballyUniqueTZIDGuessed
-from icalendar.prop import vBroken
+from icalendar.prop import vBroken, vDDDLists, vDDDTypes
 
 from cirahub.core.errors import MalformedItem
 from cirahub.core.ical_fields import (
@@ -43,11 +45,12 @@ from cirahub.core.ical_values import time_value
 from cirahub.core.ical_write import serialize_calendar, to_ics
 from cirahub.core.item import Item
 from cirahub.core.source_cache import remember
+from cirahub.core.timezones import resolve_tzid
 from cirahub.core.zone_rules import ZoneContext
 
 __all__ = [
-    "alarm_minutes", "attendee_entry", "derived_uid", "parse_calendar", "parse_item",
-    "serialize_calendar", "time_value", "to_ics",
+    "alarm_minutes", "attendee_entry", "derived_uid", "item_components", "parse_calendar",
+    "parse_item", "serialize_calendar", "standard", "time_value", "to_ics",
 ]
 
 # resolve_tzid strips vendor prefixes on purpose; icalendar's warning about it is noise
@@ -92,19 +95,42 @@ def _load(text: str) -> _Loaded:
     found: list[tuple[Calendar, Component]] = []
     vtimezones: dict[str, Component] = {}
     for root in roots:
-        for component in root.walk():
-            if component.name in ITEM_COMPONENTS:
-                found.append((root, component))
-            elif component.name == "VTIMEZONE":
-                vtimezones.setdefault(str(component.get("TZID", "")), component)
+        found.extend((root, c) for c in item_components(root))
+        for component in root.walk("VTIMEZONE"):
+            vtimezones.setdefault(str(component.get("TZID", "")), component)
     begun = len(_BEGIN.findall(text))
-    if begun > len(found):  # icalendar drops components it never saw the END of
+    kinds = sum(1 for _, c in found if c.name in ITEM_COMPONENTS)
+    if begun > kinds:  # icalendar drops components it never saw the END of
         raise MalformedItem(
-            f"unparseable iCalendar text: {begun - len(found)} component(s) not terminated "
+            f"unparseable iCalendar text: {begun - kinds} component(s) not terminated "
             "(truncated text?)"
         )
     events = [c for _, c in found if c.name == "VEVENT"]
     return _Loaded(roots, found, ZoneContext(vtimezones, _first_year(events)), vtimezones)
+
+
+def item_components(root: Component) -> list[Component]:
+    """The components of a parsed tree that are items, in document order: every VEVENT,
+    VTODO and VJOURNAL, and every other component holding none of them (VFREEBUSY,
+    VAVAILABILITY, a stray DAYLIGHT, a custom component...: carried verbatim as an item of its
+    kind), but VTIMEZONEs. Such a component without UID beside real items belongs to the text
+    they travel in (it stays in their source) rather than being an item of its own. A bare
+    component (a file without VCALENDAR, as some exports are) is one."""
+    found = _components(root)
+    real = [c for c in found if c.name in ITEM_COMPONENTS or "UID" in c]
+    return real if real else found
+
+
+def _components(component: Component) -> list[Component]:
+    if component.name in ITEM_COMPONENTS:
+        return [component]
+    if component.name == "VTIMEZONE":
+        return []
+    if component.name == "VCALENDAR":
+        return [c for sub in component.subcomponents for c in _components(sub)]
+    # a custom component holding events stands for them; any other is an item itself
+    inner = [c for c in component.walk() if c.name in ITEM_COMPONENTS]
+    return inner or [component]
 
 
 def _first_year(events: list[Component]) -> int:
@@ -133,6 +159,70 @@ def recurrence_key(
 ) -> str:
     """The occurrence key of an override component's RECURRENCE-ID."""
     return occurrence_key(component["RECURRENCE-ID"], "RECURRENCE-ID", uid, series, zones)
+
+
+#: the properties X-WR-TIMEZONE applies to (as the x-wr-timezone library reads it)
+_WR_PROPS = ("DTSTART", "DTEND", "RDATE", "RECURRENCE-ID", "EXDATE")
+
+
+def standard(root: Component, component: Component) -> Component:
+    """``component`` as RFC 5545 would say it when its calendar has ``X-WR-TIMEZONE`` (a
+    Google/Apple export convention, read the way the reference reader reads it through the
+    x-wr-timezone library): the UTC and floating date-times of a VEVENT's DTSTART, DTEND,
+    RDATE, RECURRENCE-ID and EXDATE are in that zone (a UTC instant keeps its instant, a
+    floating time gets the zone). A copy when something changed; the source text is left as
+    written. A zone name nothing resolves changes nothing."""
+    name = root.get("X-WR-TIMEZONE") if root is not component else None
+    if component.name != "VEVENT" or not name:
+        return component
+    iana = resolve_tzid(str(name))
+    if iana is None or iana == "UTC":
+        return component
+    zone = ZoneInfo(iana)
+    changed: dict[str, Any] = {}
+    for prop in _WR_PROPS:
+        values = component.get(prop)
+        if values is None:
+            continue
+        try:
+            new = [_wr_value(v, zone) for v in (values if isinstance(values, list) else [values])]
+        except Exception:  # a value icalendar cannot give: the normal reading reports it
+            continue
+        if any(n is not None for n in new):
+            kept = [n if n is not None else v for n, v in zip(
+                new, values if isinstance(values, list) else [values], strict=True)]
+            changed[prop] = kept if isinstance(values, list) else kept[0]
+    if not changed:
+        return component
+    out = component.copy()
+    out.subcomponents = list(component.subcomponents)
+    for prop, value in changed.items():
+        out[prop] = value
+    return out
+
+
+def _wr_value(value: Any, zone: ZoneInfo) -> Any:
+    """A DTSTART-like value (or a date list) moved into ``zone``; None when unchanged."""
+    def moved(moment: Any) -> Any:
+        if not isinstance(moment, datetime):
+            return moment
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=zone)
+        if moment.utcoffset() == timedelta(0) and str(moment.tzname()).upper() == "UTC":
+            return moment.astimezone(zone)
+        return moment
+
+    if isinstance(value, vBroken):
+        return None  # reported by the normal reading
+    if isinstance(value, vDDDLists):
+        dts = [entry.dt for entry in value.dts]
+        new = [moved(d) for d in dts]
+        return None if all(a is b for a, b in zip(new, dts, strict=True)) else vDDDLists(new)
+    moment = getattr(value, "dt", None)
+    if not isinstance(moment, datetime):
+        return None
+    result = moved(moment)
+    return None if result is moment else vDDDTypes(result)
 
 
 def _uid_of(component: Component) -> str:
@@ -177,7 +267,7 @@ def parse_calendar(
     items: list[Item] = []
     for uid, members in groups.items():
         try:
-            item = _build_item(uid, [c for _, c in members], loaded.zones)
+            item = _build_item(uid, [standard(r, c) for r, c in members], loaded.zones)
         except MalformedItem as exc:
             if errors is None:
                 raise
@@ -210,7 +300,8 @@ def parse_item(text: str, *, fallback_uid: str | None = None) -> Item:
             f"contains {len(uids)} UIDs ({', '.join(uids[:3])}), expected one", uids=uids[:10]
         )
     uid, members = next(iter(groups.items()))
-    return _whole(_build_item(uid, [c for _, c in members], loaded.zones), text, loaded)
+    return _whole(_build_item(uid, [standard(r, c) for r, c in members], loaded.zones), text,
+                  loaded)
 
 
 def _whole(item: Item, text: str, loaded: _Loaded) -> Item:
@@ -297,8 +388,9 @@ def _normalize(uid: str, events: list[Component], zones: ZoneContext) -> Item:
 
 
 def _other_item(uid: str, component: Component) -> Item:
-    """A VTODO/VJOURNAL: its kind, summary and a digest of its content (what changes when
-    it is edited); the component itself travels in ``source``."""
+    """A component that is not an event (VTODO, VJOURNAL, VFREEBUSY, VAVAILABILITY, one of a
+    kind the model does not know): its kind, summary and a digest of its content (what changes
+    when it is edited); the component itself travels in ``source``."""
     lines = [
         line for line in component.to_ical().decode("utf-8").splitlines()
         if line and not line.upper().startswith(_VOLATILE_LINES)

@@ -22,6 +22,7 @@ from cirahub.core.ical_values import (
     canonical_rrule,
     compact_key,
     instant_text,
+    midnight_like,
     read_moment,
     time_value,
     zone_of,
@@ -110,10 +111,13 @@ def _times(event: Component, uid: str, zones: ZoneContext, *, master: bool) -> d
     start_at = as_moment(start)
     if end_prop is not None:
         end = read_moment(end_prop, "DTEND", uid, zones)
-        if ("date" in start) != ("date" in end):
-            raise MalformedItem(
-                f"VEVENT {uid!r}: DTSTART and DTEND mix a date and a date-time", uid=uid
-            )
+        # a DATE with a DATE-TIME (some exporters write it): the date is midnight in the
+        # other's zone, as the reference reader takes it; the source keeps what was written
+        if "date" in start and "date" not in end:
+            start = midnight_like(start_prop.dt, end_prop, zones)
+            start_at = as_moment(start)
+        elif "date" in end and "date" not in start:
+            end = midnight_like(end_prop.dt, start_prop, zones)
     elif duration is not None and isinstance(duration.dt, timedelta):
         end = time_value(add_duration(start_at, duration.dt), start.get("tz"), start.get("vtimezone"))
     else:
@@ -236,7 +240,7 @@ def series_fields(
     rule = check(event, "RRULE", uid)
     if isinstance(rule, list):
         rule = rule[0] if rule else None
-    if rule is not None:
+    if rule:  # an empty ``RRULE:`` (some exporters write one) repeats nothing
         fields["rrule"] = canonical_rrule(rule, fields["start"], uid)
     for name, key in (("EXDATE", "exdates"), ("RDATE", "rdates")):
         keys = _date_list(event, name, uid, fields["start"], zones)

@@ -61,7 +61,7 @@ def _read(item: Item) -> _Source | None:
         return None
     try:
         base = ical.parse_item(item.source, fallback_uid=item.uid)
-        calendar = Calendar.from_ical(item.source)
+        calendar = _calendar(Calendar.from_ical(item.source))
         events, zones = ical.components_of(calendar)
     except Exception:  # a source we cannot read again is simply not used
         return None
@@ -73,11 +73,24 @@ def _read(item: Item) -> _Source | None:
         if component.name != "VEVENT" or component not in events:
             others.append(component)
         elif "RECURRENCE-ID" in component:
-            key = ical.recurrence_key(component, base.uid, series, zones)
+            key = ical.recurrence_key(ical.standard(calendar, component), base.uid, series,
+                                      zones)
             overrides[key] = component
         else:
             master = component
     return _Source(calendar, master, overrides, others, base)
+
+
+def _calendar(root: Component) -> Calendar:
+    """The VCALENDAR of a parsed source; a bare component (some exports have no VCALENDAR)
+    is put in one, so that what is written from it is a complete calendar."""
+    if isinstance(root, Calendar) and root.name == "VCALENDAR":
+        return root
+    calendar = Calendar()
+    calendar.add("VERSION", "2.0")
+    calendar.add("PRODID", "-//cirahub//EN")
+    calendar.add_component(root)
+    return calendar
 
 
 def unchanged(item: Item) -> bool:
@@ -90,11 +103,9 @@ def unchanged(item: Item) -> bool:
 
 
 def _has_uid(source: _Source) -> bool:
-    return all(
-        "UID" in c
-        for c in (source.master, *source.overrides.values(), *source.others)
-        if c is not None and c.name in ("VEVENT", "VTODO", "VJOURNAL")
-    )
+    from cirahub.core import ical
+
+    return all("UID" in c for c in ical.item_components(source.calendar))
 
 
 def patch(item: Item, dtstamp: datetime | None) -> Patched | None:
@@ -102,7 +113,7 @@ def patch(item: Item, dtstamp: datetime | None) -> Patched | None:
     source = _read(item)
     if source is None:
         return None
-    if item.get("component"):  # a VTODO/VJOURNAL travels as it is (its UID made ours)
+    if item.get("component"):  # a VTODO, VFREEBUSY... travels as it is (its UID made ours)
         for component in source.others:
             if str(component.get("UID", "")) != item.uid:
                 component.pop("UID", None)

@@ -123,8 +123,13 @@ def read_moment(
         raise MalformedItem(f"{name} of {uid!r} is not a date or date-time", uid=uid)
     if not isinstance(moment, datetime):
         return time_value(moment, None)
+    return _zoned(moment.replace(tzinfo=None), prop, moment, zones)
+
+
+def _zoned(wall: datetime, prop: Any, moment: datetime, zones: ZoneContext | None,
+           ) -> dict[str, str]:
+    """Wall clock ``wall`` in the zone of ``prop`` (whose value is ``moment``)."""
     tzid = getattr(prop, "params", {}).get("TZID")
-    wall = moment.replace(tzinfo=None)
     if tzid:
         resolved = _resolve(str(tzid), zones)
         if resolved is None:
@@ -132,7 +137,15 @@ def read_moment(
         return time_value(wall.replace(tzinfo=resolved.info()), resolved.tz, resolved.vtimezone)
     if moment.tzinfo is None:
         return time_value(wall, None)
-    return time_value(moment, None)
+    return time_value(wall.replace(tzinfo=moment.tzinfo), None)
+
+
+def midnight_like(day: date, prop: Any, zones: ZoneContext | None = None) -> dict[str, str]:
+    """A DATE paired with the DATE-TIME ``prop`` (DTSTART;VALUE=DATE with a timed DTEND, or
+    the reverse), read as the reference reader compares the two: midnight of that day in the
+    date-time's zone (UTC, a TZID, or floating)."""
+    moment = prop.dt
+    return _zoned(datetime(day.year, day.month, day.day), prop, moment, zones)
 
 
 def _resolve(tzid: str, zones: ZoneContext | None) -> ResolvedZone | None:

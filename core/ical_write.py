@@ -53,10 +53,14 @@ def serialize_calendar(
     for item in items:
         try:
             patched = patch(item, dtstamp) if item.source is not None else None
-            if patched is not None:
+            if patched is not None and len(items) > 1:
+                # its calendar's properties are not written: X-WR-TIMEZONE said spelled out
+                components.extend(standard(patched.calendar, c) for c in patched.components)
+                kept_zones = {**patched.vtimezones, **kept_zones}
+            elif patched is not None:
                 components.extend(patched.components)
                 kept_zones = {**patched.vtimezones, **kept_zones}
-                head = patched.calendar if len(items) == 1 else None
+                head = patched.calendar
             elif item.get("component"):
                 components.append(_other(item, dtstamp))
             else:
@@ -85,6 +89,13 @@ def serialize_calendar(
     return data.decode("utf-8")
 
 
+def standard(calendar: Component, component: Component) -> Component:
+    """:func:`cirahub.core.ical.standard` (the parser imports the writer: imported late)."""
+    from cirahub.core import ical
+
+    return ical.standard(calendar, component)
+
+
 def _used_tzids(components: Sequence[Component]) -> set[str]:
     """Every TZID a property of ``components`` (or of their subcomponents) refers to."""
     found: set[str] = set()
@@ -99,8 +110,11 @@ def _used_tzids(components: Sequence[Component]) -> set[str]:
 
 
 def _other(item: Item, dtstamp: datetime | None) -> Component:
-    """A VTODO/VJOURNAL item without its source text: what its fields say."""
-    component = Todo() if item.get("component") == "VTODO" else Journal()
+    """An item that is not an event (VTODO, VJOURNAL, VFREEBUSY...) without its source text:
+    what its fields say."""
+    kind = str(item.get("component"))
+    component = {"VTODO": Todo, "VJOURNAL": Journal}.get(kind, Component)()
+    setattr(component, "name", kind)  # noqa: B010 (a class attribute set on one instance)
     component.add("UID", item.uid)
     component.add("DTSTAMP", stamp(item.fields, dtstamp))
     if item.get("summary"):

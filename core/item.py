@@ -30,9 +30,10 @@ Field vocabulary (absent key = property not set; defaults are normalized *away*,
 ``range``         ``"THISANDFUTURE"`` in an override whose RECURRENCE-ID has that RANGE: its
                   shift, duration and fields apply to every later occurrence too (see
                   :func:`cirahub.core.recurrence.expand_this_and_future`)
-``component``     ``"VTODO"`` | ``"VJOURNAL"`` for an item that is not an event (absent = VEVENT);
-                  such an item has only ``summary``, ``content`` and ``last_modified``
-``content``       digest of a VTODO/VJOURNAL's properties (what an edit changes); the
+``component``     the component name of an item that is not an event (absent = VEVENT):
+                  ``"VTODO"``, ``"VJOURNAL"``, ``"VFREEBUSY"``, ``"VAVAILABILITY"``, a custom
+                  one...; such an item has only ``summary``, ``content`` and ``last_modified``
+``content``       digest of such a component's properties (what an edit changes); the
                   component itself travels in ``source``
 ``last_modified`` UTC instant string; *not* part of the fingerprint, feeds the conflict policy
 ================  ===========================================================================

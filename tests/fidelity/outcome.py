@@ -21,10 +21,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import icalendar
-
-from tests.corpus import CorpusFile
 
 from . import reference
 
@@ -32,6 +31,15 @@ STATUSES = ("identical", "projected", "quarantined", "distorted", "duplicated", 
             "empty", "unreadable")
 #: the statuses that meet the acceptance on their own
 GOOD = frozenset({"identical", "empty", "unreadable"})
+
+
+class Source(Protocol):
+    """A corpus file as the judge sees it (tests.corpus.CorpusFile is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    def read(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,8 @@ class Destination:
 
     by_uid: dict[str, list[tuple[str, icalendar.cal.Component]]] = field(default_factory=dict)
     timezones: dict[str, list[icalendar.cal.Component]] = field(default_factory=dict)
+    #: file name → its calendar's own properties (X-WR-TIMEZONE changes what times mean)
+    heads: dict[str, list[tuple[str, object]]] = field(default_factory=dict)
     raw: dict[str, bytes] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)
 
@@ -63,28 +73,17 @@ class Destination:
                 out.unreadable[path.name] = str(exc)
                 continue
             out.timezones[path.name] = [c for c in cal.subcomponents if c.name == "VTIMEZONE"]
+            if cal.name == "VCALENDAR":
+                out.heads[path.name] = list(cal.property_items(recursive=False))[1:-1]
             for c in reference.carried(cal):
                 out.by_uid.setdefault(str(c.get("UID", "")), []).append((path.name, c))
         return out
 
 
-def _orphan_match(c: icalendar.cal.Component, dest: Destination, taken_uids: set[str],
-                  ) -> list[tuple[str, icalendar.cal.Component]]:
-    """Destination components standing for a source component without UID: same kind, start
-    and summary, under a UID no source file of the round uses (the hub gave it one)."""
-    want = (c.name, str(c.get("SUMMARY", "")), reference.component_key(c)[2],
+def _signature(c: icalendar.cal.Component) -> tuple[str, str, str, str]:
+    """What stands for a component without UID: kind, summary, recurrence id and start."""
+    return (c.name, str(c.get("SUMMARY", "")), reference.component_key(c)[2],
             str(getattr(c.get("DTSTART"), "dt", "")))
-    found = []
-    for uid, entries in dest.by_uid.items():
-        if uid in taken_uids:
-            continue
-        for name, d in entries:
-            if (d.name, str(d.get("SUMMARY", "")), reference.component_key(d)[2],
-                    str(getattr(d.get("DTSTART"), "dt", ""))) == want:
-                bare = copy.deepcopy(d)
-                bare.pop("UID", None)
-                found.append((name, bare))
-    return found
 
 
 #: a RECURRENCE-ID date-time within this of a date's UTC midnight names that date's occurrence
@@ -108,10 +107,57 @@ def _same_key(a: tuple[str, str, str], b: tuple[str, str, str]) -> bool:
     return instant.tzinfo is not None and abs(instant - midnight) <= _RID_SLACK
 
 
-def judge(f: CorpusFile, dest: Destination, refused: Sequence[str], round_uids: set[str],
+def _bare(c: icalendar.cal.Component) -> icalendar.cal.Component:
+    out = copy.deepcopy(c)
+    out.pop("UID", None)
+    return out
+
+
+class OrphanClaims:
+    """The destination components that may stand for source components without UID: those
+    under a UID no source file of the round uses (the hub gave them one). Each stands for at
+    most one source component of the round, so two files (or two components of one file) with
+    the same summary and start never count one copy twice."""
+
+    def __init__(self, dest: Destination, taken_uids: set[str]) -> None:
+        self._free = [(name, d) for uid, entries in dest.by_uid.items() if uid not in taken_uids
+                      for name, d in entries]
+        self._claimed: set[int] = set()
+
+    def _candidates(self, c: icalendar.cal.Component) -> list[int]:
+        want = _signature(c)
+        return [i for i, (_, d) in enumerate(self._free)
+                if i not in self._claimed and _signature(d) == want]
+
+    def claim(self, c: icalendar.cal.Component) -> tuple[str, icalendar.cal.Component] | None:
+        """The copy of ``c`` (without its given UID), preferring one whose every property
+        matches; None when no unclaimed component can stand for it."""
+        found = self._candidates(c)
+        if not found:
+            return None
+        lines = reference.property_lines(c)
+        exact = [i for i in found if reference.property_lines(_bare(self._free[i][1])) == lines]
+        pick = (exact or found)[0]
+        self._claimed.add(pick)
+        name, d = self._free[pick]
+        return name, _bare(d)
+
+    def unclaimed(self, cs: Iterable[icalendar.cal.Component]) -> int:
+        """How many further components could stand for one of ``cs``: once every source
+        component of the round has claimed its copy, each of them is a duplicate."""
+        return len({i for c in cs for i in self._candidates(c)})
+
+
+def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanClaims,
           full_properties: bool, round_errors: Sequence[str] = (),
           declared: Sequence[str] = ()) -> Outcome:
-    """The outcome of ``f`` given what the round left (see the module docstring)."""
+    """The outcome of ``f`` given what the round left (see the module docstring). A component
+    with a UID is matched by (kind, UID, RECURRENCE-ID): the destination must hold as many of
+    each as the source (a file may hold two masters of one UID); fewer is a loss, more a
+    duplicate (an all-day occurrence's RECURRENCE-ID as a date or a midnight is one key). A
+    component without UID claims one copy from ``claims``. A component the path's spoke
+    declared it cannot hold (``declared``: "VTODO of this item: not written") is projected
+    away, not lost."""
     data = f.read()
     why = "; ".join(sorted(set(refused)))
     try:
@@ -123,30 +169,32 @@ def judge(f: CorpusFile, dest: Destination, refused: Sequence[str], round_uids: 
     if not wanted:
         return Outcome(f.id, "empty", why)
     arrived: list[tuple[str, icalendar.cal.Component]] = []
-    missing = 0
-    for c in wanted:
-        if "UID" in c:
-            entries = [(n, d) for n, d in dest.by_uid.get(str(c["UID"]), [])
-                       if _same_key(reference.component_key(d), reference.component_key(c))]
-        else:
-            entries = _orphan_match(c, dest, round_uids)
-        # a component the path's spoke declared it cannot hold ("VTODO of this item: not
-        # written") is projected away, not lost
-        declared_away = any(note.startswith(c.name) and "not written" in note for note in declared)
-        missing += not entries and not declared_away
+    missing = extra_copies = 0
+    want_keys = Counter(reference.component_key(c) for c in wanted if "UID" in c)
+    for key, n in want_keys.items():
+        entries = [(name, d) for name, d in dest.by_uid.get(key[1], [])
+                   if _same_key(reference.component_key(d), key)]
+        missing += 0 if _declared_away(key[0], declared) else max(0, n - len(entries))
+        extra_copies += max(0, len(entries) - n)
         arrived += entries
+    for c in wanted:
+        if "UID" not in c:
+            claimed = claims.claim(c)
+            missing += claimed is None and not _declared_away(c.name, declared)
+            arrived += [claimed] if claimed else []
     if missing:
         status = "quarantined" if why else "lost"
         part = "" if missing == len(wanted) else f"{missing} of {len(wanted)} components: "
         context = f" (run errors: {'; '.join(round_errors)})" if round_errors else ""
         return Outcome(f.id, status, part + (why or "not in the destination" + context))
-    keys = Counter(reference.component_key(d) for _, d in arrived)
-    if any(n > 1 for n in keys.values()):
-        return Outcome(f.id, "duplicated", f"{sum(keys.values())} copies of {len(keys)}")
+    if extra_copies:
+        return Outcome(f.id, "duplicated",
+                       f"{len(arrived)} copies of {len(wanted)} components")
     files = sorted({n for n, _ in arrived})
     # every other component of those UIDs in the destination belongs to the copy too
     uids = {str(c["UID"]) for c in wanted if "UID" in c}
-    extra = [(n, d) for uid in uids for n, d in dest.by_uid.get(uid, []) if (n, d) not in arrived]
+    extra = [(n, d) for uid in uids for n, d in dest.by_uid.get(uid, [])
+             if not any(d is a for _, a in arrived)]
     copy_components = [d for _, d in arrived + extra]
     distortion = _occurrence_diff(reading, copy_components, dest, files)
     if declared:
@@ -166,9 +214,41 @@ def judge(f: CorpusFile, dest: Destination, refused: Sequence[str], round_uids: 
     return Outcome(f.id, "identical", "", same_bytes)
 
 
+def _declared_away(kind: str, declared: Sequence[str]) -> bool:
+    """Whether the path's spoke declared that it does not write components of ``kind``."""
+    return any(note.startswith(kind) and "not written" in note for note in declared)
+
+
+def judge_round(files: Sequence[Source], dest: Destination,
+                refused: Mapping[str, Sequence[str]], round_uids: set[str],
+                full_properties: bool, round_errors: Sequence[str] = (),
+                declared: Mapping[str, Sequence[str]] | None = None) -> dict[str, Outcome]:
+    """The outcomes of one round's files (file id → Outcome). UID-less components claim their
+    copies one by one; a copy left over that could stand for one of them is a duplicate."""
+    claims = OrphanClaims(dest, round_uids)
+    out = {f.id: judge(f, dest, refused.get(f.id, []), claims, full_properties, round_errors,
+                       (declared or {}).get(f.id, ()))
+           for f in files}
+    for f in files:
+        if out[f.id].status not in ("identical", "projected", "distorted"):
+            continue
+        try:
+            orphans = [c for c in reference.carried(reference.load(f.read())) if "UID" not in c]
+        except reference.Unreadable:
+            continue
+        left = claims.unclaimed(orphans)
+        if left:
+            out[f.id] = Outcome(f.id, "duplicated",
+                                f"{left} more copies of its {len(orphans)} components "
+                                "without UID")
+    return out
+
+
 def _occurrence_diff(source: reference.Reading, copy_components: list[icalendar.cal.Component],
                      dest: Destination, files: Iterable[str]) -> str:
     cal = icalendar.Calendar()
+    for prop, value in next((dest.heads[n] for n in files if n in dest.heads), []):
+        cal.add(prop, value, encode=False)
     seen: set[str] = set()
     for name in files:
         for tz in dest.timezones.get(name, []):

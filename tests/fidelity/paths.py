@@ -267,7 +267,7 @@ def collect(runner: PathRunner, files: Sequence[CorpusFile], work: Path,
             ) -> tuple[dict[str, Any], int]:
     """Outcomes of every file through ``runner`` (file id → Outcome) and the meeting messages
     the path sent (must be 0)."""
-    from .outcome import Destination, judge
+    from .outcome import Destination, judge_round
 
     out: dict[str, Any] = {}
     messages = 0
@@ -275,7 +275,6 @@ def collect(runner: PathRunner, files: Sequence[CorpusFile], work: Path,
         dest = Destination.read(result.dest)
         uids = set().union(*(_uids(f) for f in group))
         messages += result.meeting_messages
-        for f in group:
-            out[f.id] = judge(f, dest, result.refused.get(f.id, []), uids,
-                              runner.full_properties, result.errors, result.declared.get(f.id, ()))
+        out.update(judge_round(group, dest, result.refused, uids, runner.full_properties,
+                               result.errors, result.declared))
     return out, messages

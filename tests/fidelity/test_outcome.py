@@ -1,0 +1,93 @@
+"""The fidelity judge itself: what counts as lost, duplicated and identical, on small
+hand-made rounds (a source file and the destination folder a path left)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .outcome import Destination, Outcome, judge_round
+
+
+@dataclass(frozen=True)
+class _File:
+    id: str
+    text: str
+
+    def read(self) -> bytes:
+        return self.text.encode()
+
+
+def _cal(*events: str) -> str:
+    return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n" + "".join(events) + \
+        "END:VCALENDAR\r\n"
+
+
+def _event(summary: str, uid: str | None = None, extra: str = "",
+           start: str = "20240101T100000Z") -> str:
+    return ("BEGIN:VEVENT\r\n" + (f"UID:{uid}\r\n" if uid else "") +
+            f"DTSTAMP:20240101T000000Z\r\nDTSTART:{start}\r\nDTEND:{start[:-5]}3000Z\r\n"
+            f"SUMMARY:{summary}\r\n{extra}END:VEVENT\r\n")
+
+
+def _round(tmp_path: Path, sources: list[_File], dest_files: dict[str, str],
+           ) -> dict[str, Outcome]:
+    folder = tmp_path / "dest"
+    folder.mkdir(parents=True)
+    for name, text in dest_files.items():
+        (folder / name).write_text(text)
+    uids = {line[4:] for f in sources for line in f.text.split("\r\n") if line.startswith("UID:")}
+    return judge_round(sources, Destination.read(folder), {}, uids, True)
+
+
+TWO_MASTERS = _cal(_event("first", "u1"), _event("second", "u1", start="20240102T100000Z"))
+
+
+def test_regression_judge_two_masters_of_one_uid_carried_are_identical(tmp_path: Path) -> None:
+    out = _round(tmp_path, [_File("two", TWO_MASTERS)], {"u1.ics": TWO_MASTERS})
+    assert out["two"].status == "identical"
+    assert out["two"].byte_identical
+
+
+def test_judge_one_master_of_two_is_lost_and_a_third_is_a_duplicate(tmp_path: Path) -> None:
+    src = _File("two", TWO_MASTERS)
+    out = _round(tmp_path, [src], {"u1.ics": _cal(_event("first", "u1"))})
+    assert out["two"].status == "lost"
+    assert "1 of 2 components" in out["two"].detail
+    three = _cal(_event("first", "u1"), _event("second", "u1", start="20240102T100000Z"),
+                 _event("first", "u1"))
+    out = _round(tmp_path / "b", [src], {"u1.ics": three})
+    assert out["two"].status == "duplicated"
+
+
+def test_regression_judge_uidless_copies_claimed_once(tmp_path: Path) -> None:
+    """Three UID-less events of one file, and a second file holding the same event as the
+    first: each source component claims its own copy (given UIDs by the hub)."""
+    a = _File("a", _cal(_event("x"), _event("y"), _event("z")))
+    b = _File("b", _cal(_event("x")))
+    dest = {f"cirahub-{n}.ics": _cal(_event(s, f"cirahub-{n}"))
+            for n, s in enumerate(["x", "y", "z", "x"])}
+    out = _round(tmp_path, [a, b], dest)
+    assert {o.status for o in out.values()} == {"identical"}
+
+
+def test_judge_uidless_extra_copy_is_a_duplicate_and_missing_one_is_lost(
+        tmp_path: Path) -> None:
+    a = _File("a", _cal(_event("x")))
+    dest = {"cirahub-1.ics": _cal(_event("x", "cirahub-1")),
+            "cirahub-2.ics": _cal(_event("x", "cirahub-2"))}
+    assert _round(tmp_path, [a], dest)["a"].status == "duplicated"
+    b = _File("b", _cal(_event("x")))
+    out = _round(tmp_path / "b", [a, b], {"cirahub-1.ics": dest["cirahub-1.ics"]})
+    assert sorted(o.status for o in out.values()) == ["identical", "lost"]
+
+
+def test_judge_uidless_copy_prefers_the_one_with_the_same_properties(tmp_path: Path) -> None:
+    """Two files with the same summary and start but different descriptions: each is
+    identical to its own copy, whichever order the folder lists them in."""
+    a = _File("a", _cal(_event("x", extra="DESCRIPTION:from b\r\n")))
+    b = _File("b", _cal(_event("x", extra="DESCRIPTION:from a\r\n")))
+    dest = {"cirahub-1.ics": _cal(_event("x", "cirahub-1", "DESCRIPTION:from a\r\n")),
+            "cirahub-2.ics": _cal(_event("x", "cirahub-2", "DESCRIPTION:from b\r\n"))}
+    out = _round(tmp_path, [a, b], dest)
+    assert {o.status for o in out.values()} == {"identical"}
