@@ -34,7 +34,7 @@ from typing import ClassVar
 import requests
 
 from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
-from cirahub.connectors.caldav import dav
+from cirahub.connectors.caldav import dav, writing
 from cirahub.connectors.caldav.config import CalDAVConfig
 from cirahub.connectors.caldav.discovery import (
     Collection,
@@ -55,6 +55,7 @@ from cirahub.core import ical
 from cirahub.core.errors import (
     AuthError,
     CirahubError,
+    MalformedItem,
     PreconditionFailed,
     ProtocolError,
     RemoteAlreadyExists,
@@ -94,8 +95,9 @@ class CalDAVConnector(BaseConnector):
         self.multiget_batch = multiget_batch
         self.write_parallel = config.max_parallel  # PUTs of different items at once
         self._collection: Collection | None = None
-        # CalDAV carries full iCalendar: nothing is lossy
-        self.capabilities = Capabilities(unsupported_fields=frozenset(), incremental=True)
+        # CalDAV carries full iCalendar: nothing is lossy, tasks and journals included
+        self.capabilities = Capabilities(unsupported_fields=frozenset(), incremental=True,
+                                         carries_components=True)
         self._config_key = hashlib.sha1(
             json.dumps([config.url, config.calendar]).encode()
         ).hexdigest()[:16]
@@ -112,7 +114,8 @@ class CalDAVConnector(BaseConnector):
     def _set_collection(self, collection: Collection) -> None:
         self._collection = collection
         if collection.sync is False:
-            self.capabilities = Capabilities(unsupported_fields=frozenset(), incremental=False)
+            self.capabilities = Capabilities(unsupported_fields=frozenset(), incremental=False,
+                                             carries_components=True)
 
     def _state(self, cursor: str | None) -> dict[str, object] | None:
         """The cursor's JSON state when it belongs to this config, else None."""
@@ -271,9 +274,7 @@ class CalDAVConnector(BaseConnector):
             if data is None:
                 continue
             version = r.text(dav.GETETAG) or etags.get(r.href) or ""
-            item = remote_item(r.href, version, data.text or "")
-            if item is not None:
-                out[r.href] = item
+            out[r.href] = remote_item(r.href, version, data.text or "")
         return out
 
     def _expect_207(self, response: requests.Response, what: str) -> None:
@@ -300,7 +301,7 @@ class CalDAVConnector(BaseConnector):
         the UID, so a create repeated after a crash finds its first copy (RemoteAlreadyExists)
         instead of making a duplicate."""
         href = self.collection().path + resource_name(item.uid)
-        response = self._put(href, item, {"If-None-Match": "*"})
+        response, notes = self._put(href, item, {"If-None-Match": "*"})
         if response.status_code == 412:
             raise RemoteAlreadyExists(
                 "an item already exists at this href", remote_id=href, uid=item.uid
@@ -311,8 +312,8 @@ class CalDAVConnector(BaseConnector):
             raise RemoteAlreadyExists(
                 "an item with this UID already exists", remote_id=href, uid=item.uid
             )
-        self._check_write(response, href, "create")
-        return WriteResult(href, self._version_after_put(response, href, item))
+        self._check_write(response, href, "create", item)
+        return WriteResult(href, self._version_after_put(response, href, item), notes)
 
     def update(
         self, remote_id: str, expected_version: str, item: Item, hub_item_id: str
@@ -322,7 +323,7 @@ class CalDAVConnector(BaseConnector):
             raise PreconditionFailed(
                 "no ETag known for this item; re-pull first", remote_id=remote_id
             )
-        response = self._put(remote_id, item, {"If-Match": expected_version})
+        response, notes = self._put(remote_id, item, {"If-Match": expected_version})
         if response.status_code == 404:
             raise RemoteNotFound("the item to update is gone", remote_id=remote_id)
         if response.status_code == 412:
@@ -332,8 +333,8 @@ class CalDAVConnector(BaseConnector):
             if current.item is not None and _same(current.item, item):
                 return WriteResult(remote_id, current.remote_version)
             raise PreconditionFailed("the item changed on the server", remote_id=remote_id)
-        self._check_write(response, remote_id, "update")
-        return WriteResult(remote_id, self._version_after_put(response, remote_id, item))
+        self._check_write(response, remote_id, "update", item)
+        return WriteResult(remote_id, self._version_after_put(response, remote_id, item), notes)
 
     def delete(self, remote_id: str, expected_version: str) -> None:
         """DELETE with If-Match; an item already gone is success."""
@@ -352,18 +353,60 @@ class CalDAVConnector(BaseConnector):
             raise PreconditionFailed("the item changed on the server", remote_id=remote_id)
         self._check_write(response, remote_id, "delete")
 
-    def _put(self, href: str, item: Item, condition: Mapping[str, str]) -> requests.Response:
+    def _put(self, href: str, item: Item, condition: Mapping[str, str],
+             ) -> tuple[requests.Response, tuple[str, ...]]:
+        """PUT ``item``: as written from its source, then, while the server refuses the text,
+        repaired and then as the model writes it (:mod:`.writing`); the answer and a note per
+        projection that was needed."""
+        now = datetime.now(UTC)  # DTSTAMP: the write time
+        body = ical.to_ics(item, dtstamp=now)
+        if not writing.is_calendar_object(body):  # RFC 4791 4.1: always a VCALENDAR
+            body = writing.repaired(item, now) or body
+        response = self._send(href, body, condition)
+        notes: list[str] = []
+        steps = (("sent repaired (VCALENDAR, DTSTAMP, one copy of each component)",
+                  lambda: writing.repaired(item, now)),
+                 ("sent as the model writes it (what it does not model is not carried)",
+                  lambda: writing.from_model(item, now) if item.source is not None else None))
+        for what, make in steps:
+            if not self._refused(response):
+                break
+            try:
+                text = make()
+            except MalformedItem:  # the model cannot write it either: the refusal stands
+                text = None
+            if text is None or text == body:
+                continue
+            notes.append(f"the server refused the text (HTTP {response.status_code}): {what}")
+            body = text
+            response = self._send(href, body, condition)
+        return response, tuple(notes)
+
+    @staticmethod
+    def _refused(response: requests.Response) -> bool:
+        """Whether the server refused the text itself (not a precondition, auth or retry)."""
+        return response.status_code in writing.REFUSED or (
+            response.status_code == 403
+            and "supported-calendar-component" in dav.error_conditions(response.content))
+
+    def _send(self, href: str, body: str, condition: Mapping[str, str]) -> requests.Response:
         return self.http.request(
             "PUT",
             self.url(href),
             headers={"Content-Type": "text/calendar; charset=utf-8", **condition},
-            data=ical.to_ics(item, dtstamp=datetime.now(UTC)),  # DTSTAMP: the write time
+            data=body,
             what="PUT",
         )
 
-    def _check_write(self, response: requests.Response, href: str, what: str) -> None:
+    def _check_write(self, response: requests.Response, href: str, what: str,
+                     item: Item | None = None) -> None:
         if 200 <= response.status_code < 300:
             return
+        kind = str(item.get("component") or "VEVENT") if item is not None else "VEVENT"
+        if "supported-calendar-component" in dav.error_conditions(response.content) or (
+                response.status_code in writing.REFUSED and kind not in writing.CALDAV_KINDS):
+            raise ProtocolError(f"the collection does not hold {kind} components ({what})",
+                                remote_id=href, status=response.status_code)
         if response.status_code == 403:
             raise AuthError(f"the server refused the {what}", remote_id=href, status=403)
         raise ProtocolError(

@@ -20,12 +20,9 @@ def resource_name(uid: str) -> str:
     return hashlib.sha1(uid.encode("utf-8")).hexdigest() + ".ics"
 
 
-def remote_item(href: str, version: str, text: str) -> RemoteItem | None:
-    """The parsed item, one with an error (quarantined), or None for a resource that is not
-    an event at all (a task or journal entry in a mixed collection: not ours to sync)."""
-    upper = text.upper()
-    if "BEGIN:VEVENT" not in upper and ("BEGIN:VTODO" in upper or "BEGIN:VJOURNAL" in upper):
-        return None
+def remote_item(href: str, version: str, text: str) -> RemoteItem:
+    """The parsed item (an event series, or a task, journal entry, free/busy... carried
+    verbatim), or one with an error (quarantined)."""
     try:
         # a resource without UID gets one derived from its href (stable across polls)
         item = ical.parse_item(text, fallback_uid=ical.derived_uid(f"caldav:{href}"))

@@ -222,14 +222,21 @@ def test_multiget_batches_in_parallel(dav_server: DavServer, user: CalendarUser)
     assert [g.remote_id for g in got] == [r.remote_id for r in reversed(delta.changed)]
 
 
-def test_tasks_in_a_mixed_collection_are_ignored(connector: CalDAVConnector, user: CalendarUser):
-    user.put(
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:todo@mixed\r\n"
-        "SUMMARY:Buy milk\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
-    )
+def test_regression_tasks_in_a_mixed_collection_are_items(
+        connector: CalDAVConnector, user: CalendarUser):
+    """A VTODO beside the events was skipped (never synced anywhere); it is an item of its
+    kind now, carried verbatim, and the connector says it can write such items."""
+    todo = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\n"
+            "UID:todo@mixed\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Buy milk\r\n"
+            "END:VTODO\r\nEND:VCALENDAR\r\n")
+    user.put(todo)
     user.put(to_ics(samples.simple("e@mixed")))
     delta = connector.delta(None, {})
-    assert [(r.item.uid if r.item else r.error) for r in delta.changed] == ["e@mixed"]
+    got = {r.item.uid: r.item for r in delta.changed if r.item}
+    assert sorted(got) == ["e@mixed", "todo@mixed"]
+    assert got["todo@mixed"].get("component") == "VTODO"
+    assert "SUMMARY:Buy milk" in to_ics(got["todo@mixed"])
+    assert connector.capabilities.carries_components
 
 
 # --- writes ---------------------------------------------------------------------------------
