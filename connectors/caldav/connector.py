@@ -355,39 +355,9 @@ class CalDAVConnector(BaseConnector):
 
     def _put(self, href: str, item: Item, condition: Mapping[str, str],
              ) -> tuple[requests.Response, tuple[str, ...]]:
-        """PUT ``item``: as written from its source, then, while the server refuses the text,
-        repaired and then as the model writes it (:mod:`.writing`); the answer and a note per
-        projection that was needed."""
-        now = datetime.now(UTC)  # DTSTAMP: the write time
-        body = ical.to_ics(item, dtstamp=now)
-        if not writing.is_calendar_object(body):  # RFC 4791 4.1: always a VCALENDAR
-            body = writing.repaired(item, now) or body
-        response = self._send(href, body, condition)
-        notes: list[str] = []
-        steps = (("sent repaired (VCALENDAR, DTSTAMP, one copy of each component)",
-                  lambda: writing.repaired(item, now)),
-                 ("sent as the model writes it (what it does not model is not carried)",
-                  lambda: writing.from_model(item, now) if item.source is not None else None))
-        for what, make in steps:
-            if not self._refused(response):
-                break
-            try:
-                text = make()
-            except MalformedItem:  # the model cannot write it either: the refusal stands
-                text = None
-            if text is None or text == body:
-                continue
-            notes.append(f"the server refused the text (HTTP {response.status_code}): {what}")
-            body = text
-            response = self._send(href, body, condition)
-        return response, tuple(notes)
-
-    @staticmethod
-    def _refused(response: requests.Response) -> bool:
-        """Whether the server refused the text itself (not a precondition, auth or retry)."""
-        return response.status_code in writing.REFUSED or (
-            response.status_code == 403
-            and "supported-calendar-component" in dav.error_conditions(response.content))
+        """PUT ``item`` as :func:`.writing.put` says (DTSTAMP: the write time)."""
+        return writing.put(lambda body: self._send(href, body, condition), item,
+                           datetime.now(UTC))
 
     def _send(self, href: str, body: str, condition: Mapping[str, str]) -> requests.Response:
         return self.http.request(

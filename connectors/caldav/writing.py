@@ -19,11 +19,15 @@ handling, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
+import requests
 from icalendar import Calendar, Component
 
+from cirahub.connectors.caldav import dav
 from cirahub.core import ical
+from cirahub.core.errors import MalformedItem
 from cirahub.core.item import Item
 
 #: answers that mean "this text is refused" (not "retry", "precondition" or "not allowed")
@@ -33,6 +37,42 @@ CALDAV_KINDS = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
 #: components the RFCs give a DTSTAMP (VALARM, VTIMEZONE and its rules have none)
 _STAMPED = frozenset({"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VAVAILABILITY",
                       "AVAILABLE"})
+
+
+def put(send: Callable[[str], requests.Response], item: Item, now: datetime,
+        ) -> tuple[requests.Response, tuple[str, ...]]:
+    """Send ``item`` with ``send`` (one PUT of a body): as written from its source (always a
+    VCALENDAR, RFC 4791 4.1), then, while the server refuses the text, repaired and then as
+    the model writes it; the last answer and a note per projection that was needed."""
+    body = ical.to_ics(item, dtstamp=now)
+    if not is_calendar_object(body):
+        body = repaired(item, now) or body
+    response = send(body)
+    notes: list[str] = []
+    steps = (("sent repaired (VCALENDAR, DTSTAMP, one copy of each component)",
+              lambda: repaired(item, now)),
+             ("sent as the model writes it (what it does not model is not carried)",
+              lambda: from_model(item, now) if item.source is not None else None))
+    for what, make in steps:
+        if not refused(response):
+            break
+        try:
+            text = make()
+        except MalformedItem:  # the model cannot write it either: the refusal stands
+            text = None
+        if text is None or text == body:
+            continue
+        notes.append(f"the server refused the text (HTTP {response.status_code}): {what}")
+        body = text
+        response = send(body)
+    return response, tuple(notes)
+
+
+def refused(response: requests.Response) -> bool:
+    """Whether the server refused the text itself (not a precondition, auth or retry)."""
+    return response.status_code in REFUSED or (
+        response.status_code == 403
+        and "supported-calendar-component" in dav.error_conditions(response.content))
 
 
 def repaired(item: Item, dtstamp: datetime) -> str | None:
