@@ -3,7 +3,7 @@ with back-off, and the mapping of HTTP failures onto the project's connector err
 
 Guarantees:
 
-- Connection failures, timeouts, resets and 5xx/429 answers are retried at most ``attempts``
+- Connection failures, timeouts, resets and 5xx/429/423 answers are retried at most ``attempts``
   times with exponential back-off; a ``Retry-After`` the server sends is honoured when it is at
   most ``max_back_off`` seconds, otherwise the call gives up at once and the
   :class:`TransientError` carries the server's wish in ``back_off``, so the scheduler (not this
@@ -35,8 +35,9 @@ import requests
 from cirahub.connectors.bounded import ChallengeCappedAdapter, read_response, redact_url
 from cirahub.core.errors import AuthError, ConfigError, TransientError
 
-#: statuses worth retrying: the server is busy or broken for a moment
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: statuses worth retrying: the server is busy or broken for a moment (423: Xandikos answers
+#: Locked while another write to the same collection holds its git repository)
+RETRY_STATUSES = frozenset({423, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 
