@@ -51,11 +51,9 @@ from cirahub.connectors.caldav.syncing import (
     listing_delta,
     sync_delta,
 )
-from cirahub.core import ical
 from cirahub.core.errors import (
     AuthError,
     CirahubError,
-    MalformedItem,
     PreconditionFailed,
     ProtocolError,
     RemoteAlreadyExists,
