@@ -13,8 +13,9 @@ refusal (4xx other than a precondition, auth or conflict answer) the connector s
    as midnight of the other's zone — the same meaning, the same item;
 2. the item as the model writes it (no source): every modelled field, nothing else.
 
-Each step that was needed is a note on the write (:attr:`WriteResult.notes`). Pure text
-handling, no I/O.
+Each step that changed what a reader sees is a note on the write (:attr:`WriteResult.notes`,
+a declared projection); a repair that only re-spells the text is none. Pure text handling
+apart from the ``send`` callable :func:`put` is given.
 """
 
 from __future__ import annotations
@@ -49,11 +50,10 @@ def put(send: Callable[[str], requests.Response], item: Item, now: datetime,
         body = repaired(item, now) or body
     response = send(body)
     notes: list[str] = []
-    steps = (("sent repaired (VCALENDAR, DTSTAMP, one copy of each component)",
-              lambda: repaired(item, now)),
-             ("sent as the model writes it (what it does not model is not carried)",
-              lambda: from_model(item, now) if item.source is not None else None))
-    for what, make in steps:
+    changes: list[str] = []  # what the repair changed that a reader sees
+    steps = ((lambda: repaired(item, now, changes)),
+             (lambda: from_model(item, now) if item.source is not None else None))
+    for step, make in enumerate(steps):
         if not refused(response):
             break
         try:
@@ -62,7 +62,12 @@ def put(send: Callable[[str], requests.Response], item: Item, now: datetime,
             text = None
         if text is None or text == body:
             continue
-        notes.append(f"the server refused the text (HTTP {response.status_code}): {what}")
+        why = f"the server refused the text (HTTP {response.status_code})"
+        if step == 1:
+            notes.append(f"{why}: sent as the model writes it (what it does not model is not "
+                         "carried)")
+        elif changes:  # a repair that only re-spells the text is no projection
+            notes.append(f"{why}: sent repaired ({'; '.join(changes)})")
         body = text
         response = send(body)
     return response, tuple(notes)
@@ -75,9 +80,12 @@ def refused(response: requests.Response) -> bool:
         and "supported-calendar-component" in dav.error_conditions(response.content))
 
 
-def repaired(item: Item, dtstamp: datetime) -> str | None:
+def repaired(item: Item, dtstamp: datetime, changes: list[str] | None = None) -> str | None:
     """``item``'s text with what strict servers refuse mended (see the module docstring);
-    None when nothing needed mending or the text cannot be read again."""
+    None when nothing needed mending or the text cannot be read again. What a reader would
+    see changed (a copy dropped, a date made a date-time, an RRULE line removed) is appended
+    to ``changes``."""
+    changes = changes if changes is not None else []
     text = ical.to_ics(item, dtstamp=dtstamp)
     try:
         root = Calendar.from_ical(text)
@@ -87,15 +95,21 @@ def repaired(item: Item, dtstamp: datetime) -> str | None:
     for prop, value in (("VERSION", "2.0"), ("PRODID", "-//cirahub//EN")):
         if prop not in calendar:
             calendar.add(prop, value)
-    calendar.subcomponents[:] = _one_of_each(calendar.subcomponents)
+    kept = _one_of_each(calendar.subcomponents)
+    dropped = len(calendar.subcomponents) - len(kept)
+    if dropped:
+        changes.append(f"{dropped} further cop{'y' if dropped == 1 else 'ies'} of a component "
+                       "with the same UID and RECURRENCE-ID left out")
+    calendar.subcomponents[:] = kept
     for component in calendar.walk():
         if component.name in _STAMPED and "DTSTAMP" not in component:
             component.add("DTSTAMP", dtstamp)
         rule = component.get("RRULE")
         if rule is not None and not isinstance(rule, list) and not rule:
             component.pop("RRULE")
-        if component.name == "VEVENT":
-            _same_kind_times(component)
+            changes.append("an empty RRULE left out")
+        if component.name == "VEVENT" and _same_kind_times(component):
+            changes.append("a DATE beside a DATE-TIME written as midnight of its zone")
     out: str = calendar.to_ical().decode("utf-8")
     return None if out == text else out
 
@@ -110,12 +124,12 @@ def from_model(item: Item, dtstamp: datetime) -> str:
     return ical.to_ics(item.with_source(None), dtstamp=dtstamp)
 
 
-def _same_kind_times(event: Component) -> None:
+def _same_kind_times(event: Component) -> bool:
     """A DATE DTSTART with a DATE-TIME DTEND (or the reverse) made both date-times: the date
     at midnight in the other's zone, which is how the model (and the reference) read it."""
     start, end = event.get("DTSTART"), event.get("DTEND")
     if start is None or end is None or isinstance(start, list) or isinstance(end, list):
-        return
+        return False
     for name, value, other in (("DTSTART", start, end), ("DTEND", end, start)):
         moment, like = getattr(value, "dt", None), getattr(other, "dt", None)
         if isinstance(like, datetime) and isinstance(moment, date) and \
@@ -123,7 +137,8 @@ def _same_kind_times(event: Component) -> None:
             midnight = datetime(moment.year, moment.month, moment.day, tzinfo=like.tzinfo)
             event.pop(name)
             event.add(name, midnight)
-            return
+            return True
+    return False
 
 
 def _wrap(component: Component) -> Calendar:
