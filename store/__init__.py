@@ -5,6 +5,9 @@ Entry point: ``Store.open(url)``; see :mod:`cirahub.store.repository`.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from cirahub.store.records import (
     LEAVE,
     ConflictEntry,
@@ -18,8 +21,21 @@ from cirahub.store.records import (
     RunRecord,
     SpokeRecord,
 )
-from cirahub.store.repository import Store, default_data_dir
-from cirahub.store.secrets import load_or_create_key
+
+if TYPE_CHECKING:
+    from cirahub.store.repository import Store, default_data_dir
+    from cirahub.store.secrets import load_or_create_key
+
+#: imported on first use: the records are plain dataclasses the control plane's client side
+#: (the CLI) needs, while the repository pulls in SQLAlchemy and Alembic (~1 s per command)
+_LAZY = {"Store": "cirahub.store.repository", "default_data_dir": "cirahub.store.repository",
+         "load_or_create_key": "cirahub.store.secrets"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "LEAVE",

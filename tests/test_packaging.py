@@ -77,3 +77,14 @@ def test_every_top_level_package_folder_is_linked_into_cirahub():
         link = ROOT / "cirahub" / name
         assert link.is_symlink(), f"cirahub/{name} is not a symlink to ../{name}"
         assert str(link.readlink()) == f"../{name}"
+
+
+def test_regression_cli_does_not_load_the_store_engine():
+    """Every `cirahubctl` command is a client of the server: importing the CLI must not pull in
+    SQLAlchemy/Alembic or Ray (that cost ~1 s per command once the control plane typed its
+    answers with the store's records, whose package imported the repository eagerly)."""
+    code = ("import sys, cirahub.control.cli\n"
+            "heavy = sorted(m for m in ('sqlalchemy', 'alembic', 'ray') if m in sys.modules)\n"
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"the CLI imports {out.stdout.strip()}"
