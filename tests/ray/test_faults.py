@@ -125,21 +125,26 @@ def test_spoke_actor_killed_mid_run(rt: Runtime, folders: dict[str, Path],
     rt.reconcile()
 
     def slow_writes(_actor: Any) -> None:
-        # Only in this actor's process: every create into a vdir takes 30 ms.
+        # Only in this actor's process: staging each file of a vdir write batch takes 30 ms
+        # (a batch stages every file as a hidden temp file, then renames them all at once).
         from cirahub.connectors.vdir import VdirConnector
 
-        original = VdirConnector.create
+        original = VdirConnector._write_temp
 
-        def create(self: Any, item: Any, hub_item_id: str) -> Any:
+        def write_temp(self: Any, content: Any) -> Any:
             time.sleep(0.03)
-            return original(self, item, hub_item_id)
+            return original(self, content)
 
-        VdirConnector.create = create  # type: ignore[method-assign]
+        VdirConnector._write_temp = write_temp  # type: ignore[method-assign]
+
+    def written_or_staged() -> int:
+        return sum(1 for p in folders["z"].iterdir()
+                   if p.suffix == ".ics" or p.name.startswith(".cirahub-"))
 
     in_actor(rt, z, slow_writes)
     victim = actor_of(rt, z)
     victim_name = {s.spoke_id: s for s in rt.status(HUB)}[z].actor
-    wait_for(lambda: 10 <= len(list(folders["z"].glob("*.ics"))) < len(uids) - 10,
+    wait_for(lambda: 10 <= written_or_staged() < len(uids) - 10,
              timeout=60, what="the first run of z to be half-way through its writes")
     ray.kill(victim, no_restart=True)
     interrupted = [r for r in store.list_runs(spoke_id=z, limit=10) if r.status == "running"]
