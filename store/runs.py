@@ -61,10 +61,18 @@ def _limit(limit: int) -> int:
 class RunsMixin(StoreBase):
     @guarded
     def start_run(self, spoke_id: str, trigger: str) -> str:
-        """Record the start of a sync run (status "running"); returns its id."""
+        """Record the start of a sync run (status "running"); returns its id. A spoke runs one
+        run at a time, so a run of it still "running" belongs to a host that died or was fenced
+        (a killed node, a lost store connection): it is closed as interrupted here, never left
+        "running"."""
         run_id = str(uuid.uuid4())
         with self._write() as conn:
             spoke = self._spoke_row(conn, spoke_id)
+            conn.execute(update(m.sync_runs).where(
+                _R.spoke_id == spoke_id, _R.status == "running").values(
+                status=str(RunStatus.INTERRUPTED), finished_at=utcnow(), error={
+                    "code": "interrupted", "message": "a newer run of this spoke started; "
+                    "this run's host was gone (what it had merged is kept)"}))
             conn.execute(m.sync_runs.insert().values(
                 id=run_id, hub_id=spoke.hub_id, spoke_id=spoke_id, trigger=str(trigger)[:32],
                 started_at=utcnow(), finished_at=None, status="running", counts={}, error=None))
