@@ -184,6 +184,14 @@ class _PullPlanner:
             return
         base = self.hub.bases.get((hub_item.id, link.hub_version))
         if hub_item.item is None:
+            alive = self.hub.last_alive.get(hub_item.id)
+            if alive is not None and self.projected_fp(
+                    Item(hub_item.uid, alive.fields, alive.overrides, alive.source)) == fp_r:
+                # 3c'. the spoke holds what the hub held before the delete: the echo of our own
+                # write whose answer was lost (no edit), so the delete goes on to this spoke
+                self.change_ops.append(LinkOnly(
+                    r.remote_id, r.remote_version, hub_item.id, fp_r, link.hub_version))
+                return
             # 3c. edited in the spoke while deleted in the hub: the edit beats the delete
             self.resurrect(r, link, hub_item, base, fp_r)
             return

@@ -197,6 +197,23 @@ def test_row3c_revived_item_keeps_hub_edits_made_before_the_delete() -> None:
     assert [r.kind for r in op.conflicts] == ["edit-vs-delete"]
 
 
+def test_regression_row3c_echo_of_a_lost_write_answer_does_not_beat_a_delete() -> None:
+    """The hub wrote a new version to the spoke but the answer was lost (the link still holds
+    the old fingerprint); the item was then deleted elsewhere. The spoke's copy is exactly what
+    the hub held before the delete: no one edited it, so the delete goes on (found by the chaos
+    soak and the CalDAV fault test: a user's delete was lost to a false edit-vs-delete)."""
+    c = ctx()
+    _h, ln, bases = synced(c, "h1", ev())
+    tomb = hub("h1", None, 3, uid="u1")
+    last_written = ev(summary="Standup (renamed)")
+    hub_view = replace(view([tomb], [ln], bases), last_alive={"h1": last_written})
+    plan = pull(c, [RemoteItem("r1", "v2", written(c, last_written))], links=[ln],
+                hub_view=hub_view)
+    fp = spoke_fingerprint(written(c, last_written), c.options, CAPS)
+    assert plan.ops == (LinkOnly("r1", "v2", "h1", fp, 1),)
+    assert not plan.conflicts
+
+
 def test_row3d_spoke_edit_with_unchanged_hub_updates_the_hub() -> None:
     """The common case: someone renames a meeting in one calendar."""
     c = ctx(tag_category="Hub")
