@@ -32,6 +32,7 @@ from icalendar import Calendar, Component, GloballyUniqueTZIDGuessed
 from icalendar.prop import vBroken, vDDDLists, vDDDTypes
 
 from cirahub.core.errors import MalformedItem
+from cirahub.core.ical_fast import read_tree
 from cirahub.core.ical_fields import (
     alarm_minutes,
     attendee_entry,
@@ -88,6 +89,11 @@ def _load(text: str) -> _Loaded:
         raise MalformedItem("empty iCalendar text")
     if "BEGIN:" not in text.upper():
         raise MalformedItem("not iCalendar text (no BEGIN: line)")
+    fast = read_tree(text)  # the tree icalendar would build, for the common texts
+    if fast is not None:
+        root, events, zones = fast
+        pairs: list[tuple[Calendar, Component]] = [(root, event) for event in events]
+        return _Loaded([root], pairs, ZoneContext(zones, _first_year(events)), zones)
     try:
         roots = Calendar.from_ical(text, multiple=True)
     except Exception:  # icalendar fails in many ways on broken text (even AttributeError)
