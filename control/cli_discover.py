@@ -4,16 +4,18 @@ sign-in by device code for an ``oauth-delegated`` spoke)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from cirahub.connectors import oauth
 from cirahub.connectors.kinds import get_kind, kind_names
 from cirahub.control import render
 from cirahub.control.cli_common import CONTEXT, EPILOG, Conn, connection_options
 from cirahub.control.spoke_flags import build_config, config_flags, secret_flags, secret_from_flags
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
+
+if TYPE_CHECKING:
+    from cirahub.connectors.oauth import DeviceCode
 
 #: pages followed by --all at most (each holds up to --page-size entries)
 MAX_PAGES = 50
@@ -135,6 +137,9 @@ def login(hub: str, name: str, wait: int, conn: Conn) -> None:
     """Sign in for the oauth-delegated spoke NAME of HUB by device code: open the URL shown,
     enter the code, sign in; the refresh token is stored with the spoke, encrypted, and the
     spoke syncs as that user from then on."""
+    # msal (through connectors.oauth) is a third of every command's start-up: load it here only
+    from cirahub.connectors import oauth
+
     with conn.client() as c:
         spoke = c.call("GetSpoke", pb.SpokeRef(hub=hub, spoke=name))
     which = spoke.config.WhichOneof("kind")
@@ -146,7 +151,7 @@ def login(hub: str, name: str, wait: int, conn: Conn) -> None:
         scopes=oauth.EWS_DELEGATED_SCOPES if which.startswith("ews") else oauth.GRAPH_DELEGATED_SCOPES,
         authority=sub.authority or oauth.DEFAULT_AUTHORITY, ca_file=sub.authority_ca_file or None)
 
-    def show(code: oauth.DeviceCode) -> None:
+    def show(code: DeviceCode) -> None:
         click.echo(f"To sign in, open {code.verification_uri} and enter the code {code.user_code}")
         click.echo(f"(the code expires in {code.expires_in // 60} minutes; waiting...)")
 

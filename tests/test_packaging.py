@@ -88,3 +88,12 @@ def test_regression_cli_does_not_load_the_store_engine():
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"the CLI imports {out.stdout.strip()}"
+
+
+def test_regression_cli_does_not_load_msal():
+    """msal (Microsoft sign-in, through connectors.oauth) was a third of every `cirahubctl`
+    command's start-up, loaded for `login` alone; it is imported by that command now."""
+    code = ("import sys, cirahub.control.cli\n"
+            "print(','.join(m for m in ('msal', 'cirahub.connectors.oauth') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"the CLI imports {out.stdout.strip()}"
