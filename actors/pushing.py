@@ -2,7 +2,9 @@
 
 Guarantees: a link is committed only after its spoke write succeeded (per chunk of
 :data:`WRITE_CHUNK` writes) and holds the returned remote version and the fingerprint of what
-was written, so the next pull recognizes the echo; the push cursor advances only past hub
+was written, so the next pull recognizes the echo; before an update is sent, its fingerprint
+is stored on the link as pending, so the echo of a write whose answer was lost is recognized
+too; the push cursor advances only past hub
 versions whose writes all succeeded; every failed write stays with its item.
 """
 
@@ -17,7 +19,7 @@ from cirahub.actors.failures import note_failure, note_projection, with_unsuppor
 from cirahub.connectors.base import SpokeConnector, Write, WriteResult
 from cirahub.core.counts import Count
 from cirahub.core.errors import CirahubError
-from cirahub.core.model import HubItem, Link, WriteFailure
+from cirahub.core.model import HubItem, Link, PendingWrite, WriteFailure
 from cirahub.core.ops import BumpLink, CreateInSpoke, DeleteInSpoke, SpokeOp, UpdateInSpoke
 from cirahub.core.plan import SpokeContext
 from cirahub.core.push import plan_push
@@ -87,6 +89,11 @@ class Pusher:
         failed_versions: list[int] = []
         for start in range(0, len(writes), WRITE_CHUNK):
             chunk = writes[start:start + WRITE_CHUNK]
+            # Durably before sending: should the answer be lost (or this process die), the
+            # next pull knows the spoke's copy of what we sent is our echo, not an edit.
+            self.store.note_pending_writes(spoke_id, [
+                PendingWrite(op.hub_item_id, op.fingerprint, op.hub_version)
+                for op, _ in chunk if isinstance(op, UpdateInSpoke)])
             results = self.connector.write_many([w for _, w in chunk])
             for (op, w), result in zip(chunk, results, strict=True):
                 if isinstance(result, WriteResult):
@@ -152,8 +159,11 @@ class Pusher:
         crash in between leaves a note about an unlinked item (ignored), never a link without
         its note."""
         remember = getattr(self.connector, "cursor_after_creates", None)
+        # an update answered with another remote id made a new item too (EWS recreates a
+        # series to give back a deleted occurrence)
         created = [r.remote_id for (op, _), r in zip(chunk, results, strict=True)
-                   if isinstance(op, CreateInSpoke) and isinstance(r, WriteResult)]
+                   if isinstance(r, WriteResult) and (isinstance(op, CreateInSpoke) or (
+                       isinstance(op, UpdateInSpoke) and r.remote_id != op.remote_id))]
         if remember is None or not created:
             return
         cursor = self.store.get_spoke(self.ctx.spoke_id).pull_cursor

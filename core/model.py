@@ -37,6 +37,10 @@ class Link:
     ``fingerprint`` is the fingerprint (under the spoke's projection) of the content last seen
     in or written to the spoke; ``hub_version`` the hub version that content corresponds to
     (the three-way merge base). ``uid`` is denormalized from the hub item for duplicate checks.
+
+    ``pending_fingerprint`` / ``pending_hub_version``: a write the pusher sent (stored before
+    sending it) whose success was never recorded — its answer was lost, or the process died.
+    A later read-back of exactly that content is the echo of our own write, not a spoke edit.
     """
 
     spoke_id: str
@@ -44,6 +48,17 @@ class Link:
     uid: str
     remote_id: str
     remote_version: str
+    fingerprint: str
+    hub_version: int
+    pending_fingerprint: str | None = None
+    pending_hub_version: int | None = None
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """A spoke write about to be sent: what :attr:`Link.pending_fingerprint` will hold."""
+
+    hub_item_id: str
     fingerprint: str
     hub_version: int
 

@@ -175,6 +175,13 @@ class _PullPlanner:
                     link.hub_version,
                 ))
             return
+        if fp_r == link.pending_fingerprint and link.pending_hub_version is not None:
+            # 3a'. the echo of our own write whose answer was lost (or whose pusher died): the
+            # spoke agrees with the hub version we sent; the push looks at what came since
+            self.change_ops.append(LinkOnly(
+                r.remote_id, r.remote_version, link.hub_item_id, fp_r, link.pending_hub_version))
+            self.touched.add(link.hub_item_id)
+            return
         if not self.opts.contributes.update:
             # 3b. a mirror's local edit: keep the hub as it is; the push reverts the edit
             self.change_ops.append(

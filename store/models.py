@@ -145,6 +145,9 @@ class LinkRow(Base):
     remote_version: Mapped[str] = mapped_column(Text)
     fingerprint: Mapped[str] = mapped_column(String(64))
     hub_version: Mapped[int] = mapped_column(Integer)
+    #: a write sent but never confirmed (see core.model.Link); NULL = none outstanding
+    pending_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pending_hub_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class SyncRunRow(Base):

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cirahub.core.model import ConflictRecord, HubItem, Link, WriteFailure
+from cirahub.core.model import ConflictRecord, HubItem, Link, PendingWrite, WriteFailure
 from cirahub.core.ops import HubOp
 from cirahub.core.options import ConflictPolicy, SyncOptions
 from cirahub.core.states import RunStatus, SpokeState
@@ -99,6 +99,7 @@ class SyncStore(TopologyReader, LinkReader, HubReader, Protocol):
     def clear_halt(self, spoke_id: str) -> None: ...
     def commit_links(self, spoke_id: str, upserts: Sequence[Link],
                      deletes: Sequence[str]) -> None: ...
+    def note_pending_writes(self, spoke_id: str, pending: Sequence[PendingWrite]) -> None: ...
     def record_conflicts(self, hub_id: str, spoke_id: str,
                          records: Sequence[ConflictRecord]) -> None: ...
     def record_write_errors(self, spoke_id: str, failures: Sequence[WriteFailure],

@@ -11,7 +11,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from cirahub.core.errors import InvalidInput, NotFound
-from cirahub.core.model import Link
+from cirahub.core.model import Link, PendingWrite
 from cirahub.core.safety import HALT_SHOWN
 from cirahub.core.states import STORED_STATES, SpokeState
 from cirahub.store import models as m
@@ -25,7 +25,8 @@ _L = m.links.c
 def link_values(spoke_id: str, link: Link) -> dict[str, Any]:
     return dict(spoke_id=spoke_id, hub_item_id=link.hub_item_id, remote_id=link.remote_id,
                 remote_version=link.remote_version, fingerprint=link.fingerprint,
-                hub_version=link.hub_version)
+                hub_version=link.hub_version, pending_fingerprint=link.pending_fingerprint,
+                pending_hub_version=link.pending_hub_version)
 
 
 class StateMixin(StoreBase):
@@ -55,6 +56,20 @@ class StateMixin(StoreBase):
         except IntegrityError:
             raise NotFound("a committed link refers to a hub item that no longer exists",
                            spoke_id=spoke_id) from None
+
+    @guarded
+    def note_pending_writes(self, spoke_id: str, pending: Sequence[PendingWrite]) -> None:
+        """Before a push sends updates: remember on each (existing) link the fingerprint and
+        hub version of the write about to be sent, in one transaction. A link without the
+        write's success committed keeps it, so the next pull can tell the echo of that write
+        from a spoke edit (``core.plan``, row 3a'). A link that does not exist is skipped."""
+        if not pending:
+            return
+        with self._write() as conn:
+            for p in pending:
+                conn.execute(update(m.links).where(
+                    _L.spoke_id == spoke_id, _L.hub_item_id == p.hub_item_id,
+                ).values(pending_fingerprint=p.fingerprint, pending_hub_version=p.hub_version))
 
     @guarded
     def set_cursors(

@@ -8,7 +8,9 @@
   NeverOverwrite carrying only the changed fields.
 - deletes: one GetItem checks ChangeKeys (EWS DeleteItem has no precondition), one DeleteItem.
 - series: exdates become deleted occurrences and overrides modified occurrences, addressed by
-  instance index; a removed exdate or override cannot be undone through EWS and stays.
+  instance index. A deleted occurrence cannot be undone through EWS: a series whose hub copy
+  excludes fewer occurrences than Exchange's is recreated (:mod:`.recreate`); a removed
+  override stays a modified occurrence.
 
 Every request carries SendToNone and MessageDisposition SaveOnly: no meeting mail, ever.
 """
@@ -34,10 +36,12 @@ from cirahub.core.errors import (
     TransientError,
 )
 from cirahub.core.item import Item
+from cirahub.core.model import RemoteItem
 
 from . import mapping, sidecar
 from .client import item_error, map_error
 from .projection import Projected, project
+from .recreate import recreate, restored_occurrences
 from .recurrence import from_rrule, instance_indexes
 
 if TYPE_CHECKING:
@@ -226,6 +230,7 @@ class Writer:
         out: dict[int, WriteOutcome] = {}
         current = {r.remote_id: r for r in self.conn.fetch([w.remote_id or "" for _, w in group], missing_ok=True)}
         batch: list[tuple[int, Write, Any, list[str]]] = []
+        restore = self._to_recreate(group, current)
         for n, w in group:
             assert w.item is not None and w.remote_id is not None
             cur = current.get(w.remote_id)
@@ -235,6 +240,8 @@ class Writer:
                 out[n] = WriteResult(w.remote_id, cur.remote_version)
             elif cur.remote_version != w.expected_version or cur.item is None:
                 out[n] = PreconditionFailed("item changed on the server", remote_id=w.remote_id)
+            elif n in restore:  # it excludes fewer occurrences than Exchange: only a new item can
+                out[n] = recreate(self, w, w.remote_id)
             else:
                 try:
                     fields = mapping.changed_fields(cur.item.fields, w.item.fields, attendees=self.attendees)
@@ -268,6 +275,17 @@ class Writer:
             else:
                 out[n] = self._finish(r[0], r[1], self._held(w))
         return out
+
+    def _to_recreate(self, group: list[tuple[int, Write]], current: dict[str, RemoteItem]) -> set[int]:
+        """Inputs whose series Exchange holds with occurrences deleted that the hub's does not
+        exclude (see :mod:`.recreate`), judged on what Exchange holds (one GetItem for all)."""
+        series = [(n, w) for n, w in group if w.remote_id in current and self._held(w).get("rrule")
+                  and (current[w.remote_id].item or Item("x", {})).get("rrule")]
+        if not series:
+            return set()
+        held = {r.remote_id: r.item for r in self.conn.fetch([w.remote_id or "" for _, w in series],
+                                                               missing_ok=True, restore=False)}
+        return {n for n, w in series if restored_occurrences(held.get(w.remote_id or ""), self._held(w))}
 
     def _bulk_update(self, todo: list[tuple[int, Write, Any, list[str]]]) -> list[Any]:
         return self.conn.call(lambda: list(self.acc.bulk_update(

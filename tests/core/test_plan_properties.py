@@ -422,7 +422,12 @@ def pull_inputs(draw: st.DrawFn):  # type: ignore[no-untyped-def]
         if draw(st.booleans()):
             fp = spoke_fingerprint(project_for_spoke(base, ctx.options, ctx.capabilities),
                                    ctx.options, ctx.capabilities)
-            links[f"r{i}"] = Link("s", hid, f"u{i}", f"r{i}", "v1", fp, 2)
+            # sometimes a write was sent and never confirmed (row 3a')
+            sent = draw(st.one_of(st.none(), items(f"u{i}")))
+            pending = None if sent is None else spoke_fingerprint(
+                project_for_spoke(sent, ctx.options, ctx.capabilities), ctx.options, ctx.capabilities)
+            links[f"r{i}"] = Link("s", hid, f"u{i}", f"r{i}", "v1", fp, 2, pending,
+                                  None if sent is None else 3)
     changed = [RemoteItem(f"r{i}", "v2", draw(st.one_of(st.none(), items())))
                for i in draw(st.lists(st.integers(0, 6), unique=True, max_size=5))]
     deleted = draw(st.lists(st.sampled_from([f"r{i}" for i in range(7)]), unique=True))
@@ -457,6 +462,31 @@ def test_property_pull_is_deterministic_under_input_order(inputs, rnd: random.Ra
     shuffled = replace(delta, changed=tuple(changed), deleted=tuple(deleted))
     first = plan_pull(ctx, delta, links, view, policy, NOW)
     assert plan_pull(ctx, shuffled, dict(link_items), view, policy, NOW) == first
+
+
+@settings(max_examples=200, deadline=None)
+@given(items("u1"), items("u1"), items("u1"), option_sets, capabilities)
+def test_property_read_back_of_a_pending_write_is_no_edit(
+        base: Item, sent: Item, now: Item, options: SyncOptions, caps: Capabilities) -> None:
+    """Row 3a': the spoke holds what the push sent (v2) but never heard back about, and the hub
+    has moved on (v3): whatever the contents, no hub change and no conflict; the link moves
+    to the version sent and the push looks at the item again."""
+    ctx = SpokeContext("s", options, caps)
+
+    def fp(item: Item) -> str:
+        return spoke_fingerprint(project_for_spoke(item, options, caps), options, caps)
+
+    ln = Link("s", "h1", "u1", "r1", "v1", fp(base), 1, fp(sent), 2)
+    hub = HubItem("h1", "u1", 3, now, fingerprint(now))
+    view = HubView({"h1": hub}, {"u1": hub}, {}, {("h1", 1): base, ("h1", 2): sent, ("h1", 3): now},
+                   {"h1": "r1"})
+    remote = RemoteItem("r1", "v2", project_for_spoke(sent, options, caps))
+    plan = plan_pull(ctx, Delta((remote,), (), None, False, None), {"r1": ln}, view,
+                     ConflictPolicy.LATEST, NOW)
+    assert plan.conflicts == ()
+    assert not any(isinstance(op, UpdateHubItem | CreateHubItem | TombstoneHubItem) for op in plan.ops)
+    if fp(sent) != fp(base):
+        assert plan.ops == (LinkOnly("r1", "v2", "h1", fp(sent), 2),) and plan.touched == {"h1"}
 
 
 @st.composite

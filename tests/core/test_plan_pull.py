@@ -152,6 +152,34 @@ def test_row3a_version_only_change_refreshes_the_remote_version() -> None:
     assert plan.ops == (LinkOnly("r1", "v7", "h1", ln.fingerprint, 1),)
 
 
+def test_row3a_pending_write_read_back_is_our_echo_not_an_edit() -> None:
+    """Row 3a': the push sent v2 and never heard back (answer lost), the owner renamed it
+    again (hub v3). The spoke holding v2 is our own echo: the link moves to v2, no hub change,
+    no conflict, and the push looks at the item (it writes v3)."""
+    c = ctx()
+    _h, ln, _ = synced(c, "h1", ev())
+    sent, now = ev(summary="v2"), ev(summary="v3", last_modified="2026-03-01T09:00:00Z")
+    fp_sent = spoke_fingerprint(written(c, sent), c.options, CAPS)
+    pending = replace(ln, pending_fingerprint=fp_sent, pending_hub_version=2)
+    h3 = hub("h1", now, 3)
+    plan = pull(c, [RemoteItem("r1", "v2", written(c, sent))], links=[pending],
+                hub_view=view([h3], [pending], {("h1", 1): ev(), ("h1", 2): sent}))
+    assert plan.ops == (LinkOnly("r1", "v2", "h1", fp_sent, 2),)
+    assert plan.touched == {"h1"} and not plan.conflicts and plan.stats["conflicts"] == 0
+
+
+def test_row3a_pending_write_does_not_hide_a_real_spoke_edit() -> None:
+    """A copy that is neither the link's nor the pending write's content is an edit (row 3d)."""
+    c = ctx()
+    _h, ln, bases = synced(c, "h1", ev())
+    fp_sent = spoke_fingerprint(written(c, ev(summary="v2")), c.options, CAPS)
+    pending = replace(ln, pending_fingerprint=fp_sent, pending_hub_version=2)
+    plan = pull(c, [RemoteItem("r1", "v2", written(c, ev(summary="Retro")))], links=[pending],
+                hub_view=view([hub("h1", ev(), 1)], [pending], bases))
+    (op,) = plan.ops
+    assert isinstance(op, UpdateHubItem) and op.item == ev(summary="Retro")
+
+
 def test_row3b_mirror_edit_is_not_taken_and_the_push_reverts_it() -> None:
     """A user edits a read-only mirror: the hub keeps its content and rewrites the copy."""
     c = ctx(contributes=MIRROR)

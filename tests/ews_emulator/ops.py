@@ -214,6 +214,8 @@ def create_item(state: State, op: etree._Element, ctx: Context) -> etree._Elemen
         folder = (folder_ref(state, folder_el, ctx.mailbox) if folder_el is not None
                   else state.distinguished("calendar", ctx.mailbox))
         props, ext = parse_item(el)
+        for name in sorted(READ_ONLY & set(props)):
+            raise EwsError("ErrorInvalidPropertySet", f"The property {name} is read-only.")
         tz = props.get("StartTimeZone")
         rules.check_item(props, None if tz is None else tz.get("Id"), state.refusals)
         item = state.create(folder, props, ext, ctx.mailbox)
@@ -224,6 +226,9 @@ def create_item(state: State, op: etree._Element, ctx: Context) -> etree._Elemen
 
 
 _SERIES_SHAPING = frozenset({"Recurrence", "Start", "StartTimeZone"})
+#: what Exchange computes and refuses to be set (a deleted occurrence cannot be given back)
+READ_ONLY = frozenset({"DeletedOccurrences", "ModifiedOccurrences", "CalendarItemType",
+                       "FirstOccurrence", "LastOccurrence", "IsRecurring"})
 
 
 def _apply_update(state: State, item: StoredItem, updates: etree._Element) -> None:
@@ -237,11 +242,13 @@ def _apply_update(state: State, item: StoredItem, updates: etree._Element) -> No
     if (item.kind == "RecurringMaster" and changed & _SERIES_SHAPING) or (
         "Recurrence" in changed and item.exceptions
     ):
-        # Exchange drops exceptions and deleted occurrences when the series shape changes
+        # Exchange drops the modified occurrences when the series shape changes, but never
+        # gives a deleted one back (OfficeDev/ews-managed-api#235: extending a series did not
+        # restore it): deletions are kept by their date (MAPI's DeletedInstanceDates are dates)
         for exc_id in item.exceptions.values():
             state.items.pop(exc_id, None)
         item.exceptions.clear()
-        item.deleted_occurrences.clear()
+        state.keep_deletions_by_date(item)
     state.touch(item)
 
 
@@ -260,6 +267,8 @@ def _set_fields(item: StoredItem, updates: etree._Element) -> set[str]:
                     item.ext[key] = prop
             continue
         name = uri.get("FieldURI", "").split(":")[-1]
+        if name in READ_ONLY:
+            raise EwsError("ErrorInvalidPropertySet", f"The property {name} is read-only.")
         changed.add(name)
         if kind == "DeleteItemField":
             item.props.pop(name, None)

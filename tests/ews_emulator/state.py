@@ -260,6 +260,19 @@ class State:
                            "Occurrence index is for an occurrence that was deleted from the recurrence.")
         return value
 
+    def keep_deletions_by_date(self, master: StoredItem) -> None:
+        """After the series changed shape: the occurrences deleted are those of the new
+        pattern on a (start-zone) date an occurrence was deleted on."""
+        rec, first = master.props.get("Recurrence"), master.dt("Start")
+        if not master.deleted_occurrences or rec is None or first is None:
+            master.deleted_occurrences.clear()
+            return
+        zone = recurrence.zone(master.tz_id)
+        days = {d.astimezone(zone).date() for d in master.deleted_occurrences}
+        master.deleted_occurrences = {
+            v for v in recurrence.occurrence_starts(rec, first, master.tz_id)
+            if v.astimezone(zone).date() in days}
+
     def materialize(self, master: StoredItem, original: datetime) -> StoredItem:
         """The exception item for one occurrence, created from the master when needed. Its id
         is the occurrence id (master id + instance index), as on Exchange, where an occurrence

@@ -21,12 +21,6 @@ CI_SEED = 16
 
 
 @pytest.mark.timeout(900)
-# Known open bugs the soak finds on some runs (Ray timing makes a fixed seed not fully
-# deterministic): an EXDATE the hub removed stays on the Exchange copy (a removed EXDATE cannot
-# be undone through EWS), and false conflicts after lost write answers. Reported as XFAIL/XPASS
-# with the tally in the output until they are fixed (issue 16 stays open for it); then remove this.
-@pytest.mark.xfail(strict=False, reason="open: removed EXDATE not undone on EWS; false conflicts "
-                   "after lost write answers (see the tally)")
 def test_chaos_soak_loses_and_duplicates_nothing() -> None:
     reason = postgres.unavailable_reason()
     if reason:
