@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from cirahub.core.ical import parse_calendar
 from tests.ews_emulator import EwsEmulator
 
 from .conftest import PASSWORD, connector_config
+from .hub import EwsHub, all_ok
 
 UID = "series-restore@test"
 
@@ -37,6 +39,11 @@ def conn(request: pytest.FixtureRequest, emu: EwsEmulator) -> Iterator[Any]:
 
 
 def _series(*exdates: str, moved: bool = True) -> Any:
+    [item] = parse_calendar(_series_text(*exdates, moved=moved))
+    return item
+
+
+def _series_text(*exdates: str, moved: bool = True) -> str:
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN",
              "BEGIN:VEVENT", f"UID:{UID}", "DTSTAMP:20260101T000000Z", "SUMMARY:Stand-up",
              "DTSTART;TZID=Europe/Berlin:20261102T090000", "DTEND;TZID=Europe/Berlin:20261102T093000",
@@ -48,8 +55,7 @@ def _series(*exdates: str, moved: bool = True) -> Any:
                   "RECURRENCE-ID;TZID=Europe/Berlin:20261106T090000",
                   "DTSTART;TZID=Europe/Berlin:20261106T110000", "DTEND;TZID=Europe/Berlin:20261106T113000",
                   "END:VEVENT"]
-    [item] = parse_calendar("\r\n".join([*lines, "END:VCALENDAR", ""]))
-    return item
+    return "\r\n".join([*lines, "END:VCALENDAR", ""])
 
 
 def _write(conn: Any, write: Write) -> WriteResult:
@@ -98,6 +104,41 @@ def test_series_already_holding_fewer_exclusions_is_only_updated(conn: Any, emu:
     assert emu.count("CreateItem") == 0
     [master] = _masters(emu, conn)
     assert len(master["deleted_occurrences"]) == 2
+
+
+def test_re_included_occurrence_reaches_exchange_with_no_delete_or_create_seen(
+        store: Any, emu: EwsEmulator, tmp_path: Path) -> None:
+    """Through the hub: a file re-includes an occurrence; a public folder and a mailbox get
+    their series recreated, and the polls after that see our own item (the link moved with
+    it): no hub change, no conflict, no quarantine, one copy each, no meeting mail."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    hub = EwsHub(store, emu)
+    try:
+        hub.add_vdir("files", str(folder))
+        hub.add_public("team", "/Calendars/Team")
+        hub.add_mailbox("box")
+        (folder / "standup.ics").write_text(_series_text("20261104T090000", "20261108T090000"))
+        all_ok(hub.sync_all(rounds=2))
+        assert [len(hub.by_uid(n)[UID]["deleted_occurrences"]) for n in ("team", "box")] == [2, 2]
+
+        (folder / "standup.ics").write_text(_series_text("20261108T090000"))
+        all_ok(hub.sync_all(rounds=2))
+        version = store.hub_version(hub.hub.id)
+        [hub_item_id] = [h.id for h in store.hub_items_by_uid(hub.hub.id, [UID]).values()]
+        all_ok(hub.sync_all(rounds=2))
+        assert store.hub_version(hub.hub.id) == version  # no delete + create came back
+        for name in ("team", "box"):
+            master = hub.by_uid(name)[UID]  # one copy (by_uid fails on two)
+            assert master["deleted_occurrences"] == [datetime(2026, 11, 8, 8, 0, tzinfo=UTC)], name
+            assert master["exceptions"] == [datetime(2026, 11, 6, 8, 0, tzinfo=UTC)], name
+            [link] = store.links_by_item(hub.spokes[name].id, [hub_item_id]).values()
+            assert link.remote_id == master["id"] and link.pending_fingerprint is None, name
+        assert store.list_conflicts(hub.hub.name) == []
+        assert store.list_quarantine(hub=hub.hub.name) == []
+        assert emu.meeting_messages == []
+    finally:
+        hub.close()
 
 
 # --- the emulator refuses what Exchange refuses ---------------------------------------------
