@@ -66,8 +66,9 @@ def recreate(writer: Writer, w: Write, old_id: str) -> WriteOutcome:
 
         new_id: str = writer.conn.call(attempt, "recreate series")
         writer._occurrences(new_id, held)
-        if writer._change_key(old_id) != w.expected_version:
-            # edited in Outlook meanwhile: keep the user's item, take ours back, re-plan
+        if _change_key_or_none(writer, old_id) != w.expected_version:
+            # edited or deleted in Outlook meanwhile: the user's action stands, ours is taken
+            # back and the next pull re-plans (a recreated copy must not undo a delete)
             writer.conn.call(lambda: _delete(writer, [new_id], "delete recreated series"),
                              "delete recreated series")
             raise PreconditionFailed("item changed on the server", remote_id=old_id)
@@ -76,6 +77,13 @@ def recreate(writer: Writer, w: Write, old_id: str) -> WriteOutcome:
         return WriteResult(new_id, writer._change_key(new_id))
     except CirahubError as exc:
         return exc
+
+
+def _change_key_or_none(writer: Writer, rid: str) -> str | None:
+    try:
+        return writer._change_key(rid)
+    except RemoteNotFound:
+        return None
 
 
 def _leftovers(writer: Writer, w: Write, old_id: str) -> list[str]:

@@ -94,6 +94,29 @@ def test_regression_removed_exdate_is_restored_on_exchange(conn: Any, emu: EwsEm
     assert emu.count("CreateItem") == 1 and emu.count("DeleteItem") >= 1
 
 
+def test_user_deleting_the_series_during_its_recreation_wins(
+        conn: Any, emu: EwsEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone deletes the series in Outlook while the connector recreates it (here: just
+    after the new copy got its occurrences): the new copy is taken back, the write is refused
+    as stale (re-pull, re-plan), and the folder holds nothing: the delete is not undone."""
+    from cirahub.connectors.ews.writes import Writer
+    from cirahub.core.errors import PreconditionFailed
+
+    created = _write(conn, Write("create", "hub-1", _series("20261104T090000", "20261108T090000")))
+    real = Writer._occurrences
+
+    def and_the_user_deletes(self: Writer, rid: str, wanted: Any, *args: Any) -> None:
+        real(self, rid, wanted, *args)
+        if rid != created.remote_id:
+            emu.user.delete(created.remote_id)
+
+    monkeypatch.setattr(Writer, "_occurrences", and_the_user_deletes)
+    [result] = conn.write_many([Write("update", "hub-1", _series("20261108T090000"),
+                                      created.remote_id, created.remote_version)])
+    assert isinstance(result, PreconditionFailed), result
+    assert _masters(emu, conn) == []
+
+
 def test_series_already_holding_fewer_exclusions_is_only_updated(conn: Any, emu: EwsEmulator) -> None:
     """Adding an exclusion or editing the summary keeps the item (no recreation)."""
     created = _write(conn, Write("create", "hub-1", _series("20261104T090000")))

@@ -175,7 +175,7 @@ def _check_edits(w: World, tally: Tally, live: dict[str, object]) -> None:
         item = live.get(uid)
         if exp.deleted:
             if item is not None:
-                tally.lost.append(f"{uid}: deleted by {exp.owner}, still in the hub")
+                tally.lost.append(f"{uid}: deleted by {exp.owner}, still in the hub" + _story(w, uid))
             continue
         got = None if item is None else (str(item.fields.get("summary")),  # type: ignore[attr-defined]
                                           len(item.fields.get("exdates") or ()))  # type: ignore[attr-defined]
