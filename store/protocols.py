@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from cirahub.core.item import Item
     from cirahub.store.items import StoredItem
 
+if TYPE_CHECKING:
+    from cirahub.store.topology import NewSpoke
+
 
 class TopologyReader(Protocol):
     """Hubs and spokes as stored (read only)."""
@@ -46,6 +49,7 @@ class TopologyReader(Protocol):
     def get_spoke(self, spoke_id: str) -> SpokeRecord: ...
     def find_spoke(self, hub: str, name: str) -> SpokeRecord: ...
     def list_spokes(self, hub: str | None = None) -> list[SpokeRecord]: ...
+    def spoke_placements(self) -> list[tuple[str, str, dict[str, Any]]]: ...
 
 
 class LinkReader(Protocol):
@@ -128,6 +132,7 @@ class ControlStore(TopologyReader, Protocol):
     def add_spoke(self, hub: str, name: str, kind: str, config: Mapping[str, Any] | None = None,
                   options: SyncOptions | Mapping[str, Any] | None = None,
                   secret: str | None = None) -> SpokeRecord: ...
+    def add_spokes(self, hub: str, spokes: Sequence[NewSpoke]) -> list[str]: ...
     def update_spoke(self, spoke_id: str, *, options: SyncOptions | Mapping[str, Any] | None = None,
                      config: Mapping[str, Any] | None = None, secret: str | None = None,
                      clear_secret: bool = False) -> SpokeRecord: ...

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -16,11 +16,29 @@ from cirahub.core.options import ConflictPolicy, SyncOptions
 from cirahub.core.sealed import pack, split, unpack
 from cirahub.core.states import SpokeState
 from cirahub.store import models as m
-from cirahub.store.base import StoreBase, check_name, hub_record, spoke_record, utcnow
+from cirahub.store.base import (
+    StoreBase,
+    check_name,
+    chunks,
+    hub_record,
+    spoke_record,
+    utcnow,
+)
 from cirahub.store.engine import guarded
 from cirahub.store.records import HubRecord, SpokeRecord
 
 OBJECT_TYPES = ("calendar",)
+
+
+@dataclass(frozen=True)
+class NewSpoke:
+    """A spoke to attach (:meth:`TopologyMixin.add_spokes`), as :meth:`add_spoke` takes it."""
+
+    name: str
+    kind: str
+    config: Mapping[str, Any] | None = None
+    options: SyncOptions | Mapping[str, Any] | None = None
+    secret: str | None = None
 #: options that change what is written where; a change re-checks every hub item (push cursor 0)
 _SCHEDULING_ONLY = ("interval_seconds", "enabled")
 
@@ -129,32 +147,59 @@ class TopologyMixin(StoreBase):
         """Attach a spoke to ``hub`` (name or id). ``secret`` is stored encrypted, with the
         config's sealed values (:mod:`cirahub.core.sealed`), which the stored config never holds.
         InvalidInput names the bad field; AlreadyExists when the hub has a spoke of that name."""
-        check_name(name, field="name")
-        check_name(kind, field="kind")
-        cfg, sealed = split(_config(config))
-        opts = _options(options)
-        secret = pack(secret or None, sealed)
-        now = utcnow()
-        values: dict[str, Any] = dict(
-            id=str(uuid.uuid4()), name=name, kind=kind, config=cfg, options=opts.to_dict(),
-            secret=self._box.encrypt(secret) if secret else None, pull_cursor=None,
-            push_cursor=0, state=str(SpokeState.IDLE if opts.enabled else SpokeState.DISABLED), last_error=None,
-            halted_reason=None, halt=None, confirmed_halt=None, initial_done=False,
-            created_at=now, updated_at=now,
-        )
+        ids = self.add_spokes(hub, [NewSpoke(name, kind, config, options, secret)])
+        with self._read() as conn:
+            return spoke_record(self._spoke_row(conn, ids[0]))
+
+    @guarded
+    def add_spokes(self, hub: str, spokes: Sequence[NewSpoke]) -> list[str]:
+        """Attach many spokes to ``hub`` (name or id) in one transaction and one bulk INSERT
+        (a fleet of thousands is stored in seconds); returns their ids, in order. All or
+        nothing: InvalidInput or AlreadyExists naming the first bad spoke, and nothing is
+        stored. Each spoke as :meth:`add_spoke`."""
+        rows = [self._new_spoke_values(s, named=len(spokes) > 1) for s in spokes]
+        names = [s.name for s in spokes]
         try:
             with self._write() as conn:
                 hub_row = self._hub_row(conn, hub)
-                taken = conn.execute(select(m.spokes.c.id).where(
-                    m.spokes.c.hub_id == hub_row.id, m.spokes.c.name == name)).first()
-                if taken:
-                    raise AlreadyExists(f"hub {hub_row.name!r} already has a spoke {name!r}",
-                                        hub=hub_row.name, spoke=name)
-                conn.execute(m.spokes.insert().values(hub_id=hub_row.id, **values))
-                return spoke_record(self._spoke_row(conn, values["id"]))
-        except IntegrityError:
-            raise AlreadyExists(f"hub {hub!r} already has a spoke {name!r}",
-                                hub=hub, spoke=name) from None
+                seen: set[str] = set()
+                taken = {r.name for part in chunks(names) for r in conn.execute(select(
+                    m.spokes.c.name).where(m.spokes.c.hub_id == hub_row.id,
+                                           m.spokes.c.name.in_(part)))}
+                for name in names:
+                    if name in taken or name in seen:
+                        raise AlreadyExists(f"hub {hub_row.name!r} already has a spoke {name!r}",
+                                            hub=hub_row.name, spoke=name)
+                    seen.add(name)
+                if rows:
+                    conn.execute(m.spokes.insert(), [{"hub_id": hub_row.id, **r} for r in rows])
+        except IntegrityError:  # a concurrent add of the same name
+            what = f"a spoke {names[0]!r}" if len(names) == 1 else "one of these spokes"
+            raise AlreadyExists(f"hub {hub!r} already has {what}", hub=hub) from None
+        return [r["id"] for r in rows]
+
+    def _new_spoke_values(self, spoke: NewSpoke, named: bool) -> dict[str, Any]:
+        """The row of a new spoke (validated; ``named``: errors name the spoke)."""
+        try:
+            check_name(spoke.name, field="name")
+            check_name(spoke.kind, field="kind")
+            cfg, sealed = split(_config(spoke.config))
+            opts = _options(spoke.options)
+        except InvalidInput as exc:
+            if not named:
+                raise
+            raise InvalidInput(f"spoke {spoke.name!r}: {exc.message}",
+                               **{"spoke": spoke.name, **exc.fields}) from None
+        secret = pack(spoke.secret or None, sealed)
+        now = utcnow()
+        return dict(
+            id=str(uuid.uuid4()), name=spoke.name, kind=spoke.kind, config=cfg,
+            options=opts.to_dict(), secret=self._box.encrypt(secret) if secret else None,
+            pull_cursor=None, push_cursor=0,
+            state=str(SpokeState.IDLE if opts.enabled else SpokeState.DISABLED),
+            last_error=None, halted_reason=None, halt=None, confirmed_halt=None,
+            initial_done=False, created_at=now, updated_at=now,
+        )
 
     @guarded
     def get_spoke(self, spoke_id: str) -> SpokeRecord:
@@ -181,6 +226,18 @@ class TopologyMixin(StoreBase):
             if hub is not None:
                 stmt = stmt.where(m.spokes.c.hub_id == self._hub_row(conn, hub).id)
             return [spoke_record(r) for r in conn.execute(stmt)]
+
+    @guarded
+    def spoke_placements(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(id, hub id, config) of every *enabled* spoke, ordered by hub then name: what the
+        placement reads on every reconcile (every few seconds), without building whole
+        records (options, halts) for thousands of spokes."""
+        spokes = m.spokes.c
+        with self._read() as conn:
+            rows = conn.execute(select(spokes.id, spokes.hub_id, spokes.options, spokes.config)
+                                .order_by(spokes.hub_id, spokes.name))
+            return [(r.id, r.hub_id, dict(r.config or {})) for r in rows
+                    if (r.options or {}).get("enabled", True) is not False]
 
     @guarded
     def update_spoke(
