@@ -40,9 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
-from cirahub.connectors.kinds import FieldType, all_kinds, kind_names
 from cirahub.control import render, vocabulary
 from cirahub.control.cli_common import EPILOG, Conn, connection_options, path_arg
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
@@ -123,6 +121,8 @@ def _spoke(hub: str, spec: Any) -> pb.SpokeSpec:
     if not isinstance(spec, Mapping) or not spec.get("name"):
         raise _bad(f"hub {hub!r}", "every spoke needs a name")
     where = f"hub {hub!r}, spoke {spec['name']!r}"
+    from cirahub.connectors.kinds import FieldType, all_kinds, kind_names  # lazy: start-up
+
     kind = all_kinds().get(str(spec.get("kind")))
     if kind is None:
         raise _bad(where, f"kind must be one of {', '.join(kind_names())}")
@@ -149,6 +149,8 @@ def _spoke(hub: str, spec: Any) -> pb.SpokeSpec:
 
 def load_topology(path: str) -> pb.Topology:
     """Reads the YAML file into the API's Topology; UsageError naming the bad entry."""
+    import yaml  # lazy: only `apply` reads YAML, every command pays the CLI's imports
+
     try:
         data = yaml.safe_load(Path(path).read_text())
     except OSError as exc:

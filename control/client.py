@@ -27,7 +27,6 @@ from cirahub.control.auth import ADDRESS_FILE, HEADER, read_token
 from cirahub.control.errors import ClientError, ExitCode, from_rpc_error
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
-from cirahub.store.paths import default_data_dir
 
 DEFAULT_ADDRESS = "127.0.0.1:7443"
 #: seconds a unary call may take (adding a spoke reconciles the cluster)
@@ -59,6 +58,8 @@ def resolve(
     """The :class:`Target` from arguments, environment and the data folder (see module doc).
     Raises ClientError (BAD_INPUT) when a given CA certificate cannot be read."""
     env = os.environ if env is None else env
+    from cirahub.store.paths import default_data_dir  # lazy: the store package is heavy
+
     folder = Path(data_dir).expanduser() if data_dir else default_data_dir(env)
     published_tls = False
     address = address or env.get("CIRAHUB_ADDRESS") or None

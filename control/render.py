@@ -17,8 +17,6 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from cirahub.control.convert import options_patch
-
 
 def as_dict(message: Message) -> dict[str, Any]:
     return json_format.MessageToDict(message, preserving_proto_field_name=True,
@@ -109,6 +107,7 @@ def config_text(spoke: Any) -> str:
 
 def options_pairs(options: Any) -> list[tuple[str, Any]]:
     from cirahub.control import vocabulary
+    from cirahub.control.convert import options_patch  # lazy: CLI start-up (issue 15)
 
     values = options_patch(options)
     out: list[tuple[str, Any]] = []

@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from cirahub.control.convert import merged_count
-
 log = logging.getLogger("cirahub.runs")
 
 #: seconds one poll of the event stream waits
@@ -143,6 +141,8 @@ class RunLogger:
 
     def log_run(self, hub: str, spoke: str, summary: Mapping[str, Any], trigger: str,
                 detail: str | None = None) -> None:
+        from cirahub.control.convert import merged_count  # lazy: the CLI imports this module
+
         counts = summary.get("counts") or {}
         status = str(summary.get("status") or "")
         error = summary.get("error") or {}

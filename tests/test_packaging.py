@@ -97,3 +97,14 @@ def test_regression_cli_does_not_load_msal():
             "print(','.join(m for m in ('msal', 'cirahub.connectors.oauth') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"the CLI imports {out.stdout.strip()}"
+
+
+def test_regression_cli_start_up_loads_no_yaml_convert_or_store():
+    """Every `cirahubctl` command pays the CLI's imports (under load, most of a no-change
+    `sync`): YAML (for `apply`), the API converters (for option tables and the server's run
+    log) and the store package are loaded by the functions that use them."""
+    code = ("import sys, cirahub.control.cli\n"
+            "heavy = ('yaml', 'cirahub.control.convert', 'cirahub.store')\n"
+            "print(','.join(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"the CLI imports {out.stdout.strip()}"
