@@ -1,4 +1,5 @@
-"""Fixtures: a running EWS emulator and connectors for its folders."""
+"""Fixtures: a running EWS emulator and connectors for its folders (``public``, ``conn`` — the
+public folder in Europe/Berlin —, ``mailbox``)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,19 @@ def public(emu: EwsEmulator) -> Iterator[Any]:
     conn = open_connector("ews-public-folder", connector_config(emu, "ews-public-folder"), PASSWORD)
     yield conn
     conn.close()
+
+
+@pytest.fixture
+def conn(emu: EwsEmulator) -> Iterator[Any]:
+    """The public folder as a hub in Europe/Berlin writes it (the fidelity tests' connector);
+    fails the test if the hub made Exchange send meeting mail."""
+    emu.add_public_folder("/Calendars/Team")
+    c = open_connector("ews-public-folder",
+                       connector_config(emu, "ews-public-folder", timezone="Europe/Berlin"),
+                       PASSWORD)
+    yield c
+    c.close()
+    assert emu.meeting_messages == [], "the hub made Exchange send meeting mail"
 
 
 @pytest.fixture

@@ -7,35 +7,21 @@ back as the hub's (no rewrite). The declared projection is stored per item for o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from exchangelib import EWSDateTime, EWSTimeZone
 
 from cirahub.connectors.base import Write
-from cirahub.connectors.registry import open_connector
 from cirahub.core.fingerprint import fingerprint
 from cirahub.core.ical import parse_calendar, parse_item
 from cirahub.core.ical_write import to_ics
 from tests.ews_emulator import EwsEmulator
 
-from .conftest import PASSWORD, connector_config
 from .hub import EwsHub, all_ok
 from .occurrences import occurrences, text_occurrences, write_and_read
-
-
-@pytest.fixture
-def conn(emu: EwsEmulator) -> Iterator[Any]:
-    emu.add_public_folder("/Calendars/Team")
-    c = open_connector("ews-public-folder", connector_config(emu, "ews-public-folder", timezone="Europe/Berlin"),
-                       PASSWORD)
-    yield c
-    c.close()
-    assert emu.meeting_messages == [], "the hub made Exchange send meeting mail"
 
 
 def _ics(*components: list[str], kind: str = "VEVENT") -> str:

@@ -5,7 +5,6 @@ reference reader (``recurring-ical-events``) is the truth of what the hub item m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,27 +13,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from exchangelib import EWSDateTime, EWSTimeZone
 
-from cirahub.connectors.registry import open_connector
 from cirahub.core.fingerprint import fingerprint
 from cirahub.core.ical import parse_item
 from cirahub.core.item import Item
 from tests.ews_emulator import EwsEmulator
 
-from .conftest import PASSWORD, connector_config
 from .hub import EwsHub, all_ok
 from .occurrences import occurrences, write_and_read
 
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-@pytest.fixture
-def conn(emu: EwsEmulator) -> Iterator[Any]:
-    emu.add_public_folder("/Calendars/Team")
-    c = open_connector("ews-public-folder", connector_config(emu, "ews-public-folder", timezone="Europe/Berlin"),
-                       PASSWORD)
-    yield c
-    c.close()
-    assert emu.meeting_messages == [], "the hub made Exchange send meeting mail"
 
 
 def _ics(*events: list[str]) -> str:

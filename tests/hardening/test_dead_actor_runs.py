@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,6 @@ from tests.ray.conftest import start_runtime
 from tests.ray.helpers import actor_of, wait_for
 
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture
-def silent() -> Iterator[SilentServer]:
-    srv = SilentServer()
-    yield srv
-    srv.close()
 
 
 def test_regression_dead_spoke_actor_run_closed(tmp_path: Path, silent: SilentServer) -> None:

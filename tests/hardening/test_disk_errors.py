@@ -14,10 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
 from cirahub.connectors.vdir import VdirConnector
-from cirahub.store import Store
 from tests.sync.harness import Loop, event
 
 
@@ -35,14 +33,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-@pytest.fixture
-def loop(tmp_path: Path) -> Iterator[Loop]:
-    store = Store.open(f"sqlite:///{tmp_path}/hub.db", secret_key=Fernet.generate_key(),
-                       data_dir=tmp_path)
-    yield Loop(store)
-    store.close()
 
 
 def test_regression_full_and_read_only_disk_errors_name_the_cause(loop: Loop,

@@ -3,8 +3,6 @@ iCalendar"); now only the events using that zone are quarantined and the rest sy
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from cirahub.connectors.caldav.http import RetryPolicy
@@ -12,7 +10,7 @@ from cirahub.connectors.icsurl import IcsUrlConnector, parse_config
 from cirahub.core.errors import ProtocolError
 from cirahub.core.ical import parse_calendar
 
-from .servers import HostileServer, hostile_server
+from .servers import HostileServer
 
 FEED = """BEGIN:VCALENDAR
 VERSION:2.0
@@ -69,12 +67,6 @@ SUMMARY:no uid, utc
 END:VEVENT
 END:VCALENDAR
 """.replace("\n", "\r\n")
-
-
-@pytest.fixture
-def feed() -> Iterator[HostileServer]:
-    with hostile_server() as srv:
-        yield srv
 
 
 def _conn(feed: HostileServer) -> IcsUrlConnector:

@@ -9,11 +9,9 @@ stored config, not the database file, not an API answer, a run or a diff.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from google.protobuf.json_format import MessageToJson
 
 from cirahub.connectors.registry import open_connector, validate_config
@@ -23,24 +21,16 @@ from cirahub.core.ical import serialize_calendar
 from cirahub.store import Store
 from tests.sync.harness import Loop, event
 
-from .servers import HostileServer, hostile_server
+from .servers import HostileServer
 
 TOKEN = "tok-9f8e7d6c5b4a"
 
 
 @pytest.fixture
-def feed() -> Iterator[HostileServer]:
-    with hostile_server() as srv:
-        srv.body = serialize_calendar([event("a@feed", "A")]).encode()
-        yield srv
-
-
-@pytest.fixture
-def loop(tmp_path: Path) -> Iterator[Loop]:
-    store = Store.open(f"sqlite:///{tmp_path}/cirahub.db", secret_key=Fernet.generate_key(),
-                       data_dir=tmp_path)
-    yield Loop(store)
-    store.close()
+def feed(feed: HostileServer) -> HostileServer:
+    """The shared hostile server, serving one event."""
+    feed.body = serialize_calendar([event("a@feed", "A")]).encode()
+    return feed
 
 
 def _db_bytes(store: Store) -> bytes:

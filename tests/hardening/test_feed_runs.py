@@ -5,34 +5,14 @@ events."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from cryptography.fernet import Fernet
-
 from cirahub.connectors.registry import open_connector
 from cirahub.core.ical import serialize_calendar
-from cirahub.store import Store
 from tests.sync.harness import Loop, event
 
-from .servers import HostileServer, hostile_server
+from .servers import HostileServer
 from .test_feed_bad_vtimezone import FEED
 
 CAP = 512 * 1024
-
-
-@pytest.fixture
-def feed() -> Iterator[HostileServer]:
-    with hostile_server() as srv:
-        yield srv
-
-
-@pytest.fixture
-def loop(tmp_path) -> Iterator[Loop]:
-    store = Store.open(f"sqlite:///{tmp_path}/hub.db", secret_key=Fernet.generate_key(),
-                       data_dir=tmp_path)
-    yield Loop(store)
-    store.close()
 
 
 def _add_feed(loop: Loop, url: str) -> None:

@@ -27,13 +27,6 @@ from tests.hardening.servers import SilentServer
 WAIT = 120.0
 
 
-@pytest.fixture
-def silent() -> Iterator[SilentServer]:
-    srv = SilentServer()
-    yield srv
-    srv.close()
-
-
 def _runs(server: Server) -> list[dict[str, object]]:
     r = server.ctl("runs", "--json", "--limit", "50")
     assert r.code == 0, r.text
@@ -50,6 +43,27 @@ def _wait_for(what: str, check: object, timeout: float = WAIT) -> object:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@contextlib.contextmanager
+def _hanging_run(server: Server, hub: str, silent: SilentServer) -> Iterator[str]:
+    """Hub ``hub`` with one feed spoke on ``silent`` (which never answers), and a
+    ``cirahubctl sync`` started on it: yields the id of its run once it is "running" (the
+    sync client is killed on the way out; the server's run goes on)."""
+    assert server.ctl("hub", "create", hub).code == 0
+    r = server.ctl("spoke", "add", hub, "feed", "--kind", "ics-url", "--url",
+                   f"http://127.0.0.1:{silent.port}/cal.ics", "--no-check")
+    assert r.code == 0, r.text
+    sync = subprocess.Popen([CTL, "sync", hub], env={**os.environ,
+                            "CIRAHUB_DATA_DIR": str(server.data_dir)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        running = _wait_for("a running run", lambda: [x for x in _runs(server)
+                                                      if x.get("status") == "running"])
+        yield str(running[0]["id"])  # type: ignore[index]
+    finally:
+        sync.kill()
+        sync.wait(30)
+
+
 def test_regression_killed_server_leaves_no_run_running(tmp_path: Path,
                                                         silent: SilentServer) -> None:
     base = tmp_path / "srv"
@@ -57,23 +71,10 @@ def test_regression_killed_server_leaves_no_run_running(tmp_path: Path,
     first = start_server(base, "--http-listen", "off")
     killed = False
     try:
-        assert first.ctl("hub", "create", "k9").code == 0
-        r = first.ctl("spoke", "add", "k9", "feed", "--kind", "ics-url", "--url",
-                      f"http://127.0.0.1:{silent.port}/cal.ics", "--no-check")
-        assert r.code == 0, r.text
-        sync = subprocess.Popen([CTL, "sync", "k9"], env={**os.environ,
-                                "CIRAHUB_DATA_DIR": str(first.data_dir)},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            running = _wait_for("a running run", lambda: [x for x in _runs(first)
-                                                          if x.get("status") == "running"])
-            run_id = running[0]["id"]  # type: ignore[index]
+        with _hanging_run(first, "k9", silent) as run_id:
             os.kill(first.proc.pid, signal.SIGKILL)  # the server only, mid-run
             first.proc.wait(30)
             killed = True
-        finally:
-            sync.kill()
-            sync.wait(30)
         (first.data_dir / "control.address").unlink()  # the dead server's; wait for the new
         second = start_server(base, "--http-listen", "off")
         try:
@@ -96,24 +97,13 @@ def test_regression_sigterm_mid_run_leaves_no_run_running(tmp_path: Path,
                                                           silent: SilentServer) -> None:
     srv = start_server(tmp_path, "--http-listen", "off")
     try:
-        assert srv.ctl("hub", "create", "term").code == 0
-        r = srv.ctl("spoke", "add", "term", "feed", "--kind", "ics-url", "--url",
-                    f"http://127.0.0.1:{silent.port}/cal.ics", "--no-check")
-        assert r.code == 0, r.text
-        sync = subprocess.Popen([CTL, "sync", "term"], env={**os.environ,
-                                "CIRAHUB_DATA_DIR": str(srv.data_dir)},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            running = _wait_for("a running run", lambda: [x for x in _runs(srv)
-                                                          if x.get("status") == "running"])
-        finally:
-            sync.kill()
-            sync.wait(30)
+        with _hanging_run(srv, "term", silent) as run_id:
+            pass
     finally:
         stop_server(srv.proc)  # SIGTERM, mid-run
     store = Store.open(None, data_dir=srv.data_dir)
     try:
-        run = store.get_run(str(running[0]["id"]))  # type: ignore[index]
+        run = store.get_run(run_id)
     finally:
         store.close()
     assert run.status == "interrupted" and run.finished_at is not None, run

@@ -8,11 +8,9 @@ the probe aborts a walk as soon as it passes the bound, so today's code fails fa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from dateutil import rrule as dateutil_rrule
 
 from cirahub.connectors.registry import open_connector
@@ -21,10 +19,9 @@ from cirahub.core.filters import in_window
 from cirahub.core.item import Item
 from cirahub.core.options import SyncOptions
 from cirahub.core.recurrence import expand_this_and_future
-from cirahub.store import Store
 from tests.sync.harness import NOW, Loop
 
-from .servers import HostileServer, hostile_server
+from .servers import HostileServer
 
 IMPOSSIBLE = "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30;COUNT=5"
 EVENTS = 20
@@ -65,20 +62,6 @@ def _feed_body() -> bytes:
             + "END:VCALENDAR\r\n")
     assert len(text) < 8192  # a small input
     return text.encode()
-
-
-@pytest.fixture
-def feed() -> Iterator[HostileServer]:
-    with hostile_server() as srv:
-        yield srv
-
-
-@pytest.fixture
-def loop(tmp_path) -> Iterator[Loop]:
-    store = Store.open(f"sqlite:///{tmp_path}/hub.db", secret_key=Fernet.generate_key(),
-                       data_dir=tmp_path)
-    yield Loop(store)
-    store.close()
 
 
 def test_regression_impossible_rrule_feed_costs_bounded_steps_and_is_walked_once(

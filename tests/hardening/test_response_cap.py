@@ -20,16 +20,10 @@ from cirahub.connectors.icsurl import IcsUrlConnector, parse_config
 from cirahub.connectors.oauth import AccessToken
 from cirahub.core.errors import ResponseTooLarge
 
-from .servers import HostileServer, hostile_server
+from .servers import HostileServer
 
 CAP = 1024 * 1024
 FAST = RetryPolicy(attempts=2, base_delay=0.01, max_back_off=0.1)
-
-
-@pytest.fixture
-def server():
-    with hostile_server() as srv:
-        yield srv
 
 
 @pytest.fixture(autouse=True)
@@ -45,37 +39,37 @@ def _check(err: ResponseTooLarge, url_shown: str) -> None:
     assert "secret-token" not in err.message and "secret-token" not in str(err.fields)
 
 
-def test_regression_feed_body_is_capped(server: HostileServer):
-    url = f"{server.base}/endless.ics?token=secret-token"
+def test_regression_feed_body_is_capped(hostile: HostileServer):
+    url = f"{hostile.base}/endless.ics?token=secret-token"
     conn = IcsUrlConnector(parse_config({"url": url}), None, retry=FAST)
     before = bounded.METER.total
     with pytest.raises(ResponseTooLarge) as err:
         # links known: a failing feed must raise, never return a delta that deletes them
         conn.delta(None, {"a@feed": "v1", "b@feed": "v2"})
     conn.close()
-    _check(err.value, f"{server.base}/endless.ics?…")
+    _check(err.value, f"{hostile.base}/endless.ics?…")
     # one attempt only: a too-large answer is not retried
     assert CAP < bounded.METER.total - before <= CAP + bounded.CHUNK
     assert conn.http.request_count == 1
 
 
-def test_regression_caldav_answer_is_capped(server: HostileServer):
+def test_regression_caldav_answer_is_capped(hostile: HostileServer):
     client = HttpClient(username="u", password="pw", retry=FAST)
     with pytest.raises(ResponseTooLarge) as err:
-        client.request("PROPFIND", f"{server.base}/endless/cal/", data="<x/>", what="PROPFIND")
+        client.request("PROPFIND", f"{hostile.base}/endless/cal/", data="<x/>", what="PROPFIND")
     client.close()
-    _check(err.value, f"{server.base}/endless/cal/")
+    _check(err.value, f"{hostile.base}/endless/cal/")
 
 
-def test_cap_given_per_client_wins_over_the_default(server: HostileServer):
+def test_cap_given_per_client_wins_over_the_default(hostile: HostileServer):
     client = HttpClient(username=None, password=None, retry=FAST, max_response_bytes=200_000)
     with pytest.raises(ResponseTooLarge) as err:
-        client.request("GET", f"{server.base}/endless")
+        client.request("GET", f"{hostile.base}/endless")
     client.close()
     assert 200_000 < err.value.fields["bytes_read"] <= 200_000 + bounded.CHUNK
-    server.body = b"small"
+    hostile.body = b"small"
     ok = HttpClient(username=None, password=None, retry=FAST)
-    assert ok.request("GET", f"{server.base}/small").content == b"small"
+    assert ok.request("GET", f"{hostile.base}/small").content == b"small"
     ok.close()
 
 
@@ -87,23 +81,23 @@ class _Tokens:
         pass
 
 
-def test_regression_graph_answer_is_capped(server: HostileServer):
-    server.content_type = "application/json"
-    http = GraphHttp(server.base, _Tokens(), "cap@example.org", max_retry_seconds=0.5,
+def test_regression_graph_answer_is_capped(hostile: HostileServer):
+    hostile.content_type = "application/json"
+    http = GraphHttp(hostile.base, _Tokens(), "cap@example.org", max_retry_seconds=0.5,
                      sleep=lambda s: None)
     with pytest.raises(ResponseTooLarge) as err:
         http.send(Request("GET", "/endless/me/events"))
     http.close()
-    _check(err.value, f"{server.base}/endless/me/events")
+    _check(err.value, f"{hostile.base}/endless/me/events")
 
 
-def test_regression_ews_answer_is_capped(server: HostileServer):
+def test_regression_ews_answer_is_capped(hostile: HostileServer):
     """exchangelib's sessions are built with ``BaseProtocol.HTTP_ADAPTER_CLS``; after
     install_bounded that adapter reads every answer within the cap."""
     install_bounded()
     session = requests.Session()
     session.mount("http://", BaseProtocol.HTTP_ADAPTER_CLS())
     with pytest.raises(ResponseTooLarge) as err:
-        session.post(f"{server.base}/endless/EWS/Exchange.asmx", data=b"<soap/>")
+        session.post(f"{hostile.base}/endless/EWS/Exchange.asmx", data=b"<soap/>")
     session.close()
-    _check(err.value, f"{server.base}/endless/EWS/Exchange.asmx")
+    _check(err.value, f"{hostile.base}/endless/EWS/Exchange.asmx")

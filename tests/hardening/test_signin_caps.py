@@ -5,8 +5,6 @@ read are counted (the bounded reader's meter), not timed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 from exchangelib.protocol import BaseProtocol
@@ -17,13 +15,7 @@ from cirahub.connectors.bounded import CHUNK, METER, SMALL_ANSWER_BYTES
 from cirahub.connectors.ews.client import install_bounded
 from cirahub.core.errors import ResponseTooLarge
 
-from .servers import HostileServer, hostile_server
-
-
-@pytest.fixture
-def hostile() -> Iterator[HostileServer]:
-    with hostile_server() as srv:
-        yield srv
+from .servers import HostileServer
 
 
 def test_regression_oauth_login_answers_are_capped(hostile: HostileServer) -> None:

@@ -18,7 +18,7 @@ from cirahub.connectors.registry import discover, open_connector, validate_confi
 from cirahub.core.errors import CirahubError, InvalidInput
 from tests.control.conftest import Server, start_server, stop_server
 
-from .servers import HostileServer, hostile_server
+from .servers import HostileServer
 
 SECRET = "pw-s3cr3t"
 EWS = {"username": "alice@example.org", "folder": "/Team", "auth_type": "basic"}
@@ -65,12 +65,6 @@ def test_an_e_mail_address_is_not_userinfo():
     out = validate_config("ews-mailbox", {"username": "alice@example.org",
                                           "service_endpoint": "https://mail.example.org/EWS/Exchange.asmx"})
     assert out["username"] == "alice@example.org"
-
-
-@pytest.fixture
-def feed() -> Iterator[HostileServer]:
-    with hostile_server() as srv:
-        yield srv
 
 
 def _error(conn: IcsUrlConnector) -> CirahubError:
