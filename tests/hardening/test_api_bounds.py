@@ -5,7 +5,6 @@ carry no item bodies, oversize messages get their own exit code, ``apply`` is at
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -16,14 +15,7 @@ from cirahub.control.auth import HEADER
 from cirahub.control.errors import ExitCode
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
-from tests.control.conftest import Server, start_server, stop_server
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("api-bounds"), "--http-listen", "off")
-    yield srv
-    stop_server(srv.proc)
+from tests.control.conftest import Server
 
 
 def _stub(server: Server) -> tuple[pb_grpc.ControlServiceStub, tuple[tuple[str, str], ...]]:

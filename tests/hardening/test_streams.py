@@ -4,40 +4,24 @@ still answer; one stream beyond ``--max-streams`` gets RESOURCE_EXHAUSTED (CLI e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import grpc
-import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cirahub.control.auth import HEADER
 from cirahub.control.errors import ExitCode
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
-from tests.control.conftest import Server, start_server, stop_server
+from tests.control.conftest import Server
+from tests.hardening.conftest import MAX_STREAMS
 from tests.hardening.servers import SilentServer
 
-LIMIT = 110
+LIMIT = MAX_STREAMS  # the package's server (conftest.py)
 OPEN = 100
 #: seconds a call may take before the server counts as blocked (generous: a loaded machine)
 DEADLINE = 30.0
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("streams"), "--http-listen", "off",
-                       "--max-streams", str(LIMIT))
-    yield srv
-    stop_server(srv.proc)
-
-
-@pytest.fixture
-def silent() -> Iterator[SilentServer]:
-    srv = SilentServer()
-    yield srv
-    srv.close()
 
 
 def _open(stub: pb_grpc.ControlServiceStub, meta: Any, request: Any) -> Any:
@@ -69,7 +53,7 @@ def test_regression_open_streams_do_not_block_the_api(server: Server,
         answer = health.Check(health_pb2.HealthCheckRequest(), timeout=DEADLINE)
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
         hubs = stubs[1].ListHubs(pb.ListHubsRequest(), metadata=meta, timeout=DEADLINE)
-        assert [h.name for h in hubs.hubs] == ["slow"]
+        assert hubs.hubs  # answered in time (the package server holds other tests' hubs too)
         listed = server.ctl("hub", "list")
         assert listed.code == 0 and "slow" in listed.out, listed.text
         more = [_open(stubs[2], meta, pb.WatchEventsRequest()) for _ in range(LIMIT - OPEN)]

@@ -7,7 +7,6 @@ events, which record the errors)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from cirahub.connectors.caldav.http import RetryPolicy
 from cirahub.connectors.icsurl import IcsUrlConnector, parse_config
 from cirahub.connectors.registry import discover, open_connector, validate_config
 from cirahub.core.errors import CirahubError, InvalidInput
-from tests.control.conftest import Server, start_server, stop_server
+from tests.control.conftest import Server
 
 from .servers import HostileServer
 
@@ -84,13 +83,6 @@ def test_regression_feed_query_token_not_in_errors(feed: HostileServer):
         assert SECRET not in shown and "token" not in shown, shown
         assert f"{feed.base}/team.ics?…" in shown or status == 500
     conn.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("hardening-ctl"))
-    yield srv
-    stop_server(srv.proc)
 
 
 def test_regression_ews_server_with_credentials_refused_by_the_cli(server: Server,
