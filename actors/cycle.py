@@ -105,6 +105,9 @@ class SyncCycle:
         self.unrecorded = unrecorded if unrecorded is not None else []
         #: the current run's failed writes by hub item (see :func:`partial_error`)
         self._failures: dict[str, WriteFailure] = {}
+        #: the hub version the last run pushed up to (its snapshot; None: it did not push),
+        #: which tells the fan-out whether a notice that came meanwhile needs another run
+        self.pushed_to: int | None = None
 
     # --- runs ---------------------------------------------------------------------------------
 
@@ -153,6 +156,7 @@ class SyncCycle:
         started = time.monotonic()
         counts: dict[str, int] = {}
         self._failures = {}
+        self.pushed_to = None
         try:
             status = body(spoke, counts)
         except WriterFenced:
@@ -276,6 +280,7 @@ class SyncCycle:
     def _push(self, ctx: SpokeContext, hub_id: str, push_cursor: int, touched: Iterable[str],
               now: datetime, counts: dict[str, int]) -> PushOutcome:
         outcome = Pusher(self.store, self.connector, ctx).push(hub_id, push_cursor, touched, now)
+        self.pushed_to = outcome.version
         _add(counts, outcome.counts)
         for hub_item_id in outcome.succeeded:
             self._failures.pop(hub_item_id, None)

@@ -15,9 +15,10 @@ Guarantees:
 - ``merge`` applies ops in transactions of ``merge_batch_size`` ops; every op is idempotent, so
   Ray re-running a call after a restart (``max_task_retries``), or the spoke re-pulling after a
   crash between two transactions, changes nothing twice;
-- a merge that changed the hub tells the supervisor (fire-and-forget), which gives every
-  other enabled spoke of the hub a push run (DESIGN, fan-out); a lost notice only delays the
-  spread to the spokes' next polls;
+- a merge that changed the hub tells the supervisor (fire-and-forget) the hub version it
+  committed, which gives every other enabled spoke of the hub a push run (DESIGN, fan-out;
+  coalesced by :mod:`cirahub.core.fanout`); a lost notice only delays the spread to the
+  spokes' next polls;
 - a writer that was fenced (WriterFenced from the store) stops writing that hub: further merges
   of it raise WriterFenced, the fence is visible in :meth:`HubActor.status`, and only
   :meth:`HubActor.recover` (an operator's or the supervisor's decision) takes the hub back.
@@ -90,7 +91,7 @@ class HubActor:
             result = await loop.run_in_executor(self._pool, self._merge_blocking, hub_id,
                                                 spoke_id, list(ops))
         if result.changed:
-            self._hub_changed(hub_id, spoke_id)
+            self._hub_changed(hub_id, spoke_id, result.version)
         return result
 
     def _merge_blocking(self, hub_id: str, spoke_id: str, ops: list[HubOp]) -> MergeResult:
@@ -108,7 +109,7 @@ class HubActor:
         self._merges += 1
         return result
 
-    def _hub_changed(self, hub_id: str, source_spoke_id: str) -> None:
+    def _hub_changed(self, hub_id: str, source_spoke_id: str, version: int) -> None:
         """Fan-out notice to the supervisor (never blocks the merge, never fails it)."""
         try:
             if self._supervisor is None:
@@ -116,7 +117,7 @@ class HubActor:
 
                 self._supervisor = ray.get_actor(SUPERVISOR_NAME,
                                                  namespace=self._settings.namespace)
-            self._supervisor.hub_changed.remote(hub_id, source_spoke_id)
+            self._supervisor.hub_changed.remote(hub_id, source_spoke_id, version)
         except Exception:  # supervisor restarting: the spokes' own polls catch up
             self._supervisor = None
             log.debug("hub change notice for hub %s not sent", hub_id, exc_info=True)

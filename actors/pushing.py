@@ -43,6 +43,9 @@ class PushOutcome:
     succeeded: list[str] = field(default_factory=list)
     #: hub item id → (UID, the spoke's notes) of writes the spoke holds as a projection
     projections: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    #: the hub version this push read before choosing its writes (its snapshot: every change
+    #: up to it was written, or left below the push cursor when its write failed)
+    version: int = 0
 
     @property
     def failed(self) -> bool:
@@ -72,7 +75,7 @@ class Pusher:
         # picked up next run rather than skipped by an advanced cursor.
         hub_version = self.store.hub_version(hub_id)
         candidates = self._candidates(hub_id, push_cursor, set(touched), hub_version)
-        outcome = PushOutcome()
+        outcome = PushOutcome(version=hub_version)
         if not candidates:
             self.store.set_cursors(spoke_id, push_cursor=hub_version)
             return outcome

@@ -10,10 +10,16 @@ Per spoke, guarantees:
   poll in lock-step); the interval and options are re-read from the store every run;
 - ``sync_now`` wakes the spoke at once and returns the summary of a run that *started after*
   the call (so it sees every change made before it); concurrent callers share that run;
-- ``push_soon`` (the fan-out after another spoke changed the hub) gives the spoke one push
-  run as soon as it is free: at most one is pending per spoke however many merges happen
-  meanwhile, a full run that starts first answers it too, and a spoke backing off after
-  failures is left to its schedule; the poll schedule itself does not move;
+- ``push_soon`` (the fan-out after another spoke changed the hub, with the hub version the
+  merge committed) gives the spoke a push run soon, coalesced by
+  :class:`~cirahub.core.fanout.PushQueue`: one run carries every hub change since the
+  spoke's push cursor, at most one push is waiting per spoke however many merges happen
+  meanwhile, a notice that a run under way already covers adds nothing, and a full run that
+  starts first answers it too; a spoke backing off after failures is left to its schedule,
+  and the poll schedule itself does not move;
+- push runs run on their own threads (``Settings.push_threads``, first due first served,
+  further bounded by the supervisor's share of ``Settings.push_runs_global``), so a burst
+  of fan-out never takes a thread from the polls;
 - never two runs of one spoke at once in this actor; an unassigned spoke finishes its current
   run, then stops (it is reported as ``stopping`` until then, so the supervisor does not start
   it elsewhere meanwhile);
@@ -57,6 +63,7 @@ from cirahub.core.errors import (
     WriterFenced,
     error_record,
 )
+from cirahub.core.fanout import PushQueue
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +74,8 @@ FIRST_RUN_SPREAD = 2.0
 
 
 class SpokeActor:
-    """Wrapped with ``ray.remote`` by :func:`spoke_actor_class` (an async actor)."""
+    """Wrapped with ``ray.remote`` by :func:`spoke_actor_class` (an async actor); usable as
+    a plain object inside an event loop too (without Ray it keeps its events buffered)."""
 
     def __init__(self, settings: dict[str, Any], name: str = "") -> None:
         self._settings = Settings.from_dict(settings)
@@ -75,6 +83,9 @@ class SpokeActor:
         self._store = open_store(self._settings)
         self._pool = ThreadPoolExecutor(self._settings.spoke_threads,
                                         thread_name_prefix="spoke-run")
+        self._push_pool = ThreadPoolExecutor(self._settings.push_threads,
+                                             thread_name_prefix="spoke-push")
+        self._pushes = PushQueue(self._settings.push_threads)
         self._merger = RayMerger(self._settings)
         self._spokes: dict[str, HostedSpoke] = {}
         self._rng = random.Random()
@@ -136,20 +147,27 @@ class SpokeActor:
         state.wake.set()
         return await future
 
-    async def push_soon(self, spoke_ids: Iterable[str]) -> int:
-        """Give these spokes a push run as soon as each is free (the fan-out after a merge
-        by another spoke). Coalesced: a spoke with a push run already pending, one not hosted
-        here or stopping, and one backing off after failures are left alone. Returns how many
-        push runs became pending."""
-        added = 0
-        for spoke_id in spoke_ids:
-            s = self._spokes.get(spoke_id)
-            if s is None or s.stopping or s.push_pending or s.failures:
-                continue
+    async def push_soon(self, spoke_ids: Iterable[str], version: int,
+                        share: int | None = None) -> int:
+        """The hub committed ``version`` (a merge by another spoke): give these spokes a push
+        run soon (see :class:`~cirahub.core.fanout.PushQueue`). Spokes not hosted here,
+        stopping, or backing off after failures are left alone. ``share``: how many push runs
+        this actor may run at once (the supervisor's share of the global limit). Returns how
+        many spokes became due."""
+        if share is not None:
+            self._pushes.limit = max(1, min(self._settings.push_threads, share))
+        ids = [i for i in spoke_ids if (s := self._spokes.get(i)) is not None
+               and not s.stopping and not s.failures]
+        added = len(self._pushes.notice(ids, version))
+        self._dispatch()
+        return added
+
+    def _dispatch(self) -> None:
+        """Start the push runs the queue allows now (each in its spoke's own loop)."""
+        for spoke_id in self._pushes.take():
+            s = self._spokes[spoke_id]
             s.push_pending = True
             s.wake.set()
-            added += 1
-        return added
 
     async def status(self) -> list[dict[str, Any]]:
         """One dict per hosted spoke: state (running, waiting, backoff, action_required,
@@ -162,7 +180,8 @@ class SpokeActor:
                 "spoke_id": s.spoke_id, "hub_id": s.hub_id, "state": state,
                 "next_run_at": s.next_run_at, "failures": s.failures, "runs": s.runs,
                 "last_error": s.last_error, "last_summary": s.last_summary,
-                "push_pending": s.push_pending, "actor": self._name, "node_id": self._node_id,
+                "push_pending": s.push_pending or self._pushes.slot(s.spoke_id).due,
+                "actor": self._name, "node_id": self._node_id,
             })
         return out
 
@@ -194,15 +213,18 @@ class SpokeActor:
                     w.set_exception(NotFound("the spoke stopped before the run",
                                              spoke_id=s.spoke_id))
             self._spokes.pop(s.spoke_id, None)
+            self._pushes.drop(s.spoke_id)
+            self._dispatch()
             self._emit("state", s, "unassigned", detail=self._name)
             if s.connector is not None:
                 self._pool.submit(_close_quietly, s.connector)
 
-    @staticmethod
-    def _trigger(s: HostedSpoke, manual: bool) -> Trigger | None:
-        """What the spoke runs now: a full run when asked or due (it answers a pending push
-        too), else the pending push run, else nothing."""
+    def _trigger(self, s: HostedSpoke, manual: bool) -> Trigger | None:
+        """What the spoke runs now: a full run when asked or due (it answers a due push
+        too), else the push run the queue started, else nothing."""
         if manual or time.time() >= (s.next_run_at or 0):
+            if not s.push_pending:
+                self._pushes.start(s.spoke_id)
             s.push_pending = False
             return Trigger.MANUAL if manual else Trigger.SCHEDULE
         if s.push_pending:
@@ -214,9 +236,11 @@ class SpokeActor:
         s.running = True
         interval = 300.0
         hint: float | None = None
+        snapshot: int | None = None
+        pool = self._push_pool if trigger == Trigger.FANOUT else self._pool
         try:
-            summary, interval = await self._loop.run_in_executor(
-                self._pool, self._run_blocking, s, trigger)
+            summary, interval, snapshot = await self._loop.run_in_executor(
+                pool, self._run_blocking, s, trigger)
             result = summary.to_dict()
         except WriterFenced as exc:
             result = error_summary(s.spoke_id, error_record(exc))
@@ -230,6 +254,8 @@ class SpokeActor:
             result = error_summary(s.spoke_id, error_record(exc))
         finally:
             s.running = False
+            self._pushes.finish(s.spoke_id, snapshot)
+            self._dispatch()
         s.runs += 1
         s.last_summary = result
         schedule_next(s, trigger, result, interval, hint,
@@ -248,16 +274,17 @@ class SpokeActor:
             state.stopping = True
             state.wake.set()
 
-    def _run_blocking(self, s: HostedSpoke, trigger: Trigger) -> tuple[RunSummary, float]:
+    def _run_blocking(self, s: HostedSpoke,
+                      trigger: Trigger) -> tuple[RunSummary, float, int | None]:
         """One run in a pool thread, only while this actor's runtime holds the store's lease
-        (WriterFenced with ``lease`` otherwise). Returns the summary and the spoke's current
-        interval."""
+        (WriterFenced with ``lease`` otherwise). Returns the summary, the spoke's current
+        interval and the hub version the run pushed up to (None: it did not push)."""
         self._store.check_runtime_lease(self._settings.lease_epoch)
         spoke = self._store.get_spoke(s.spoke_id)
         interval = float(spoke.options.interval_seconds)
         if not spoke.options.enabled:
             return RunSummary(None, s.spoke_id, RunStatus.SKIPPED,
-                              error={"code": "disabled"}), interval
+                              error={"code": "disabled"}), interval, None
         connector = self._connector(s, spoke)
 
         def progress(phase: str, counts: Any) -> None:
@@ -267,7 +294,7 @@ class SpokeActor:
                           unrecorded=s.unrecorded)
         summary = cycle.push_run(trigger) if trigger == Trigger.FANOUT else cycle.run(trigger)
         self._store_rotated_secret(s, connector)
-        return summary, interval
+        return summary, interval, cycle.pushed_to
 
     def _store_rotated_secret(self, s: HostedSpoke, connector: Any) -> None:
         """A connector whose sign-in rotated its secret (a delegated OAuth refresh token)
@@ -324,6 +351,8 @@ class SpokeActor:
                 if self._supervisor is None:
                     import ray
 
+                    if not ray.is_initialized():  # a plain object (tests): never start Ray
+                        raise LookupError("Ray is not running")
                     self._supervisor = ray.get_actor(SUPERVISOR_NAME,
                                                      namespace=self._settings.namespace)
                 self._supervisor.record_events.remote(batch)
@@ -345,6 +374,8 @@ def _node_id() -> str | None:
     try:
         import ray
 
+        if not ray.is_initialized():  # a plain object (tests): never start Ray
+            return None
         return ray.get_runtime_context().get_node_id()
     except Exception:
         return None

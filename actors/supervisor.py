@@ -33,6 +33,7 @@ from cirahub.cluster.names import SPOKE_ACTOR_PREFIX, hub_actor_name, named_acto
 from cirahub.cluster.placement import NODE_LABEL, ActorReport, NoAnswer, Placement, spread
 from cirahub.cluster.settings import Settings
 from cirahub.core.errors import CirahubError, NotFound
+from cirahub.core.fanout import actor_share
 from cirahub.core.states import SpokeState
 from cirahub.store.records import SpokeRecord
 
@@ -230,14 +231,16 @@ class Supervisor:
 
     # --- fan-out ---------------------------------------------------------------------------
 
-    async def hub_changed(self, hub_id: str, source_spoke_id: str) -> int:
-        """A merge from ``source_spoke_id`` changed ``hub_id``: ask every other enabled spoke
-        of the hub for a push run, one call per hosting actor, not waited for (the spoke
-        actors coalesce). Returns how many spokes were asked."""
+    async def hub_changed(self, hub_id: str, source_spoke_id: str, version: int) -> int:
+        """A merge from ``source_spoke_id`` committed ``version`` of ``hub_id``: ask every
+        other enabled spoke of the hub for a push run, one call per hosting actor, not waited
+        for (the spoke actors coalesce), each actor told its share of the global push limit.
+        Returns how many spokes were asked."""
         others = [s for s in self._placement.hub_spokes.get(hub_id, ()) if s != source_spoke_id]
         by_actor = spread(others, self._placement)
+        share = actor_share(self._settings.push_runs_global, len(self._handles))
         for name, ids in by_actor.items():
-            self._handles[name].push_soon.remote(ids)
+            self._handles[name].push_soon.remote(ids, version, share)
         return sum(len(ids) for ids in by_actor.values())
 
     # --- sync now, status -----------------------------------------------------------------

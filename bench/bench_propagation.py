@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -33,6 +36,7 @@ import ray
 from sqlalchemy import func, select
 
 from cirahub.actors.runtime import Runtime
+from cirahub.cluster.names import SPOKE_ACTOR_PREFIX, named_actors
 from cirahub.cluster.settings import Settings
 from cirahub.store import models as m
 
@@ -127,11 +131,24 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+def start_profile(rt: Runtime, out: str) -> subprocess.Popen[bytes]:
+    """py-spy on the (only) spoke actor, where push runs happen."""
+    names = [n for n in named_actors(rt.settings.namespace) if n.startswith(SPOKE_ACTOR_PREFIX)]
+    handle = ray.get_actor(names[0], namespace=rt.settings.namespace)
+    pid = ray.get(handle.ping.remote())["pid"]
+    spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--format", "raw",
+                             "--rate", "50", "--threads", "--output", out, "--nonblocking"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spokes", type=int, default=3)
     ap.add_argument("--interval", type=int, default=5, help="poll interval of the source")
     ap.add_argument("--samples", type=int, default=20, help="changes per mode")
+    ap.add_argument("--modes", default="poll,sync", help="comma-separated: poll, sync")
+    ap.add_argument("--profile", metavar="FILE",
+                    help="record the spoke actor with py-spy (collapsed stacks) into FILE")
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="cirahub-bench-"))
@@ -141,9 +158,10 @@ def main() -> None:
     bench.wait_first_runs()
     print(f"{args.spokes} vdir spokes attached, first runs done in {time.monotonic() - t0:.1f} s")
     rng = random.Random(7)
+    spy = start_profile(rt, args.profile) if args.profile else None
     print(f"\n{'mode':<6}{'n':>4}{'p50 s':>8}{'p95 s':>8}{'max s':>8}  "
           f"{'after sync p50/p95 s':>21}  push runs per other spoke per change (max, mean)")
-    for mode in ("poll", "sync"):
+    for mode in args.modes.split(","):
         latencies, after_sync, per_spoke = [], [], []
         for n in range(args.samples):
             time.sleep(rng.uniform(0, args.interval))  # a random moment of the source's interval
@@ -158,6 +176,9 @@ def main() -> None:
         print(f"{mode:<6}{len(latencies):>4}{pct(latencies, 0.5):>8.2f}"
               f"{pct(latencies, 0.95):>8.2f}{max(latencies):>8.2f}  {tail:>21}  "
               f"{max(r[0] for r in per_spoke)}, {statistics.mean(r[1] for r in per_spoke):.2f}")
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=120)
     print(f"(source interval {args.interval} s; the other spokes poll hourly; "
           f"targets: poll p95 <= {args.interval + 2} s, after sync p95 <= 2 s)")
     rt.shutdown(stop_actors=True)

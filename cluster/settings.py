@@ -43,6 +43,11 @@ class Settings:
     max_spokes_per_actor: int = 1000
     #: threads per spoke actor for blocking connector work (bounds concurrent runs per actor)
     spoke_threads: int = 8
+    #: threads per spoke actor for push runs (the fan-out), apart from the polls' threads:
+    #: at most this many push runs at once per spoke actor
+    push_threads: int = 16
+    #: push runs at once over all spoke actors (each gets an equal share, at least one)
+    push_runs_global: int = 64
     #: hub actors; hubs are sharded over them by a stable hash of the hub id
     hub_actors: int = 1
     #: ops per merge transaction in the hub actor
@@ -63,7 +68,7 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
         for name in ("spoke_actors_per_node", "max_spokes_per_actor", "spoke_threads",
-                     "hub_actors", "merge_batch_size"):
+                     "push_threads", "push_runs_global", "hub_actors", "merge_batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InvalidInput(f"{name} must be a whole number >= 1", setting=name)

@@ -73,8 +73,10 @@ def test_push_requests_for_one_spoke_coalesce_into_one_push_run(spokes: Spokes) 
     b = spokes.ids["b"]
     before = spokes.fanout_runs("b")
     handle = actor_of(spokes.rt, b)
-    # One call asking three times: nothing can run in between, so exactly one is pending.
-    assert ray.get(handle.push_soon.remote([b, b, b])) == 1
+    # One call asking three times, with a hub version newer than b's runs covered: nothing
+    # can run in between, so exactly one push run is due.
+    version = spokes.rt.store.hub_version(spokes.rt.store.get_hub(HUB).id) + 1
+    assert ray.get(handle.push_soon.remote([b, b, b], version)) == 1
     wait_for(lambda: spokes.fanout_runs("b") > before and spokes.idle("b"), what="b's push run")
     assert spokes.fanout_runs("b") == before + 1
 
