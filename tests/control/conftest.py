@@ -1,4 +1,4 @@
-"""A real ``cirahubctl server`` subprocess per test module (embedded Ray, SQLite in a tmp data
+"""A real ``cirahubctl server`` subprocess for the package (embedded Ray, SQLite in a tmp data
 folder, a free loopback port) and a helper that runs the real ``cirahubctl`` against it."""
 
 from __future__ import annotations
@@ -79,8 +79,11 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(10)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the package (its start-up, an embedded Ray, is paid once): each test
+    makes hubs of its own names. A module that needs a server of its own (other flags or
+    environment, or hub names the docs fix) defines its own ``server``."""
     srv = start_server(tmp_path_factory.mktemp("ctl-server"))
     yield srv
     stop_server(srv.proc)

@@ -8,7 +8,6 @@ import shutil
 import sqlite3
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,6 @@ from cirahub.control.server import remove_address, write_address
 from .conftest import CTL, Server, start_server, stop_server
 
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("ops-server"))
-    yield srv
-    stop_server(srv.proc)
 
 
 def _second_server(data_dir: Path, listen: str) -> subprocess.CompletedProcess[str]:
