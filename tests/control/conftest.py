@@ -12,7 +12,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import pytest
+
+from cirahub.control.auth import HEADER
+from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
+from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
 
 CTL = str(Path(sys.executable).with_name("cirahubctl"))
 STARTUP_TIMEOUT = 180.0
@@ -79,11 +84,40 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(10)
 
 
+def remove_every_spoke(server: Server) -> None:
+    """Detaches every spoke of every hub (over the API, one channel): their runs stop, so
+    nothing a module left behind (spokes on servers and folders that are gone) goes on failing
+    and changing states while the next module runs."""
+    token = (server.data_dir / "control.token").read_text().strip()
+    meta = ((HEADER, f"Bearer {token}"),)
+    with grpc.insecure_channel(server.address) as channel:
+        stub = pb_grpc.ControlServiceStub(channel)
+        spokes, page = [], ""
+        while True:
+            answer = stub.ListSpokes(pb.ListSpokesRequest(page_size=100, page_token=page),
+                                     metadata=meta, timeout=120)
+            spokes += [(s.hub, s.name) for s in answer.spokes]
+            page = answer.next_page_token
+            if not page:
+                break
+        for hub, name in spokes:
+            stub.RemoveSpoke(pb.SpokeRef(hub=hub, spoke=name), metadata=meta, timeout=120)
+
+
 @pytest.fixture(scope="package")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server for the package (its start-up, an embedded Ray, is paid once): each test
-    makes hubs of its own names. A module that needs a server of its own (other flags or
-    environment, or hub names the docs fix) defines its own ``server``."""
+def package_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the package: its start-up (an embedded Ray) is paid once."""
     srv = start_server(tmp_path_factory.mktemp("ctl-server"))
     yield srv
     stop_server(srv.proc)
+
+
+@pytest.fixture(scope="module")
+def server(package_server: Server) -> Iterator[Server]:
+    """The package's server for a module: each test makes hubs of its own names, and the
+    module's spokes are removed when it ends (the next module sees none of them run). A
+    module that needs a server of its own (other flags or environment, or hub names the docs
+    fix) defines its own ``server``."""
+    yield package_server
+    if package_server.proc.poll() is None:
+        remove_every_spoke(package_server)
