@@ -66,10 +66,14 @@ class OwnPostgres:
         self._run([str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
                    "--auth=trust", "-E", "UTF8", "--no-sync"], timeout=PG_TIMEOUT)
         conf = self.data / "postgresql.conf"
+        # fsync and full-page writes off: fast, and a process crash (the soak's "immediate"
+        # restart) leaves the OS's page cache intact. Commits stay synchronous: an
+        # acknowledged commit must survive that crash, as the store relies on
+        # (tests/soak/test_regression_pg_restart_keeps_commits.py).
         conf.write_text(conf.read_text() + (
             f"\nlisten_addresses = '{host}'\nport = {self.port}\n"
             f"unix_socket_directories = '{self.sockets}'\nfsync = off\n"
-            "synchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n"
+            "synchronous_commit = on\nfull_page_writes = off\nmax_connections = 200\n"
             "shared_buffers = 32MB\n"))
         if trust_net:
             hba = self.data / "pg_hba.conf"

@@ -21,12 +21,6 @@ CI_SEED = 16
 
 
 @pytest.mark.timeout(900)
-# Open bug the soak found on a run after the EXDATE and lost-answer fixes (Ray timing makes a
-# fixed seed not fully deterministic): a delete made in the Exchange public folder by the item's
-# owner was lost ("deleted by exchange, still in the hub", no conflict recorded). Reported as
-# XFAIL/XPASS with the tally until fixed; then remove this.
-@pytest.mark.xfail(strict=False, reason="open: an Exchange owner's delete lost on some runs "
-                   "(deleted by exchange, still in the hub; see the tally)")
 def test_chaos_soak_loses_and_duplicates_nothing() -> None:
     reason = postgres.unavailable_reason()
     if reason:
