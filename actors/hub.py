@@ -29,9 +29,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from cirahub.cluster.bootstrap import get_unwrapped, open_store
 from cirahub.cluster.names import SUPERVISOR_NAME, hub_actor_name, hub_shard
@@ -43,22 +46,38 @@ from cirahub.store.records import MergeResult
 log = logging.getLogger(__name__)
 
 
+#: how long a starting hub actor waits for an unreachable store before it gives up
+STORE_WAIT_SECONDS = 120.0
+
+
 class HubActor:
     """Wrapped with ``ray.remote`` by :func:`hub_actor_class`; usable as a plain object too."""
 
     def __init__(self, settings: dict[str, Any], shard: int = 0) -> None:
         self._settings = Settings.from_dict(settings)
         self._shard = shard
-        self._store = open_store(self._settings)
         self._epochs: dict[str, int] = {}
         self._fenced: dict[str, dict[str, Any]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hub-merge")
         self._merges = 0
         self._supervisor: Any = None
-        for hub in self._store.list_hubs():
-            if self._owns(hub.id):
-                self._acquire(hub.id)
+        # Ray never retries a creation task that raised, and nothing else re-creates a hub
+        # actor: one restarted while the database is briefly away (a restart, a fail-over)
+        # waits for it instead of dying for good (found by the chaos soak).
+        deadline = time.monotonic() + STORE_WAIT_SECONDS
+        while True:
+            try:
+                self._store = open_store(self._settings)
+                for hub in self._store.list_hubs():
+                    if self._owns(hub.id):
+                        self._acquire(hub.id)
+                break
+            except (StoreError, SQLAlchemyError) as exc:
+                if time.monotonic() >= deadline:
+                    raise
+                log.warning("hub actor %s waits for the store: %s", shard, type(exc).__name__)
+                time.sleep(1.0)
 
     def _owns(self, hub_id: str) -> bool:
         return hub_shard(hub_id, self._settings.hub_actors) == self._shard
