@@ -30,6 +30,7 @@ from typing import Any
 
 from cirahub.actors.failures import partial_error
 from cirahub.actors.halting import confirmed, record_halt
+from cirahub.actors.idle import IdlePolls
 from cirahub.actors.known import KnownVersions
 from cirahub.actors.merger import LocalMerger, Merger
 from cirahub.actors.pulling import links_for, plan_pull_of
@@ -45,7 +46,7 @@ from cirahub.core.errors import (
     WriterFenced,
     error_record,
 )
-from cirahub.core.model import WriteFailure
+from cirahub.core.model import Delta, WriteFailure
 from cirahub.core.plan import SpokeContext
 from cirahub.core.states import SpokeState
 from cirahub.store.protocols import SyncStore
@@ -93,6 +94,7 @@ class SyncCycle:
         clock: Callable[[], datetime] = _utcnow,
         progress: Progress | None = None,
         unrecorded: list[str] | None = None,
+        idle: IdlePolls | None = None,
     ) -> None:
         self.store = store
         self.connector = connector
@@ -108,30 +110,46 @@ class SyncCycle:
         #: the hub version the last run pushed up to (its snapshot; None: it did not push),
         #: which tells the fan-out whether a notice that came meanwhile needs another run
         self.pushed_to: int | None = None
+        #: where scheduled polls that find nothing to do are folded (the spoke actor's
+        #: buffer, see :mod:`cirahub.actors.idle`); None: every run is recorded on its own
+        self.idle = idle
+        #: the delta (or the error) of a poll that was not idle: the run goes on with it
+        self._prefetched: Delta | Exception | None = None
 
     # --- runs ---------------------------------------------------------------------------------
 
-    def run(self, trigger: str = Trigger.MANUAL) -> RunSummary:
+    def run(self, trigger: str = Trigger.MANUAL, *, spoke: SpokeRecord | None = None,
+            hub_version: int | None = None) -> RunSummary:
         """One complete run. Never raises for spoke-side failures (they end up in the summary
         and the spoke's state); raises WriterFenced (this process must stop writing) and
-        StoreError (the store itself is down)."""
-        return self._recorded(trigger, self._sync)
+        StoreError (the store itself is down). ``spoke`` and ``hub_version``: as the caller
+        just read them (``Store.poll_view``), so an idle poll reads nothing more."""
+        probe = self.idle is not None and trigger == Trigger.SCHEDULE
+        return self._recorded(trigger, self._sync, probe=probe, spoke=spoke,
+                              hub_version=hub_version)
 
     def push_run(self, trigger: str = Trigger.FANOUT) -> RunSummary:
         """Write the hub's changes to the spoke without pulling (errors as :meth:`run`)."""
         return self._recorded(trigger, self._push_only)
 
-    def _recorded(self, trigger: str,
-                  body: Callable[[SpokeRecord, dict[str, int]], RunStatus]) -> RunSummary:
+    def _recorded(self, trigger: str, body: Callable[[SpokeRecord, dict[str, int]], RunStatus],
+                  *, probe: bool = False, spoke: SpokeRecord | None = None,
+                  hub_version: int | None = None) -> RunSummary:
         """Run ``body`` as a recorded sync run: skipped when disabled, not run when halted,
-        every unexpected failure ending the run as an error with a safe message."""
-        spoke = self.store.get_spoke(self.spoke_id)
+        every unexpected failure ending the run as an error with a safe message. With
+        ``probe``, a poll that finds nothing to do is folded into ``self.idle`` instead
+        (:meth:`_idle_poll`)."""
+        spoke = spoke or self.store.get_spoke(self.spoke_id)
         if not spoke.options.enabled:
             return RunSummary(None, self.spoke_id, RunStatus.SKIPPED, error={"code": "disabled"})
         if spoke.halted_reason:
             return RunSummary(None, self.spoke_id, RunStatus.HALTED,
                               error={"code": "spoke_halted", "message": spoke.halted_reason})
         self._close_unrecorded()
+        if probe and (idle := self._idle_poll(spoke, str(trigger), hub_version)) is not None:
+            return idle
+        if self.idle is not None:
+            self.idle.close(self.spoke_id)  # this run ends the spoke's fold of idle polls
         run_id = self.store.start_run(self.spoke_id, str(trigger))
         try:
             return self._run_recorded(run_id, spoke, body)
@@ -140,6 +158,41 @@ class SyncCycle:
             # recorded now, and the actor lives on (so no sweep of orphaned runs closes it).
             self.unrecorded.append(run_id)
             raise
+
+    def _idle_poll(self, spoke: SpokeRecord, trigger: str,
+                   hub_version: int | None) -> RunSummary | None:
+        """A poll that changes nothing, folded into the spoke's idle row (no store write);
+        None when there may be something to do: the spoke is new, halted or not ``ok``, the
+        hub moved past its push cursor, or the pull brought a change or a new cursor (the run
+        then goes on with that pull, or raises its error, recorded as usual)."""
+        assert self.idle is not None
+        if spoke.first_attach or spoke.halt is not None or spoke.state != SpokeState.OK:
+            return None
+        if hub_version is None:
+            hub_version = self.store.hub_version(spoke.hub_id)
+        if hub_version > spoke.push_cursor:
+            return None
+        started, clock = self.idle.now(), time.monotonic()
+        try:
+            delta = self.connector.delta(spoke.pull_cursor, KnownVersions(self.store, spoke.id))
+        except Exception as exc:  # the recorded run raises it as its own
+            self._prefetched = exc
+            return None
+        if delta.changed or delta.deleted or delta.cursor != spoke.pull_cursor:
+            self._prefetched = delta
+            return None
+        row = self.idle.poll(spoke.id, spoke.hub_id, trigger, started, self.idle.now())
+        return RunSummary(row.run_id, spoke.id, RunStatus.OK, {}, None,
+                          time.monotonic() - clock)
+
+    def _pull(self, spoke: SpokeRecord, known: KnownVersions) -> Delta:
+        """The spoke's delta: the one the idle probe already pulled, else a new pull."""
+        prefetched, self._prefetched = self._prefetched, None
+        if isinstance(prefetched, Exception):
+            raise prefetched
+        if prefetched is not None:
+            return prefetched
+        return self.connector.delta(spoke.pull_cursor, known)
 
     def _close_unrecorded(self) -> None:
         """Close as interrupted the runs whose end could not be recorded (none may stay
@@ -226,7 +279,7 @@ class SyncCycle:
         # Pull.
         self.progress("pulling", counts)
         known = KnownVersions(self.store, spoke.id)
-        delta = self.connector.delta(spoke.pull_cursor, known)
+        delta = self._pull(spoke, known)
         links = links_for(self.store, spoke.id, delta, known)
         counts[Count.PULLED] = len(delta.changed)
         counts[Count.REMOTE_DELETED] = len(delta.deleted)

@@ -6,8 +6,14 @@ cycle (connectors are synchronous) runs in a bounded thread pool (``Settings.spo
 
 Per spoke, guarantees:
 
-- a run starts at most every ``interval_seconds`` (±10 % jitter so thousands of spokes do not
-  poll in lock-step); the interval and options are re-read from the store every run;
+- scheduled polls keep to the spoke's slots: one every ``interval_seconds`` at a phase fixed by
+  a hash of its id (:func:`~cirahub.actors.spoke_state.poll_slot`), so thousands of spokes
+  are spread evenly over the interval and a late poll does not delay the later ones; the
+  first poll after assignment comes within ``FIRST_RUN_SPREAD`` seconds; the interval and
+  options are re-read from the store every run;
+- a scheduled poll that finds nothing to do writes nothing on its own: it is folded into the
+  spoke's run row of idle polls, stored in batches every ``IDLE_FLUSH_SECONDS`` (see
+  :mod:`cirahub.actors.idle`);
 - ``sync_now`` wakes the spoke at once and returns the summary of a run that *started after*
   the call (so it sees every change made before it); concurrent callers share that run;
 - ``push_soon`` (the fan-out after another spoke changed the hub, with the hub version the
@@ -50,6 +56,7 @@ from typing import Any
 
 from cirahub.actors.cycle import SyncCycle
 from cirahub.actors.hub import RayMerger
+from cirahub.actors.idle import IdlePolls
 from cirahub.actors.progress import ProgressEvent
 from cirahub.actors.spoke_state import HostedSpoke, live_state, schedule_next
 from cirahub.actors.summary import RunStatus, RunSummary, Trigger, error_summary
@@ -64,6 +71,7 @@ from cirahub.core.errors import (
     error_record,
 )
 from cirahub.core.fanout import PushQueue
+from cirahub.store.lease import check_epoch
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +79,8 @@ log = logging.getLogger(__name__)
 EVENT_BUFFER = 10_000
 #: the first run after assignment starts within this many seconds (spread, not all at once)
 FIRST_RUN_SPREAD = 2.0
+#: seconds between two writes of the folded idle polls (the run history lags that much)
+IDLE_FLUSH_SECONDS = 5.0
 
 
 class SpokeActor:
@@ -93,6 +103,8 @@ class SpokeActor:
         self._events: deque[ProgressEvent] = deque(maxlen=EVENT_BUFFER)
         self._events_ready = asyncio.Event()
         self._flusher = self._loop.create_task(self._flush_events())
+        self._idle = IdlePolls()
+        self._idle_flusher = self._loop.create_task(self._flush_idle_polls())
         self._supervisor: Any = None
         self._node_id = _node_id()
 
@@ -215,6 +227,7 @@ class SpokeActor:
             self._spokes.pop(s.spoke_id, None)
             self._pushes.drop(s.spoke_id)
             self._dispatch()
+            self._idle.close(s.spoke_id)
             self._emit("state", s, "unassigned", detail=self._name)
             if s.connector is not None:
                 self._pool.submit(_close_quietly, s.connector)
@@ -279,8 +292,8 @@ class SpokeActor:
         """One run in a pool thread, only while this actor's runtime holds the store's lease
         (WriterFenced with ``lease`` otherwise). Returns the summary, the spoke's current
         interval and the hub version the run pushed up to (None: it did not push)."""
-        self._store.check_runtime_lease(self._settings.lease_epoch)
-        spoke = self._store.get_spoke(s.spoke_id)
+        spoke, hub_version, epoch = self._store.poll_view(s.spoke_id)  # one read
+        check_epoch(self._settings.lease_epoch, epoch)
         interval = float(spoke.options.interval_seconds)
         if not spoke.options.enabled:
             return RunSummary(None, s.spoke_id, RunStatus.SKIPPED,
@@ -291,8 +304,9 @@ class SpokeActor:
             self._emit_threadsafe("progress", s, phase, counts=dict(counts), trigger=trigger)
 
         cycle = SyncCycle(self._store, connector, s.spoke_id, self._merger, progress=progress,
-                          unrecorded=s.unrecorded)
-        summary = cycle.push_run(trigger) if trigger == Trigger.FANOUT else cycle.run(trigger)
+                          unrecorded=s.unrecorded, idle=self._idle)
+        summary = (cycle.push_run(trigger) if trigger == Trigger.FANOUT
+                   else cycle.run(trigger, spoke=spoke, hub_version=hub_version))
         self._store_rotated_secret(s, connector)
         return summary, interval, cycle.pushed_to
 
@@ -361,6 +375,22 @@ class SpokeActor:
                 self._events.extendleft(reversed(batch))
                 await asyncio.sleep(1.0)
                 self._events_ready.set()
+
+
+    async def _flush_idle_polls(self) -> None:
+        """Write the folded idle polls every IDLE_FLUSH_SECONDS, one transaction for all
+        spokes here (off the run pool); kept for the next flush while the store is away."""
+        while True:
+            await asyncio.sleep(IDLE_FLUSH_SECONDS)
+            rows = self._idle.take()
+            if not rows:
+                continue
+            try:
+                await asyncio.to_thread(self._store.record_polls, rows)
+            except Exception:  # the store is away: keep them (bounded by the hosted spokes)
+                log.warning("could not record %d rows of idle polls; retrying", len(rows),
+                            exc_info=log.isEnabledFor(logging.DEBUG))
+                self._idle.give_back(rows)
 
 
 def _close_quietly(connector: Any) -> None:

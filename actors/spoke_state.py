@@ -7,6 +7,8 @@ spoke reports, how long it waits after a run, and how failures back it off.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -29,6 +31,22 @@ def backoff_delay(interval: float, failures: int, cap: float, hint: float | None
 
 def jittered(delay: float, rng: random.Random) -> float:
     return max(0.0, delay * rng.uniform(0.9, 1.1))
+
+
+def poll_phase(spoke_id: str, interval: float) -> float:
+    """The spoke's phase in its interval, in [0, interval): a hash of its id, so the phases
+    of a fleet are spread evenly over the interval (and the same after every restart)."""
+    digest = hashlib.blake2b(spoke_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 * interval
+
+
+def poll_slot(spoke_id: str, interval: float, after: float) -> float:
+    """The spoke's first poll slot at or after ``after`` (epoch seconds): its slots are one
+    ``interval`` apart at :func:`poll_phase`. A late or slow poll does not move the later
+    ones (they stay on their slots), so consecutive polls are at most one interval plus
+    the later one's delay apart, and a fleet polled at once never stays bunched."""
+    phase = poll_phase(spoke_id, interval)
+    return phase + math.ceil((after - phase) / interval) * interval
 
 
 @dataclass
@@ -83,6 +101,10 @@ def schedule_next(s: HostedSpoke, trigger: Trigger, result: dict[str, Any], inte
         s.failures = s.failures if status == RunStatus.PARTIAL else 0
         s.last_error = result.get("error") if status != RunStatus.OK else None
     delay = backoff_delay(interval, s.failures, cap, hint)
-    s.next_run_at = time.time() + jittered(delay, rng)
+    now = time.time()
+    if delay <= interval:  # not backing off: the next slot (a second from now at least)
+        s.next_run_at = poll_slot(s.spoke_id, interval, now + min(1.0, interval / 2))
+    else:
+        s.next_run_at = now + jittered(delay, rng)
     if trigger == Trigger.FANOUT and status == RunStatus.PARTIAL:
         s.next_run_at = time.time()  # a stale write: re-pull and re-plan at once

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import uuid
 from collections import deque
@@ -220,8 +221,12 @@ class Supervisor:
         """Runs still "running" of spokes no live spoke actor hosts (checked after a clean
         reconcile; only runs started before it) cannot end any more: close them."""
         try:
+            # read first: a clean check (the usual case) takes no write lock
+            orphans = self._store.running_spoke_ids(before=before) - set(self._placement.hosted)
+            if not orphans:
+                return
             closed = self._store.interrupt_runs(
-                before=before, keep=set(self._placement.hosted),
+                before=before, spoke_ids=orphans,
                 reason="no live spoke actor runs it any more (its process is gone)")
         except CirahubError as exc:
             log.warning("could not close orphaned runs: %s", exc)
@@ -329,7 +334,10 @@ class Supervisor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
                         self._new_events.wait_for(lambda: self._seq > since), timeout)
-        out = [e for e in self._events if e.seq > since]
+        # seqs in the ring are consecutive: take the newer ones from the end, not a scan
+        newer = min(len(self._events), max(0, self._seq - since))
+        out = list(itertools.islice(reversed(self._events), newer))
+        out.reverse()
         return out[:limit]
 
     async def last_seq(self) -> int:

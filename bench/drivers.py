@@ -89,7 +89,7 @@ class Vdirsyncer:
 class CirahubServer:
     """One ``cirahubctl server`` for the whole benchmark (embedded Ray, SQLite)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, log_level: str = "WARNING") -> None:
         self.data = root / "cirahub-data"
         self.data.mkdir(parents=True, exist_ok=True)
         self.env = {**os.environ, "CIRAHUB_DATA_DIR": str(self.data)}
@@ -97,7 +97,7 @@ class CirahubServer:
         started = time.monotonic()
         self.proc = subprocess.Popen(
             [str(CIRAHUBCTL), "server", "--listen", "127.0.0.1:0", "--http-listen", "off",
-             "--log-level", "WARNING"],
+             "--log-level", log_level],
             stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         while not (self.data / "control.address").exists():
             if self.proc.poll() is not None:

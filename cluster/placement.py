@@ -238,9 +238,10 @@ class Placement:
             log.debug("killing spoke actor %s failed", name, exc_info=True)
 
     def _desired(self) -> dict[str, str]:
-        spokes = [s for s in self._store.list_spokes() if s.enabled]
-        desired = {s.id: s.hub_id for s in spokes}
-        self.pins = {s.id: str(s.config[NODE_KEY]) for s in spokes if s.config.get(NODE_KEY)}
+        spokes = self._store.spoke_placements()
+        desired = {spoke_id: hub_id for spoke_id, hub_id, _ in spokes}
+        self.pins = {spoke_id: str(config[NODE_KEY]) for spoke_id, _, config in spokes
+                     if config.get(NODE_KEY)}
         self.hub_spokes = {}
         for spoke_id, hub_id in desired.items():
             self.hub_spokes.setdefault(hub_id, []).append(spoke_id)

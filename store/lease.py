@@ -20,6 +20,14 @@ from cirahub.store.base import StoreBase, utcnow
 from cirahub.store.engine import guarded
 
 _L, _R = m.runtime_lease.c, m.sync_runs.c
+
+
+def check_epoch(epoch: int, current: int) -> None:
+    """WriterFenced when the runtime lease's ``current`` epoch is not the actor's ``epoch``
+    (0: an actor that holds no lease is never fenced)."""
+    if epoch and current != epoch:
+        raise WriterFenced("a newer cirahub server owns the store: this actor of an older "
+                           "one stops writing", epoch=epoch, lease=True)
 RUNTIME = "runtime"
 #: status of a run whose process went away before it finished
 INTERRUPTED = "interrupted"
@@ -51,9 +59,8 @@ class LeaseMixin(StoreBase):
     def check_runtime_lease(self, epoch: int) -> None:
         """WriterFenced when a newer runtime took the lease than the one of ``epoch`` (0:
         an actor that holds no lease, e.g. in tests, is never fenced)."""
-        if epoch and self.runtime_epoch() != epoch:
-            raise WriterFenced("a newer cirahub server owns the store: this actor of an older "
-                               "one stops writing", epoch=epoch, lease=True)
+        if epoch:
+            check_epoch(epoch, self.runtime_epoch())
 
     @guarded
     def interrupt_runs(self, *, before: datetime, reason: str,

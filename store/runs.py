@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from cirahub.core.errors import InvalidInput, NotFound
 from cirahub.core.model import ConflictRecord, WriteFailure
@@ -94,6 +95,42 @@ class RunsMixin(StoreBase):
             if not result.rowcount and conn.execute(
                     select(_R.id).where(_R.id == run_id)).first() is None:
                 raise NotFound(f"sync run {run_id!r} does not exist", run_id=run_id)
+
+    @guarded
+    def running_spoke_ids(self, *, before: datetime) -> set[str]:
+        """The spokes with a run still ``running`` that started before ``before`` (a read:
+        what :meth:`interrupt_runs` would close, asked first so a clean check writes nothing)."""
+        with self._read() as conn:
+            return set(conn.execute(select(_R.spoke_id).distinct().where(
+                _R.status == "running", _R.started_at < before)).scalars())
+
+    @guarded
+    def record_polls(self, rows: Sequence[Any]) -> int:
+        """Store folded idle polls (:class:`cirahub.actors.idle.PollRow`: run_id, spoke_id,
+        hub_id, trigger, started_at, finished_at, counts()) in ONE write transaction: a row
+        already stored is updated (its end and counts), a new one inserted as a finished
+        ``ok`` run. Rows of spokes removed meanwhile are dropped. Returns the rows written."""
+        if not rows:
+            return 0
+        with self._write() as conn:
+            spokes = {r.id for part in chunks({r.spoke_id for r in rows}) for r in conn.execute(
+                select(m.spokes.c.id).where(m.spokes.c.id.in_(part)))}
+            rows = [r for r in rows if r.spoke_id in spokes]
+            stored = {r.id for part in chunks([r.run_id for r in rows]) for r in conn.execute(
+                select(_R.id).where(_R.id.in_(part)))}
+            updates = [{"b_id": r.run_id, "finished_at": r.finished_at, "counts": r.counts()}
+                       for r in rows if r.run_id in stored]
+            inserts = [dict(id=r.run_id, hub_id=r.hub_id, spoke_id=r.spoke_id,
+                            trigger=str(r.trigger)[:32], started_at=r.started_at,
+                            finished_at=r.finished_at, status=str(RunStatus.OK),
+                            counts=r.counts(), error=None)
+                       for r in rows if r.run_id not in stored]
+            if updates:
+                conn.execute(update(m.sync_runs).where(_R.id == bindparam("b_id")).values(
+                    finished_at=bindparam("finished_at"), counts=bindparam("counts")), updates)
+            if inserts:
+                conn.execute(m.sync_runs.insert(), inserts)
+        return len(rows)
 
     @guarded
     def list_runs(

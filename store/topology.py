@@ -25,6 +25,7 @@ from cirahub.store.base import (
     utcnow,
 )
 from cirahub.store.engine import guarded
+from cirahub.store.lease import RUNTIME
 from cirahub.store.records import HubRecord, SpokeRecord
 
 OBJECT_TYPES = ("calendar",)
@@ -205,6 +206,23 @@ class TopologyMixin(StoreBase):
     def get_spoke(self, spoke_id: str) -> SpokeRecord:
         with self._read() as conn:
             return spoke_record(self._spoke_row(conn, spoke_id))
+
+    @guarded
+    def poll_view(self, spoke_id: str) -> tuple[SpokeRecord, int, int]:
+        """(the spoke, its hub's version, the runtime lease's epoch) in ONE query: what a
+        scheduled poll reads before it knows whether there is anything to do (a fleet of
+        idle spokes polls hundreds of times a second). NotFound for an unknown spoke."""
+        hub_version = (select(m.hubs.c.version).where(m.hubs.c.id == m.spokes.c.hub_id)
+                       .scalar_subquery())
+        epoch = (select(m.runtime_lease.c.epoch).where(m.runtime_lease.c.name == RUNTIME)
+                 .scalar_subquery())
+        with self._read() as conn:
+            row = conn.execute(select(m.spokes, hub_version.label("hub_version_"),
+                                      epoch.label("runtime_epoch_"))
+                               .where(m.spokes.c.id == spoke_id)).first()
+        if row is None:
+            raise NotFound(f"spoke {spoke_id!r} does not exist", spoke_id=spoke_id)
+        return spoke_record(row), int(row.hub_version_ or 0), int(row.runtime_epoch_ or 0)
 
     @guarded
     def find_spoke(self, hub: str, name: str) -> SpokeRecord:

@@ -285,6 +285,12 @@ class BrokenStore:
             raise StoreError("list spokes: database unavailable", action="list_spokes")
         return self._store.list_spokes(hub)
 
+    def spoke_placements(self) -> Any:
+        if self.broken:
+            raise StoreError("spoke placements: database unavailable",
+                             action="spoke_placements")
+        return self._store.spoke_placements()
+
 
 @pytest.mark.parametrize("phase", ["nodes", "topology", "assign", "actors"])
 def test_each_reconcile_phase_fails_alone(store: Any, phase: str) -> None:
