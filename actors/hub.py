@@ -4,7 +4,8 @@ Decision: hubs are sharded over ``Settings.hub_actors`` named detached actors
 (``cirahub-hub-<shard>``, shard = stable CRC32 of the hub id modulo the count; one actor by
 default). One process per hub would cost tens of MB per hub; one actor per shard serializes
 merges per hub with an asyncio lock per hub while distinct hubs merge in parallel on its thread
-pool.
+pool. An embedded server (``Settings.hubs_in_supervisor``) keeps these objects in the
+supervisor's process instead, one process less; the guarantees below hold the same.
 
 Guarantees:
 
@@ -68,7 +69,7 @@ class HubActor:
         deadline = time.monotonic() + STORE_WAIT_SECONDS
         while True:
             try:
-                self._store = open_store(self._settings)
+                self._store = open_store(self._settings, migrate=False)  # the server migrated
                 for hub in self._store.list_hubs():
                     if self._owns(hub.id):
                         self._acquire(hub.id)
@@ -180,8 +181,11 @@ class RayMerger:
 
         handle = self._handles.get(shard)
         if handle is None:
+            # hubs_in_supervisor: the supervisor hosts every shard's writer (same methods)
+            name = (SUPERVISOR_NAME if self._settings.hubs_in_supervisor
+                    else hub_actor_name(shard))
             try:
-                handle = ray.get_actor(hub_actor_name(shard), namespace=self._settings.namespace)
+                handle = ray.get_actor(name, namespace=self._settings.namespace)
             except ValueError:
                 raise StoreError("the hub actor is not running", shard=shard) from None
             self._handles[shard] = handle

@@ -90,7 +90,9 @@ class Runtime:
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = open_store(settings)  # creates the secret key before any actor reads it
         owns = init_ray(settings)
-        settings = settings.with_changes(lease_epoch=take_lease(store, owns))
+        # hub writers inside the supervisor only with a Ray of our own (see Settings)
+        settings = settings.with_changes(lease_epoch=take_lease(store, owns),
+                                         hubs_in_supervisor=settings.hubs_in_supervisor and owns)
         node = ray.get_runtime_context().get_node_id()
         opts = detached_options(SUPERVISOR_NAME, settings.namespace, max_restarts=-1,
                                 max_task_retries=-1, max_concurrency=1000)

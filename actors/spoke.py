@@ -90,7 +90,7 @@ class SpokeActor:
     def __init__(self, settings: dict[str, Any], name: str = "") -> None:
         self._settings = Settings.from_dict(settings)
         self._name = name
-        self._store = open_store(self._settings)
+        self._store = open_store(self._settings, migrate=False)  # the server migrated
         self._pool = ThreadPoolExecutor(self._settings.spoke_threads,
                                         thread_name_prefix="spoke-run")
         self._push_pool = ThreadPoolExecutor(self._settings.push_threads,

@@ -25,18 +25,19 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from cirahub.actors.hub import hub_actor_class
+from cirahub.actors.hub import HubActor, hub_actor_class
 from cirahub.actors.progress import ProgressEvent
 from cirahub.actors.spoke import spoke_actor_class
 from cirahub.actors.summary import RunStatus, error_summary
 from cirahub.cluster.bootstrap import open_store
-from cirahub.cluster.names import SPOKE_ACTOR_PREFIX, hub_actor_name, named_actors
+from cirahub.cluster.names import SPOKE_ACTOR_PREFIX, hub_actor_name, hub_shard, named_actors
 from cirahub.cluster.placement import NODE_LABEL, ActorReport, NoAnswer, Placement, spread
 from cirahub.cluster.settings import Settings
 from cirahub.core.errors import CirahubError, NotFound
 from cirahub.core.fanout import actor_share
+from cirahub.core.ops import HubOp
 from cirahub.core.states import SpokeState
-from cirahub.store.records import SpokeRecord
+from cirahub.store.records import MergeResult, SpokeRecord
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ class Supervisor:
 
     def __init__(self, settings: dict[str, Any], home_node: str | None = None) -> None:
         self._settings = Settings.from_dict(settings)
-        self._store = open_store(self._settings)
+        self._store = open_store(self._settings, migrate=False)  # the server migrated
         self._home = home_node
         self._spoke_actors = RaySpokeActors(self._settings)
         self._placement = Placement(self._store, self._spoke_actors, self._settings,
@@ -170,7 +171,12 @@ class Supervisor:
         self._new_events = asyncio.Condition()
         self._reconcile_lock = asyncio.Lock()
         self._last_reconcile: dict[str, Any] = {}
-        self._hubs = [self._ensure_hub_actor(i) for i in range(self._settings.hub_actors)]
+        # The hub writers: their own actors, or (Settings.hubs_in_supervisor) objects in this
+        # process, reached through merge/recover below.
+        shards = range(self._settings.hub_actors)
+        self._local_hubs = ([HubActor(settings, i) for i in shards]
+                            if self._settings.hubs_in_supervisor else [])
+        self._hubs = [] if self._local_hubs else [self._ensure_hub_actor(i) for i in shards]
         self._task = asyncio.get_running_loop().create_task(self._control_loop())
 
     def _ensure_hub_actor(self, shard: int) -> Any:
@@ -308,9 +314,27 @@ class Supervisor:
         return out
 
     async def hub_actors(self) -> list[dict[str, Any]]:
+        if self._local_hubs:
+            return [await h.status() for h in self._local_hubs]
         results = await asyncio.gather(*(_call(h.status.remote(), 30) for h in self._hubs),
                                        return_exceptions=True)
         return [r if isinstance(r, dict) else {"error": repr(r)} for r in results]
+
+    # --- the hub writers, when they live in this process ----------------------------------
+
+    async def merge(self, hub_id: str, spoke_id: str, ops: Sequence[HubOp]) -> MergeResult:
+        """:meth:`HubActor.merge` of the hub's writer in this process (same guarantees)."""
+        return await self._local_hub(hub_id).merge(hub_id, spoke_id, ops)
+
+    async def recover(self, hub_id: str) -> int:
+        """:meth:`HubActor.recover` of the hub's writer in this process."""
+        return await self._local_hub(hub_id).recover(hub_id)
+
+    def _local_hub(self, hub_id: str) -> HubActor:
+        if not self._local_hubs:
+            raise NotFound("the hub writers run as their own actors, not in the supervisor",
+                           hub_id=hub_id)
+        return self._local_hubs[hub_shard(hub_id, len(self._local_hubs))]
 
     # --- events ---------------------------------------------------------------------------
 

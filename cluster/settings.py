@@ -58,8 +58,16 @@ class Settings:
     ping_timeout: float = 10.0
     #: upper bound of the back-off after repeated failures of one spoke
     max_backoff_seconds: float = 1800.0
-    #: CPUs an embedded Ray may use (None: Ray's default = all cores)
+    #: CPUs an embedded Ray advertises (None: none, as cirahub's actors reserve no CPU; a
+    #: node keeps up to this many idle worker processes)
     num_cpus: int | None = None
+    #: an embedded Ray with its dashboard (on 127.0.0.1:8265) and the helper processes Ray
+    #: starts beside it; off by default (``cirahubctl server --dashboard``)
+    dashboard: bool = False
+    #: the hub writers run inside the supervisor's process instead of as their own actors
+    #: (one process less; ``cirahubctl server`` does this with an embedded Ray, where both
+    #: live and die with the server anyway). A cluster keeps them apart.
+    hubs_in_supervisor: bool = False
     #: gRPC control plane listen address (loopback by default)
     listen: str = "127.0.0.1:7443"
     #: the runtime epoch the actors were started under (see store/lease.py); 0 = no lease

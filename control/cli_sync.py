@@ -289,13 +289,18 @@ def event_line(e: pb.Event) -> str:
               type=click.Choice(["text", "json"]),
               help="Log lines as text (key=value) or one JSON object each "
                    "[env CIRAHUB_LOG_FORMAT].")
+@click.option("--dashboard", is_flag=True, envvar="CIRAHUB_RAY_DASHBOARD",
+              help="Start the embedded Ray's dashboard on 127.0.0.1:8265 (with the helper "
+                   "processes Ray starts beside it, about 170 MB more) [env "
+                   "CIRAHUB_RAY_DASHBOARD]. A cluster (--ray-address) has its own.")
 @click.option("--max-streams", default=MAX_STREAMS, show_default=True,
               envvar="CIRAHUB_MAX_STREAMS", type=click.IntRange(1, 100_000),
               help="Open sync-progress and event streams allowed at once; one more is "
                    "refused (exit 10 for the client) [env CIRAHUB_MAX_STREAMS].")
 def server(data_dir: str | None, listen: str | None, ray_address: str | None, db: str | None,
            tls_cert: str | None, tls_key: str | None, log_level: str, log_format: str = "text",
-           http_listen: str | None = None, max_streams: int = MAX_STREAMS) -> None:
+           http_listen: str | None = None, max_streams: int = MAX_STREAMS,
+           dashboard: bool = False) -> None:
     """Run the control plane (and the sync runtime) until interrupted.
 
     The control token is created on first start in DATA_DIR/control.token (mode 0600);
@@ -310,9 +315,13 @@ def server(data_dir: str | None, listen: str | None, ray_address: str | None, db
 
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
+    if dashboard and ray_address:
+        raise click.UsageError("--dashboard is for the embedded Ray; a cluster "
+                               "(--ray-address) starts its own dashboard")
     runlog.configure(log_level, log_format)
     settings = Settings.from_env(data_dir=Path(data_dir) if data_dir else None, db_url=db,
-                                 ray_address=ray_address, listen=listen)
+                                 ray_address=ray_address, listen=listen,
+                                 dashboard=dashboard or None)
     tls = TlsConfig.from_files(tls_cert, tls_key) if tls_cert and tls_key else None
 
     def ready(host: str, port: int) -> None:

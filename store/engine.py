@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
@@ -99,6 +97,10 @@ def writer(engine: Engine) -> Engine:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent; safe when several processes
     start at once: SQLite serializes on BEGIN IMMEDIATE, PostgreSQL on an advisory lock)."""
+    # Imported here: the actors open the store without migrating and never load alembic.
+    from alembic import command
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with writer(engine).begin() as conn:

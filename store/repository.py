@@ -45,13 +45,15 @@ class Store(TopologyMixin, ReadsMixin, ApplyMixin, StateMixin, RunsMixin, LeaseM
         *,
         data_dir: Path | None = None,
         secret_key: bytes | None = None,
+        migrate: bool = True,
     ) -> Store:
         """Open (and migrate to the newest schema) the store at ``url``.
 
         ``url`` None → SQLite file ``<data_dir>/cirahub.db``. ``data_dir`` defaults to the
         user's data folder; it also holds ``secret.key`` unless ``secret_key`` or
         ``$CIRAHUB_SECRET_KEY`` gives the key. Raises StoreError when the database cannot be
-        reached or migrated, InvalidInput for a malformed URL or key.
+        reached or migrated, InvalidInput for a malformed URL or key. ``migrate=False``
+        skips the migration (for processes started after one that migrated).
         """
         folder = Path(data_dir) if data_dir is not None else default_data_dir()
         if url is None:
@@ -62,6 +64,8 @@ class Store(TopologyMixin, ReadsMixin, ApplyMixin, StateMixin, RunsMixin, LeaseM
             prepare_sqlite_file(Path(parsed.database))  # 0600, and so its -wal and -shm
         box = SecretBox(secret_key if secret_key is not None else load_or_create_key(folder))
         engine = make_engine(parsed)
+        if not migrate:
+            return cls(engine, box)
         try:
             upgrade(engine)
         except SQLAlchemyError as exc:

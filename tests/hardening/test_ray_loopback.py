@@ -27,12 +27,12 @@ from cirahub.cluster.settings import Settings
 
 assert init_ray(Settings.from_env(data_dir=pathlib.Path({data!r})))
 
-@ray.remote
+@ray.remote(num_cpus=0)  # an embedded Ray has no CPUs: cirahub's actors reserve none
 class Probe:
     def ping(self):
         return 1
 
-assert ray.get(ray.remote(lambda: 1).remote()) == 1
+assert ray.get(ray.remote(num_cpus=0)(lambda: 1).remote()) == 1
 probe = Probe.remote()
 assert ray.get(probe.ping.remote()) == 1
 me = psutil.Process()
