@@ -43,7 +43,8 @@ from cirahub.control.convert import merged_count
 log = logging.getLogger(__name__)
 
 RUN_STATUSES = ("ok", "partial", "error", "halted", "skipped")
-SPOKE_STATES = ("idle", "ok", "running", "backoff", "error", "halted", "disabled", "unassigned")
+SPOKE_STATES = ("idle", "ok", "running", "backoff", "error", "action_required", "halted",
+                "disabled", "unassigned")
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 DELAY_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 TX_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
