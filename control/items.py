@@ -21,6 +21,7 @@ from cirahub.core.filters import content_filter, in_window
 from cirahub.core.item import VOLATILE_FIELDS, Item
 from cirahub.core.model import HubItem, Link
 from cirahub.store.items import StoredItem
+from cirahub.store.pruning import KEEP_VERSIONS
 from cirahub.store.records import ItemVersion, QuarantineEntry, SpokeRecord
 from cirahub.store.runs import WRITE_FAILED_PREFIX
 
@@ -30,7 +31,9 @@ DEFAULT_PAGE, MAX_PAGE = 100, 500
 #: with a token to go on: the work of one call stays bounded whatever the hub's size)
 SCAN_LIMIT = 2000
 #: versions GetItem returns
-DEFAULT_HISTORY, MAX_HISTORY = 50, 200
+#: the default history shows every version the store keeps whatever the links need (the
+#: oldest kept one is the base of the oldest shown); older ones may be pruned (docs/sync.md)
+DEFAULT_HISTORY, MAX_HISTORY = KEEP_VERSIONS - 1, 200
 #: longest reason shown for a copy (a write error's detail may be long)
 REASON_MAX = 200
 #: kinds that are read-only feeds, and kinds that hold tasks and journal entries, as their

@@ -21,6 +21,7 @@ from cirahub.store import models as m
 from cirahub.store.base import StoreBase, utcnow
 from cirahub.store.batch import Batch, Tally
 from cirahub.store.engine import guarded
+from cirahub.store.pruning import prune_versions
 from cirahub.store.records import MergeResult
 
 _H = m.hubs.c
@@ -83,6 +84,8 @@ class ApplyMixin(StoreBase):
         for op in ops:
             batch.apply(op)
         batch.flush()
+        # after the links are written: they name the merge bases that must stay
+        prune_versions(conn, {row["hub_item_id"] for row in batch.version_rows})
         if batch.version != version:
             tally.add("versions", batch.version - version)
             conn.execute(update(m.hubs).where(_H.id == hub_id, _H.writer_epoch == epoch)
