@@ -113,7 +113,8 @@ class IcsUrlConnector(BaseConnector):
     """A read-only ICS feed as a spoke."""
 
     kind: ClassVar[str] = "ics-url"
-    capabilities = Capabilities(unsupported_fields=frozenset(), read_only=True, incremental=False)
+    capabilities = Capabilities(unsupported_fields=frozenset(), read_only=True, incremental=False,
+                                carries_source=True)
 
     def __init__(
         self, config: IcsUrlConfig, password: str | None, *, retry: RetryPolicy | None = None

@@ -70,7 +70,7 @@ class VdirConnector(BaseConnector):
         self.path = Path(path)
         self.create_folder = create
         self.extension = extension
-        self.capabilities = Capabilities(carries_components=True)
+        self.capabilities = Capabilities(carries_components=True, carries_source=True)
 
     # --- paths ---------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cirahub.core.ical_verbatim import settled
 from cirahub.core.item import VOLATILE_FIELDS, Item
 from cirahub.core.timezones import canonical_zone
 from cirahub.core.zone_rules import rules_digest
@@ -47,15 +48,25 @@ def _zone_meaning(fields: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _kept(fields: Mapping[str, Any], skip: frozenset[str]) -> dict[str, Any]:
+    """``fields`` without ``skip``; the ``verbatim`` digest only as far as it still applies
+    (:func:`cirahub.core.ical_verbatim.settled`)."""
+    out = {k: v for k, v in fields.items() if k not in skip}
+    if "verbatim" in out:
+        value = settled(fields, skip)
+        if value is None:
+            del out["verbatim"]
+        else:
+            out["verbatim"] = value
+    return out
+
+
 def canonical_content(item: Item, ignore: Iterable[str] = ()) -> dict[str, Any]:
     """The part of ``item`` a fingerprint covers, as a JSON-compatible dict."""
     skip = VOLATILE_FIELDS | frozenset(ignore)
-    fields = {k: v for k, v in item.fields.items() if k not in skip}
+    fields = _kept(item.fields, skip)
     fields = _zone_meaning(fields) if item.is_recurring else _strip_tz(fields)
-    overrides = {
-        key: _strip_tz({k: v for k, v in ov.items() if k not in skip})
-        for key, ov in item.overrides.items()
-    }
+    overrides = {key: _strip_tz(_kept(ov, skip)) for key, ov in item.overrides.items()}
     # The UID is identity, not content: the link ties a remote item to its hub item, and an
     # item matched on first attach by summary+start+end may carry another UID.
     return {"fields": fields, "overrides": overrides}

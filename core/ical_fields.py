@@ -27,6 +27,7 @@ from cirahub.core.ical_values import (
     time_value,
     zone_of,
 )
+from cirahub.core.ical_verbatim import verbatim_value
 from cirahub.core.zone_rules import ZoneContext
 
 _BROKEN_LINE = re.compile(r"parsed into parts: '([A-Za-z0-9-]+)[;:]")
@@ -92,6 +93,9 @@ def event_fields(
     modified = check(event, "LAST-MODIFIED", uid)
     if modified is not None and isinstance(modified.dt, datetime):
         out["last_modified"] = instant_text(modified.dt)
+    verbatim = verbatim_value(event)
+    if verbatim is not None:
+        out["verbatim"] = verbatim
     return out
 
 

@@ -38,6 +38,7 @@ PROPERTIES: dict[str, tuple[str, ...]] = {
     "range": (),
     "component": (),
     "content": (),
+    "verbatim": (),  # carried by the source text itself
 }
 
 

@@ -35,6 +35,9 @@ Field vocabulary (absent key = property not set; defaults are normalized *away*,
                   one...; such an item has only ``summary``, ``content`` and ``last_modified``
 ``content``       digest of such a component's properties (what an edit changes); the
                   component itself travels in ``source``
+``verbatim``      digests of what a VEVENT says beyond these fields (X- properties, an
+                  attendee's RSVP, the organizer's CN...: see :mod:`cirahub.core.ical_verbatim`),
+                  which travels in ``source``; compared only by spokes that carry the source
 ``last_modified`` UTC instant string; *not* part of the fingerprint, feeds the conflict policy
 ================  ===========================================================================
 
@@ -88,6 +91,7 @@ FIELDS: tuple[str, ...] = (
     "range",
     "component",
     "content",
+    "verbatim",
     "last_modified",
 )
 

@@ -131,6 +131,10 @@ class Capabilities:
     #: whether items that are not events (VTODO, VJOURNAL: an item with a ``component``
     #: field) can be written to this kind; where not, the hub never pushes them there
     carries_components: bool = False
+    #: whether the kind holds iCalendar text as it was written (vdir, CalDAV, feeds): only
+    #: there can what the model does not hold (X- properties, parameters) travel, so only
+    #: there does the ``verbatim`` field (its digest) count; elsewhere it is ignored
+    carries_source: bool = False
 
 
 @dataclass(frozen=True)

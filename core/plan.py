@@ -23,12 +23,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from cirahub.core.counts import PULL_COUNTS, Count, count_ops
 from cirahub.core.errors import CirahubError
 from cirahub.core.field_merge import conflict_records, merge_fields, same_content
 from cirahub.core.filters import content_filter, in_window
 from cirahub.core.fingerprint import fingerprint, match_key
+from cirahub.core.ical_verbatim import settled
 from cirahub.core.item import Item
 from cirahub.core.model import ConflictRecord, Delta, HubItem, Link, RemoteItem
 from cirahub.core.ops import (
@@ -246,6 +248,7 @@ class _PullPlanner:
         spoke = overlay_uncarried(incoming, hub, carried)
         base_seen = overlay_uncarried(base, hub, carried) if base is not None else None
         result = merge_fields(base_seen, hub, spoke, carried=carried, policy=self.policy)
+        result = replace(result, item=_consistent_source(result.item, r.item, hub))
         in_sync = self.projected_fp(result.item) == fp_r
         records = conflict_records(
             result, hub_item.id, hub_item.uid, self.ctx.spoke_id, hub, incoming
@@ -360,6 +363,29 @@ class _PullPlanner:
         base = self.hub.bases.get((hub_item.id, link.hub_version))
         assert hub_item.item is not None
         return base is None or fingerprint(base) != fingerprint(hub_item.item)
+
+
+def _verbatim_agrees(item: Item, candidate: Item) -> bool:
+    """Whether ``candidate``'s source, patched to mean ``item``, says what ``item`` says
+    beyond the model: the same ``verbatim`` for the master and each override (an override
+    the candidate lacks is written fresh, so it says nothing beyond the model)."""
+    def same(fields: Mapping[str, Any], other: Mapping[str, Any] | None) -> bool:
+        theirs = (other or {}).get("verbatim")
+        mine: Any = settled(fields)
+        return bool(mine == (None if theirs is None else settled(fields, value=theirs)))
+
+    return same(item.fields, candidate.fields) and all(
+        same(ov, candidate.overrides.get(key)) for key, ov in item.overrides.items())
+
+
+def _consistent_source(merged: Item, spoke: Item, hub: Item) -> Item:
+    """``merged`` with the source text whose unmodelled content the merge kept: the spoke's
+    (the default) or, when the hub's ``verbatim`` won, the hub's, so the writer's patch of
+    that text means ``merged`` and its read-back is recognized as the echo."""
+    for candidate in (spoke, hub):
+        if candidate.source is not None and _verbatim_agrees(merged, candidate):
+            return merged.with_source(candidate.source)
+    return merged
 
 
 def plan_pull(

@@ -33,6 +33,9 @@ BUSY_SUMMARY = "Busy"
 #: fields dropped when meetings are written as appointments (so no invitation is ever sent)
 MEETING_FIELDS: frozenset[str] = frozenset({"organizer", "attendees"})
 
+#: fields only a kind holding the iCalendar text can carry (``Capabilities.carries_source``)
+ICALENDAR_ONLY: frozenset[str] = frozenset({"verbatim"})
+
 #: a predicate over field names / flat keys: may the spoke contribute this field?
 Carried = Callable[[str], bool]
 
@@ -45,8 +48,11 @@ def is_private(item: Item | None) -> bool:
 def ignored_fields(options: SyncOptions, caps: Capabilities) -> frozenset[str]:
     """Fields never written to and never taken from this spoke: what its kind cannot carry,
     organizer/attendees when meetings are written as appointments, alarms when reminders
-    are off. The same names are dropped inside overrides."""
+    are off, :data:`ICALENDAR_ONLY` where the kind holds no iCalendar text. The same names
+    are dropped inside overrides."""
     out = set(caps.unsupported_fields)
+    if not caps.carries_source:
+        out |= ICALENDAR_ONLY
     if options.meetings_as_appointments:
         out |= MEETING_FIELDS
     if not options.reminders:

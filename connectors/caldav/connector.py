@@ -95,7 +95,7 @@ class CalDAVConnector(BaseConnector):
         self._collection: Collection | None = None
         # CalDAV carries full iCalendar: nothing is lossy, tasks and journals included
         self.capabilities = Capabilities(unsupported_fields=frozenset(), incremental=True,
-                                         carries_components=True)
+                                         carries_components=True, carries_source=True)
         self._config_key = hashlib.sha1(
             json.dumps([config.url, config.calendar]).encode()
         ).hexdigest()[:16]
@@ -113,7 +113,7 @@ class CalDAVConnector(BaseConnector):
         self._collection = collection
         if collection.sync is False:
             self.capabilities = Capabilities(unsupported_fields=frozenset(), incremental=False,
-                                             carries_components=True)
+                                             carries_components=True, carries_source=True)
 
     def _state(self, cursor: str | None) -> dict[str, object] | None:
         """The cursor's JSON state when it belongs to this config, else None."""

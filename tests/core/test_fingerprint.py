@@ -47,11 +47,24 @@ def test_volatile_properties_do_not_count() -> None:
         .replace("SEQUENCE:1", "SEQUENCE:17")
         .replace("CREATED:20260201T150000Z", "CREATED:20200101T000000Z")
         .replace("LAST-MODIFIED:20260201T150500Z", "LAST-MODIFIED:20260301T000000Z")
-        .replace("X-APPLE-TRAVEL-ADVISORY-BEHAVIOR:AUTOMATIC",
-                 "X-APPLE-TRAVEL-ADVISORY-BEHAVIOR:DISABLED\nX-SERVER-ADDED:1")
     )
     assert changed != APPLE_WITH_ALARMS
     assert fp(changed) == APPLE_FP
+
+
+def test_unmodelled_properties_count_only_where_the_source_travels() -> None:
+    """An X- property, an attendee's RSVP: an edit for a spoke that carries the iCalendar
+    text (the ``verbatim`` digest), nothing for one that does not (EWS: it is ignored)."""
+    x_edit = APPLE_WITH_ALARMS.replace("X-APPLE-TRAVEL-ADVISORY-BEHAVIOR:AUTOMATIC",
+                                       "X-APPLE-TRAVEL-ADVISORY-BEHAVIOR:DISABLED")
+    assert x_edit != APPLE_WITH_ALARMS
+    assert fp(x_edit) != APPLE_FP
+    assert fingerprint(parse_item(x_edit), ignore={"verbatim"}) == fingerprint(
+        parse_item(APPLE_WITH_ALARMS), ignore={"verbatim"})
+    # what a server changes without an edit: parameter order and case, folding, VALUE
+    reordered = _fold(x_edit.replace("X-APPLE-TRAVEL-ADVISORY-BEHAVIOR:DISABLED",
+                                     "x-apple-travel-advisory-behavior;VALUE=TEXT:DISABLED"), 20)
+    assert fp(reordered) == fp(x_edit)
 
 
 def test_server_added_stamp_and_last_modified_do_not_count() -> None:

@@ -210,11 +210,14 @@ def test_text_normalization() -> None:
         "CATEGORIES:c",
         "ATTENDEE:MAILTO:X@Example.COM",
         "ATTENDEE;CN=Dup:mailto:x@example.com",
-        "X-CUSTOM:ignored",
+        "X-CUSTOM:kept",
         "SEQUENCE:7",
         "CREATED:20250101T000000Z",
     ))
+    verbatim = item.fields.get("verbatim")  # X-CUSTOM (SEQUENCE and CREATED do not count)
+    assert verbatim is not None and set(verbatim) == {"props"}
     assert dict(item.fields) == {
+        "verbatim": verbatim,
         "summary": "Plan, review; decide",
         "description": "one\ntwo",
         "start": {"utc": "2026-03-01T09:00:00Z"},

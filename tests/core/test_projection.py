@@ -39,10 +39,12 @@ def meeting(**extra: object) -> Item:
 
 def test_ignored_fields_combine_capabilities_and_options() -> None:
     """A lossy spoke with appointments-only and no reminders ignores all three groups."""
-    caps = Capabilities(unsupported_fields=frozenset({"url"}))
+    caps = Capabilities(unsupported_fields=frozenset({"url"}), carries_source=True)
     assert ignored_fields(SyncOptions(), caps) == {"url"}
     opts = SyncOptions(meetings_as_appointments=True, reminders=False)
     assert ignored_fields(opts, caps) == {"url", "organizer", "attendees", "alarms"}
+    # a kind without the iCalendar text cannot carry what the model does not hold
+    assert ignored_fields(SyncOptions(), Capabilities()) == {"verbatim"}
 
 
 def test_projection_drops_ignored_fields_also_in_overrides() -> None:
