@@ -69,3 +69,21 @@ def fidelity_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 def fidelity_results() -> dict[str, PathResult]:
     """path name → its outcomes, filled by the first test of each path."""
     return {}
+
+
+@pytest.fixture
+def fresh_store(tmp_path: Path) -> Iterator[Store]:
+    """A store of its own per test (hub names repeat from one run of a path to the next)."""
+    store, db_dir = open_store(tmp_path)
+    yield store
+    store.close()
+    shutil.rmtree(db_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[LazyServers]:
+    """Servers of its own per test (collection names repeat from one run to the next)."""
+    started = LazyServers(tmp_path / "servers")
+    started.root.mkdir()
+    yield started
+    started.stop()

@@ -5,37 +5,16 @@ property and parameter of the source."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from cirahub.store import Store
 from tests.corpus import corpus
 
 from .conftest import LazyServers
-from .runs import open_store, run
+from .runs import run
 
 ICAL_PATHS = ("vdir", "caldav-radicale", "caldav-xandikos", "ics-url")
 
-
-@pytest.fixture
-def fresh_store(tmp_path: Path) -> Iterator[Store]:
-    """A store of its own per test (hub names repeat from one run of a path to the next)."""
-    store, db_dir = open_store(tmp_path)
-    yield store
-    store.close()
-    shutil.rmtree(db_dir, ignore_errors=True)
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[LazyServers]:
-    """Servers of its own per test (collection names repeat from one run to the next)."""
-    started = LazyServers(tmp_path / "servers")
-    started.root.mkdir()
-    yield started
-    started.stop()
 
 
 def _through(path: str, ids: list[str], store: Store, servers: LazyServers) -> dict[str, str]:

@@ -6,8 +6,6 @@ writes nothing. Through the real vdir connector, Radicale and Xandikos (issue 9,
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,6 @@ from tests.corpus import corpus
 
 from .conftest import LazyServers
 from .paths import Spokes, place
-from .runs import open_store
 
 _EVENT = """BEGIN:VCALENDAR\r
 VERSION:2.0\r
@@ -37,21 +34,6 @@ END:VEVENT\r
 END:VCALENDAR\r
 """
 
-
-@pytest.fixture
-def fresh_store(tmp_path: Path) -> Iterator[Store]:
-    store, db_dir = open_store(tmp_path)
-    yield store
-    store.close()
-    shutil.rmtree(db_dir, ignore_errors=True)
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[LazyServers]:
-    started = LazyServers(tmp_path / "servers")
-    started.root.mkdir()
-    yield started
-    started.stop()
 
 
 def _chain(path: str, spokes: Spokes, work: Path, servers: LazyServers) -> list[str]:

@@ -9,8 +9,6 @@ PostgreSQL, stopped while the actor starts and started again a moment later."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,24 +23,16 @@ from tests.soak import postgres
 pytestmark = [pytest.mark.soak]
 
 
-def test_regression_hub_actor_started_while_the_database_restarts_waits_for_it() -> None:
-    reason = postgres.unavailable_reason()
-    if reason:
-        pytest.skip(f"not run: {reason}")
-    root = Path(tempfile.mkdtemp(prefix="cirahub-pg-", dir="/tmp"))
-    root.chmod(0o755)
-    pg = postgres.OwnPostgres(root / "pg")
-    try:
-        settings = Settings(data_dir=root / "data", db_url=pg.url())
-        open_store(settings).create_hub("team")
-        pg.stop("immediate")
-        back = threading.Timer(3.0, pg.start)
-        back.start()
-        started = time.monotonic()
-        actor = HubActor(settings.to_dict())  # Ray's creation task
-        back.join()
-        assert time.monotonic() - started >= 2.5  # it did wait for the database
-        assert len(actor._epochs) == 1  # and is the writer of the hub
-    finally:
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+def test_regression_hub_actor_started_while_the_database_restarts_waits_for_it(
+        own_postgres: tuple[Path, postgres.OwnPostgres]) -> None:
+    root, pg = own_postgres
+    settings = Settings(data_dir=root / "data", db_url=pg.url())
+    open_store(settings).create_hub("team")
+    pg.stop("immediate")
+    back = threading.Timer(3.0, pg.start)
+    back.start()
+    started = time.monotonic()
+    actor = HubActor(settings.to_dict())  # Ray's creation task
+    back.join()
+    assert time.monotonic() - started >= 2.5  # it did wait for the database
+    assert len(actor._epochs) == 1  # and is the writer of the hub

@@ -9,8 +9,6 @@ may stay off — a process crash leaves the OS's page cache intact)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,30 +19,21 @@ from tests.soak import postgres
 pytestmark = [pytest.mark.soak]
 
 
-def test_regression_immediate_restart_keeps_acknowledged_commits() -> None:
-    reason = postgres.unavailable_reason()
-    if reason:
-        pytest.skip(f"not run: {reason}")
-    # not below pytest's basetemp: that is private to root, and the postgres user must reach it
-    root = Path(tempfile.mkdtemp(prefix="cirahub-pg-", dir="/tmp"))
-    root.chmod(0o755)
-    pg = postgres.OwnPostgres(root / "pg")
+def test_regression_immediate_restart_keeps_acknowledged_commits(
+        own_postgres: tuple[Path, postgres.OwnPostgres]) -> None:
+    _, pg = own_postgres
+    # the WAL writer would otherwise flush an asynchronous commit within 200 ms anyway:
+    # make "acknowledged but not yet written" last, as it does under load
+    pg.admin("ALTER SYSTEM SET wal_writer_delay = '10s'")
+    pg.admin("SELECT pg_reload_conf()")
+    pg.admin("CREATE TABLE acknowledged (n integer)", database="cirahub")
+    engine = pg.engine("cirahub")
     try:
-        # the WAL writer would otherwise flush an asynchronous commit within 200 ms anyway:
-        # make "acknowledged but not yet written" last, as it does under load
-        pg.admin("ALTER SYSTEM SET wal_writer_delay = '10s'")
-        pg.admin("SELECT pg_reload_conf()")
-        pg.admin("CREATE TABLE acknowledged (n integer)", database="cirahub")
-        engine = pg.engine("cirahub")
-        try:
-            with engine.connect() as conn:  # autocommit: one transaction per row
-                for n in range(20):
-                    conn.execute(text("INSERT INTO acknowledged VALUES (:n)"), {"n": n})
-        finally:
-            engine.dispose()
-        pg.restart("immediate")
-        [(count,)] = pg.admin("SELECT count(*) FROM acknowledged", database="cirahub")
-        assert count == 20
+        with engine.connect() as conn:  # autocommit: one transaction per row
+            for n in range(20):
+                conn.execute(text("INSERT INTO acknowledged VALUES (:n)"), {"n": n})
     finally:
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        engine.dispose()
+    pg.restart("immediate")
+    [(count,)] = pg.admin("SELECT count(*) FROM acknowledged", database="cirahub")
+    assert count == 20
