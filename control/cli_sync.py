@@ -313,11 +313,7 @@ def server(data_dir: str | None, listen: str | None, ray_address: str | None, db
     from cirahub.cluster.settings import Settings
     from cirahub.control.server import TlsConfig, serve
 
-    if bool(tls_cert) != bool(tls_key):
-        raise click.UsageError("--tls-cert and --tls-key go together")
-    if dashboard and ray_address:
-        raise click.UsageError("--dashboard is for the embedded Ray; a cluster "
-                               "(--ray-address) starts its own dashboard")
+    _refuse_flag_mixes(tls_cert, tls_key, ray_address, dashboard)
     runlog.configure(log_level, log_format)
     settings = Settings.from_env(data_dir=Path(data_dir) if data_dir else None, db_url=db,
                                  ray_address=ray_address, listen=listen,
@@ -329,3 +325,13 @@ def server(data_dir: str | None, listen: str | None, ray_address: str | None, db
                    f"{' (TLS)' if tls else ''}; data folder {settings.data_dir}", err=True)
 
     serve(settings, tls, ready=ready, http_listen=http_listen, max_streams=max_streams)
+
+
+def _refuse_flag_mixes(tls_cert: str | None, tls_key: str | None, ray_address: str | None,
+                       dashboard: bool) -> None:
+    """`server`'s flags that do not go together: a usage error (exit 2) naming them."""
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if dashboard and ray_address:
+        raise click.UsageError("--dashboard is for the embedded Ray; a cluster "
+                               "(--ray-address) starts its own dashboard")
