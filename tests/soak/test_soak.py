@@ -21,16 +21,15 @@ CI_SEED = 16
 
 
 @pytest.mark.timeout(900)
-# Open bug the soak finds on some runs (Ray timing makes a fixed seed not fully deterministic):
-# the hub actor dies for good when Ray restarts it (after "kill hub actor") while PostgreSQL is
-# restarting: HubActor.__init__ raises OperationalError (connection refused), Ray never retries
-# a failed creation task and the supervisor creates hub actors only at its own start, so every
-# spoke stays in back-off ("the hub actor is not running") and nothing converges. The hub
-# actor now waits for its store (test_regression_hub_actor_started_while_the_database_restarts_
-# waits_for_it), landed at the session's deadline with no soak run since: remove this mark once
-# three CI soak runs in a row pass with it. Reported as XFAIL/XPASS with the tally until then.
-@pytest.mark.xfail(strict=False, reason="hub actor dying for good when its restart meets a "
-                   "PostgreSQL restart: fix landed, not yet proven by 3 soak runs")
+# The soak still fails on some runs (Ray timing makes a fixed seed not fully deterministic).
+# Fixed this session: the removed EXDATE on Exchange, false conflicts after lost update answers,
+# the soak PostgreSQL's lost commits, the hub actor dying when its restart met a PostgreSQL
+# restart. After those: 6 of 7 runs on a quiet 2-core machine passed (the failing one's tally
+# was not kept), and long runs (`make soak`) still record false tie-break conflicts (a lost
+# create answer is the suspect). Reported as XFAIL/XPASS with the tally; remove the mark once
+# the cause is found and many runs in a row pass (issue 16 stays open until then).
+@pytest.mark.xfail(strict=False, reason="fails on about 1 run in 7 after this session's fixes "
+                   "(cause not yet found; see the tally)")
 def test_chaos_soak_loses_and_duplicates_nothing() -> None:
     reason = postgres.unavailable_reason()
     if reason:
