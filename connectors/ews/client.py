@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -205,6 +205,14 @@ def map_error(exc: BaseException, what: str) -> CirahubError:
     if isinstance(exc, ews_errors.TransportError):
         return TransientError(f"{what}: {name}", back_off=getattr(exc, "back_off", None), error=name)
     return ProtocolError(f"{what}: unexpected answer from Exchange ({name})", error=name)
+
+
+def raise_delete_failures(results: Iterable[Any], what: str) -> None:
+    """Raise the first failure of a ``bulk_delete``'s answers, mapped; an item already gone
+    counts as deleted."""
+    for r in results:
+        if isinstance(r, Exception) and not isinstance(map_error(r, ""), RemoteNotFound):
+            raise map_error(r, what)
 
 
 def _code_of(exc: BaseException) -> str:

@@ -31,7 +31,7 @@ from cirahub.connectors.base import Write, WriteOutcome, WriteResult
 from cirahub.core.errors import CirahubError, PreconditionFailed, RemoteNotFound
 from cirahub.core.item import Item
 
-from .client import item_error, map_error
+from .client import item_error, raise_delete_failures
 
 if TYPE_CHECKING:
     from .writes import Writer
@@ -100,7 +100,5 @@ def _delete(writer: Writer, ids: Iterable[str], what: str) -> None:
     todo: list[Any] = [(rid, None) for rid in ids]
     if not todo:
         return
-    res = writer.acc.bulk_delete(todo, delete_type=HARD_DELETE, send_meeting_cancellations=SEND_TO_NONE)
-    for r in res:
-        if isinstance(r, Exception) and not isinstance(map_error(r, ""), RemoteNotFound):
-            raise map_error(r, what)
+    raise_delete_failures(writer.acc.bulk_delete(
+        todo, delete_type=HARD_DELETE, send_meeting_cancellations=SEND_TO_NONE), what)

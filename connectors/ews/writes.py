@@ -39,7 +39,7 @@ from cirahub.core.item import Item
 from cirahub.core.model import RemoteItem
 
 from . import mapping, sidecar
-from .client import item_error, map_error
+from .client import item_error, map_error, raise_delete_failures
 from .projection import Projected, project
 from .recreate import recreate, restored_occurrences
 from .recurrence import from_rrule, instance_indexes
@@ -328,9 +328,7 @@ class Writer:
             ids = [OccurrenceItemId(id=rid, changekey=ck, instance_index=i) for i in gone]
             res = self.conn.call(lambda: list(self.acc.bulk_delete(
                 ids, delete_type=HARD_DELETE, send_meeting_cancellations=SEND_TO_NONE)), "delete occurrences")
-            for r in res:
-                if isinstance(r, Exception) and not isinstance(map_error(r, ""), RemoteNotFound):
-                    raise map_error(r, "delete occurrence")
+            raise_delete_failures(res, "delete occurrence")
             ck = self._change_key(rid)
         base = {k: v for k, v in (cur.fields if cur else {}).items() if k not in _SERIES_FIELDS}
         # an occurrence of a series kept in UTC is written in UTC too (not the spoke's zone)
