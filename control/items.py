@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from cirahub.connectors.kinds import all_kinds
 from cirahub.core.errors import InvalidInput, NotFound
 from cirahub.core.filters import content_filter, in_window
 from cirahub.core.item import VOLATILE_FIELDS, Item
@@ -36,10 +37,6 @@ SCAN_LIMIT = 2000
 DEFAULT_HISTORY, MAX_HISTORY = KEEP_VERSIONS - 1, 200
 #: longest reason shown for a copy (a write error's detail may be long)
 REASON_MAX = 200
-#: kinds that are read-only feeds, and kinds that hold tasks and journal entries, as their
-#: connectors declare it in ``Capabilities`` (read_only, carries_components)
-READ_ONLY_KINDS = frozenset({"ics-url"})
-COMPONENT_KINDS = frozenset({"vdir"})
 
 _FILTER_REASONS = {
     "private": "private item (private: skip)",
@@ -126,7 +123,8 @@ def copy_state(hub: HubItem, spoke: SpokeRecord, link: Link | None,
                     link.remote_id if link else "", link.hub_version if link else 0)
     opts, item = spoke.options, hub.item
     writes = opts.hub_writes
-    read_only = spoke.kind in READ_ONLY_KINDS or spoke.config.get("read_only") is True
+    kind = all_kinds().get(spoke.kind)
+    read_only = (kind is not None and kind.read_only) or spoke.config.get("read_only") is True
     if link is not None:
         held = Copy(spoke.name, "linked", "", link.remote_id, link.hub_version)
         if link.hub_version >= hub.version or item is None:
@@ -145,9 +143,9 @@ def copy_state(hub: HubItem, spoke: SpokeRecord, link: Link | None,
         return Copy(spoke.name, "not written", "a read-only feed")
     if not writes.create:
         return Copy(spoke.name, "not written", f"hub_writes: {writes} (no create)")
-    if item.get("component") and spoke.kind not in COMPONENT_KINDS:
-        return Copy(spoke.name, "not written", f"a {item.get('component')}: only folder "
-                    "(vdir) spokes hold it")
+    if item.get("component") and not (kind is not None and kind.carries_components):
+        return Copy(spoke.name, "not written",
+                    f"a {item.get('component')}: a {spoke.kind} spoke holds only events")
     if content_filter(item, opts) is not None:
         return Copy(spoke.name, "filtered out", _filter_reason(item, opts))
     if not in_window(item, opts, now):

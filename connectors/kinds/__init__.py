@@ -173,6 +173,11 @@ class SpokeKind:
     secret: SecretSpec | None = None
     discover: str | None = None
     projection: Projection = field(default_factory=Projection)
+    #: a feed the hub never writes to (its connectors' ``Capabilities.read_only``)
+    read_only: bool = False
+    #: whether its spokes hold tasks and journal entries as well as events (its connectors'
+    #: ``Capabilities.carries_components``); where not, the hub never pushes them there
+    carries_components: bool = False
 
     def field_named(self, name: str) -> ConfigField | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -19,4 +19,5 @@ KIND = SpokeKind(
     validate="cirahub.connectors.caldav.config:validate",
     secret=SecretSpec("password", when=("username",)),
     discover="cirahub.connectors.caldav:discover_calendars",
+    carries_components=True,
 )

@@ -22,4 +22,5 @@ KIND = SpokeKind(
     secret=EWS_SECRET,
     discover="cirahub.connectors.ews.discovery:discover_mailbox_calendars",
     projection=EWS_PROJECTION,
+    carries_components=True,
 )

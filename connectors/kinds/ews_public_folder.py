@@ -27,4 +27,5 @@ KIND = SpokeKind(
     secret=EWS_SECRET,
     discover="cirahub.connectors.ews.discovery:discover_public_folders",
     projection=EWS_PROJECTION,
+    carries_components=True,
 )

@@ -15,4 +15,5 @@ KIND = SpokeKind(
     validate="cirahub.connectors.icsurl:validate",
     secret=SecretSpec("password", when=("username",)),
     projection=Projection(note="read-only: the hub never writes here"),
+    read_only=True,
 )

@@ -15,4 +15,5 @@ KIND = SpokeKind(
     ),
     factory="cirahub.connectors.vdir:open_vdir",
     validate="cirahub.connectors.vdir:validate",
+    carries_components=True,
 )
