@@ -81,9 +81,11 @@ class Destination:
 
 
 def _signature(c: icalendar.cal.Component) -> tuple[str, str, str, str]:
-    """What stands for a component without UID: kind, summary, recurrence id and start."""
+    """What stands for a component without UID: kind, summary, recurrence id and start (an
+    instant, whatever zone the copy states it in)."""
+    start = getattr(c.get("DTSTART"), "dt", "")
     return (c.name, str(c.get("SUMMARY", "")), reference.component_key(c)[2],
-            str(getattr(c.get("DTSTART"), "dt", "")))
+            reference.moment(start) if start != "" else "")
 
 
 #: a RECURRENCE-ID date-time within this of a date's UTC midnight names that date's occurrence
@@ -136,8 +138,12 @@ class OrphanClaims:
         if not found:
             return None
         lines = reference.property_lines(c)
-        exact = [i for i in found if reference.property_lines(_bare(self._free[i][1])) == lines]
-        pick = (exact or found)[0]
+
+        def shared(i: int) -> int:  # exact copies first, then the one sharing most lines
+            theirs = reference.property_lines(_bare(self._free[i][1]))
+            return sum((theirs & lines).values()) + (10**6 if theirs == lines else 0)
+
+        pick = max(found, key=shared)
         self._claimed.add(pick)
         name, d = self._free[pick]
         return name, _bare(d)

@@ -91,7 +91,8 @@ def _earliest(cal: icalendar.cal.Component) -> dt.datetime:
     return max(start, FROM)
 
 
-def _moment(value: object) -> str:
+def moment(value: object) -> str:
+    """A time as compared: a UTC instant (``Z``), a date (``D:``) or a floating time (``F:``)."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             return "F:" + value.isoformat()
@@ -116,7 +117,7 @@ def occurrences(cal: icalendar.Calendar, uids: Iterable[str] | None = None) -> l
             begin = start.dt if start is not None else None
             finish = end.dt if end is not None else begin
             duration = _seconds(begin, finish)
-            out.append((uid, _moment(begin), duration, str(event.get("SUMMARY", ""))))
+            out.append((uid, moment(begin), duration, str(event.get("SUMMARY", ""))))
             if len(out) >= MAX_OCCURRENCES:
                 break
     return sorted(out)
@@ -139,7 +140,7 @@ def carried(cal: icalendar.cal.Component) -> list[icalendar.cal.Component]:
 
 def component_key(c: icalendar.cal.Component) -> tuple[str, str, str]:
     rid = c.get("RECURRENCE-ID")
-    return (c.name, str(c.get("UID", "")), _moment(rid.dt) if rid is not None else "")
+    return (c.name, str(c.get("UID", "")), moment(rid.dt) if rid is not None else "")
 
 
 def _param_items(params: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
@@ -161,7 +162,7 @@ def _value_text(name: str, value: object) -> str:
         for item in items:
             for entry in getattr(item, "dts", [item]):
                 raw = getattr(entry, "dt", entry)
-                moments.append(_moment(raw[0] if isinstance(raw, tuple) else raw))
+                moments.append(moment(raw[0] if isinstance(raw, tuple) else raw))
         return ",".join(sorted(moments))
     try:
         text = value.to_ical()  # type: ignore[attr-defined]

@@ -91,3 +91,27 @@ def test_judge_uidless_copy_prefers_the_one_with_the_same_properties(tmp_path: P
             "cirahub-2.ics": _cal(_event("x", "cirahub-2", "DESCRIPTION:from b\r\n"))}
     out = _round(tmp_path, [a, b], dest)
     assert {o.status for o in out.values()} == {"identical"}
+
+
+def test_regression_judge_uid_less_copy_in_another_zone_is_found(tmp_path: Path) -> None:
+    """A copy of a UID-less event whose DTSTART the path wrote in a zone (the same instant)
+    stands for it: the judge compared the start's text and called the file lost."""
+    src = _File("z", _cal(_event("news")))
+    moved = _cal(_event("news", "given-1", start="20240101T100000Z").replace(
+        "DTSTART:20240101T100000Z", "DTSTART;TZID=Europe/Berlin:20240101T110000"))
+    out = _round(tmp_path, [src], {"given-1.ics": moved})
+    assert out["z"].status != "lost", out["z"]
+
+
+def test_regression_judge_uid_less_twins_each_claim_their_own_copy(tmp_path: Path) -> None:
+    """Two UID-less files with one summary and start but different rules: each claims the copy
+    that shares most of its lines, none being exact (the judge took the first candidate,
+    swapping them)."""
+    a = _File("a", _cal(_event("twin", extra="RRULE:FREQ=DAILY;COUNT=3\r\nX-A:1\r\n")))
+    b = _File("b", _cal(_event("twin", extra="RRULE:FREQ=WEEKLY;COUNT=2\r\nX-A:1\r\n")))
+    folder = tmp_path / "dest"
+    folder.mkdir()
+    (folder / "x.ics").write_text(_cal(_event("twin", "x", extra="RRULE:FREQ=WEEKLY;COUNT=2\r\n")))
+    (folder / "y.ics").write_text(_cal(_event("twin", "y", extra="RRULE:FREQ=DAILY;COUNT=3\r\n")))
+    out = judge_round([a, b], Destination.read(folder), {}, set(), False)
+    assert out["a"].status == out["b"].status == "identical", out  # X-A is not compared
