@@ -5,8 +5,9 @@ Nothing here is fatal for a value Exchange cannot hold: it is clamped, cut, move
 and declared (:attr:`Projected.notes`; docs/sync.md, "Exchange"). The writer keeps the
 original values in the item's sidecar property, so reading back an item nobody edited gives
 the hub's values again (:mod:`.sidecar`). Only what cannot be stored at all — a date outside
-Exchange's calendar, a rule no Exchange pattern expresses, a zone without a Windows zone on a
-series — raises :class:`~cirahub.core.errors.ItemRejected`, failing that item's write alone.
+Exchange's calendar, a zone without a Windows zone on a series — raises
+:class:`~cirahub.core.errors.ItemRejected`, failing that item's write alone; a rule Exchange
+can neither express nor have written occurrence by occurrence is written as its first event.
 
 Limits (Microsoft's EWS reference): Subject ≤ 255 characters; ReminderMinutesBeforeStart
 0..2629800 (an alarm after the start becomes a reminder at the start); a duration ≤ 5 years and
@@ -33,6 +34,7 @@ from . import recurrence, zones
 from .components import as_appointment, note_uncarried
 from .explicit import make_explicit
 from .future import expand_future
+from .source_notes import note_source
 
 SUBJECT_MAX = 255
 LOCATION_MAX = 255
@@ -59,6 +61,7 @@ def project(item: Item, spoke_zone: str | None) -> Projected:
     floating times are placed. Raises ItemRejected for what Exchange cannot store at all."""
     notes: list[str] = []
     note_uncarried(item, notes)
+    note_source(item, notes)
     item = as_appointment(expand_future(item, notes), notes)
     item = make_explicit(item, notes, spoke_zone)
     fields = _fields(item.fields, notes, "", spoke_zone, item.uid)
@@ -215,7 +218,7 @@ def _series(uid: str, fields: dict[str, Any], overrides: dict[str, dict[str, Any
     try:
         keys = recurrence.occurrence_keys(rule, start, limit)
     except (ValueError, TypeError, MalformedItem) as exc:
-        raise ItemRejected(f"RRULE {rule!r} cannot be read: {exc}", uid=uid) from exc
+        return _first_alone(fields, overrides, notes, f"RRULE {rule!r} cannot be expanded ({exc})")
     if not keys:
         notes.append("series without an occurrence of its rule: written as its first event alone")
         return {k: v for k, v in fields.items() if k not in ("rrule", "exdates")}, {}
@@ -227,7 +230,7 @@ def _series(uid: str, fields: dict[str, Any], overrides: dict[str, dict[str, Any
         fields["rrule"] = recurrence.to_rrule(recurrence.from_rrule(rule, fields["start"], uid),
                                               fields["start"], uid)
     except MalformedItem as exc:
-        raise ItemRejected(str(exc), uid=uid) from exc
+        return _first_alone(fields, overrides, notes, str(exc))
     _clamp_to_gap(fields, notes)
     known = set(keys)
     exdates = [k for k in fields.get("exdates") or [] if k in known]
@@ -240,6 +243,16 @@ def _series(uid: str, fields: dict[str, Any], overrides: dict[str, dict[str, Any
         notes.append(f"overrides of {len(dropped)} instants that are no occurrence: not written")
     kept = {k: v for k, v in overrides.items() if k not in dropped}
     return fields, kept
+
+
+def _first_alone(fields: dict[str, Any], overrides: Mapping[str, Any], notes: list[str],
+                 why: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A series Exchange can neither express nor have written occurrence by occurrence (a rule
+    in another calendar scale, a part no reader knows): its first event alone, declared (the
+    hub's rule stays in the sidecar, so hubs reading it back get the series again)."""
+    lost = f"; its {len(overrides)} modified occurrences not written" if overrides else ""
+    notes.append(f"{why}: Exchange cannot hold the series, written as its first event alone{lost}")
+    return {k: v for k, v in fields.items() if k not in ("rrule", "exdates")}, {}
 
 
 def _moved_start(fields: dict[str, Any], key: str) -> dict[str, Any]:

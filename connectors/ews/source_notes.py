@@ -1,0 +1,180 @@
+"""What an item's iCalendar source says that its Exchange copy cannot give back, declared.
+
+The hub's fields (:mod:`cirahub.core.item`) hold an event's meaning; between iCalendar spokes
+the rest travels verbatim in the item's ``source``. Exchange holds the fields only, so a hub
+reading the item back from Exchange has what the fields say and nothing more. What the source
+says beyond them is declared here, one note per kind, so no difference is silent:
+
+- older copies under the item's UID (a master or an occurrence given twice, the lower SEQUENCE
+  superseded, as every reader keeps the newest): one Exchange item holds one version;
+- a second RRULE (or an EXRULE): one Exchange pattern per series;
+- an all-day event of no length (DTEND on its start day): Exchange's all-day events last whole
+  days;
+- RDATE periods of their own length: each occurrence lasts as long as the series;
+- a RECURRENCE-ID given as a time in an all-day series: written back as the date;
+- values held as their meaning: white space around a text, empty texts, a default value
+  (CLASS:PUBLIC, STATUS:CONFIRMED, TRANSP:OPAQUE, PRIORITY:0/5; PRIORITY levels between
+  1 and 9 as high/normal/low), CATEGORIES sorted and once each, parameters of the texts and
+  attendees Exchange has no place for (LANGUAGE, ALTREP, RSVP, CUTYPE...).
+
+Pure: reads the source text only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import icalendar
+
+from cirahub.core.item import Item
+
+_TEXTS = ("SUMMARY", "LOCATION", "DESCRIPTION")
+_DEFAULTS = {"CLASS": "PUBLIC", "STATUS": "CONFIRMED", "TRANSP": "OPAQUE"}
+#: attendee parameters Exchange holds (name, required/optional, response)
+_ATTENDEE_HELD = frozenset({"CN", "ROLE", "PARTSTAT"})
+_ROLES_HELD = frozenset({"REQ-PARTICIPANT", "OPT-PARTICIPANT"})
+
+
+def note_source(item: Item, notes: list[str]) -> None:
+    """Append the declarations of the module docstring for ``item``'s source (none without)."""
+    events = _events(item)
+    if not events:
+        return
+    kept = _kept(events, notes)
+    all_day = any(_is_date(e.get("DTSTART")) for e in kept if "RECURRENCE-ID" not in e)
+    found: list[str] = []
+    for event in kept:
+        _recurrence(event, all_day, found)
+        _values(event, found)
+    notes.extend(sorted(set(found)))
+
+
+def _events(item: Item) -> list[icalendar.cal.Component]:
+    if not item.source or item.fields.get("component"):
+        return []
+    try:
+        cal = icalendar.Calendar.from_ical(item.source)
+    except (ValueError, TypeError):
+        return []
+    return [c for c in cal.walk("VEVENT") if str(c.get("UID", item.uid)) == item.uid
+            or "UID" not in c]
+
+
+def _sequence(event: icalendar.cal.Component) -> int:
+    try:
+        return int(str(event.get("SEQUENCE", 0)))
+    except ValueError:
+        return 0
+
+
+def _kept(events: list[icalendar.cal.Component], notes: list[str]) -> list[icalendar.cal.Component]:
+    """The components a reader keeps (the newest of each RECURRENCE-ID); the others declared."""
+    groups: dict[str, list[icalendar.cal.Component]] = {}
+    for event in events:
+        rid = event.get("RECURRENCE-ID")
+        groups.setdefault(str(getattr(rid, "dt", "")) if rid is not None else "", []).append(event)
+    kept = [max(reversed(copies), key=_sequence) for copies in groups.values()]
+    extra = len(events) - len(kept)
+    if extra:
+        notes.append(f"VEVENT: {extra} older or repeated copies under this UID (superseded by the "
+                     "newest SEQUENCE): not written (one Exchange item holds one version; carried "
+                     "between iCalendar spokes only)")
+    return kept
+
+
+def _is_date(prop: Any) -> bool:
+    value = getattr(prop, "dt", None)
+    return isinstance(value, date) and not isinstance(value, datetime)
+
+
+def _all(event: icalendar.cal.Component, name: str) -> list[Any]:
+    value = event.get(name)
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _recurrence(event: icalendar.cal.Component, all_day: bool, found: list[str]) -> None:
+    rules = len(_all(event, "RRULE"))
+    if rules > 1 or "EXRULE" in event:
+        found.append(f"RRULE: {rules} rules" + (" and an EXRULE" if "EXRULE" in event else "")
+                     + ": Exchange holds one pattern per series; only the first rule is written")
+    start, end = event.get("DTSTART"), event.get("DTEND")
+    if _is_date(start) and _is_date(end) and end.dt <= start.dt:
+        found.append("all-day event of no length (DTEND on its start day): written as one day "
+                     "(Exchange's all-day events last whole days)")
+    if all_day and "RECURRENCE-ID" in event and not _is_date(event["RECURRENCE-ID"]):
+        found.append("RECURRENCE-ID given as a time in an all-day series: written as its date")
+    length = _length(event)
+    for rdate in _all(event, "RDATE"):
+        for entry in getattr(rdate, "dts", []):
+            period = entry.dt
+            if isinstance(period, tuple) and _period_length(period) != length:
+                found.append("RDATE periods of their own length: each occurrence lasts as long as "
+                             "the series (the model holds one duration)")
+
+
+def _length(event: icalendar.cal.Component) -> timedelta | None:
+    start, end = getattr(event.get("DTSTART"), "dt", None), getattr(event.get("DTEND"), "dt", None)
+    if start is not None and end is not None:
+        try:
+            return end - start  # type: ignore[no-any-return]
+        except TypeError:
+            return None
+    duration = getattr(event.get("DURATION"), "dt", None)
+    return duration if isinstance(duration, timedelta) else None
+
+
+def _period_length(period: tuple[Any, Any]) -> timedelta | None:
+    first, second = period
+    if isinstance(second, timedelta):
+        return second
+    try:
+        return second - first  # type: ignore[no-any-return]
+    except TypeError:
+        return None
+
+
+def _values(event: icalendar.cal.Component, found: list[str]) -> None:
+    for name in _TEXTS:
+        for prop in _all(event, name):
+            text = str(prop)
+            if not text.strip():
+                found.append(f"empty {name}: not written")
+            elif text != (text.rstrip() if name == "DESCRIPTION" else text.strip()):
+                found.append(f"white space around the {name}: not kept")
+            params = sorted({str(k).upper() for k in getattr(prop, "params", {})} - {"VALUE"})
+            if params:
+                found.append(f"{name} parameters ({', '.join(params)}): not carried (Exchange "
+                             "holds the text alone)")
+    for name, default in _DEFAULTS.items():
+        if any(str(p).strip().upper() == default for p in _all(event, name)):
+            found.append(f"{name}:{default} (the default): not written, Exchange states it itself")
+    for prop in _all(event, "PRIORITY"):
+        level = str(prop).strip()
+        if level not in ("1", "9"):
+            found.append(f"PRIORITY:{level}: Exchange holds high, normal or low (PRIORITY 1, none, 9)")
+    _categories(event, found)
+    _attendees(event, found)
+
+
+def _categories(event: icalendar.cal.Component, found: list[str]) -> None:
+    lines = _all(event, "CATEGORIES")
+    given = [str(c) for prop in lines for c in getattr(prop, "cats", [prop])]
+    if len(lines) > 1 or given != sorted(set(given)):
+        found.append("CATEGORIES: written as one sorted list, each category once")
+
+
+def _attendees(event: icalendar.cal.Component, found: list[str]) -> None:
+    extra: Counter[str] = Counter()
+    for prop in _all(event, "ATTENDEE"):
+        params = getattr(prop, "params", {})
+        extra.update(str(k).upper() for k in params if str(k).upper() not in _ATTENDEE_HELD)
+        role = str(params.get("ROLE", "REQ-PARTICIPANT")).upper()
+        if role not in _ROLES_HELD:
+            extra.update([f"ROLE={role}"])
+    if extra:
+        found.append(f"attendee parameters ({', '.join(sorted(extra))}): not carried (Exchange "
+                     "holds an attendee's name, whether required, and response)")

@@ -1,0 +1,93 @@
+"""Issue 9 on the Exchange path: what a source says that Exchange cannot give back is declared
+per item (the write result's notes, stored as the item's projections), never lost or changed
+silently. Through the EWS emulator with unmodified exchangelib; the reference reader
+(``recurring-ical-events``) says what the items mean."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cirahub.core.fingerprint import fingerprint
+from cirahub.core.ical import parse_item
+
+from .occurrences import occurrences, text_occurrences, write_and_read
+
+
+def _ics(*events: list[str]) -> str:
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN"]
+    for event in events:
+        lines += ["BEGIN:VEVENT", "DTSTAMP:20260101T000000Z", *event, "END:VEVENT"]
+    return "\r\n".join([*lines, "END:VCALENDAR", ""])
+
+
+def _noted(notes: tuple[str, ...], *words: str) -> bool:
+    return any(all(w in n for w in words) for n in notes)
+
+
+def test_regression_rule_in_another_calendar_scale_is_written_declared(conn: Any, emu: Any) -> None:
+    """Old code: an RRULE Exchange can neither express nor expand (RSCALE=CHINESE, a part no
+    reader knows) failed its create on every run and the item never reached Exchange (lost on
+    the path). Now its first event is written, declared, and the hub's rule comes back."""
+    for n, rule in enumerate(("RSCALE=CHINESE;FREQ=YEARLY", "FREQ=WEEKLY;BYDAY=TH;UNTL=20191023")):
+        hub = parse_item(_ics([f"UID:scale{n}@test", "SUMMARY:New year", "DTSTART;VALUE=DATE:20130210",
+                               "DTEND;VALUE=DATE:20130211", f"RRULE:{rule}"]))
+        result, seen, held = write_and_read(conn, hub, hub_item_id=f"h-{n}")
+        assert _noted(result.notes, "first event alone"), result.notes
+        assert "rrule" not in held.fields and held.fields["start"] == {"date": "2013-02-10"}
+        assert seen.fields["rrule"] == hub.fields["rrule"]
+        assert fingerprint(seen, conn.ignore) == fingerprint(hub, conn.ignore)
+    assert emu.meeting_messages == []
+
+
+def test_regression_superseded_copies_of_one_uid_are_declared(conn: Any) -> None:
+    """Old code: a file holding a series twice (SEQUENCE 1 and 2, as Google exports an edited
+    series) wrote the newest version and said nothing of the other: one copy was lost on the
+    EWS path. Now the older copies are declared (one Exchange item holds one version), and the
+    occurrences are the ones every reader shows: the newest's."""
+    text = _ics(["UID:twice@test", "SEQUENCE:1", "SUMMARY:old", "DTSTART;VALUE=DATE:20240701",
+                 "DTEND;VALUE=DATE:20240702", "RRULE:FREQ=WEEKLY;COUNT=3"],
+                ["UID:twice@test", "SEQUENCE:2", "SUMMARY:new", "DTSTART;VALUE=DATE:20240701",
+                 "DTEND;VALUE=DATE:20240702", "RRULE:FREQ=WEEKLY;COUNT=3", "EXDATE;VALUE=DATE:20240708"])
+    hub = parse_item(text)
+    result, seen, _ = write_and_read(conn, hub)
+    assert _noted(result.notes, "VEVENT", "not written", "SEQUENCE"), result.notes
+    assert occurrences(seen) == text_occurrences(text)
+
+
+def test_regression_second_rrule_is_declared(conn: Any) -> None:
+    """Old code: a VEVENT with two RRULEs was written with the first alone and no word about
+    the second's occurrences (22 occurrences became 20 through Exchange)."""
+    hub = parse_item(_ics(["UID:rules@test", "SUMMARY:twice", "DTSTART:20230112T100000Z",
+                           "DTEND:20230112T110000Z", "RRULE:FREQ=WEEKLY;COUNT=3",
+                           "RRULE:FREQ=MONTHLY;BYDAY=2MO;COUNT=2"]))
+    result, _, _ = write_and_read(conn, hub)
+    assert _noted(result.notes, "RRULE", "2 rules", "one pattern"), result.notes
+
+
+def test_regression_what_the_source_says_beyond_the_fields_is_declared(conn: Any) -> None:
+    """Old code: a zero-length all-day event came back a day long, a summary lost its trailing
+    space, an RDATE period its own length, and defaults, empty texts and parameters vanished —
+    all silently. Each is now declared on the item."""
+    hub = parse_item(_ics(["UID:said@test", "SUMMARY;LANGUAGE=de:Feiertag ", "LOCATION:",
+                           "CLASS:PUBLIC", "STATUS:CONFIRMED", "TRANSP:OPAQUE", "PRIORITY:5",
+                           "CATEGORIES:b,a", "DTSTART;VALUE=DATE:20220101", "DTEND;VALUE=DATE:20220101"]))
+    result, seen, _ = write_and_read(conn, hub)
+    for words in (("no length", "one day"), ("white space", "SUMMARY"), ("empty LOCATION",),
+                  ("CLASS:PUBLIC",), ("STATUS:CONFIRMED",), ("TRANSP:OPAQUE",), ("PRIORITY:5",),
+                  ("SUMMARY parameters", "LANGUAGE"), ("CATEGORIES", "sorted")):
+        assert _noted(result.notes, *words), (words, result.notes)
+    assert seen.fields["end"] == {"date": "2022-01-02"}
+    period = parse_item(_ics(["UID:period@test", "SUMMARY:p", "DTSTART:20240912T120000Z",
+                              "DTEND:20240912T130000Z", "RDATE;VALUE=PERIOD:20240913T120000Z/PT2H"]))
+    result, _, _ = write_and_read(conn, period, hub_item_id="hub-2")
+    assert _noted(result.notes, "RDATE periods", "own length"), result.notes
+
+
+def test_an_item_the_fields_hold_whole_declares_nothing(conn: Any) -> None:
+    """The declarations come from what the source says beyond the fields, never by default."""
+    hub = parse_item(_ics(["UID:plain@test", "SUMMARY:Plain", "DTSTART:20260105T090000Z",
+                           "DTEND:20260105T100000Z", "RRULE:FREQ=WEEKLY;COUNT=4", "PRIORITY:1",
+                           "CATEGORIES:a,b", "TRANSP:TRANSPARENT"]))
+    result, seen, _ = write_and_read(conn, hub)
+    assert result.notes == ()
+    assert fingerprint(seen, conn.ignore) == fingerprint(hub, conn.ignore)
