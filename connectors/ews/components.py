@@ -30,7 +30,8 @@ def as_appointment(item: Item, notes: list[str]) -> Item:
     if description:
         fields["description"] = description
     notes.append(f"{kind}: Exchange calendars hold appointments only; written as a free all-day "
-                 f"appointment on {day.isoformat()} ({prop or 'no date in the item'})")
+                 f"appointment on {day.isoformat()} ({prop or 'no date in the item'}); its other "
+                 "properties not written (carried between iCalendar spokes only)")
     return Item(item.uid, fields)
 
 

@@ -25,7 +25,7 @@ import html
 import json
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from exchangelib import EWSDateTime, EWSTimeZone, ExtendedProperty
@@ -102,7 +102,7 @@ def _zone_name(tz: Any, extra: Mapping[str, Any]) -> str | None:
     if tz is None:
         return None
     wanted = extra.get("tz")
-    if wanted and iana_to_windows(wanted) == getattr(tz, "ms_id", None):
+    if wanted and getattr(tz, "ms_id", None) in (iana_to_windows(wanted), zones.windows_of(str(wanted))):
         return str(wanted)
     key = getattr(tz, "key", None)
     if key in ("Etc/UTC", "Etc/GMT", "GMT", "UCT", "Etc/UCT", "Zulu"):
@@ -247,7 +247,8 @@ def _moment(value: Mapping[str, str], default_tz: EWSTimeZone) -> date | EWSDate
     tz = ews_zone(value.get("tz"), default_tz) if moment.tzinfo is not None else default_tz
     if moment.tzinfo is None:  # floating: read in the spoke's zone
         return EWSDateTime.from_datetime(moment.replace(tzinfo=tz))
-    return EWSDateTime.from_datetime(moment).astimezone(tz)
+    # by way of UTC: the moment's own zone may be one exchangelib cannot name (posix/...)
+    return EWSDateTime.from_datetime(moment.astimezone(UTC)).astimezone(tz)
 
 
 def write_values(fields: Mapping[str, Any], default_tz: EWSTimeZone, *, attendees: bool,

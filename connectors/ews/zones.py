@@ -39,7 +39,8 @@ def ews_timezone(name: str | None) -> EWSTimeZone | None:
     Windows id of the CLDR table, which is what Exchange expands a series in."""
     if not name:
         return None
-    for candidate in (name, resolve_tzid(name)):
+    resolved = resolve_tzid(name)
+    for candidate in (name, resolved, _unprefixed(resolved)):
         if not candidate:
             continue
         try:
@@ -54,6 +55,21 @@ def ews_timezone(name: str | None) -> EWSTimeZone | None:
             except (UnknownTimeZone, ValueError, KeyError):
                 pass
     return None
+
+
+#: tzdata's copy of every zone under this folder is the same zone (POSIX-style, no leap seconds)
+_POSIX = "posix/"
+
+
+def _unprefixed(name: str | None) -> str | None:
+    """``posix/Europe/Vaduz`` → ``Europe/Vaduz`` (None for other names)."""
+    return name[len(_POSIX):] if name and name.startswith(_POSIX) else None
+
+
+def windows_of(name: str | None) -> str | None:
+    """The Windows id Exchange keeps a zone name in (None when it has none)."""
+    zone = ews_timezone(name)
+    return windows_id(zone) if zone is not None else None
 
 
 def windows_id(zone: Any) -> str | None:

@@ -91,3 +91,18 @@ def test_an_item_the_fields_hold_whole_declares_nothing(conn: Any) -> None:
     result, seen, _ = write_and_read(conn, hub)
     assert result.notes == ()
     assert fingerprint(seen, conn.ignore) == fingerprint(hub, conn.ignore)
+
+
+def test_regression_posix_prefixed_zone_is_the_zone_it_names(conn: Any, emu: Any) -> None:
+    """Old code: ``TZID=posix/Europe/Vaduz`` (tzdata's posix/ copy of Europe/Vaduz, as some
+    programs write it) had no Windows zone: a single event lost its zone (declared, in UTC) and
+    a series was refused. Now it is Europe/Vaduz: written in W. Europe Standard Time, the
+    same occurrences across the DST change, read back in the zone the hub wrote."""
+    hub = parse_item(_ics(["UID:vaduz@test", "SUMMARY:Weekly", "DTSTART;TZID=posix/Europe/Vaduz:20261019T100000",
+                           "DTEND;TZID=posix/Europe/Vaduz:20261019T110000", "RRULE:FREQ=WEEKLY;COUNT=4"]))
+    result, seen, held = write_and_read(conn, hub)
+    assert result.notes == ()
+    [stored] = emu.user.items(emu.state.folder_by_path("/Calendars/Team").id)
+    assert emu.state.items[stored["id"]].tz_id == "W. Europe Standard Time"
+    assert occurrences(held) == occurrences(hub) == occurrences(seen)
+    assert seen.fields["start"]["tz"] == hub.fields["start"]["tz"]

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from cirahub.actors.cycle import LocalMerger, RunSummary, SyncCycle
 from cirahub.connectors.registry import open_connector
+from cirahub.connectors.vdir_files import read_file
 from cirahub.core.options import SyncOptions
 from tests.corpus import CorpusFile
 
@@ -161,6 +162,8 @@ def declarations(spokes: Spokes, files: Sequence[CorpusFile]) -> dict[str, list[
         text = f.read().decode("utf-8", errors="replace")
         for uid in re.findall(r"^UID:(.*?)\r?$", text, flags=re.M):
             by_uid.setdefault(uid.strip(), f.id)
+        for entry in read_file(f.file_name, text):  # the UIDs the source folder gave the rest
+            by_uid.setdefault(entry.uid or "", f.id)
     out: dict[str, list[str]] = {}
     for p in spokes.projections():
         fid = by_uid.get(p.uid)
