@@ -6,7 +6,8 @@ RRULE with no Exchange pattern — is written as a *daily* series over the days 
 occurrences (every ``n`` days, ``n`` the greatest common divisor of the gaps), the days without
 an occurrence as deleted occurrences and every occurrence whose time, duration or fields differ
 from the first as a modified occurrence. Outlook then shows exactly the item's occurrences
-(occurrence identity is the test), and the projection is declared.
+(occurrence identity is the test): a change of form only, named in ``forms``, not a
+projection; what cannot be written is declared in ``notes``.
 
 Not possible, and declared: two occurrences on one local day, all-day and timed occurrences
 mixed, a daily series of more than :data:`SLOTS` occurrences (only the occurrences within
@@ -90,9 +91,12 @@ def _open_ended(rule: Any) -> bool:
     return bool(rule) and "COUNT=" not in str(rule) and "UNTIL=" not in str(rule)
 
 
-def make_explicit(item: Item, notes: list[str], zone: str | None) -> Item:
+def make_explicit(item: Item, notes: list[str], zone: str | None, forms: list[str]) -> Item:
     """``item`` as a series Exchange can hold (see the module docstring); ``zone`` (IANA,
-    None = UTC) places floating times. Items Exchange expresses are returned unchanged."""
+    None = UTC) places floating times. Items Exchange expresses are returned unchanged. Every
+    occurrence written is a change of form only (``forms``); occurrences lost are declared
+    (``notes``)."""
+    item = _without_excluded(item)
     reason = _reason(item)
     if reason is None:
         return item
@@ -104,6 +108,8 @@ def make_explicit(item: Item, notes: list[str], zone: str | None) -> Item:
         occurrences = _occurrences(item, zone, notes)
     except (MalformedItem, ValueError, TypeError) as exc:
         return _without_rdates(item, notes, f"its occurrences cannot be expanded: {exc}")
+    more = len(occurrences) > SLOTS  # beyond what one explicit series holds
+    occurrences = occurrences[:SLOTS]
     days = [_day(o["start"]) for o in occurrences]
     kinds = {type(d) is datetime for d in (as_moment(o["start"]) for o in occurrences)}
     if not occurrences or len(kinds) > 1 or len(set(days)) < len(days):
@@ -111,15 +117,28 @@ def make_explicit(item: Item, notes: list[str], zone: str | None) -> Item:
         return _without_rdates(item, notes, why if len(kinds) <= 1 else "all-day and timed occurrences mix")
     out, written = _daily(item.uid, occurrences, days)
     cut = len(occurrences) - written
-    if cut and reason == "RDATE" and _expressible(item) and cut >= len(item.fields["rdates"]):
-        # too far apart for one daily series: the pattern without its RDATEs loses fewer
-        return _without_rdates(item, notes, f"more than {SLOTS} days apart")
+    if (cut or more) and reason == "RDATE" and _expressible(item) and (more or cut >= len(item.fields["rdates"])):
+        # too far apart or too many for one daily series: the pattern without its RDATEs loses fewer
+        return _without_rdates(item, notes, f"more than {SLOTS} occurrences or days apart")
+    if more:
+        notes.append(f"{reason}: occurrences after the first {SLOTS} not written")
     shape = (f"a daily Exchange series of {written} occurrences ({len(out.get('exdates') or [])} "
              f"days deleted, {len(out.overrides)} occurrences modified)" if out.get("rrule")
              else "a single appointment")
-    notes.append(f"{reason}: written as {shape}; Exchange has no pattern for them"
-                 + (f"; {cut} later occurrences not written" if cut else ""))
+    (notes if cut or more else forms).append(
+        f"{reason}: written as {shape}; Exchange has no pattern for them"
+        + (f"; {cut} later occurrences not written" if cut else ""))
     return out
+
+
+def _without_excluded(item: Item) -> Item:
+    """``item`` without the RDATEs its EXDATEs exclude (RFC 5545: they add no occurrence)."""
+    rdates, exdates = item.fields.get("rdates") or [], set(item.fields.get("exdates") or [])
+    kept = [k for k in rdates if k not in exdates]
+    if len(kept) == len(rdates):
+        return item
+    fields = {k: v for k, v in item.fields.items() if k != "rdates"}
+    return Item(item.uid, {**fields, "rdates": kept} if kept else fields, item.overrides)
 
 
 def _without_rdates(item: Item, notes: list[str], why: str) -> Item:
@@ -143,7 +162,8 @@ def _day(value: Mapping[str, str]) -> date:
 
 
 def _occurrences(item: Item, zone: str | None, notes: list[str]) -> list[Fields]:
-    """The first SLOTS occurrences as full fields (times placed, sorted)."""
+    """The first SLOTS occurrences and one more if there is one, as full fields (times
+    placed, sorted)."""
     f = item.fields
     if "start" not in f:
         found = [dict(v) for v in item.overrides.values() if isinstance(v.get("start"), Mapping)]
@@ -153,7 +173,7 @@ def _occurrences(item: Item, zone: str | None, notes: list[str]) -> list[Fields]
         length = as_moment(f.get("end") or f["start"]) - first  # type: ignore[operator]
         found = []
         seen: set[str] = set()
-        for key, moment in islice(series_starts(f), SLOTS):
+        for key, moment in islice(series_starts(f), SLOTS + 1):
             seen.add(key)
             if key in item.overrides:
                 found.append(dict(item.overrides[key]))
@@ -163,7 +183,7 @@ def _occurrences(item: Item, zone: str | None, notes: list[str]) -> list[Fields]
             occ["end"] = _value_like(moment + length, f["start"])
             found.append(occ)
         stray = [k for k in item.overrides if k not in seen]
-        if stray and len(seen) < SLOTS:
+        if stray and len(seen) <= SLOTS:  # every occurrence seen
             notes.append(f"overrides of {len(stray)} instants that are no occurrence: not written")
     floating = False
     for occ in found:
@@ -176,7 +196,7 @@ def _occurrences(item: Item, zone: str | None, notes: list[str]) -> list[Fields]
         notes.append(f"floating time placed in the spoke's zone ({zone or 'UTC'})")
         occ.setdefault("end", occ["start"])
     found.sort(key=lambda o: compact_key(o["start"]))
-    return found[:SLOTS]
+    return found[:SLOTS + 1]
 
 
 def _value_like(moment: date | datetime, like: Mapping[str, str]) -> dict[str, str]:

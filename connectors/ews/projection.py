@@ -54,16 +54,20 @@ class Projected:
 
     item: Item
     notes: tuple[str, ...] = ()
+    #: changes of form only: Exchange shows the same occurrences with the same fields (RDATEs
+    #: as a daily series, THISANDFUTURE as modified occurrences); not a projection
+    forms: tuple[str, ...] = ()
 
 
 def project(item: Item, spoke_zone: str | None) -> Projected:
     """The projection of ``item`` onto Exchange; ``spoke_zone`` (IANA, None = UTC) is where
     floating times are placed. Raises ItemRejected for what Exchange cannot store at all."""
     notes: list[str] = []
+    forms: list[str] = []
     note_uncarried(item, notes)
     note_source(item, notes)
-    item = as_appointment(expand_future(item, notes), notes)
-    item = make_explicit(item, notes, spoke_zone)
+    item = as_appointment(expand_future(item, notes, forms), notes)
+    item = make_explicit(item, notes, spoke_zone, forms)
     fields = _fields(item.fields, notes, "", spoke_zone, item.uid)
     overrides = {k: _fields(v, notes, f"occurrence {k}: ", spoke_zone, item.uid)
                  for k, v in item.overrides.items()}
@@ -72,7 +76,7 @@ def project(item: Item, spoke_zone: str | None) -> Projected:
     overrides = {k: _zoned(v, notes, f"occurrence {k}: ", item.uid, series=False) for k, v in overrides.items()}
     if series:
         fields, overrides = _series(item.uid, fields, overrides, notes)
-    return Projected(Item(item.uid, fields, overrides), tuple(notes))
+    return Projected(Item(item.uid, fields, overrides), tuple(notes), tuple(forms))
 
 
 def _zoned(fields: dict[str, Any], notes: list[str], where: str, uid: str, *, series: bool) -> dict[str, Any]:

@@ -97,7 +97,7 @@ def _all(event: icalendar.cal.Component, name: str) -> list[Any]:
 
 
 def _recurrence(event: icalendar.cal.Component, all_day: bool, found: list[str]) -> None:
-    rules = len(_all(event, "RRULE"))
+    rules = len({_rule_text(r) for r in _all(event, "RRULE")})  # a rule given twice is one
     if rules > 1 or "EXRULE" in event:
         found.append(f"RRULE: {rules} rules" + (" and an EXRULE" if "EXRULE" in event else "")
                      + ": Exchange holds one pattern per series; only the first rule is written")
@@ -114,6 +114,13 @@ def _recurrence(event: icalendar.cal.Component, all_day: bool, found: list[str])
             if isinstance(period, tuple) and _period_length(period) != length:
                 found.append("RDATE periods of their own length: each occurrence lasts as long as "
                              "the series (the model holds one duration)")
+
+
+def _rule_text(rule: Any) -> str:
+    try:
+        return bytes(rule.to_ical()).decode("utf-8", "replace")
+    except (AttributeError, TypeError, ValueError):
+        return str(rule)
 
 
 def _length(event: icalendar.cal.Component) -> timedelta | None:
@@ -163,7 +170,9 @@ def _values(event: icalendar.cal.Component, found: list[str]) -> None:
 def _categories(event: icalendar.cal.Component, found: list[str]) -> None:
     lines = _all(event, "CATEGORIES")
     given = [str(c) for prop in lines for c in getattr(prop, "cats", [prop])]
-    if len(lines) > 1 or given != sorted(set(given)):
+    if lines and not any(c.strip() for c in given):
+        found.append("empty CATEGORIES: not written")
+    elif len(lines) > 1 or given != sorted(set(given)):
         found.append("CATEGORIES: written as one sorted list, each category once")
 
 

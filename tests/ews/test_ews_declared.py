@@ -62,6 +62,10 @@ def test_regression_second_rrule_is_declared(conn: Any) -> None:
                            "RRULE:FREQ=MONTHLY;BYDAY=2MO;COUNT=2"]))
     result, _, _ = write_and_read(conn, hub)
     assert _noted(result.notes, "RRULE", "2 rules", "one pattern"), result.notes
+    same = parse_item(_ics(["UID:same@test", "SUMMARY:twice", "DTSTART:20230112T100000Z",
+                            "DTEND:20230112T110000Z", "RRULE:FREQ=WEEKLY;COUNT=3", "RRULE:FREQ=WEEKLY;COUNT=3"]))
+    result, _, _ = write_and_read(conn, same, hub_item_id="hub-2")
+    assert result.notes == (), "one rule given twice is one rule"
 
 
 def test_regression_what_the_source_says_beyond_the_fields_is_declared(conn: Any) -> None:
@@ -70,13 +74,16 @@ def test_regression_what_the_source_says_beyond_the_fields_is_declared(conn: Any
     all silently. Each is now declared on the item."""
     hub = parse_item(_ics(["UID:said@test", "SUMMARY;LANGUAGE=de:Feiertag ", "LOCATION:",
                            "CLASS:PUBLIC", "STATUS:CONFIRMED", "TRANSP:OPAQUE", "PRIORITY:5",
-                           "CATEGORIES:b,a", "DTSTART;VALUE=DATE:20220101", "DTEND;VALUE=DATE:20220101"]))
+                           "CATEGORIES:b,a", "CATEGORIES:", "DTSTART;VALUE=DATE:20220101", "DTEND;VALUE=DATE:20220101"]))
     result, seen, _ = write_and_read(conn, hub)
     for words in (("no length", "one day"), ("white space", "SUMMARY"), ("empty LOCATION",),
                   ("CLASS:PUBLIC",), ("STATUS:CONFIRMED",), ("TRANSP:OPAQUE",), ("PRIORITY:5",),
                   ("SUMMARY parameters", "LANGUAGE"), ("CATEGORIES", "sorted")):
         assert _noted(result.notes, *words), (words, result.notes)
     assert seen.fields["end"] == {"date": "2022-01-02"}
+    empty = parse_item(_ics(["UID:nocat@test", "SUMMARY:x", "CATEGORIES:", "DTSTART:20240912T120000Z"]))
+    result, _, _ = write_and_read(conn, empty, hub_item_id="hub-3")
+    assert _noted(result.notes, "empty CATEGORIES"), result.notes
     period = parse_item(_ics(["UID:period@test", "SUMMARY:p", "DTSTART:20240912T120000Z",
                               "DTEND:20240912T130000Z", "RDATE;VALUE=PERIOD:20240913T120000Z/PT2H"]))
     result, _, _ = write_and_read(conn, period, hub_item_id="hub-2")
@@ -106,3 +113,22 @@ def test_regression_posix_prefixed_zone_is_the_zone_it_names(conn: Any, emu: Any
     assert emu.state.items[stored["id"]].tz_id == "W. Europe Standard Time"
     assert occurrences(held) == occurrences(hub) == occurrences(seen)
     assert seen.fields["start"]["tz"] == hub.fields["start"]["tz"]
+
+
+def test_regression_long_series_is_not_cut_to_the_daily_series_slots(conn: Any) -> None:
+    """Old code: a daily series of ~600 occurrences with one RDATE (itself excluded by an
+    EXDATE, as rie.rdate2 has it) was written as an explicit daily series of its first 200
+    occurrences, declared as if nothing were lost: Outlook showed 200 of 595. Now an RDATE
+    an EXDATE excludes adds nothing (the pattern is written as it is, identical), and a series
+    whose occurrences do not fit the explicit series keeps its pattern."""
+    text = _ics(["UID:long@test", "SUMMARY:Daily", "DTSTART:20140803T190000Z", "DTEND:20140803T210000Z",
+                 "RDATE:20150705T190000Z", "EXDATE:20150705T190000Z", "RRULE:FREQ=DAILY;UNTIL=20160320T030000Z"])
+    hub = parse_item(text)
+    result, seen, held = write_and_read(conn, hub)
+    assert result.notes == (), result.notes
+    assert len(text_occurrences(text, 1000)) == len(occurrences(held, 1000)) == 594
+    assert occurrences(seen, 1000) == text_occurrences(text, 1000)
+    more = parse_item(text.replace("RDATE:20150705T190000Z", "RDATE:20150705T200000Z").replace("UID:long", "UID:long2"))
+    result, _, held = write_and_read(conn, more, hub_item_id="hub-2")
+    assert len(occurrences(held, 1000)) >= 593, result.notes
+    assert any("RDATE" in n and "not written" in n for n in result.notes), result.notes

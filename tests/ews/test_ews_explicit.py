@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from exchangelib import EWSDateTime, EWSTimeZone
 
 from cirahub.connectors.base import Write
+from cirahub.connectors.ews.projection import project
 from cirahub.core.fingerprint import fingerprint
 from cirahub.core.ical import parse_calendar, parse_item
 from cirahub.core.ical_write import to_ics
@@ -43,6 +44,13 @@ def _exchange_view(conn: Any, first: datetime, days: int) -> list[tuple[str, str
     return sorted(out)
 
 
+def _form(conn: Any, text: str) -> str:
+    """The change of form the projection names for the item of ``text`` (exactly one)."""
+    [item] = parse_calendar(text)
+    [form] = project(item, conn.cfg.timezone).forms
+    return form
+
+
 def _written(conn: Any, text: str) -> tuple[Any, Any, Any]:
     [item] = parse_calendar(text)
     result, seen, held = write_and_read(conn, item)
@@ -53,7 +61,8 @@ def _written(conn: Any, text: str) -> tuple[Any, Any, Any]:
 def test_regression_rdates_are_occurrences_in_exchange(conn: Any) -> None:
     """Old code: Exchange has no RDATE, the hub dropped them (an "unsupported field") and the
     spoke held one occurrence of four. Now Exchange holds all four (a daily series with the
-    days between deleted, the one at another time moved), declared."""
+    days between deleted, the one at another time moved): the same occurrences, a change of
+    form only (not a projection)."""
     text = _ics(["UID:rdates@test", "SUMMARY:Board", "DTSTART;TZID=Europe/Berlin:20261005T100000",
                  "DTEND;TZID=Europe/Berlin:20261005T110000",
                  "RDATE;TZID=Europe/Berlin:20261012T100000,20261102T100000,20261109T140000"])
@@ -61,7 +70,8 @@ def test_regression_rdates_are_occurrences_in_exchange(conn: Any) -> None:
     assert "rdates" not in conn.ignore
     assert _exchange_view(conn, datetime(2026, 10, 5, tzinfo=UTC), 60) == text_occurrences(text)
     assert len(text_occurrences(text)) == 4
-    assert any(n.startswith("RDATE: written as a daily Exchange series") for n in result.notes), result.notes
+    assert result.notes == ()
+    assert _form(conn, text).startswith("RDATE: written as a daily Exchange series")
 
 
 def test_regression_series_with_rdates_and_exdates_keeps_every_occurrence(conn: Any) -> None:
@@ -81,7 +91,7 @@ def test_regression_rule_without_exchange_pattern_is_written_as_its_occurrences(
                  "RRULE:FREQ=MONTHLY;COUNT=9;BYDAY=3WE;BYMONTH=1,2,3,4,5,9,10,11,12"])
     _, result, _ = _written(conn, text)
     assert _exchange_view(conn, datetime(2023, 9, 20, tzinfo=UTC), 300) == text_occurrences(text)
-    assert any("no Exchange pattern" in n for n in result.notes), result.notes
+    assert result.notes == () and "no Exchange pattern" in _form(conn, text)
 
 
 def test_regression_occurrences_without_their_series_are_written(conn: Any) -> None:
@@ -94,7 +104,7 @@ def test_regression_occurrences_without_their_series_are_written(conn: Any) -> N
                  "DTSTART:20250506T160500Z", "DTEND:20250506T163500Z"])
     _, result, _ = _written(conn, text)
     assert _exchange_view(conn, datetime(2025, 4, 28, tzinfo=UTC), 30) == text_occurrences(text)
-    assert any(n.startswith("occurrences without their series") for n in result.notes), result.notes
+    assert result.notes == () and _form(conn, text).startswith("occurrences without their series")
 
 
 def test_regression_floating_series_with_floating_until_is_written(conn: Any) -> None:
@@ -129,8 +139,9 @@ def test_regression_declared_projections_are_stored_per_item(store: Any, emu: Ew
     an item written again as it is loses its row."""
     folder = tmp_path / "cal"
     folder.mkdir()
+    alarms = [f"BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:R\r\nTRIGGER:-PT{m}M\r\nEND:VALARM" for m in (15, 30)]
     (folder / "r.ics").write_text(_ics(["UID:r@test", "SUMMARY:R", "DTSTART:20261201T090000Z",
-                                        "DTEND:20261201T100000Z", "RDATE:20261203T090000Z"]))
+                                        "DTEND:20261201T100000Z", *alarms]))
     (folder / "p.ics").write_text(_ics(["UID:p@test", "SUMMARY:Plain", "DTSTART:20261201T090000Z",
                                         "DTEND:20261201T100000Z"]))
     (folder / "o.ics").write_text(_ics(["UID:o@test", "SUMMARY:Theirs", "DTSTART:20261202T090000Z",
@@ -143,7 +154,7 @@ def test_regression_declared_projections_are_stored_per_item(store: Any, emu: Ew
         all_ok(hub.sync_all(rounds=2))
         by_uid = {e.uid: e.notes for e in store.list_projections(spoke_id=exchange.id)}
         assert sorted(by_uid) == ["o@test", "r@test"]  # the plain one is held as it is
-        assert by_uid["r@test"][0].startswith("RDATE: written as a daily Exchange series")
+        assert by_uid["r@test"] == ("2 alarms: Exchange holds one reminder (15 minutes before)",)
         # a foreign organizer Exchange cannot hold (the folder's owner organizes) is declared
         assert by_uid["o@test"] == ("organizer: not written (this spoke kind cannot hold it)",)
         assert [e.uid for e in store.list_projections(hub="team")] == ["o@test", "r@test"]

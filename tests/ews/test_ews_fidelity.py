@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from exchangelib import EWSDateTime, EWSTimeZone
 
+from cirahub.connectors.ews.projection import project
 from cirahub.core.fingerprint import fingerprint
 from cirahub.core.ical import parse_item
 from cirahub.core.item import Item
@@ -84,8 +85,8 @@ def test_regression_series_in_a_zone_exchangelib_cannot_name_keeps_its_zone(conn
 
 def test_regression_this_and_future_is_written_as_modified_occurrences(conn: Any, emu: EwsEmulator) -> None:
     """Old code wrote a THISANDFUTURE override as a one-occurrence exception: every later
-    occurrence lost its shift. Now each governed occurrence is its own modified occurrence,
-    declared, and the item reads back as the hub's (RANGE kept, no rewrite)."""
+    occurrence lost its shift. Now each governed occurrence is its own modified occurrence
+    (the same occurrences: a change of form, not a projection), and the item reads back as the hub's (RANGE kept, no rewrite)."""
     hub = parse_item(_ics(
         ["UID:future@test", "SUMMARY:Planning", "DTSTART;TZID=Europe/Berlin:20261005T090000",
          "DTEND;TZID=Europe/Berlin:20261005T100000", "RRULE:FREQ=WEEKLY;COUNT=10"],
@@ -93,7 +94,8 @@ def test_regression_this_and_future_is_written_as_modified_occurrences(conn: Any
          "DTSTART;TZID=Europe/Berlin:20261026T110000", "DTEND;TZID=Europe/Berlin:20261026T113000"]))
     assert any(ov.get("range") == "THISANDFUTURE" for ov in hub.overrides.values())
     result, seen, held = write_and_read(conn, hub)
-    assert any("THISANDFUTURE" in note for note in result.notes)
+    assert result.notes == (), "the same occurrences: a change of form, not a projection"
+    assert any("THISANDFUTURE" in form for form in project(hub, conn.cfg.timezone).forms)
     assert len(held.overrides) == 7  # the 4th to the 10th occurrence
     exchange = _exchange_starts(conn, datetime(2026, 10, 5, 9, tzinfo=BERLIN))
     assert exchange == _starts(hub) == _starts(held)

@@ -51,13 +51,15 @@ ZONES = [
     ("/softwarestudio.org/Olson_20011030_5/America/New_York", "America/New_York"),
     ("/Europe/Stockholm", "Europe/Stockholm"),
     ("/freeassociation.sourceforge.net/Tzfile/Europe/Stockholm", "Europe/Stockholm"),
+    ("posix/Europe/Vaduz", "Europe/Vaduz"),
     ("", "Europe/Berlin"),  # floating: placed in the spoke's zone (Europe/Berlin)
 ]
 #: notes of a projection that changes occurrences (declared, so allowed to)
 CHANGES_OCCURRENCES = ("not an occurrence of its rule", "longer than the gap", "without an occurrence",
                        "no duration kept", "one day kept", "cut to 5 years", "keep the series' time",
                        "that are no occurrence", "floating time placed", "later occurrences not written",
-                       "extra occurrences not written")
+                       "extra occurrences not written", "first event alone", "only the first rule is written",
+                       "written as one day", "own length")
 _uids = count()
 
 
