@@ -12,10 +12,11 @@ says beyond them is declared here, one note per kind, so no difference is silent
   days;
 - RDATE periods of their own length: each occurrence lasts as long as the series;
 - a RECURRENCE-ID given as a time in an all-day series: written back as the date;
-- values held as their meaning: white space around a text, empty texts, a default value
-  (CLASS:PUBLIC, STATUS:CONFIRMED, TRANSP:OPAQUE, PRIORITY:0/5; PRIORITY levels between
-  1 and 9 as high/normal/low), CATEGORIES sorted and once each, parameters of the texts and
-  attendees Exchange has no place for (LANGUAGE, ALTREP, RSVP, CUTYPE...).
+- values held as their meaning: white space around a text, empty texts, STATUS:CONFIRMED
+  (Exchange's Busy is also "no status"), PRIORITY levels other than 1 and 9 (Exchange holds
+  high, normal and low), CATEGORIES sorted and once each, parameters of the texts and
+  attendees Exchange has no place for (LANGUAGE, ALTREP, RSVP, CUTYPE...). CLASS:PUBLIC,
+  TRANSP:OPAQUE and PRIORITY:0 say what their absence says (RFC 5545): nothing is lost.
 
 Pure: reads the source text only.
 """
@@ -31,7 +32,9 @@ import icalendar
 from cirahub.core.item import Item
 
 _TEXTS = ("SUMMARY", "LOCATION", "DESCRIPTION")
-_DEFAULTS = {"CLASS": "PUBLIC", "STATUS": "CONFIRMED", "TRANSP": "OPAQUE"}
+#: values the fields hold as absent although iCalendar gives them a meaning of their own
+#: (CLASS:PUBLIC, TRANSP:OPAQUE and PRIORITY:0 are what their absence means: nothing to say)
+_DEFAULTS = {"STATUS": "CONFIRMED"}
 #: attendee parameters Exchange holds (name, required/optional, response)
 _ATTENDEE_HELD = frozenset({"CN", "ROLE", "PARTSTAT"})
 _ROLES_HELD = frozenset({"REQ-PARTICIPANT", "OPT-PARTICIPANT"})
@@ -161,7 +164,7 @@ def _values(event: icalendar.cal.Component, found: list[str]) -> None:
             found.append(f"{name}:{default} (the default): not written, Exchange states it itself")
     for prop in _all(event, "PRIORITY"):
         level = str(prop).strip()
-        if level not in ("1", "9"):
+        if level not in ("0", "1", "9"):
             found.append(f"PRIORITY:{level}: Exchange holds high, normal or low (PRIORITY 1, none, 9)")
     _categories(event, found)
     _attendees(event, found)

@@ -76,8 +76,9 @@ def test_regression_what_the_source_says_beyond_the_fields_is_declared(conn: Any
                            "CLASS:PUBLIC", "STATUS:CONFIRMED", "TRANSP:OPAQUE", "PRIORITY:5",
                            "CATEGORIES:b,a", "CATEGORIES:", "DTSTART;VALUE=DATE:20220101", "DTEND;VALUE=DATE:20220101"]))
     result, seen, _ = write_and_read(conn, hub)
+    assert not _noted(result.notes, "CLASS") and not _noted(result.notes, "TRANSP"), "RFC defaults"
     for words in (("no length", "one day"), ("white space", "SUMMARY"), ("empty LOCATION",),
-                  ("CLASS:PUBLIC",), ("STATUS:CONFIRMED",), ("TRANSP:OPAQUE",), ("PRIORITY:5",),
+                  ("STATUS:CONFIRMED",), ("PRIORITY:5",),
                   ("SUMMARY parameters", "LANGUAGE"), ("CATEGORIES", "sorted")):
         assert _noted(result.notes, *words), (words, result.notes)
     assert seen.fields["end"] == {"date": "2022-01-02"}
@@ -94,7 +95,7 @@ def test_an_item_the_fields_hold_whole_declares_nothing(conn: Any) -> None:
     """The declarations come from what the source says beyond the fields, never by default."""
     hub = parse_item(_ics(["UID:plain@test", "SUMMARY:Plain", "DTSTART:20260105T090000Z",
                            "DTEND:20260105T100000Z", "RRULE:FREQ=WEEKLY;COUNT=4", "PRIORITY:1",
-                           "CATEGORIES:a,b", "TRANSP:TRANSPARENT"]))
+                           "CATEGORIES:a,b", "TRANSP:TRANSPARENT", "CLASS:PUBLIC", "PRIORITY:0"]))
     result, seen, _ = write_and_read(conn, hub)
     assert result.notes == ()
     assert fingerprint(seen, conn.ignore) == fingerprint(hub, conn.ignore)

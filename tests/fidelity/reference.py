@@ -221,14 +221,20 @@ def strip_key(line: str) -> str:
     return line.split("|", 3)[3]
 
 
+#: field lines that say what their absence says (RFC 5545 §3.8.1.3, §3.8.2.7, §3.8.1.9: the
+#: default class and transparency, the undefined priority): one meaning, two spellings
+_DEFAULT_LINES = frozenset({"CLASS:PUBLIC", "TRANSP:OPAQUE", "PRIORITY:0"})
+
+
 def field_view(cs: list[icalendar.cal.Component]) -> Counter[str]:
-    """The non-recurrence fields of VEVENTs (subset of :func:`property_lines`)."""
+    """The non-recurrence fields of VEVENTs (subset of :func:`property_lines`), a field stated
+    as its RFC default counted as absent."""
     out: Counter[str] = Counter()
     for c in cs:
         if c.name != "VEVENT":
             continue
         key = "|".join(component_key(c))
         for line, n in property_lines(c).items():
-            if line.split(":", 1)[0].split(";", 1)[0] in FIELDS:
+            if line.split(":", 1)[0].split(";", 1)[0] in FIELDS and line not in _DEFAULT_LINES:
                 out[f"{key}|{line}"] += n
     return out

@@ -115,3 +115,16 @@ def test_regression_judge_uid_less_twins_each_claim_their_own_copy(tmp_path: Pat
     (folder / "y.ics").write_text(_cal(_event("twin", "y", extra="RRULE:FREQ=DAILY;COUNT=3\r\n")))
     out = judge_round([a, b], Destination.read(folder), {}, set(), False)
     assert out["a"].status == out["b"].status == "identical", out  # X-A is not compared
+
+
+def test_field_view_counts_a_field_stated_as_its_default_as_absent() -> None:
+    """CLASS:PUBLIC, TRANSP:OPAQUE and PRIORITY:0 say what their absence says (RFC 5545);
+    STATUS:CONFIRMED does not (STATUS has no default)."""
+    from . import reference
+
+    def view(extra: str) -> object:
+        return reference.field_view(reference.carried(reference.load(_cal(_event("s", "u", extra)).encode())))
+
+    assert view("CLASS:PUBLIC\r\nTRANSP:OPAQUE\r\nPRIORITY:0\r\n") == view("")
+    assert view("STATUS:CONFIRMED\r\n") != view("")
+    assert view("CLASS:PRIVATE\r\n") != view("")
