@@ -161,7 +161,7 @@ def _values(event: icalendar.cal.Component, found: list[str]) -> None:
                              "holds the text alone)")
     for name, default in _DEFAULTS.items():
         if any(str(p).strip().upper() == default for p in _all(event, name)):
-            found.append(f"{name}:{default} (the default): not written, Exchange states it itself")
+            found.append(f"{name}:{default}: held as no status (Exchange's Busy also means none)")
     for prop in _all(event, "PRIORITY"):
         level = str(prop).strip()
         if level not in ("0", "1", "9"):
