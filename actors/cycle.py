@@ -299,9 +299,8 @@ class SyncCycle:
                 plan = plan_pull_of(self.store, ctx, hub, delta, links, now, allow)
             _add(counts, plan.stats)
             touched |= plan.touched
+            # Conflict records travel with their ops: logged by the merge that applies them.
             result = self.merger.merge(hub.id, spoke.id, plan.ops) if plan.ops else None
-            # Logged after the merge committed: a record must describe what really happened.
-            self.store.record_conflicts(hub.id, spoke.id, plan.conflicts)
             stale = set(result.stale) if result is not None else set()
             if not stale or attempt == MAX_REPLANS:
                 break

@@ -58,10 +58,15 @@ def _hub_view(store: SyncStore, ctx: SpokeContext, hub_id: str, delta: Delta,
     # first attach), and whether this spoke already links them elsewhere.
     candidates = {h.id: h for h in (*by_uid.values(), *by_match.values())}
     ids = {ln.hub_item_id for ln in refs}
+    # Writes sent and never confirmed, of the linked items and of the delta's unlinked UIDs
+    # (a create whose answer was lost has no link; its hub item may be deleted since).
+    pending = store.pending_writes(ctx.spoke_id, hub_item_ids=ids, uids=uids) if (
+        ids or uids) else {}
+    ids |= set(pending) - set(candidates)
     by_id = {**candidates, **(store.hub_items(hub_id, ids) if ids else {})}
     bases = store.item_versions({(ln.hub_item_id, ln.hub_version) for ln in refs})
     linked = {ln.hub_item_id: ln.remote_id for ln in links.values()}
-    unknown = set(candidates) - set(linked)
+    unknown = (set(candidates) | set(pending)) - set(linked)
     if unknown:
         linked.update((i, ln.remote_id) for i, ln in
                       store.links_by_item(ctx.spoke_id, unknown).items())
@@ -74,7 +79,7 @@ def _hub_view(store: SyncStore, ctx: SpokeContext, hub_id: str, delta: Delta,
         and (alive := _last_alive(store, i)) is not None
     }
     return HubView(by_id=by_id, by_uid=by_uid, by_match_key=by_match, bases=bases,
-                   linked_in_spoke=linked, last_alive=last_alive)
+                   linked_in_spoke=linked, last_alive=last_alive, pending=pending)
 
 
 def _last_alive(store: SyncStore, hub_item_id: str) -> Item | None:

@@ -2,10 +2,10 @@
 
 Guarantees: a link is committed only after its spoke write succeeded (per chunk of
 :data:`WRITE_CHUNK` writes) and holds the returned remote version and the fingerprint of what
-was written, so the next pull recognizes the echo; before an update is sent, its fingerprint
-is stored on the link as pending, so the echo of a write whose answer was lost is recognized
-too; the push cursor advances only past hub
-versions whose writes all succeeded; every failed write stays with its item.
+was written, so the next pull recognizes the echo; before a create or update is sent, its
+fingerprint is stored as a pending write, so the echo of a write whose answer was lost is
+recognized too; the push cursor advances only past hub versions whose writes all succeeded;
+every failed write stays with its item.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ class _Pending:
 
     upserts: list[Link] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
+    #: hub item ids whose create/update succeeded (their pending writes are done)
+    confirmed: list[str] = field(default_factory=list)
 
 
 class Pusher:
@@ -96,7 +98,7 @@ class Pusher:
             # next pull knows the spoke's copy of what we sent is our echo, not an edit.
             self.store.note_pending_writes(spoke_id, [
                 PendingWrite(op.hub_item_id, op.fingerprint, op.hub_version)
-                for op, _ in chunk if isinstance(op, UpdateInSpoke)])
+                for op, _ in chunk if isinstance(op, CreateInSpoke | UpdateInSpoke)])
             results = self.connector.write_many([w for _, w in chunk])
             for (op, w), result in zip(chunk, results, strict=True):
                 if isinstance(result, WriteResult):
@@ -138,6 +140,7 @@ class Pusher:
             pending.deletes.append(op.hub_item_id)
             return
         assert isinstance(op, CreateInSpoke | UpdateInSpoke)
+        pending.confirmed.append(op.hub_item_id)
         pending.upserts.append(Link(
             spoke_id=self.ctx.spoke_id, hub_item_id=op.hub_item_id,
             uid=candidates[op.hub_item_id].uid, remote_id=result.remote_id,
@@ -176,8 +179,9 @@ class Pusher:
 
     def _commit(self, pending: _Pending) -> None:
         if pending.upserts or pending.deletes:
-            self.store.commit_links(self.ctx.spoke_id, pending.upserts, pending.deletes)
-            pending.upserts, pending.deletes = [], []
+            self.store.commit_links(self.ctx.spoke_id, pending.upserts, pending.deletes,
+                                    pending.confirmed)
+            pending.upserts, pending.deletes, pending.confirmed = [], [], []
 
 
 def _to_write(op: SpokeOp) -> Write:

@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cirahub.core.ical_verbatim import settled
 from cirahub.core.item import OVERRIDE_PREFIX, VOLATILE_FIELDS, Item
 from cirahub.core.model import ConflictRecord, FieldConflict
 from cirahub.core.options import ConflictPolicy
@@ -158,3 +159,26 @@ def conflict_records(
                 hub_item_id, uid, spoke_id, lost, kind="field", losing_item=item.to_json()
             ))
     return tuple(out)
+
+
+def _verbatim_agrees(item: Item, candidate: Item) -> bool:
+    """Whether ``candidate``'s source, patched to mean ``item``, says what ``item`` says
+    beyond the model: the same ``verbatim`` for the master and each override (an override
+    the candidate lacks is written fresh, so it says nothing beyond the model)."""
+    def same(fields: Mapping[str, Any], other: Mapping[str, Any] | None) -> bool:
+        theirs = (other or {}).get("verbatim")
+        mine: Any = settled(fields)
+        return bool(mine == (None if theirs is None else settled(fields, value=theirs)))
+
+    return same(item.fields, candidate.fields) and all(
+        same(ov, candidate.overrides.get(key)) for key, ov in item.overrides.items())
+
+
+def consistent_source(merged: Item, spoke: Item, hub: Item) -> Item:
+    """``merged`` with the source text whose unmodelled content the merge kept: the spoke's
+    (the default) or, when the hub's ``verbatim`` won, the hub's, so the writer's patch of
+    that text means ``merged`` and its read-back is recognized as the echo."""
+    for candidate in (spoke, hub):
+        if candidate.source is not None and _verbatim_agrees(merged, candidate):
+            return merged.with_source(candidate.source)
+    return merged

@@ -38,9 +38,8 @@ class Link:
     in or written to the spoke; ``hub_version`` the hub version that content corresponds to
     (the three-way merge base). ``uid`` is denormalized from the hub item for duplicate checks.
 
-    ``pending_fingerprint`` / ``pending_hub_version``: a write the pusher sent (stored before
-    sending it) whose success was never recorded — its answer was lost, or the process died.
-    A later read-back of exactly that content is the echo of our own write, not a spoke edit.
+    Writes the pusher sent whose success was never recorded are :class:`PendingWrite` rows
+    beside the link (a create has no link yet), given to the planner in ``HubView.pending``.
     """
 
     spoke_id: str
@@ -50,13 +49,16 @@ class Link:
     remote_version: str
     fingerprint: str
     hub_version: int
-    pending_fingerprint: str | None = None
-    pending_hub_version: int | None = None
 
 
 @dataclass(frozen=True)
 class PendingWrite:
-    """A spoke write about to be sent: what :attr:`Link.pending_fingerprint` will hold."""
+    """A create or update the pusher sent to one spoke, stored before it is sent and kept
+    until its success is recorded (or a pull reads the item back): should its answer be lost
+    or its process die, the spoke's copy of exactly this content (``fingerprint``, under the
+    spoke's projection, of hub version ``hub_version``) is the echo of our own write, not a
+    spoke edit. A spoke may hold several for one item (a later write sent before the earlier
+    one was read back)."""
 
     hub_item_id: str
     fingerprint: str

@@ -21,13 +21,15 @@ from cirahub.core.model import ConflictRecord
 class LinkOnly:
     """Record or refresh the link of ``remote_id`` to an existing hub item; the hub item is
     not changed (echo of our own write, first-attach match with equal content, a spoke edit
-    the spoke may not contribute)."""
+    the spoke may not contribute, a merge the hub won outright). ``conflicts`` are logged in
+    the same transaction, only when the link is set (a re-run logs nothing twice)."""
 
     remote_id: str
     remote_version: str
     hub_item_id: str
     fingerprint: str
     hub_version: int
+    conflicts: tuple[ConflictRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,13 @@ class TombstoneHubItem:
 @dataclass(frozen=True)
 class DropLink:
     """Forget the link of ``remote_id`` (the remote item is gone, but the hub item stays:
-    it was edited since, or this spoke may not delete; the push step re-creates it)."""
+    it was edited since, or this spoke may not delete; the push step re-creates it).
+    ``conflicts`` (the spoke's delete that lost to an edit) are logged in the same
+    transaction, only when a link is dropped (a re-run logs nothing twice)."""
 
     remote_id: str
     hub_item_id: str
+    conflicts: tuple[ConflictRecord, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,16 +21,19 @@ Guarantees:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from cirahub.core.counts import PULL_COUNTS, Count, count_ops
 from cirahub.core.errors import CirahubError
-from cirahub.core.field_merge import conflict_records, merge_fields, same_content
+from cirahub.core.field_merge import (
+    conflict_records,
+    consistent_source,
+    merge_fields,
+    same_content,
+)
 from cirahub.core.filters import content_filter, in_window
 from cirahub.core.fingerprint import fingerprint, match_key
-from cirahub.core.ical_verbatim import settled
 from cirahub.core.item import Item
 from cirahub.core.model import ConflictRecord, Delta, HubItem, Link, RemoteItem
 from cirahub.core.ops import (
@@ -43,7 +46,7 @@ from cirahub.core.ops import (
     UpdateHubItem,
 )
 from cirahub.core.options import ConflictPolicy
-from cirahub.core.plan_types import HubView, PullPlan, SpokeContext
+from cirahub.core.plan_types import HubView, Match, PullPlan, SpokeContext
 from cirahub.core.projection import (
     carried_fields,
     from_spoke,
@@ -54,19 +57,6 @@ from cirahub.core.projection import (
 from cirahub.core.safety import check_deletions, find_duplicate_uids
 
 __all__ = ["HubView", "PullPlan", "SpokeContext", "plan_pull"]
-
-
-@dataclass(frozen=True)
-class _Match:
-    """The alive hub item an unlinked remote item is the same as, and how it was found."""
-
-    hub_item: HubItem
-    by_content: bool  # on first attach, by summary + start + end; else by UID
-
-    @property
-    def duplicate_reason(self) -> str:
-        """The quarantine reason when the hub item already has another copy in this spoke."""
-        return "duplicate-content" if self.by_content else "duplicate-uid"
 
 
 class _PullPlanner:
@@ -91,7 +81,6 @@ class _PullPlanner:
         self.change_ops: list[HubOp] = []
         self.delete_ops: list[HubOp] = []
         self.touched: set[str] = set()
-        self.conflicts: list[ConflictRecord] = []
         self.ignored = 0
         self.linked_count = len(links) if linked_count is None else linked_count
 
@@ -111,6 +100,26 @@ class _PullPlanner:
                 spoke_id=self.ctx.spoke_id,
             )
         return hub_item
+
+    def pending_echo(self, hub_item_id: str, fp_r: str) -> int | None:
+        """The hub version of the newest write this spoke was sent for ``hub_item_id`` and
+        never confirmed whose content is ``fp_r`` (None: the spoke's copy is none of them)."""
+        sent = [p.hub_version for p in self.hub.pending.get(hub_item_id, ())
+                if p.fingerprint == fp_r]
+        return max(sent) if sent else None
+
+    def sent_before_deleted(self, item: Item, fp_r: str) -> tuple[str, int] | None:
+        """(hub item id, hub version) of a create this spoke was sent and never confirmed,
+        of a hub item with ``item``'s UID deleted since, whose content the copy is."""
+        for hub_item_id in sorted(self.hub.pending):
+            hub_item = self.hub.by_id.get(hub_item_id)
+            if hub_item is None or hub_item.uid != item.uid or not hub_item.deleted:
+                continue
+            owner = self.linked_to.get(hub_item_id) or self.claimed.get(hub_item_id)
+            sent = self.pending_echo(hub_item_id, fp_r)
+            if sent is not None and owner is None:
+                return hub_item_id, sent
+        return None
 
     def quarantine(self, r: RemoteItem, reason: str, detail: str) -> None:
         uid = r.item.uid if r.item is not None else None
@@ -143,8 +152,8 @@ class _PullPlanner:
         ops = (*self.delete_ops, *self.change_ops)
         stats = count_ops(ops, PULL_COUNTS)
         stats[Count.IGNORED] = self.ignored
-        records = [*self.conflicts]
-        records += [c for op in ops if isinstance(op, UpdateHubItem) for c in op.conflicts]
+        records = tuple(c for op in ops if isinstance(op, UpdateHubItem | LinkOnly | DropLink)
+                        for c in op.conflicts)
         stats[Count.CONFLICTS] = len(records)
         halt = None if allow_mass_delete else check_deletions(
             stats[Count.TOMBSTONE_HUB_ITEM], self.linked_count,
@@ -152,7 +161,7 @@ class _PullPlanner:
         )
         if halt is not None:
             return PullPlan((), halt, frozenset(), stats)
-        return PullPlan(ops, None, frozenset(self.touched), stats, tuple(self.conflicts))
+        return PullPlan(ops, None, frozenset(self.touched), stats, records)
 
     def duplicates(self) -> dict[str, str]:
         """Changed remote ids whose UID another remote item of this spoke already uses."""
@@ -177,11 +186,12 @@ class _PullPlanner:
                     link.hub_version,
                 ))
             return
-        if fp_r == link.pending_fingerprint and link.pending_hub_version is not None:
+        sent = self.pending_echo(link.hub_item_id, fp_r)
+        if sent is not None:
             # 3a'. the echo of our own write whose answer was lost (or whose pusher died): the
             # spoke agrees with the hub version we sent; the push looks at what came since
             self.change_ops.append(LinkOnly(
-                r.remote_id, r.remote_version, link.hub_item_id, fp_r, link.pending_hub_version))
+                r.remote_id, r.remote_version, link.hub_item_id, fp_r, sent))
             self.touched.add(link.hub_item_id)
             return
         if not self.opts.contributes.update:
@@ -248,7 +258,7 @@ class _PullPlanner:
         spoke = overlay_uncarried(incoming, hub, carried)
         base_seen = overlay_uncarried(base, hub, carried) if base is not None else None
         result = merge_fields(base_seen, hub, spoke, carried=carried, policy=self.policy)
-        result = replace(result, item=_consistent_source(result.item, r.item, hub))
+        result = replace(result, item=consistent_source(result.item, r.item, hub))
         in_sync = self.projected_fp(result.item) == fp_r
         records = conflict_records(
             result, hub_item.id, hub_item.uid, self.ctx.spoke_id, hub, incoming
@@ -259,10 +269,8 @@ class _PullPlanner:
         if same_content(result.item, hub) and not resurrect:
             # the hub already holds the merged content: only the link moves
             version = hub_item.version if in_sync else base_version
-            self.change_ops.append(
-                LinkOnly(r.remote_id, r.remote_version, hub_item.id, fp_r, version)
-            )
-            self.conflicts.extend(records)
+            self.change_ops.append(LinkOnly(r.remote_id, r.remote_version, hub_item.id, fp_r,
+                                            version, conflicts=tuple(records)))
         else:
             self.change_ops.append(UpdateHubItem(
                 hub_item.id, hub_item.version, result.item, r.remote_id, r.remote_version,
@@ -271,16 +279,16 @@ class _PullPlanner:
         if not in_sync:
             self.touched.add(hub_item.id)
 
-    def match(self, item: Item) -> _Match | None:
+    def match(self, item: Item) -> Match | None:
         """The alive hub item ``item`` is the same as: by UID, on first attach by content."""
         found = self.hub.by_uid.get(item.uid)
         if found is not None and not found.deleted:
-            return _Match(found, by_content=False)
+            return Match(found, by_content=False)
         if self.ctx.first_attach:
             key = match_key(item)
             found = self.hub.by_match_key.get(key) if key is not None else None
             if found is not None and not found.deleted:
-                return _Match(found, by_content=True)
+                return Match(found, by_content=True)
         return None
 
     def pull_unlinked(self, r: RemoteItem) -> None:
@@ -293,33 +301,18 @@ class _PullPlanner:
         fp_r = self.fp(item)
         match = self.match(item)
         if match is not None:
-            hub_item = match.hub_item
-            assert hub_item.item is not None
-            owner = self.linked_to.get(hub_item.id) or self.claimed.get(hub_item.id)
-            if owner is not None and owner != r.remote_id:
-                # 4b. the hub item already has a copy in this spoke: a second one is a duplicate
-                self.quarantine(
-                    r, match.duplicate_reason,
-                    f"hub item {hub_item.id} is already linked to remote item {owner}",
-                )
-                return
-            self.claimed[hub_item.id] = r.remote_id
-            if self.projected_fp(hub_item.item) == fp_r:
-                # 4b. the spoke already holds the hub's content (re-attach, restored backup)
-                self.change_ops.append(
-                    LinkOnly(r.remote_id, r.remote_version, hub_item.id, fp_r, hub_item.version)
-                )
-            elif not self.opts.contributes.update:
-                # 4b. a mirror's stale copy of a hub item: link it; the push overwrites it
-                self.change_ops.append(
-                    LinkOnly(r.remote_id, r.remote_version, hub_item.id, fp_r, hub_item.version)
-                )
-                self.touched.add(hub_item.id)
-            else:
-                # 4b. same item, different content, no common ancestor: every difference conflicts
-                self.merge_edit(r, hub_item, None, hub_item.version, fp_r)
+            self.pull_matched(r, match, fp_r)
             return
-        if self.opts.contributes.create:
+        echo = self.sent_before_deleted(item, fp_r)
+        if echo is not None:
+            # 4b'. our own create whose answer was lost, of an item deleted in the hub since:
+            # linked to it, so the push deletes the copy (it is no new item of this spoke)
+            hub_item_id, sent = echo
+            self.claimed[hub_item_id] = r.remote_id
+            self.change_ops.append(
+                LinkOnly(r.remote_id, r.remote_version, hub_item_id, fp_r, sent))
+            self.touched.add(hub_item_id)
+        elif self.opts.contributes.create:
             # 4c. a new item made in the spoke joins the hub (without what the spoke cannot carry)
             carried = carried_fields(self.opts, self.caps, None)
             content = overlay_uncarried(from_spoke(item, None, self.opts, self.caps), None, carried)
@@ -327,6 +320,40 @@ class _PullPlanner:
         else:
             # 4c. a mirror's own local item: leave it alone, never delete what we did not create
             self.ignored += 1
+
+    def pull_matched(self, r: RemoteItem, match: Match, fp_r: str) -> None:
+        """4b: an unlinked remote item that is the same as an alive hub item."""
+        hub_item = match.hub_item
+        assert hub_item.item is not None
+        owner = self.linked_to.get(hub_item.id) or self.claimed.get(hub_item.id)
+        if owner is not None and owner != r.remote_id:
+            # 4b. the hub item already has a copy in this spoke: a second one is a duplicate
+            self.quarantine(
+                r, match.duplicate_reason,
+                f"hub item {hub_item.id} is already linked to remote item {owner}",
+            )
+            return
+        self.claimed[hub_item.id] = r.remote_id
+        sent = self.pending_echo(hub_item.id, fp_r)
+        if self.projected_fp(hub_item.item) == fp_r:
+            # 4b. the spoke already holds the hub's content (re-attach, restored backup)
+            self.change_ops.append(
+                LinkOnly(r.remote_id, r.remote_version, hub_item.id, fp_r, hub_item.version)
+            )
+        elif sent is not None:
+            # 4b'. our own create whose answer was lost (or whose pusher died), the hub
+            # changed since: linked at the version sent; the push writes what came since
+            self.change_ops.append(LinkOnly(r.remote_id, r.remote_version, hub_item.id, fp_r, sent))
+            self.touched.add(hub_item.id)
+        elif not self.opts.contributes.update:
+            # 4b. a mirror's stale copy of a hub item: link it; the push overwrites it
+            self.change_ops.append(
+                LinkOnly(r.remote_id, r.remote_version, hub_item.id, fp_r, hub_item.version)
+            )
+            self.touched.add(hub_item.id)
+        else:
+            # 4b. same item, different content, no common ancestor: every difference conflicts
+            self.merge_edit(r, hub_item, None, hub_item.version, fp_r)
 
     def pull_deleted(self, remote_id: str) -> None:
         link = self.links.get(remote_id)
@@ -346,11 +373,9 @@ class _PullPlanner:
             self.touched.add(hub_item.id)
         elif self.hub_changed_since(hub_item, link):
             # 5. deleted in the spoke after an edit in the hub: the edit beats the delete
-            self.delete_ops.append(drop)
+            self.delete_ops.append(replace(drop, conflicts=(ConflictRecord(
+                hub_item.id, hub_item.uid, self.ctx.spoke_id, (), kind="edit-vs-delete"),)))
             self.touched.add(hub_item.id)
-            self.conflicts.append(ConflictRecord(
-                hub_item.id, hub_item.uid, self.ctx.spoke_id, (), kind="edit-vs-delete",
-            ))
         else:
             # 5. deleted in the spoke, unchanged in the hub since: delete it everywhere
             self.delete_ops.append(TombstoneHubItem(hub_item.id, hub_item.version, remote_id))
@@ -363,29 +388,6 @@ class _PullPlanner:
         base = self.hub.bases.get((hub_item.id, link.hub_version))
         assert hub_item.item is not None
         return base is None or fingerprint(base) != fingerprint(hub_item.item)
-
-
-def _verbatim_agrees(item: Item, candidate: Item) -> bool:
-    """Whether ``candidate``'s source, patched to mean ``item``, says what ``item`` says
-    beyond the model: the same ``verbatim`` for the master and each override (an override
-    the candidate lacks is written fresh, so it says nothing beyond the model)."""
-    def same(fields: Mapping[str, Any], other: Mapping[str, Any] | None) -> bool:
-        theirs = (other or {}).get("verbatim")
-        mine: Any = settled(fields)
-        return bool(mine == (None if theirs is None else settled(fields, value=theirs)))
-
-    return same(item.fields, candidate.fields) and all(
-        same(ov, candidate.overrides.get(key)) for key, ov in item.overrides.items())
-
-
-def _consistent_source(merged: Item, spoke: Item, hub: Item) -> Item:
-    """``merged`` with the source text whose unmodelled content the merge kept: the spoke's
-    (the default) or, when the hub's ``verbatim`` won, the hub's, so the writer's patch of
-    that text means ``merged`` and its read-back is recognized as the echo."""
-    for candidate in (spoke, hub):
-        if candidate.source is not None and _verbatim_agrees(merged, candidate):
-            return merged.with_source(candidate.source)
-    return merged
 
 
 def plan_pull(

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cirahub.core.item import Item
-from cirahub.core.model import Capabilities, ConflictRecord, HubItem
+from cirahub.core.model import Capabilities, ConflictRecord, HubItem, PendingWrite
 from cirahub.core.ops import HubOp
 from cirahub.core.options import SyncOptions
 
@@ -37,18 +37,35 @@ class HubView:
     linked_in_spoke: Mapping[str, str] = field(default_factory=dict)  # hub_item_id -> remote id
     #: tombstoned hub item id -> its content just before the delete (for an edit beating it)
     last_alive: Mapping[str, Item] = field(default_factory=dict)
+    #: hub item id -> the writes this spoke was sent and never confirmed (their hub items are
+    #: in ``by_id``): the linked items of the delta and the hub items with its UIDs
+    pending: Mapping[str, tuple[PendingWrite, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class PullPlan:
     """Hub operations of one pull. ``halt`` set → ``ops`` is empty and nothing may be applied.
     ``touched``: hub item ids the push must look at even if their hub version did not move.
-    ``conflicts``: conflict records not carried by an op (an edit that beat a spoke's delete,
-    a merge whose result left the hub unchanged); log them once the ops are merged. Records
-    inside ``UpdateHubItem.conflicts`` are not repeated here."""
+    ``conflicts``: every conflict record of the plan, each carried by its op (``UpdateHubItem``,
+    ``LinkOnly``: a merge the hub won outright, ``DropLink``: a delete an edit beat), so the
+    merge logs it in the transaction that applies the op, and only then."""
 
     ops: tuple[HubOp, ...]
     halt: str | None
     touched: frozenset[str]
     stats: Mapping[str, int]
     conflicts: tuple[ConflictRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    """The alive hub item an unlinked remote item is the same as, and how it was found (the
+    planner's own bookkeeping)."""
+
+    hub_item: HubItem
+    by_content: bool  # on first attach, by summary + start + end; else by UID
+
+    @property
+    def duplicate_reason(self) -> str:
+        """The quarantine reason when the hub item already has another copy in this spoke."""
+        return "duplicate-content" if self.by_content else "duplicate-uid"

@@ -115,8 +115,6 @@ LINK_SELECT = select(
     m.links.c.remote_version,
     m.links.c.fingerprint,
     m.links.c.hub_version,
-    m.links.c.pending_fingerprint,
-    m.links.c.pending_hub_version,
 ).join(m.hub_items, m.hub_items.c.id == m.links.c.hub_item_id)
 
 
@@ -129,8 +127,6 @@ def link(row: AnyRow) -> Link:
         remote_version=row.remote_version,
         fingerprint=row.fingerprint,
         hub_version=row.hub_version,
-        pending_fingerprint=row.pending_fingerprint,
-        pending_hub_version=row.pending_hub_version,
     )
 
 

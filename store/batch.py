@@ -14,7 +14,9 @@ Semantics per op (see ``cirahub.core.ops``), including what makes a re-run harml
   (re-run). Past it with other content, or a missing item → stale (skipped, reported).
 - TombstoneHubItem: at ``expected_version`` → tombstone (next version, content NULL), the
   spoke's link dropped. Already a tombstone → no-op. Changed since → stale.
-- LinkOnly: set the link. DropLink: remove the remote id's link. Quarantine: upsert the row.
+- LinkOnly: set the link (and log its conflicts unless the link was already exactly that: a
+  re-run). DropLink: remove the remote id's link (and log its conflicts if there was one).
+  Quarantine: upsert the row.
 Every op but Quarantine clears the remote id's quarantine row.
 """
 
@@ -169,16 +171,28 @@ class Batch:
         elif isinstance(op, TombstoneHubItem):
             self._tombstone(op)
         elif isinstance(op, LinkOnly):
-            if op.hub_item_id not in self.items:
-                return self._stale(op.remote_id)
-            self._set_link(op.remote_id, _Link(op.hub_item_id, op.remote_version,
-                                               op.fingerprint, op.hub_version))
-            self._done(op.remote_id, "linked")
+            self._link_only(op)
         elif isinstance(op, DropLink):
-            self._done(op.remote_id, "unlinked" if self._drop_remote(op.remote_id) else None)
+            dropped = self._drop_remote(op.remote_id)
+            item = self.items.get(op.hub_item_id)
+            if dropped and item is not None:
+                for record in op.conflicts:
+                    self._conflict(item, record)
+            self._done(op.remote_id, "unlinked" if dropped else None)
         else:
             self._quarantine(op)
         return None
+
+    def _link_only(self, op: LinkOnly) -> None:
+        item = self.items.get(op.hub_item_id)
+        if item is None:
+            return self._stale(op.remote_id)
+        link = _Link(op.hub_item_id, op.remote_version, op.fingerprint, op.hub_version)
+        if self.by_remote.get(op.remote_id) != link:  # a re-run logs its conflicts once
+            for record in op.conflicts:
+                self._conflict(item, record)
+        self._set_link(op.remote_id, link)
+        return self._done(op.remote_id, "linked")
 
     def _create(self, op: CreateHubItem) -> None:
         existing = self.by_remote.get(op.remote_id)
@@ -338,6 +352,12 @@ class Batch:
         for part in chunks(sorted(self.touched_items)):
             self.conn.execute(delete(m.links).where(_L.spoke_id == self.spoke_id,
                                                     _L.hub_item_id.in_(part)))
+        # A pull read these items back (or found them gone): the writes sent to them before
+        # are settled, their echo recognized or their content taken as the spoke's.
+        for part in chunks(sorted(self.touched_items)):
+            self.conn.execute(delete(m.pending_writes).where(
+                m.pending_writes.c.spoke_id == self.spoke_id,
+                m.pending_writes.c.hub_item_id.in_(part)))
         rows = [
             dict(spoke_id=self.spoke_id, hub_item_id=ln.hub_item_id, remote_id=remote_id,
                  remote_version=ln.remote_version, fingerprint=ln.fingerprint,

@@ -145,9 +145,23 @@ class LinkRow(Base):
     remote_version: Mapped[str] = mapped_column(Text)
     fingerprint: Mapped[str] = mapped_column(String(64))
     hub_version: Mapped[int] = mapped_column(Integer)
-    #: a write sent but never confirmed (see core.model.Link); NULL = none outstanding
-    pending_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    pending_hub_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class PendingWriteRow(Base):
+    """A create or update the pusher sent to a spoke and never saw confirmed (see
+    core.model.PendingWrite): stored before the write is sent, deleted once its success is
+    committed or a pull read the item back; at most a few per (spoke, hub item)."""
+
+    __tablename__ = "pending_writes"
+
+    spoke_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("spokes.id", ondelete="CASCADE"), primary_key=True
+    )
+    hub_item_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("hub_items.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    hub_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
 
 
 class SyncRunRow(Base):
@@ -245,3 +259,4 @@ conflicts = _table(ConflictRow)
 quarantine = _table(QuarantineRow)
 runtime_lease = _table(RuntimeLeaseRow)
 projections = _table(ProjectionRow)
+pending_writes = _table(PendingWriteRow)

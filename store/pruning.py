@@ -1,7 +1,7 @@
 """Pruning of hub item versions: ``hub_item_versions`` stays bounded per item.
 
 A version row serves two readers: a link's three-way merge base (the row at
-``link.hub_version``, and at ``link.pending_hub_version`` while a write is unconfirmed) and
+``link.hub_version``, and at a pending write's ``hub_version`` while it is unconfirmed) and
 ``cirahubctl item show --history``. After every merge batch, in the same transaction, the
 versions of the items that batch changed are cut to what those readers need:
 
@@ -9,11 +9,11 @@ versions of the items that batch changed are cut to what those readers need:
   ``--history`` shows, plus the version before the oldest shown, whose fields it changed;
   among the newest two there is always one with content when the item ever had any, so a
   deleted item's last content — what a spoke's edit revives — is kept too);
-- every version a link of the item names (``hub_version``, ``pending_hub_version``).
+- every version a link or a pending write of the item names.
 
-Everything older that no link names is deleted. A version is only ever added by a merge, and
-every merge prunes the items it touched, so an item holds at most :data:`KEEP_VERSIONS` plus
-one per link (plus the versions added since) rows.
+Everything older that no link or pending write names is deleted. A version is only ever added
+by a merge, and every merge prunes the items it touched, so an item holds at most
+:data:`KEEP_VERSIONS` plus one per link and pending write (plus the versions added since) rows.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from cirahub.store.base import chunks
 #: versions of every hub item kept for its history, whatever the links need (docs/sync.md)
 KEEP_VERSIONS = 51
 
-_V, _L = m.hub_item_versions.c, m.links.c
+_V, _L, _P = m.hub_item_versions.c, m.links.c, m.pending_writes.c
 
 
 def prune_versions(conn: Connection, hub_item_ids: Iterable[str],
@@ -49,11 +49,11 @@ def prune_versions(conn: Connection, hub_item_ids: Iterable[str],
                 select(_V.hub_item_id, _V.version).where(_V.hub_item_id.in_(over))):
             versions.setdefault(item_id, []).append(int(version))
         needed: dict[str, set[int]] = {}
-        for item_id, base, pending in conn.execute(
-                select(_L.hub_item_id, _L.hub_version, _L.pending_hub_version)
-                .where(_L.hub_item_id.in_(over))):
-            needed.setdefault(item_id, set()).update(
-                int(v) for v in (base, pending) if v is not None)
+        for item_id, version in conn.execute(
+                select(_L.hub_item_id, _L.hub_version).where(_L.hub_item_id.in_(over))
+                .union_all(select(_P.hub_item_id, _P.hub_version)
+                           .where(_P.hub_item_id.in_(over)))):
+            needed.setdefault(item_id, set()).add(int(version))
         for item_id, held in versions.items():
             old = sorted(held, reverse=True)[keep:]
             drop = [v for v in old if v not in needed.get(item_id, set())]

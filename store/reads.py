@@ -13,12 +13,12 @@ from sqlalchemy import func, select, tuple_
 
 from cirahub.core.errors import NotFound
 from cirahub.core.item import Item
-from cirahub.core.model import HubItem, Link
+from cirahub.core.model import HubItem, Link, PendingWrite
 from cirahub.store import models as m
 from cirahub.store.base import LINK_SELECT, StoreBase, hub_item, item_of, link
 from cirahub.store.engine import guarded
 
-_HI = m.hub_items.c
+_HI, _P = m.hub_items.c, m.pending_writes.c
 
 
 class ReadsMixin(StoreBase):
@@ -60,6 +60,25 @@ class ReadsMixin(StoreBase):
             rows = self._in_chunks(conn, lambda part: LINK_SELECT.where(
                 m.links.c.spoke_id == spoke_id, m.links.c.hub_item_id.in_(part)), set(ids))
             return {r.hub_item_id: link(r) for r in rows}
+
+    @guarded
+    def pending_writes(self, spoke_id: str, *, hub_item_ids: Iterable[str] = (),
+                       uids: Iterable[str] = ()) -> dict[str, tuple[PendingWrite, ...]]:
+        """The writes sent to the spoke and never confirmed (``note_pending_writes``) of these
+        hub items and of the hub items (tombstones too) with these UIDs, by hub item id,
+        oldest first; items without any are absent."""
+        out: dict[str, list[PendingWrite]] = {}
+        cols = (_P.hub_item_id, _P.fingerprint, _P.hub_version)
+        with self._read() as conn:
+            rows = [*self._in_chunks(conn, lambda part: select(*cols).where(
+                        _P.spoke_id == spoke_id, _P.hub_item_id.in_(part)), set(hub_item_ids)),
+                    *self._in_chunks(conn, lambda part: select(*cols).join(
+                        m.hub_items, _HI.id == _P.hub_item_id).where(
+                        _P.spoke_id == spoke_id, _HI.uid.in_(part)), set(uids))]
+        for r in {(r.hub_item_id, r.hub_version): r for r in rows}.values():
+            out.setdefault(r.hub_item_id, []).append(
+                PendingWrite(r.hub_item_id, r.fingerprint, int(r.hub_version)))
+        return {i: tuple(sorted(w, key=lambda p: p.hub_version)) for i, w in out.items()}
 
     @guarded
     def hub_items(self, hub_id: str, ids: Iterable[str]) -> dict[str, HubItem]:

@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select, update
 
 from cirahub.core.errors import InvalidInput, NotFound
-from cirahub.core.model import ConflictRecord, WriteFailure
+from cirahub.core.model import WriteFailure
 from cirahub.core.states import RunStatus
 from cirahub.store import models as m
 from cirahub.store.base import StoreBase, aware, chunks, item_of, utcnow
-from cirahub.store.batch import conflict_row, jsonable
+from cirahub.store.batch import jsonable
 from cirahub.store.engine import guarded
 from cirahub.store.records import (
     ConflictEntry,
@@ -155,20 +155,6 @@ class RunsMixin(StoreBase):
         if row is None:
             raise NotFound(f"sync run {run_id!r} does not exist", run_id=run_id)
         return _run(row)
-
-    @guarded
-    def record_conflicts(
-        self, hub_id: str, spoke_id: str, records: Sequence[ConflictRecord]
-    ) -> None:
-        """Append conflict records that no merge op carried (an edit that beat a spoke's
-        delete, a merge the hub won outright). The conflict log is append-only history, not
-        hub state, so it needs no writer epoch."""
-        if not records:
-            return
-        now = utcnow()
-        rows = [conflict_row(hub_id, r.hub_item_id, spoke_id, r.uid, r, now) for r in records]
-        with self._write() as conn:
-            conn.execute(m.conflicts.insert(), rows)
 
     @guarded
     def list_conflicts(self, hub: str, limit: int = 100) -> list[ConflictEntry]:

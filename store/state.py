@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cirahub.core.errors import InvalidInput, NotFound
@@ -19,22 +19,25 @@ from cirahub.store.base import StoreBase, chunks, utcnow
 from cirahub.store.engine import guarded
 from cirahub.store.records import LEAVE, HaltInfo, PendingDelete, _Leave
 
-_L = m.links.c
+_L, _P = m.links.c, m.pending_writes.c
+#: unconfirmed writes kept per (spoke, hub item): the newest (older ones were written over)
+MAX_PENDING = 4
 
 
 def link_values(spoke_id: str, link: Link) -> dict[str, Any]:
     return dict(spoke_id=spoke_id, hub_item_id=link.hub_item_id, remote_id=link.remote_id,
                 remote_version=link.remote_version, fingerprint=link.fingerprint,
-                hub_version=link.hub_version, pending_fingerprint=link.pending_fingerprint,
-                pending_hub_version=link.pending_hub_version)
+                hub_version=link.hub_version)
 
 
 class StateMixin(StoreBase):
     @guarded
-    def commit_links(self, spoke_id: str, upserts: Sequence[Link], deletes: Sequence[str]) -> None:
+    def commit_links(self, spoke_id: str, upserts: Sequence[Link], deletes: Sequence[str],
+                     confirmed: Sequence[str] = ()) -> None:
         """After a push: set these links (replacing any link of the same hub item or the same
         remote id in the spoke) and delete the links of the hub item ids in ``deletes``, in one
-        transaction. NotFound when the spoke or a hub item no longer exists."""
+        transaction; the pending writes of ``deletes`` and ``confirmed`` (hub items whose write
+        succeeded) are done. NotFound when the spoke or a hub item no longer exists."""
         for ln in upserts:
             if ln.spoke_id != spoke_id:
                 raise InvalidInput("a link of another spoke was committed", field="spoke_id",
@@ -53,23 +56,44 @@ class StateMixin(StoreBase):
                 rows = [link_values(spoke_id, ln) for ln in final.values()]
                 for batch in chunks(rows):
                     conn.execute(m.links.insert(), batch)
+                for part in chunks(sorted(set(deletes) | set(confirmed))):
+                    conn.execute(delete(m.pending_writes).where(
+                        _P.spoke_id == spoke_id, _P.hub_item_id.in_(part)))
         except IntegrityError:
             raise NotFound("a committed link refers to a hub item that no longer exists",
                            spoke_id=spoke_id) from None
 
     @guarded
     def note_pending_writes(self, spoke_id: str, pending: Sequence[PendingWrite]) -> None:
-        """Before a push sends updates: remember on each (existing) link the fingerprint and
-        hub version of the write about to be sent, in one transaction. A link without the
-        write's success committed keeps it, so the next pull can tell the echo of that write
-        from a spoke edit (``core.plan``, row 3a'). A link that does not exist is skipped."""
+        """Before a push sends creates and updates: store each write about to be sent, in one
+        transaction, keeping the newest :data:`MAX_PENDING` of a hub item. They stay until the
+        write's success is committed (``commit_links``' ``confirmed``) or a pull reads the item
+        back, so the next pull can tell the echo of a write whose answer was lost from a spoke
+        edit (``core.plan``, rows 3a' and 4b'). A hub item that no longer exists is skipped."""
         if not pending:
             return
+        want = {(p.hub_item_id, p.hub_version): p.fingerprint for p in pending}
         with self._write() as conn:
-            for p in pending:
-                conn.execute(update(m.links).where(
-                    _L.spoke_id == spoke_id, _L.hub_item_id == p.hub_item_id,
-                ).values(pending_fingerprint=p.fingerprint, pending_hub_version=p.hub_version))
+            exists: set[str] = set()
+            held: dict[str, set[int]] = {}  # the item's rows already stored
+            for part in chunks(sorted({i for i, _ in want})):
+                exists.update(conn.execute(select(m.hub_items.c.id).where(
+                    m.hub_items.c.id.in_(part))).scalars())
+                for item_id, version in conn.execute(select(_P.hub_item_id, _P.hub_version)
+                                                     .where(_P.spoke_id == spoke_id,
+                                                            _P.hub_item_id.in_(part))):
+                    held.setdefault(item_id, set()).add(int(version))
+            keep = {i: set(sorted(held.get(i, set()) | {v for j, v in want if j == i})
+                           [-MAX_PENDING:]) for i in exists}
+            for i, versions in held.items():  # re-noted (replaced below) or written over
+                for v in sorted(versions):
+                    if (i, v) in want or v not in keep.get(i, set()):
+                        conn.execute(delete(m.pending_writes).where(
+                            _P.spoke_id == spoke_id, _P.hub_item_id == i, _P.hub_version == v))
+            rows = [dict(spoke_id=spoke_id, hub_item_id=i, hub_version=v, fingerprint=fp)
+                    for (i, v), fp in want.items() if v in keep.get(i, set())]
+            for batch in chunks(rows):
+                conn.execute(m.pending_writes.insert(), batch)
 
     @guarded
     def set_cursors(

@@ -8,7 +8,7 @@ their owner spoke ever edited."""
 from __future__ import annotations
 
 from cirahub.core.ical import parse_item
-from tests.sync.harness import Loop, event
+from tests.sync.harness import Loop, Spoke, event
 
 from .conftest import make_connector
 from .servers import USER, CalendarUser, Fault, FaultProxy
@@ -21,16 +21,39 @@ def _summary_in_dav(user: CalendarUser) -> str:
     return str(parse_item(user.get(href).text).get("summary"))
 
 
+def _owner_and_dav(store, proxy: FaultProxy, user: CalendarUser) -> tuple[Loop, Spoke, Spoke]:
+    """A hub with the owner's calendar (memory) and a CalDAV spoke reached through ``proxy``."""
+    loop = Loop(store)
+    owner = loop.add_memory("owner")
+    dav = loop.add("dav", make_connector(proxy.base, user.path, timeout=2.0), kind="caldav",
+                   config={"url": proxy.base + user.path, "username": USER})
+    return loop, owner, dav
+
+
+def _sync_with_answers_lost(loop: Loop, proxy: FaultProxy) -> None:
+    """The CalDAV spoke's run, with every PUT applied by the server and no answer, ever."""
+    proxy.add(Fault("drop-after", count=-1, method="PUT"))
+    assert not loop.sync("dav").ok
+    proxy.clear()
+
+
+def _assert_settled(loop: Loop, owner: Spoke, user: CalendarUser, summary: str) -> None:
+    """After two rounds: no conflict logged, and the hub and both calendars show ``summary``."""
+    assert all(s.ok for s in loop.sync_all(rounds=2))
+    assert loop.store.list_conflicts(loop.hub.name) == []
+    assert loop.hub_items()[UID].get("summary") == summary
+    assert _summary_in_dav(user) == summary
+    assert owner.calendar is not None
+    assert {i.get("summary") for i in owner.calendar.items().values()} == {summary}
+
+
 def test_regression_lost_write_answer_is_not_a_conflict(
     store, proxy: FaultProxy, user: CalendarUser
 ):
     """Old code: the link kept the old fingerprint, so the next pull read our own write back
     as a concurrent spoke edit, three-way merged it against the owner's newer edit and
     recorded a summary conflict (whose winner could be the stale echo)."""
-    loop = Loop(store)
-    owner = loop.add_memory("owner")
-    loop.add("dav", make_connector(proxy.base, user.path, timeout=2.0), kind="caldav",
-             config={"url": proxy.base + user.path, "username": USER})
+    loop, owner, _ = _owner_and_dav(store, proxy, user)
     assert owner.calendar is not None
     rid = owner.calendar.user_create(event(UID, "v1", day=3))
     assert all(s.ok for s in loop.sync_all(rounds=2))
@@ -38,17 +61,54 @@ def test_regression_lost_write_answer_is_not_a_conflict(
 
     owner.calendar.user_update(rid, event(UID, "v2", day=3))
     assert loop.sync("owner").ok
-    proxy.add(Fault("drop-after", count=-1, method="PUT"))  # applied; no answer, ever
-    lost = loop.sync("dav")
-    assert not lost.ok
-    proxy.clear()
+    _sync_with_answers_lost(loop, proxy)
     assert _summary_in_dav(user) == "v2"  # the server did apply it
 
     owner.calendar.user_update(rid, event(UID, "v3", day=3))
     assert loop.sync("owner").ok
+    _assert_settled(loop, owner, user, "v3")
+
+
+def test_regression_lost_create_answer_then_owner_edit_is_not_a_conflict(
+    store, proxy: FaultProxy, user: CalendarUser
+):
+    """The hub's create in the spoke was applied but its answer lost (so no link), then the
+    owner edits the item before the spoke is polled. Old code: the next pull found an
+    unlinked copy with the item's UID and no common ancestor, three-way merged it with the
+    owner's edit as two rival versions and recorded a conflict on every field that differed
+    (a tie-break that could make the owner's edit the loser)."""
+    loop, owner, _ = _owner_and_dav(store, proxy, user)
+    assert owner.calendar is not None
+    assert all(s.ok for s in loop.sync_all(rounds=1))
+    rid = owner.calendar.user_create(event(UID, "v1", day=3))
+    assert loop.sync("owner").ok
+    _sync_with_answers_lost(loop, proxy)
+    assert _summary_in_dav(user) == "v1"  # the server did create it
+
+    owner.calendar.user_update(rid, event(UID, "v2", day=3))
+    assert loop.sync("owner").ok
+    _assert_settled(loop, owner, user, "v2")
+
+
+def test_regression_second_write_before_the_read_back_keeps_the_first_pending(
+    store, proxy: FaultProxy, user: CalendarUser
+):
+    """The hub's update (v2) was applied but its answer lost; the owner edits again (v3) and
+    the fan-out's push run sends v3 before the spoke is pulled, refused (412: the spoke's
+    version moved with v2). Old code kept one pending write per link, which v3 overwrote, so
+    the next pull read our own v2 back as a spoke edit rivalling v3: a summary conflict."""
+    loop, owner, dav = _owner_and_dav(store, proxy, user)
+    assert owner.calendar is not None
+    rid = owner.calendar.user_create(event(UID, "v1", day=3))
     assert all(s.ok for s in loop.sync_all(rounds=2))
 
-    assert store.list_conflicts(loop.hub.name) == []
-    assert loop.hub_items()[UID].get("summary") == "v3"
-    assert _summary_in_dav(user) == "v3"
-    assert {i.get("summary") for i in owner.calendar.items().values()} == {"v3"}
+    owner.calendar.user_update(rid, event(UID, "v2", day=3))
+    assert loop.sync("owner").ok
+    _sync_with_answers_lost(loop, proxy)
+    assert _summary_in_dav(user) == "v2"
+
+    owner.calendar.user_update(rid, event(UID, "v3", day=3))
+    assert loop.sync("owner").ok
+    assert not dav.cycle.push_run().ok  # the fan-out: v3 refused, the spoke holds v2
+    assert _summary_in_dav(user) == "v2"
+    _assert_settled(loop, owner, user, "v3")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from cirahub.core.fingerprint import fingerprint, match_key
 from cirahub.core.item import Item
-from cirahub.core.model import Capabilities, Delta, HubItem, Link, RemoteItem
+from cirahub.core.model import Capabilities, Delta, HubItem, Link, PendingWrite, RemoteItem
 from cirahub.core.ops import (
     CreateHubItem,
     DropLink,
@@ -59,7 +59,7 @@ def written(c: SpokeContext, item: Item) -> Item:
 
 def view(items: Iterable[HubItem] = (), links: Iterable[Link] = (),
          bases: dict[tuple[str, int], Item | None] | None = None, first_attach: bool = False,
-         ) -> HubView:
+         pending: Iterable[PendingWrite] = ()) -> HubView:
     items = list(items)
     alive = [h for h in items if h.item is not None]
     return HubView(
@@ -69,6 +69,8 @@ def view(items: Iterable[HubItem] = (), links: Iterable[Link] = (),
         else {},
         bases=bases or {},
         linked_in_spoke={ln.hub_item_id: ln.remote_id for ln in links},
+        pending={p.hub_item_id: tuple(w for w in pending if w.hub_item_id == p.hub_item_id)
+                 for p in pending},
     )
 
 
@@ -160,11 +162,26 @@ def test_row3a_pending_write_read_back_is_our_echo_not_an_edit() -> None:
     _h, ln, _ = synced(c, "h1", ev())
     sent, now = ev(summary="v2"), ev(summary="v3", last_modified="2026-03-01T09:00:00Z")
     fp_sent = spoke_fingerprint(written(c, sent), c.options, CAPS)
-    pending = replace(ln, pending_fingerprint=fp_sent, pending_hub_version=2)
     h3 = hub("h1", now, 3)
-    plan = pull(c, [RemoteItem("r1", "v2", written(c, sent))], links=[pending],
-                hub_view=view([h3], [pending], {("h1", 1): ev(), ("h1", 2): sent}))
+    plan = pull(c, [RemoteItem("r1", "v2", written(c, sent))], links=[ln],
+                hub_view=view([h3], [ln], {("h1", 1): ev(), ("h1", 2): sent},
+                              pending=[PendingWrite("h1", fp_sent, 2)]))
     assert plan.ops == (LinkOnly("r1", "v2", "h1", fp_sent, 2),)
+    assert plan.touched == {"h1"} and not plan.conflicts and plan.stats["conflicts"] == 0
+
+
+def test_row3a_earlier_of_two_pending_writes_read_back_is_our_echo() -> None:
+    """Row 3a': the push sent v2 (answer lost, applied), then v3 before any pull (refused: the
+    spoke's version had moved). The spoke holding v2 is still our own echo, though a later
+    write was sent since: no conflict, the link moves to v2 and the push writes v3."""
+    c = ctx()
+    _h, ln, _ = synced(c, "h1", ev())
+    v2, v3 = ev(summary="v2"), ev(summary="v3", last_modified="2026-03-01T09:00:00Z")
+    fp2, fp3 = (spoke_fingerprint(written(c, i), c.options, CAPS) for i in (v2, v3))
+    plan = pull(c, [RemoteItem("r1", "v2", written(c, v2))], links=[ln],
+                hub_view=view([hub("h1", v3, 3)], [ln], {("h1", 1): ev(), ("h1", 2): v2},
+                              pending=[PendingWrite("h1", fp2, 2), PendingWrite("h1", fp3, 3)]))
+    assert plan.ops == (LinkOnly("r1", "v2", "h1", fp2, 2),)
     assert plan.touched == {"h1"} and not plan.conflicts and plan.stats["conflicts"] == 0
 
 
@@ -173,9 +190,9 @@ def test_row3a_pending_write_does_not_hide_a_real_spoke_edit() -> None:
     c = ctx()
     _h, ln, bases = synced(c, "h1", ev())
     fp_sent = spoke_fingerprint(written(c, ev(summary="v2")), c.options, CAPS)
-    pending = replace(ln, pending_fingerprint=fp_sent, pending_hub_version=2)
-    plan = pull(c, [RemoteItem("r1", "v2", written(c, ev(summary="Retro")))], links=[pending],
-                hub_view=view([hub("h1", ev(), 1)], [pending], bases))
+    plan = pull(c, [RemoteItem("r1", "v2", written(c, ev(summary="Retro")))], links=[ln],
+                hub_view=view([hub("h1", ev(), 1)], [ln], bases,
+                              pending=[PendingWrite("h1", fp_sent, 2)]))
     (op,) = plan.ops
     assert isinstance(op, UpdateHubItem) and op.item == ev(summary="Retro")
 
@@ -292,8 +309,8 @@ def test_row3d_hub_winning_every_conflict_refreshes_only_the_link() -> None:
     plan = pull(c, [RemoteItem("r1", "v2", ev(summary="Spoke"))], links=[ln],
                 hub_view=view([h2], [ln], {("h1", 1): ev()}), policy=ConflictPolicy.HUB)
     fp = spoke_fingerprint(ev(summary="Spoke"), c.options, CAPS)
-    assert plan.ops == (LinkOnly("r1", "v2", "h1", fp, 1),)
     (record,) = plan.conflicts
+    assert plan.ops == (LinkOnly("r1", "v2", "h1", fp, 1, conflicts=(record,)),)
     assert record.losing_item == ev(summary="Spoke").to_json() and plan.touched == {"h1"}
 
 
@@ -424,6 +441,39 @@ def test_row4b_same_uid_different_content_merges_without_base() -> None:
     assert op.conflicts[0].fields[0].base is None and op.expected_version == 4
 
 
+def test_row4b_read_back_of_a_pending_create_after_a_hub_edit_is_our_echo() -> None:
+    """Row 4b': the push created v1 here and never heard back (no link), then the owner
+    renamed it (hub v2, a tie on LAST-MODIFIED). The copy is our own create, not a rival
+    version: linked at v1, no conflict, and the push writes v2."""
+    c = ctx()
+    sent, now = ev(summary="v1"), ev(summary="v2")
+    fp = spoke_fingerprint(written(c, sent), c.options, CAPS)
+    plan = pull(c, [RemoteItem("r1", "e1", written(c, sent))],
+                hub_view=view([hub("h1", now, 2)], pending=[PendingWrite("h1", fp, 1)]))
+    assert plan.ops == (LinkOnly("r1", "e1", "h1", fp, 1),)
+    assert plan.touched == {"h1"} and not plan.conflicts and plan.stats["conflicts"] == 0
+
+
+def test_row4b_pending_create_does_not_hide_an_edited_copy() -> None:
+    """A copy that is not what the create sent is merged as before (no known base)."""
+    c = ctx()
+    fp = spoke_fingerprint(written(c, ev(summary="v1")), c.options, CAPS)
+    plan = pull(c, [RemoteItem("r1", "e1", ev(summary="Mine"))],
+                hub_view=view([hub("h1", ev(summary="v2"), 2)], pending=[PendingWrite("h1", fp, 1)]))
+    assert [f.field for r in plan.conflicts for f in r.fields] == ["summary"]
+
+
+def test_row4b_pending_create_of_an_item_deleted_since_is_linked_for_its_delete() -> None:
+    """Row 4b': our create whose answer was lost, and the owner deleted the item since: the
+    copy is linked to the tombstone (the push deletes it), not imported as a new item."""
+    c = ctx()
+    sent = ev(summary="v1")
+    fp = spoke_fingerprint(written(c, sent), c.options, CAPS)
+    plan = pull(c, [RemoteItem("r1", "e1", written(c, sent))],
+                hub_view=view([hub("h1", None, 2, uid="u1")], pending=[PendingWrite("h1", fp, 1)]))
+    assert plan.ops == (LinkOnly("r1", "e1", "h1", fp, 1),) and plan.touched == {"h1"}
+
+
 def test_row4b_mirror_copy_with_other_content_is_linked_and_overwritten() -> None:
     """A mirror's stale copy is adopted, and the push brings it up to date."""
     c = ctx(contributes=MIRROR)
@@ -478,8 +528,8 @@ def test_row5_delete_after_hub_edit_is_beaten_by_the_edit() -> None:
     _, ln, _ = synced(c, "h1", ev())
     h2 = hub("h1", ev(day=5), 2)
     plan = pull(c, deleted=["r1"], links=[ln], hub_view=view([h2], [ln], {("h1", 1): ev()}))
-    assert plan.ops == (DropLink("r1", "h1"),) and plan.touched == {"h1"}
     (record,) = plan.conflicts
+    assert plan.ops == (DropLink("r1", "h1", conflicts=(record,)),) and plan.touched == {"h1"}
     assert record.kind == "edit-vs-delete" and record.hub_item_id == "h1"
 
 

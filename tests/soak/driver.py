@@ -111,7 +111,7 @@ def run_schedule(w: World, tally: Tally, rng: random.Random, kinds: list[str],
         tally.faults[kind] += 1
         progressed = wait_runs_after(w, last, runs=3)
         if log:
-            print(f"[{i + 1}/{len(kinds)}] {kind}: {detail}"
+            print(f"[{i + 1}/{len(kinds)}] {last:.2f} {kind}: {detail}"
                   f"{'' if progressed else ' (no run finished in time)'}", flush=True)
     return last
 
@@ -164,7 +164,7 @@ def _check_edits(w: World, tally: Tally, live: dict[str, object]) -> None:
     tally.conflict_rows = [
         f"{c.uid}: with {names.get(c.spoke_id or '', '?')}, " + ", ".join(
             f"{f.get('field')} (winner {f.get('winner')}: {f.get('reason')})" for f in c.fields)
-        for c in conflicts]
+        + _story(w, c.uid) for c in conflicts]
     losers = set()
     for c in conflicts:  # the losing side's whole item, as Item.to_json() keeps it
         lost_fields = (c.losing_item or {}).get("fields") or {}
