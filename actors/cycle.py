@@ -115,6 +115,8 @@ class SyncCycle:
         self.idle = idle
         #: the delta (or the error) of a poll that was not idle: the run goes on with it
         self._prefetched: Delta | Exception | None = None
+        #: whether the last run was an idle poll (folded into ``self.idle``, not recorded)
+        self.folded = False
 
     # --- runs ---------------------------------------------------------------------------------
 
@@ -124,9 +126,22 @@ class SyncCycle:
         and the spoke's state); raises WriterFenced (this process must stop writing) and
         StoreError (the store itself is down). ``spoke`` and ``hub_version``: as the caller
         just read them (``Store.poll_view``), so an idle poll reads nothing more."""
-        probe = self.idle is not None and trigger == Trigger.SCHEDULE
+        probe = (self.idle is not None and trigger == Trigger.SCHEDULE
+                 and self._prefetched is None)  # not probed already (see :meth:`probe`)
         return self._recorded(trigger, self._sync, probe=probe, spoke=spoke,
                               hub_version=hub_version)
+
+    def probe(self, spoke: SpokeRecord, hub_version: int, trigger: str = Trigger.SCHEDULE,
+              known: Mapping[str, str] | None = None) -> RunSummary | None:
+        """The first half of a scheduled :meth:`run` that writes nothing: the idle poll's
+        summary (folded into ``self.idle``) when there is nothing to do, else None and
+        :meth:`run` (with the same ``spoke`` and ``hub_version``) does the rest, with the
+        pull this made, if any. Lets the caller probe many spokes in one read snapshot;
+        ``known``: the versions of every link of the spoke, if the caller read them."""
+        if (self.idle is None or self.unrecorded or not spoke.options.enabled
+                or spoke.halted_reason):
+            return None
+        return self._idle_poll(spoke, str(trigger), hub_version, known)
 
     def push_run(self, trigger: str = Trigger.FANOUT) -> RunSummary:
         """Write the hub's changes to the spoke without pulling (errors as :meth:`run`)."""
@@ -159,8 +174,8 @@ class SyncCycle:
             self.unrecorded.append(run_id)
             raise
 
-    def _idle_poll(self, spoke: SpokeRecord, trigger: str,
-                   hub_version: int | None) -> RunSummary | None:
+    def _idle_poll(self, spoke: SpokeRecord, trigger: str, hub_version: int | None,
+                   known: Mapping[str, str] | None = None) -> RunSummary | None:
         """A poll that changes nothing, folded into the spoke's idle row (no store write);
         None when there may be something to do: the spoke is new, halted or not ``ok``, the
         hub moved past its push cursor, or the pull brought a change or a new cursor (the run
@@ -174,7 +189,8 @@ class SyncCycle:
             return None
         started, clock = self.idle.now(), time.monotonic()
         try:
-            delta = self.connector.delta(spoke.pull_cursor, KnownVersions(self.store, spoke.id))
+            delta = self.connector.delta(spoke.pull_cursor,
+                                         KnownVersions(self.store, spoke.id, known))
         except Exception as exc:  # the recorded run raises it as its own
             self._prefetched = exc
             return None
@@ -182,6 +198,7 @@ class SyncCycle:
             self._prefetched = delta
             return None
         row = self.idle.poll(spoke.id, spoke.hub_id, trigger, started, self.idle.now())
+        self.folded = True
         return RunSummary(row.run_id, spoke.id, RunStatus.OK, {}, None,
                           time.monotonic() - clock)
 

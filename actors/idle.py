@@ -19,20 +19,28 @@ queueing for SQLite's one write lock). Instead:
   of idle polls only (nothing a run changed is ever in this buffer).
 
 Pure bookkeeping (no store; the clock is injected): thread-safe, since polls end in the
-spoke actor's pool threads.
+spoke actor's pool threads. :class:`Batch` gathers the polls that come due together, so
+the spoke actor probes them in one thread hop and one read snapshot.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
 #: the count keys of a folded row (``counts`` of its run row)
 POLLS = "polls"
 LONGEST_GAP_MS = "longest_gap_ms"
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -104,3 +112,51 @@ class IdlePolls:
     def __len__(self) -> int:
         with self._lock:
             return len(self._dirty)
+
+
+class Batch(Generic[K, V]):
+    """Gathers calls made within ``window`` seconds of each other (at most ``limit``) and
+    hands them to ``work`` together, in ``executor`` (one thread for the whole batch): the
+    spoke actor probes the scheduled polls that come due together in one read snapshot
+    instead of one thread hop and one set of queries each. ``work`` returns one result per
+    key, in order (an exception as a result is raised to that caller alone); an exception
+    ``work`` raises goes to every caller of the batch. Used from one event loop."""
+
+    def __init__(self, work: Callable[[list[K]], list[V | BaseException]], executor: Executor,
+                 *, window: float, limit: int) -> None:
+        self._work, self._executor = work, executor
+        self._window, self._limit = window, limit
+        self._loop = asyncio.get_running_loop()
+        self._pending: list[tuple[K, asyncio.Future[V]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def __call__(self, key: K) -> V:
+        future: asyncio.Future[V] = self._loop.create_future()
+        self._pending.append((key, future))
+        if len(self._pending) >= self._limit:
+            self._flush()
+        elif self._timer is None:
+            self._timer = self._loop.call_later(self._window, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if batch:
+            done = self._loop.run_in_executor(self._executor, self._work, [k for k, _ in batch])
+            done.add_done_callback(functools.partial(self._deliver, batch))
+
+    @staticmethod
+    def _deliver(batch: list[tuple[K, asyncio.Future[V]]],
+                 done: asyncio.Future[list[V | BaseException]]) -> None:
+        failed = done.exception() if not done.cancelled() else asyncio.CancelledError()
+        results = done.result() if failed is None else [failed] * len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():  # its caller went away (cancelled)
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)

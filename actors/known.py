@@ -18,10 +18,13 @@ class KnownVersions(Mapping[str, str]):
     #: after this many single look-ups, load everything in one query instead
     SINGLE_LOOKUPS = 64
 
-    def __init__(self, store: Any, spoke_id: str) -> None:
+    def __init__(self, store: Any, spoke_id: str,
+                 loaded: Mapping[str, str] | None = None) -> None:
+        """``loaded``: every link's version, already read (a batch of polls reads them
+        together: ``Store.link_versions_of``)."""
         self._store, self._spoke_id = store, spoke_id
         self._single: dict[str, str | None] = {}
-        self._all: dict[str, str] | None = None
+        self._all: dict[str, str] | None = dict(loaded) if loaded is not None else None
 
     def _load_all(self) -> dict[str, str]:
         if self._all is None:

@@ -13,7 +13,7 @@ Per spoke, guarantees:
   options are re-read from the store every run;
 - a scheduled poll that finds nothing to do writes nothing on its own: it is folded into the
   spoke's run row of idle polls, stored in batches every ``IDLE_FLUSH_SECONDS`` (see
-  :mod:`cirahub.actors.idle`);
+  :mod:`cirahub.actors.idle`); polls due together are probed together (:mod:`.probes`);
 - ``sync_now`` wakes the spoke at once and returns the summary of a run that *started after*
   the call (so it sees every change made before it); concurrent callers share that run;
 - ``push_soon`` (the fan-out after another spoke changed the hub, with the hub version the
@@ -34,8 +34,7 @@ Per spoke, guarantees:
 - a slow or broken spoke holds one pool thread at most: the others keep their schedule as long
   as fewer than ``spoke_threads`` spokes are slow at once.
 
-Progress events are buffered and pushed in batches to the supervisor (fire-and-forget); an idle
-actor wakes for nothing but its spokes' timers.
+Progress events go to the supervisor in batches (:mod:`cirahub.actors.outbox`).
 """
 
 from __future__ import annotations
@@ -48,20 +47,20 @@ import logging
 import os
 import random
 import time
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from cirahub.actors.cycle import SyncCycle
 from cirahub.actors.hub import RayMerger
-from cirahub.actors.idle import IdlePolls
+from cirahub.actors.idle import Batch, IdlePolls
+from cirahub.actors.outbox import Outbox
+from cirahub.actors.probes import Probed, Prober
 from cirahub.actors.progress import ProgressEvent
 from cirahub.actors.spoke_state import HostedSpoke, live_state, schedule_next
 from cirahub.actors.summary import RunStatus, RunSummary, Trigger, error_summary
 from cirahub.cluster.bootstrap import open_store
-from cirahub.cluster.names import SUPERVISOR_NAME
 from cirahub.cluster.settings import Settings
 from cirahub.core.errors import (
     CirahubError,
@@ -75,20 +74,27 @@ from cirahub.store.lease import check_epoch
 
 log = logging.getLogger(__name__)
 
-#: events kept while the supervisor is unreachable (oldest dropped first)
-EVENT_BUFFER = 10_000
 #: the first run after assignment starts within this many seconds (spread, not all at once)
 FIRST_RUN_SPREAD = 2.0
 #: seconds between two writes of the folded idle polls (the run history lags that much)
 IDLE_FLUSH_SECONDS = 5.0
+#: scheduled polls that come due within this many seconds of each other are probed together
+#: (one thread hop, one read snapshot: :class:`~cirahub.actors.probes.Prober`), at most
+#: PROBE_BATCH
+PROBE_WINDOW = 0.5
+PROBE_BATCH = 500
 
 
 class SpokeActor:
     """Wrapped with ``ray.remote`` by :func:`spoke_actor_class` (an async actor); usable as
     a plain object inside an event loop too (without Ray it keeps its events buffered)."""
 
-    def __init__(self, settings: dict[str, Any], name: str = "") -> None:
+    def __init__(self, settings: dict[str, Any], name: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
+        """``clock``: the wall clock (epoch seconds) polls are scheduled and stamped by; the
+        event loop's timers must follow it (tests pass a virtual one with a loop that does)."""
         self._settings = Settings.from_dict(settings)
+        self._clock = clock
         self._name = name
         self._store = open_store(self._settings, migrate=False)  # the server migrated
         self._pool = ThreadPoolExecutor(self._settings.spoke_threads,
@@ -100,12 +106,14 @@ class SpokeActor:
         self._spokes: dict[str, HostedSpoke] = {}
         self._rng = random.Random()
         self._loop = asyncio.get_running_loop()
-        self._events: deque[ProgressEvent] = deque(maxlen=EVENT_BUFFER)
-        self._events_ready = asyncio.Event()
-        self._flusher = self._loop.create_task(self._flush_events())
-        self._idle = IdlePolls()
+        self._outbox = Outbox(self._settings.namespace)
+        self._idle = IdlePolls(lambda: datetime.fromtimestamp(clock(), UTC))
         self._idle_flusher = self._loop.create_task(self._flush_idle_polls())
-        self._supervisor: Any = None
+        prober = Prober(self._store, self._settings.lease_epoch,
+                        lambda s, spoke: self._cycle(s, self._connector(s, spoke),
+                                                     Trigger.SCHEDULE),
+                        self._store_rotated_secret)
+        self._probe = Batch(prober, self._pool, window=PROBE_WINDOW, limit=PROBE_BATCH)
         self._node_id = _node_id()
 
     # --- API ------------------------------------------------------------------------------
@@ -124,7 +132,7 @@ class SpokeActor:
                 state.stopping = False
                 continue
             state = self._spokes[spoke_id] = HostedSpoke(spoke_id, hub_id)
-            state.next_run_at = time.time() + self._rng.uniform(0, FIRST_RUN_SPREAD)
+            state.next_run_at = self._clock() + self._rng.uniform(0, FIRST_RUN_SPREAD)
             state.task = self._loop.create_task(self._spoke_loop(state))
             added.append(spoke_id)
             self._emit("state", state, "assigned", detail=self._name)
@@ -202,7 +210,7 @@ class SpokeActor:
     async def _spoke_loop(self, s: HostedSpoke) -> None:
         try:
             while not s.stopping:
-                delay = max(0.0, (s.next_run_at or 0) - time.time())
+                delay = max(0.0, (s.next_run_at or 0) - self._clock())
                 if not s.wake.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(s.wake.wait(), timeout=delay)
@@ -235,7 +243,7 @@ class SpokeActor:
     def _trigger(self, s: HostedSpoke, manual: bool) -> Trigger | None:
         """What the spoke runs now: a full run when asked or due (it answers a due push
         too), else the push run the queue started, else nothing."""
-        if manual or time.time() >= (s.next_run_at or 0):
+        if manual or self._clock() >= (s.next_run_at or 0):
             if not s.push_pending:
                 self._pushes.start(s.spoke_id)
             s.push_pending = False
@@ -251,9 +259,17 @@ class SpokeActor:
         hint: float | None = None
         snapshot: int | None = None
         pool = self._push_pool if trigger == Trigger.FANOUT else self._pool
+        probed: Probed | None = None
+        idle = False
         try:
-            summary, interval, snapshot = await self._loop.run_in_executor(
-                pool, self._run_blocking, s, trigger)
+            if trigger == Trigger.SCHEDULE:
+                probed = await self._probe(s)
+            if probed is not None and probed.summary is not None:  # idle: nothing more to do
+                summary, interval, snapshot = probed.summary, probed.interval, None
+            else:
+                summary, interval, snapshot = await self._loop.run_in_executor(
+                    pool, self._run_blocking, s, trigger, probed)
+            idle = probed is not None and probed.cycle.folded
             result = summary.to_dict()
         except WriterFenced as exc:
             result = error_summary(s.spoke_id, error_record(exc))
@@ -272,11 +288,12 @@ class SpokeActor:
         s.runs += 1
         s.last_summary = result
         schedule_next(s, trigger, result, interval, hint,
-                      cap=self._settings.max_backoff_seconds, rng=self._rng)
-        backoff = (f"back-off: next run in {max(0.0, (s.next_run_at or 0) - time.time()):.0f}s "
+                      cap=self._settings.max_backoff_seconds, rng=self._rng, now=self._clock())
+        wait = max(0.0, (s.next_run_at or 0) - self._clock())
+        backoff = (f"back-off: next run in {wait:.0f}s "
                    f"after {s.failures} failed runs" if s.failures >= 2 else None)
         self._emit("run", s, "done" if result["status"] != RunStatus.ERROR else "failed",
-                   summary=result, trigger=str(trigger), detail=backoff)
+                   summary=result, trigger=str(trigger), detail=backoff, urgent=not idle)
         return result
 
     def _stop_all(self, exc: WriterFenced) -> None:
@@ -287,28 +304,34 @@ class SpokeActor:
             state.stopping = True
             state.wake.set()
 
-    def _run_blocking(self, s: HostedSpoke,
-                      trigger: Trigger) -> tuple[RunSummary, float, int | None]:
+    def _run_blocking(self, s: HostedSpoke, trigger: Trigger,
+                      probed: Probed | None = None) -> tuple[RunSummary, float, int | None]:
         """One run in a pool thread, only while this actor's runtime holds the store's lease
         (WriterFenced with ``lease`` otherwise). Returns the summary, the spoke's current
-        interval and the hub version the run pushed up to (None: it did not push)."""
-        spoke, hub_version, epoch = self._store.poll_view(s.spoke_id)  # one read
-        check_epoch(self._settings.lease_epoch, epoch)
-        interval = float(spoke.options.interval_seconds)
-        if not spoke.options.enabled:
-            return RunSummary(None, s.spoke_id, RunStatus.SKIPPED,
-                              error={"code": "disabled"}), interval, None
-        connector = self._connector(s, spoke)
+        interval and the hub version the run pushed up to (None: it did not push).
+        ``probed``: the scheduled poll's probe (it read the spoke and made the pull)."""
+        if probed is not None:
+            cycle, spoke, hub_version = probed.cycle, probed.spoke, probed.hub_version
+            interval = probed.interval
+        else:
+            spoke, hub_version, epoch = self._store.poll_view(s.spoke_id)  # one read
+            check_epoch(self._settings.lease_epoch, epoch)
+            interval = float(spoke.options.interval_seconds)
+            if not spoke.options.enabled:
+                return RunSummary(None, s.spoke_id, RunStatus.SKIPPED,
+                                  error={"code": "disabled"}), interval, None
+            cycle = self._cycle(s, self._connector(s, spoke), trigger)
+        summary = (cycle.push_run(trigger) if trigger == Trigger.FANOUT
+                   else cycle.run(trigger, spoke=spoke, hub_version=hub_version))
+        self._store_rotated_secret(s, cycle.connector)
+        return summary, interval, cycle.pushed_to
 
+    def _cycle(self, s: HostedSpoke, connector: Any, trigger: Trigger) -> SyncCycle:
         def progress(phase: str, counts: Any) -> None:
             self._emit_threadsafe("progress", s, phase, counts=dict(counts), trigger=trigger)
 
-        cycle = SyncCycle(self._store, connector, s.spoke_id, self._merger, progress=progress,
-                          unrecorded=s.unrecorded, idle=self._idle)
-        summary = (cycle.push_run(trigger) if trigger == Trigger.FANOUT
-                   else cycle.run(trigger, spoke=spoke, hub_version=hub_version))
-        self._store_rotated_secret(s, connector)
-        return summary, interval, cycle.pushed_to
+        return SyncCycle(self._store, connector, s.spoke_id, self._merger, progress=progress,
+                         unrecorded=s.unrecorded, idle=self._idle)
 
     def _store_rotated_secret(self, s: HostedSpoke, connector: Any) -> None:
         """A connector whose sign-in rotated its secret (a delegated OAuth refresh token)
@@ -343,39 +366,18 @@ class SpokeActor:
 
     # --- events ---------------------------------------------------------------------------
 
-    def _emit(self, kind: str, s: HostedSpoke, phase: str, **extra: Any) -> None:
-        self._events.append(ProgressEvent(kind=kind, hub_id=s.hub_id, spoke_id=s.spoke_id,
-                                          phase=phase, at=datetime.now(UTC), **extra))
-        self._events_ready.set()
+    def _emit(self, kind: str, s: HostedSpoke, phase: str, urgent: bool = True,
+              **extra: Any) -> None:
+        """Send an event to the supervisor (see :class:`~cirahub.actors.outbox.Outbox`);
+        ``urgent=False``: an idle poll's end, which may wait to travel with others."""
+        self._outbox.add(self._event(kind, s, phase, **extra), urgent=urgent)
 
     def _emit_threadsafe(self, kind: str, s: HostedSpoke, phase: str, **extra: Any) -> None:
-        self._loop.call_soon_threadsafe(lambda: self._emit(kind, s, phase, **extra))
+        self._outbox.add_threadsafe(self._event(kind, s, phase, **extra))
 
-    async def _flush_events(self) -> None:
-        """Push buffered events to the supervisor in batches; no wake-ups while idle."""
-        while True:
-            await self._events_ready.wait()
-            await asyncio.sleep(0.05)  # gather a batch
-            self._events_ready.clear()
-            batch = list(self._events)
-            self._events.clear()
-            if not batch:
-                continue
-            try:
-                if self._supervisor is None:
-                    import ray
-
-                    if not ray.is_initialized():  # a plain object (tests): never start Ray
-                        raise LookupError("Ray is not running")
-                    self._supervisor = ray.get_actor(SUPERVISOR_NAME,
-                                                     namespace=self._settings.namespace)
-                self._supervisor.record_events.remote(batch)
-            except Exception:  # supervisor restarting: keep the newest events for later
-                self._supervisor = None
-                self._events.extendleft(reversed(batch))
-                await asyncio.sleep(1.0)
-                self._events_ready.set()
-
+    def _event(self, kind: str, s: HostedSpoke, phase: str, **extra: Any) -> ProgressEvent:
+        return ProgressEvent(kind=kind, hub_id=s.hub_id, spoke_id=s.spoke_id, phase=phase,
+                             at=datetime.fromtimestamp(self._clock(), UTC), **extra)
 
     async def _flush_idle_polls(self) -> None:
         """Write the folded idle polls every IDLE_FLUSH_SECONDS, one transaction for all

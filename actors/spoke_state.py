@@ -88,9 +88,11 @@ def live_state(s: HostedSpoke) -> HostedState:
 
 
 def schedule_next(s: HostedSpoke, trigger: Trigger, result: dict[str, Any], interval: float,
-                  hint: float | None, *, cap: float, rng: random.Random) -> None:
+                  hint: float | None, *, cap: float, rng: random.Random,
+                  now: float | None = None) -> None:
     """Failure count, last error and the next poll after a run (``result`` its summary dict;
-    ``cap`` the longest back-off; ``hint`` the server's back-off hint, if any)."""
+    ``cap`` the longest back-off; ``hint`` the server's back-off hint, if any; ``now`` the
+    wall clock, default ``time.time()``)."""
     status = result["status"]
     if trigger == Trigger.FANOUT and status == RunStatus.OK:
         return  # a push run leaves the poll schedule alone
@@ -101,10 +103,10 @@ def schedule_next(s: HostedSpoke, trigger: Trigger, result: dict[str, Any], inte
         s.failures = s.failures if status == RunStatus.PARTIAL else 0
         s.last_error = result.get("error") if status != RunStatus.OK else None
     delay = backoff_delay(interval, s.failures, cap, hint)
-    now = time.time()
+    now = time.time() if now is None else now
     if delay <= interval:  # not backing off: the next slot (a second from now at least)
         s.next_run_at = poll_slot(s.spoke_id, interval, now + min(1.0, interval / 2))
     else:
         s.next_run_at = now + jittered(delay, rng)
     if trigger == Trigger.FANOUT and status == RunStatus.PARTIAL:
-        s.next_run_at = time.time()  # a stale write: re-pull and re-plan at once
+        s.next_run_at = now  # a stale write: re-pull and re-plan at once

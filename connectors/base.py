@@ -108,6 +108,11 @@ class BaseConnector:
     kind: ClassVar[str] = "base"
     capabilities: Capabilities = Capabilities()
 
+    #: whether ``delta`` reads nothing but this machine (no network): cheap enough that the
+    #: spoke actor probes the scheduled polls of many such spokes one after the other in one
+    #: thread (a kind over a network probes each in a thread of its own)
+    local_delta: ClassVar[bool] = False
+
     #: how many writes to *different* items may be in flight at once (a kind over a network
     #: sets its connection limit; 1: one after the other)
     write_parallel: int = 1

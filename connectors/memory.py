@@ -44,6 +44,7 @@ class MemoryConnector(BaseConnector):
     """
 
     kind: ClassVar[str] = "memory"
+    local_delta: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -64,6 +64,7 @@ class VdirConnector(BaseConnector):
     iCalendar: nothing is unsupported."""
 
     kind: ClassVar[str] = "vdir"
+    local_delta: ClassVar[bool] = True
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True,
                  extension: str = ".ics") -> None:

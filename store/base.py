@@ -170,11 +170,29 @@ class StoreBase:
                 self._tx.conn = None
 
     @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """All Store *reads* this thread makes inside the block share one read transaction
+        (one consistent snapshot, one connection: what many small reads in a row would each
+        pay for); writes inside it are their own transactions as usual. Nested blocks, and
+        blocks inside :meth:`transaction`, join the outer one."""
+        self._check_open()
+        if getattr(self._tx, "conn", None) is not None or getattr(self._tx, "read", None):
+            yield
+            return
+        with self._engine.connect() as conn:
+            self._tx.read = conn
+            try:
+                yield
+            finally:
+                self._tx.read = None
+
+    @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A read transaction (a consistent snapshot on both backends), rolled back at end;
-        inside :meth:`transaction`, that transaction (so it sees its own changes)."""
+        inside :meth:`transaction`, that transaction (so it sees its own changes), inside
+        :meth:`snapshot`, that snapshot."""
         self._check_open()
-        joined = getattr(self._tx, "conn", None)
+        joined = getattr(self._tx, "conn", None) or getattr(self._tx, "read", None)
         if joined is not None:
             yield joined
             return

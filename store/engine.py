@@ -29,6 +29,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: execution option marking a connection whose transaction will write
 WRITE_OPTION = "cirahub_write"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: pooled SQLite connections kept open (a spoke actor's poll threads, its idle flusher and a
+#: few push runs each keep one: opening a connection runs four PRAGMAs) and opened beyond
+SQLITE_POOL = 12
+SQLITE_OVERFLOW = 40
 #: PostgreSQL advisory lock key serializing concurrent migrations of one database
 _MIGRATION_LOCK = 0x63697261  # "cira"
 
@@ -66,7 +70,7 @@ def make_engine(url: URL) -> Engine:
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    engine = create_engine(url, pool_pre_ping=True,
+    engine = create_engine(url, pool_size=SQLITE_POOL, max_overflow=SQLITE_OVERFLOW,
                            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
                                          "check_same_thread": False})
 

@@ -15,7 +15,7 @@ from cirahub.core.errors import NotFound
 from cirahub.core.item import Item
 from cirahub.core.model import HubItem, Link, PendingWrite
 from cirahub.store import models as m
-from cirahub.store.base import LINK_SELECT, StoreBase, hub_item, item_of, link
+from cirahub.store.base import LINK_SELECT, StoreBase, chunks, hub_item, item_of, link
 from cirahub.store.engine import guarded
 
 _HI, _P = m.hub_items.c, m.pending_writes.c
@@ -37,6 +37,22 @@ class ReadsMixin(StoreBase):
             rows = conn.execute(select(m.links.c.remote_id, m.links.c.remote_version)
                                 .where(m.links.c.spoke_id == spoke_id))
             return {r.remote_id: r.remote_version for r in rows}
+
+    @guarded
+    def link_versions_of(self, spoke_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """:meth:`link_versions` of many spokes in one query per chunk of them (the spoke
+        actor's batch of idle polls of listing connectors); a spoke without links maps to
+        an empty dict."""
+        ids = list(dict.fromkeys(spoke_ids))
+        out: dict[str, dict[str, str]] = {i: {} for i in ids}
+        with self._read() as conn:
+            for part in chunks(ids):
+                rows = conn.execute(select(m.links.c.spoke_id, m.links.c.remote_id,
+                                           m.links.c.remote_version)
+                                    .where(m.links.c.spoke_id.in_(part)))
+                for r in rows:
+                    out[r.spoke_id][r.remote_id] = r.remote_version
+        return out
 
     @guarded
     def links_for(

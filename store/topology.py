@@ -212,17 +212,30 @@ class TopologyMixin(StoreBase):
         """(the spoke, its hub's version, the runtime lease's epoch) in ONE query: what a
         scheduled poll reads before it knows whether there is anything to do (a fleet of
         idle spokes polls hundreds of times a second). NotFound for an unknown spoke."""
+        view = self.poll_views([spoke_id]).get(spoke_id)
+        if view is None:
+            raise NotFound(f"spoke {spoke_id!r} does not exist", spoke_id=spoke_id)
+        return view
+
+    @guarded
+    def poll_views(self, spoke_ids: Sequence[str]) -> dict[str, tuple[SpokeRecord, int, int]]:
+        """:meth:`poll_view` of many spokes, one query per :data:`~.base.CHUNK` of them (the
+        spoke actor reads the views of the polls due together at once); unknown ids are
+        left out."""
         hub_version = (select(m.hubs.c.version).where(m.hubs.c.id == m.spokes.c.hub_id)
                        .scalar_subquery())
         epoch = (select(m.runtime_lease.c.epoch).where(m.runtime_lease.c.name == RUNTIME)
                  .scalar_subquery())
+        stmt = select(m.spokes, hub_version.label("hub_version_"), epoch.label("runtime_epoch_"))
+        out: dict[str, tuple[SpokeRecord, int, int]] = {}
         with self._read() as conn:
-            row = conn.execute(select(m.spokes, hub_version.label("hub_version_"),
-                                      epoch.label("runtime_epoch_"))
-                               .where(m.spokes.c.id == spoke_id)).first()
-        if row is None:
-            raise NotFound(f"spoke {spoke_id!r} does not exist", spoke_id=spoke_id)
-        return spoke_record(row), int(row.hub_version_ or 0), int(row.runtime_epoch_ or 0)
+            for part in chunks(dict.fromkeys(spoke_ids)):
+                where = (m.spokes.c.id == part[0] if len(part) == 1
+                         else m.spokes.c.id.in_(part))
+                for row in conn.execute(stmt.where(where)):
+                    out[row.id] = (spoke_record(row), int(row.hub_version_ or 0),
+                                   int(row.runtime_epoch_ or 0))
+        return out
 
     @guarded
     def find_spoke(self, hub: str, name: str) -> SpokeRecord:
