@@ -111,6 +111,10 @@ def _fields(fields: Mapping[str, Any], notes: list[str], where: str, zone: str |
             uid: str) -> dict[str, Any]:
     out = dict(fields)
     summary = out.get("summary")
+    if isinstance(summary, str) and summary != summary.strip():
+        # what Outlook shows either way (and a trimming server keeps): the hub's spaces come
+        # back from the sidecar, so this is no projection
+        out["summary"] = summary = summary.strip()
     if isinstance(summary, str) and len(summary) > SUBJECT_MAX:
         out["summary"] = _cut(summary, SUBJECT_MAX)
         body = out.get("description")

@@ -24,7 +24,7 @@ Pure: reads the source text only.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import icalendar
@@ -47,11 +47,20 @@ def note_source(item: Item, notes: list[str]) -> None:
         return
     kept = _kept(events, notes)
     all_day = any(_is_date(e.get("DTSTART")) for e in kept if "RECURRENCE-ID" not in e)
+    held = _texts(item)
     found: list[str] = []
     for event in kept:
-        _recurrence(event, all_day, found)
-        _values(event, found)
+        _recurrence(event, all_day, found, item)
+        _values(event, found, held)
     notes.extend(sorted(set(found)))
+
+
+def _texts(item: Item) -> set[str]:
+    """Every text the item's fields hold (what they hold comes back: nothing to declare)."""
+    out: set[str] = set()
+    for fields in (item.fields, *item.overrides.values()):
+        out.update(str(fields[k]) for k in ("summary", "location", "description") if k in fields)
+    return out
 
 
 def _events(item: Item) -> list[icalendar.cal.Component]:
@@ -99,13 +108,13 @@ def _all(event: icalendar.cal.Component, name: str) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _recurrence(event: icalendar.cal.Component, all_day: bool, found: list[str]) -> None:
+def _recurrence(event: icalendar.cal.Component, all_day: bool, found: list[str], item: Item) -> None:
     rules = len({_rule_text(r) for r in _all(event, "RRULE")})  # a rule given twice is one
-    if rules > 1 or "EXRULE" in event:
+    if (rules > 1 and not item.fields.get("more_rrules")) or "EXRULE" in event:
         found.append(f"RRULE: {rules} rules" + (" and an EXRULE" if "EXRULE" in event else "")
                      + ": Exchange holds one pattern per series; only the first rule is written")
     start, end = event.get("DTSTART"), event.get("DTEND")
-    if _is_date(start) and _is_date(end) and end.dt <= start.dt:
+    if _is_date(start) and _is_date(end) and end.dt <= start.dt and not _zero_length(item):
         found.append("all-day event of no length (DTEND on its start day): written as one day "
                      "(Exchange's all-day events last whole days)")
     if all_day and "RECURRENCE-ID" in event and not _is_date(event["RECURRENCE-ID"]):
@@ -114,9 +123,23 @@ def _recurrence(event: icalendar.cal.Component, all_day: bool, found: list[str])
     for rdate in _all(event, "RDATE"):
         for entry in getattr(rdate, "dts", []):
             period = entry.dt
-            if isinstance(period, tuple) and _period_length(period) != length:
+            if isinstance(period, tuple) and _period_length(period) != length and not _held(period[0], item):
                 found.append("RDATE periods of their own length: each occurrence lasts as long as "
                              "the series (the model holds one duration)")
+
+
+def _zero_length(item: Item) -> bool:
+    """Whether the fields hold the all-day event as of no length (then the projection's own
+    note says what Exchange holds)."""
+    start, end = item.fields.get("start"), item.fields.get("end")
+    return isinstance(start, dict) and "date" in start and end == start
+
+
+def _held(moment: Any, item: Item) -> bool:
+    """Whether the fields hold the occurrence at ``moment`` as an override of its own."""
+    if isinstance(moment, datetime) and moment.tzinfo is not None:
+        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") in item.overrides
+    return moment.strftime("%Y%m%d") in item.overrides or moment.strftime("%Y%m%dT%H%M%S") in item.overrides
 
 
 def _rule_text(rule: Any) -> str:
@@ -147,13 +170,14 @@ def _period_length(period: tuple[Any, Any]) -> timedelta | None:
         return None
 
 
-def _values(event: icalendar.cal.Component, found: list[str]) -> None:
+def _values(event: icalendar.cal.Component, found: list[str], held: set[str]) -> None:
     for name in _TEXTS:
         for prop in _all(event, name):
             text = str(prop)
             if not text.strip():
                 found.append(f"empty {name}: not written")
-            elif text != (text.rstrip() if name == "DESCRIPTION" else text.strip()):
+            elif text not in held and text.replace("\r\n", "\n") not in held and text != (
+                    text.rstrip() if name == "DESCRIPTION" else text.strip()):
                 found.append(f"white space around the {name}: not kept")
             params = sorted({str(k).upper() for k in getattr(prop, "params", {})} - {"VALUE"})
             if params:

@@ -133,3 +133,18 @@ def test_regression_long_series_is_not_cut_to_the_daily_series_slots(conn: Any) 
     result, _, held = write_and_read(conn, more, hub_item_id="hub-2")
     assert len(occurrences(held, 1000)) >= 593, result.notes
     assert any("RDATE" in n and "not written" in n for n in result.notes), result.notes
+
+
+def test_regression_summary_as_written_comes_back_from_exchange(conn: Any) -> None:
+    """A hub summary with spaces at its ends ("Germany: German Unity Day ", as some exports
+    write it): Exchange is given it trimmed (what Outlook shows either way, and what a trimming
+    server keeps), the hub's text comes back from the sidecar; old code read it back trimmed,
+    a change of every such occurrence's summary on the EWS path."""
+    from cirahub.core.item import Item
+
+    hub = Item("spaces@test", {"summary": " Unity Day ", "start": {"date": "2017-10-03"},
+                               "end": {"date": "2017-10-04"}})
+    result, seen, held = write_and_read(conn, hub)
+    assert result.notes == ()
+    assert held.fields["summary"] == "Unity Day" and seen.fields["summary"] == " Unity Day "
+    assert fingerprint(seen, conn.ignore) == fingerprint(hub, conn.ignore)
