@@ -18,7 +18,7 @@ from datetime import datetime
 from cirahub.actors.failures import note_failure, note_projection, with_unsupported
 from cirahub.connectors.base import SpokeConnector, Write, WriteResult
 from cirahub.core.counts import Count
-from cirahub.core.errors import CirahubError
+from cirahub.core.errors import CirahubError, NotHeld
 from cirahub.core.model import HubItem, Link, PendingWrite, WriteFailure
 from cirahub.core.ops import BumpLink, CreateInSpoke, DeleteInSpoke, SpokeOp, UpdateInSpoke
 from cirahub.core.plan import SpokeContext
@@ -43,6 +43,9 @@ class PushOutcome:
     succeeded: list[str] = field(default_factory=list)
     #: hub item id → (UID, the spoke's notes) of writes the spoke holds as a projection
     projections: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    #: hub item ids the spoke cannot hold at all (NotHeld): declared, not failed, not retried
+    #: until the item changes
+    declined: list[str] = field(default_factory=list)
     #: the hub version this push read before choosing its writes (its snapshot: every change
     #: up to it was written, or left below the push cursor when its write failed)
     version: int = 0
@@ -103,6 +106,8 @@ class Pusher:
             for (op, w), result in zip(chunk, results, strict=True):
                 if isinstance(result, WriteResult):
                     self._written(op, result, candidates, pending, outcome)
+                elif isinstance(result, NotHeld):
+                    declined(op, result, candidates, outcome)
                 else:
                     failed_versions.append(op.hub_version)
                     self._refused(op, w, result, candidates, outcome)
@@ -112,8 +117,9 @@ class Pusher:
             self._commit(pending)
         self._commit(pending)
         outcome.counts[Count.PUSHED] = len(outcome.succeeded)
-        self.store.record_write_errors(spoke_id, outcome.failures, outcome.succeeded)
-        self.store.record_projections(spoke_id, outcome.projections, outcome.succeeded)
+        settled = [*outcome.succeeded, *outcome.declined]
+        self.store.record_write_errors(spoke_id, outcome.failures, settled)
+        self.store.record_projections(spoke_id, outcome.projections, settled)
         # A failed write keeps its hub version (and everything after it) in the next run's
         # candidates; this may move the cursor back, which only costs a re-check.
         new_cursor = min(failed_versions) - 1 if failed_versions else hub_version
@@ -182,6 +188,19 @@ class Pusher:
             self.store.commit_links(self.ctx.spoke_id, pending.upserts, pending.deletes,
                                     pending.confirmed)
             pending.upserts, pending.deletes, pending.confirmed = [], [], []
+
+
+def declined(op: SpokeOp, error: NotHeld, candidates: Mapping[str, HubItem],
+             outcome: PushOutcome) -> None:
+    """A write of an item the spoke cannot hold at all: its declared projection (the item is
+    not written there, with the spoke's reason), not a failure of the run."""
+    hub = candidates.get(op.hub_item_id)
+    kind = str(error.fields.get("kind") or "item")
+    outcome.declined.append(op.hub_item_id)
+    outcome.counts[Count.PROJECTED] = outcome.counts.get(Count.PROJECTED, 0) + 1
+    outcome.projections[op.hub_item_id] = (hub.uid if hub is not None else "",
+                                           (f"{kind}: not written ({error.message})",))
+    log.info("spoke does not hold %s: %s", op.hub_item_id, error)
 
 
 def _to_write(op: SpokeOp) -> Write:

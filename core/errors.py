@@ -200,6 +200,15 @@ class ItemRejected(ConnectorError):
     code = "item_rejected"
 
 
+class NotHeld(ItemRejected):
+    """The spoke cannot hold this kind of item at all (a CalDAV collection refusing VFREEBUSY
+    or a custom component). Not a failure: the push declares it as the spoke's projection of
+    the item ("VFREEBUSY: not written (...)", ``Store.list_projections``) and tries again only
+    when the item changes. ``fields["kind"]`` names the component."""
+
+    code = "not_held"
+
+
 class RemoteNotFound(ConnectorError):
     """The remote item is gone (deleted or moved) — re-pull decides what it means."""
 

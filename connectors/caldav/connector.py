@@ -54,6 +54,7 @@ from cirahub.connectors.caldav.syncing import (
 from cirahub.core.errors import (
     AuthError,
     CirahubError,
+    NotHeld,
     PreconditionFailed,
     ProtocolError,
     RemoteAlreadyExists,
@@ -373,8 +374,9 @@ class CalDAVConnector(BaseConnector):
         kind = str(item.get("component") or "VEVENT") if item is not None else "VEVENT"
         if "supported-calendar-component" in dav.error_conditions(response.content) or (
                 response.status_code in writing.REFUSED and kind not in writing.CALDAV_KINDS):
-            raise ProtocolError(f"the collection does not hold {kind} components ({what})",
-                                remote_id=href, status=response.status_code)
+            raise NotHeld(f"the collection does not hold {kind} components (the server "
+                          f"refused the {what}, HTTP {response.status_code})",
+                          remote_id=href, status=response.status_code, kind=kind)
         if response.status_code == 403:
             raise AuthError(f"the server refused the {what}", remote_id=href, status=403)
         raise ProtocolError(

@@ -135,17 +135,44 @@ def place(files: Sequence[CorpusFile], folder: Path) -> dict[str, str]:
     return {f.file_name: f.id for f in files}
 
 
+class Owners:
+    """Which corpus file a hub item of the round came from: by UID (the file's own), and by the
+    source spoke's link (file name), which also names the items without UID (the hub gave them
+    a derived UID: quarantine rows and projections carry that one, or only the hub item id)."""
+
+    def __init__(self, spokes: Spokes, files: Sequence[CorpusFile],
+                 by_name: Mapping[str, str], sources: Sequence[str] = ()) -> None:
+        self.by_uid = {uid: f.id for f in files for uid in _uids(f)}
+        for f in files:  # UIDs inside components the reference does not see as items
+            text = f.read().decode("utf-8", errors="replace")
+            for uid in re.findall(r"^UID:(.*?)\r?$", text, flags=re.M):
+                self.by_uid.setdefault(uid.strip(), f.id)
+            for entry in read_file(f.file_name, text):  # the UIDs the source folder gave
+                self.by_uid.setdefault(entry.uid or "", f.id)
+        self.by_item: dict[str, str] = {}
+        for spoke_id in sources:
+            for remote_id, link in spokes.store.links(spoke_id).items():
+                fid = by_name.get(remote_id.partition("#")[0])
+                if fid is not None:
+                    self.by_item[link.hub_item_id] = fid
+                    # the derived UID travels with the copy to the next hub of the path
+                    self.by_uid.setdefault(link.uid, fid)
+
+    def of(self, uid: str | None, hub_item_id: str | None = None) -> str | None:
+        return self.by_item.get(hub_item_id or "") or self.by_uid.get(uid or "")
+
+
 def refusals(spokes: Spokes, files: Sequence[CorpusFile], by_name: Mapping[str, str],
-             by_spoke: Mapping[str, str] | None = None) -> dict[str, list[str]]:
-    """Quarantine reasons and run errors, attributed to files by file name, UID or spoke."""
-    by_uid: dict[str, str] = {}
-    for f in files:
-        for uid in _uids(f):
-            by_uid[uid] = f.id
+             by_spoke: Mapping[str, str] | None = None, owners: Owners | None = None,
+             ) -> dict[str, list[str]]:
+    """Quarantine reasons and run errors, attributed to files by file name, spoke, hub item
+    (a failed write's row is ``write:<hub item id>``) or UID."""
+    owners = owners or Owners(spokes, files, by_name)
     out: dict[str, list[str]] = {}
     for q in spokes.quarantine():
+        item = q.remote_id.removeprefix("write:") if q.remote_id.startswith("write:") else None
         fid = (by_name.get(q.remote_id) or (by_spoke or {}).get(q.spoke_id)
-               or by_uid.get(q.uid or "") or by_uid.get(q.remote_id))
+               or owners.of(q.uid, item) or owners.of(q.remote_id))
         if fid is not None:
             out.setdefault(fid, []).append(f"{q.reason}: {q.detail}"[:200])
     for spoke_id, message in spokes.errors.items():
@@ -155,18 +182,11 @@ def refusals(spokes: Spokes, files: Sequence[CorpusFile], by_name: Mapping[str, 
     return out
 
 
-def declarations(spokes: Spokes, files: Sequence[CorpusFile]) -> dict[str, list[str]]:
-    """The projections the path's spokes declared (stored per item), attributed by UID."""
-    by_uid = {uid: f.id for f in files for uid in _uids(f)}
-    for f in files:  # UIDs inside components the reference does not see as items
-        text = f.read().decode("utf-8", errors="replace")
-        for uid in re.findall(r"^UID:(.*?)\r?$", text, flags=re.M):
-            by_uid.setdefault(uid.strip(), f.id)
-        for entry in read_file(f.file_name, text):  # the UIDs the source folder gave the rest
-            by_uid.setdefault(entry.uid or "", f.id)
+def declarations(spokes: Spokes, owners: Owners) -> dict[str, list[str]]:
+    """The projections the path's spokes declared (stored per item), attributed to files."""
     out: dict[str, list[str]] = {}
     for p in spokes.projections():
-        fid = by_uid.get(p.uid)
+        fid = owners.of(p.uid, p.hub_item_id)
         if fid is not None:
             out.setdefault(fid, []).extend(p.notes)
     return {fid: sorted(set(notes)) for fid, notes in out.items()}
@@ -189,8 +209,10 @@ class VdirPath:
             spokes.run(src)
             spokes.run(dst)
         spokes.close()
-        return RoundResult(work / "dest", refusals(spokes, files, by_name),
-                           errors=sorted(set(spokes.errors.values())))
+        owners = Owners(spokes, files, by_name, [src])
+        return RoundResult(work / "dest", refusals(spokes, files, by_name, owners=owners),
+                           errors=sorted(set(spokes.errors.values())),
+                           declared=declarations(spokes, owners))
 
 
 @dataclass
@@ -220,9 +242,10 @@ class MiddlePath:
             for spoke_id in order:
                 spokes.run(spoke_id)
         spokes.close()
-        return RoundResult(work / "dest", refusals(spokes, files, by_name),
+        owners = Owners(spokes, files, by_name, order[:1])
+        return RoundResult(work / "dest", refusals(spokes, files, by_name, owners=owners),
                            self.meeting_messages(), sorted(set(spokes.errors.values())),
-                           declarations(spokes, files))
+                           declarations(spokes, owners))
 
 
 @dataclass
