@@ -40,11 +40,12 @@ from cirahub.core.ical_fields import (
     event_fields,
     instant_of,
     occurrence_key,
+    rdate_periods,
     series_fields,
 )
 from cirahub.core.ical_values import time_value
 from cirahub.core.ical_write import serialize_calendar, to_ics
-from cirahub.core.item import Item
+from cirahub.core.item import OVERRIDE_FIELDS, Item
 from cirahub.core.source_cache import remember
 from cirahub.core.timezones import resolve_tzid
 from cirahub.core.zone_rules import ZoneContext
@@ -384,6 +385,10 @@ def _normalize(uid: str, events: list[Component], zones: ZoneContext) -> Item:
             key = recurrence_key(event, uid, fields.get("start"), zones)
             by_key.setdefault(key, []).append(event)
     overrides: dict[str, dict[str, Any]] = {}
+    if masters:  # an RDATE PERIOD of its own length: an override of that occurrence
+        for key, times in rdate_periods(master, uid, fields, zones).items():
+            overrides[key] = {**{k: v for k, v in fields.items() if k in OVERRIDE_FIELDS},
+                              **times}
     for key, copies in by_key.items():
         event = _latest(copies)
         overrides[key] = event_fields(event, uid, zones, master=False)

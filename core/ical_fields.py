@@ -269,6 +269,46 @@ def _date_list(
     return sorted(keys)
 
 
+def rdate_periods(
+    event: Component, uid: str, fields: Mapping[str, Any], zones: ZoneContext
+) -> dict[str, dict[str, Any]]:
+    """Occurrence key → ``{"start", "end"}`` of each RDATE PERIOD (``start/end`` or
+    ``start/duration``) whose length is not the series' own: such an occurrence lasts as its
+    period says (as the reference reader expands it), which the model holds as an override of
+    that occurrence. A period of the series' length is an RDATE like any other."""
+    values = check(event, "RDATE", uid)
+    if values is None or "start" not in fields:
+        return {}
+    series = fields["start"]
+    length = sort_moment(fields["end"]) - sort_moment(series)
+    out: dict[str, dict[str, Any]] = {}
+    for prop in values if isinstance(values, list) else [values]:
+        tzid = prop.params.get("TZID")
+        for entry in getattr(prop, "dts", []):
+            if not isinstance(entry.dt, tuple):
+                continue
+            first, last = entry.dt
+            if not isinstance(first, datetime) or "date" in series:
+                continue  # a period of dates: its day is the occurrence (nothing to override)
+            start = _in_series(read_moment(_Prop(first, tzid), "RDATE", uid, zones), series)
+            begin = as_moment(start)
+            end_at = add_duration(begin, last) if isinstance(last, timedelta) else as_moment(
+                _in_series(read_moment(_Prop(last, tzid), "RDATE", uid, zones), series))
+            end = time_value(end_at, start.get("tz"), start.get("vtimezone"))
+            if sort_moment(end) - sort_moment(start) != length:
+                out[_key_of(first, tzid, "RDATE", uid, series, zones)] = {"start": start,
+                                                                           "end": end}
+    return out
+
+
+def _in_series(value: dict[str, str], series: Mapping[str, str]) -> dict[str, str]:
+    """A floating value of a zoned series, taken in the series' zone (as its keys are)."""
+    if "floating" in value and "utc" in series:
+        wall = as_moment(value).replace(tzinfo=zone_of(series))  # type: ignore[call-arg]
+        return time_value(wall, series.get("tz"), series.get("vtimezone"))
+    return value
+
+
 def occurrence_key(
     prop: Any, name: str, uid: str, series: Mapping[str, str] | None, zones: ZoneContext
 ) -> str:
@@ -300,11 +340,7 @@ def _key_of(
         return compact_key(time_value(moment, None)) if moment.tzinfo else compact_key(
             {"floating": moment.isoformat()}
         )
-    value = read_moment(_Prop(moment, tzid), name, uid, zones)
-    if "floating" in value and "utc" in series:
-        wall = as_moment(value).replace(tzinfo=zone_of(series))  # type: ignore[call-arg]
-        value = time_value(wall, series.get("tz"), series.get("vtimezone"))
-    return compact_key(value)
+    return compact_key(_in_series(read_moment(_Prop(moment, tzid), name, uid, zones), series))
 
 
 class _Prop:

@@ -131,9 +131,12 @@ def patch(item: Item, dtstamp: datetime | None) -> Patched | None:
             out.append(source.master)
         else:
             out.append(_fresh(item.uid, item.fields, series, dtstamp, sequence, master=True))
+    periods_kept = not moved and item.fields.get("rdates") == source.base.fields.get("rdates")
     for key in sorted(item.overrides):
         fields = item.overrides[key]
         found = source.overrides.get(key)
+        if found is None and periods_kept and source.base.overrides.get(key) == fields:
+            continue  # an RDATE PERIOD of the master, still written there, says it
         if found is None:
             event = _fresh(item.uid, fields, series, dtstamp, sequence, master=False)
             add_recurrence_id(event, key, fields, series)

@@ -20,8 +20,9 @@ apart from the ``send`` callable :func:`put` is given.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import requests
 from icalendar import Calendar, Component
@@ -46,10 +47,12 @@ def put(send: Callable[[str], requests.Response], item: Item, now: datetime,
     VCALENDAR, RFC 4791 4.1), then, while the server refuses the text, repaired and then as
     the model writes it; the last answer and a note per projection that was needed."""
     body = ical.to_ics(item, dtstamp=now)
-    if not is_calendar_object(body):
-        body = repaired(item, now) or body
-    response = send(body)
     notes: list[str] = []
+    if not is_calendar_object(body):
+        first: list[str] = []
+        body = repaired(item, now, first, periods=False) or body
+        notes.extend(f"written as a calendar object: {c}" for c in first)
+    response = send(body)
     changes: list[str] = []  # what the repair changed that a reader sees
     steps = ((lambda: repaired(item, now, changes)),
              (lambda: from_model(item, now) if item.source is not None else None))
@@ -66,8 +69,13 @@ def put(send: Callable[[str], requests.Response], item: Item, now: datetime,
         if step == 1:
             notes.append(f"{why}: sent as the model writes it (what it does not model is not "
                          "carried)")
+            notes.extend(f"{kind} of this item: not written ({why}; its events are written "
+                         "without it)" for kind in _left_out(body, text))
         elif changes:  # a repair that only re-spells the text is no projection
-            notes.append(f"{why}: sent repaired ({'; '.join(changes)})")
+            # what was left out is a note of its own, naming its kind first
+            notes.extend(f"{c} ({why})" for c in changes if "not written" in c)
+            kept = [c for c in changes if "not written" not in c]
+            notes.extend([f"{why}: sent repaired ({'; '.join(kept)})"] if kept else [])
         body = text
         response = send(body)
     return response, tuple(notes)
@@ -80,11 +88,12 @@ def refused(response: requests.Response) -> bool:
         and "supported-calendar-component" in dav.error_conditions(response.content))
 
 
-def repaired(item: Item, dtstamp: datetime, changes: list[str] | None = None) -> str | None:
+def repaired(item: Item, dtstamp: datetime, changes: list[str] | None = None, *,
+             periods: bool = True) -> str | None:
     """``item``'s text with what strict servers refuse mended (see the module docstring);
     None when nothing needed mending or the text cannot be read again. What a reader would
     see changed (a copy dropped, a date made a date-time, an RRULE line removed) is appended
-    to ``changes``."""
+    to ``changes``. ``periods``: RDATE periods are written as RDATEs and overrides too."""
     changes = changes if changes is not None else []
     text = ical.to_ics(item, dtstamp=dtstamp)
     try:
@@ -96,11 +105,14 @@ def repaired(item: Item, dtstamp: datetime, changes: list[str] | None = None) ->
         if prop not in calendar:
             calendar.add(prop, value)
     kept = _one_of_each(calendar.subcomponents)
-    dropped = len(calendar.subcomponents) - len(kept)
-    if dropped:
-        changes.append(f"{dropped} further cop{'y' if dropped == 1 else 'ies'} of a component "
-                       "with the same UID and RECURRENCE-ID left out")
+    held = {id(c) for c in kept}
+    dropped = Counter(str(c.name) for c in calendar.subcomponents if id(c) not in held)
+    for kind, n in sorted(dropped.items()):
+        changes.append(f"{kind}: {n} further cop{'y' if n == 1 else 'ies'} with the same UID "
+                       "and RECURRENCE-ID not written (the server holds one)")
     calendar.subcomponents[:] = kept
+    if periods and periods_as_overrides(calendar):
+        changes.append("RDATE periods written as overrides of their occurrences")
     for component in calendar.walk():
         if component.name in _STAMPED and "DTSTAMP" not in component:
             component.add("DTSTAMP", dtstamp)
@@ -114,6 +126,55 @@ def repaired(item: Item, dtstamp: datetime, changes: list[str] | None = None) ->
     return None if out == text else out
 
 
+def periods_as_overrides(calendar: Calendar) -> bool:
+    """Each RDATE PERIOD of the masters in ``calendar`` (Radicale refuses them) written as an
+    RDATE of the period's start and, when the period is not the series' own length, an
+    override of that occurrence (a copy of the master with the period's start and end): the
+    same occurrences, as the reader models them. Whether anything changed."""
+    changed = False
+    for master in [c for c in calendar.subcomponents
+                   if c.name == "VEVENT" and "RECURRENCE-ID" not in c and "RDATE" in c]:
+        values = master.get("RDATE")
+        props = values if isinstance(values, list) else [values]
+        periods = [e.dt for p in props for e in getattr(p, "dts", []) if isinstance(e.dt, tuple)]
+        if not periods:
+            continue
+        changed = True
+        starts = [e.dt[0] if isinstance(e.dt, tuple) else e.dt
+                  for p in props for e in getattr(p, "dts", [])]
+        master.pop("RDATE")
+        master.add("RDATE", starts)
+        length = _length(master)
+        for first, last in periods:
+            end = first + last if isinstance(last, timedelta) else last
+            if length is None or end - first != length:
+                calendar.add_component(_occurrence(master, first, end))
+    return changed
+
+
+def _length(master: Component) -> timedelta | None:
+    start, end = master.get("DTSTART"), master.get("DTEND")
+    if start is None or isinstance(start, list):
+        return None
+    if end is not None and not isinstance(end, list):
+        return end.dt - start.dt  # type: ignore[no-any-return]
+    duration = master.get("DURATION")
+    return duration.dt if duration is not None and not isinstance(duration, list) else timedelta(0)
+
+
+def _occurrence(master: Component, start: datetime, end: datetime) -> Component:
+    """An override of ``master``'s occurrence at ``start``: every property of the master but
+    the recurrence and times, its alarms, and the period's start and end."""
+    override = master.copy()
+    override.subcomponents = list(master.subcomponents)
+    for name in ("RRULE", "RDATE", "EXDATE", "EXRULE", "DTSTART", "DTEND", "DURATION"):
+        override.pop(name, None)
+    override.add("DTSTART", start)
+    override.add("DTEND", end)
+    override.add("RECURRENCE-ID", start)
+    return override
+
+
 def is_calendar_object(text: str) -> bool:
     """Whether ``text`` is a VCALENDAR (what a CalDAV resource must be, RFC 4791 4.1)."""
     return text.lstrip().upper().startswith("BEGIN:VCALENDAR")
@@ -122,6 +183,18 @@ def is_calendar_object(text: str) -> bool:
 def from_model(item: Item, dtstamp: datetime) -> str:
     """``item`` as the model writes it, without its source text."""
     return ical.to_ics(item.with_source(None), dtstamp=dtstamp)
+
+
+def _left_out(before: str, after: str) -> list[str]:
+    """The kinds of component ``before`` holds that ``after`` does not (a custom component
+    wrapping the events, which the model does not write)."""
+    def kinds(text: str) -> set[str]:
+        try:
+            return {str(c.name) for c in Calendar.from_ical(text).walk()}
+        except Exception:  # what cannot be read names nothing
+            return set()
+    return sorted(kinds(before) - kinds(after) - {"VCALENDAR", "VTIMEZONE", "STANDARD",
+                                                   "DAYLIGHT"})
 
 
 def _same_kind_times(event: Component) -> bool:

@@ -125,6 +125,10 @@ class OrphanClaims:
         self._free = [(name, d) for uid, entries in dest.by_uid.items() if uid not in taken_uids
                       for name, d in entries]
         self._claimed: set[int] = set()
+        #: id of a source component → the UID its claimed copy has in the destination
+        self.given: dict[int, str] = {}
+        #: id of a copy without its UID → the copy as it is (one series for the reference)
+        self.original: dict[int, icalendar.cal.Component] = {}
 
     def _candidates(self, c: icalendar.cal.Component) -> list[int]:
         want = _signature(c)
@@ -146,7 +150,26 @@ class OrphanClaims:
         pick = max(found, key=shared)
         self._claimed.add(pick)
         name, d = self._free[pick]
-        return name, _bare(d)
+        self.given[id(c)] = str(d.get("UID", ""))
+        bare = _bare(d)
+        self.original[id(bare)] = d
+        return name, bare
+
+    def companions(self, c: icalendar.cal.Component, dest: Destination,
+                   ) -> list[tuple[str, icalendar.cal.Component]]:
+        """The other components under the UID the copy of ``c`` was given (the overrides a
+        spoke wrote for it, e.g. for RDATE periods), without that UID, as ``c``'s are."""
+        uid = self.given.get(id(c))
+        if not uid:
+            return []
+        picked = {id(d) for i, (_, d) in enumerate(self._free) if i in self._claimed}
+        out = []
+        for n, d in dest.by_uid.get(uid, []):
+            if id(d) not in picked:
+                bare = _bare(d)
+                self.original[id(bare)] = d
+                out.append((n, bare))
+        return out
 
     def unclaimed(self, cs: Iterable[icalendar.cal.Component]) -> int:
         """How many further components could stand for one of ``cs``: once every source
@@ -183,11 +206,13 @@ def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanCl
         missing += 0 if _declared_away(key[0], declared) else max(0, n - len(entries))
         extra_copies += max(0, len(entries) - n)
         arrived += entries
+    companions: list[tuple[str, icalendar.cal.Component]] = []
     for c in wanted:
         if "UID" not in c:
             claimed = claims.claim(c)
             missing += claimed is None and not _declared_away(c.name, declared)
             arrived += [claimed] if claimed else []
+            companions += claims.companions(c, dest) if claimed else []
     if missing:
         status = "quarantined" if why else "lost"
         part = "" if missing == len(wanted) else f"{missing} of {len(wanted)} components: "
@@ -201,8 +226,10 @@ def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanCl
     uids = {str(c["UID"]) for c in wanted if "UID" in c}
     extra = [(n, d) for uid in uids for n, d in dest.by_uid.get(uid, [])
              if not any(d is a for _, a in arrived)]
-    copy_components = [d for _, d in arrived + extra]
-    distortion = _occurrence_diff(reading, copy_components, dest, files)
+    copy_components = [d for _, d in arrived + extra + companions]
+    # the reference expands a series whose components share a UID: the copies as they are
+    distortion = _occurrence_diff(reading, [claims.original.get(id(d), d) for d in copy_components],
+                                  dest, files)
     if declared:
         return Outcome(f.id, "projected", "declared: " + "; ".join(declared)
                        + (f" ({distortion})" if distortion else ""))

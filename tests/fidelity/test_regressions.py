@@ -115,3 +115,50 @@ def test_regression_caldav_declares_components_a_collection_does_not_hold(
     outcome = _through(path, [fid], fresh_store, servers)[fid]
     assert outcome.startswith(f"projected: declared: {kind}: not written (the collection "
                               f"does not hold {kind} components"), outcome
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("path", ICAL_PATHS)
+def test_regression_rdate_periods_keep_their_durations(
+        path: str, fresh_store: Store, servers: LazyServers) -> None:
+    """An RDATE PERIOD lasts as its period says (``start/end`` or ``start/duration``): the
+    model read only its start, so a copy the model wrote (EWS, a server that refused the
+    text) gave it the series' length ("46800s became 14400s"); Radicale refuses the periods
+    themselves, so it is sent the same occurrences as RDATEs and overrides."""
+    ids = ["rie.issue_113_period_rdate_duration", "icalendar.calendars.issue_1426",
+           "icalendar.calendars.period_with_timezone",
+           "icalendar.events.issue_156_RDATE_with_PERIOD",
+           "icalendar.events.issue_156_RDATE_with_PERIOD_list"]
+    outcomes = _through(path, ids, fresh_store, servers)
+    if path == "caldav-radicale":
+        assert outcomes == dict.fromkeys(ids, (
+            "projected: declared: the server refused the text (HTTP 400): sent repaired "
+            "(RDATE periods written as overrides of their occurrences)"))
+        return
+    assert outcomes == dict.fromkeys(ids, "identical: ")
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(("path", "fid", "note"), [
+    ("caldav-radicale", "rie.issue_148_exdate_and_rdate_updated",
+     "VEVENT: 1 further copy with the same UID and RECURRENCE-ID not written (the server "
+     "holds one) (the server refused the text (HTTP 400))"),
+    ("caldav-radicale", "icalendar.calendars.issue_178_custom_component_contains_other",
+     "MYCOMPTOO of this item: not written (the server refused the text (HTTP 400); its events "
+     "are written without it)"),
+    ("caldav-xandikos", "icalendar.calendars.issue_178_custom_component_contains_other",
+     "MYCOMPTOO of this item: not written (the server refused the text (HTTP 403); its events "
+     "are written without it)"),
+    ("caldav-radicale", "rie.issue_173_only_modifications_error",
+     "VEVENT: not written (the collection does not hold occurrences without their series (the "
+     "server refused the create, HTTP 400))"),
+])
+def test_regression_caldav_declares_what_the_server_cannot_store(
+        path: str, fid: str, note: str, fresh_store: Store, servers: LazyServers) -> None:
+    """What a server cannot store of an item (a second master of one UID, a custom component
+    wrapping the events, occurrences without their series) is declared per item, naming it:
+    these files were "lost" (not in the destination, only the round's write errors to say
+    why) and the override-only items a write failure retried on every run."""
+    outcome = _through(path, [fid], fresh_store, servers)[fid]
+    assert outcome.startswith("projected: declared: "), outcome
+    assert note in outcome, outcome
