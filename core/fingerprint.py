@@ -52,6 +52,8 @@ def _kept(fields: Mapping[str, Any], skip: frozenset[str]) -> dict[str, Any]:
     """``fields`` without ``skip``; the ``verbatim`` digest only as far as it still applies
     (:func:`cirahub.core.ical_verbatim.settled`)."""
     out = {k: v for k, v in fields.items() if k not in skip}
+    if isinstance(out.get("summary"), str):  # kept as written; spaces around it mean nothing
+        out["summary"] = out["summary"].strip()
     if "verbatim" in out:
         value = settled(fields, skip)
         if value is None:

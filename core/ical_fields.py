@@ -69,9 +69,9 @@ def event_fields(
             raise MalformedItem(f"{line} of {uid!r} cannot be read: {message[:120]}", uid=uid)
     out: dict[str, Any] = {}
     for name, key in (("SUMMARY", "summary"), ("LOCATION", "location"), ("URL", "url")):
-        text = _lines(str(check(event, name, uid) or "")).strip()
-        if text:
-            out[key] = text
+        text = _lines(str(check(event, name, uid) or ""))
+        if text.strip():  # a summary as written (readers show its spaces); the others stripped
+            out[key] = text if key == "summary" else text.strip()
     description = str(check(event, "DESCRIPTION", uid) or "")
     description = _lines(description).rstrip()
     if description:
@@ -124,12 +124,13 @@ def _times(event: Component, uid: str, zones: ZoneContext, *, master: bool) -> d
             end = midnight_like(end_prop.dt, start_prop, zones)
     elif duration is not None and isinstance(duration.dt, timedelta):
         end = time_value(add_duration(start_at, duration.dt), start.get("tz"), start.get("vtimezone"))
+    elif "date" in start:
+        end = time_value(start_at + timedelta(days=1), None)  # an all-day item covers its day
     else:
         end = start
-    if "date" in start and as_moment(end) <= start_at:
-        end = time_value(start_at + timedelta(days=1), None)  # an all-day item covers its day
-    # DTEND before DTSTART, or a negative DURATION: calendar programs show such events (as
-    # zero-length ones); carried as written, never refused
+    # DTEND before DTSTART (or equal to it, all-day too), or a negative DURATION: calendar
+    # programs show such events (as zero-length ones, as the reference reader expands them);
+    # carried as written, never refused
     return {"start": start, "end": end}
 
 

@@ -10,11 +10,13 @@ Field vocabulary (absent key = property not set; defaults are normalized *away*,
 ``status: CONFIRMED`` is stored as absent):
 
 ================  ===========================================================================
-``summary``       str, stripped
+``summary``       str as written (``\r\n`` → ``\n``; readers show its spaces), compared
+                  stripped by the fingerprint
 ``description``   str, ``\\r\\n`` → ``\\n``, trailing white space stripped
 ``location``      str
 ``start``         time value (see below)
-``end``           time value; always present (DURATION and defaults resolved)
+``end``           time value; always present (DURATION and defaults resolved: an all-day
+                  item without DTEND or DURATION covers its day; DTEND = DTSTART is zero-length)
 ``status``        ``"TENTATIVE"`` | ``"CANCELLED"`` (CONFIRMED/absent = absent)
 ``transparency``  ``"TRANSPARENT"`` (free); OPAQUE/absent = absent
 ``privacy``       ``"PRIVATE"`` | ``"CONFIDENTIAL"`` (PUBLIC/absent = absent)

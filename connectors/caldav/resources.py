@@ -10,6 +10,9 @@ from cirahub.core.errors import MalformedItem
 from cirahub.core.model import RemoteItem
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_@-][A-Za-z0-9_.@-]{0,150}$")
+#: a marker Radicale's parser (vobject) adds to every floating date-time it writes back: its
+#: own bookkeeping, not the item's (the text we wrote did not have it)
+_VOBJECT_MARK = re.compile(r";X-VOBJ-FLOATINGTIME-ALLOWED=TRUE(?=[;:])", re.I)
 
 
 def resource_name(uid: str) -> str:
@@ -22,7 +25,8 @@ def resource_name(uid: str) -> str:
 
 def remote_item(href: str, version: str, text: str) -> RemoteItem:
     """The parsed item (an event series, or a task, journal entry, free/busy... carried
-    verbatim), or one with an error (quarantined)."""
+    verbatim), or one with an error (quarantined). A server's own markers are left out."""
+    text = _VOBJECT_MARK.sub("", text)
     try:
         # a resource without UID gets one derived from its href (stable across polls)
         item = ical.parse_item(text, fallback_uid=ical.derived_uid(f"caldav:{href}"))

@@ -218,7 +218,7 @@ def test_text_normalization() -> None:
     assert verbatim is not None and set(verbatim) == {"props"}
     assert dict(item.fields) == {
         "verbatim": verbatim,
-        "summary": "Plan, review; decide",
+        "summary": "  Plan, review; decide  ",
         "description": "one\ntwo",
         "start": {"utc": "2026-03-01T09:00:00Z"},
         "end": {"utc": "2026-03-01T09:00:00Z"},
@@ -462,3 +462,31 @@ def test_regression_attendee_name_ending_in_a_backslash_survives_a_round_trip() 
                            "attendees": [{"email": "d@example.com", "name": "Doe",
                                           "role": "REQ-PARTICIPANT", "partstat": "ACCEPTED"}]})
     assert parse_item(to_ics(hand_made)) == hand_made
+
+
+def test_regression_summary_spaces_kept_as_written() -> None:
+    """Readers show a SUMMARY's spaces (the reference's occurrences carry them): the model
+    stripped them, so every copy written from the model (EWS, a CalDAV server that refused
+    the source text) had another summary. The fingerprint still compares it stripped, so a
+    spoke that trims subjects causes no rewrite."""
+    from cirahub.core.fingerprint import fingerprint
+
+    item = parse_item(event("DTSTART:20260301T090000Z", "SUMMARY: Lunch  "))
+    assert item.get("summary") == " Lunch  "
+    written = to_ics(item.with_source(None), dtstamp=datetime(2026, 1, 1, tzinfo=UTC))
+    assert "SUMMARY: Lunch  \r\n" in written
+    trimmed = Item(item.uid, {**item.fields, "summary": "Lunch"}, item.overrides)
+    assert fingerprint(trimmed) == fingerprint(item)
+
+
+def test_regression_all_day_dtend_equal_to_dtstart_is_zero_length() -> None:
+    """``DTSTART;VALUE=DATE:20220101`` with ``DTEND;VALUE=DATE:20220101`` (icalendar's own
+    example calendar): the reference expands it as a zero-length occurrence; the model made it
+    cover the day, so a copy written from the model said DTEND:20220102. Without DTEND (or
+    DURATION) an all-day item still covers its day."""
+    same = parse_item(event("DTSTART;VALUE=DATE:20220101", "DTEND;VALUE=DATE:20220101"))
+    assert same.get("end") == {"date": "2022-01-01"}
+    written = to_ics(same.with_source(None), dtstamp=datetime(2026, 1, 1, tzinfo=UTC))
+    assert "DTEND;VALUE=DATE:20220101\r\n" in written
+    bare = parse_item(event("DTSTART;VALUE=DATE:20220101"))
+    assert bare.get("end") == {"date": "2022-01-02"}

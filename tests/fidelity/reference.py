@@ -149,8 +149,9 @@ def _param_items(params: Mapping[str, str], name: str) -> tuple[tuple[str, str],
         key = key.upper()
         if key == "TZID" and name in _TIME_PROPS:
             continue  # the instant carries the zone's meaning
-        if key == "VALUE" and str(value).upper() == "DATE-TIME":
-            continue  # the default
+        if key == "VALUE" and (str(value).upper() == "DATE-TIME" or (
+                str(value).upper() == "DATE" and name in _TIME_PROPS)):
+            continue  # the default, or what the value's own form says (D: in its text)
         out.append((key, str(value)))
     return tuple(sorted(out))
 

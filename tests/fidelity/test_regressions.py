@@ -162,3 +162,17 @@ def test_regression_caldav_declares_what_the_server_cannot_store(
     outcome = _through(path, [fid], fresh_store, servers)[fid]
     assert outcome.startswith("projected: declared: "), outcome
     assert note in outcome, outcome
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("path", ["caldav-radicale", "caldav-xandikos"])
+def test_regression_server_respellings_are_no_projection(
+        path: str, fresh_store: Store, servers: LazyServers) -> None:
+    """Radicale writes back ``VALUE=DATE`` on dates (what the value's form already says) and
+    its parser's marker ``X-VOBJ-FLOATINGTIME-ALLOWED=TRUE`` on floating date-times; the
+    copies were "projected: CREATED, LAST-MODIFIED" / "DTEND, DTSTART" for it. The marker is
+    the server's bookkeeping (left out when read), the parameter the default spelled out."""
+    ids = ["rie.one_event", "icalendar.calendars.example", "rie.issue_36_recurrence_ID_format",
+           "rie.three_events"]
+    outcomes = _through(path, ids, fresh_store, servers)
+    assert outcomes == dict.fromkeys(ids, "identical: ")
