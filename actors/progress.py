@@ -81,6 +81,8 @@ class SpokeStatus:
     failures: int = 0
     #: the spoke's HaltInfo (cirahub.store.records) while halted or confirmed, else None
     halt: Any = None
+    #: hub items the spoke holds as its declared projection (Store.list_projections)
+    projected_items: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

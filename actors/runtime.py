@@ -170,6 +170,7 @@ class Runtime:
             node_id=(live or {}).get("node_id"), node=(live or {}).get("node") or None,
             actor=(live or {}).get("actor"),
             failures=int((live or {}).get("failures", 0)), halt=s.halt,
+            projected_items=self.store.count_projections(s.id),
         )
 
     def last_seq(self) -> int:

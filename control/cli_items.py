@@ -114,6 +114,11 @@ def item_show(hub: str, uid: str, history_limit: int, conn: Conn) -> None:
     render.table(("spoke", "copy", "why", "remote id", "synced at version"),
                  [[c.spoke, c.state, c.reason, c.remote_id, c.hub_version or ""]
                   for c in i.copies], empty="no spokes")
+    for c in i.copies:
+        if c.projection:
+            click.echo(f"\n{c.spoke} holds a projection of it (what its copy is not, and why):")
+            for note in c.projection:
+                click.echo(f"  {note}")
     click.echo()
     shown = len(detail.history)
     click.echo(f"history (newest first, {shown} of {detail.history_total} versions):")

@@ -101,7 +101,8 @@ def sync(ctx: click.Context, hub: str, spoke: str, conn: Conn) -> None:
 @connection_options
 def status(hub: str, conn: Conn) -> None:
     """Per spoke of HUB (or of every hub): state, the cluster node running it, last run,
-    next run, items, last error."""
+    next run, items, items it holds as a declared projection (`cirahubctl item show` says
+    which fields and why), last error."""
     with conn.client() as c:
         spokes = c.list_all("GetStatus", pb.GetStatusRequest(hub=hub), "spokes")
     if conn.json:
@@ -109,11 +110,11 @@ def status(hub: str, conn: Conn) -> None:
         return
     render.table(
         ("hub", "spoke", "kind", "state", "node", "last run", "result", "next run", "items",
-         "error"),
+         "projected", "error"),
         [[s.hub, s.spoke, s.kind, s.state + (" (halted)" if s.halted else ""), s.node,
           render.when(s.last_run.finished_at or s.last_run.started_at, s, "last_run"),
           s.last_run.status if s.HasField("last_run") else "",
-          render.when(s.next_run, s, "next_run"), s.item_count,
+          render.when(s.next_run, s, "next_run"), s.item_count, s.projected_count or "",
           render.error_text(s) or s.halted_reason] for s in spokes],
         empty="no spokes",
     )

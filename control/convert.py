@@ -211,6 +211,7 @@ def status_to_pb(status: SpokeStatus) -> pb.SpokeStatus:
         enabled=status.enabled, item_count=int(status.linked_items or 0),
         halted=bool(status.halted_reason), halted_reason=status.halted_reason or "",
         node=getattr(status, "node", None) or "",
+        projected_count=int(getattr(status, "projected_items", 0) or 0),
     )
     if status.last_run:
         msg.last_run.CopyFrom(run_to_pb(status.last_run, status.hub, status.name))

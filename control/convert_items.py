@@ -16,7 +16,9 @@ def item_summary_to_pb(row: Any, detail: bool = False) -> pb.ItemSummary:
         overrides=row.overrides, version=row.version, deleted=row.deleted,
         copies=[pb.ItemCopy(spoke=c.spoke, state=c.state, reason=c.reason,
                             remote_id=c.remote_id if detail else "",
-                            hub_version=c.hub_version if detail else 0) for c in row.copies],
+                            hub_version=c.hub_version if detail else 0,
+                            projection=list(c.projection) if detail else [])
+                for c in row.copies],
     )
     _set_ts(msg, "updated_at", row.updated_at)
     return msg

@@ -12,7 +12,7 @@ whole item bodies.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -58,6 +58,7 @@ class ItemStore(Protocol):
     def item_quarantine(self, spoke_ids: Sequence[str], uids: Sequence[str],
                         ids: Sequence[str]) -> list[QuarantineEntry]: ...
     def recent_versions(self, hub_item_id: str, limit: int) -> tuple[list[ItemVersion], int]: ...
+    def item_projections(self, ids: Sequence[str]) -> dict[tuple[str, str], tuple[str, ...]]: ...
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class Copy:
     reason: str = ""
     remote_id: str = ""
     hub_version: int = 0
+    #: what the spoke declared its copy is not (its notes), when it holds a projection
+    projection: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -229,8 +232,10 @@ class ItemViews:
                        if q.remote_id.startswith(WRITE_FAILED_PREFIX) else by_uid.get(q.uid or ""))
             if item_id:
                 quarantine.setdefault((q.spoke_id, item_id), []).append(q)
-        return {s.item.id: [copy_state(s.item, sp, links.get((sp.id, s.item.id)),
-                                       quarantine.get((sp.id, s.item.id), ()), now)
+        held = self.store.item_projections(ids) if ids else {}
+        return {s.item.id: [replace(copy_state(s.item, sp, links.get((sp.id, s.item.id)),
+                                               quarantine.get((sp.id, s.item.id), ()), now),
+                                    projection=held.get((sp.id, s.item.id), ()))
                             for sp in spokes] for s in items}
 
     def page(self, hub: str, spoke: str = "", search: str = "", page_size: int = 0,

@@ -99,6 +99,16 @@ class ItemsMixin(StoreBase):
         return [seen[k] for k in sorted(seen)]
 
     @guarded
+    def item_projections(self, ids: Iterable[str]) -> dict[tuple[str, str], tuple[str, ...]]:
+        """What each spoke declared it holds of these hub items when it is not the item (its
+        notes, ``Store.record_projections``), by (spoke id, hub item id)."""
+        with self._read() as conn:
+            rows = self._in_chunks(conn, lambda part: select(
+                m.projections.c.spoke_id, m.projections.c.hub_item_id, m.projections.c.notes,
+            ).where(m.projections.c.hub_item_id.in_(part)), set(ids))
+        return {(r.spoke_id, r.hub_item_id): tuple(str(n) for n in r.notes or ()) for r in rows}
+
+    @guarded
     def recent_versions(self, hub_item_id: str, limit: int) -> tuple[list[ItemVersion], int]:
         """(the newest ``limit`` + 1 stored versions of a hub item, newest first; how many are
         stored). The extra, oldest one is the base the oldest shown one changed."""

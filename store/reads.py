@@ -168,6 +168,15 @@ class ReadsMixin(StoreBase):
             return int(conn.execute(stmt).scalar_one())
 
     @guarded
+    def count_projections(self, spoke_id: str) -> int:
+        """Number of hub items the spoke holds as its declared projection (not the item as
+        it is: a field it cannot carry, a component it cannot store...)."""
+        stmt = select(func.count()).select_from(m.projections).where(
+            m.projections.c.spoke_id == spoke_id)
+        with self._read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    @guarded
     def count_items(self, hub_id: str, *, include_deleted: bool = False) -> int:
         """Number of alive hub items (tombstones too with ``include_deleted``)."""
         stmt = select(func.count()).select_from(m.hub_items).where(_HI.hub_id == hub_id)

@@ -1565,6 +1565,7 @@ class SpokeStatus(_message.Message):
     HALTED_REASON_FIELD_NUMBER: _builtins.int
     HALT_FIELD_NUMBER: _builtins.int
     NODE_FIELD_NUMBER: _builtins.int
+    PROJECTED_COUNT_FIELD_NUMBER: _builtins.int
     hub: _builtins.str
     spoke: _builtins.str
     kind: _builtins.str
@@ -1578,6 +1579,10 @@ class SpokeStatus(_message.Message):
     node: _builtins.str
     """the cluster node running it (its cirahub-node label, else its IP address); empty while
     unassigned
+    """
+    projected_count: _builtins.int
+    """hub items it holds as its declared projection (a field or component it cannot store;
+    `cirahubctl item show` says which and why)
     """
     @_builtins.property
     def last_run(self) -> Global___RunInfo: ...
@@ -1603,10 +1608,11 @@ class SpokeStatus(_message.Message):
         halted_reason: _builtins.str = ...,
         halt: Global___Halt | None = ...,
         node: _builtins.str = ...,
+        projected_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["halt", b"halt", "last_error", b"last_error", "last_run", b"last_run", "next_run", b"next_run"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "halt", b"halt", "halted", b"halted", "halted_reason", b"halted_reason", "hub", b"hub", "item_count", b"item_count", "kind", b"kind", "last_error", b"last_error", "last_run", b"last_run", "next_run", b"next_run", "node", b"node", "spoke", b"spoke", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "halt", b"halt", "halted", b"halted", "halted_reason", b"halted_reason", "hub", b"hub", "item_count", b"item_count", "kind", b"kind", "last_error", b"last_error", "last_run", b"last_run", "next_run", b"next_run", "node", b"node", "projected_count", b"projected_count", "spoke", b"spoke", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2333,6 +2339,7 @@ class ItemCopy(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     REMOTE_ID_FIELD_NUMBER: _builtins.int
     HUB_VERSION_FIELD_NUMBER: _builtins.int
+    PROJECTION_FIELD_NUMBER: _builtins.int
     spoke: _builtins.str
     state: _builtins.str
     reason: _builtins.str
@@ -2341,6 +2348,12 @@ class ItemCopy(_message.Message):
     """GetItem only: file name / href / item id of the copy"""
     hub_version: _builtins.int
     """GetItem only: the hub version the copy was last synced at"""
+    @_builtins.property
+    def projection(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """GetItem only: what the spoke declared its copy is not (one note each: which field or
+        component, and why), when it holds a projection of the item
+        """
+
     def __init__(
         self,
         *,
@@ -2349,10 +2362,11 @@ class ItemCopy(_message.Message):
         reason: _builtins.str = ...,
         remote_id: _builtins.str = ...,
         hub_version: _builtins.int = ...,
+        projection: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub_version", b"hub_version", "reason", b"reason", "remote_id", b"remote_id", "spoke", b"spoke", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hub_version", b"hub_version", "projection", b"projection", "reason", b"reason", "remote_id", b"remote_id", "spoke", b"spoke", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
