@@ -377,10 +377,11 @@ class CalDAVConnector(BaseConnector):
             raise NotHeld(f"the collection does not hold {kind} components (the server "
                           f"refused the {what}, HTTP {response.status_code})",
                           remote_id=href, status=response.status_code, kind=kind)
-        if item is not None and writing.refused(response) and item.overrides \
-                and not item.fields:
-            raise NotHeld(f"the collection does not hold occurrences without their series "
-                          f"(the server refused the {what}, HTTP {response.status_code})",
+        why = writing.unstorable(item) if item is not None and writing.refused(response) \
+            else None
+        if why is not None:
+            raise NotHeld(f"the collection does not hold {why} (the server refused the "
+                          f"{what}, HTTP {response.status_code})",
                           remote_id=href, status=response.status_code, kind="VEVENT")
         if response.status_code == 403:
             raise AuthError(f"the server refused the {what}", remote_id=href, status=403)

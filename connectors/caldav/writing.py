@@ -30,6 +30,7 @@ from icalendar import Calendar, Component
 from cirahub.connectors.caldav import dav
 from cirahub.core import ical
 from cirahub.core.errors import MalformedItem
+from cirahub.core.ical_values import compact_key
 from cirahub.core.item import Item
 
 #: answers that mean "this text is refused" (not "retry", "precondition" or "not allowed")
@@ -173,6 +174,27 @@ def _occurrence(master: Component, start: datetime, end: datetime) -> Component:
     override.add("DTEND", end)
     override.add("RECURRENCE-ID", start)
     return override
+
+
+def unstorable(item: Item) -> str | None:
+    """What an event is that strict servers (Radicale) refuse however it is written: only
+    overridden occurrences (no series), or a series whose RRULE ends (UNTIL) before its
+    DTSTART, which has no occurrence at all. None for anything else."""
+    if item.overrides and not item.fields:
+        return "occurrences without their series"
+    rule, start = str(item.get("rrule") or ""), item.get("start")
+    until = next((p[len("UNTIL="):] for p in rule.split(";") if p.startswith("UNTIL=")), "")
+    if until and isinstance(start, dict) and _key_before(until, compact_key(start)):
+        return "a series that ends (RRULE UNTIL) before it starts: it has no occurrence"
+    return None
+
+
+def _key_before(until: str, start: str) -> bool:
+    """Whether the UNTIL text ``until`` is before the occurrence key ``start`` (both compact:
+    a date, a UTC instant or a floating time; a date stands for its whole day)."""
+    if len(until) == 8 or len(start) == 8:
+        return until[:8] < start[:8]
+    return until.rstrip("Z") < start.rstrip("Z")
 
 
 def is_calendar_object(text: str) -> bool:

@@ -152,13 +152,17 @@ def test_regression_rdate_periods_keep_their_durations(
     ("caldav-radicale", "rie.issue_173_only_modifications_error",
      "VEVENT: not written (the collection does not hold occurrences without their series (the "
      "server refused the create, HTTP 400))"),
+    ("caldav-radicale", "rie.issue_117_until_before_dtstart",
+     "VEVENT: not written (the collection does not hold a series that ends (RRULE UNTIL) "
+     "before it starts: it has no occurrence (the server refused the create, HTTP 400))"),
 ])
 def test_regression_caldav_declares_what_the_server_cannot_store(
         path: str, fid: str, note: str, fresh_store: Store, servers: LazyServers) -> None:
     """What a server cannot store of an item (a second master of one UID, a custom component
-    wrapping the events, occurrences without their series) is declared per item, naming it:
-    these files were "lost" (not in the destination, only the round's write errors to say
-    why) and the override-only items a write failure retried on every run."""
+    wrapping the events, occurrences without their series, a series ending before it starts)
+    is declared per item, naming it: these files were "lost" (not in the destination, only
+    the round's write errors to say why) or "distorted" (the UNTIL dropped: 0 occurrences
+    became 7), the override-only items a write failure retried on every run."""
     outcome = _through(path, [fid], fresh_store, servers)[fid]
     assert outcome.startswith("projected: declared: "), outcome
     assert note in outcome, outcome
