@@ -127,8 +127,10 @@ def _span(fields: Mapping[str, Any]) -> tuple[datetime, datetime | None] | None:
         last_end = first + timedelta(days=1)  # an all-day item covers its whole day
     duration = last_end - first
     last_start: datetime | None = first
-    if fields.get("rrule"):
-        last_start = _last_rule_start(str(fields["rrule"]), start)
+    for rule in [fields["rrule"], *(fields.get("more_rrules") or ())] if fields.get("rrule") \
+            else []:
+        ends = _last_rule_start(str(rule), start)
+        last_start = None if ends is None or last_start is None else max(last_start, ends)
     if last_start is not None:
         for key in fields.get("rdates") or ():
             last_start = max(last_start, _occurrence_key_utc(key))

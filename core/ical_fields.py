@@ -242,11 +242,15 @@ def attendee_entry(prop: Any) -> dict[str, str] | None:
 def series_fields(
     event: Component, uid: str, fields: dict[str, Any], zones: ZoneContext
 ) -> None:
-    rule = check(event, "RRULE", uid)
-    if isinstance(rule, list):
-        rule = rule[0] if rule else None
-    if rule:  # an empty ``RRULE:`` (some exporters write one) repeats nothing
-        fields["rrule"] = canonical_rrule(rule, fields["start"], uid)
+    found = event.get("RRULE")
+    rules = [r for r in (found if isinstance(found, list) else [found]) if r]
+    # an empty ``RRULE:`` (some exporters write one) repeats nothing
+    canonical = [canonical_rrule(r, fields["start"], uid) for r in rules]
+    if canonical:
+        fields["rrule"] = canonical[0]
+        more = sorted(set(canonical[1:]) - {canonical[0]})
+        if more:  # several RRULEs: the series is their union (as the reference reads it)
+            fields["more_rrules"] = more
     for name, key in (("EXDATE", "exdates"), ("RDATE", "rdates")):
         keys = _date_list(event, name, uid, fields["start"], zones)
         if keys:

@@ -29,7 +29,7 @@ from cirahub.core.item import FIELDS, Item
 from cirahub.core.source_cache import known_unchanged
 
 #: changes of these fields move the event in time: SEQUENCE goes up (RFC 5546 §2.1.4)
-_TIMING = frozenset({"start", "end", "rrule", "exdates", "rdates"})
+_TIMING = frozenset({"start", "end", "rrule", "more_rrules", "exdates", "rdates"})
 #: fields read relative to the series' start: rewritten when the start changes
 _RELATIVE = ("end", "rrule", "exdates", "rdates")
 
@@ -179,8 +179,10 @@ def _changed(old: Mapping[str, Any], new: Mapping[str, Any], master: bool) -> se
     names = {f for f in FIELDS if old.get(f) != new.get(f)}
     if "start" in names:  # these are read relative to the start: write them again
         names.update(f for f in _RELATIVE if f in new or f in old)
+    if "more_rrules" in names:  # the RRULE lines are written together
+        names.add("rrule")
     if not master:
-        names -= {"rrule", "exdates", "rdates"}
+        names -= {"rrule", "more_rrules", "exdates", "rdates"}
     return names
 
 

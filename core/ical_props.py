@@ -31,6 +31,7 @@ PROPERTIES: dict[str, tuple[str, ...]] = {
     "organizer": ("ORGANIZER",),
     "attendees": ("ATTENDEE",),
     "rrule": ("RRULE",),
+    "more_rrules": (),  # written with "rrule", after it
     "exdates": ("EXDATE",),
     "rdates": ("RDATE",),
     "last_modified": ("LAST-MODIFIED",),
@@ -69,7 +70,8 @@ def add_field(
         for entry in value:
             event.add("ATTENDEE", attendee(entry))
     elif name == "rrule":
-        event.add("RRULE", vRecur.from_ical(str(value)))
+        for rule in [value, *(fields.get("more_rrules") or ())]:
+            event.add("RRULE", vRecur.from_ical(str(rule)))
     elif name in ("exdates", "rdates"):
         moments: list[date | datetime] = [key_moment(k, series) for k in value]
         event.add("EXDATE" if name == "exdates" else "RDATE", moments)

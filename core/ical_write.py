@@ -24,7 +24,7 @@ from cirahub.core.vtimezone_write import LAST_YEAR, rrule_vtimezone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: fields only a master VEVENT carries
-SERIES_FIELDS = frozenset({"rrule", "exdates", "rdates"})
+SERIES_FIELDS = frozenset({"rrule", "more_rrules", "exdates", "rdates"})
 
 
 def to_ics(item: Item, *, dtstamp: datetime | None = None, prodid: str = "-//cirahub//EN") -> str:

@@ -24,6 +24,8 @@ Field vocabulary (absent key = property not set; defaults are normalized *away*,
 ``importance``    ``"high"`` | ``"low"`` (normal = absent); from/to iCal PRIORITY
 ``alarms``        sorted list of int: minutes before start of each display reminder
 ``rrule``         canonical RRULE string (keys in RFC order, UNTIL in UTC or a date)
+``more_rrules``   sorted list of the further canonical RRULEs of a series with several (RFC
+                  5545 allows it; the reference reader expands them all); only with ``rrule``
 ``exdates``       sorted list of occurrence keys (see below)
 ``rdates``        sorted list of occurrence keys
 ``organizer``     lower-case e-mail address
@@ -85,6 +87,7 @@ FIELDS: tuple[str, ...] = (
     "importance",
     "alarms",
     "rrule",
+    "more_rrules",
     "exdates",
     "rdates",
     "organizer",
@@ -102,7 +105,8 @@ VOLATILE_FIELDS: frozenset[str] = frozenset({"last_modified"})
 
 #: fields an override (one RECURRENCE-ID occurrence) may carry
 OVERRIDE_FIELDS: tuple[str, ...] = tuple(
-    f for f in FIELDS if f not in ("rrule", "exdates", "rdates", "component", "content")
+    f for f in FIELDS
+    if f not in ("rrule", "more_rrules", "exdates", "rdates", "component", "content")
 )
 
 #: prefix of the pseudo-fields that stand for overrides in :meth:`Item.flat`

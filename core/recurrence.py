@@ -78,13 +78,15 @@ def _series(fields: Mapping[str, Any]) -> tuple[Iterator[tuple[str, Moment]], Bo
     dtstart = _naive(first) if all_day else cast(datetime, first)
     streams: list[Iterable[datetime]] = [[dtstart]]  # DTSTART is always the first occurrence
     walk = None
-    if fields.get("rrule"):
+    for text in [fields["rrule"], *(fields.get("more_rrules") or ())] if fields.get("rrule") \
+            else []:
         try:
-            rule = rrulestr(str(fields["rrule"]), dtstart=dtstart, forceset=False)
-            walk = bounded_rule(cast(rrule, rule))
+            bounded = bounded_rule(cast(rrule, rrulestr(str(text), dtstart=dtstart,
+                                                        forceset=False)))
         except (ValueError, TypeError, AttributeError) as exc:
-            raise MalformedItem(f"RRULE {fields['rrule']!r} cannot be expanded: {exc}") from None
-        streams.append(walk)
+            raise MalformedItem(f"RRULE {text!r} cannot be expanded: {exc}") from None
+        walk = walk or bounded  # the first rule's bound says whether the series was cut
+        streams.append(bounded)
     moments = [key_moment(key, start_value) for key in fields.get("rdates") or ()]
     streams.append(sorted(_naive(m) if all_day else cast(datetime, m) for m in moments))
     excluded = {key_moment(key, start_value) for key in fields.get("exdates") or ()}

@@ -39,7 +39,8 @@ from cirahub.core.timezones import iana_to_windows
 from . import recurrence, sidecar, zones
 
 #: canonical fields an EWS spoke cannot carry (the fingerprint ignores them)
-UNSUPPORTED: frozenset[str] = frozenset({"organizer"})
+#: (further RRULEs of a series: one Exchange item holds one recurrence pattern)
+UNSUPPORTED: frozenset[str] = frozenset({"organizer", "more_rrules"})
 #: one fixed property set (named properties are a per-mailbox quota)
 PROPERTY_SET = "c11ff724-aa03-4555-9952-8fa248a11c3e"
 

@@ -33,7 +33,8 @@ from cirahub.core.errors import MalformedItem
 from cirahub.core.ical_values import as_moment, instant_text, time_value
 from cirahub.core.timezones import iana_to_windows, resolve_tzid, windows_to_iana
 
-UNSUPPORTED: frozenset[str] = frozenset({"organizer", "rdates", "url"})
+#: (further RRULEs of a series: one Graph event holds one recurrence pattern)
+UNSUPPORTED: frozenset[str] = frozenset({"organizer", "rdates", "url", "more_rrules"})
 #: our single-value extended properties (one property set; named properties are a quota)
 PROPERTY_SET = "{5c8a3f04-6d3e-4a5e-9a77-2f1b0f7c3e21}"
 HUB_ID = f"String {PROPERTY_SET} Name cirahubHubId"

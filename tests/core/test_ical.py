@@ -490,3 +490,25 @@ def test_regression_all_day_dtend_equal_to_dtstart_is_zero_length() -> None:
     assert "DTEND;VALUE=DATE:20220101\r\n" in written
     bare = parse_item(event("DTSTART;VALUE=DATE:20220101"))
     assert bare.get("end") == {"date": "2022-01-02"}
+
+
+def test_regression_several_rrules_are_one_series() -> None:
+    """RFC 5545 lets a series have several RRULEs (the reference expands their union); the
+    model read only the first, so a copy written from the model lost every occurrence of the
+    others, and the window filter (core/filters.py) placed the series by the first alone."""
+    from cirahub.core.filters import in_window
+    from cirahub.core.options import SyncOptions
+    from cirahub.core.recurrence import series_starts
+
+    item = parse_item(event("DTSTART:20300103T100000Z", "DTEND:20300103T110000Z",
+                            "RRULE:FREQ=WEEKLY;COUNT=2", "RRULE:FREQ=YEARLY;COUNT=3"))
+    assert item.get("rrule") == "FREQ=WEEKLY;COUNT=2"
+    assert item.get("more_rrules") == ["FREQ=YEARLY;COUNT=3"]
+    assert [k for k, _ in series_starts(item.fields)] == [
+        "20300103T100000Z", "20300110T100000Z", "20310103T100000Z", "20320103T100000Z"]
+    written = to_ics(item.with_source(None), dtstamp=datetime(2026, 1, 1, tzinfo=UTC))
+    assert written.count("RRULE:") == 2
+    assert parse_item(written).with_source(None) == item.with_source(None)
+    # the last occurrence (2032) is in a window of 2031-2032, which the first rule alone ends before
+    options = SyncOptions(days_back=10, days_ahead=400)
+    assert in_window(item, options, datetime(2031, 6, 1, tzinfo=UTC))
