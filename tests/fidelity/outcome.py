@@ -223,7 +223,8 @@ def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanCl
                        f"{len(arrived)} copies of {len(wanted)} components")
     files = sorted({n for n, _ in arrived})
     # every other component of those UIDs in the destination belongs to the copy too
-    uids = {str(c["UID"]) for c in wanted if "UID" in c}
+    # (and of the events a custom component wraps: a spoke may hold them without it)
+    uids = {str(sub["UID"]) for c in wanted for sub in c.walk() if "UID" in sub}
     extra = [(n, d) for uid in uids for n, d in dest.by_uid.get(uid, [])
              if not any(d is a for _, a in arrived)]
     copy_components = [d for _, d in arrived + extra + companions]
