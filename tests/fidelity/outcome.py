@@ -208,9 +208,11 @@ def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanCl
         arrived += entries
     companions: list[tuple[str, icalendar.cal.Component]] = []
     for c in wanted:
-        if "UID" not in c:
+        # a component the spoke declared it did not write claims no copy (another file's
+        # component of the same summary and start may have arrived)
+        if "UID" not in c and not _declared_away(c.name, declared):
             claimed = claims.claim(c)
-            missing += claimed is None and not _declared_away(c.name, declared)
+            missing += claimed is None
             arrived += [claimed] if claimed else []
             companions += claims.companions(c, dest) if claimed else []
     if missing:
