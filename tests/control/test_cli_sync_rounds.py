@@ -24,8 +24,11 @@ WAIT = 120.0
 
 
 class Feed:
-    """An iCalendar feed on loopback whose first answer waits until :meth:`release`: the
-    spoke's first run is held inside its pull for as long as the test needs."""
+    """An iCalendar feed on loopback whose first answer trickles until :meth:`release`: the
+    spoke's first run is held inside its pull for as long as the test needs. A byte every
+    second keeps the client's read timeout (30 s between bytes) from firing however slow the
+    machine: a held answer that timed out was retried, answered at once, and the `sync` the
+    test meant to interrupt had ended."""
 
     def __init__(self, body: str) -> None:
         self.body = body.encode()
@@ -37,13 +40,19 @@ class Feed:
             def do_GET(self) -> None:
                 first = not feed.requested.is_set()
                 feed.requested.set()
-                if first:
-                    feed.released.wait(WAIT)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/calendar")
                 self.send_header("Content-Length", str(len(feed.body)))
                 self.end_headers()
-                self.wfile.write(feed.body)
+                self.wfile.flush()
+                sent = 0
+                while first and not feed.released.wait(1.0) and sent < len(feed.body) - 1:
+                    self.wfile.write(feed.body[sent:sent + 1])
+                    self.wfile.flush()
+                    sent += 1
+                if first:
+                    feed.released.wait(WAIT)
+                self.wfile.write(feed.body[sent:])
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -125,7 +125,10 @@ def _base_env() -> dict[str, str]:
     token (each host adds its own cirahub settings)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CIRAHUB_", "RAY_"))}
     env["PATH"] = f"{BIN}:{env.get('PATH', '')}"
-    return env | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": RAY_TOKEN}
+    # a raylet gives up after 30 s of start-up by default: on a loaded 2-core machine (CI
+    # beside other work) three hosts' raylets starting at once took longer
+    return env | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": RAY_TOKEN,
+                  "RAY_raylet_start_wait_time_s": "120"}
 
 
 _NODES_SCRIPT = """
