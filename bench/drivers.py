@@ -86,10 +86,29 @@ class Vdirsyncer:
 
 # --- cirahub through its server ---------------------------------------------------------------
 
+def byte_compile_cirahub() -> Path:
+    """Byte-compile the cirahub the server and the CLI will import (``PYTHONPATH`` may point
+    at another checkout), as pip does when it installs a package: an editable checkout under
+    ``PYTHONDONTWRITEBYTECODE`` (set on the project's machine) would otherwise compile every
+    module again at every command, while vdirsyncer, installed by pip into its venv, has its
+    ``.pyc`` files. Returns the package's folder."""
+    import compileall
+
+    where = subprocess.run([sys.executable, "-c", "import cirahub, os; print(os.path.realpath("
+                            "os.path.dirname(cirahub.__file__)))"], capture_output=True,
+                           text=True, check=True, cwd="/").stdout.strip()
+    package = Path(where)
+    # the sub-packages are symlinks to the top-level folders, which compileall does not follow
+    for folder in {package, *(p.resolve() for p in package.iterdir() if p.is_dir())}:
+        compileall.compile_dir(folder, quiet=1, workers=1)
+    return package
+
+
 class CirahubServer:
     """One ``cirahubctl server`` for the whole benchmark (embedded Ray, SQLite)."""
 
     def __init__(self, root: Path, log_level: str = "WARNING") -> None:
+        byte_compile_cirahub()
         self.data = root / "cirahub-data"
         self.data.mkdir(parents=True, exist_ok=True)
         self.env = {**os.environ, "CIRAHUB_DATA_DIR": str(self.data)}
