@@ -11,8 +11,9 @@ This is the API the control plane (gRPC servicer, CLI) builds on; it is kept sta
 ``reconcile() -> dict``
     Converge the actors to the topology now (the supervisor also does it every few seconds);
     call it after changing the topology for an immediate effect.
-``sync_now(hub: str, spoke: str | None = None) -> Iterator[ProgressEvent]``
-    Runs the hub's spokes (or one, by name) at once; yields ``progress`` events while they
+``sync_now(hub: str, spoke: str | None = None, only: Collection[str] | None = None)
+-> Iterator[ProgressEvent]``
+    Runs the hub's spokes (or one, by name, or those of ``only``, by id) at once; yields ``progress`` events while they
     run, then exactly one final ``run`` event per targeted spoke whose ``summary`` is the
     RunSummary as a dict (status ok | partial | error | halted | skipped). Raises NotFound for
     an unknown hub or spoke before anything runs.
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +53,8 @@ from cirahub.core.states import HostedState, SpokeState
 log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT = 120.0
+#: seconds one wait for a sync's progress events may take (the runs' end ends it sooner)
+EVENT_WAIT = 0.5
 
 
 def take_lease(store: Any, owns_ray: bool) -> int:
@@ -106,27 +109,33 @@ class Runtime:
     def reconcile(self) -> dict[str, Any]:
         return ray_get(self.supervisor.reconcile.remote())
 
-    def sync_now(self, hub: str, spoke: str | None = None) -> Iterator[ProgressEvent]:
+    def sync_now(self, hub: str, spoke: str | None = None,
+                 only: Collection[str] | None = None) -> Iterator[ProgressEvent]:
         hub_rec = self.store.get_hub(hub)
         targets = ({self.store.find_spoke(hub, spoke).id} if spoke is not None
-                   else {s.id for s in self.store.list_spokes(hub)})
-        return self._sync_now(hub_rec.id, hub, spoke, targets)
+                   else {s.id for s in self.store.list_spokes(hub)
+                         if only is None or s.id in only})
+        return self._sync_now(hub_rec.id, hub, spoke, targets, only is not None)
 
-    def _sync_now(self, hub_id: str, hub: str, spoke: str | None,
-                  targets: set[str]) -> Iterator[ProgressEvent]:
+    def _sync_now(self, hub_id: str, hub: str, spoke: str | None, targets: set[str],
+                  only: bool) -> Iterator[ProgressEvent]:
         import ray
 
         since = ray_get(self.supervisor.last_seq.remote())
-        done_ref = self.supervisor.sync_now.remote(hub, spoke)
-        while True:
-            ready, _ = ray.wait([done_ref], timeout=0)
-            events = ray_get(self.supervisor.events.remote(since, 0.0 if ready else 0.5))
-            for event in events:
+        done_ref = self.supervisor.sync_now.remote(hub, spoke, sorted(targets) if only else None)
+        done = False
+        while not done:
+            # woken by new progress or by the runs' end, whichever comes first: the end is
+            # not noticed one event wait late (a wait left pending is dropped)
+            events_ref = self.supervisor.events.remote(since, EVENT_WAIT)
+            ready, _ = ray.wait([events_ref, done_ref], num_returns=1)
+            done = done_ref in ready or bool(ray.wait([done_ref], timeout=0)[0])
+            if done and events_ref not in ready:
+                events_ref = self.supervisor.events.remote(since, 0.0)
+            for event in ray_get(events_ref):
                 since = max(since, event.seq)
                 if event.spoke_id in targets and event.kind == "progress":
                     yield event
-            if ready:
-                break
         for summary in ray_get(done_ref):
             phase = "failed" if summary["status"] == "error" else "done"
             yield ProgressEvent("run", hub_id, summary["spoke_id"], phase, datetime.now(UTC),

@@ -256,17 +256,20 @@ class Supervisor:
 
     # --- sync now, status -----------------------------------------------------------------
 
-    async def sync_now(self, hub: str, spoke: str | None = None) -> list[dict[str, Any]]:
-        """Run the hub's spokes (or one) now; returns one RunSummary dict per spoke once all
-        runs finished. A disabled spoke gets a ``skipped`` summary. Raises NotFound."""
-        targets = await asyncio.to_thread(self._targets, hub, spoke)
+    async def sync_now(self, hub: str, spoke: str | None = None,
+                       only: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Run the hub's spokes (or one, or those of ``only``, by id) now; returns one
+        RunSummary dict per spoke once all runs finished. A disabled spoke gets a ``skipped``
+        summary. Raises NotFound."""
+        targets = await asyncio.to_thread(self._targets, hub, spoke, only)
         return list(await asyncio.gather(*(self._sync_one(s) for s in targets)))
 
-    def _targets(self, hub: str, spoke: str | None) -> list[SpokeRecord]:
+    def _targets(self, hub: str, spoke: str | None,
+                 only: Sequence[str] | None = None) -> list[SpokeRecord]:
         if spoke is not None:
             return [self._store.find_spoke(hub, spoke)]
         self._store.get_hub(hub)
-        return self._store.list_spokes(hub)
+        return [s for s in self._store.list_spokes(hub) if only is None or s.id in only]
 
     async def _sync_one(self, spoke: SpokeRecord) -> dict[str, Any]:
         if not spoke.enabled:

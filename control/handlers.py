@@ -11,7 +11,7 @@ supervisor's next loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -54,7 +54,8 @@ class RuntimeLike(Protocol):
 
     def reconcile(self) -> Any: ...
 
-    def sync_now(self, hub: str, spoke: str | None = None) -> Iterator[Any]: ...
+    def sync_now(self, hub: str, spoke: str | None = None,
+                 only: Collection[str] | None = None) -> Iterator[Any]: ...
 
     def status(self, hub: str | None = None) -> list[Any]: ...
 

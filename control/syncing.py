@@ -4,8 +4,9 @@ Spokes of one hub run in parallel, and a spoke's scheduled (or first, automatic)
 be merging when a round starts: a change may reach the hub after another spoke's push of that
 round. So a round is followed by a check against the store — every enabled spoke whose run
 succeeded must have been written up to the hub's current version (its push cursor) — and
-another round runs while some spoke is behind, at most :data:`MAX_ROUNDS`. The outcome says
-plainly whether the hub converged; it never claims more than the store shows.
+another round, of the spokes still behind only, runs while some spoke is behind, at most
+:data:`MAX_ROUNDS`. The outcome says plainly whether the hub converged; it never claims more
+than the store shows.
 
 Protobuf-free: the servicer (and any other edge) turns the outcome into its own form.
 """
@@ -57,7 +58,10 @@ def sync_rounds(store: Any, runtime: Any, hub: Any, spoke: str | None) -> Iterat
     behind: list[Any] = []
     while rounds < MAX_ROUNDS:
         rounds += 1
-        for event in runtime.sync_now(hub.name, spoke):
+        # a later round runs only the spokes still behind: the others hold every hub version
+        # already, and running them again would list them again for nothing
+        only = {s.id for s in behind} if behind else None
+        for event in runtime.sync_now(hub.name, spoke, only=only):
             if event.final:
                 ended[event.spoke_id] = str((event.summary or {}).get("status") or "")
             yield event

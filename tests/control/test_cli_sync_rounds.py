@@ -177,3 +177,31 @@ def test_ctrl_c_stops_waiting_not_the_runs(server: Server, tmp_path: Path, feed:
     assert proc.returncode == 130, out + err
     assert "runs go on in the server" in err and "Traceback" not in err
     feed.release()
+
+
+def test_regression_a_later_round_runs_only_the_spokes_behind(server: Server, tmp_path: Path,
+                                                              feed: Feed) -> None:
+    """A second round used to run every spoke of the hub again (each listed once more, each
+    with its own run record) though only the spokes still lacking hub versions needed it:
+    the feed, whose merge is what the others lack, is up to date after its round-1 run."""
+    folder = tmp_path / "b"
+    assert server.ctl("hub", "create", "behind").code == 0
+    r = server.ctl("spoke", "add", "behind", "b", "--kind", "vdir", "--path", str(folder))
+    assert r.code == 0, r.text
+    r = server.ctl("spoke", "add", "behind", "feed", "--kind", "ics-url", "--url", feed.url,
+                   "--no-check")
+    assert r.code == 0, r.text
+    assert feed.requested.wait(WAIT), "the feed's first run never started"
+    proc = _sync(server, "behind", "--json")
+    _until(lambda: _manual_run_done(server, "behind", "b"), "the sync's run of b")
+    feed.release()
+    out, err = proc.communicate(timeout=WAIT * 2)
+    assert proc.returncode == 0, out + err
+    messages = [json.loads(line) for line in out.splitlines()]
+    summary = messages[-1]["summary"]
+    assert summary["converged"], summary
+    ended = [m["progress"]["spoke"] for m in messages[:-1] if m["progress"].get("status")]
+    # one run of the feed whatever the number of rounds; b ran once per round
+    assert ended.count("feed") == 1, (summary["rounds"], ended)
+    assert ended.count("b") == summary["rounds"], (summary["rounds"], ended)
+    assert len(summaries(folder)) == 4
