@@ -334,8 +334,9 @@ class SyncCycle:
             # and its confirmation must not carry over to a later one.
             self.store.clear_halt(spoke.id)
         # Only now is the pull durable: advance the pull cursor (unless ops stayed stale,
-        # which the next run must pull again).
-        self.store.set_cursors(spoke.id, pull_cursor=spoke.pull_cursor if stale else delta.cursor)
+        # which the next run must pull again); a cursor that did not move is not written.
+        if not stale and delta.cursor != spoke.pull_cursor:
+            self.store.set_cursors(spoke.id, pull_cursor=delta.cursor)
         # Push.
         self.progress("pushing", counts)
         outcome = self._push(ctx, hub.id, spoke.push_cursor, touched, now, counts)
@@ -343,7 +344,8 @@ class SyncCycle:
             self.store.end_first_attach(spoke.id)
         if outcome.failed or stale:
             return _Pass(RunStatus.PARTIAL, outcome)
-        self.store.set_spoke_state(spoke.id, SpokeState.OK)
+        if _needs_ok(spoke):
+            self.store.set_spoke_state(spoke.id, SpokeState.OK)
         return _Pass(RunStatus.OK, outcome)
 
     def _push(self, ctx: SpokeContext, hub_id: str, push_cursor: int, touched: Iterable[str],
@@ -355,6 +357,14 @@ class SyncCycle:
             self._failures.pop(hub_item_id, None)
         self._failures.update((f.hub_item_id, f) for f in outcome.failures)
         return outcome
+
+
+def _needs_ok(spoke: SpokeRecord) -> bool:
+    """Whether a run that succeeded must record the spoke as ok: not when the spoke was
+    already ok with no error (the write would change nothing; a no-change run then writes
+    its run record only)."""
+    return (spoke.state != SpokeState.OK or spoke.last_error is not None
+            or spoke.halted_reason is not None)
 
 
 def _add(counts: dict[str, int], stats: Mapping[str, int]) -> None:

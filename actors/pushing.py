@@ -82,7 +82,8 @@ class Pusher:
         candidates = self._candidates(hub_id, push_cursor, set(touched), hub_version)
         outcome = PushOutcome(version=hub_version)
         if not candidates:
-            self.store.set_cursors(spoke_id, push_cursor=hub_version)
+            if hub_version != push_cursor:  # a cursor that did not move is not written
+                self.store.set_cursors(spoke_id, push_cursor=hub_version)
             return outcome
         links = self.store.links_by_item(spoke_id, list(candidates))
         plan = plan_push(self.ctx, candidates.values(), links, now)
