@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import ray
 
 from cirahub.actors.runtime import Runtime
 from cirahub.core.errors import NotFound
 from cirahub.core.item import Item
 from tests.ray.helpers import (
+    actor_of,
     folder_uids,
     in_actor,
     memory_uids,
@@ -125,10 +127,15 @@ def test_options_change_takes_effect_on_the_next_run(topo: Topology) -> None:
 def test_disabling_stops_polling_and_enabling_catches_up(topo: Topology) -> None:
     rt, store = topo.rt, topo.rt.store
     b = topo.ids["b"]
+    host = actor_of(rt, b)
     store.set_spoke_enabled(b, False)
     rt.reconcile()
     status = {s.spoke_id: s for s in rt.status(HUB)}[b]
     assert status.state == "disabled" and status.actor is None
+    # a run of b already under way when it was disabled finishes (and is recorded); count
+    # once its actor let it go, when no run of it can be in flight
+    wait_for(lambda: b not in ray.get(host.assigned.remote(), timeout=60), timeout=60,
+             what="b's actor to stop hosting it")
     runs_before = len(store.list_runs(spoke_id=b, limit=1000))
 
     write_event(topo.folders["a"], "while-off@t", "made while b is disabled")
@@ -161,7 +168,9 @@ def test_unknown_hub_or_spoke_is_not_found(topo: Topology) -> None:
 
 def test_events_stream_carries_progress_and_run_events(topo: Topology) -> None:
     rt = topo.rt
-    since = rt.events(0)[-1].seq
+    # the newest event's number (events(0) answers at most 1,000 events: the oldest ones
+    # once the ring holds more, as it does after a few minutes of polls under load)
+    since = rt.last_seq()
     sync_round(rt, HUB, "a")
     events = rt.events(since, timeout=5)
     assert [e.seq for e in events] == sorted({e.seq for e in events})
