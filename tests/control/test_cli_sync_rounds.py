@@ -105,22 +105,30 @@ def _manual_run_done(server: Server, hub: str, spoke: str) -> bool:
     return any(r["trigger"] == "manual" and r["status"] == "ok" for r in runs)
 
 
+def _sync_with_feed_held(server: Server, hub: str, folder: Path,
+                         feed: Feed) -> subprocess.Popen[str]:
+    """A hub of a vdir spoke ``b`` and the feed, whose automatic first run is held in its
+    pull; `sync HUB --json` started, returned once the sync's own run of b is done."""
+    assert server.ctl("hub", "create", hub).code == 0
+    r = server.ctl("spoke", "add", hub, "b", "--kind", "vdir", "--path", str(folder))
+    assert r.code == 0, r.text
+    r = server.ctl("spoke", "add", hub, "feed", "--kind", "ics-url", "--url", feed.url,
+                   "--no-check")
+    assert r.code == 0, r.text
+    assert feed.requested.wait(WAIT), "the feed's first run never started"
+    proc = _sync(server, hub, "--json")
+    _until(lambda: _manual_run_done(server, hub, "b"), "the sync's run of b")
+    return proc
+
+
 def test_regression_sync_waits_for_a_first_run_still_merging(server: Server, tmp_path: Path,
                                                              feed: Feed) -> None:
     """The feed's automatic first run (started by `spoke add`) is still in its pull when
     `sync` starts: the command's own runs bring nothing new, and it used to stop after that
     round with exit 0 and an empty folder. It must run until the folder has the feed's items."""
     folder = tmp_path / "b"
-    assert server.ctl("hub", "create", "rounds").code == 0
-    r = server.ctl("spoke", "add", "rounds", "b", "--kind", "vdir", "--path", str(folder))
-    assert r.code == 0, r.text
-    r = server.ctl("spoke", "add", "rounds", "feed", "--kind", "ics-url", "--url", feed.url,
-                   "--no-check")
-    assert r.code == 0, r.text
-    assert feed.requested.wait(WAIT), "the feed's first run never started"
 
-    proc = _sync(server, "rounds", "--json")
-    _until(lambda: _manual_run_done(server, "rounds", "b"), "the sync's run of b")
+    proc = _sync_with_feed_held(server, "rounds", folder, feed)
     assert summaries(folder) == {}  # b ran while the hub was still empty
     feed.release()
     out, err = proc.communicate(timeout=WAIT * 2)
@@ -185,15 +193,7 @@ def test_regression_a_later_round_runs_only_the_spokes_behind(server: Server, tm
     with its own run record) though only the spokes still lacking hub versions needed it:
     the feed, whose merge is what the others lack, is up to date after its round-1 run."""
     folder = tmp_path / "b"
-    assert server.ctl("hub", "create", "behind").code == 0
-    r = server.ctl("spoke", "add", "behind", "b", "--kind", "vdir", "--path", str(folder))
-    assert r.code == 0, r.text
-    r = server.ctl("spoke", "add", "behind", "feed", "--kind", "ics-url", "--url", feed.url,
-                   "--no-check")
-    assert r.code == 0, r.text
-    assert feed.requested.wait(WAIT), "the feed's first run never started"
-    proc = _sync(server, "behind", "--json")
-    _until(lambda: _manual_run_done(server, "behind", "b"), "the sync's run of b")
+    proc = _sync_with_feed_held(server, "behind", folder, feed)
     feed.release()
     out, err = proc.communicate(timeout=WAIT * 2)
     assert proc.returncode == 0, out + err
