@@ -112,3 +112,27 @@ def test_regression_second_write_before_the_read_back_keeps_the_first_pending(
     assert not dav.cycle.push_run().ok  # the fan-out: v3 refused, the spoke holds v2
     assert _summary_in_dav(user) == "v2"
     _assert_settled(loop, owner, user, "v3")
+
+
+def test_regression_lost_create_answer_then_owner_delete_deletes_the_copy(
+    store, proxy: FaultProxy, user: CalendarUser
+):
+    """The hub's create in the spoke was applied but its answer lost, then the owner deletes
+    the item. Old code: the next pull found an unlinked copy whose UID no alive hub item had
+    and imported it as a new item, undoing the owner's delete everywhere."""
+    loop, owner, _ = _owner_and_dav(store, proxy, user)
+    assert owner.calendar is not None
+    owner.calendar.user_create(event("other@faults", "stays", day=5))  # never empty
+    assert all(s.ok for s in loop.sync_all(rounds=1))
+    rid = owner.calendar.user_create(event(UID, "v1", day=3))
+    assert loop.sync("owner").ok
+    _sync_with_answers_lost(loop, proxy)
+    assert UID in user.hrefs_by_uid()  # the server did create it
+
+    owner.calendar.user_delete(rid)
+    assert loop.sync("owner").ok
+    assert all(s.ok for s in loop.sync_all(rounds=2))
+
+    assert UID not in loop.hub_items() and UID not in user.hrefs_by_uid()
+    assert UID not in {i.uid for i in owner.calendar.items().values()}
+    assert store.list_conflicts(loop.hub.name) == []
