@@ -21,15 +21,6 @@ CI_SEED = 16
 
 
 @pytest.mark.timeout(900)
-# The soak still fails on some runs (Ray timing makes a fixed seed not fully deterministic).
-# Fixed this session: the removed EXDATE on Exchange, false conflicts after lost update answers,
-# the soak PostgreSQL's lost commits, the hub actor dying when its restart met a PostgreSQL
-# restart. After those: 6 of 7 runs on a quiet 2-core machine passed (the failing one's tally
-# was not kept), and long runs (`make soak`) still record false tie-break conflicts (a lost
-# create answer is the suspect). Reported as XFAIL/XPASS with the tally; remove the mark once
-# the cause is found and many runs in a row pass (issue 16 stays open until then).
-@pytest.mark.xfail(strict=False, reason="fails on about 1 run in 7 after this session's fixes "
-                   "(cause not yet found; see the tally)")
 def test_chaos_soak_loses_and_duplicates_nothing() -> None:
     reason = postgres.unavailable_reason()
     if reason:
@@ -47,3 +38,4 @@ def test_chaos_soak_loses_and_duplicates_nothing() -> None:
     assert set(tally.faults) == set(faults.KINDS), tally.report()  # every kind happened
     assert tally.ok, tally.report()
     assert not tally.lost and not tally.duplicates and tally.meeting_messages == 0
+    assert tally.conflicts == 0, tally.report()  # no user made two rival edits
