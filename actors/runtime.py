@@ -94,8 +94,10 @@ class Runtime:
         store = open_store(settings)  # creates the secret key before any actor reads it
         owns = init_ray(settings)
         # hub writers inside the supervisor only with a Ray of our own (see Settings)
-        settings = settings.with_changes(lease_epoch=take_lease(store, owns),
-                                         hubs_in_supervisor=settings.hubs_in_supervisor and owns)
+        settings = settings.with_changes(
+            lease_epoch=take_lease(store, owns),
+            hubs_in_supervisor=settings.hubs_in_supervisor and owns,
+            spokes_in_supervisor=settings.spokes_in_supervisor and owns)
         node = ray.get_runtime_context().get_node_id()
         opts = detached_options(SUPERVISOR_NAME, settings.namespace, max_restarts=-1,
                                 max_task_retries=-1, max_concurrency=1000)
@@ -108,6 +110,12 @@ class Runtime:
 
     def reconcile(self) -> dict[str, Any]:
         return ray_get(self.supervisor.reconcile.remote())
+
+    def reconcile_soon(self) -> None:
+        """Ask the supervisor to converge now, without waiting for it: after a topology
+        change, which is stored already (starting the spoke actors a fleet of 10,000 needs
+        takes longer than storing it)."""
+        self.supervisor.reconcile.remote()
 
     def sync_now(self, hub: str, spoke: str | None = None,
                  only: Collection[str] | None = None) -> Iterator[ProgressEvent]:

@@ -55,6 +55,7 @@ from typing import Any
 from cirahub.actors.cycle import SyncCycle
 from cirahub.actors.hub import RayMerger
 from cirahub.actors.idle import Batch, IdlePolls
+from cirahub.actors.merger import Merger
 from cirahub.actors.outbox import Outbox
 from cirahub.actors.probes import Probed, Prober
 from cirahub.actors.progress import ProgressEvent
@@ -78,9 +79,8 @@ log = logging.getLogger(__name__)
 FIRST_RUN_SPREAD = 2.0
 #: seconds between two writes of the folded idle polls (the run history lags that much)
 IDLE_FLUSH_SECONDS = 5.0
-#: scheduled polls that come due within this many seconds of each other are probed together
-#: (one thread hop, one read snapshot: :class:`~cirahub.actors.probes.Prober`), at most
-#: PROBE_BATCH
+#: scheduled polls due within this many seconds of each other are probed together (one
+#: thread hop, one read snapshot: :class:`~cirahub.actors.probes.Prober`), PROBE_BATCH at most
 PROBE_WINDOW = 0.5
 PROBE_BATCH = 500
 
@@ -102,7 +102,7 @@ class SpokeActor:
         self._push_pool = ThreadPoolExecutor(self._settings.push_threads,
                                              thread_name_prefix="spoke-push")
         self._pushes = PushQueue(self._settings.push_threads)
-        self._merger = RayMerger(self._settings)
+        self._merger: Merger = RayMerger(self._settings)
         self._spokes: dict[str, HostedSpoke] = {}
         self._rng = random.Random()
         self._loop = asyncio.get_running_loop()

@@ -26,8 +26,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cirahub.actors.hub import HubActor, hub_actor_class
+from cirahub.actors.local import LOCAL_SUFFIX, LocalHandle, LoopMerger
 from cirahub.actors.progress import ProgressEvent
-from cirahub.actors.spoke import spoke_actor_class
+from cirahub.actors.spoke import SpokeActor, spoke_actor_class
 from cirahub.actors.summary import RunStatus, error_summary
 from cirahub.cluster.bootstrap import open_store
 from cirahub.cluster.names import SPOKE_ACTOR_PREFIX, hub_actor_name, hub_shard, named_actors
@@ -78,10 +79,13 @@ class RaySpokeActors:
     """:class:`~cirahub.cluster.placement.SpokeActors` on Ray: named detached actors, one
     NodeAffinity-pinned process each; handles are cached by name."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, host: Any = None, home: str | None = None) -> None:
+        """``host``: the supervisor, which hosts the spoke actor of node ``home`` itself
+        when ``settings.spokes_in_supervisor`` (see :mod:`cirahub.actors.local`)."""
         import ray
 
         self._ray, self._settings = ray, settings
+        self._host, self._home = host, home
         self.handles: dict[str, Any] = {}
         #: node id → the name shown for it (its cirahub-node label, else its IP address)
         self.node_names: dict[str, str] = {}
@@ -105,6 +109,11 @@ class RaySpokeActors:
         return list(self.handles)
 
     def create(self, node_id: str) -> str:
+        local = f"{SPOKE_ACTOR_PREFIX}{LOCAL_SUFFIX}"
+        if (self._settings.spokes_in_supervisor and node_id == self._home
+                and local not in self.handles):
+            self.handles[local] = self._local(local)
+            return local
         name = f"{SPOKE_ACTOR_PREFIX}{node_id[:8]}-{uuid.uuid4().hex[:6]}"
         opts = detached_options(name, self._settings.namespace, max_restarts=0,
                                 max_concurrency=100_000)
@@ -112,6 +121,16 @@ class RaySpokeActors:
         self.handles[name] = spoke_actor_class().options(**opts).remote(
             self._settings.to_dict(), name)
         return name
+
+    def _local(self, name: str) -> LocalHandle:
+        """A spoke actor object on this (the supervisor's) loop, its merges and events
+        going straight to the supervisor."""
+        loop = asyncio.get_running_loop()
+        actor = SpokeActor(self._settings.to_dict(), name)
+        if self._settings.hubs_in_supervisor:  # the hub writers are here too
+            actor._merger = LoopMerger(self._host, loop)
+        actor._outbox.supervisor = LocalHandle(self._host, loop)
+        return LocalHandle(actor, loop)
 
     async def ping(self, names: Sequence[str]) -> dict[str, ActorReport | BaseException]:
         live = [n for n in names if n in self.handles]
@@ -137,7 +156,9 @@ class RaySpokeActors:
 
     def kill(self, name: str) -> None:
         handle = self.handles.pop(name, None)
-        if handle is not None:
+        if isinstance(handle, LocalHandle):  # in this process: its spokes stop instead
+            handle.unassign.remote(list(handle.target._spokes))
+        elif handle is not None:
             self._ray.kill(handle, no_restart=True)
 
     async def _fan_out(self, method: str, per_actor: Mapping[str, Any]) -> set[str]:
@@ -163,7 +184,7 @@ class Supervisor:
         self._settings = Settings.from_dict(settings)
         self._store = open_store(self._settings, migrate=False)  # the server migrated
         self._home = home_node
-        self._spoke_actors = RaySpokeActors(self._settings)
+        self._spoke_actors = RaySpokeActors(self._settings, self, home_node)
         self._placement = Placement(self._store, self._spoke_actors, self._settings,
                                     on_lost=self._lost)
         self._events: deque[ProgressEvent] = deque(maxlen=EVENT_RING)

@@ -39,10 +39,13 @@ class Settings:
     namespace: str = NAMESPACE
     #: spoke actors created on every alive node
     spoke_actors_per_node: int = 1
-    #: a spoke actor never hosts more spokes than this (more actors are created instead)
-    max_spokes_per_actor: int = 1000
-    #: threads per spoke actor for blocking connector work (bounds concurrent runs per actor)
-    spoke_threads: int = 8
+    #: a spoke actor never hosts more spokes than this (more actors are created instead):
+    #: an idle spoke costs an actor ~15 KiB and its polls are probed in batches, so a node
+    #: of 10,000 needs two actors, not ten processes of ~90 MiB
+    max_spokes_per_actor: int = 5000
+    #: threads per spoke actor for blocking connector work (bounds concurrent runs per actor:
+    #: a poll of a kind over a network holds one for its requests)
+    spoke_threads: int = 16
     #: threads per spoke actor for push runs (the fan-out), apart from the polls' threads:
     #: at most this many push runs at once per spoke actor
     push_threads: int = 16
@@ -68,6 +71,10 @@ class Settings:
     #: (one process less; ``cirahubctl server`` does this with an embedded Ray, where both
     #: live and die with the server anyway). A cluster keeps them apart.
     hubs_in_supervisor: bool = False
+    #: the supervisor's node's first spoke actor runs inside the supervisor's process (one
+    #: process less, see actors/local.py; ``cirahubctl server`` with an embedded Ray); more
+    #: spoke actors, for more spokes than ``max_spokes_per_actor``, are processes of their own
+    spokes_in_supervisor: bool = False
     #: gRPC control plane listen address (loopback by default)
     listen: str = "127.0.0.1:7443"
     #: the runtime epoch the actors were started under (see store/lease.py); 0 = no lease

@@ -54,6 +54,8 @@ class RuntimeLike(Protocol):
 
     def reconcile(self) -> Any: ...
 
+    def reconcile_soon(self) -> None: ...
+
     def sync_now(self, hub: str, spoke: str | None = None,
                  only: Collection[str] | None = None) -> Iterator[Any]: ...
 
@@ -90,10 +92,11 @@ class Handlers:
         self.store = runtime.store
 
     def _changed(self) -> None:
-        """Let the runtime pick up a topology change now. A failure here is not the caller's:
-        the supervisor's own loop reconciles later, so it is logged, not raised."""
+        """Let the runtime pick up a topology change now (not waited for: the change is
+        stored, the spokes run within seconds). A failure here is not the caller's: the
+        supervisor's own loop reconciles later, so it is logged, not raised."""
         try:
-            self.runtime.reconcile()
+            self.runtime.reconcile_soon()
         except Exception:  # pragma: no cover - depends on the runtime's health
             log.exception("reconcile after a topology change failed; the supervisor retries")
 

@@ -254,8 +254,9 @@ def serve(
             split_address(http_listen)
         token = load_or_create_token(settings.data_dir)  # refuses an unsafe one: before chmod
         private_files(settings.data_dir)
-        if not settings.ray_address:  # embedded: the hub writers need no process of their own
-            settings = settings.with_changes(hubs_in_supervisor=True)
+        if not settings.ray_address:  # embedded: hub writers and the first spoke actor
+            settings = settings.with_changes(hubs_in_supervisor=True,  # need no process of
+                                             spokes_in_supervisor=True)  # their own
         runtime = Runtime.start(settings)
         runs = RunLogger(runtime).start()  # the runs, halts, ... of the actors, on our log
         try:

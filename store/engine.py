@@ -31,7 +31,7 @@ WRITE_OPTION = "cirahub_write"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: pooled SQLite connections kept open (a spoke actor's poll threads, its idle flusher and a
 #: few push runs each keep one: opening a connection runs four PRAGMAs) and opened beyond
-SQLITE_POOL = 12
+SQLITE_POOL = 16
 SQLITE_OVERFLOW = 40
 #: PostgreSQL advisory lock key serializing concurrent migrations of one database
 _MIGRATION_LOCK = 0x63697261  # "cira"

@@ -140,7 +140,7 @@ def test_tls_required(tmp_path: Path) -> None:
     plaintext client with a clear exit code and accepts one that trusts its certificate."""
     cert, key = _self_signed(tmp_path)
     store = Store.open(data_dir=tmp_path / "data")
-    runtime = SimpleNamespace(store=store, reconcile=lambda: None)
+    runtime = SimpleNamespace(store=store, reconcile=lambda: None, reconcile_soon=lambda: None)
     server, port = create_server(runtime, "127.0.0.1:0", "tls-token",
                                  TlsConfig.from_files(cert, key))
     try:
