@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from cirahub.actors.failures import partial_error
+from cirahub.actors.failures import failure_record, partial_error
 from cirahub.actors.halting import confirmed, record_halt
 from cirahub.actors.idle import IdlePolls
 from cirahub.actors.known import KnownVersions
@@ -40,11 +40,9 @@ from cirahub.connectors.base import SpokeConnector
 from cirahub.core.counts import Count
 from cirahub.core.errors import (
     AuthError,
-    CirahubError,
     NotFound,
     StoreError,
     WriterFenced,
-    error_record,
 )
 from cirahub.core.model import Delta, WriteFailure
 from cirahub.core.plan import SpokeContext
@@ -235,7 +233,7 @@ class SyncCycle:
         except StoreError:
             raise  # the store itself is down: the caller backs off, the next run closes this one
         except Exception as exc:
-            failure = self._failed(exc)
+            failure = failure_record(self.spoke_id, exc)
             # sign-in refused, consent missing, EWS off: waits for an administrator, not a retry
             state = SpokeState.ACTION_REQUIRED if isinstance(exc, AuthError) else SpokeState.ERROR
             self.store.set_spoke_state(self.spoke_id, state, error=failure)
@@ -253,15 +251,6 @@ class SyncCycle:
         self.store.finish_run(run_id, status, counts, error)
         self.progress("done", counts)
         return RunSummary(run_id, self.spoke_id, status, counts, error, time.monotonic() - started)
-
-    def _failed(self, exc: Exception) -> dict[str, Any]:
-        if isinstance(exc, CirahubError):
-            log.warning("sync run of spoke %s failed: %s", self.spoke_id, exc)
-        else:
-            # A bug (ours or a library's) must not leave the run "running" forever nor stop
-            # the other spokes; what is recorded names its type only (see error_record).
-            log.exception("sync run of spoke %s failed unexpectedly", self.spoke_id)
-        return error_record(exc)
 
     def _sync(self, spoke: SpokeRecord, counts: dict[str, int]) -> RunStatus:
         result = self._pass(spoke, counts)

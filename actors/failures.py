@@ -15,7 +15,7 @@ from typing import Any
 
 from cirahub.connectors.base import Write, WriteResult
 from cirahub.core.counts import Count
-from cirahub.core.errors import CirahubError, PreconditionFailed
+from cirahub.core.errors import CirahubError, PreconditionFailed, error_record
 from cirahub.core.model import HubItem, WriteFailure
 from cirahub.core.ops import SpokeOp
 
@@ -29,6 +29,17 @@ def failure_of(op: SpokeOp, w: Write, error: CirahubError, candidates: Mapping[s
     hub = candidates.get(op.hub_item_id)
     return WriteFailure(hub_item_id=op.hub_item_id, uid=hub.uid if hub is not None else "",
                         op=w.op, code=error.code, message=error.message)
+
+
+def failure_record(spoke_id: str, exc: Exception) -> dict[str, Any]:
+    """The recorded error of a run that failed with ``exc`` (logged here)."""
+    if isinstance(exc, CirahubError):
+        log.warning("sync run of spoke %s failed: %s", spoke_id, exc)
+    else:
+        # A bug (ours or a library's) must not leave the run "running" forever nor stop
+        # the other spokes; what is recorded names its type only (see error_record).
+        log.exception("sync run of spoke %s failed unexpectedly", spoke_id)
+    return error_record(exc)
 
 
 def partial_error(failures: Sequence[WriteFailure]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 from cirahub.actors.failures import note_failure, note_projection, with_unsupported
 from cirahub.connectors.base import SpokeConnector, Write, WriteResult
@@ -51,12 +52,17 @@ class PushOutcome:
     version: int = 0
 
     @property
+    def settled(self) -> list[str]:
+        """Hub item ids this push is done with: written, or declined by the spoke."""
+        return [*self.succeeded, *self.declined]
+
+    @property
     def failed(self) -> bool:
         return bool(self.stale or self.failures)
 
 
 @dataclass
-class _Pending:
+class LinkChanges:
     """Links to commit after the current chunk of writes."""
 
     upserts: list[Link] = field(default_factory=list)
@@ -65,30 +71,83 @@ class _Pending:
     confirmed: list[str] = field(default_factory=list)
 
 
-class Pusher:
-    """Writes the hub's changes since ``push_cursor`` to one spoke."""
+@dataclass(frozen=True)
+class PushBasis:
+    """What a push decides from: the hub version it read first (its snapshot), then the hub
+    items to look at (changed after the push cursor, up to the snapshot, plus the touched
+    ones) and the spoke's links of them by hub item id."""
 
-    def __init__(self, store: SyncStore, connector: SpokeConnector, ctx: SpokeContext) -> None:
+    hub_version: int
+    #: the spoke's push cursor the candidates were read after
+    push_cursor: int
+    candidates: Mapping[str, HubItem]
+    links: Mapping[str, Link]
+
+
+class PushWrites(Protocol):
+    """Where a push keeps what it did, in this order: the pending writes of a chunk (durable
+    before the chunk is sent), the links of each chunk written (only after the spoke's write
+    returned), and the end (the last links, failed writes, projections, the push cursor:
+    None when it did not move)."""
+
+    def note_pending(self, spoke_id: str, pending: Sequence[PendingWrite]) -> None: ...
+    def commit_links(self, spoke_id: str, links: LinkChanges) -> None: ...
+    def finish(self, spoke_id: str, outcome: PushOutcome, links: LinkChanges,
+               push_cursor: int | None) -> None: ...
+
+
+class StoreWrites:
+    """:class:`PushWrites` straight to the store, each its own transaction (a full run)."""
+
+    def __init__(self, store: SyncStore) -> None:
+        self.store = store
+
+    def note_pending(self, spoke_id: str, pending: Sequence[PendingWrite]) -> None:
+        self.store.note_pending_writes(spoke_id, pending)
+
+    def commit_links(self, spoke_id: str, links: LinkChanges) -> None:
+        if links.upserts or links.deletes:
+            self.store.commit_links(spoke_id, links.upserts, links.deletes, links.confirmed)
+
+    def finish(self, spoke_id: str, outcome: PushOutcome, links: LinkChanges,
+               push_cursor: int | None) -> None:
+        self.commit_links(spoke_id, links)
+        if outcome.failures or outcome.settled:
+            self.store.record_write_errors(spoke_id, outcome.failures, outcome.settled)
+            self.store.record_projections(spoke_id, outcome.projections, outcome.settled)
+        if push_cursor is not None:
+            self.store.set_cursors(spoke_id, push_cursor=push_cursor)
+
+
+class Pusher:
+    """Writes the hub's changes since ``push_cursor`` to one spoke; what it did goes to
+    ``writes`` (the store itself by default)."""
+
+    def __init__(self, store: SyncStore, connector: SpokeConnector, ctx: SpokeContext,
+                 writes: PushWrites | None = None) -> None:
         self.store, self.connector, self.ctx = store, connector, ctx
+        self.writes = writes or StoreWrites(store)
 
     def push(self, hub_id: str, push_cursor: int, touched: Iterable[str],
              now: datetime) -> PushOutcome:
         """Plan and write; ``touched`` are hub items to look at even if their version did
         not move (the pull just linked or merged them)."""
-        spoke_id = self.ctx.spoke_id
         # Captured before reading candidates: merges by other spokes after this point are
         # picked up next run rather than skipped by an advanced cursor.
         hub_version = self.store.hub_version(hub_id)
         candidates = self._candidates(hub_id, push_cursor, set(touched), hub_version)
-        outcome = PushOutcome(version=hub_version)
-        if not candidates:
-            if hub_version != push_cursor:  # a cursor that did not move is not written
-                self.store.set_cursors(spoke_id, push_cursor=hub_version)
-            return outcome
-        links = self.store.links_by_item(spoke_id, list(candidates))
+        links = (self.store.links_by_item(self.ctx.spoke_id, list(candidates))
+                 if candidates else {})
+        return self.push_from(PushBasis(hub_version, push_cursor, candidates, links), now)
+
+    def push_from(self, basis: PushBasis, now: datetime) -> PushOutcome:
+        """Plan from ``basis`` (read by :meth:`push`, or by a wave for many spokes) and
+        write."""
+        spoke_id, candidates, links = self.ctx.spoke_id, basis.candidates, basis.links
+        outcome = PushOutcome(version=basis.hub_version)
         plan = plan_push(self.ctx, candidates.values(), links, now)
         outcome.counts.update(plan.stats)
-        pending = _Pending()
+        pending = LinkChanges()
         writes: list[tuple[SpokeOp, Write]] = []
         for op in plan.ops:
             if isinstance(op, BumpLink):
@@ -100,9 +159,10 @@ class Pusher:
             chunk = writes[start:start + WRITE_CHUNK]
             # Durably before sending: should the answer be lost (or this process die), the
             # next pull knows the spoke's copy of what we sent is our echo, not an edit.
-            self.store.note_pending_writes(spoke_id, [
-                PendingWrite(op.hub_item_id, op.fingerprint, op.hub_version)
-                for op, _ in chunk if isinstance(op, CreateInSpoke | UpdateInSpoke)])
+            sent = [PendingWrite(op.hub_item_id, op.fingerprint, op.hub_version)
+                    for op, _ in chunk if isinstance(op, CreateInSpoke | UpdateInSpoke)]
+            if sent:
+                self.writes.note_pending(spoke_id, sent)
             results = self.connector.write_many([w for _, w in chunk])
             for (op, w), result in zip(chunk, results, strict=True):
                 if isinstance(result, WriteResult):
@@ -114,17 +174,17 @@ class Pusher:
                     self._refused(op, w, result, candidates, outcome)
             self._remember_creates(chunk, results)
             # Commit per chunk so a crash loses at most one chunk's links (and the next pull
-            # matches those items by UID / hub-id stamp instead of duplicating them).
-            self._commit(pending)
-        self._commit(pending)
+            # matches those items by UID / hub-id stamp instead of duplicating them); the
+            # last chunk's links are committed with the end.
+            if start + WRITE_CHUNK < len(writes):
+                self._commit(pending)
         outcome.counts[Count.PUSHED] = len(outcome.succeeded)
-        settled = [*outcome.succeeded, *outcome.declined]
-        self.store.record_write_errors(spoke_id, outcome.failures, settled)
-        self.store.record_projections(spoke_id, outcome.projections, settled)
         # A failed write keeps its hub version (and everything after it) in the next run's
         # candidates; this may move the cursor back, which only costs a re-check.
-        new_cursor = min(failed_versions) - 1 if failed_versions else hub_version
-        self.store.set_cursors(spoke_id, push_cursor=new_cursor)
+        new_cursor = min(failed_versions) - 1 if failed_versions else basis.hub_version
+        # a cursor that did not move is not written
+        self.writes.finish(spoke_id, outcome, pending,
+                           None if new_cursor == basis.push_cursor else new_cursor)
         return outcome
 
     def _candidates(self, hub_id: str, push_cursor: int, touched: set[str],
@@ -136,7 +196,7 @@ class Pusher:
         return {i: h for i, h in candidates.items() if h.version <= hub_version or i in extra}
 
     def _written(self, op: SpokeOp, result: WriteResult, candidates: Mapping[str, HubItem],
-                 pending: _Pending, outcome: PushOutcome) -> None:
+                 pending: LinkChanges, outcome: PushOutcome) -> None:
         outcome.succeeded.append(op.hub_item_id)
         hub = candidates.get(op.hub_item_id)
         result = with_unsupported(result, hub, self.ctx.capabilities.unsupported_fields)
@@ -184,11 +244,9 @@ class Pusher:
         if noted != cursor:
             self.store.set_cursors(self.ctx.spoke_id, pull_cursor=noted)
 
-    def _commit(self, pending: _Pending) -> None:
-        if pending.upserts or pending.deletes:
-            self.store.commit_links(self.ctx.spoke_id, pending.upserts, pending.deletes,
-                                    pending.confirmed)
-            pending.upserts, pending.deletes, pending.confirmed = [], [], []
+    def _commit(self, pending: LinkChanges) -> None:
+        self.writes.commit_links(self.ctx.spoke_id, pending)
+        pending.upserts, pending.deletes, pending.confirmed = [], [], []
 
 
 def declined(op: SpokeOp, error: NotHeld, candidates: Mapping[str, HubItem],

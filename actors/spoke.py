@@ -18,14 +18,11 @@ Per spoke, guarantees:
   the call (so it sees every change made before it); concurrent callers share that run;
 - ``push_soon`` (the fan-out after another spoke changed the hub, with the hub version the
   merge committed) gives the spoke a push run soon, coalesced by
-  :class:`~cirahub.core.fanout.PushQueue`: one run carries every hub change since the
-  spoke's push cursor, at most one push is waiting per spoke however many merges happen
-  meanwhile, a notice that a run under way already covers adds nothing, and a full run that
-  starts first answers it too; a spoke backing off after failures is left to its schedule,
-  and the poll schedule itself does not move;
-- push runs run on their own threads (``Settings.push_threads``, first due first served,
-  further bounded by the supervisor's share of ``Settings.push_runs_global``), so a burst
-  of fan-out never takes a thread from the polls;
+  :class:`~cirahub.core.fanout.PushQueue` (at most one waiting per spoke; a notice a run
+  under way covers adds nothing; a full run starting first answers it); a spoke backing off
+  is left to its schedule, and the poll schedule does not move. The push runs started
+  together share one store read and one writer (:mod:`cirahub.actors.push_wave`) and write
+  to their spokes on threads of their own (``Settings.push_threads``), never the polls';
 - never two runs of one spoke at once in this actor; an unassigned spoke finishes its current
   run, then stops (it is reported as ``stopping`` until then, so the supervisor does not start
   it elsewhere meanwhile);
@@ -41,8 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
+import functools
 import logging
 import os
 import random
@@ -59,7 +55,15 @@ from cirahub.actors.merger import Merger
 from cirahub.actors.outbox import Outbox
 from cirahub.actors.probes import Probed, Prober
 from cirahub.actors.progress import ProgressEvent
-from cirahub.actors.spoke_state import HostedSpoke, live_state, schedule_next
+from cirahub.actors.push_wave import WAVE_WINDOW, GroupCommit, WaveInput, push_one, wave_inputs
+from cirahub.actors.spoke_state import (
+    HostedSpoke,
+    close_quietly,
+    connector_key,
+    connector_of,
+    live_state,
+    schedule_next,
+)
 from cirahub.actors.summary import RunStatus, RunSummary, Trigger, error_summary
 from cirahub.cluster.bootstrap import open_store
 from cirahub.cluster.settings import Settings
@@ -102,6 +106,9 @@ class SpokeActor:
         self._push_pool = ThreadPoolExecutor(self._settings.push_threads,
                                              thread_name_prefix="spoke-push")
         self._pushes = PushQueue(self._settings.push_threads)
+        self._writer = GroupCommit(self._store)
+        self._waves = Batch(functools.partial(wave_inputs, self._store), ThreadPoolExecutor(
+            1, thread_name_prefix="push-read"), window=WAVE_WINDOW, limit=10_000)
         self._merger: Merger = RayMerger(self._settings)
         self._spokes: dict[str, HostedSpoke] = {}
         self._rng = random.Random()
@@ -238,7 +245,7 @@ class SpokeActor:
             self._idle.close(s.spoke_id)
             self._emit("state", s, "unassigned", detail=self._name)
             if s.connector is not None:
-                self._pool.submit(_close_quietly, s.connector)
+                self._pool.submit(close_quietly, s.connector)
 
     def _trigger(self, s: HostedSpoke, manual: bool) -> Trigger | None:
         """What the spoke runs now: a full run when asked or due (it answers a due push
@@ -267,8 +274,9 @@ class SpokeActor:
             if probed is not None and probed.summary is not None:  # idle: nothing more to do
                 summary, interval, snapshot = probed.summary, probed.interval, None
             else:
+                wave = await self._waves(s.spoke_id) if trigger == Trigger.FANOUT else None
                 summary, interval, snapshot = await self._loop.run_in_executor(
-                    pool, self._run_blocking, s, trigger, probed)
+                    pool, self._run_blocking, s, trigger, probed, wave)
             idle = probed is not None and probed.cycle.folded
             result = summary.to_dict()
         except WriterFenced as exc:
@@ -304,23 +312,32 @@ class SpokeActor:
             state.stopping = True
             state.wake.set()
 
-    def _run_blocking(self, s: HostedSpoke, trigger: Trigger,
-                      probed: Probed | None = None) -> tuple[RunSummary, float, int | None]:
+    def _run_blocking(self, s: HostedSpoke, trigger: Trigger, probed: Probed | None = None,
+                      wave: WaveInput | None = None) -> tuple[RunSummary, float, int | None]:
         """One run in a pool thread, only while this actor's runtime holds the store's lease
         (WriterFenced with ``lease`` otherwise). Returns the summary, the spoke's current
         interval and the hub version the run pushed up to (None: it did not push).
-        ``probed``: the scheduled poll's probe (it read the spoke and made the pull)."""
+        ``probed``: the scheduled poll's probe (it read the spoke and made the pull);
+        ``wave``: a push run's share of its wave's read."""
+        hub_version: int | None
         if probed is not None:
             cycle, spoke, hub_version = probed.cycle, probed.spoke, probed.hub_version
             interval = probed.interval
         else:
-            spoke, hub_version, epoch = self._store.poll_view(s.spoke_id)  # one read
+            spoke, hub_version, epoch = (self._store.poll_view(s.spoke_id) if wave is None
+                                         else (wave.spoke, None, wave.epoch))  # one read
             check_epoch(self._settings.lease_epoch, epoch)
             interval = float(spoke.options.interval_seconds)
             if not spoke.options.enabled:
                 return RunSummary(None, s.spoke_id, RunStatus.SKIPPED,
                                   error={"code": "disabled"}), interval, None
-            cycle = self._cycle(s, self._connector(s, spoke), trigger)
+            connector = self._connector(s, spoke)
+            if wave is not None and wave.basis is not None:
+                summary, pushed_to = push_one(self._store, self._writer, self._idle, connector,
+                                              spoke, wave.basis, trigger)
+                self._store_rotated_secret(s, connector)
+                return summary, interval, pushed_to
+            cycle = self._cycle(s, connector, trigger)
         summary = (cycle.push_run(trigger) if trigger == Trigger.FANOUT
                    else cycle.run(trigger, spoke=spoke, hub_version=hub_version))
         self._store_rotated_secret(s, cycle.connector)
@@ -343,26 +360,12 @@ class SpokeActor:
         self._store.update_spoke(s.spoke_id, secret=rotated)
         connector.rotated_secret = None
         spoke = self._store.get_spoke(s.spoke_id)
-        s.connector_key = self._connector_key(spoke, rotated)
+        s.connector_key = connector_key(spoke, rotated)
 
     def _connector(self, s: HostedSpoke, spoke: Any) -> Any:
         """The spoke's connector, re-opened when its kind, config or secret changed."""
-        from cirahub.connectors.registry import open_connector
-
         secret = self._store.get_spoke_secret(spoke.id) if spoke.has_secret else None
-        key = self._connector_key(spoke, secret)
-        if s.connector is None or s.connector_key != key:
-            if s.connector is not None:
-                _close_quietly(s.connector)
-            s.connector = open_connector(spoke.kind, spoke.config, secret)
-            s.connector_key = key
-        return s.connector
-
-    @staticmethod
-    def _connector_key(spoke: Any, secret: str | None) -> str:
-        return hashlib.sha256(json.dumps(
-            [spoke.kind, dict(spoke.config), secret], sort_keys=True, default=str
-        ).encode()).hexdigest()
+        return connector_of(s, spoke, secret)
 
     # --- events ---------------------------------------------------------------------------
 
@@ -393,13 +396,6 @@ class SpokeActor:
                 log.warning("could not record %d rows of idle polls; retrying", len(rows),
                             exc_info=log.isEnabledFor(logging.DEBUG))
                 self._idle.give_back(rows)
-
-
-def _close_quietly(connector: Any) -> None:
-    try:
-        connector.close()
-    except Exception:
-        log.debug("closing a connector failed", exc_info=True)
 
 
 def _node_id() -> str | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import logging
 import math
 import random
 import time
@@ -19,6 +21,7 @@ from cirahub.core.errors import action_required_codes
 from cirahub.core.states import HostedState
 
 _ACTION_REQUIRED = action_required_codes()
+log = logging.getLogger("cirahub.actors.spoke")
 
 
 def backoff_delay(interval: float, failures: int, cap: float, hint: float | None = None) -> float:
@@ -110,3 +113,30 @@ def schedule_next(s: HostedSpoke, trigger: Trigger, result: dict[str, Any], inte
         s.next_run_at = now + jittered(delay, rng)
     if trigger == Trigger.FANOUT and status == RunStatus.PARTIAL:
         s.next_run_at = now  # a stale write: re-pull and re-plan at once
+
+
+def connector_of(s: HostedSpoke, spoke: Any, secret: str | None) -> Any:
+    """The spoke's connector (``spoke`` its record), re-opened when its kind, config or
+    secret changed."""
+    from cirahub.connectors.registry import open_connector
+
+    key = connector_key(spoke, secret)
+    if s.connector is None or s.connector_key != key:
+        if s.connector is not None:
+            close_quietly(s.connector)
+        s.connector = open_connector(spoke.kind, spoke.config, secret)
+        s.connector_key = key
+    return s.connector
+
+
+def connector_key(spoke: Any, secret: str | None) -> str:
+    return hashlib.sha256(json.dumps(
+        [spoke.kind, dict(spoke.config), secret], sort_keys=True, default=str
+    ).encode()).hexdigest()
+
+
+def close_quietly(connector: Any) -> None:
+    try:
+        connector.close()
+    except Exception:
+        log.debug("closing a connector failed", exc_info=True)

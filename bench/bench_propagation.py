@@ -16,12 +16,19 @@ Cost: push runs (trigger ``fanout``) per other spoke per change, from the run re
 
     .venv/bin/python bench/bench_propagation.py [--spokes 3] [--interval 5] [--samples 20]
 
+``--in-process``: no Ray and no polls; a spoke actor as a plain object in this process hosts
+every spoke, and each sample is the fan-out of one edit alone (the source's run merges it,
+then the actor is told as the hub actor would tell it): the time until every other spoke
+holds it and this process's CPU per push run.
+
 Not a test: it prints a table, nothing is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import random
 import signal
 import statistics
@@ -35,9 +42,14 @@ from pathlib import Path
 import ray
 from sqlalchemy import func, select
 
+from cirahub.actors.cycle import LocalMerger, SyncCycle
 from cirahub.actors.runtime import Runtime
+from cirahub.actors.spoke import SpokeActor
+from cirahub.cluster.bootstrap import open_store
 from cirahub.cluster.names import SPOKE_ACTOR_PREFIX, named_actors
 from cirahub.cluster.settings import Settings
+from cirahub.connectors.registry import open_connector
+from cirahub.store import Store
 from cirahub.store import models as m
 
 HUB = "prop"
@@ -50,8 +62,10 @@ def ics(uid: str) -> str:
 
 
 class Bench:
-    def __init__(self, rt: Runtime, root: Path, spokes: int, interval: int) -> None:
-        self.rt, self.store = rt, rt.store
+    def __init__(self, store: Store, root: Path, spokes: int, interval: int,
+                 rt: Runtime | None = None) -> None:
+        self.store = store
+        self._rt = rt
         self.store.create_hub(HUB)
         self.hub_id = self.store.get_hub(HUB).id
         self.folders: list[Path] = []
@@ -63,6 +77,11 @@ class Bench:
             self.ids.append(self.store.add_spoke(HUB, f"s{i:04d}", "vdir", {"path": str(folder)},
                                                  {"interval_seconds": every}).id)
             self.folders.append(folder)
+
+    @property
+    def rt(self) -> Runtime:
+        assert self._rt is not None, "no runtime in process"
+        return self._rt
 
     def wait_first_runs(self) -> None:
         self.rt.reconcile()
@@ -141,6 +160,42 @@ def start_profile(rt: Runtime, out: str) -> subprocess.Popen[bytes]:
                              "--rate", "50", "--threads", "--output", out, "--nonblocking"])
 
 
+class InProcess(Bench):
+    """The same spokes, hosted by a plain SpokeActor here; the source is run by hand."""
+
+    def __init__(self, root: Path, spokes: int) -> None:
+        self.settings = Settings(data_dir=root / "data", namespace=f"bench-{os.getpid()}")
+        self.store = open_store(self.settings)
+        super().__init__(self.store, root, spokes, 3600)
+        self.merger = LocalMerger(self.store)
+
+    async def run(self, samples: int) -> None:
+        actor = SpokeActor(self.settings.to_dict(), "bench")
+        actor._merger = self.merger  # pyright: ignore[reportAttributeAccessIssue]  # no Ray
+        await actor.assign([(i, self.hub_id) for i in self.ids])
+        while any(self.store.get_spoke(i).first_attach for i in self.ids):
+            await asyncio.sleep(0.2)
+        for hosted in actor._spokes.values():
+            hosted.next_run_at = time.time() + 3600  # pushes only from now on
+        while any(h.running for h in actor._spokes.values()):
+            await asyncio.sleep(0.05)
+        source = open_connector("vdir", {"path": str(self.folders[0])})
+        print(f"{'n':>3}{'edit -> all s':>15}{'CPU per push run ms':>21}{'load':>7}")
+        for n in range(samples):
+            uid = f"inproc-{n}@bench"
+            (self.folders[0] / f"{uid}.ics").write_text(ics(uid))
+            SyncCycle(self.store, source, self.ids[0], self.merger).run("manual")
+            t, cpu = time.monotonic(), time.process_time()
+            await actor.push_soon(self.ids[1:], self.store.hub_version(self.hub_id))
+            while not self.linked_everywhere(uid):
+                await asyncio.sleep(0.02)
+            seen, used = time.monotonic() - t, time.process_time() - cpu
+            self.check_files(uid)
+            print(f"{n:>3}{seen:>15.2f}{1000 * used / (len(self.ids) - 1):>21.1f}"
+                  f"{os.getloadavg()[0]:>7.1f}")
+        await actor.unassign(list(actor._spokes))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spokes", type=int, default=3)
@@ -149,11 +204,16 @@ def main() -> None:
     ap.add_argument("--modes", default="poll,sync", help="comma-separated: poll, sync")
     ap.add_argument("--profile", metavar="FILE",
                     help="record the spoke actor with py-spy (collapsed stacks) into FILE")
+    ap.add_argument("--in-process", action="store_true",
+                    help="no Ray: the fan-out of one edit per sample, in this process")
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="cirahub-bench-"))
+    if args.in_process:
+        asyncio.run(InProcess(root, args.spokes).run(args.samples))
+        return
     rt = Runtime.start(Settings(data_dir=root / "data", num_cpus=2))
-    bench = Bench(rt, root, args.spokes, args.interval)
+    bench = Bench(rt.store, root, args.spokes, args.interval, rt)
     t0 = time.monotonic()
     bench.wait_first_runs()
     print(f"{args.spokes} vdir spokes attached, first runs done in {time.monotonic() - t0:.1f} s")

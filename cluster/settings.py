@@ -47,8 +47,11 @@ class Settings:
     #: a poll of a kind over a network holds one for its requests)
     spoke_threads: int = 16
     #: threads per spoke actor for push runs (the fan-out), apart from the polls' threads:
-    #: at most this many push runs at once per spoke actor
-    push_threads: int = 16
+    #: at most this many push runs at once per spoke actor (their spoke writes wait mostly
+    #: on I/O: a vdir write's durable barrier, a server's answer; an Exchange service account
+    #: allows about 27 concurrent EWS calls, so a hub of many EWS spokes under one account
+    #: may want fewer)
+    push_threads: int = 64
     #: push runs at once over all spoke actors (each gets an equal share, at least one)
     push_runs_global: int = 64
     #: hub actors; hubs are sharded over them by a stable hash of the hub id

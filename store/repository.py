@@ -3,7 +3,7 @@
 The methods live in small mixins by concern — topology (:mod:`.topology`), planning reads
 (:mod:`.reads`), the merge and writer guard (:mod:`.merge`), a spoke's sync state
 (:mod:`.state`), runs / conflicts / quarantine / history (:mod:`.runs`), operator views of items
-(:mod:`.items`). Guarantees common
+(:mod:`.items`), push runs of many spokes at once (:mod:`.pushes`). Guarantees common
 to all of them:
 
 - every call is its own transaction on a pooled connection: a Store is thread-safe;
@@ -25,6 +25,7 @@ from cirahub.store.files import prepare_sqlite_file, private_dir
 from cirahub.store.items import ItemsMixin
 from cirahub.store.lease import LeaseMixin
 from cirahub.store.paths import default_data_dir
+from cirahub.store.pushes import PushesMixin
 from cirahub.store.reads import ReadsMixin
 from cirahub.store.runs import RunsMixin
 from cirahub.store.secrets import SecretBox, load_or_create_key
@@ -35,7 +36,7 @@ DB_FILE = "cirahub.db"
 
 
 class Store(TopologyMixin, ReadsMixin, ApplyMixin, StateMixin, RunsMixin, LeaseMixin,
-            ItemsMixin):
+            ItemsMixin, PushesMixin):
     """The canonical store of hubs, spokes, hub items, links, runs, conflicts, quarantine."""
 
     @classmethod

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, select, update
 
 from cirahub.core.errors import InvalidInput, NotFound
 from cirahub.core.model import WriteFailure
@@ -17,6 +17,12 @@ from cirahub.store import models as m
 from cirahub.store.base import StoreBase, aware, chunks, item_of, utcnow
 from cirahub.store.batch import jsonable
 from cirahub.store.engine import guarded
+from cirahub.store.pushes import (  # noqa: F401  (WRITE_FAILED*: named here by their users)
+    WRITE_FAILED,
+    WRITE_FAILED_PREFIX,
+    put_projections,
+    put_write_errors,
+)
 from cirahub.store.records import (
     ConflictEntry,
     ItemVersion,
@@ -27,17 +33,6 @@ from cirahub.store.records import (
 
 _R, _C, _Q, _V = m.sync_runs.c, m.conflicts.c, m.quarantine.c, m.hub_item_versions.c
 _P = m.projections.c
-#: quarantine rows of failed writes use this prefix + the hub item id as their remote id (a
-#: create has no remote id yet, and a pull-side row of the same item must not be clobbered)
-WRITE_FAILED_PREFIX = "write:"
-#: quarantine reason of a failed write
-WRITE_FAILED = "write_failed"
-#: longest stored detail of a failed write (a library message may be long)
-_DETAIL_MAX = 2000
-#: most notes kept per projected item (a connector declares a few; bound what is stored)
-_NOTES_MAX = 50
-
-
 def _run(row: Any) -> RunRecord:
     return RunRecord(id=row.id, hub_id=row.hub_id, spoke_id=row.spoke_id, trigger=row.trigger,
                      started_at=aware(row.started_at),  # type: ignore[arg-type]
@@ -182,24 +177,10 @@ class RunsMixin(StoreBase):
         ``write:<hub item id>``, reason ``write_failed``, the error as detail; ``first_seen``
         kept across runs), and clear the rows of the hub items in ``succeeded`` (written,
         deleted or found up to date this run)."""
-        clear = {WRITE_FAILED_PREFIX + i for i in succeeded} | {
-            WRITE_FAILED_PREFIX + f.hub_item_id for f in failures}
-        if not clear:
+        if not succeeded and not failures:
             return
-        now = utcnow()
         with self._write() as conn:
-            ids = sorted(clear)
-            old = {r.remote_id: r.first_seen for part in chunks(ids) for r in conn.execute(
-                select(_Q.remote_id, _Q.first_seen).where(_Q.spoke_id == spoke_id, _Q.remote_id.in_(part)))}
-            for part in chunks(ids):
-                conn.execute(delete(m.quarantine).where(_Q.spoke_id == spoke_id, _Q.remote_id.in_(part)))
-            rows = {WRITE_FAILED_PREFIX + f.hub_item_id: dict(
-                spoke_id=spoke_id, remote_id=WRITE_FAILED_PREFIX + f.hub_item_id, remote_version=None,
-                uid=f.uid, reason=WRITE_FAILED, raw=None, last_seen=now,
-                detail=f"{f.op} failed: {f.code}: {f.message}"[:_DETAIL_MAX],
-                first_seen=old.get(WRITE_FAILED_PREFIX + f.hub_item_id) or now) for f in failures}
-            if rows:
-                conn.execute(m.quarantine.insert(), list(rows.values()))
+            put_write_errors(conn, {spoke_id: (failures, succeeded)}, utcnow())
 
     @guarded
     def list_quarantine(
@@ -242,17 +223,10 @@ class RunsMixin(StoreBase):
         """Keep what ``spoke_id`` holds of each hub item written this run: ``notes`` maps a hub
         item id to (its UID, the spoke's notes); a hub item in ``written`` without notes
         (held as it is, or deleted) loses its row."""
-        ids = sorted(set(written) | set(notes))
-        if not ids:
+        if not written and not notes:
             return
-        now = utcnow()
         with self._write() as conn:
-            for part in chunks(ids):
-                conn.execute(delete(m.projections).where(_P.spoke_id == spoke_id, _P.hub_item_id.in_(part)))
-            rows = [dict(spoke_id=spoke_id, hub_item_id=i, uid=uid, notes=list(lines)[:_NOTES_MAX],
-                         recorded_at=now) for i, (uid, lines) in sorted(notes.items()) if lines]
-            if rows:
-                conn.execute(m.projections.insert(), rows)
+            put_projections(conn, {spoke_id: (notes, written)}, utcnow())
 
     @guarded
     def list_projections(self, spoke_id: str | None = None, hub: str | None = None

@@ -17,17 +17,12 @@ from cirahub.core.states import STORED_STATES, SpokeState
 from cirahub.store import models as m
 from cirahub.store.base import StoreBase, chunks, utcnow
 from cirahub.store.engine import guarded
+from cirahub.store.pushes import put_links
 from cirahub.store.records import LEAVE, HaltInfo, PendingDelete, _Leave
 
 _L, _P = m.links.c, m.pending_writes.c
 #: unconfirmed writes kept per (spoke, hub item): the newest (older ones were written over)
 MAX_PENDING = 4
-
-
-def link_values(spoke_id: str, link: Link) -> dict[str, Any]:
-    return dict(spoke_id=spoke_id, hub_item_id=link.hub_item_id, remote_id=link.remote_id,
-                remote_version=link.remote_version, fingerprint=link.fingerprint,
-                hub_version=link.hub_version)
 
 
 class StateMixin(StoreBase):
@@ -42,23 +37,10 @@ class StateMixin(StoreBase):
             if ln.spoke_id != spoke_id:
                 raise InvalidInput("a link of another spoke was committed", field="spoke_id",
                                    spoke_id=spoke_id)
-        final = {ln.hub_item_id: ln for ln in upserts}  # the last write of an item wins
         try:
             with self._write() as conn:
                 self._spoke_row(conn, spoke_id)
-                gone = set(deletes) | set(final)
-                for part in chunks(sorted(gone)):
-                    conn.execute(delete(m.links).where(_L.spoke_id == spoke_id,
-                                                       _L.hub_item_id.in_(part)))
-                for part in chunks(sorted({ln.remote_id for ln in final.values()})):
-                    conn.execute(delete(m.links).where(_L.spoke_id == spoke_id,
-                                                       _L.remote_id.in_(part)))
-                rows = [link_values(spoke_id, ln) for ln in final.values()]
-                for batch in chunks(rows):
-                    conn.execute(m.links.insert(), batch)
-                for part in chunks(sorted(set(deletes) | set(confirmed))):
-                    conn.execute(delete(m.pending_writes).where(
-                        _P.spoke_id == spoke_id, _P.hub_item_id.in_(part)))
+                put_links(conn, {spoke_id: (upserts, deletes, confirmed)})
         except IntegrityError:
             raise NotFound("a committed link refers to a hub item that no longer exists",
                            spoke_id=spoke_id) from None

@@ -3,7 +3,9 @@ synced through the real :class:`~cirahub.actors.cycle.SyncCycle`."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +29,15 @@ def event(uid: str, summary: str, day: int = 1, hour: int = 9, **fields: Any) ->
     }
     base.update(fields)
     return Item(uid, base)
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    """Wait for observable state (a spoke actor works on its own threads and loop tasks)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 @dataclass

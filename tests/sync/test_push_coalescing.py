@@ -12,7 +12,6 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 from cirahub.actors.cycle import LocalMerger
@@ -22,20 +21,11 @@ from cirahub.cluster.bootstrap import open_store
 from cirahub.cluster.settings import Settings
 from cirahub.connectors.memory import MemoryCalendar, MemoryConnector
 from cirahub.connectors.memory_calendar import WriteAttempt
-from tests.sync.harness import Loop, event
+from tests.sync.harness import Loop, event, until
 
 SPOKES = 20
 EDITS = 50
 PUSH_THREADS = 4
-
-
-async def _until(check: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
-    """Wait for observable state (the actor works on its own threads and loop tasks)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Gate:
@@ -83,12 +73,12 @@ async def _fan_out(loop: Loop, tmp: Path, namespace: str) -> dict[str, list[str]
 
     version = edit(1)
     await actor.push_soon([s.id for s in targets], version)
-    await _until(lambda: len(gate.waiting) == PUSH_THREADS, "the first push runs at the gate")
+    await until(lambda: len(gate.waiting) == PUSH_THREADS, "the first push runs at the gate")
     for n in range(2, EDITS + 1):  # every merge tells the actor, as the hub actor does
         version = edit(n)
         await actor.push_soon([s.id for s in targets], version)
     gate.open.set()
-    await _until(lambda: not actor._pushes.due() and actor._pushes.pushing == 0
+    await until(lambda: not actor._pushes.due() and actor._pushes.pushing == 0
                  and not any(h.running or h.push_pending for h in actor._spokes.values()),
                  "every push run done")
     await actor.unassign(list(actor._spokes))

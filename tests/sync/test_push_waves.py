@@ -1,0 +1,242 @@
+"""The fan-out of one edit to many spokes shares its store work (actors/push_wave.py): through
+the real SpokeActor (a plain object here, hosting vdir and memory spokes in this process) and
+the real store, on SQLite and PostgreSQL.
+
+What a user sees: an edit reaches every other spoke with one push run each, the store does
+at most two write transactions per spoke for it, usually far fewer (before: seven per spoke,
+each waiting for SQLite's one writer), a failed write stays with its spoke, and a crash
+between the spokes' writes and the store's commit re-converges without duplicates or echo
+edits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from cirahub.actors.cycle import LocalMerger, SyncCycle
+from cirahub.actors.push_wave import GroupCommit, _Job
+from cirahub.actors.spoke import SpokeActor
+from cirahub.actors.summary import RunStatus, Trigger
+from cirahub.cluster.bootstrap import open_store
+from cirahub.cluster.settings import Settings
+from cirahub.connectors.registry import open_connector
+from cirahub.core.errors import NotFound
+from cirahub.store import Store
+from cirahub.store.pushes import PushCommit
+from tests.ray.helpers import folder_summaries, folder_uids, write_event
+from tests.sync.harness import until
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Fleet:
+    store: Store
+    settings: Settings
+    hub_id: str
+    ids: list[str]
+    folders: list[Path]
+
+    def full_run(self, n: int) -> Any:
+        connector = open_connector("vdir", {"path": str(self.folders[n])})
+        return SyncCycle(self.store, connector, self.ids[n], LocalMerger(self.store)).run("test")
+
+    def edit(self, uid: str, summary: str) -> int:
+        """An edit in spoke 0, merged by its own run; returns the hub version it made."""
+        write_event(self.folders[0], uid, summary)
+        assert self.full_run(0).status == RunStatus.OK
+        return self.store.hub_version(self.hub_id)
+
+    def fanout_runs(self, n: int) -> list[Any]:
+        return [r for r in self.store.list_runs(spoke_id=self.ids[n], limit=1000)
+                if r.trigger == Trigger.FANOUT]
+
+
+@pytest.fixture
+def fleet_of(db_url: str, tmp_path: Path) -> Iterator[Callable[[int], Fleet]]:
+    stores: list[Store] = []
+
+    def make(n: int) -> Fleet:
+        settings = Settings(data_dir=tmp_path / "data", db_url=db_url, push_threads=4,
+                            spoke_threads=2, namespace=f"waves-{uuid.uuid4().hex}")
+        store = open_store(settings)
+        stores.append(store)
+        hub = store.create_hub(f"waves-{uuid.uuid4().hex[:6]}")
+        folders = [tmp_path / f"s{i:02d}" for i in range(n)]
+        ids = []
+        for folder in folders:
+            folder.mkdir()
+            ids.append(store.add_spoke(hub.name, folder.name, "vdir", {"path": str(folder)},
+                                       {"interval_seconds": 3600}).id)
+        fleet = Fleet(store, settings, hub.id, ids, folders)
+        for i in range(n):
+            fleet.full_run(i)  # first attach done: later runs of them are push runs
+        return fleet
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+def fan_out(fleet: Fleet, version: int) -> int:
+    """Tell a spoke actor hosting every spoke that the hub committed ``version`` (as the hub
+    actor does after spoke 0's merge); returns the write transactions its store committed
+    until every push run was done."""
+
+    async def run() -> int:
+        actor = SpokeActor(fleet.settings.to_dict(), "test-waves")
+        actor._merger = LocalMerger(fleet.store)
+        commits = []
+        event.listen(actor._store.engine, "commit", lambda conn: commits.append(1))
+        await actor.assign([(i, fleet.hub_id) for i in fleet.ids])
+        for hosted in actor._spokes.values():
+            hosted.next_run_at = time.time() + 3600  # no poll during the test: pushes only
+        await actor.push_soon(fleet.ids[1:], version)
+        await until(lambda: not actor._pushes.due() and actor._pushes.pushing == 0
+                     and not any(h.running or h.push_pending for h in actor._spokes.values()),
+                     "every push run done")
+        await actor.unassign(list(actor._spokes))
+        return len(commits)
+
+    return asyncio.run(run())
+
+
+def test_regression_an_edit_reaches_every_other_spoke_with_one_push_run_each(fleet_of):
+    """Before: each push run wrote its run start, pending write, links, write errors,
+    projections, push cursor and run end in seven transactions of its own (with 1,000
+    spokes, 7,000 waits for SQLite's one writer per edit)."""
+    fleet = fleet_of(12)
+    others = range(1, len(fleet.ids))
+    # at most: one commit per spoke, and one more for its pending write (noted before sending)
+    for uid, summary in (("wave@t", "created in s00"), ("wave@t", "edited in s00")):
+        version = fleet.edit(uid, summary)
+        before = {n: len(fleet.fanout_runs(n)) for n in others}
+        transactions = fan_out(fleet, version)
+        for n in others:
+            assert folder_summaries(fleet.folders[n])["wave@t"] == summary
+            assert folder_uids(fleet.folders[n])["wave@t"] == 1
+            runs = fleet.fanout_runs(n)
+            assert len(runs) == before[n] + 1, n  # one push run per spoke per edit
+            assert runs[0].status == RunStatus.OK and runs[0].counts.get("pushed") == 1
+            assert fleet.store.get_spoke(fleet.ids[n]).push_cursor == version
+            (link,) = fleet.store.links(fleet.ids[n]).values()
+            assert link.hub_version == version
+            assert fleet.store.pending_writes(fleet.ids[n], uids=["wave@t"]) == {}  # confirmed
+        assert fleet.fanout_runs(0) == []  # the source's own run pushed already
+        assert transactions <= 2 * len(others), transactions
+    # nothing left to do: the spokes' next runs write nothing
+    for n in others:
+        assert fleet.full_run(n).counts.get("pushed", 0) == 0
+
+
+def test_a_failed_write_stays_with_its_spoke(fleet_of):
+    """A spoke whose write fails gets a partial run, a quarantine row and its push cursor
+    held back, inside a wave whose other spokes commit as usual; its next push retries."""
+    fleet = fleet_of(4)
+    fleet.store.update_spoke(fleet.ids[2], config={"path": str(fleet.folders[2] / "gone")})
+    version = fleet.edit("fails@t", "created in s00")
+    fan_out(fleet, version)
+    (failed,) = fleet.fanout_runs(2)
+    assert failed.status == RunStatus.PARTIAL and "fails@t" in failed.error["message"]
+    (row,) = fleet.store.list_quarantine(spoke_id=fleet.ids[2])
+    assert row.reason == "write_failed" and row.uid == "fails@t"
+    assert fleet.store.get_spoke(fleet.ids[2]).push_cursor < version
+    assert fleet.store.get_spoke(fleet.ids[2]).state == "error"
+    for n in (1, 3):
+        assert fleet.fanout_runs(n)[0].status == RunStatus.OK
+        assert "fails@t" in folder_summaries(fleet.folders[n])
+    fleet.store.update_spoke(fleet.ids[2], config={"path": str(fleet.folders[2])})
+    fan_out(fleet, version)
+    assert fleet.fanout_runs(2)[0].status == RunStatus.OK
+    assert fleet.store.list_quarantine(spoke_id=fleet.ids[2]) == []
+    assert "fails@t" in folder_summaries(fleet.folders[2])
+
+
+def test_a_spoke_removed_before_the_commit_fails_alone(fleet_of):
+    """One group commit holds several spokes' push runs; a spoke removed meanwhile gets
+    NotFound, the others' runs are committed."""
+    fleet = fleet_of(4)
+    fleet.store.remove_spoke(fleet.ids[2])
+    writer = GroupCommit(fleet.store)
+    jobs = [_Job(commit=PushCommit(fleet.ids[n], fleet.hub_id, push_cursor=0,
+                                   run_id=str(uuid.uuid4()), trigger="fanout"))
+            for n in (1, 2)]
+    for job in jobs:  # queued before the writer runs: one group with the last one
+        writer._queue.put(job)
+    writer.commit(PushCommit(fleet.ids[3], fleet.hub_id, push_cursor=0,
+                             run_id=str(uuid.uuid4()), trigger="fanout"))
+    assert jobs[0].done.result() is None
+    with pytest.raises(NotFound):
+        jobs[1].done.result()
+    assert len(fleet.fanout_runs(1)) == 1 and len(fleet.fanout_runs(3)) == 1
+
+
+CRASHING_CHILD = textwrap.dedent("""
+    import asyncio, json, os, sys, threading, time
+    from cirahub.actors import push_wave
+    from cirahub.actors.spoke import SpokeActor
+    from cirahub.cluster.settings import Settings
+
+    args = json.loads(sys.argv[1])
+    # every push run has written to its spoke; the process dies before any is committed
+    barrier = threading.Barrier(len(args["ids"]), action=lambda: os._exit(17))
+    push_wave.GroupCommit.commit = lambda self, commit: barrier.wait()
+
+    async def main():
+        actor = SpokeActor(args["settings"], "crashing")
+        await actor.assign([(i, args["hub"]) for i in args["ids"]])
+        for hosted in actor._spokes.values():
+            hosted.next_run_at = time.time() + 3600
+        await actor.push_soon(args["ids"], args["version"])
+        await asyncio.sleep(120)
+
+    asyncio.run(main())
+    sys.exit(3)  # never reached: the barrier ends the process
+""")
+
+
+def test_crash_between_spoke_writes_and_commit_reconverges(fleet_of):
+    """The process dies after a wave's spoke writes and before its commit (a new event and
+    an update of an old one written in three folders, no link stored): the spokes' next
+    runs link the new copies by UID and recognize the update as the hub's own write (its
+    pending write was stored before sending): no duplicate, no echo edit, no
+    conflict, nothing written again."""
+    fleet = fleet_of(4)
+    fleet.edit("old@t", "first")
+    fan_out(fleet, fleet.store.hub_version(fleet.hub_id))
+    write_event(fleet.folders[0], "new@t", "created before the crash")
+    version = fleet.edit("old@t", "edited before the crash")
+    settings = fleet.settings.to_dict()
+    settings["data_dir"] = str(settings["data_dir"])
+    args = {"settings": settings, "hub": fleet.hub_id, "ids": fleet.ids[1:],
+            "version": version}
+    child = subprocess.run([sys.executable, "-c", CRASHING_CHILD, json.dumps(args)], cwd=REPO,
+                           capture_output=True, text=True, timeout=300)
+    assert child.returncode == 17, child.stderr[-3000:]
+    for n in (1, 2, 3):  # written there, but not linked
+        assert folder_summaries(fleet.folders[n]) == {
+            "old@t": "edited before the crash", "new@t": "created before the crash"}
+        assert len(fleet.fanout_runs(n)) == 1  # the crashed push run left no row
+        assert fleet.store.get_spoke(fleet.ids[n]).push_cursor < version
+    for n in (1, 2, 3):
+        summary = fleet.full_run(n)
+        assert summary.status == RunStatus.OK, summary
+        assert summary.counts.get("pushed", 0) == 0, summary.counts  # nothing written again
+        assert folder_uids(fleet.folders[n]) == {"old@t": 1, "new@t": 1}
+        assert {ln.uid for ln in fleet.store.links(fleet.ids[n]).values()} == {"old@t", "new@t"}
+    assert fleet.store.hub_version(fleet.hub_id) == version  # no echo edit came back
+    assert fleet.store.list_conflicts(fleet.hub_id) == []
+    assert sorted(h.uid for h in fleet.store.hub_items_changed_since(fleet.hub_id, 0)) == [
+        "new@t", "old@t"]
