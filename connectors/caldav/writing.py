@@ -20,6 +20,7 @@ apart from the ``send`` callable :func:`put` is given.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -47,7 +48,7 @@ def put(send: Callable[[str], requests.Response], item: Item, now: datetime,
     """Send ``item`` with ``send`` (one PUT of a body): as written from its source (always a
     VCALENDAR, RFC 4791 4.1), then, while the server refuses the text, repaired and then as
     the model writes it; the last answer and a note per projection that was needed."""
-    body = ical.to_ics(item, dtstamp=now)
+    body = escaped_commas(ical.to_ics(item, dtstamp=now))
     notes: list[str] = []
     if not is_calendar_object(body):
         first: list[str] = []
@@ -195,6 +196,59 @@ def _key_before(until: str, start: str) -> bool:
     if len(until) == 8 or len(start) == 8:
         return until[:8] < start[:8]
     return until.rstrip("Z") < start.rstrip("Z")
+
+
+#: single-valued TEXT properties: a comma in their value must be escaped (RFC 5545 3.3.11)
+_TEXT_PROPS = frozenset({"SUMMARY", "LOCATION", "DESCRIPTION", "COMMENT", "CONTACT"})
+_FOLD = re.compile(r"\r?\n[ \t]")
+_BARE_COMMA = re.compile(r"(?<!\\),")
+
+
+def escaped_commas(text: str) -> str:
+    """``text`` with each unescaped comma of a SUMMARY, LOCATION, DESCRIPTION, COMMENT or
+    CONTACT value escaped. Exports write ``LOCATION:aka bild, wien``, which icalendar reads
+    whole but Radicale's parser (vobject) reads as a list and keeps only ``aka bild`` of; the
+    escaped text means the same to every reader. The text itself when nothing needs it."""
+    if "," not in text:
+        return text
+    lines = _FOLD.sub("", text).split("\n")
+    changed = False
+    for n, line in enumerate(lines):
+        name = re.split(r"[;:]", line, maxsplit=1)[0].strip().upper()
+        if name not in _TEXT_PROPS:
+            continue
+        at = _value_start(line)
+        if at is not None and _BARE_COMMA.search(line, at):
+            lines[n] = line[:at] + _BARE_COMMA.sub(r"\\,", line[at:])
+            changed = True
+    return _folded(lines) if changed else text
+
+
+def _value_start(line: str) -> int | None:
+    """Where the value of a content line starts (after the first colon outside quotes)."""
+    quoted = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == ":" and not quoted:
+            return i + 1
+    return None
+
+
+def _folded(lines: list[str]) -> str:
+    """Content lines folded at 75 octets (RFC 5545 3.1, never inside a UTF-8 sequence),
+    CRLF line ends."""
+    out: list[str] = []
+    for line in lines:
+        data, lead = line.rstrip("\r").encode("utf-8"), b""
+        while len(lead) + len(data) > 75:
+            cut = 75 - len(lead)
+            while cut > 1 and (data[cut] & 0xC0) == 0x80:
+                cut -= 1
+            out.append((lead + data[:cut]).decode("utf-8"))
+            data, lead = data[cut:], b" "
+        out.append((lead + data).decode("utf-8"))
+    return "\r\n".join(out)
 
 
 def is_calendar_object(text: str) -> bool:

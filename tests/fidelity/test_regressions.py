@@ -180,3 +180,16 @@ def test_regression_server_respellings_are_no_projection(
            "rie.three_events"]
     outcomes = _through(path, ids, fresh_store, servers)
     assert outcomes == dict.fromkeys(ids, "identical: ")
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("path", ["caldav-radicale", "caldav-xandikos"])
+def test_regression_unescaped_commas_in_text_survive_caldav(
+        path: str, fresh_store: Store, servers: LazyServers) -> None:
+    """``LOCATION:aka bild, wien`` (an unescaped comma, as exports write it): icalendar reads
+    it whole, Radicale's parser kept only ``aka bild`` ("projected: LOCATION", a description
+    cut at its first comma). CalDAV writes escape those commas: the same text for every
+    reader."""
+    ids = ["icalendar.calendars.timezoned", "rie.issue_75_range_parameter"]
+    outcomes = _through(path, ids, fresh_store, servers)
+    assert outcomes == dict.fromkeys(ids, "identical: ")
