@@ -33,6 +33,7 @@ A node's names (what a pin matches): its Ray label :data:`NODE_LABEL`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -147,8 +148,9 @@ class Placement:
         self._phase(report, "discover", self._discover)
         await self._async_phase(report, "probe", self._probe(report))
         desired: dict[str, str] | None = None  # enabled spoke id → hub id
-        try:
-            desired = self._desired()
+        try:  # off the event loop: 10,000 spokes' rows are ~0.1 s of decoding, and with an
+            # embedded Ray the loop runs spokes too (actors/local.py)
+            desired = await asyncio.to_thread(self._desired)
         except Exception as exc:
             self._failed(report, "topology", exc)
         if desired is not None:
