@@ -29,9 +29,13 @@ def as_appointment(item: Item, notes: list[str]) -> Item:
               "transparency": "TRANSPARENT"}
     if description:
         fields["description"] = description
+    # hubs reading it back get its kind and summary: with its DTSTART gone, no copy stands for
+    # a component that had one (the component is not written); others lose what they said
+    lost = (f"the {kind} itself not written" if prop == "DTSTART"
+            else "its other properties not carried")
     notes.append(f"{kind}: Exchange calendars hold appointments only; written as a free all-day "
-                 f"appointment on {day.isoformat()} ({prop or 'no date in the item'}); its other "
-                 "properties not written (carried between iCalendar spokes only)")
+                 f"appointment on {day.isoformat()} ({prop or 'no date in the item'}); {lost} "
+                 "(they travel between iCalendar spokes only)")
     return Item(item.uid, fields)
 
 
