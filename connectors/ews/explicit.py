@@ -39,6 +39,8 @@ SLOTS = 200
 #: the largest interval of an Exchange daily pattern
 INTERVAL_MAX = 999
 _TIMES = ("start", "end")
+#: the fields that make a series (an occurrence has none of them)
+_SERIES = ("rrule", "more_rrules", "rdates", "exdates")
 
 Fields = dict[str, Any]
 
@@ -48,6 +50,8 @@ def _reason(item: Item) -> str | None:
     f = item.fields
     if "start" not in f:
         return "occurrences without their series" if item.overrides else None
+    if f.get("more_rrules"):
+        return "several RRULEs"
     if f.get("rdates"):
         return "RDATE"
     rule = f.get("rrule")
@@ -100,6 +104,9 @@ def make_explicit(item: Item, notes: list[str], zone: str | None, forms: list[st
     reason = _reason(item)
     if reason is None:
         return item
+    rules = [item.fields.get("rrule"), *(item.fields.get("more_rrules") or [])]
+    if reason == "several RRULEs" and any(_open_ended(r) for r in rules):
+        return make_explicit(_first_rule(item, notes, "a rule has no end"), notes, zone, forms)
     if reason == "RDATE" and _open_ended(item.fields.get("rrule")) and _expressible(item):
         return _without_rdates(item, notes, "the series has no end")
     if _rule_is_empty(item):
@@ -120,6 +127,9 @@ def make_explicit(item: Item, notes: list[str], zone: str | None, forms: list[st
     if (cut or more) and reason == "RDATE" and _expressible(item) and (more or cut >= len(item.fields["rdates"])):
         # too far apart or too many for one daily series: the pattern without its RDATEs loses fewer
         return _without_rdates(item, notes, f"more than {SLOTS} occurrences or days apart")
+    if (cut or more) and reason == "several RRULEs":
+        return make_explicit(_first_rule(item, notes, f"more than {SLOTS} occurrences or days apart"),
+                             notes, zone, forms)
     if more:
         notes.append(f"{reason}: occurrences after the first {SLOTS} not written")
     shape = (f"a daily Exchange series of {written} occurrences ({len(out.get('exdates') or [])} "
@@ -129,6 +139,14 @@ def make_explicit(item: Item, notes: list[str], zone: str | None, forms: list[st
         f"{reason}: written as {shape}; Exchange has no pattern for them"
         + (f"; {cut} later occurrences not written" if cut else ""))
     return out
+
+
+def _first_rule(item: Item, notes: list[str], why: str) -> Item:
+    """``item`` with its first RRULE alone, the others declared not written."""
+    more = item.fields.get("more_rrules") or []
+    notes.append(f"RRULE: {len(more)} further rules not written ({why}; Exchange holds one "
+                 "pattern per series)")
+    return Item(item.uid, {k: v for k, v in item.fields.items() if k != "more_rrules"}, item.overrides)
 
 
 def _without_excluded(item: Item) -> Item:
@@ -168,7 +186,7 @@ def _occurrences(item: Item, zone: str | None, notes: list[str]) -> list[Fields]
     if "start" not in f:
         found = [dict(v) for v in item.overrides.values() if isinstance(v.get("start"), Mapping)]
     else:
-        base = {k: v for k, v in f.items() if k not in ("rrule", "rdates", "exdates")}
+        base = {k: v for k, v in f.items() if k not in _SERIES}
         first = as_moment(f["start"])
         length = as_moment(f.get("end") or f["start"]) - first  # type: ignore[operator]
         found = []
@@ -211,7 +229,7 @@ def _daily(uid: str, occurrences: list[Fields], days: list[date]) -> tuple[Item,
         days = [d for d in days if (d - days[0]).days < SLOTS * step]
         occurrences = occurrences[:len(days)]
         step = _step(days)
-    master = {k: v for k, v in first.items() if k not in ("rrule", "rdates", "exdates")}
+    master = {k: v for k, v in first.items() if k not in _SERIES}
     if not step:
         return Item(uid, master), 1
     count = (days[-1] - days[0]).days // step + 1

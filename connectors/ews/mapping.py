@@ -38,9 +38,9 @@ from cirahub.core.timezones import iana_to_windows
 
 from . import recurrence, sidecar, zones
 
-#: canonical fields an EWS spoke cannot carry (the fingerprint ignores them)
-#: (further RRULEs of a series: one Exchange item holds one recurrence pattern)
-UNSUPPORTED: frozenset[str] = frozenset({"organizer", "more_rrules"})
+#: canonical fields an EWS spoke cannot carry (the fingerprint ignores them); a series' further
+#: RRULEs are written as its occurrences (:mod:`.explicit`)
+UNSUPPORTED: frozenset[str] = frozenset({"organizer"})
 #: one fixed property set (named properties are a per-mailbox quota)
 PROPERTY_SET = "c11ff724-aa03-4555-9952-8fa248a11c3e"
 
