@@ -29,5 +29,6 @@ EWS_SECRET = SecretSpec("password", always=True, unless=("certificate",),
 #: are written as explicit occurrences (connectors/ews/explicit.py), or dropped and declared.
 EWS_PROJECTION = Projection(
     frozenset({"organizer"}),
-    note=("a foreign organizer is not carried; RDATEs become explicit occurrences; values Exchange "
+    note=("a foreign organizer is not carried; RDATEs and the rules after an event's first RRULE "
+          "become explicit occurrences; values Exchange "
           "cannot hold are projected and declared (docs/sync.md, Exchange); writes use SendToNone"))

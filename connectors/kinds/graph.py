@@ -34,8 +34,8 @@ KIND = SpokeKind(
     secret=SecretSpec("client secret", always=True, unless=("certificate",),
                       unless_values=(("auth", "oauth-delegated"),)),
     projection=Projection(
-        frozenset({"organizer", "rdates", "url"}),
+        frozenset({"organizer", "rdates", "url", "more_rrules"}),
         note="meetings are written as appointments: the attendee list goes into the body, "
-             "never into attendees (Graph would invite them); organizer, RDATEs and URL are "
-             "not carried"),
+             "never into attendees (Graph would invite them); organizer, RDATEs, URL and the "
+             "rules after an event's first RRULE are not carried"),
 )

@@ -23,6 +23,14 @@ CTL = str(Path(sys.executable).with_name("cirahubctl"))
 STARTUP_TIMEOUT = 180.0
 
 
+def as_at_a_terminal() -> None:
+    """``preexec_fn`` for a ``cirahubctl`` a test will Ctrl-C: Ctrl-C reaches it as it reaches
+    a command typed at a terminal. A suite started in the background (``cmd &``, nohup) hands
+    its children SIGINT ignored, and Python then never raises KeyboardInterrupt: the command
+    went on as if no Ctrl-C had come (how both Ctrl-C tests failed in such a run)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Result:
     code: int

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CTL, Server
+from .conftest import CTL, Server, as_at_a_terminal
 from .test_cli_e2e import event, js, summaries
 
 pytestmark = pytest.mark.ray
@@ -97,7 +97,8 @@ def _until(check, what: str) -> None:  # type: ignore[no-untyped-def]
 def _sync(server: Server, *args: str) -> subprocess.Popen[str]:
     env = {"CIRAHUB_DATA_DIR": str(server.data_dir), "PATH": "/usr/bin:/bin"}
     return subprocess.Popen([CTL, "sync", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=as_at_a_terminal)
 
 
 def _manual_run_done(server: Server, hub: str, spoke: str) -> bool:

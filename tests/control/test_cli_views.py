@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from .conftest import CTL, Server
+from .conftest import CTL, Server, as_at_a_terminal
 from .test_cli_e2e import event, file_of, js
 
 pytestmark = pytest.mark.ray
@@ -183,7 +183,8 @@ def _follow(server: Server, *args: str) -> tuple[subprocess.Popen[str], queue.Qu
     env = {k: v for k, v in os.environ.items() if not k.startswith("CIRAHUB_")}
     env["CIRAHUB_DATA_DIR"] = str(server.data_dir)
     proc = subprocess.Popen([CTL, "events", *args, "--json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=as_at_a_terminal)
     lines: queue.Queue[str] = queue.Queue()
 
     def read() -> None:
