@@ -26,7 +26,10 @@ def test_regression_dead_spoke_actor_run_closed(tmp_path: Path, silent: SilentSe
                                 {"url": f"http://127.0.0.1:{silent.port}/cal.ics"},
                                 {"interval_seconds": 3600})
         rt.reconcile()
-        threading.Thread(target=lambda: list(rt.sync_now("dead")), daemon=True).start()
+        # joined before the runtime shuts down: a thread still inside a Ray call when
+        # ray.shutdown() frees the core worker crashes the whole test process (SIGSEGV)
+        syncing = threading.Thread(target=lambda: list(rt.sync_now("dead")), daemon=True)
+        syncing.start()
         running: list[str] = []
 
         def started() -> bool:
@@ -42,5 +45,7 @@ def test_regression_dead_spoke_actor_run_closed(tmp_path: Path, silent: SilentSe
                  what="the supervisor to close the dead actor's run")
         run = store.get_run(running[0])
         assert run.finished_at is not None and "died" in str(run.error)
+        syncing.join(timeout=120)  # the sync ends with the dead actor's run
+        assert not syncing.is_alive(), "the sync of the dead actor's spoke never ended"
     finally:
         rt.shutdown(stop_actors=True)
