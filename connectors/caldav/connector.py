@@ -34,7 +34,7 @@ from typing import ClassVar
 import requests
 
 from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
-from cirahub.connectors.caldav import dav, writing
+from cirahub.connectors.caldav import dav, readback, writing
 from cirahub.connectors.caldav.config import CalDAVConfig
 from cirahub.connectors.caldav.discovery import (
     Collection,
@@ -94,6 +94,8 @@ class CalDAVConnector(BaseConnector):
         self.multiget_batch = multiget_batch
         self.write_parallel = config.max_parallel  # PUTs of different items at once
         self._collection: Collection | None = None
+        #: href → (item, body) of each PUT that succeeded in the running write_many
+        self._sent: dict[str, tuple[Item, str]] | None = None
         # CalDAV carries full iCalendar: nothing is lossy, tasks and journals included
         self.capabilities = Capabilities(unsupported_fields=frozenset(), incremental=True,
                                          carries_components=True, carries_source=True)
@@ -293,7 +295,70 @@ class CalDAVConnector(BaseConnector):
             self.collection()  # discovered once, before writes run in parallel
         except CirahubError as exc:
             return [exc for _ in writes]
-        return super().write_many(writes)
+        sent: dict[str, tuple[Item, str]] = {}
+        self._sent = sent
+        try:
+            out = super().write_many(writes)
+        finally:
+            self._sent = None
+        return self._checked(writes, out, sent)
+
+    def _checked(self, writes: Sequence[Write], out: list[WriteOutcome],
+                 sent: Mapping[str, tuple[Item, str]]) -> list[WriteOutcome]:
+        """``out`` with what the server changed in what it stored declared: every created or
+        updated resource is read back (one calendar-multiget per batch) and compared with
+        the text sent (:func:`.readback.rewrites`). A rewrite that changes the item's meaning
+        is mended when a repaired text says the same to readers (sent once more, If-Match);
+        what still differs is a note on the write. A resource changed by someone else since
+        (another ETag) is left to the next pull; a failed read-back leaves the writes as
+        they are (it is a check, not the write)."""
+        done = [(i, r) for i, (w, r) in enumerate(zip(writes, out, strict=True))
+                if w.op in ("create", "update") and isinstance(r, WriteResult)
+                and r.remote_id in sent]
+        if not done:
+            return out
+        try:
+            stored = self._fetch(sorted({r.remote_id for _, r in done}), {})
+        except CirahubError:
+            return out
+        result = list(out)
+        for i, r in done:
+            remote = stored.get(r.remote_id)
+            text = remote.item.source if remote is not None and remote.item is not None \
+                else remote.raw if remote is not None else None
+            if remote is None or text is None or (
+                    r.remote_version and remote.remote_version != r.remote_version):
+                continue
+            item, body = sent[r.remote_id]
+            changes = readback.rewrites(body, text)
+            if changes:
+                result[i] = self._after_rewrite(r, item, body, remote, changes)
+        return result
+
+    def _after_rewrite(self, result: WriteResult, item: Item, body: str, stored: RemoteItem,
+                       changes: tuple[str, ...]) -> WriteResult:
+        """``result`` of a write whose stored text differs from ``body`` as ``changes`` say:
+        mended when the meaning changed and :func:`.writing.repaired` has a text for it, and
+        with a note saying what the server holds."""
+        sent_item = remote_item(result.remote_id, "", body).item
+        meaning_changed = stored.item is None or sent_item is None or \
+            not _same(sent_item, stored.item)
+        mend: list[str] = []
+        text = writing.repaired(item, datetime.now(UTC), mend) if meaning_changed else None
+        if text is None or text == body or not mend or not result.remote_version:
+            return replace(result, notes=(*result.notes, readback.note(changes)))
+        response = self._send(result.remote_id, text, {"If-Match": result.remote_version})
+        if not 200 <= response.status_code < 300:  # the first text stays, as the server holds it
+            return replace(result, notes=(*result.notes, readback.note(changes)))
+        version = self._version_after_put(response, result.remote_id, item)
+        notes = [*result.notes, f"the server changed what readers see in the text sent "
+                 f"({'; '.join(changes)}): sent repaired ({'; '.join(mend)})"]
+        again = self._read_back(result.remote_id)
+        if again is not None and again.remote_version == version:
+            left = readback.rewrites(text, (again.item.source if again.item else again.raw)
+                                     or text)
+            notes += [readback.note(left)] if left else []
+        return WriteResult(result.remote_id, version, tuple(notes))
 
     def create(self, item: Item, hub_item_id: str) -> WriteResult:
         """PUT with If-None-Match: * at ``<collection>/<safe uid>.ics``. The href follows from
@@ -354,9 +419,13 @@ class CalDAVConnector(BaseConnector):
 
     def _put(self, href: str, item: Item, condition: Mapping[str, str],
              ) -> tuple[requests.Response, tuple[str, ...]]:
-        """PUT ``item`` as :func:`.writing.put` says (DTSTAMP: the write time)."""
-        return writing.put(lambda body: self._send(href, body, condition), item,
-                           datetime.now(UTC))
+        """PUT ``item`` as :func:`.writing.put` says (DTSTAMP: the write time); inside
+        :meth:`write_many` the body a server took is remembered for the read-back."""
+        response, notes, body = writing.put(lambda text: self._send(href, text, condition),
+                                            item, datetime.now(UTC))
+        if self._sent is not None and 200 <= response.status_code < 300:
+            self._sent[href] = (item, body)  # one key per write: threads never share one
+        return response, notes
 
     def _send(self, href: str, body: str, condition: Mapping[str, str]) -> requests.Response:
         return self.http.request(

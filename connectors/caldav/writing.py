@@ -44,10 +44,11 @@ _STAMPED = frozenset({"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VAVAILABILITY
 
 
 def put(send: Callable[[str], requests.Response], item: Item, now: datetime,
-        ) -> tuple[requests.Response, tuple[str, ...]]:
+        ) -> tuple[requests.Response, tuple[str, ...], str]:
     """Send ``item`` with ``send`` (one PUT of a body): as written from its source (always a
     VCALENDAR, RFC 4791 4.1), then, while the server refuses the text, repaired and then as
-    the model writes it; the last answer and a note per projection that was needed."""
+    the model writes it; the last answer, a note per projection that was needed and the last
+    body sent (what a read-back is compared with, :mod:`.readback`)."""
     body = escaped_commas(ical.to_ics(item, dtstamp=now))
     notes: list[str] = []
     if not is_calendar_object(body):
@@ -80,7 +81,7 @@ def put(send: Callable[[str], requests.Response], item: Item, now: datetime,
             notes.extend([f"{why}: sent repaired ({'; '.join(kept)})"] if kept else [])
         body = text
         response = send(body)
-    return response, tuple(notes)
+    return response, tuple(notes), body
 
 
 def refused(response: requests.Response) -> bool:
@@ -124,6 +125,9 @@ def repaired(item: Item, dtstamp: datetime, changes: list[str] | None = None, *,
             changes.append("an empty RRULE left out")
         if component.name == "VEVENT" and _same_kind_times(component):
             changes.append("a DATE beside a DATE-TIME written as midnight of its zone")
+        if component.name == "VEVENT" and _floating_in_zone(component):
+            changes.append("floating times beside zoned EXDATE/RDATE written in that zone "
+                           "(as readers take them)")
     out: str = calendar.to_ical().decode("utf-8")
     return None if out == text else out
 
@@ -288,6 +292,40 @@ def _same_kind_times(event: Component) -> bool:
             event.add(name, midnight)
             return True
     return False
+
+
+def _floating_in_zone(event: Component) -> bool:
+    """A floating DTSTART beside EXDATEs or RDATEs in a zone: its floating times (DTSTART,
+    DTEND and floating EXDATE/RDATE entries) written in that zone, which is how the
+    reference reader (``recurring-ical-events``) reads the series. Servers that store the
+    text parsed (Radicale) instead move the EXDATEs to the floating time, which excludes
+    other occurrences for such a reader. Whether anything changed."""
+    start = event.get("DTSTART")
+    moment = getattr(start, "dt", None)
+    if not isinstance(moment, datetime) or moment.tzinfo is not None:
+        return False
+    lists = [(name, p) for name in ("EXDATE", "RDATE")
+             for p in (event.get(name) if isinstance(event.get(name), list)
+                       else [event.get(name)] if event.get(name) is not None else [])]
+    zone = next((e.dt.tzinfo for _, p in lists for e in getattr(p, "dts", [])
+                 if isinstance(e.dt, datetime) and e.dt.tzinfo is not None), None)
+    if zone is None:
+        return False
+    for name in ("DTSTART", "DTEND"):
+        value = getattr(event.get(name), "dt", None)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            event.pop(name)
+            event.add(name, value.replace(tzinfo=zone))
+    for name in ("EXDATE", "RDATE"):
+        values = [p for n, p in lists if n == name]
+        if not values:
+            continue
+        event.pop(name)
+        for p in values:
+            entries = [e.dt.replace(tzinfo=zone) if isinstance(e.dt, datetime)
+                       and e.dt.tzinfo is None else e.dt for e in p.dts]
+            event.add(name, entries)
+    return True
 
 
 def _wrap(component: Component) -> Calendar:

@@ -83,7 +83,7 @@ class Destination:
 def _signature(c: icalendar.cal.Component) -> tuple[str, str, str, str]:
     """What stands for a component without UID: kind, summary, recurrence id and start (an
     instant, whatever zone the copy states it in)."""
-    start = getattr(c.get("DTSTART"), "dt", "")
+    start = reference.start_as_read(c)
     return (c.name, str(c.get("SUMMARY", "")), reference.component_key(c)[2],
             reference.moment(start) if start != "" else "")
 

@@ -102,6 +102,23 @@ def moment(value: object) -> str:
     return str(value)
 
 
+def start_as_read(c: icalendar.cal.Component) -> object:
+    """The DTSTART of ``c`` as the reference expands it (``""`` without one): a floating
+    start beside EXDATEs or RDATEs in a zone is a time in that zone (recurring-ical-events
+    takes the first zone among them)."""
+    start = getattr(c.get("DTSTART"), "dt", "")
+    if not isinstance(start, dt.datetime) or start.tzinfo is not None:
+        return start
+    for name in ("EXDATE", "RDATE"):
+        values = c.get(name)
+        for value in values if isinstance(values, list) else [values] if values else []:
+            for entry in getattr(value, "dts", []):
+                raw = entry.dt[0] if isinstance(entry.dt, tuple) else entry.dt
+                if isinstance(raw, dt.datetime) and raw.tzinfo is not None:
+                    return start.replace(tzinfo=raw.tzinfo)
+    return start
+
+
 def occurrences(cal: icalendar.Calendar, uids: Iterable[str] | None = None) -> list[Occurrence]:
     """The first occurrences from 1900 (of ``uids`` only, if given), sorted."""
     wanted = set(uids) if uids is not None else None
