@@ -23,7 +23,9 @@ This is the API the control plane (gRPC servicer, CLI) builds on; it is kept sta
     The event stream: events with ``seq > since``, waiting up to ``timeout`` seconds.
 ``shutdown(stop_actors: bool = False) -> None``
     Detach (actors keep running on a cluster) or stop every cirahub actor. An embedded Ray
-    started by this process ends with it either way.
+    started by this process ends with it either way. Calls in flight on other threads (a sync
+    stream, an event wait) end first, with StoreError "shutting down", before Ray is freed;
+    later calls raise the same.
 
 Errors: the project's (NotFound, InvalidInput, StoreError). An actor that died or does not
 answer surfaces as StoreError (retryable).
@@ -32,9 +34,11 @@ answer surfaces as StoreError (retryable).
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,7 +51,7 @@ from cirahub.cluster.names import (
     named_actors,
 )
 from cirahub.cluster.settings import Settings
-from cirahub.core.errors import CirahubError
+from cirahub.core.errors import CirahubError, StoreError
 from cirahub.core.states import HostedState, SpokeState
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,50 @@ log = logging.getLogger(__name__)
 STARTUP_TIMEOUT = 120.0
 #: seconds one wait for a sync's progress events may take (the runs' end ends it sooner)
 EVENT_WAIT = 0.5
+#: longest single wait inside Ray, so a shutdown is noticed within it: ray.shutdown() frees the
+#: core worker under any thread still waiting in Ray, and that thread then crashes the whole
+#: process (SIGSEGV), so no call of ours waits in Ray without a bound
+WAIT_SLICE = 0.2
+#: how long shutdown waits for the calls in flight to leave Ray (each leaves within a slice)
+DRAIN_TIMEOUT = 30.0
+
+
+class _Calls:
+    """The runtime's Ray calls in flight on any thread, so shutdown lets them leave Ray first.
+
+    Guarantee: once :meth:`close` returned True, no thread is inside a Ray call made through
+    :meth:`call`, and every later :meth:`call` raises :func:`shutting_down`."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self.closing = False
+
+    @contextmanager
+    def call(self) -> Iterator[None]:
+        with self._cond:
+            if self.closing:
+                raise shutting_down()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    def close(self, timeout: float) -> bool:
+        """Refuse new calls, then wait up to ``timeout`` for those in flight; True when none
+        is left."""
+        with self._cond:
+            self.closing = True
+            return self._cond.wait_for(lambda: self._active == 0, timeout)
+
+
+def shutting_down() -> StoreError:
+    return StoreError("the cirahub runtime is shutting down: this call ended before its "
+                      "answer (a sync's runs go on in a cluster, or are closed as interrupted "
+                      "with an embedded runtime)", action="runtime")
 
 
 def take_lease(store: Any, owns_ray: bool) -> int:
@@ -82,6 +130,7 @@ class Runtime:
     store: Any
     supervisor: Any
     owns_ray: bool
+    _calls: _Calls = field(default_factory=_Calls, repr=False, compare=False)
 
     @classmethod
     def start(cls, settings: Settings | None = None) -> Runtime:
@@ -106,16 +155,44 @@ class Runtime:
         ray_get(supervisor.ping.remote(), timeout=STARTUP_TIMEOUT)
         return cls(settings, store, supervisor, owns)
 
+    # --- Ray calls: each bounded, each noticing a shutdown ----------------------------------
+
+    def _wait(self, refs: Sequence[Any]) -> list[Any]:
+        """The refs of ``refs`` ready, waiting until one is; call inside ``_calls.call()``.
+        Raises StoreError when the runtime shuts down meanwhile."""
+        import ray
+
+        while True:
+            if self._calls.closing:
+                raise shutting_down()
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=WAIT_SLICE)
+            if ready:
+                return ready
+
+    def _get(self, ref: Any) -> Any:
+        """:func:`ray_get` of one ref, in slices (see :data:`WAIT_SLICE`)."""
+        with self._calls.call():
+            self._wait([ref])
+            return ray_get(ref)
+
+    def _ask(self, method: str, *args: Any) -> Any:
+        """The supervisor's answer to ``method(*args)``; not even sent once shutting down."""
+        with self._calls.call():
+            ref = getattr(self.supervisor, method).remote(*args)
+            self._wait([ref])
+            return ray_get(ref)
+
     # --- operations -----------------------------------------------------------------------
 
     def reconcile(self) -> dict[str, Any]:
-        return ray_get(self.supervisor.reconcile.remote())
+        return self._ask("reconcile")
 
     def reconcile_soon(self) -> None:
         """Ask the supervisor to converge now, without waiting for it: after a topology
         change, which is stored already (starting the spoke actors a fleet of 10,000 needs
         takes longer than storing it)."""
-        self.supervisor.reconcile.remote()
+        with self._calls.call():
+            self.supervisor.reconcile.remote()
 
     def sync_now(self, hub: str, spoke: str | None = None,
                  only: Collection[str] | None = None) -> Iterator[ProgressEvent]:
@@ -127,34 +204,44 @@ class Runtime:
 
     def _sync_now(self, hub_id: str, hub: str, spoke: str | None, targets: set[str],
                   only: bool) -> Iterator[ProgressEvent]:
-        import ray
-
-        since = ray_get(self.supervisor.last_seq.remote())
-        done_ref = self.supervisor.sync_now.remote(hub, spoke, sorted(targets) if only else None)
+        since = self._ask("last_seq")
+        with self._calls.call():
+            done_ref = self.supervisor.sync_now.remote(hub, spoke,
+                                                       sorted(targets) if only else None)
         done = False
         while not done:
-            # woken by new progress or by the runs' end, whichever comes first: the end is
-            # not noticed one event wait late (a wait left pending is dropped)
-            events_ref = self.supervisor.events.remote(since, EVENT_WAIT)
-            ready, _ = ray.wait([events_ref, done_ref], num_returns=1)
-            done = done_ref in ready or bool(ray.wait([done_ref], timeout=0)[0])
-            if done and events_ref not in ready:
-                events_ref = self.supervisor.events.remote(since, 0.0)
-            for event in ray_get(events_ref):
+            # inside Ray only between yields: a consumer that stops reading holds up no shutdown
+            with self._calls.call():
+                events, done = self._next_events(since, done_ref)
+            for event in events:
                 since = max(since, event.seq)
                 if event.spoke_id in targets and event.kind == "progress":
                     yield event
-        for summary in ray_get(done_ref):
+        for summary in self._get(done_ref):
             phase = "failed" if summary["status"] == "error" else "done"
             yield ProgressEvent("run", hub_id, summary["spoke_id"], phase, datetime.now(UTC),
                                 counts=dict(summary.get("counts") or {}), summary=summary,
                                 trigger="manual")
 
+    def _next_events(self, since: int, done_ref: Any) -> tuple[list[ProgressEvent], bool]:
+        """The events after ``since`` and whether the runs of ``done_ref`` ended."""
+        import ray
+
+        # woken by new progress or by the runs' end, whichever comes first: the end is
+        # not noticed one event wait late (a wait left pending is dropped)
+        events_ref = self.supervisor.events.remote(since, EVENT_WAIT)
+        ready = self._wait([events_ref, done_ref])
+        done = done_ref in ready or bool(ray.wait([done_ref], timeout=0)[0])
+        if done and events_ref not in ready:
+            events_ref = self.supervisor.events.remote(since, 0.0)
+            self._wait([events_ref])
+        return list(ray_get(events_ref)), done
+
     def status(self, hub: str | None = None) -> list[SpokeStatus]:
         spokes = self.store.list_spokes(hub)
         hub_names = {h.id: h.name for h in self.store.list_hubs()}
         hub_id = self.store.get_hub(hub).id if hub is not None else None
-        live = {d["spoke_id"]: d for d in ray_get(self.supervisor.status.remote(hub_id))}
+        live = {d["spoke_id"]: d for d in self._ask("status", hub_id)}
         return [self._spoke_status(s, hub_names.get(s.hub_id, ""), live.get(s.id))
                 for s in spokes]
 
@@ -192,20 +279,24 @@ class Runtime:
 
     def last_seq(self) -> int:
         """The sequence number of the newest event (follow from here for "from now on")."""
-        return int(ray_get(self.supervisor.last_seq.remote()))
+        return int(self._ask("last_seq"))
 
     def events(self, since: int = 0, timeout: float = 0.0) -> list[ProgressEvent]:
-        return ray_get(self.supervisor.events.remote(since, timeout))
+        return self._ask("events", since, timeout)
 
     def hub_actors(self) -> list[dict[str, Any]]:
         """Status of the hub actors (writer epochs, fenced hubs, merges done)."""
-        return ray_get(self.supervisor.hub_actors.remote())
+        return self._ask("hub_actors")
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def shutdown(self, stop_actors: bool = False) -> None:
         import ray
 
+        # first the calls in flight on other threads leave Ray (each within a slice): freeing
+        # the core worker under one of them would crash the process
+        if not self._calls.close(DRAIN_TIMEOUT):
+            log.warning("calls to the runtime still in flight after %.0f s", DRAIN_TIMEOUT)
         if stop_actors and ray.is_initialized():
             stop_all_actors(self.settings.namespace)
         if self.owns_ray:
