@@ -204,12 +204,49 @@ class PushesMixin(StoreBase):
 
     @guarded
     def note_pending_many(self, pending: Mapping[str, Sequence[PendingWrite]]) -> None:
-        """:meth:`note_pending_writes` of many spokes in ONE write transaction."""
-        if not any(pending.values()):
+        """:meth:`note_pending_writes` of many spokes in ONE write transaction, set-based: the
+        rows a spoke already holds for these hub items are read for all spokes at once, and
+        the rows replaced or trimmed go in one DELETE, the new ones in one INSERT (both
+        executemany), whatever the number of spokes (a push wave: every spoke, one item).
+        Same guarantees: the newest ``MAX_PENDING`` per (spoke, hub item) are kept, rows of
+        items this call does not name are untouched, a hub item that no longer exists is
+        skipped."""
+        from cirahub.store.state import MAX_PENDING  # store.state imports this module
+
+        want = {(spoke_id, p.hub_item_id, p.hub_version): p.fingerprint
+                for spoke_id, writes in pending.items() for p in writes}
+        if not want:
             return
-        with self.transaction():
-            for spoke_id, writes in pending.items():
-                self.note_pending_writes(spoke_id, writes)  # type: ignore[attr-defined]
+        wanted: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for spoke_id, item_id, version in want:
+            wanted[(spoke_id, item_id)].add(version)
+        items = sorted({i for _, i in wanted})
+        spokes = sorted({s for s, _ in wanted})
+        with self._write() as conn:
+            exists: set[str] = set()
+            held: dict[tuple[str, str], set[int]] = defaultdict(set)
+            for item_part in chunks(items):
+                exists.update(conn.execute(select(m.hub_items.c.id).where(
+                    m.hub_items.c.id.in_(item_part))).scalars())
+                for spoke_part in chunks(spokes):  # a cross product: keep the asked pairs
+                    for s, i, v in conn.execute(
+                            select(_PW.spoke_id, _PW.hub_item_id, _PW.hub_version).where(
+                                _PW.spoke_id.in_(spoke_part), _PW.hub_item_id.in_(item_part))):
+                        if (s, i) in wanted:
+                            held[(s, i)].add(int(v))
+            keep = {key: set(sorted(held.get(key, set()) | versions)[-MAX_PENDING:])
+                    for key, versions in wanted.items() if key[1] in exists}
+            gone = [{"s_": s, "i_": i, "v_": v} for (s, i), versions in held.items()
+                    for v in sorted(versions)
+                    if (s, i, v) in want or v not in keep.get((s, i), set())]
+            if gone:  # re-noted (inserted again below) or written over
+                conn.execute(delete(m.pending_writes).where(
+                    _PW.spoke_id == bindparam("s_"), _PW.hub_item_id == bindparam("i_"),
+                    _PW.hub_version == bindparam("v_")), gone)
+            rows = [{"spoke_id": s, "hub_item_id": i, "hub_version": v, "fingerprint": fp}
+                    for (s, i, v), fp in want.items() if v in keep.get((s, i), set())]
+            if rows:
+                conn.execute(m.pending_writes.insert(), rows)
 
     @guarded
     def commit_pushes(self, commits: Sequence[PushCommit]) -> None:

@@ -34,7 +34,8 @@ def test_spoke_placements_are_the_enabled_spokes_with_their_config(store: Any) -
     c = store.add_spoke("h", "c", "memory", {"calendar": "c"})
     placed = store.spoke_placements()
     assert [p[0] for p in placed] == [a.id, c.id]
-    assert placed[0][2]["node"] == "n1" and placed[0][1] == a.hub_id
+    assert placed[0][2] == {"node": "n1"} and placed[0][1] == a.hub_id
+    assert placed[1][2] == {}  # only the pin is read (in SQL), not the whole config
     store.set_spoke_enabled(b.id, True)
     assert b.id in {p[0] for p in store.spoke_placements()}
 
