@@ -294,6 +294,11 @@ class SyncCycle:
         touched: set[str] = set()
         allow = False
         stale: set[str] = set()
+        # Hub versions up to ``own`` were all made by this run's merges (none of another
+        # spoke's in between): their items are in sync with this spoke (what the merge could
+        # not make so is in ``touched``), so the push need not read them back. None: another
+        # writer's versions are mixed in (or the cursor lags after failed writes).
+        own: int | None = spoke.push_cursor
         for attempt in range(MAX_REPLANS + 1):
             plan = plan_pull_of(self.store, ctx, hub, delta, links, now, allow)
             if plan.halt and attempt == 0:
@@ -308,6 +313,9 @@ class SyncCycle:
             # Conflict records travel with their ops: logged by the merge that applies them.
             result = self.merger.merge(hub.id, spoke.id, plan.ops) if plan.ops else None
             stale = set(result.stale) if result is not None else set()
+            if result is not None and result.versions and own is not None:
+                # contiguous with what came before: exactly this merge's versions follow
+                own = result.version if result.version - result.versions == own else None
             if not stale or attempt == MAX_REPLANS:
                 break
             delta = replace(
@@ -328,7 +336,7 @@ class SyncCycle:
             self.store.set_cursors(spoke.id, pull_cursor=delta.cursor)
         # Push.
         self.progress("pushing", counts)
-        outcome = self._push(ctx, hub.id, spoke.push_cursor, touched, now, counts)
+        outcome = self._push(ctx, hub.id, spoke.push_cursor, touched, now, counts, since=own)
         if spoke.first_attach:
             self.store.end_first_attach(spoke.id)
         if outcome.failed or stale:
@@ -338,8 +346,9 @@ class SyncCycle:
         return _Pass(RunStatus.OK, outcome)
 
     def _push(self, ctx: SpokeContext, hub_id: str, push_cursor: int, touched: Iterable[str],
-              now: datetime, counts: dict[str, int]) -> PushOutcome:
-        outcome = Pusher(self.store, self.connector, ctx).push(hub_id, push_cursor, touched, now)
+              now: datetime, counts: dict[str, int], since: int | None = None) -> PushOutcome:
+        outcome = Pusher(self.store, self.connector, ctx).push(hub_id, push_cursor, touched, now,
+                                                               since=since)
         self.pushed_to = outcome.version
         _add(counts, outcome.counts)
         for hub_item_id in outcome.succeeded:

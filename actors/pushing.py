@@ -129,13 +129,17 @@ class Pusher:
         self.writes = writes or StoreWrites(store)
 
     def push(self, hub_id: str, push_cursor: int, touched: Iterable[str],
-             now: datetime) -> PushOutcome:
+             now: datetime, *, since: int | None = None) -> PushOutcome:
         """Plan and write; ``touched`` are hub items to look at even if their version did
-        not move (the pull just linked or merged them)."""
+        not move (the pull just linked or merged them). ``since`` (≥ ``push_cursor``): read
+        only the hub items changed after it, when the caller knows every version up to it
+        needs no write (its own merge made them in sync, see
+        :meth:`~cirahub.actors.cycle.SyncCycle`); ``push_cursor`` stays the stored cursor."""
         # Captured before reading candidates: merges by other spokes after this point are
         # picked up next run rather than skipped by an advanced cursor.
         hub_version = self.store.hub_version(hub_id)
-        candidates = self._candidates(hub_id, push_cursor, set(touched), hub_version)
+        after = push_cursor if since is None else max(push_cursor, since)
+        candidates = self._candidates(hub_id, after, set(touched), hub_version)
         links = (self.store.links_by_item(self.ctx.spoke_id, list(candidates))
                  if candidates else {})
         return self.push_from(PushBasis(hub_version, push_cursor, candidates, links), now)
