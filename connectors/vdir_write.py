@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -95,24 +95,44 @@ def write_temp(folder: Path, content: Item | str) -> tuple[str, str]:
     """Write ``content`` (an item, or a whole file's text) to a new hidden temp file in
     ``folder``. Returns its path and version; removes it again on failure."""
     text = content if isinstance(content, str) else to_ics(content, dtstamp=datetime.now(UTC))
-    data = text.encode("utf-8")
+    data = memoryview(text.encode("utf-8"))
+    fd, tmp = _open_temp(str(folder))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
-    except FileNotFoundError:
-        raise ConfigError("vdir folder not found", path=str(folder)) from None
-    except OSError as exc:
-        raise io_error(exc, "write", str(folder)) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        try:
+            while data:  # plain os.write on the descriptor: no buffered file object per write
+                data = data[os.write(fd, data):]
             if _syncfs is None:
-                os.fsync(fh.fileno())
-            version = version_of(os.fstat(fh.fileno()))
+                os.fsync(fd)
+            version = version_of(os.fstat(fd))
+        finally:
+            os.close(fd)
     except OSError as exc:
         unlink_quietly(tmp)
         raise io_error(exc, "write", str(folder)) from None
     return tmp, version
+
+
+#: names of this process's temp files: unique per process (pid, counter), unguessable enough
+#: (a random part) that another program's file of that name is a coincidence O_EXCL handles
+_temp_names = itertools.count()
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_temp(folder: str) -> tuple[int, str]:
+    """A new temp file in ``folder`` (as ``tempfile.mkstemp``, without its per-name random
+    generator: one write per item makes that cost show). Returns its descriptor and path."""
+    for _ in range(100):
+        name = f"{TEMP_PREFIX}{os.getpid()}-{next(_temp_names)}-{os.urandom(4).hex()}{TEMP_SUFFIX}"
+        path = os.path.join(folder, name)
+        try:
+            return os.open(path, _TEMP_FLAGS, 0o600), path
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            raise ConfigError("vdir folder not found", path=folder) from None
+        except OSError as exc:
+            raise io_error(exc, "write", folder) from None
+    raise io_error(FileExistsError(f"no free temp file name in {folder}"), "write", folder)
 
 
 # --- batches ---------------------------------------------------------------------------------

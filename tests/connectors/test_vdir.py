@@ -99,6 +99,23 @@ def test_failed_create_leaves_nothing(
     assert names(folder) == []
 
 
+def test_a_temp_name_taken_by_another_file_is_skipped_not_overwritten(
+    conn: VdirConnector, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Temp files are opened with O_EXCL under a new name per write (pid, counter, random
+    part): a file already holding the next name is left alone and the write goes on."""
+    import itertools
+
+    monkeypatch.setattr(vdir_write, "_temp_names", itertools.count(7))
+    monkeypatch.setattr(vdir_write.os, "urandom", lambda n: b"\0" * n)
+    taken = folder / f"{vdir_fs.TEMP_PREFIX}{os.getpid()}-7-00000000{vdir_write.TEMP_SUFFIX}"
+    taken.write_text("someone else's")
+    res = conn.create(ev("a@x"), "h")
+    assert taken.read_text() == "someone else's"
+    assert parse_item((folder / res.remote_id).read_text()) == ev("a@x")
+    assert sorted(p.name for p in folder.iterdir()) == sorted([res.remote_id, taken.name])
+
+
 def test_failed_rename_leaves_the_old_file_and_no_temp_file(
     conn: VdirConnector, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
