@@ -24,10 +24,12 @@ from cirahub.core.ical_values import (
     instant_text,
     midnight_like,
     read_moment,
+    same_zone,
     time_value,
     zone_of,
 )
 from cirahub.core.ical_verbatim import verbatim_value
+from cirahub.core.item import OVERRIDE_FIELDS, VOLATILE_FIELDS
 from cirahub.core.zone_rules import ZoneContext
 
 _BROKEN_LINE = re.compile(r"parsed into parts: '([A-Za-z0-9-]+)[;:]")
@@ -303,6 +305,34 @@ def rdate_periods(
             if sort_moment(end) - sort_moment(start) != length:
                 out[_key_of(first, tzid, "RDATE", uid, series, zones)] = {"start": start,
                                                                            "end": end}
+    return out
+
+
+def period_overrides(fields: Mapping[str, Any],
+                     overrides: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The keys of ``overrides`` that :func:`rdate_periods` reads from RDATE PERIODs (the
+    inverse, for the writer): an RDATE of a timed series whose override starts at the RDATE
+    itself and holds nothing but the master's own occurrence fields (volatile ones aside) and
+    its end. Those are
+    written back as ``RDATE;VALUE=PERIOD``, as a careful client writes them, not as a
+    VEVENT per occurrence."""
+    series = fields.get("start")
+    rdates = set(fields.get("rdates") or ())
+    if not isinstance(series, Mapping) or "date" in series or not rdates:
+        return set()
+    # volatile fields (LAST-MODIFIED) are no content: a spoke may stamp the master alone
+    skip = VOLATILE_FIELDS | {"start", "end"}
+    shared = {k: v for k, v in fields.items() if k in OVERRIDE_FIELDS and k not in skip}
+    out = set()
+    for key, ov in overrides.items():
+        start = ov.get("start")
+        if key not in rdates or not isinstance(start, Mapping) or "end" not in ov \
+                or "range" in ov or "date" in start:
+            continue
+        if same_zone(start) != same_zone(series) or compact_key(start) != key:
+            continue
+        if {k: v for k, v in ov.items() if k not in skip} == shared:
+            out.add(key)
     return out
 
 

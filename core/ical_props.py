@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from icalendar import Alarm, Component, vCalAddress, vRecur
+from icalendar import Alarm, Component, vCalAddress, vDDDLists, vRecur
 
 from cirahub.core.ical_values import as_moment, key_moment
 
@@ -80,6 +80,28 @@ def add_field(
     elif name == "alarms":
         for minutes in value:
             event.add_component(alarm(int(minutes)))
+
+
+def add_periods(event: Component, periods: Mapping[str, Mapping[str, Any]],
+                series: Mapping[str, str]) -> None:
+    """One ``RDATE;VALUE=PERIOD`` of ``periods`` (occurrence key → override with its
+    ``start``/``end``), written like the series' DTSTART: in UTC, floating, or as local times
+    with the series' TZID (icalendar writes a period's times without their zone: the
+    parameters say it)."""
+    if not periods:
+        return
+    moments = [(key_moment(key, series), as_moment(ov["end"])) for key, ov in periods.items()]
+    first = moments[0][0]
+    zone = getattr(first, "tzinfo", None)
+    params = {"VALUE": "PERIOD"}
+    if zone is not None and zone is not UTC and series.get("tz"):
+        params["TZID"] = str(series["tz"])
+        moments = [(start, end.astimezone(zone) if isinstance(end, datetime) else end)
+                   for start, end in moments]
+    elif zone is UTC:
+        moments = [(start, end.astimezone(UTC) if isinstance(end, datetime) else end)
+                   for start, end in moments]
+    event.add("RDATE", vDDDLists(moments), parameters=params)
 
 
 def address(email: str) -> vCalAddress:

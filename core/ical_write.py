@@ -3,7 +3,8 @@
 The output is a complete VCALENDAR that :func:`cirahub.core.ical.parse_item` reads back to an
 equal item: a VTIMEZONE for every zone a TZID refers to, the master VEVENT and then one VEVENT
 per override (RECURRENCE-ID written like the series' DTSTART), all-day values as VALUE=DATE,
-EXDATE/RDATE in the series' zone. An item with a ``source`` text is written from it (verbatim
+EXDATE/RDATE in the series' zone; an override that only gives an RDATE its own length (what
+an ``RDATE;VALUE=PERIOD`` reads as) is written as that period again. An item with a ``source`` text is written from it (verbatim
 when unchanged, else patched: :mod:`cirahub.core.ical_patch`). DTSTAMP is the given stamp
 (the write time, passed in), else LAST-MODIFIED, else the epoch (no clock in core).
 """
@@ -17,8 +18,9 @@ from typing import Any
 from icalendar import Calendar, Component, Event, Journal, Timezone, Todo
 
 from cirahub.core.errors import MalformedItem
+from cirahub.core.ical_fields import period_overrides
 from cirahub.core.ical_patch import patch, unchanged
-from cirahub.core.ical_props import add_field, add_recurrence_id, utc
+from cirahub.core.ical_props import add_field, add_periods, add_recurrence_id, utc
 from cirahub.core.item import FIELDS, Item
 from cirahub.core.vtimezone_write import LAST_YEAR, rrule_vtimezone
 
@@ -153,11 +155,20 @@ def _zones(item: Item, custom: dict[str, str]) -> None:
 def _events(item: Item, dtstamp: datetime | None) -> list[Event]:
     series: Mapping[str, str] = item.fields.get("start") or {}
     out: list[Event] = []
+    periods = period_overrides(item.fields, item.overrides)
     # occurrences without their series (only RECURRENCE-IDs, as an invitation to some of them
     # is written): no master, whose VEVENT would have no DTSTART
     if item.fields and ("start" in item.fields or not item.overrides):
-        out.append(fresh_event(item.uid, item.fields, dtstamp, series, master=True))
+        master = dict(item.fields)
+        if periods:
+            master["rdates"] = [k for k in item.fields["rdates"] if k not in periods]
+        event = fresh_event(item.uid, master, dtstamp, series, master=True)
+        if periods:
+            add_periods(event, {k: item.overrides[k] for k in sorted(periods)}, series)
+        out.append(event)
     for key in sorted(item.overrides):
+        if key in periods:  # written as its RDATE PERIOD (above)
+            continue
         fields = item.overrides[key]
         event = fresh_event(item.uid, fields, dtstamp, series, master=False)
         add_recurrence_id(event, key, fields, series)

@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import requests
 from icalendar import Calendar, Component
@@ -146,7 +147,10 @@ def periods_as_overrides(calendar: Calendar) -> bool:
         if not periods:
             continue
         changed = True
-        starts = [e.dt[0] if isinstance(e.dt, tuple) else e.dt
+        zone = _series_zone(master)
+        if zone is not None:  # a period of dates on a timed series: from midnight to midnight
+            periods = [(_at_midnight(a, zone), _at_midnight(b, zone)) for a, b in periods]
+        starts = [_at_midnight(e.dt[0] if isinstance(e.dt, tuple) else e.dt, zone)
                   for p in props for e in getattr(p, "dts", [])]
         master.pop("RDATE")
         master.add("RDATE", starts)
@@ -156,6 +160,34 @@ def periods_as_overrides(calendar: Calendar) -> bool:
             if length is None or end - first != length:
                 calendar.add_component(_occurrence(master, first, end))
     return changed
+
+
+#: the zone of a timed series whose DTSTART is floating (dates become naive midnights)
+_FLOATING = object()
+
+
+def _series_zone(master: Component) -> object | None:
+    """The zone of a timed series' DTSTART (:data:`_FLOATING` for a floating one); None for
+    an all-day series, whose dates stay dates."""
+    start = getattr(master.get("DTSTART"), "dt", None)
+    if not isinstance(start, datetime):
+        return None
+    return start.tzinfo if start.tzinfo is not None else _FLOATING
+
+
+def _at_midnight(moment: Any, zone: Any) -> Any:
+    """A date of a timed series (zone not None) as its midnight in the series' zone, and a
+    floating time of a zoned series as a time in that zone, as the reference reader (and
+    the model) take them; anything else as it is. (icalendar reads a PERIOD of dates,
+    ``19970101/19970102``, as floating midnights.)"""
+    if zone is None or not isinstance(moment, date):
+        return moment
+    if isinstance(moment, datetime):
+        if moment.tzinfo is not None or zone is _FLOATING:
+            return moment
+        return moment.replace(tzinfo=zone)
+    midnight = datetime(moment.year, moment.month, moment.day)
+    return midnight if zone is _FLOATING else midnight.replace(tzinfo=zone)
 
 
 def _length(master: Component) -> timedelta | None:

@@ -127,3 +127,21 @@ def test_rewrites_ignore_reserialization() -> None:
     assert readback.rewrites(sent, stored) == ()
     assert readback.rewrites(sent, sent.replace("7.52", "7.5")) == (
         "X-APPLE-STRUCTURED-LOCATION: changed",)
+
+
+def test_regression_a_period_of_dates_on_a_timed_series_keeps_its_occurrence() -> None:
+    """Before: Radicale refuses RDATE periods; the repair wrote ``RDATE;VALUE=PERIOD:19970101/
+    19970102`` of a UTC series as a floating override at midnight (icalendar reads a period
+    of dates as floating midnights), which a reader took as the series' own 18:00 with no
+    length. Now the period's times are taken in the series' zone, as the reference does."""
+    text = ("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//EN\nBEGIN:VEVENT\nUID:1\n"
+            "DTSTAMP:19970101T000000Z\nDTSTART:19970101T180000Z\n"
+            "RDATE;VALUE=PERIOD:19970101/19970102\nEND:VEVENT\nEND:VCALENDAR\n")
+    from datetime import UTC, datetime
+
+    from cirahub.connectors.caldav import writing
+
+    changes: list[str] = []
+    mended = writing.repaired(parse_item(text), datetime(2026, 1, 1, tzinfo=UTC), changes)
+    assert mended is not None and "VALUE=PERIOD" not in mended
+    assert _occurrences(mended) == _occurrences(text)
