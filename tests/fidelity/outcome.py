@@ -9,8 +9,9 @@ does with them is reported, nothing is required); files without any component to
 ``empty``.
 
 A path whose spoke *declared* a projection of a file's items (the notes it stores per item,
-``Store.list_projections``) has that file ``projected`` with the notes, whether or not the copy
-differs: the spoke said what it holds is not the item; undeclared differences stay ``distorted``.
+``Store.list_projections``) has that file ``projected`` with the notes when the copy has the
+source's occurrences, whatever else it lacks: the spoke said what it holds is not the item.
+A copy whose occurrences differ is ``distorted``, declared or not (the notes are shown).
 """
 
 from __future__ import annotations
@@ -233,11 +234,13 @@ def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanCl
     # the reference expands a series whose components share a UID: the copies as they are
     distortion = _occurrence_diff(reading, [claims.original.get(id(d), d) for d in copy_components],
                                   dest, files)
-    if declared:
-        return Outcome(f.id, "projected", "declared: " + "; ".join(declared)
-                       + (f" ({distortion})" if distortion else ""))
+    # a declaration excuses what the copy lacks, never other occurrences: those are what a
+    # user sees, so a copy that has them differ is distorted, declared or not (the notes shown)
     if distortion:
-        return Outcome(f.id, "distorted", distortion)
+        return Outcome(f.id, "distorted", distortion + (
+            f" (declared: {'; '.join(declared)})" if declared else ""))
+    if declared:
+        return Outcome(f.id, "projected", "declared: " + "; ".join(declared))
     if full_properties:
         diff = reference.property_diff(wanted, copy_components)
     else:

@@ -128,3 +128,33 @@ def test_field_view_counts_a_field_stated_as_its_default_as_absent() -> None:
     assert view("CLASS:PUBLIC\r\nTRANSP:OPAQUE\r\nPRIORITY:0\r\n") == view("")
     assert view("STATUS:CONFIRMED\r\n") != view("")
     assert view("CLASS:PRIVATE\r\n") != view("")
+
+
+def _declared_round(tmp_path: Path, sources: list[_File], dest_files: dict[str, str],
+                    declared: dict[str, list[str]]) -> dict[str, Outcome]:
+    folder = tmp_path / "dest"
+    folder.mkdir(parents=True)
+    for name, text in dest_files.items():
+        (folder / name).write_text(text)
+    uids = {line[4:] for f in sources for line in f.text.split("\r\n") if line.startswith("UID:")}
+    return judge_round(sources, Destination.read(folder), {}, uids, True, declared=declared)
+
+
+def test_regression_a_declared_projection_with_other_occurrences_is_distorted(
+        tmp_path: Path) -> None:
+    """Before: a file whose spoke declared any projection was "projected" even when the
+    copy's occurrences differed (a declaration of one thing excused a moved occurrence).
+    Now only a copy with the same occurrences is projected; the declaration is shown."""
+    source = _File("a", _cal(_event("Standup", "u1")))
+    moved = _cal(_event("Standup", "u1", start="20240101T110000Z"))
+    out = _declared_round(tmp_path, [source], {"u1.ics": moved},
+                          {"a": ["alarm: clamped"]})
+    assert out["a"].status == "distorted"
+    assert "declared: alarm: clamped" in out["a"].detail
+
+
+def test_a_declared_projection_with_the_same_occurrences_is_projected(tmp_path: Path) -> None:
+    source = _File("a", _cal(_event("Standup", "u1", extra="X-A:1\r\n")))
+    copy = _cal(_event("Standup", "u1"))
+    out = _declared_round(tmp_path, [source], {"u1.ics": copy}, {"a": ["X-A: not carried"]})
+    assert out["a"] == Outcome("a", "projected", "declared: X-A: not carried")
