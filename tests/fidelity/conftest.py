@@ -1,74 +1,56 @@
-"""Fixtures for the fidelity harness: the real servers (started only for the paths that run)
-and one result cache per session, so each path syncs the whole corpus once."""
+"""Fixtures for the fidelity harness: one result cache per session, so each path syncs the
+whole corpus once (every selected path at the first ask, side by side, each in a process of
+its own with its own store and servers), and a store and servers per test for the others."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from cirahub.store import Store
-from tests.caldav.servers import FeedServer, Radicale, Xandikos
-from tests.ews_emulator import EwsEmulator
 
-from .runs import EWS_USERS, PathResult, Servers, open_store
+from .parallel import run_parallel
+from .runs import LazyServers, PathResult, open_store
 
 
-class LazyServers(Servers):
-    """Starts each server the first time a path asks for it; stops them all at the end."""
+class PathResults:
+    """path → its :class:`PathResult`. The first ask runs every path this session selected
+    (the ``path`` of its ``test_fidelity.py`` tests), side by side in processes of their own
+    (:mod:`tests.fidelity.parallel`); a path that failed raises its error for its own tests
+    only."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._started: dict[str, object] = {}
+    def __init__(self, wanted: Sequence[str], work: Path) -> None:
+        self.wanted = list(dict.fromkeys(wanted))
+        self.work = work
+        self._done: dict[str, PathResult | BaseException] = {}
 
-    def _get(self, name: str, start: type) -> object:
-        if name not in self._started:
-            folder = self.root / name
-            folder.mkdir()
-            self._started[name] = start(folder) if start is not EwsEmulator else \
-                EwsEmulator(dict(EWS_USERS)).start()
-        return self._started[name]
+    def __getitem__(self, path: str) -> PathResult:
+        if path not in self._done:
+            todo = [p for p in self.wanted if p not in self._done]
+            for name, result in run_parallel(todo if path in todo else [*todo, path],
+                                             work=str(self.work)):
+                self._done[name] = result
+        result = self._done[path]
+        if isinstance(result, BaseException):
+            raise RuntimeError(f"the fidelity path {path} failed: {result!r}") from result
+        return result
 
-    def radicale(self) -> Radicale:
-        return self._get("radicale", Radicale)  # type: ignore[return-value]
 
-    def xandikos(self) -> Xandikos:
-        return self._get("xandikos", Xandikos)  # type: ignore[return-value]
-
-    def ews(self) -> EwsEmulator:
-        return self._get("ews", EwsEmulator)  # type: ignore[return-value]
-
-    def feeds(self) -> FeedServer:
-        if "feeds" not in self._started:
-            self._started["feeds"] = FeedServer()
-        return self._started["feeds"]  # type: ignore[return-value]
-
-    def stop(self) -> None:
-        for server in self._started.values():
-            server.stop()  # type: ignore[attr-defined]
+def _selected_paths(session: pytest.Session) -> list[str]:
+    here = Path(__file__).parent / "test_fidelity.py"
+    return [item.callspec.params["path"] for item in session.items
+            if isinstance(item, pytest.Function) and item.path == here
+            and hasattr(item, "callspec") and "path" in item.callspec.params]
 
 
 @pytest.fixture(scope="session")
-def fidelity_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LazyServers]:
-    servers = LazyServers(tmp_path_factory.mktemp("fidelity-servers"))
-    yield servers
-    servers.stop()
-
-
-@pytest.fixture(scope="session")
-def fidelity_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    store, db_dir = open_store(tmp_path_factory.mktemp("fidelity-store"))
-    yield store
-    store.close()
-    shutil.rmtree(db_dir, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def fidelity_results() -> dict[str, PathResult]:
-    """path name → its outcomes, filled by the first test of each path."""
-    return {}
+def fidelity_results(request: pytest.FixtureRequest,
+                     tmp_path_factory: pytest.TempPathFactory) -> PathResults:
+    """path name → its outcomes, every selected path run at the first ask."""
+    return PathResults(_selected_paths(request.session), tmp_path_factory.mktemp("fidelity"))
 
 
 @pytest.fixture

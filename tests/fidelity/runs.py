@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from tests.caldav.servers import PASSWORD, USER, DavServer, FeedServer
+from tests.caldav.servers import PASSWORD, USER, DavServer, FeedServer, Radicale, Xandikos
 from tests.corpus import CorpusFile, corpus
 from tests.ews_emulator import EwsEmulator
 
@@ -33,6 +33,40 @@ class Servers(Protocol):
     def xandikos(self) -> DavServer: ...
     def ews(self) -> EwsEmulator: ...
     def feeds(self) -> FeedServer: ...
+
+
+class LazyServers(Servers):
+    """Starts each server the first time a path asks for it; stops them all at the end."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._started: dict[str, object] = {}
+
+    def _get(self, name: str, start: type) -> object:
+        if name not in self._started:
+            folder = self.root / name
+            folder.mkdir()
+            self._started[name] = start(folder) if start is not EwsEmulator else \
+                EwsEmulator(dict(EWS_USERS)).start()
+        return self._started[name]
+
+    def radicale(self) -> Radicale:
+        return self._get("radicale", Radicale)  # type: ignore[return-value]
+
+    def xandikos(self) -> Xandikos:
+        return self._get("xandikos", Xandikos)  # type: ignore[return-value]
+
+    def ews(self) -> EwsEmulator:
+        return self._get("ews", EwsEmulator)  # type: ignore[return-value]
+
+    def feeds(self) -> FeedServer:
+        if "feeds" not in self._started:
+            self._started["feeds"] = FeedServer()
+        return self._started["feeds"]  # type: ignore[return-value]
+
+    def stop(self) -> None:
+        for server in self._started.values():
+            server.stop()  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -15,17 +15,15 @@ import pytest
 
 from tests.corpus import corpus
 
+from .conftest import PathResults
 from .outcome import GOOD, table
-from .runs import PATHS, PathResult, expected, run
+from .runs import PATHS, PathResult, expected
 
 _EXPECTED = expected()
 
 
 def _result(path: str, request: pytest.FixtureRequest) -> PathResult:
-    results: dict[str, PathResult] = request.getfixturevalue("fidelity_results")
-    if path not in results:
-        results[path] = run(path, request.getfixturevalue("fidelity_store"),
-                            request.getfixturevalue("fidelity_servers"))
+    results: PathResults = request.getfixturevalue("fidelity_results")
     return results[path]
 
 
@@ -39,6 +37,7 @@ def test_path(path: str, request: pytest.FixtureRequest, capsys: Any) -> None:
     assert set(result.outcomes) == {f.id for f in corpus()}
 
 
+@pytest.mark.timeout(1200)  # the first test of a session (-k) runs every path it selected
 @pytest.mark.parametrize("file_id", [f.id for f in corpus()])
 @pytest.mark.parametrize("path", PATHS)
 def test_file(path: str, file_id: str, request: pytest.FixtureRequest) -> None:
