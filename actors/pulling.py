@@ -62,11 +62,14 @@ def _hub_view(store: SyncStore, ctx: SpokeContext, hub_id: str, delta: Delta,
     # (a create whose answer was lost has no link; its hub item may be deleted since).
     pending = store.pending_writes(ctx.spoke_id, hub_item_ids=ids, uids=uids) if (
         ids or uids) else {}
-    ids |= set(pending) - set(candidates)
+    # Copies the pusher deleted, of hub items with those UIDs: one that comes back unchanged is
+    # a late write of ours (row 4b'').
+    deleted_copies = store.deleted_copies(ctx.spoke_id, uids) if uids else {}
+    ids |= (set(pending) | set(deleted_copies)) - set(candidates)
     by_id = {**candidates, **(store.hub_items(hub_id, ids) if ids else {})}
     bases = store.item_versions({(ln.hub_item_id, ln.hub_version) for ln in refs})
     linked = {ln.hub_item_id: ln.remote_id for ln in links.values()}
-    unknown = (set(candidates) | set(pending)) - set(linked)
+    unknown = (set(candidates) | set(pending) | set(deleted_copies)) - set(linked)
     if unknown:
         linked.update((i, ln.remote_id) for i, ln in
                       store.links_by_item(ctx.spoke_id, unknown).items())
@@ -79,7 +82,8 @@ def _hub_view(store: SyncStore, ctx: SpokeContext, hub_id: str, delta: Delta,
         and (alive := _last_alive(store, i)) is not None
     }
     return HubView(by_id=by_id, by_uid=by_uid, by_match_key=by_match, bases=bases,
-                   linked_in_spoke=linked, last_alive=last_alive, pending=pending)
+                   linked_in_spoke=linked, last_alive=last_alive, pending=pending,
+                   deleted_copies=deleted_copies)
 
 
 def _last_alive(store: SyncStore, hub_item_id: str) -> Item | None:

@@ -176,7 +176,7 @@ class Pusher:
                 else:
                     failed_versions.append(op.hub_version)
                     self._refused(op, w, result, candidates, outcome)
-            self._remember_creates(chunk, results)
+            self._remember_writes(chunk, results)
             # Commit per chunk so a crash loses at most one chunk's links (and the next pull
             # matches those items by UID / hub-id stamp instead of duplicating them); the
             # last chunk's links are committed with the end.
@@ -227,24 +227,27 @@ class Pusher:
         else:
             outcome.stale += 1  # a stale remote version is re-planned, not the item's fault
 
-    def _remember_creates(self, chunk: Sequence[tuple[SpokeOp, Write]],
-                          results: Sequence[object]) -> None:
-        """Tell a server-cursor connector which items this run created after its pull cursor
-        was taken: a net-change cursor (sync-collection, SyncFolderItems) never reports the
-        deletion of an item created and deleted between two of its states, so the connector
-        notes them in the cursor and asks about them next pull. Stored before the links, so a
-        crash in between leaves a note about an unlinked item (ignored), never a link without
-        its note."""
-        remember = getattr(self.connector, "cursor_after_creates", None)
+    def _remember_writes(self, chunk: Sequence[tuple[SpokeOp, Write]],
+                         results: Sequence[object]) -> None:
+        """Tell a server-cursor connector which items this run created and deleted after
+        its pull cursor was taken: a net-change cursor (sync-collection, SyncFolderItems)
+        never reports the deletion of an item created and deleted between two of its states,
+        nor an item we deleted that came back as it was (a create of ours delivered late), so
+        the connector notes them in the cursor and asks about them next pull. Stored before
+        the links, so a crash in between leaves a note about an unlinked item (ignored),
+        never a link without its note."""
+        remember = getattr(self.connector, "cursor_after_writes", None)
+        done = [(op, r) for (op, _), r in zip(chunk, results, strict=True)
+                if isinstance(r, WriteResult)]
         # an update answered with another remote id made a new item too (EWS recreates a
         # series to give back a deleted occurrence)
-        created = [r.remote_id for (op, _), r in zip(chunk, results, strict=True)
-                   if isinstance(r, WriteResult) and (isinstance(op, CreateInSpoke) or (
-                       isinstance(op, UpdateInSpoke) and r.remote_id != op.remote_id))]
-        if remember is None or not created:
+        created = [r.remote_id for op, r in done if isinstance(op, CreateInSpoke) or (
+            isinstance(op, UpdateInSpoke) and r.remote_id != op.remote_id)]
+        deleted = [op.remote_id for op, _ in done if isinstance(op, DeleteInSpoke)]
+        if remember is None or not (created or deleted):
             return
         cursor = self.store.get_spoke(self.ctx.spoke_id).pull_cursor
-        noted = remember(cursor, created)
+        noted = remember(cursor, created, deleted)
         if noted != cursor:
             self.store.set_cursors(self.ctx.spoke_id, pull_cursor=noted)
 

@@ -66,6 +66,20 @@ class PendingWrite:
 
 
 @dataclass(frozen=True)
+class DeletedCopy:
+    """A spoke's copy of a hub item that the pusher deleted because the item was deleted in
+    the hub: ``fingerprint`` (under the spoke's projection) is what the copy held, of hub
+    version ``hub_version``. Kept while the hub item's tombstone is, so that should a write of
+    ours reach the spoke after the delete (a request held in the network, delivered after the
+    client gave up on it and after its retry succeeded), the copy it makes, exactly this
+    content again, is known as our own late write and deleted, not taken for a new item."""
+
+    hub_item_id: str
+    fingerprint: str
+    hub_version: int
+
+
+@dataclass(frozen=True)
 class RemoteItem:
     """One item as a connector reports it. ``item`` is None when it could not be parsed;
     ``error`` then says why (the item is quarantined, never treated as deleted)."""

@@ -121,6 +121,20 @@ class _PullPlanner:
                 return hub_item_id, sent
         return None
 
+    def deleted_copy_back(self, item: Item, fp_r: str) -> tuple[str, int] | None:
+        """(hub item id, hub version) of a copy with ``item``'s UID the pusher deleted from
+        this spoke, its hub item still deleted and without another copy here, whose content
+        ``item`` is exactly."""
+        for hub_item_id in sorted(self.hub.deleted_copies):
+            copy = self.hub.deleted_copies[hub_item_id]
+            hub_item = self.hub.by_id.get(hub_item_id)
+            if (hub_item is None or hub_item.uid != item.uid or not hub_item.deleted
+                    or copy.fingerprint != fp_r):
+                continue
+            if (self.linked_to.get(hub_item_id) or self.claimed.get(hub_item_id)) is None:
+                return hub_item_id, copy.hub_version
+        return None
+
     def quarantine(self, r: RemoteItem, reason: str, detail: str) -> None:
         uid = r.item.uid if r.item is not None else None
         self.change_ops.append(
@@ -303,10 +317,13 @@ class _PullPlanner:
         if match is not None:
             self.pull_matched(r, match, fp_r)
             return
-        echo = self.sent_before_deleted(item, fp_r)
+        echo = self.sent_before_deleted(item, fp_r) or self.deleted_copy_back(item, fp_r)
         if echo is not None:
-            # 4b'. our own create whose answer was lost, of an item deleted in the hub since:
-            # linked to it, so the push deletes the copy (it is no new item of this spoke)
+            # 4b'. our own create whose answer was lost, of an item deleted in the hub since;
+            # 4b''. or exactly the copy the push deleted, back (a write of ours that reached
+            # the spoke late, after the delete): linked to it, so the push deletes the copy
+            # (it is no new item of this spoke). A restore from this spoke's trash looks the
+            # same and is deleted again: an item comes back from where it was deleted.
             hub_item_id, sent = echo
             self.claimed[hub_item_id] = r.remote_id
             self.change_ops.append(

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cirahub.core.item import Item
-from cirahub.core.model import Capabilities, ConflictRecord, HubItem, PendingWrite
+from cirahub.core.model import Capabilities, ConflictRecord, DeletedCopy, HubItem, PendingWrite
 from cirahub.core.ops import HubOp
 from cirahub.core.options import SyncOptions
 
@@ -40,6 +40,9 @@ class HubView:
     #: hub item id -> the writes this spoke was sent and never confirmed (their hub items are
     #: in ``by_id``): the linked items of the delta and the hub items with its UIDs
     pending: Mapping[str, tuple[PendingWrite, ...]] = field(default_factory=dict)
+    #: deleted hub item id -> the copy the pusher deleted from this spoke (the hub items with
+    #: the delta's unlinked UIDs; they are in ``by_id``)
+    deleted_copies: Mapping[str, DeletedCopy] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

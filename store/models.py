@@ -164,6 +164,23 @@ class PendingWriteRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
 
 
+class DeletedCopyRow(Base):
+    """A spoke's copy the pusher deleted (see core.model.DeletedCopy): written in the
+    transaction that drops the copy's link, removed when the hub item is linked in that spoke
+    again; at most one per (spoke, hub item), gone with the hub item's tombstone."""
+
+    __tablename__ = "deleted_copies"
+
+    spoke_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("spokes.id", ondelete="CASCADE"), primary_key=True
+    )
+    hub_item_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("hub_items.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    hub_version: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+
+
 class SyncRunRow(Base):
     __tablename__ = "sync_runs"
     __table_args__ = (Index("ix_sync_runs_hub_id_started_at", "hub_id", "started_at"),)
@@ -260,3 +277,4 @@ quarantine = _table(QuarantineRow)
 runtime_lease = _table(RuntimeLeaseRow)
 projections = _table(ProjectionRow)
 pending_writes = _table(PendingWriteRow)
+deleted_copies = _table(DeletedCopyRow)

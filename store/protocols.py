@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cirahub.core.model import HubItem, Link, PendingWrite, WriteFailure
+from cirahub.core.model import DeletedCopy, HubItem, Link, PendingWrite, WriteFailure
 from cirahub.core.ops import HubOp
 from cirahub.core.options import ConflictPolicy, SyncOptions
 from cirahub.core.states import RunStatus, SpokeState
@@ -63,6 +63,7 @@ class LinkReader(Protocol):
     def count_links(self, spoke_id: str) -> int: ...
     def pending_writes(self, spoke_id: str, *, hub_item_ids: Iterable[str] = (),
                        uids: Iterable[str] = ()) -> dict[str, tuple[PendingWrite, ...]]: ...
+    def deleted_copies(self, spoke_id: str, uids: Iterable[str]) -> dict[str, DeletedCopy]: ...
     def count_projections(self, spoke_id: str) -> int: ...
 
 

@@ -32,6 +32,7 @@ from cirahub.store.lease import RUNTIME
 from cirahub.store.records import SpokeRecord
 
 _L, _Q, _P, _PW = m.links.c, m.quarantine.c, m.projections.c, m.pending_writes.c
+_DC = m.deleted_copies.c
 #: quarantine rows of failed writes use this prefix + the hub item id as their remote id (a
 #: create has no remote id yet, and a pull-side row of the same item must not be clobbered)
 WRITE_FAILED_PREFIX = "write:"
@@ -109,18 +110,30 @@ def put_links(conn: Connection, changes: Mapping[str, tuple[Sequence[Link], Sequ
                                                             Sequence[str]]]) -> None:
     """Per spoke (upserts, deletes, confirmed): set these links (replacing any link of the
     same hub item or the same remote id in the spoke; the last of an item wins), delete the
-    links of the hub item ids in deletes; the pending writes of deletes and confirmed (hub
-    items whose write succeeded) are done. IntegrityError when a hub item no longer exists."""
+    links of the hub item ids in deletes, remembering each deleted copy (``deleted_copies``:
+    the planner's row 4b''); the pending writes of deletes and confirmed (hub items whose
+    write succeeded) are done. IntegrityError when a hub item no longer exists."""
     gone: dict[str, set[str]] = {}
+    deleted: dict[str, set[str]] = {}  # copies deleted, not linked again
     taken: dict[str, set[str]] = {}
     done: dict[str, set[str]] = {}
     rows: list[dict[str, Any]] = []
     for spoke_id, (upserts, deletes, confirmed) in changes.items():
         final = {ln.hub_item_id: ln for ln in upserts}
         gone[spoke_id] = set(deletes) | set(final)
+        deleted[spoke_id] = set(deletes) - set(final)
         taken[spoke_id] = {ln.remote_id for ln in final.values()}
         done[spoke_id] = set(deletes) | set(confirmed)
         rows.extend(link_values(spoke_id, ln) for ln in final.values())
+    copies = [dict(spoke_id=r.spoke_id, hub_item_id=r.hub_item_id, hub_version=r.hub_version,
+                   fingerprint=r.fingerprint)
+              for a, b in cross_groups(deleted) for r in conn.execute(
+                  select(_L.spoke_id, _L.hub_item_id, _L.hub_version, _L.fingerprint)
+                  .where(_L.spoke_id.in_(a), _L.hub_item_id.in_(b)))]
+    # a copy linked again, or deleted again, replaces what was remembered of it
+    delete_pairs(conn, m.deleted_copies, _DC.spoke_id, _DC.hub_item_id, gone)
+    for batch in chunks(copies):
+        conn.execute(m.deleted_copies.insert(), batch)
     delete_pairs(conn, m.links, _L.spoke_id, _L.hub_item_id, gone)
     delete_pairs(conn, m.links, _L.spoke_id, _L.remote_id, taken)
     for batch in chunks(rows):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, tuple_
 
 from cirahub.core.errors import NotFound
 from cirahub.core.item import Item
-from cirahub.core.model import HubItem, Link, PendingWrite
+from cirahub.core.model import DeletedCopy, HubItem, Link, PendingWrite
 from cirahub.store import models as m
 from cirahub.store.base import LINK_SELECT, StoreBase, chunks, hub_item, item_of, link
 from cirahub.store.engine import guarded
@@ -95,6 +95,19 @@ class ReadsMixin(StoreBase):
             out.setdefault(r.hub_item_id, []).append(
                 PendingWrite(r.hub_item_id, r.fingerprint, int(r.hub_version)))
         return {i: tuple(sorted(w, key=lambda p: p.hub_version)) for i, w in out.items()}
+
+    @guarded
+    def deleted_copies(self, spoke_id: str, uids: Iterable[str]) -> dict[str, DeletedCopy]:
+        """The copies the pusher deleted from the spoke (``put_links``) of the hub items with
+        these UIDs that are still deleted, by hub item id."""
+        _D = m.deleted_copies.c
+        with self._read() as conn:
+            rows = self._in_chunks(conn, lambda part: select(
+                _D.hub_item_id, _D.fingerprint, _D.hub_version).join(
+                m.hub_items, _HI.id == _D.hub_item_id).where(
+                _D.spoke_id == spoke_id, _HI.deleted.is_(True), _HI.uid.in_(part)), set(uids))
+            return {r.hub_item_id: DeletedCopy(r.hub_item_id, r.fingerprint, int(r.hub_version))
+                    for r in rows}
 
     @guarded
     def hub_items(self, hub_id: str, ids: Iterable[str]) -> dict[str, HubItem]:

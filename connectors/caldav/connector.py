@@ -10,10 +10,13 @@ a complete listing must stay complete, or an item leaving the window would read 
 
 Nothing that happens between two polls is skipped. sync-collection reports the *net* change
 between two states, so an item we created after the token was issued and that someone
-deleted before the next poll would never be reported (it is in neither state). Our own
-writes happen after the pull, so :meth:`CalDAVConnector.cursor_after_creates` notes the hrefs
-we created in the cursor, and the next :meth:`~CalDAVConnector.delta` asks the server about
-those the report does not mention: a 404 there is a server-reported deletion.
+deleted before the next poll would never be reported (it is in neither state); nor would an
+item we deleted that came back as it was (a create of ours held in the network, delivered
+after the delete: at the same href, byte for byte what the token's state holds). Our own
+writes happen after the pull, so :meth:`CalDAVConnector.cursor_after_writes` notes the hrefs
+we created and deleted in the cursor, and the next :meth:`~CalDAVConnector.delta` asks the
+server about those the report does not mention: a 404 for a created one is a server-reported
+deletion, an answer for a deleted one an item to fetch.
 
 Remote ids are decoded absolute paths (``/alice/work/x.ics``); remote versions are ETags as
 the server sends them (quotes included). A write whose server sends no usable ETag returns
@@ -66,8 +69,9 @@ from cirahub.core.model import Capabilities, Delta, RemoteItem
 
 #: hrefs per calendar-multiget REPORT
 MULTIGET_BATCH = 100
-#: created hrefs a cursor remembers; past this the token is dropped (a complete listing next)
-MAX_PENDING_CREATES = 2000
+#: created and deleted hrefs a cursor remembers; past this the token is dropped (a complete
+#: listing next)
+MAX_PENDING_WRITES = 2000
 class CalDAVConnector(BaseConnector):
     """A CalDAV collection as a spoke. Thread-safe for one caller at a time; internally it
     runs up to ``max_parallel`` requests at once."""
@@ -130,35 +134,37 @@ class CalDAVConnector(BaseConnector):
             return None
         return state
 
-    def _read_cursor(self, cursor: str | None) -> tuple[str | None, list[str]]:
-        """The sync token in ``cursor`` and the hrefs we created after it was issued; adopts
-        the collection it names, so a restarted connector polls with one request. A cursor
-        from another config is ignored."""
+    def _read_cursor(self, cursor: str | None) -> tuple[str | None, list[str], list[str]]:
+        """The sync token in ``cursor`` and the hrefs we created and deleted after it was
+        issued; adopts the collection it names, so a restarted connector polls with one
+        request. A cursor from another config is ignored."""
         state = self._state(cursor)
         if state is None:
-            return None, []
+            return None, [], []
         path, token = state.get("c"), state.get("t")
         if self._collection is None and isinstance(path, str) and path.endswith("/"):
             self._set_collection(Collection(path, True if token else None))
         if not isinstance(token, str) or not token:
-            return None, []
-        pending = state.get("new")
-        hrefs = [h for h in pending if isinstance(h, str)] if isinstance(pending, list) else []
-        return token, hrefs
+            return None, [], []
+        return token, _hrefs(state.get("new")), _hrefs(state.get("gone"))
 
-    def cursor_after_creates(self, cursor: str | None, created: Sequence[str]) -> str | None:
-        """``cursor`` noting that we created ``created`` after its token was issued (see the
-        module docstring). A cursor without a token needs nothing: its next poll lists all."""
+    def cursor_after_writes(self, cursor: str | None, created: Sequence[str],
+                            deleted: Sequence[str]) -> str | None:
+        """``cursor`` noting that we created ``created`` and deleted ``deleted`` after its
+        token was issued (see the module docstring). A cursor without a token needs nothing:
+        its next poll lists all."""
         state = self._state(cursor)
-        if state is None or not state.get("t") or not created:
+        if state is None or not state.get("t") or not (created or deleted):
             return cursor
-        old = state.get("new")
-        pending = set(old if isinstance(old, list) else []) | set(created)
-        if len(pending) > MAX_PENDING_CREATES:
+        new = set(_hrefs(state.get("new"))) | set(created)
+        gone = (set(_hrefs(state.get("gone"))) | set(deleted)) - set(created)
+        new -= set(deleted)
+        if len(new) + len(gone) > MAX_PENDING_WRITES:
             state["t"] = None  # cheaper to list everything once than to ask about each
             state.pop("new", None)
+            state.pop("gone", None)
         else:
-            state["new"] = sorted(pending)
+            state["new"], state["gone"] = sorted(new), sorted(gone)
         return json.dumps(state)
 
     def _cursor(self, token: str | None) -> str:
@@ -172,7 +178,7 @@ class CalDAVConnector(BaseConnector):
     def delta(self, cursor: str | None, known: Mapping[str, str]) -> Delta:
         """Changes since ``cursor``; see the module docstring. Deletions come only from a
         server report (sync-collection 404 entries) or a complete listing."""
-        token, pending = self._read_cursor(cursor)
+        token, created, deleted = self._read_cursor(cursor)
         coll = self.collection()
         if coll.sync is not False:
             try:
@@ -181,26 +187,33 @@ class CalDAVConnector(BaseConnector):
                 self._set_collection(Collection(coll.path, False, coll.display_name))
             else:
                 if not result.complete:
-                    result = self._check_created(result, pending, known)
+                    result = self._check_written(result, created, deleted, known)
                 return self._finish(result)
         return self._finish(listing_delta(self.http, self.url(coll.path), coll.path, known))
 
-    def _check_created(
-        self, result: ListingResult, pending: Sequence[str], known: Mapping[str, str]
+    def _check_written(
+        self, result: ListingResult, created: Sequence[str], deleted: Sequence[str],
+        known: Mapping[str, str],
     ) -> ListingResult:
-        """Add the deletions of items we created after the token that the net-change report
-        cannot show: asked by calendar-multiget, a 404 is the server's word that it is gone."""
-        unsure = [
-            h for h in pending if h in known and h not in result.present and h not in result.deleted
-        ]
-        gone = self._missing(unsure)
-        if not gone:
+        """Add what the net-change report cannot show of the items we wrote after the token:
+        asked by calendar-multiget, a 404 for one we created is the server's word that it is
+        gone; an ETag for one we deleted (and no longer know) is an item to fetch."""
+        reported = result.present | set(result.deleted)
+        unsure_created = [h for h in created if h in known and h not in reported]
+        unsure_deleted = [h for h in deleted if h not in known and h not in reported]
+        if not unsure_created and not unsure_deleted:
             return result
-        return replace(result, deleted=tuple(sorted({*result.deleted, *gone})))
+        etags = self._etags([*unsure_created, *unsure_deleted])
+        gone = {h for h in unsure_created if h not in etags}
+        back = {h: etags[h] for h in unsure_deleted if h in etags}
+        return replace(result, deleted=tuple(sorted({*result.deleted, *gone})),
+                       to_fetch={**result.to_fetch, **back},
+                       present=result.present | set(back))
 
-    def _missing(self, hrefs: Sequence[str]) -> set[str]:
-        """Those of ``hrefs`` the server answers 404/410 for (one multiget per batch)."""
-        gone: set[str] = set()
+    def _etags(self, hrefs: Sequence[str]) -> dict[str, str | None]:
+        """The ETags of those of ``hrefs`` the server holds (None: held, no ETag given);
+        the ones it answers 404/410 for are absent (one multiget per batch)."""
+        held: dict[str, str | None] = {}
         coll = self.collection()
         for i in range(0, len(hrefs), self.multiget_batch):
             batch = hrefs[i : i + self.multiget_batch]
@@ -214,9 +227,9 @@ class CalDAVConnector(BaseConnector):
             self._expect_207(response, "calendar-multiget")
             wanted = set(batch)
             for r in dav.parse_multistatus(response.content, "calendar-multiget").responses:
-                if r.href in wanted and r.status in (404, 410):
-                    gone.add(r.href)
-        return gone
+                if r.href in wanted and r.status not in (404, 410):
+                    held[r.href] = r.text(dav.GETETAG)
+        return held
 
     def _finish(self, result: ListingResult) -> Delta:
         hrefs = sorted(result.to_fetch)
@@ -480,3 +493,8 @@ class CalDAVConnector(BaseConnector):
 
 def _same(a: Item, b: Item) -> bool:
     return fingerprint(a) == fingerprint(b)
+
+
+def _hrefs(noted: object) -> list[str]:
+    """The hrefs a cursor notes under one key (anything else there is ignored)."""
+    return [h for h in noted if isinstance(h, str)] if isinstance(noted, list) else []

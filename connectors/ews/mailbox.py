@@ -38,10 +38,13 @@ class MailboxConnector(EwsConnector):
             raise
         return self._check_created(delta, pending, known) if state else delta
 
-    def cursor_after_creates(self, cursor: str | None, created: Sequence[str]) -> str | None:
+    def cursor_after_writes(self, cursor: str | None, created: Sequence[str],
+                            deleted: Sequence[str]) -> str | None:
         """``cursor`` noting items we created after its sync state was issued: SyncFolderItems
         reports net changes, so the deletion of an item created and deleted between two
-        states is never reported; the next :meth:`delta` asks about those with GetItem."""
+        states is never reported; the next :meth:`delta` asks about those with GetItem.
+        ``deleted`` needs no note: an item made again (a create of ours delivered late) has
+        an ItemId of its own, which the next sync reports as a create."""
         state, pending = _mailbox_cursor(cursor)
         if not state or not created:
             return cursor

@@ -222,6 +222,8 @@ class Fault:
     status: int = 503
     retry_after: str | None = None
     delay: float = 0.0
+    release: threading.Event = field(default_factory=threading.Event)
+    forwarded: threading.Event = field(default_factory=threading.Event)
 
     def matches(self, method: str, body: bytes) -> bool:
         return (self.method is None or self.method == method) and (
@@ -279,6 +281,9 @@ class FaultProxy:
             self.requests.clear()
 
     def stop(self) -> None:
+        with self.lock:
+            for fault in self.faults:
+                fault.release.set()  # a held request must not outlive the proxy
         self.server.shutdown()
         self.server.server_close()
 
@@ -311,6 +316,11 @@ class FaultProxy:
             return
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.delay)
+        if fault is not None and fault.kind == "hold":
+            fault.release.wait()
+            self._forward(h, body)
+            fault.forwarded.set()
+            return  # the client hung up long ago
         status, headers, data = self._forward(h, body)
         if fault is not None and fault.kind == "drop-after":
             h.close_connection = True

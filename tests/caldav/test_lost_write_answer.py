@@ -16,8 +16,8 @@ from .servers import USER, CalendarUser, Fault, FaultProxy
 UID = "lost-answer@faults"
 
 
-def _summary_in_dav(user: CalendarUser) -> str:
-    [href] = user.hrefs_by_uid().values()
+def _summary_in_dav(user: CalendarUser, uid: str = UID) -> str:
+    href = user.hrefs_by_uid()[uid]
     return str(parse_item(user.get(href).text).get("summary"))
 
 
@@ -136,3 +136,37 @@ def test_regression_lost_create_answer_then_owner_delete_deletes_the_copy(
     assert UID not in loop.hub_items() and UID not in user.hrefs_by_uid()
     assert UID not in {i.uid for i in owner.calendar.items().values()}
     assert store.list_conflicts(loop.hub.name) == []
+
+
+def test_regression_late_create_after_the_delete_does_not_bring_the_item_back(
+    store, proxy: FaultProxy, user: CalendarUser
+):
+    """The hub's create of an item reaches the server late: the first PUT is held in the
+    network, the connector times out and its retry creates the copy; the owner then deletes
+    the item, the delete reaches the spoke, and only then does the held PUT arrive (its
+    If-None-Match: * passes, the href being free again). Seen in CI (test_mixed_hub's
+    ``slow`` PUT, 1 run in ~80). Old code: the next pull took the copy for a new item of the
+    spoke and brought the owner's deleted item back everywhere — the user's delete lost."""
+    loop, owner, _ = _owner_and_dav(store, proxy, user)
+    assert owner.calendar is not None
+    # a second item: a calendar emptied at once is halted as suspicious, not synced
+    owner.calendar.user_create(event("other@faults", "stays", day=4))
+    rid = owner.calendar.user_create(event(UID, "v1", day=3))
+    assert loop.sync("owner").ok
+    held = Fault("hold", method="PUT", body_contains=UID)
+    proxy.add(held)
+    assert loop.sync("dav").ok  # the retry after the timeout created the copy
+    assert _summary_in_dav(user) == "v1"
+
+    owner.calendar.user_delete(rid)
+    assert all(s.ok for s in loop.sync_all(rounds=1))
+    assert set(user.hrefs_by_uid()) == {"other@faults"}  # the delete reached the spoke
+    held.release.set()
+    assert held.forwarded.wait(30)
+    assert _summary_in_dav(user) == "v1"  # the held create landed after the delete
+
+    assert all(s.ok for s in loop.sync_all(rounds=2))
+    assert set(user.hrefs_by_uid()) == {"other@faults"}
+    assert {i.uid for i in owner.calendar.items().values()} == {"other@faults"}
+    assert set(loop.hub_items()) == {"other@faults"}
+    assert loop.store.list_conflicts(loop.hub.name) == []

@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 
 from cirahub.core.fingerprint import fingerprint, match_key
 from cirahub.core.item import Item
-from cirahub.core.model import Capabilities, Delta, HubItem, Link, PendingWrite, RemoteItem
+from cirahub.core.model import (
+    Capabilities,
+    DeletedCopy,
+    Delta,
+    HubItem,
+    Link,
+    PendingWrite,
+    RemoteItem,
+)
 from cirahub.core.ops import (
     CreateHubItem,
     DropLink,
@@ -59,7 +67,8 @@ def written(c: SpokeContext, item: Item) -> Item:
 
 def view(items: Iterable[HubItem] = (), links: Iterable[Link] = (),
          bases: dict[tuple[str, int], Item | None] | None = None, first_attach: bool = False,
-         pending: Iterable[PendingWrite] = ()) -> HubView:
+         pending: Iterable[PendingWrite] = (),
+         deleted_copies: Iterable[DeletedCopy] = ()) -> HubView:
     items = list(items)
     alive = [h for h in items if h.item is not None]
     return HubView(
@@ -71,6 +80,7 @@ def view(items: Iterable[HubItem] = (), links: Iterable[Link] = (),
         linked_in_spoke={ln.hub_item_id: ln.remote_id for ln in links},
         pending={p.hub_item_id: tuple(w for w in pending if w.hub_item_id == p.hub_item_id)
                  for p in pending},
+        deleted_copies={d.hub_item_id: d for d in deleted_copies},
     )
 
 
@@ -472,6 +482,35 @@ def test_row4b_pending_create_of_an_item_deleted_since_is_linked_for_its_delete(
     plan = pull(c, [RemoteItem("r1", "e1", written(c, sent))],
                 hub_view=view([hub("h1", None, 2, uid="u1")], pending=[PendingWrite("h1", fp, 1)]))
     assert plan.ops == (LinkOnly("r1", "e1", "h1", fp, 1),) and plan.touched == {"h1"}
+
+
+def test_row4b2_the_deleted_copy_back_as_it_was_is_linked_for_its_delete() -> None:
+    """Row 4b'': the push deleted this spoke's copy (the item was deleted in the hub), then
+    the copy came back exactly as it was (a create of ours delivered late): linked to the
+    tombstone, so the push deletes it again; not imported as a new item."""
+    c = ctx()
+    copy = written(c, ev(summary="v1"))
+    fp = spoke_fingerprint(copy, c.options, CAPS)
+    plan = pull(c, [RemoteItem("r1", "e2", copy)],
+                hub_view=view([hub("h1", None, 3, uid="u1")],
+                              deleted_copies=[DeletedCopy("h1", fp, 2)]))
+    assert plan.ops == (LinkOnly("r1", "e2", "h1", fp, 2),) and plan.touched == {"h1"}
+    assert not plan.conflicts
+
+
+def test_row4b2_a_changed_copy_or_a_revived_item_is_not_our_late_write() -> None:
+    """A copy that differs from the one deleted is the spoke's new item (4c); with the hub
+    item alive again (same UID), the copy is matched to it as usual (4b)."""
+    c = ctx()
+    fp = spoke_fingerprint(written(c, ev(summary="v1")), c.options, CAPS)
+    changed = pull(c, [RemoteItem("r1", "e2", ev(summary="Mine"))],
+                   hub_view=view([hub("h1", None, 3, uid="u1")],
+                                 deleted_copies=[DeletedCopy("h1", fp, 2)]))
+    assert [type(op).__name__ for op in changed.ops] == ["CreateHubItem"]
+    other = pull(c, [RemoteItem("r1", "e2", written(c, ev(summary="v1")))],
+                 hub_view=view([hub("h1", None, 3, uid="u1"), hub("h2", ev(summary="v1"), 5)],
+                               deleted_copies=[DeletedCopy("h1", fp, 2)]))
+    assert [(type(op).__name__, op.hub_item_id) for op in other.ops] == [("LinkOnly", "h2")]
 
 
 def test_row4b_mirror_copy_with_other_content_is_linked_and_overwritten() -> None:
