@@ -324,16 +324,7 @@ class SyncCycle:
                 deleted=tuple(d for d in delta.deleted if d in stale),
             )
             links = links_for(self.store, spoke.id, delta, None)
-        if stale:
-            counts[Count.STALE] = len(stale)
-        if spoke.halt is not None:
-            # Applied as confirmed, or nothing halts any more: either way the halt is over
-            # and its confirmation must not carry over to a later one.
-            self.store.clear_halt(spoke.id)
-        # Only now is the pull durable: advance the pull cursor (unless ops stayed stale,
-        # which the next run must pull again); a cursor that did not move is not written.
-        if not stale and delta.cursor != spoke.pull_cursor:
-            self.store.set_cursors(spoke.id, pull_cursor=delta.cursor)
+        self._end_pull(spoke, delta, stale, counts)
         # Push.
         self.progress("pushing", counts)
         outcome = self._push(ctx, hub.id, spoke.push_cursor, touched, now, counts, since=own)
@@ -344,6 +335,19 @@ class SyncCycle:
         if _needs_ok(spoke):
             self.store.set_spoke_state(spoke.id, SpokeState.OK)
         return _Pass(RunStatus.OK, outcome)
+
+    def _end_pull(self, spoke: SpokeRecord, delta: Delta, stale: set[str],
+                  counts: dict[str, int]) -> None:
+        if stale:
+            counts[Count.STALE] = len(stale)
+        if spoke.halt is not None:
+            # Applied as confirmed, or nothing halts any more: either way the halt is over
+            # and its confirmation must not carry over to a later one.
+            self.store.clear_halt(spoke.id)
+        # Only now is the pull durable: advance the pull cursor (unless ops stayed stale,
+        # which the next run must pull again); a cursor that did not move is not written.
+        if not stale and delta.cursor != spoke.pull_cursor:
+            self.store.set_cursors(spoke.id, pull_cursor=delta.cursor)
 
     def _push(self, ctx: SpokeContext, hub_id: str, push_cursor: int, touched: Iterable[str],
               now: datetime, counts: dict[str, int], since: int | None = None) -> PushOutcome:

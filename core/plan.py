@@ -46,6 +46,7 @@ from cirahub.core.ops import (
     UpdateHubItem,
 )
 from cirahub.core.options import ConflictPolicy
+from cirahub.core.plan_echo import own_copy_of_deleted, pending_echo
 from cirahub.core.plan_types import HubView, Match, PullPlan, SpokeContext
 from cirahub.core.projection import (
     carried_fields,
@@ -101,39 +102,8 @@ class _PullPlanner:
             )
         return hub_item
 
-    def pending_echo(self, hub_item_id: str, fp_r: str) -> int | None:
-        """The hub version of the newest write this spoke was sent for ``hub_item_id`` and
-        never confirmed whose content is ``fp_r`` (None: the spoke's copy is none of them)."""
-        sent = [p.hub_version for p in self.hub.pending.get(hub_item_id, ())
-                if p.fingerprint == fp_r]
-        return max(sent) if sent else None
-
-    def sent_before_deleted(self, item: Item, fp_r: str) -> tuple[str, int] | None:
-        """(hub item id, hub version) of a create this spoke was sent and never confirmed,
-        of a hub item with ``item``'s UID deleted since, whose content the copy is."""
-        for hub_item_id in sorted(self.hub.pending):
-            hub_item = self.hub.by_id.get(hub_item_id)
-            if hub_item is None or hub_item.uid != item.uid or not hub_item.deleted:
-                continue
-            owner = self.linked_to.get(hub_item_id) or self.claimed.get(hub_item_id)
-            sent = self.pending_echo(hub_item_id, fp_r)
-            if sent is not None and owner is None:
-                return hub_item_id, sent
-        return None
-
-    def deleted_copy_back(self, item: Item, fp_r: str) -> tuple[str, int] | None:
-        """(hub item id, hub version) of a copy with ``item``'s UID the pusher deleted from
-        this spoke, its hub item still deleted and without another copy here, whose content
-        ``item`` is exactly."""
-        for hub_item_id in sorted(self.hub.deleted_copies):
-            copy = self.hub.deleted_copies[hub_item_id]
-            hub_item = self.hub.by_id.get(hub_item_id)
-            if (hub_item is None or hub_item.uid != item.uid or not hub_item.deleted
-                    or copy.fingerprint != fp_r):
-                continue
-            if (self.linked_to.get(hub_item_id) or self.claimed.get(hub_item_id)) is None:
-                return hub_item_id, copy.hub_version
-        return None
+    def has_copy(self, hub_item_id: str) -> bool:
+        return (self.linked_to.get(hub_item_id) or self.claimed.get(hub_item_id)) is not None
 
     def quarantine(self, r: RemoteItem, reason: str, detail: str) -> None:
         uid = r.item.uid if r.item is not None else None
@@ -200,7 +170,7 @@ class _PullPlanner:
                     link.hub_version,
                 ))
             return
-        sent = self.pending_echo(link.hub_item_id, fp_r)
+        sent = pending_echo(self.hub, link.hub_item_id, fp_r)
         if sent is not None:
             # 3a'. the echo of our own write whose answer was lost (or whose pusher died): the
             # spoke agrees with the hub version we sent; the push looks at what came since
@@ -317,7 +287,7 @@ class _PullPlanner:
         if match is not None:
             self.pull_matched(r, match, fp_r)
             return
-        echo = self.sent_before_deleted(item, fp_r) or self.deleted_copy_back(item, fp_r)
+        echo = own_copy_of_deleted(self.hub, item, fp_r, self.has_copy)
         if echo is not None:
             # 4b'. our own create whose answer was lost, of an item deleted in the hub since;
             # 4b''. or exactly the copy the push deleted, back (a write of ours that reached
@@ -351,7 +321,7 @@ class _PullPlanner:
             )
             return
         self.claimed[hub_item.id] = r.remote_id
-        sent = self.pending_echo(hub_item.id, fp_r)
+        sent = pending_echo(self.hub, hub_item.id, fp_r)
         if self.projected_fp(hub_item.item) == fp_r:
             # 4b. the spoke already holds the hub's content (re-attach, restored backup)
             self.change_ops.append(

@@ -8,15 +8,7 @@ parallel up to ``max_parallel``. Writes are conditional PUT/DELETE (If-None-Matc
 Decision: no time-range query is used for the listing. The planner applies the spoke's window;
 a complete listing must stay complete, or an item leaving the window would read as deleted.
 
-Nothing that happens between two polls is skipped. sync-collection reports the *net* change
-between two states, so an item we created after the token was issued and that someone
-deleted before the next poll would never be reported (it is in neither state); nor would an
-item we deleted that came back as it was (a create of ours held in the network, delivered
-after the delete: at the same href, byte for byte what the token's state holds). Our own
-writes happen after the pull, so :meth:`CalDAVConnector.cursor_after_writes` notes the hrefs
-we created and deleted in the cursor, and the next :meth:`~CalDAVConnector.delta` asks the
-server about those the report does not mention: a 404 for a created one is a server-reported
-deletion, an answer for a deleted one an item to fetch.
+The pull cursor and what it notes of our own writes: :mod:`.cursor`.
 
 Remote ids are decoded absolute paths (``/alice/work/x.ics``); remote versions are ETags as
 the server sends them (quotes included). A write whose server sends no usable ETag returns
@@ -37,16 +29,17 @@ from typing import ClassVar
 import requests
 
 from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
+from cirahub.connectors.caldav import cursor as cursor_state
 from cirahub.connectors.caldav import dav, readback, writing
 from cirahub.connectors.caldav.config import CalDAVConfig
 from cirahub.connectors.caldav.discovery import (
     Collection,
     discover,
-    quote_path,
     read_privileges,
     url_for,
 )
 from cirahub.connectors.caldav.http import HttpClient, RetryPolicy, header
+from cirahub.connectors.caldav.multiget import held_etags, multiget
 from cirahub.connectors.caldav.resources import remote_item, resource_name
 from cirahub.connectors.caldav.syncing import (
     ListingResult,
@@ -69,9 +62,6 @@ from cirahub.core.model import Capabilities, Delta, RemoteItem
 
 #: hrefs per calendar-multiget REPORT
 MULTIGET_BATCH = 100
-#: created and deleted hrefs a cursor remembers; past this the token is dropped (a complete
-#: listing next)
-MAX_PENDING_WRITES = 2000
 class CalDAVConnector(BaseConnector):
     """A CalDAV collection as a spoke. Thread-safe for one caller at a time; internally it
     runs up to ``max_parallel`` requests at once."""
@@ -122,23 +112,11 @@ class CalDAVConnector(BaseConnector):
             self.capabilities = Capabilities(unsupported_fields=frozenset(), incremental=False,
                                              carries_components=True, carries_source=True)
 
-    def _state(self, cursor: str | None) -> dict[str, object] | None:
-        """The cursor's JSON state when it belongs to this config, else None."""
-        if not cursor:
-            return None
-        try:
-            state = json.loads(cursor)
-        except ValueError:
-            return None
-        if not isinstance(state, dict) or state.get("k") != self._config_key:
-            return None
-        return state
-
     def _read_cursor(self, cursor: str | None) -> tuple[str | None, list[str], list[str]]:
         """The sync token in ``cursor`` and the hrefs we created and deleted after it was
         issued; adopts the collection it names, so a restarted connector polls with one
         request. A cursor from another config is ignored."""
-        state = self._state(cursor)
+        state = cursor_state.parse_state(cursor, self._config_key)
         if state is None:
             return None, [], []
         path, token = state.get("c"), state.get("t")
@@ -146,26 +124,17 @@ class CalDAVConnector(BaseConnector):
             self._set_collection(Collection(path, True if token else None))
         if not isinstance(token, str) or not token:
             return None, [], []
-        return token, _hrefs(state.get("new")), _hrefs(state.get("gone"))
+        return token, cursor_state.hrefs(state.get("new")), cursor_state.hrefs(state.get("gone"))
 
     def cursor_after_writes(self, cursor: str | None, created: Sequence[str],
                             deleted: Sequence[str]) -> str | None:
         """``cursor`` noting that we created ``created`` and deleted ``deleted`` after its
-        token was issued (see the module docstring). A cursor without a token needs nothing:
+        token was issued (see :mod:`.cursor`). A cursor without a token needs nothing:
         its next poll lists all."""
-        state = self._state(cursor)
+        state = cursor_state.parse_state(cursor, self._config_key)
         if state is None or not state.get("t") or not (created or deleted):
             return cursor
-        new = set(_hrefs(state.get("new"))) | set(created)
-        gone = (set(_hrefs(state.get("gone"))) | set(deleted)) - set(created)
-        new -= set(deleted)
-        if len(new) + len(gone) > MAX_PENDING_WRITES:
-            state["t"] = None  # cheaper to list everything once than to ask about each
-            state.pop("new", None)
-            state.pop("gone", None)
-        else:
-            state["new"], state["gone"] = sorted(new), sorted(gone)
-        return json.dumps(state)
+        return cursor_state.note_writes(state, created, deleted)
 
     def _cursor(self, token: str | None) -> str:
         return json.dumps({"k": self._config_key, "c": self.collection().path, "t": token})
@@ -187,49 +156,14 @@ class CalDAVConnector(BaseConnector):
                 self._set_collection(Collection(coll.path, False, coll.display_name))
             else:
                 if not result.complete:
-                    result = self._check_written(result, created, deleted, known)
+                    result = cursor_state.check_written(result, created, deleted, known,
+                                                        self._etags)
                 return self._finish(result)
         return self._finish(listing_delta(self.http, self.url(coll.path), coll.path, known))
 
-    def _check_written(
-        self, result: ListingResult, created: Sequence[str], deleted: Sequence[str],
-        known: Mapping[str, str],
-    ) -> ListingResult:
-        """Add what the net-change report cannot show of the items we wrote after the token:
-        asked by calendar-multiget, a 404 for one we created is the server's word that it is
-        gone; an ETag for one we deleted (and no longer know) is an item to fetch."""
-        reported = result.present | set(result.deleted)
-        unsure_created = [h for h in created if h in known and h not in reported]
-        unsure_deleted = [h for h in deleted if h not in known and h not in reported]
-        if not unsure_created and not unsure_deleted:
-            return result
-        etags = self._etags([*unsure_created, *unsure_deleted])
-        gone = {h for h in unsure_created if h not in etags}
-        back = {h: etags[h] for h in unsure_deleted if h in etags}
-        return replace(result, deleted=tuple(sorted({*result.deleted, *gone})),
-                       to_fetch={**result.to_fetch, **back},
-                       present=result.present | set(back))
-
     def _etags(self, hrefs: Sequence[str]) -> dict[str, str | None]:
-        """The ETags of those of ``hrefs`` the server holds (None: held, no ETag given);
-        the ones it answers 404/410 for are absent (one multiget per batch)."""
-        held: dict[str, str | None] = {}
-        coll = self.collection()
-        for i in range(0, len(hrefs), self.multiget_batch):
-            batch = hrefs[i : i + self.multiget_batch]
-            response = self.http.request(
-                "REPORT",
-                self.url(coll.path),
-                headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
-                data=dav.multiget_body((quote_path(h) for h in batch), (dav.GETETAG,)),
-                what="calendar-multiget",
-            )
-            self._expect_207(response, "calendar-multiget")
-            wanted = set(batch)
-            for r in dav.parse_multistatus(response.content, "calendar-multiget").responses:
-                if r.href in wanted and r.status not in (404, 410):
-                    held[r.href] = r.text(dav.GETETAG)
-        return held
+        return held_etags(self.http, self.url(self.collection().path), hrefs,
+                          self.multiget_batch)
 
     def _finish(self, result: ListingResult) -> Delta:
         hrefs = sorted(result.to_fetch)
@@ -270,33 +204,14 @@ class CalDAVConnector(BaseConnector):
         return out
 
     def _multiget(self, hrefs: list[str], etags: Mapping[str, str | None]) -> dict[str, RemoteItem]:
-        coll = self.collection()
-        response = self.http.request(
-            "REPORT",
-            self.url(coll.path),
-            headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
-            data=dav.multiget_body(quote_path(h) for h in hrefs),
-            what="calendar-multiget",
-        )
-        self._expect_207(response, "calendar-multiget")
-        wanted = set(hrefs)
         out: dict[str, RemoteItem] = {}
-        for r in dav.parse_multistatus(response.content, "calendar-multiget").responses:
-            if r.href not in wanted or (r.status is not None and r.status >= 300):
-                continue
+        for r in multiget(self.http, self.url(self.collection().path), hrefs):
             data = r.props.get(dav.CALENDAR_DATA)
-            if data is None:
+            if (r.status is not None and r.status >= 300) or data is None:
                 continue
             version = r.text(dav.GETETAG) or etags.get(r.href) or ""
             out[r.href] = remote_item(r.href, version, data.text or "")
         return out
-
-    def _expect_207(self, response: requests.Response, what: str) -> None:
-        if response.status_code == 207:
-            return
-        if response.status_code == 403:
-            raise AuthError(f"{what} was refused", status=403)
-        raise ProtocolError(f"{what} failed", status=response.status_code)
 
     def _read_back(self, href: str) -> RemoteItem | None:
         return self._fetch([href], {}).get(href)
@@ -493,8 +408,3 @@ class CalDAVConnector(BaseConnector):
 
 def _same(a: Item, b: Item) -> bool:
     return fingerprint(a) == fingerprint(b)
-
-
-def _hrefs(noted: object) -> list[str]:
-    """The hrefs a cursor notes under one key (anything else there is ignored)."""
-    return [h for h in noted if isinstance(h, str)] if isinstance(noted, list) else []
