@@ -20,6 +20,7 @@ from cirahub.core.item import Item
 from cirahub.core.model import (
     Capabilities,
     ConflictRecord,
+    DeletedCopy,
     Delta,
     HubItem,
     Link,
@@ -423,6 +424,7 @@ def pull_inputs(draw: st.DrawFn):  # type: ignore[no-untyped-def]
     links: dict[str, Link] = {}
     bases: dict[tuple[str, int], Item | None] = {}
     pending: dict[str, tuple[PendingWrite, ...]] = {}
+    deleted_copies: dict[str, DeletedCopy] = {}
     for i in range(draw(st.integers(0, 4))):
         hid, base = f"h{i}", draw(items(f"u{i}"))
         current = draw(st.sampled_from([base, None, draw(items(f"u{i}"))]))
@@ -435,6 +437,11 @@ def pull_inputs(draw: st.DrawFn):  # type: ignore[no-untyped-def]
             pending[hid] = tuple(PendingWrite(hid, spoke_fingerprint(project_for_spoke(
                 item, ctx.options, ctx.capabilities), ctx.options, ctx.capabilities), 2 + n)
                 for n, item in enumerate(sent))
+        # sometimes the item is deleted and the push deleted this spoke's copy (row 4b'')
+        if current is None and draw(st.booleans()):
+            gone = draw(st.sampled_from([base, draw(items(f"u{i}"))]))
+            deleted_copies[hid] = DeletedCopy(hid, spoke_fingerprint(project_for_spoke(
+                gone, ctx.options, ctx.capabilities), ctx.options, ctx.capabilities), 2)
         if draw(st.booleans()):
             fp = spoke_fingerprint(project_for_spoke(base, ctx.options, ctx.capabilities),
                                    ctx.options, ctx.capabilities)
@@ -445,7 +452,8 @@ def pull_inputs(draw: st.DrawFn):  # type: ignore[no-untyped-def]
     alive = [h for h in hub.values() if h.item is not None]
     view = HubView(hub, {h.uid: h for h in alive},
                    {k: h for h in alive if (k := match_key(h.item))}, bases,
-                   {ln.hub_item_id: r for r, ln in links.items()}, pending=pending)
+                   {ln.hub_item_id: r for r, ln in links.items()}, pending=pending,
+                   deleted_copies=deleted_copies)
     delta = Delta(tuple(changed), tuple(deleted), None, draw(st.booleans()), len(changed))
     return ctx, delta, links, view, draw(st.sampled_from(list(ConflictPolicy)))
 
@@ -505,6 +513,42 @@ def test_property_read_back_of_a_pending_write_is_no_edit(
     elif not linked and plan.ops:  # (nothing when the copy is outside the window or filters)
         at = 3 if now is not None and fp(now) == fp(sent) else 2
         assert plan.ops == (LinkOnly("r1", "v2", "h1", fp(sent), at),)
+
+
+
+@settings(max_examples=300, deadline=None)
+@given(items("u1"), items("u1"), st.booleans(), option_sets, capabilities, st.booleans())
+def test_property_late_copy_of_a_deleted_item_is_deleted_again_never_revived(
+        gone: Item, other: Item, back_as_it_was: bool, options: SyncOptions, caps: Capabilities,
+        sent_too: bool) -> None:
+    """Row 4b'': the hub item is deleted (v3) and the push deleted this spoke's copy (v2);
+    then an unlinked copy with the item's UID appears. Exactly the deleted copy's content (a
+    create of ours delivered late) is linked to the tombstone, so the push deletes it again:
+    whatever the options, no hub change and no conflict. Any other content is the spoke's own
+    new item and is never linked to the tombstone. A pending write of other content (row 4b')
+    changes neither answer."""
+    ctx = SpokeContext("s", options, caps)
+
+    def fp(item: Item) -> str:
+        return spoke_fingerprint(project_for_spoke(item, options, caps), options, caps)
+
+    content = gone if back_as_it_was else other
+    pending = {"h1": (PendingWrite("h1", fp(other), 1),)} if sent_too and fp(other) != fp(gone) else {}
+    hub = HubItem("h1", "u1", 3, None, None)
+    view = HubView({"h1": hub}, {}, {}, {("h1", 2): gone}, {}, pending=pending,
+                   deleted_copies={"h1": DeletedCopy("h1", fp(gone), 2)})
+    remote = RemoteItem("r1", "v9", project_for_spoke(content, options, caps))
+    plan = plan_pull(ctx, Delta((remote,), (), None, False, None), {}, view,
+                     ConflictPolicy.LATEST, NOW)
+    linked = [op for op in plan.ops if isinstance(op, LinkOnly) and op.hub_item_id == "h1"]
+    if fp(content) == fp(gone):
+        assert plan.conflicts == ()
+        assert not any(isinstance(op, UpdateHubItem | CreateHubItem | TombstoneHubItem)
+                       for op in plan.ops)
+        # (nothing at all when the copy is outside the window or the filters)
+        assert plan.ops in ((), (LinkOnly("r1", "v9", "h1", fp(gone), 2),))
+    elif not pending:
+        assert linked == []
 
 
 @st.composite
