@@ -9,22 +9,14 @@ a traceback.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Any
 
 import click
 
-from cirahub.control import (
-    cli_apply,
-    cli_console,
-    cli_discover,
-    cli_halt,
-    cli_hub,
-    cli_items,
-    cli_ops,
-    cli_spoke,
-    cli_sync,
-)
 from cirahub.control.cli_common import (
     CONTEXT,
     EPILOG,
@@ -33,14 +25,12 @@ from cirahub.control.cli_common import (
     merged,
     path_arg,
 )
-from cirahub.control.completion import install
-from cirahub.control.demo import demo
 from cirahub.control.errors import INTERRUPTED, ClientError, ExitCode
 from cirahub.core.errors import CirahubError, InUse
 
 #: kept importable from here for the commands' callers (scripts, tests)
 __all__ = [
-    "COMMANDS",
+    "COMMANDS",  # noqa: F822 - made on first use (module __getattr__)
     "CONTEXT",
     "EPILOG",
     "Conn",
@@ -49,6 +39,58 @@ __all__ = [
     "main",
     "path_arg",
 ]
+
+#: every command and group of ``cirahubctl``: its name → (module of ``cirahub.control``, the
+#: attribute there). Registered here, not as a side effect of an import or of :func:`main`.
+WHERE: Mapping[str, tuple[str, str]] = {
+    "hub": ("cli_hub", "hub"), "spoke": ("cli_spoke", "spoke"),
+    "apply": ("cli_apply", "apply_cmd"), "sync": ("cli_sync", "sync"),
+    "status": ("cli_sync", "status"), "runs": ("cli_sync", "runs"),
+    "conflicts": ("cli_sync", "conflicts"), "conflict": ("cli_sync", "conflict"),
+    "quarantine": ("cli_sync", "quarantine"), "events": ("cli_sync", "events"),
+    "items": ("cli_items", "items"), "item": ("cli_items", "item"),
+    "confirm": ("cli_halt", "confirm"), "restore": ("cli_halt", "restore"),
+    "backup": ("cli_ops", "backup"), "discover": ("cli_discover", "discover"),
+    "login": ("cli_discover", "login"), "console-password": ("cli_console", "console_password"),
+    "server": ("cli_sync", "server"), "demo": ("demo", "demo"),
+}
+
+
+class LazyCommands(MutableMapping[str, click.Command]):
+    """The root group's commands, each imported when it is first looked up: a command pays
+    for its own module's imports only (the others' — option tables, spoke kinds, the demo —
+    were about a third of every command's start-up). Iterating lists every name without
+    importing; looking one up gives the command with its shell completers installed."""
+
+    def __init__(self, where: Mapping[str, tuple[str, str]]) -> None:
+        self._where = dict(where)
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        command = self._loaded.get(name)
+        if command is None:
+            module, attr = self._where[name]  # KeyError: no such command
+            command = getattr(importlib.import_module(f"cirahub.control.{module}"), attr)
+            assert isinstance(command, click.Command) and command.name == name, name
+            from cirahub.control.completion import install
+
+            install(click.Group(commands={name: command}))
+            self._loaded[name] = command
+        return command
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._where.setdefault(name, ("", ""))
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._where[name]
+        self._loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
 
 
 @click.group(context_settings=CONTEXT, epilog=EPILOG)
@@ -81,17 +123,14 @@ def cli(ctx: click.Context, address: str | None, token: str | None, data_dir: st
                      token=token, data_dir=data_dir, ca_cert=ca_cert, json=json_)
 
 
-#: every command and group of ``cirahubctl`` (registered here, not as a side effect of an
-#: import or of :func:`main`; ``--help`` lists them sorted)
-COMMANDS: tuple[click.Command, ...] = (
-    cli_hub.hub, cli_spoke.spoke, cli_apply.apply_cmd, cli_sync.sync, cli_sync.status,
-    cli_sync.runs, cli_sync.conflicts, cli_sync.conflict, cli_sync.quarantine, cli_sync.events,
-    cli_items.items, cli_items.item,
-    cli_halt.confirm, cli_halt.restore, cli_ops.backup, cli_discover.discover,
-    cli_discover.login, cli_console.console_password, cli_sync.server, demo,
-)
-for _command in COMMANDS:
-    cli.add_command(_command)
+cli.commands = LazyCommands(WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    """``COMMANDS``: every command and group, imported (``--help`` lists them sorted)."""
+    if name == "COMMANDS":
+        return tuple(cli.commands[n] for n in WHERE)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None, *, conn: Conn | None = None) -> None:
@@ -136,7 +175,6 @@ def _exit_now(code: object) -> None:
 
 
 def _main(argv: list[str] | None, conn: Conn | None) -> None:
-    install(cli)
     try:
         code = cli.main(args=argv, prog_name="cirahubctl", standalone_mode=False, obj=conn)
     except click.exceptions.Abort as exc:
