@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import requests
 
 from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
 from cirahub.connectors.caldav import cursor as cursor_state
-from cirahub.connectors.caldav import dav, readback, writing
+from cirahub.connectors.caldav import dav, readback, readcheck, writing
 from cirahub.connectors.caldav.config import CalDAVConfig
 from cirahub.connectors.caldav.discovery import (
     Collection,
@@ -40,7 +40,7 @@ from cirahub.connectors.caldav.discovery import (
 )
 from cirahub.connectors.caldav.http import HttpClient, RetryPolicy, header
 from cirahub.connectors.caldav.multiget import held_etags, multiget
-from cirahub.connectors.caldav.resources import remote_item, resource_name
+from cirahub.connectors.caldav.resources import remote_item, resource_name, stored_text
 from cirahub.connectors.caldav.syncing import (
     ListingResult,
     SyncUnsupported,
@@ -62,6 +62,9 @@ from cirahub.core.model import Capabilities, Delta, RemoteItem
 
 #: hrefs per calendar-multiget REPORT
 MULTIGET_BATCH = 100
+_T = TypeVar("_T")
+
+
 class CalDAVConnector(BaseConnector):
     """A CalDAV collection as a spoke. Thread-safe for one caller at a time; internally it
     runs up to ``max_parallel`` requests at once."""
@@ -187,30 +190,38 @@ class CalDAVConnector(BaseConnector):
         return [fetched[rid] for rid in remote_ids]
 
     def _fetch(self, hrefs: list[str], etags: Mapping[str, str | None]) -> dict[str, RemoteItem]:
-        """calendar-multiget in batches, in parallel; absent hrefs are left out."""
+        """The items of ``hrefs``, each read in its batch's thread (see :meth:`_batched`)."""
+        def items(batch: list[str]) -> dict[str, RemoteItem]:
+            return {h: remote_item(h, v, t) for h, (v, t) in self._multiget(batch, etags).items()}
+
+        return self._batched(hrefs, items)
+
+    def _batched(self, hrefs: list[str], fetch: Callable[[list[str]], dict[str, _T]],
+                 ) -> dict[str, _T]:
+        """``fetch`` of every batch of hrefs (calendar-multiget), in parallel up to
+        ``max_parallel``; what the batches answered, merged (absent hrefs are left out)."""
         batches = [
             hrefs[i : i + self.multiget_batch] for i in range(0, len(hrefs), self.multiget_batch)
         ]
-        if not batches:
-            return {}
-        out: dict[str, RemoteItem] = {}
-        if len(batches) == 1 or self.config.max_parallel == 1:
-            results = [self._multiget(b, etags) for b in batches]
+        out: dict[str, _T] = {}
+        if len(batches) <= 1 or self.config.max_parallel == 1:
+            results = [fetch(b) for b in batches]
         else:
             with ThreadPoolExecutor(min(self.config.max_parallel, len(batches))) as pool:
-                results = list(pool.map(lambda b: self._multiget(b, etags), batches))
+                results = list(pool.map(fetch, batches))
         for part in results:
             out.update(part)
         return out
 
-    def _multiget(self, hrefs: list[str], etags: Mapping[str, str | None]) -> dict[str, RemoteItem]:
-        out: dict[str, RemoteItem] = {}
+    def _multiget(self, hrefs: list[str], etags: Mapping[str, str | None],
+                  ) -> dict[str, tuple[str, str]]:
+        """href → (ETag, text as the server sent it) of one calendar-multiget."""
+        out: dict[str, tuple[str, str]] = {}
         for r in multiget(self.http, self.url(self.collection().path), hrefs):
             data = r.props.get(dav.CALENDAR_DATA)
             if (r.status is not None and r.status >= 300) or data is None:
                 continue
-            version = r.text(dav.GETETAG) or etags.get(r.href) or ""
-            out[r.href] = remote_item(r.href, version, data.text or "")
+            out[r.href] = (r.text(dav.GETETAG) or etags.get(r.href) or "", data.text or "")
         return out
 
     def _read_back(self, href: str) -> RemoteItem | None:
@@ -245,21 +256,20 @@ class CalDAVConnector(BaseConnector):
                 and r.remote_id in sent]
         if not done:
             return out
-        try:
-            stored = self._fetch(sorted({r.remote_id for _, r in done}), {})
+        try:  # the texts only: an item is read from one only when the server changed it
+            stored = self._batched(sorted({r.remote_id for _, r in done}),
+                                   lambda batch: self._multiget(batch, {}))
         except CirahubError:
             return out
         result = list(out)
         for i, r in done:
-            remote = stored.get(r.remote_id)
-            text = remote.item.source if remote is not None and remote.item is not None \
-                else remote.raw if remote is not None else None
-            if remote is None or text is None or (
-                    r.remote_version and remote.remote_version != r.remote_version):
+            version, raw = stored.get(r.remote_id, ("", None))
+            if raw is None or (r.remote_version and version != r.remote_version):
                 continue
             item, body = sent[r.remote_id]
-            changes = readback.rewrites(body, text)
+            changes = readcheck.changes(body, stored_text(raw))
             if changes:
+                remote = remote_item(r.remote_id, version, raw)
                 result[i] = self._after_rewrite(r, item, body, remote, changes)
         return result
 

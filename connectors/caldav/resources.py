@@ -23,10 +23,15 @@ def resource_name(uid: str) -> str:
     return hashlib.sha1(uid.encode("utf-8")).hexdigest() + ".ics"
 
 
+def stored_text(text: str) -> str:
+    """A resource's text without a server's own markers (what :func:`remote_item` reads)."""
+    return _VOBJECT_MARK.sub("", text)
+
+
 def remote_item(href: str, version: str, text: str) -> RemoteItem:
     """The parsed item (an event series, or a task, journal entry, free/busy... carried
     verbatim), or one with an error (quarantined). A server's own markers are left out."""
-    text = _VOBJECT_MARK.sub("", text)
+    text = stored_text(text)
     try:
         # a resource without UID gets one derived from its href (stable across polls)
         item = ical.parse_item(text, fallback_uid=ical.derived_uid(f"caldav:{href}"))
