@@ -29,6 +29,8 @@ from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
 
 DEFAULT_ADDRESS = "127.0.0.1:7443"
+#: the data folder's variable (cirahub.store.paths.DATA_DIR_ENV, not imported: see resolve)
+DATA_DIR_ENV = "CIRAHUB_DATA_DIR"
 #: seconds a unary call may take (adding a spoke reconciles the cluster)
 DEFAULT_TIMEOUT = 120.0
 #: most pages one listing fetches (a server that never ends a list stops here)
@@ -58,9 +60,13 @@ def resolve(
     """The :class:`Target` from arguments, environment and the data folder (see module doc).
     Raises ClientError (BAD_INPUT) when a given CA certificate cannot be read."""
     env = os.environ if env is None else env
-    from cirahub.store.paths import default_data_dir  # lazy: the store package is heavy
+    given = data_dir or env.get(DATA_DIR_ENV)
+    if given:
+        folder = Path(given).expanduser()
+    else:  # only here: the store package (and platformdirs) cost 10-45 ms of every command
+        from cirahub.store.paths import default_data_dir
 
-    folder = Path(data_dir).expanduser() if data_dir else default_data_dir(env)
+        folder = default_data_dir(env)
     published_tls = False
     address = address or env.get("CIRAHUB_ADDRESS") or None
     if address is None:

@@ -48,3 +48,17 @@ def test_a_command_looked_up_has_its_completers() -> None:
     assert params["spoke"]._custom_shell_complete is completion.spokes  # type: ignore[attr-defined]
     confirm = {p.name: p for p in cli.commands["confirm"].params}
     assert confirm["spoke"]._custom_shell_complete is completion.spokes  # type: ignore[attr-defined]
+
+
+def test_regression_a_command_with_a_data_folder_given_imports_no_store() -> None:
+    """Before: finding the server imported the store package (its records, ~10 ms of every
+    command; with platformdirs ~45 ms) even when the data folder was given."""
+    code = ("import os, sys\nos.environ['CIRAHUB_DATA_DIR'] = '/nonexistent'\n"
+            "from cirahub.control.client import resolve\ntarget = resolve()\n"
+            "print(target.token_source)\n"
+            "print(','.join(m for m in ('cirahub.store', 'platformdirs') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    source, loaded = out.stdout.split("\n")[:2]
+    assert source == "none found (no token file in /nonexistent)"
+    assert loaded == ""
