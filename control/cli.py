@@ -30,7 +30,7 @@ from cirahub.core.errors import CirahubError, InUse
 
 #: kept importable from here for the commands' callers (scripts, tests)
 __all__ = [
-    "COMMANDS",  # noqa: F822 - made on first use (module __getattr__)
+    "COMMANDS",
     "CONTEXT",
     "EPILOG",
     "Conn",
@@ -124,6 +124,8 @@ def cli(ctx: click.Context, address: str | None, token: str | None, data_dir: st
 
 
 cli.commands = LazyCommands(WHERE)
+#: every command and group, imported (made on first use by the module's ``__getattr__``)
+COMMANDS: tuple[click.Command, ...]
 
 
 def __getattr__(name: str) -> Any:
