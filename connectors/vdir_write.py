@@ -11,8 +11,14 @@ segment already writes, so chained writes to one multi-item file see each other:
 3. *place*: per write, re-check the version, then rename the temp file over the target
    (update), hard-link it to a name that must not exist (create) or unlink the target
    (delete) — each file changes atomically, old content or new, never torn;
-4. one fsync of the folder makes the renames durable before the batch returns, that is
-   before the caller commits the links that name the new versions.
+4. a second barrier (``syncfs`` again; elsewhere an fsync of the folder) makes the renames
+   durable before the batch returns, that is before the caller commits the links that name
+   the new versions.
+
+Both barriers are shared with the batches of every other vdir spoke of this process that
+wait for one at the same time (:mod:`cirahub.connectors.vdir_barrier`: one ``syncfs`` per
+file system serves every batch that joined before it started), so the fan-out of one edit
+to 1,000 vdir spokes costs a few ``syncfs`` calls, not 2,000.
 
 So a crash at any point leaves each file as it was or complete with its new content, and
 never a link to a version that is not on disk; the next pull re-links what a batch placed
@@ -24,17 +30,15 @@ temp files removed, the targets untouched).
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import itertools
 import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from cirahub.connectors import vdir_barrier
 from cirahub.connectors.base import Write, WriteOutcome, WriteResult
 from cirahub.connectors.vdir_files import split_id
 from cirahub.connectors.vdir_fs import (
@@ -51,46 +55,6 @@ from cirahub.core.item import Item
 TEMP_SUFFIX = ".tmp"
 
 
-def _load_syncfs() -> Callable[[int], int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int]
-    fn.restype = ctypes.c_int
-    return fn  # type: ignore[no-any-return]
-
-
-#: syncfs(2), or None where the platform has none (then each temp file is fsynced)
-_syncfs = _load_syncfs()
-
-
-def barrier(folder: Path) -> None:
-    """Make every file written in ``folder`` so far durable (one syncfs). OSError on failure
-    (a write-back error of the file system is reported here)."""
-    if _syncfs is None:
-        return  # each temp file was fsynced when written
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        if _syncfs(fd) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, os.strerror(code))
-    finally:
-        os.close(fd)
-
-
-def sync_folder(folder: Path) -> None:
-    """Make renames in ``folder`` durable; some file systems cannot fsync a folder (fine)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def write_temp(folder: Path, content: Item | str) -> tuple[str, str]:
     """Write ``content`` (an item, or a whole file's text) to a new hidden temp file in
     ``folder``. Returns its path and version; removes it again on failure."""
@@ -101,7 +65,7 @@ def write_temp(folder: Path, content: Item | str) -> tuple[str, str]:
         try:
             while data:  # plain os.write on the descriptor: no buffered file object per write
                 data = data[os.write(fd, data):]
-            if _syncfs is None:
+            if not vdir_barrier.has_syncfs():
                 os.fsync(fd)
             version = version_of(os.fstat(fd))
         finally:
@@ -229,7 +193,7 @@ class Batch:
             return
         try:
             if any(s.tmp for s in segment):
-                barrier(self.folder.path)
+                vdir_barrier.before_place(self.folder.path)
         except OSError as exc:
             for s in segment:
                 out[s.index] = io_error(exc, "write", str(self.folder.path))
@@ -247,7 +211,7 @@ class Batch:
                 if s.tmp:
                     unlink_quietly(s.tmp)
         if placed:
-            sync_folder(self.folder.path)
+            vdir_barrier.after_place(self.folder.path)
 
     def place(self, s: _Staged) -> WriteResult:
         f = self.folder

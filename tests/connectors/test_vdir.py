@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import cirahub.connectors.vdir as vdir_mod
+import cirahub.connectors.vdir_barrier as vdir_barrier
 import cirahub.connectors.vdir_fs as vdir_fs
 import cirahub.connectors.vdir_write as vdir_write
 from cirahub.connectors.registry import open_connector, validate_config
@@ -69,8 +70,8 @@ def _fail_fsync(monkeypatch: pytest.MonkeyPatch) -> None:
         return -1
 
     monkeypatch.setattr(vdir_mod.os, "fsync", boom)
-    if vdir_write._syncfs is not None:
-        monkeypatch.setattr(vdir_write, "_syncfs", refused)
+    if vdir_barrier._syncfs is not None:
+        monkeypatch.setattr(vdir_barrier, "_syncfs", refused)
 
 
 def test_failed_update_leaves_the_old_file_and_no_temp_file(

@@ -33,6 +33,7 @@ from cirahub.cluster.bootstrap import open_store
 from cirahub.cluster.settings import Settings
 from cirahub.connectors.registry import open_connector
 from cirahub.core.errors import NotFound
+from cirahub.core.ical import parse_item
 from cirahub.store import Store
 from cirahub.store.pushes import PushCommit
 from tests.ray.helpers import folder_summaries, folder_uids, write_event
@@ -240,3 +241,78 @@ def test_crash_between_spoke_writes_and_commit_reconverges(fleet_of):
     assert fleet.store.list_conflicts(fleet.hub_id) == []
     assert sorted(h.uid for h in fleet.store.hub_items_changed_since(fleet.hub_id, 0)) == [
         "new@t", "old@t"]
+
+
+BARRIER_CRASH_CHILD = textwrap.dedent("""
+    import asyncio, json, os, sys, threading, time
+    from cirahub.actors.spoke import SpokeActor
+    from cirahub.connectors import vdir_barrier
+
+    args = json.loads(sys.argv[1])
+    staged = threading.Barrier(len(args["ids"]))
+    # every spoke's temp files made durable by the shared barrier, none renamed: die here
+    durable = threading.Barrier(len(args["ids"]), action=lambda: os._exit(17))
+    shared = vdir_barrier.before_place
+
+    def before_place(folder):
+        staged.wait()  # every spoke of the wave has staged its temp files
+        shared(folder)
+        durable.wait()
+
+    vdir_barrier.before_place = before_place
+
+    async def main():
+        actor = SpokeActor(args["settings"], "crashing")
+        await actor.assign([(i, args["hub"]) for i in args["ids"]])
+        for hosted in actor._spokes.values():
+            hosted.next_run_at = time.time() + 3600
+        await actor.push_soon(args["ids"], args["version"])
+        await asyncio.sleep(120)
+
+    asyncio.run(main())
+    sys.exit(3)  # never reached: the barrier ends the process
+""")
+
+
+def test_crash_inside_a_waves_shared_barrier_loses_nothing(fleet_of):
+    """The spokes of a wave share their durable barriers (one ``syncfs`` for many spokes'
+    temp files, connectors/vdir_barrier.py). The process dies after that barrier and
+    before any rename: every folder still holds its old file, whole and unchanged, and no
+    new one (the temp files are hidden, each a complete calendar), nothing was linked;
+    the spokes' next runs write the edit once each and converge, with no duplicate, no
+    echo edit and no conflict."""
+    fleet = fleet_of(4)
+    fleet.edit("old@t", "first")
+    fan_out(fleet, fleet.store.hub_version(fleet.hub_id))
+    before = {n: (fleet.folders[n] / "old@t.ics").read_bytes() for n in (1, 2, 3)}
+    links = {n: fleet.store.links(fleet.ids[n]) for n in (1, 2, 3)}
+    write_event(fleet.folders[0], "new@t", "created before the crash")
+    version = fleet.edit("old@t", "edited before the crash")
+    settings = fleet.settings.to_dict()
+    settings["data_dir"] = str(settings["data_dir"])
+    args = {"settings": settings, "hub": fleet.hub_id, "ids": fleet.ids[1:],
+            "version": version}
+    child = subprocess.run([sys.executable, "-c", BARRIER_CRASH_CHILD, json.dumps(args)],
+                           cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert child.returncode == 17, child.stderr[-3000:]
+    for n in (1, 2, 3):
+        folder = fleet.folders[n]
+        assert (folder / "old@t.ics").read_bytes() == before[n]  # not torn, not replaced
+        assert folder_summaries(folder) == {"old@t": "first"}  # nothing new placed
+        temps = sorted(p for p in folder.iterdir() if p.name.startswith(".cirahub-"))
+        assert len(temps) == 2  # staged: the update and the create, each whole
+        assert sorted(parse_item(p.read_text()).fields["summary"] for p in temps) == [
+            "created before the crash", "edited before the crash"]
+        assert fleet.store.links(fleet.ids[n]) == links[n]
+        assert fleet.store.get_spoke(fleet.ids[n]).push_cursor < version
+    for n in (1, 2, 3):
+        summary = fleet.full_run(n)
+        assert summary.status == RunStatus.OK, summary
+        assert summary.counts.get("pushed") == 2, summary.counts  # the update and the create
+        assert folder_summaries(fleet.folders[n]) == {
+            "old@t": "edited before the crash", "new@t": "created before the crash"}
+        assert folder_uids(fleet.folders[n]) == {"old@t": 1, "new@t": 1}
+        again = fleet.full_run(n)
+        assert again.counts.get("pulled", 0) == 0 and again.counts.get("pushed", 0) == 0
+    assert fleet.store.hub_version(fleet.hub_id) == version  # no echo edit came back
+    assert fleet.store.list_conflicts(fleet.hub_id) == []
