@@ -154,20 +154,61 @@ def start_profile(rt: Runtime, out: str) -> subprocess.Popen[bytes]:
     """py-spy on the (only) spoke actor, where push runs happen."""
     names = [n for n in named_actors(rt.settings.namespace) if n.startswith(SPOKE_ACTOR_PREFIX)]
     handle = ray.get_actor(names[0], namespace=rt.settings.namespace)
-    pid = ray.get(handle.ping.remote())["pid"]
+    return spy_on(ray.get(handle.ping.remote())["pid"], out)
+
+
+def spy_on(pid: int, out: str) -> subprocess.Popen[bytes]:
+    """py-spy recording process ``pid`` (collapsed stacks, threads apart) into ``out``."""
     spy = Path(sys.executable).parent / "py-spy"
-    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--format", "raw",
-                             "--rate", "50", "--threads", "--output", out, "--nonblocking"])
+    proc = subprocess.Popen([str(spy), "record", "--pid", str(pid), "--format", "raw",
+                             "--rate", "100", "--threads", "--output", out, "--nonblocking"])
+    time.sleep(1.0)  # py-spy attaches before the first sample is taken
+    return proc
+
+
+def stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=120)
+
+
+def count_calls(obj: object, name: str) -> list[float]:
+    """Count the calls of ``obj.name`` from now on: [calls, seconds spent in them]."""
+    calls, real = [0.0, 0.0], getattr(obj, name)
+
+    def counted(*args: object) -> object:
+        calls[0] += 1
+        t = time.perf_counter()
+        try:
+            return real(*args)
+        finally:
+            calls[1] += time.perf_counter() - t
+
+    setattr(obj, name, counted)
+    return calls
+
+
+def syncfs_rounds(folder: Path) -> int:
+    """``syncfs`` calls the vdir write path made on ``folder``'s file system (-1: code without
+    the shared barrier)."""
+    try:
+        from cirahub.connectors.vdir_barrier import SHARED
+    except ImportError:
+        return -1
+    return SHARED.rounds(folder)
 
 
 class InProcess(Bench):
     """The same spokes, hosted by a plain SpokeActor here; the source is run by hand."""
 
-    def __init__(self, root: Path, spokes: int) -> None:
-        self.settings = Settings(data_dir=root / "data", namespace=f"bench-{os.getpid()}")
+    def __init__(self, root: Path, spokes: int, profile: str | None = None,
+                 push_threads: int = Settings.push_threads) -> None:
+        self.settings = Settings(data_dir=root / "data", namespace=f"bench-{os.getpid()}",
+                                 push_threads=push_threads, push_runs_global=push_threads)
         self.store = open_store(self.settings)
         super().__init__(self.store, root, spokes, 3600)
         self.merger = LocalMerger(self.store)
+        self.profile = profile
 
     async def run(self, samples: int) -> None:
         actor = SpokeActor(self.settings.to_dict(), "bench")
@@ -180,19 +221,28 @@ class InProcess(Bench):
         while any(h.running for h in actor._spokes.values()):
             await asyncio.sleep(0.05)
         source = open_connector("vdir", {"path": str(self.folders[0])})
-        print(f"{'n':>3}{'edit -> all s':>15}{'CPU per push run ms':>21}{'load':>7}")
+        reads = count_calls(actor._waves, "_work")
+        applies = count_calls(actor._writer, "_apply")
+        spy = spy_on(os.getpid(), self.profile) if self.profile else None
+        print(f"{'n':>3}{'edit -> all s':>15}{'CPU per push run ms':>21}{'wave reads':>12}"
+              f"{'commits':>9}{'writer s':>10}{'syncfs':>8}{'load':>7}")
         for n in range(samples):
             uid = f"inproc-{n}@bench"
             (self.folders[0] / f"{uid}.ics").write_text(ics(uid))
             SyncCycle(self.store, source, self.ids[0], self.merger).run("manual")
+            before = (reads[0], actor._writer.groups, applies[1], syncfs_rounds(self.folders[0]))
             t, cpu = time.monotonic(), time.process_time()
             await actor.push_soon(self.ids[1:], self.store.hub_version(self.hub_id))
             while not self.linked_everywhere(uid):
                 await asyncio.sleep(0.02)
             seen, used = time.monotonic() - t, time.process_time() - cpu
+            after = (reads[0], actor._writer.groups, applies[1], syncfs_rounds(self.folders[0]))
             self.check_files(uid)
+            waves, commits, writer, syncs = (b - a for a, b in zip(before, after, strict=True))
             print(f"{n:>3}{seen:>15.2f}{1000 * used / (len(self.ids) - 1):>21.1f}"
+                  f"{waves:>12.0f}{commits:>9}{writer:>10.2f}{syncs:>8}"
                   f"{os.getloadavg()[0]:>7.1f}")
+        stop_profile(spy)
         await actor.unassign(list(actor._spokes))
 
 
@@ -203,16 +253,21 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=20, help="changes per mode")
     ap.add_argument("--modes", default="poll,sync", help="comma-separated: poll, sync")
     ap.add_argument("--profile", metavar="FILE",
-                    help="record the spoke actor with py-spy (collapsed stacks) into FILE")
+                    help="record the spoke actor (with --in-process: this process, from the "
+                         "first edit on) with py-spy (collapsed stacks) into FILE")
+    ap.add_argument("--push-threads", type=int, default=Settings.push_threads,
+                    help="Settings.push_threads (and push_runs_global) of the runtime")
     ap.add_argument("--in-process", action="store_true",
                     help="no Ray: the fan-out of one edit per sample, in this process")
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="cirahub-bench-"))
     if args.in_process:
-        asyncio.run(InProcess(root, args.spokes).run(args.samples))
+        asyncio.run(InProcess(root, args.spokes, args.profile, args.push_threads).run(args.samples))
         return
-    rt = Runtime.start(Settings(data_dir=root / "data", num_cpus=2))
+    rt = Runtime.start(Settings(data_dir=root / "data", num_cpus=2,
+                                push_threads=args.push_threads,
+                                push_runs_global=args.push_threads))
     bench = Bench(rt.store, root, args.spokes, args.interval, rt)
     t0 = time.monotonic()
     bench.wait_first_runs()
@@ -236,9 +291,7 @@ def main() -> None:
         print(f"{mode:<6}{len(latencies):>4}{pct(latencies, 0.5):>8.2f}"
               f"{pct(latencies, 0.95):>8.2f}{max(latencies):>8.2f}  {tail:>21}  "
               f"{max(r[0] for r in per_spoke)}, {statistics.mean(r[1] for r in per_spoke):.2f}")
-    if spy is not None:
-        spy.send_signal(signal.SIGINT)
-        spy.wait(timeout=120)
+    stop_profile(spy)
     print(f"(source interval {args.interval} s; the other spokes poll hourly; "
           f"targets: poll p95 <= {args.interval + 2} s, after sync p95 <= 2 s)")
     rt.shutdown(stop_actors=True)
