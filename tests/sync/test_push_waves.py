@@ -184,17 +184,9 @@ def test_a_spoke_removed_before_the_commit_fails_alone(fleet_of):
     assert len(fleet.fanout_runs(1)) == 1 and len(fleet.fanout_runs(3)) == 1
 
 
-CRASHING_CHILD = textwrap.dedent("""
-    import asyncio, json, os, sys, threading, time
-    from cirahub.actors import push_wave
-    from cirahub.actors.spoke import SpokeActor
-    from cirahub.cluster.settings import Settings
-
-    args = json.loads(sys.argv[1])
-    # every push run has written to its spoke; the process dies before any is committed
-    barrier = threading.Barrier(len(args["ids"]), action=lambda: os._exit(17))
-    push_wave.GroupCommit.commit = lambda self, commit: barrier.wait()
-
+#: the end of a crashing child: a spoke actor hosting the spokes is told of the edit, and the
+#: process dies where the child's patch says
+CHILD_WAVE = textwrap.dedent("""
     async def main():
         actor = SpokeActor(args["settings"], "crashing")
         await actor.assign([(i, args["hub"]) for i in args["ids"]])
@@ -206,6 +198,30 @@ CRASHING_CHILD = textwrap.dedent("""
     asyncio.run(main())
     sys.exit(3)  # never reached: the barrier ends the process
 """)
+
+def crash_child(fleet: Fleet, script: str, version: int) -> None:
+    """Run ``script`` (a crashing child) on spokes 1.. of ``fleet`` told of ``version``; it
+    must die by its own hand (exit status 17)."""
+    settings = fleet.settings.to_dict()
+    settings["data_dir"] = str(settings["data_dir"])
+    args = {"settings": settings, "hub": fleet.hub_id, "ids": fleet.ids[1:],
+            "version": version}
+    child = subprocess.run([sys.executable, "-c", script, json.dumps(args)], cwd=REPO,
+                           capture_output=True, text=True, timeout=300)
+    assert child.returncode == 17, child.stderr[-3000:]
+
+
+CRASHING_CHILD = textwrap.dedent("""
+    import asyncio, json, os, sys, threading, time
+    from cirahub.actors import push_wave
+    from cirahub.actors.spoke import SpokeActor
+    from cirahub.cluster.settings import Settings
+
+    args = json.loads(sys.argv[1])
+    # every push run has written to its spoke; the process dies before any is committed
+    barrier = threading.Barrier(len(args["ids"]), action=lambda: os._exit(17))
+    push_wave.GroupCommit.commit = lambda self, commit: barrier.wait()
+""") + CHILD_WAVE
 
 
 def test_crash_between_spoke_writes_and_commit_reconverges(fleet_of):
@@ -219,13 +235,7 @@ def test_crash_between_spoke_writes_and_commit_reconverges(fleet_of):
     fan_out(fleet, fleet.store.hub_version(fleet.hub_id))
     write_event(fleet.folders[0], "new@t", "created before the crash")
     version = fleet.edit("old@t", "edited before the crash")
-    settings = fleet.settings.to_dict()
-    settings["data_dir"] = str(settings["data_dir"])
-    args = {"settings": settings, "hub": fleet.hub_id, "ids": fleet.ids[1:],
-            "version": version}
-    child = subprocess.run([sys.executable, "-c", CRASHING_CHILD, json.dumps(args)], cwd=REPO,
-                           capture_output=True, text=True, timeout=300)
-    assert child.returncode == 17, child.stderr[-3000:]
+    crash_child(fleet, CRASHING_CHILD, version)
     for n in (1, 2, 3):  # written there, but not linked
         assert folder_summaries(fleet.folders[n]) == {
             "old@t": "edited before the crash", "new@t": "created before the crash"}
@@ -260,18 +270,7 @@ BARRIER_CRASH_CHILD = textwrap.dedent("""
         durable.wait()
 
     vdir_barrier.before_place = before_place
-
-    async def main():
-        actor = SpokeActor(args["settings"], "crashing")
-        await actor.assign([(i, args["hub"]) for i in args["ids"]])
-        for hosted in actor._spokes.values():
-            hosted.next_run_at = time.time() + 3600
-        await actor.push_soon(args["ids"], args["version"])
-        await asyncio.sleep(120)
-
-    asyncio.run(main())
-    sys.exit(3)  # never reached: the barrier ends the process
-""")
+""") + CHILD_WAVE
 
 
 def test_crash_inside_a_waves_shared_barrier_loses_nothing(fleet_of):
@@ -288,13 +287,7 @@ def test_crash_inside_a_waves_shared_barrier_loses_nothing(fleet_of):
     links = {n: fleet.store.links(fleet.ids[n]) for n in (1, 2, 3)}
     write_event(fleet.folders[0], "new@t", "created before the crash")
     version = fleet.edit("old@t", "edited before the crash")
-    settings = fleet.settings.to_dict()
-    settings["data_dir"] = str(settings["data_dir"])
-    args = {"settings": settings, "hub": fleet.hub_id, "ids": fleet.ids[1:],
-            "version": version}
-    child = subprocess.run([sys.executable, "-c", BARRIER_CRASH_CHILD, json.dumps(args)],
-                           cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert child.returncode == 17, child.stderr[-3000:]
+    crash_child(fleet, BARRIER_CRASH_CHILD, version)
     for n in (1, 2, 3):
         folder = fleet.folders[n]
         assert (folder / "old@t.ics").read_bytes() == before[n]  # not torn, not replaced
