@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +34,7 @@ from cirahub.actors.idle import IdlePolls
 from cirahub.actors.known import KnownVersions
 from cirahub.actors.merger import LocalMerger, Merger
 from cirahub.actors.pulling import links_for, plan_pull_of
-from cirahub.actors.pushing import Pusher, PushOutcome
+from cirahub.actors.pushing import PushBasis, Pusher, PushOutcome
 from cirahub.actors.summary import RunStatus, RunSummary, Trigger
 from cirahub.connectors.base import SpokeConnector
 from cirahub.core.counts import Count
@@ -50,7 +50,8 @@ from cirahub.core.states import SpokeState
 from cirahub.store.protocols import SyncStore
 from cirahub.store.records import SpokeRecord
 
-__all__ = ["LocalMerger", "Merger", "RunStatus", "RunSummary", "SyncCycle", "Trigger"]
+__all__ = ["FULL", "PULL", "PUSH", "LocalMerger", "Merger", "RunStatus", "RunSummary", "SyncCycle",
+           "Trigger", "run_mode"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,22 @@ log = logging.getLogger(__name__)
 MAX_REPLANS = 2
 
 Progress = Callable[[str, Mapping[str, int]], None]
+
+#: what a run does (:meth:`SyncCycle.run`): pull, merge and push (a complete run); pull and
+#: merge, pushing only what the merge could not make the same as the spoke (a *pull run*,
+#: whose push run comes after every other spoke's pull: ``sync now`` of several spokes);
+#: push only (a *push run*)
+FULL, PULL, PUSH = "full", "pull", "push"
+
+
+def run_mode(modes: Collection[str], push_due: bool = False) -> str:
+    """The run that answers every caller that asked for one of ``modes``: a pull run or a
+    push run when all asked for that one (a pull run not when a push is due too), else
+    (none, both, a complete run) a complete run, which does what either would."""
+    kinds = set(modes)
+    if len(kinds) == 1 and kinds <= {PULL, PUSH} and not (push_due and PULL in kinds):
+        return kinds.pop()
+    return FULL
 
 
 def _utcnow() -> datetime:
@@ -119,15 +136,20 @@ class SyncCycle:
     # --- runs ---------------------------------------------------------------------------------
 
     def run(self, trigger: str = Trigger.MANUAL, *, spoke: SpokeRecord | None = None,
-            hub_version: int | None = None) -> RunSummary:
+            hub_version: int | None = None, modes: Collection[str] = ()) -> RunSummary:
         """One complete run. Never raises for spoke-side failures (they end up in the summary
         and the spoke's state); raises WriterFenced (this process must stop writing) and
         StoreError (the store itself is down). ``spoke`` and ``hub_version``: as the caller
-        just read them (``Store.poll_view``), so an idle poll reads nothing more."""
+        just read them (``Store.poll_view``), so an idle poll reads nothing more. ``modes``:
+        what the callers asked for (see :func:`run_mode`): a pull run or a push run instead
+        when they all asked for that one."""
+        mode = run_mode(modes)
+        if mode == PUSH:
+            return self.push_run(trigger)
         probe = (self.idle is not None and trigger == Trigger.SCHEDULE
                  and self._prefetched is None)  # not probed already (see :meth:`probe`)
-        return self._recorded(trigger, self._sync, probe=probe, spoke=spoke,
-                              hub_version=hub_version)
+        body = self._sync if mode == FULL else self._sync_pull
+        return self._recorded(trigger, body, probe=probe, spoke=spoke, hub_version=hub_version)
 
     def probe(self, spoke: SpokeRecord, hub_version: int, trigger: str = Trigger.SCHEDULE,
               known: Mapping[str, str] | None = None) -> RunSummary | None:
@@ -252,16 +274,19 @@ class SyncCycle:
         self.progress("done", counts)
         return RunSummary(run_id, self.spoke_id, status, counts, error, time.monotonic() - started)
 
-    def _sync(self, spoke: SpokeRecord, counts: dict[str, int]) -> RunStatus:
-        result = self._pass(spoke, counts)
+    def _sync(self, spoke: SpokeRecord, counts: dict[str, int], push: bool = True) -> RunStatus:
+        result = self._pass(spoke, counts, push)
         # A stale remote version on push means "re-pull and re-plan", never overwrite: the
         # spoke changed under us, so run again at once (bounded).
         for _ in range(MAX_REPLANS):
             if result.status != RunStatus.PARTIAL or result.push is None or not result.push.stale:
                 break
             counts[Count.REPULLS] = counts.get(Count.REPULLS, 0) + 1
-            result = self._pass(self.store.get_spoke(self.spoke_id), counts)
+            result = self._pass(self.store.get_spoke(self.spoke_id), counts, push)
         return result.status
+
+    def _sync_pull(self, spoke: SpokeRecord, counts: dict[str, int]) -> RunStatus:
+        return self._sync(spoke, counts, push=False)
 
     def _push_only(self, spoke: SpokeRecord, counts: dict[str, int]) -> RunStatus:
         if spoke.first_attach:
@@ -278,7 +303,7 @@ class SyncCycle:
                             capabilities=self.connector.capabilities,
                             first_attach=spoke.first_attach)
 
-    def _pass(self, spoke: SpokeRecord, counts: dict[str, int]) -> _Pass:
+    def _pass(self, spoke: SpokeRecord, counts: dict[str, int], push: bool = True) -> _Pass:
         hub = self.store.get_hub(spoke.hub_id)
         now = self.clock()
         ctx = self._context(spoke)
@@ -327,7 +352,10 @@ class SyncCycle:
         self._end_pull(spoke, delta, stale, counts)
         # Push.
         self.progress("pushing", counts)
-        outcome = self._push(ctx, hub.id, spoke.push_cursor, touched, now, counts, since=own)
+        if push:
+            outcome = self._push(ctx, hub.id, spoke.push_cursor, touched, now, counts, since=own)
+        else:
+            outcome = self._push_touched(ctx, hub.id, spoke.push_cursor, touched, now, counts, own)
         if spoke.first_attach:
             self.store.end_first_attach(spoke.id)
         if outcome.failed or stale:
@@ -353,6 +381,10 @@ class SyncCycle:
               now: datetime, counts: dict[str, int], since: int | None = None) -> PushOutcome:
         outcome = Pusher(self.store, self.connector, ctx).push(hub_id, push_cursor, touched, now,
                                                                since=since)
+        return self._took(outcome, counts)
+
+    def _took(self, outcome: PushOutcome, counts: dict[str, int]) -> PushOutcome:
+        """Note what a push did: its snapshot, its counts, its failures by item."""
         self.pushed_to = outcome.version
         _add(counts, outcome.counts)
         for hub_item_id in outcome.succeeded:
@@ -360,6 +392,20 @@ class SyncCycle:
         self._failures.update((f.hub_item_id, f) for f in outcome.failures)
         return outcome
 
+
+    def _push_touched(self, ctx: SpokeContext, hub_id: str, push_cursor: int,
+                      touched: Iterable[str], now: datetime, counts: dict[str, int],
+                      own: int | None) -> PushOutcome:
+        """The push of a pull run: the touched items only (what the merge could not make the
+        same as the spoke); the push cursor passes this run's own merges (``own``: they are in
+        sync with the spoke by construction), never another spoke's versions, which the
+        push run after it writes."""
+        ids = list(touched)
+        candidates = self.store.hub_items(hub_id, ids) if ids else {}
+        links = self.store.links_by_item(ctx.spoke_id, list(candidates)) if candidates else {}
+        basis = PushBasis(push_cursor if own is None else own, push_cursor, candidates, links)
+        outcome = Pusher(self.store, self.connector, ctx).push_from(basis, now)
+        return self._took(outcome, counts)
 
 def _needs_ok(spoke: SpokeRecord) -> bool:
     """Whether a run that succeeded must record the spoke as ok: not when the spoke was

@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from cirahub.actors.cycle import SyncCycle
+from cirahub.actors.cycle import FULL, PULL, SyncCycle, run_mode
 from cirahub.actors.hub import RayMerger
 from cirahub.actors.idle import Batch, IdlePolls
 from cirahub.actors.merger import Merger
@@ -162,15 +162,16 @@ class SpokeActor:
         """Ids of the spokes hosted here, stopping ones included."""
         return list(self._spokes)
 
-    async def sync_now(self, spoke_id: str) -> dict[str, Any]:
-        """Run ``spoke_id`` now (preempting its wait) and return the RunSummary as a dict.
-        Raises NotFound when the spoke is not hosted here."""
+    async def sync_now(self, spoke_id: str, mode: str = FULL) -> dict[str, Any]:
+        """Run ``spoke_id`` now (preempting its wait; ``mode``: see :func:`.cycle.run_mode`)
+        and return the RunSummary as a dict. Raises NotFound when the spoke is not hosted here."""
         state = self._spokes.get(spoke_id)
         if state is None or state.stopping:
             raise NotFound("the spoke is not hosted by this actor", spoke_id=spoke_id,
                            actor=self._name)
         future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
         state.waiters.append(future)
+        state.modes.add(mode)
         state.wake.set()
         return await future
 
@@ -251,6 +252,9 @@ class SpokeActor:
         """What the spoke runs now: a full run when asked or due (it answers a due push
         too), else the push run the queue started, else nothing."""
         if manual or self._clock() >= (s.next_run_at or 0):
+            s.mode, s.modes = run_mode(s.modes, push_due=s.push_pending), set()
+            if s.mode == PULL:
+                return Trigger.MANUAL  # a pull run answers no push: the queue is left alone
             if not s.push_pending:
                 self._pushes.start(s.spoke_id)
             s.push_pending = False
@@ -339,7 +343,7 @@ class SpokeActor:
                 return summary, interval, pushed_to
             cycle = self._cycle(s, connector, trigger)
         summary = (cycle.push_run(trigger) if trigger == Trigger.FANOUT
-                   else cycle.run(trigger, spoke=spoke, hub_version=hub_version))
+                   else cycle.run(trigger, spoke=spoke, hub_version=hub_version, modes=[s.mode]))
         self._store_rotated_secret(s, cycle.connector)
         return summary, interval, cycle.pushed_to
 

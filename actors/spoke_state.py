@@ -60,6 +60,9 @@ class HostedSpoke:
     hub_id: str
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     waiters: list[asyncio.Future[dict[str, Any]]] = field(default_factory=list)
+    #: what the waiters asked for, and what the run under way does (see actors/cycle.py)
+    modes: set[str] = field(default_factory=set)
+    mode: str = "full"
     task: asyncio.Task[None] | None = None
     stopping: bool = False
     running: bool = False

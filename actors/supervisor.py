@@ -20,16 +20,18 @@ import itertools
 import logging
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from cirahub.actors.cycle import FULL
 from cirahub.actors.hub import HubActor, hub_actor_class
 from cirahub.actors.local import LOCAL_SUFFIX, LocalHandle, LoopMerger
 from cirahub.actors.progress import ProgressEvent
 from cirahub.actors.spoke import SpokeActor, spoke_actor_class
 from cirahub.actors.summary import RunStatus, error_summary
+from cirahub.actors.sync_phases import Held, pull_then_push
 from cirahub.cluster.bootstrap import open_store
 from cirahub.cluster.names import SPOKE_ACTOR_PREFIX, hub_actor_name, hub_shard, named_actors
 from cirahub.cluster.placement import NODE_LABEL, ActorReport, NoAnswer, Placement, spread
@@ -191,6 +193,7 @@ class Supervisor:
         self._seq = 0
         self._new_events = asyncio.Condition()
         self._reconcile_lock = asyncio.Lock()
+        self._held = Held()  # spokes whose fan-out waits for their sync's push runs
         self._last_reconcile: dict[str, Any] = {}
         # The hub writers: their own actors, or (Settings.hubs_in_supervisor) objects in this
         # process, reached through merge/recover below.
@@ -268,7 +271,8 @@ class Supervisor:
         other enabled spoke of the hub for a push run, one call per hosting actor, not waited
         for (the spoke actors coalesce), each actor told its share of the global push limit.
         Returns how many spokes were asked."""
-        others = [s for s in self._placement.hub_spokes.get(hub_id, ()) if s != source_spoke_id]
+        others = [s for s in self._placement.hub_spokes.get(hub_id, ())
+                  if s != source_spoke_id and s not in self._held]  # held: see sync_now
         by_actor = spread(others, self._placement)
         share = actor_share(self._settings.push_runs_global, len(self._handles))
         for name, ids in by_actor.items():
@@ -279,11 +283,20 @@ class Supervisor:
 
     async def sync_now(self, hub: str, spoke: str | None = None,
                        only: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """Run the hub's spokes (or one, or those of ``only``, by id) now; returns one
-        RunSummary dict per spoke once all runs finished. A disabled spoke gets a ``skipped``
-        summary. Raises NotFound."""
+        """Run the hub's spokes (or one, or those of ``only``, by id) now: a pull run of each,
+        then a push run of each the hub moved past (:mod:`cirahub.actors.sync_phases`); one
+        complete run when one spoke is asked. Returns one RunSummary dict per spoke once all
+        runs finished. A disabled spoke gets a ``skipped`` summary. Raises NotFound."""
         targets = await asyncio.to_thread(self._targets, hub, spoke, only)
-        return list(await asyncio.gather(*(self._sync_one(s) for s in targets)))
+        hub_id = targets[0].hub_id if targets else ""
+        return await pull_then_push(targets, self._sync_one, self._held,
+                                    lambda ids: asyncio.to_thread(self._behind, hub_id, ids))
+
+    def _behind(self, hub_id: str, spoke_ids: Collection[str]) -> set[str]:
+        """Those of ``spoke_ids`` (of ``hub_id``) whose push cursor is below the hub's version."""
+        version = self._store.hub_version(hub_id)
+        return {s.id for s in self._store.list_spokes(hub_id)
+                if s.id in spoke_ids and s.push_cursor < version}
 
     def _targets(self, hub: str, spoke: str | None,
                  only: Sequence[str] | None = None) -> list[SpokeRecord]:
@@ -292,7 +305,7 @@ class Supervisor:
         self._store.get_hub(hub)
         return [s for s in self._store.list_spokes(hub) if only is None or s.id in only]
 
-    async def _sync_one(self, spoke: SpokeRecord) -> dict[str, Any]:
+    async def _sync_one(self, spoke: SpokeRecord, mode: str = FULL) -> dict[str, Any]:
         if not spoke.enabled:
             return {"run_id": None, "spoke_id": spoke.id, "status": str(RunStatus.SKIPPED),
                     "counts": {}, "error": {"code": "disabled", "message": "sync is disabled"},
@@ -308,7 +321,7 @@ class Supervisor:
                     continue
             try:
                 summary: dict[str, Any] = await _call(
-                    self._handles[name].sync_now.remote(spoke.id), 24 * 3600)
+                    self._handles[name].sync_now.remote(spoke.id, mode), 24 * 3600)
                 return summary
             except Exception as exc:
                 last = exc

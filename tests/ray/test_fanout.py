@@ -80,3 +80,29 @@ def test_push_requests_for_one_spoke_coalesce_into_one_push_run(spokes: Spokes) 
     wait_for(lambda: spokes.fanout_runs("b") > before and spokes.idle("b"), what="b's push run")
     assert spokes.fanout_runs("b") == before + 1
 
+
+
+def test_regression_a_sync_pulls_every_spoke_then_writes_each_once(spokes: Spokes) -> None:
+    """Before: a `sync` of the hub ran every spoke's complete run at once; a spoke whose run
+    pushed before another's merge was written again by a fan-out push run (and listed once
+    more by a second round while that push run was still under way). Now every spoke is
+    pulled first, then each is pushed once: every change is everywhere when the call returns,
+    with two runs per spoke and no push run of the fan-out."""
+    before = {n: len(spokes.rt.store.list_runs(spoke_id=i, limit=1000))
+              for n, i in spokes.ids.items()}
+    fanout = {n: spokes.fanout_runs(n) for n in spokes.ids}
+    for name in spokes.ids:
+        write_event(spokes.folders[name], f"all-{name}@t", f"new in {name}")
+    summaries = sync_round(spokes.rt, HUB)
+    assert {s["status"] for s in summaries.values()} == {"ok"}, summaries
+    for name, folder in spokes.folders.items():  # at once: the push runs are over
+        held = folder_summaries(folder)
+        assert {held.get(f"all-{n}@t") for n in spokes.ids} == {
+            f"new in {n}" for n in spokes.ids}, name
+    for name, spoke_id in spokes.ids.items():
+        runs = spokes.rt.store.list_runs(spoke_id=spoke_id, limit=1000)
+        new = runs[:len(runs) - before[name]]
+        assert [(r.trigger, r.counts.get("pushed", 0)) for r in new] == [
+            (Trigger.MANUAL, 2), (Trigger.MANUAL, 0)], name  # newest first: push, pull
+        assert summaries[spoke_id]["counts"].get("pushed") == 2
+    assert {n: spokes.fanout_runs(n) for n in spokes.ids} == fanout
