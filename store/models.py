@@ -183,7 +183,11 @@ class DeletedCopyRow(Base):
 
 class SyncRunRow(Base):
     __tablename__ = "sync_runs"
-    __table_args__ = (Index("ix_sync_runs_hub_id_started_at", "hub_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_sync_runs_hub_id_started_at", "hub_id", "started_at"),
+        # the few "running" rows, found without a scan of the whole history (migration 0008)
+        Index("ix_sync_runs_status_started_at", "status", "started_at"),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     hub_id: Mapped[str] = mapped_column(ID, ForeignKey("hubs.id", ondelete="CASCADE"))

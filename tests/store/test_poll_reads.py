@@ -50,3 +50,32 @@ def test_running_spoke_ids_are_what_interrupt_runs_would_close(store: Any) -> No
     later = datetime.now(UTC) + timedelta(seconds=5)
     assert store.running_spoke_ids(before=later) == {a.id}
     assert store.running_spoke_ids(before=later - timedelta(hours=1)) == set()
+
+
+def test_regression_the_orphan_check_reads_the_running_runs_through_an_index(
+        store: Any) -> None:
+    """Before: ``running_spoke_ids`` (after every reconcile, every 5 s) scanned the whole run
+    history, which only grows (a row per real run). Now it reads an index on (status,
+    started_at): SQLite's own plan for the statement the store runs says so."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is SQLite's (PostgreSQL plans a scan of a small table)")
+    from sqlalchemy import event as sa_event
+
+    store.create_hub("h")
+    a = store.add_spoke("h", "a", "memory", {"calendar": "c"})
+    store.start_run(a.id, "schedule")
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        statements.append((sql, params))
+
+    sa_event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        assert store.running_spoke_ids(before=datetime.now(UTC) + timedelta(seconds=5))
+    finally:
+        sa_event.remove(store.engine, "before_cursor_execute", seen)
+    [(sql, params)] = [s for s in statements if "sync_runs" in s[0]]
+    with store.engine.connect() as conn:
+        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {sql}", params))
+    assert "ix_sync_runs_status_started_at" in plan, plan
