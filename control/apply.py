@@ -151,8 +151,10 @@ def _plan_spoke(store: Any, hub: str, spec: SpokeSpec, current: Any) -> list[Cha
         keys = sorted(set(current.config) | set(public))
         details += [f"config.{k}: {_show(current.config.get(k))} -> {_show(public.get(k))}"
                     for k in keys if current.config.get(k) != public.get(k)]
-    old, new = current.options.to_dict(), options.to_dict()
-    details += [f"options.{k}: {_show(old[k])} -> {_show(new[k])}" for k in old if old[k] != new[k]]
+    if current.options != options:  # (to_dict is most of a re-plan's CPU: only on a change)
+        old, new = current.options.to_dict(), options.to_dict()
+        details += [f"options.{k}: {_show(old[k])} -> {_show(new[k])}"
+                    for k in old if old[k] != new[k]]
     own, stored_sealed = unpack(store.get_spoke_secret(current.id) if current.has_secret else None)
     if sealed != stored_sealed:
         details.append("sealed config changed (e.g. the feed URL's query)")
