@@ -16,7 +16,12 @@ queueing for SQLite's one write lock). Instead:
 - the rows are written by :meth:`IdlePolls.take` + ``Store.record_polls`` in one write
   transaction for many spokes, every few seconds (the spoke actor's flusher): the history
   lags the truth by at most that long, and a process killed in between loses those seconds
-  of idle polls only (nothing a run changed is ever in this buffer).
+  of idle polls only (nothing a run changed is ever in this buffer);
+- what the server says of them is folded the same way: :meth:`IdlePolls.tally` hands out,
+  per hub, how many idle polls there were since the last tally, of how many spokes, and the
+  longest gap between two consecutive polls of one spoke among them (the spoke actor sends
+  one ``polls`` event per hub a minute, :mod:`cirahub.actors.idle_flush`, instead of one
+  event per poll).
 
 Pure bookkeeping (no store; the clock is injected): thread-safe, since polls end in the
 spoke actor's pool threads. :class:`Batch` gathers the polls that come due together, so
@@ -38,6 +43,8 @@ from typing import Generic, TypeVar
 #: the count keys of a folded row (``counts`` of its run row)
 POLLS = "polls"
 LONGEST_GAP_MS = "longest_gap_ms"
+#: the count key of a :class:`Tally` (how many spokes polled)
+SPOKES = "spokes"
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -62,6 +69,20 @@ class PollRow:
         return {POLLS: self.polls, LONGEST_GAP_MS: self.longest_gap_ms}
 
 
+@dataclass(frozen=True)
+class Tally:
+    """A hub's idle polls between two :meth:`IdlePolls.tally` calls: how many, of how many
+    spokes, and the longest gap between the starts of two consecutive polls of one spoke
+    among them (a fold's first poll has no earlier one in the fold and counts no gap)."""
+
+    polls: int
+    spokes: int
+    longest_gap_ms: int
+
+    def counts(self) -> dict[str, int]:
+        return {POLLS: self.polls, SPOKES: self.spokes, LONGEST_GAP_MS: self.longest_gap_ms}
+
+
 class IdlePolls:
     """Folds idle polls per spoke and hands out the rows changed since the last take."""
 
@@ -71,6 +92,8 @@ class IdlePolls:
         self._lock = threading.Lock()
         self._open: dict[str, PollRow] = {}  # spoke id → its open row
         self._dirty: dict[str, PollRow] = {}  # run id → newest state not yet taken
+        #: hub id → (polls, spokes that polled, longest gap in ms) since the last tally
+        self._tally: dict[str, tuple[int, set[str], int]] = {}
 
     def poll(self, spoke_id: str, hub_id: str, trigger: str, started: datetime,
              finished: datetime) -> PollRow:
@@ -78,6 +101,7 @@ class IdlePolls:
         spoke has no open row)."""
         with self._lock:
             row = self._open.get(spoke_id)
+            gap = 0
             if row is None:
                 row = PollRow(str(uuid.uuid4()), spoke_id, hub_id, trigger, started, finished,
                               1, 0, started)
@@ -88,7 +112,17 @@ class IdlePolls:
                               longest_gap_ms=max(row.longest_gap_ms, gap))
             self._open[spoke_id] = row
             self._dirty[row.run_id] = row
+            polls, spokes, longest = self._tally.get(hub_id) or (0, set(), 0)
+            spokes.add(spoke_id)
+            self._tally[hub_id] = (polls + 1, spokes, max(longest, gap))
             return row
+
+    def tally(self) -> dict[str, Tally]:
+        """Per hub, the idle polls since the last tally (hubs without any are left out)."""
+        with self._lock:
+            tallies, self._tally = self._tally, {}
+        return {hub: Tally(polls, len(spokes), longest)
+                for hub, (polls, spokes, longest) in tallies.items()}
 
     def close(self, spoke_id: str) -> None:
         """Another run of the spoke starts: its next idle poll opens a new row (the open one

@@ -7,6 +7,10 @@ Event ``kind`` values:
 
 - ``progress`` — a run moved to ``phase`` (pulling, merging, pushing); ``counts`` so far;
 - ``run`` — a run finished; ``summary`` is the RunSummary as a dict (status, counts, error);
+  phase ``idle``: a scheduled poll that found nothing to do, the first of its spoke's fold
+  of idle polls (the later ones of the fold send no event of their own);
+- ``polls`` — a hub's folded idle polls in one spoke actor over the last minute: ``counts``
+  holds ``polls``, ``spokes`` and ``longest_gap_ms``; no ``spoke_id``, ``detail`` the actor;
 - ``state`` — a spoke was assigned / unassigned / backed off / its actor died (``detail``).
 """
 
@@ -29,7 +33,7 @@ class ProgressEvent:
     """One event of the event stream. ``seq`` increases strictly within one supervisor
     lifetime (0 = not yet sequenced); ``at`` is a UTC timestamp."""
 
-    kind: str  # progress | run | state
+    kind: str  # progress | run | polls | state
     hub_id: str
     spoke_id: str
     phase: str  # pulling | merging | pushing | done | failed | assigned | unassigned | ...

@@ -12,8 +12,10 @@ Per spoke, guarantees:
   first poll after assignment comes within ``FIRST_RUN_SPREAD`` seconds; the interval and
   options are re-read from the store every run;
 - a scheduled poll that finds nothing to do writes nothing on its own: it is folded into the
-  spoke's run row of idle polls, stored in batches every ``IDLE_FLUSH_SECONDS`` (see
+  spoke's run row of idle polls, stored in batches every few seconds (see
   :mod:`cirahub.actors.idle`); polls due together are probed together (:mod:`.probes`);
+  only a fold's first poll sends a ``run`` event (phase ``idle``), the later ones are
+  counted in one ``polls`` event per hub a minute (:mod:`.idle_flush`);
 - ``sync_now`` wakes the spoke at once and returns the summary of a run that *started after*
   the call (so it sees every change made before it); concurrent callers share that run;
 - ``push_soon`` (the fan-out after another spoke changed the hub, with the hub version the
@@ -50,7 +52,8 @@ from typing import Any
 
 from cirahub.actors.cycle import FULL, PULL, SyncCycle, run_mode
 from cirahub.actors.hub import RayMerger
-from cirahub.actors.idle import Batch, IdlePolls
+from cirahub.actors.idle import Batch, IdlePolls, Tally
+from cirahub.actors.idle_flush import flush_idle_polls
 from cirahub.actors.merger import Merger
 from cirahub.actors.outbox import Outbox
 from cirahub.actors.probes import Probed, Prober
@@ -81,8 +84,6 @@ log = logging.getLogger(__name__)
 
 #: the first run after assignment starts within this many seconds (spread, not all at once)
 FIRST_RUN_SPREAD = 2.0
-#: seconds between two writes of the folded idle polls (the run history lags that much)
-IDLE_FLUSH_SECONDS = 5.0
 #: scheduled polls due within this many seconds of each other are probed together (one
 #: thread hop, one read snapshot: :class:`~cirahub.actors.probes.Prober`), PROBE_BATCH at most
 PROBE_WINDOW = 0.5
@@ -115,7 +116,8 @@ class SpokeActor:
         self._loop = asyncio.get_running_loop()
         self._outbox = Outbox(self._settings.namespace)
         self._idle = IdlePolls(lambda: datetime.fromtimestamp(clock(), UTC))
-        self._idle_flusher = self._loop.create_task(self._flush_idle_polls())
+        self._idle_flusher = self._loop.create_task(
+            flush_idle_polls(self._idle, self._store, self._report_idle))
         prober = Prober(self._store, self._settings.lease_epoch,
                         lambda s, spoke: self._cycle(s, self._connector(s, spoke),
                                                      Trigger.SCHEDULE),
@@ -304,8 +306,12 @@ class SpokeActor:
         wait = max(0.0, (s.next_run_at or 0) - self._clock())
         backoff = (f"back-off: next run in {wait:.0f}s "
                    f"after {s.failures} failed runs" if s.failures >= 2 else None)
-        self._emit("run", s, "done" if result["status"] != RunStatus.ERROR else "failed",
-                   summary=result, trigger=str(trigger), detail=backoff, urgent=not idle)
+        if idle and result.get("run_id") == s.fold:
+            return result  # a later poll of a fold already told: counted in its hub's tally
+        s.fold = result.get("run_id") if idle else None
+        phase = "idle" if idle else "done" if result["status"] != RunStatus.ERROR else "failed"
+        self._emit("run", s, phase, summary=result, trigger=str(trigger), detail=backoff,
+                   urgent=not idle)
         return result
 
     def _stop_all(self, exc: WriterFenced) -> None:
@@ -386,21 +392,12 @@ class SpokeActor:
         return ProgressEvent(kind=kind, hub_id=s.hub_id, spoke_id=s.spoke_id, phase=phase,
                              at=datetime.fromtimestamp(self._clock(), UTC), **extra)
 
-    async def _flush_idle_polls(self) -> None:
-        """Write the folded idle polls every IDLE_FLUSH_SECONDS, one transaction for all
-        spokes here (off the run pool); kept for the next flush while the store is away."""
-        while True:
-            await asyncio.sleep(IDLE_FLUSH_SECONDS)
-            rows = self._idle.take()
-            if not rows:
-                continue
-            try:
-                await asyncio.to_thread(self._store.record_polls, rows)
-            except Exception:  # the store is away: keep them (bounded by the hosted spokes)
-                log.warning("could not record %d rows of idle polls; retrying", len(rows),
-                            exc_info=log.isEnabledFor(logging.DEBUG))
-                self._idle.give_back(rows)
-
+    def _report_idle(self, hub_id: str, tally: Tally) -> None:
+        """One ``polls`` event: the hub's idle polls here since the last report."""
+        self._outbox.add(ProgressEvent(
+            kind="polls", hub_id=hub_id, spoke_id="", phase="idle",
+            at=datetime.fromtimestamp(self._clock(), UTC), counts=tally.counts(),
+            detail=self._name), urgent=False)
 
 def _node_id() -> str | None:
     try:

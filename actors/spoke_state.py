@@ -71,6 +71,9 @@ class HostedSpoke:
     failures: int = 0
     next_run_at: float | None = None  # wall clock (time.time())
     last_summary: dict[str, Any] | None = None
+    #: the run id of the fold of idle polls whose first poll sent its ``run`` event (its
+    #: later polls send none of their own); None after any other run
+    fold: str | None = None
     last_error: dict[str, Any] | None = None
     runs: int = 0
     connector_key: str | None = None

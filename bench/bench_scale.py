@@ -6,10 +6,14 @@ hub with ``--spokes`` memory spokes (empty calendars, ``--interval`` seconds) wi
 ``--settle`` seconds more (default: one interval; the first runs' backlog is not the steady
 state), then measures over ``--measure`` seconds (default: 3 intervals):
 
-- per spoke, the start times of its polls, read from the store (``sync_runs``: a run row per
-  run; consecutive idle polls are folded into one row whose ``counts`` say how many polls it
-  holds and the longest gap between two of them, see ``store/runs.py``), and the share of
-  spokes whose consecutive polls were all at most ``interval × 1.1`` apart (per spoke);
+- per spoke, when its polls ended, read from the run history while it is written: a real run
+  is a row of its own, consecutive idle polls are folded into one row whose ``finished_at``
+  is its last poll's end and whose ``counts`` say how many polls it holds (see
+  ``actors/idle.py``); the rows are read every ``SAMPLE_SECONDS`` (the spoke actors write
+  them every 5 s), so every poll's end is seen, and the share of spokes whose polls were
+  all at most ``interval × 1.1`` apart is per spoke (the window's edges count as polls);
+- the server's own log: lines a second (idle polls are logged folded: one ``idle polls``
+  line per hub a minute);
 - CPU of the whole server process tree (the server, Ray's processes, the actors): % of one
   core and CPU-seconds per poll (load-independent);
 - PSS of the tree (``memory_full_info().pss``, summed), per role and per spoke.
@@ -87,89 +91,83 @@ def ts(value: str) -> float:
     return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
 
 
-def poll_times(db: Path) -> dict[str, list[tuple[float, float, int, float]]]:
-    """spoke id → its run rows as (started, finished, polls, longest gap between polls)."""
+def spokes_ran(db: Path) -> int:
+    """How many spokes have a finished run."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        rows = con.execute("SELECT spoke_id, started_at, finished_at, counts FROM sync_runs "
-                           "ORDER BY started_at").fetchall()
+        return int(con.execute("SELECT COUNT(DISTINCT spoke_id) FROM sync_runs "
+                               "WHERE finished_at IS NOT NULL").fetchone()[0])
     finally:
         con.close()
-    out: dict[str, list[tuple[float, float, int, float]]] = defaultdict(list)
-    for spoke, started, finished, counts in rows:
-        c = json.loads(counts or "{}")
-        start = ts(started)
-        out[spoke].append((start, ts(finished) if finished else start,
-                           int(c.get("polls", 1)), float(c.get("longest_gap_ms", 0)) / 1000))
-    return out
 
 
-def on_time(rows: list[tuple[float, float, int, float]], t0: float, t1: float,
-            interval: float) -> tuple[bool, float]:
-    """Whether every gap between two polls of a spoke within [t0, t1] was at most
-    interval × SLACK, and its longest gap. The window's edges count as polls: a spoke whose
-    first poll in the window comes later than that after t0, or whose last one ends earlier
-    than that before t1, was late too."""
-    limit = interval * SLACK
-    longest = 0.0
-    last = max([f for _, f, _, _ in rows if f < t0], default=t0)
-    for start, finished, polls, gap in rows:
-        if finished < t0 or start > t1:
-            continue
-        if polls > 1:  # a folded row of idle polls: its own longest gap, then its last poll
-            longest = max(longest, gap)
-        longest = max(longest, start - last)
-        last = finished
-    longest = max(longest, t1 - last)
-    return longest <= limit, longest
+def spoke_ids(db: Path) -> list[str]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return [r[0] for r in con.execute("SELECT id FROM spokes")]
+    finally:
+        con.close()
 
 
-class Watch:
-    """``cirahubctl events --json`` for the measurement, as a user follows it: every run's
-    end, with its time (exact per poll, unlike a folded row, whose longest gap may lie
-    before the window)."""
+#: seconds between two reads of the run history (the spoke actors write it every 5 s)
+SAMPLE_SECONDS = 5.0
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([str(CIRAHUBCTL), "events", "--json"], env=env, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.runs: dict[str, list[float]] = defaultdict(list)
-        self._thread = threading.Thread(target=self._read, daemon=True)
+
+class Sampler:
+    """Every poll's end, from the run history read every SAMPLE_SECONDS in a thread: a new
+    finished row is one poll (a real run, or a fold's first idle poll), a fold row whose
+    ``polls`` grew by one is one more poll ending at its new ``finished_at``. A fold that grew
+    by more between two reads (the reader fell behind) gives its last end only, so the gap
+    before it is counted too long, never too short (``skipped`` says how often)."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.ends: dict[str, list[float]] = defaultdict(list)
+        self.skipped = 0
+        self._rows: dict[str, tuple[float, int]] = {}
+        self._stop = threading.Event()
+        self.read()  # what is there before the measurement is not a poll in it
+        self.ends.clear()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            e = json.loads(line)
-            if e.get("type") == "run":
-                self.runs[e["spoke"]].append(
-                    datetime.fromisoformat(e["at"].replace("Z", "+00:00")).timestamp())
+    def _loop(self) -> None:
+        while not self._stop.wait(SAMPLE_SECONDS):
+            self.read()
 
-    def stop(self, until: float) -> dict[str, list[float]]:
-        """The runs seen, once the stream has shown every run that ended before ``until``
-        (a client printing 170 lines a second lags on a loaded machine; 60 s at most)."""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(
-                t >= until for times in list(self.runs.values()) for t in times[-1:]):
-            time.sleep(1)
-        self.proc.terminate()
-        self.proc.wait(30)
-        self._thread.join(10)
-        return self.runs
+    def read(self) -> None:
+        con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = con.execute("SELECT id, spoke_id, finished_at, counts FROM sync_runs "
+                               "WHERE finished_at IS NOT NULL").fetchall()
+        finally:
+            con.close()
+        for run_id, spoke, finished, counts in rows:
+            end, polls = ts(finished), int(json.loads(counts or "{}").get("polls", 1))
+            seen = self._rows.get(run_id)
+            if seen is None or polls > seen[1]:
+                self.ends[spoke].append(end)
+                self.skipped += seen is not None and polls > seen[1] + 1
+            self._rows[run_id] = (end, polls)
+
+    def stop(self) -> dict[str, list[float]]:
+        """The poll ends seen, after two more writes of the history (the last ones)."""
+        time.sleep(2 * SAMPLE_SECONDS + 1)
+        self._stop.set()
+        self._thread.join(60)
+        self.read()
+        return self.ends
 
 
 def gaps_of(times: list[float], t0: float, t1: float) -> float:
-    """The longest time without a run end in [t0, t1] (its edges count)."""
+    """The longest time without a poll's end in [t0, t1] (its edges count)."""
     inside = sorted(t for t in times if t0 <= t <= t1)
     return max(b - a for a, b in zip([t0, *inside], [*inside, t1], strict=True))
 
 
-def in_window(row: tuple[float, float, int, float], t0: float, t1: float) -> float:
-    """How many of a row's polls fell in [t0, t1] (a folded row's spread evenly)."""
-    start, finished, polls, _ = row
-    if polls <= 1 or finished <= start:
-        return 1.0 if t0 <= start <= t1 else 0.0
-    overlap = max(0.0, min(t1, finished) - max(t0, start))
-    return polls * overlap / (finished - start)
+def log_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in f)
 
 
 def machine() -> str:
@@ -203,6 +201,8 @@ def main() -> None:
                     help="seconds between every spoke's first run and the measurement "
                          "(1 interval: the first runs' backlog is not the steady state)")
     ap.add_argument("--log-level", default="INFO", help="the server's (a user's default)")
+    ap.add_argument("--follow-events", action="store_true",
+                    help="keep a `cirahubctl events` stream open while measuring")
     ap.add_argument("--write", type=Path, default=None, help="append the results here")
     ap.add_argument("--keep", action="store_true", help="keep the data folder")
     args = ap.parse_args()
@@ -236,7 +236,7 @@ def main() -> None:
         db = server.data / "cirahub.db"
         t0 = time.monotonic()
         while True:
-            ran = len(poll_times(db))
+            ran = spokes_ran(db)
             if ran >= args.spokes:
                 break
             if time.monotonic() - t0 > 20 * args.interval:
@@ -249,30 +249,32 @@ def main() -> None:
               f"settling {settle:.0f} s, then measuring {measure:.0f} s", flush=True)
         time.sleep(settle)
 
-        watch = Watch({**server.env, **server.secrets})
-        time.sleep(5)  # the stream is open
+        follow = (subprocess.Popen([str(CIRAHUBCTL), "events"], env={**server.env,
+                                   **server.secrets}, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL) if args.follow_events else None)
+        sampler = Sampler(db)
+        server_log = Path(server.log.name)
         procs = tree(proc)
+        lines0 = log_lines(server_log)
         before, w0, load0 = cpu_seconds(procs), time.time(), os.getloadavg()
         time.sleep(measure)
         procs = tree(proc)
         after, w1, load1 = cpu_seconds(procs), time.time(), os.getloadavg()
-        seen = watch.stop(until=w1)
-        watched = sorted(gaps_of(seen.get(f"m{i:05d}", []), w0, w1)
-                         for i in range(args.spokes))
-        w_ok = sum(1 for g in watched if g <= args.interval * SLACK)
+        lines1 = log_lines(server_log)
         memory = pss(procs)
+        if follow is not None:
+            follow.terminate()
+            follow.wait(30)
+        ends = sampler.stop()
         wall = w1 - w0
+        ids = spoke_ids(db)
+        gaps = sorted(gaps_of(ends.get(i, []), w0, w1) for i in ids)
+        ok = sum(1 for g in gaps if g <= args.interval * SLACK)
+        polls = sum(1 for i in ids for t in ends.get(i, []) if w0 <= t <= w1)
 
-        runs = poll_times(db)
-        polls = 0
-        verdicts = []
-        for rows in runs.values():
-            polls += round(sum(in_window(row, w0, w1) for row in rows))
-            verdicts.append(on_time(rows, w0, w1, args.interval))
-        ok = sum(1 for good, _ in verdicts if good)
-        gaps = sorted(g for _, g in verdicts)
-        p50 = gaps[len(gaps) // 2] if gaps else float("nan")
-        p99 = gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))] if gaps else float("nan")
+        t0 = time.monotonic()
+        server.ctl("apply", "-f", str(spec))  # the same topology again: nothing to change
+        again = time.monotonic() - t0
 
         cpu_by_role: dict[str, float] = defaultdict(float)
         for pid, (name, secs) in after.items():
@@ -290,16 +292,16 @@ def main() -> None:
             f"{load1[0]:.1f} at the start / end of the measurement")
         say(f"- time to store them (one `cirahubctl apply -f`): **{stored:.1f} s**; every spoke "
             f"had run once {first:.1f} s later; measured from {settle:.0f} s after that; "
-            f"server start-up {server.startup:.1f} s")
+            f"server start-up {server.startup:.1f} s; the same `apply -f` again (no change) "
+            f"{again:.1f} s")
         say(f"- measured {wall:.0f} s: {polls} polls ({polls / wall:.1f}/s); spokes whose "
-            f"polls were all ≤ {SLACK:g} × interval apart in the run history: {ok} of "
-            f"{len(verdicts)} ({100 * ok / max(1, len(verdicts)):.1f} %; a folded row's "
-            f"longest gap may lie before the window); longest gap per spoke p50 "
-            f"{p50:.1f} s, p99 {p99:.1f} s, max {gaps[-1] if gaps else float('nan'):.1f} s")
-        say(f"- seen in `cirahubctl events` (every run's end): spokes with a run at least every "
-            f"{SLACK:g} × interval: **{w_ok} of {args.spokes} ({100 * w_ok / args.spokes:.1f} "
-            f"%)**; longest time without a run per spoke p50 {watched[len(watched) // 2]:.1f} s,"
-            f" p99 {watched[int(len(watched) * 0.99)]:.1f} s, max {watched[-1]:.1f} s")
+            f"polls were all ≤ {SLACK:g} × interval apart (run history, read every "
+            f"{SAMPLE_SECONDS:g} s): **{ok} of {len(ids)} ({100 * ok / max(1, len(ids)):.1f} "
+            f"%)**; longest time without a poll per spoke p50 {gaps[len(gaps) // 2]:.1f} s, "
+            f"p99 {gaps[int(len(gaps) * 0.99)]:.1f} s, max {gaps[-1]:.1f} s"
+            f"{f' ({sampler.skipped} polls read late)' if sampler.skipped else ''}")
+        say(f"- the server's log: {(lines1 - lines0) / wall:.2f} lines a second"
+            f"{'; a `cirahubctl events` stream open' if follow is not None else ''}")
         say(f"- CPU of the server tree: **{100 * total_cpu / wall:.1f} % of one core**, "
             f"{1000 * total_cpu / max(1, polls):.2f} ms CPU per poll; PSS **{total_pss:.0f} MiB**"
             f" ({1024 * total_pss / args.spokes:.0f} KiB per spoke)")

@@ -313,8 +313,9 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
 
     async def _event_message(self, event: Any, hub_filter: str) -> pb.Event | None:
         names = self._names
-        if names is None or event.hub_id not in names.hubs or event.spoke_id not in names.spokes:
-            # a hub or spoke added since (or none known yet)
+        if names is None or event.hub_id not in names.hubs or (
+                event.spoke_id and event.spoke_id not in names.spokes):
+            # a hub or spoke added since (or none known yet); a hub's ``polls`` event has none
             names = await asyncio.get_running_loop().run_in_executor(self.pool, self.h.names)
             self._names = names
         hub = names.hub(event.hub_id)
