@@ -1,6 +1,6 @@
 """The spoke actor's writer and reporter of folded idle polls (:mod:`cirahub.actors.idle`).
 
-One task per spoke actor, off the run pool:
+One task per spoke actor (:meth:`IdleWriter.run`), off the run pool:
 
 - every :data:`IDLE_FLUSH_SECONDS` it writes the fold rows changed since the last write, in
   one transaction for all spokes of the actor (``Store.record_polls``); rows whose write
@@ -10,13 +10,16 @@ One task per spoke actor, off the run pool:
   hub: the server logs one ``idle polls`` line for it instead of one line per poll).
 
 The run history therefore lags the idle polls by at most a flush, and the events and the
-server's log by at most a report; nothing a run changed is ever in either.
+server's log by at most a report; nothing a run changed is ever in either. A spoke leaving
+its actor has the writer write at once and waits for it (:meth:`IdleWriter.written`), so once
+an actor no longer reports a spoke, the spoke's idle polls are in the store (unless that
+write failed).
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -31,21 +34,55 @@ IDLE_FLUSH_SECONDS = 5.0
 IDLE_REPORT_SECONDS = 60.0
 
 
-async def flush_idle_polls(idle: IdlePolls, store: Any,
-                           report: Callable[[str, Tally], None]) -> None:
-    """Write the folded idle polls and report their tallies, until cancelled."""
-    flushes = max(1, round(IDLE_REPORT_SECONDS / IDLE_FLUSH_SECONDS))
-    for count in itertools.count():
-        await asyncio.sleep(IDLE_FLUSH_SECONDS)
-        if count % flushes == flushes - 1:
-            for hub_id, tally in idle.tally().items():
-                report(hub_id, tally)
-        rows = idle.take()
+class IdleWriter:
+    """Writes ``idle``'s rows to ``store`` and reports its tallies to ``report``."""
+
+    def __init__(self, idle: IdlePolls, store: Any,
+                 report: Callable[[str, Tally], None]) -> None:
+        self._idle, self._store, self._report = idle, store, report
+        self._started = self._ended = 0  # writes started / ended (tried)
+        self._ended_cond = asyncio.Condition()
+        self._asked = asyncio.Event()  # a write is wanted now (a spoke leaves)
+
+    async def run(self) -> None:
+        """Write and report until cancelled."""
+        loop = asyncio.get_running_loop()
+        report_at = loop.time() + IDLE_REPORT_SECONDS
+        while True:
+            with contextlib.suppress(TimeoutError):  # every few seconds, or when asked
+                await asyncio.wait_for(self._asked.wait(), IDLE_FLUSH_SECONDS)
+            self._asked.clear()
+            self._started += 1
+            if loop.time() >= report_at:
+                report_at = loop.time() + IDLE_REPORT_SECONDS
+                for hub_id, tally in self._idle.tally().items():
+                    self._report(hub_id, tally)
+            await self._write()
+            async with self._ended_cond:
+                self._ended = self._started
+                self._ended_cond.notify_all()
+
+    async def _write(self) -> None:
+        rows = self._idle.take()
         if not rows:
-            continue
+            return
         try:
-            await asyncio.to_thread(store.record_polls, rows)
+            await asyncio.to_thread(self._store.record_polls, rows)
         except Exception:  # the store is away: keep them (bounded by the hosted spokes)
             log.warning("could not record %d rows of idle polls; retrying", len(rows),
                         exc_info=log.isEnabledFor(logging.DEBUG))
-            idle.give_back(rows)
+            self._idle.give_back(rows)
+
+    async def written(self) -> None:
+        """Write now and return once that write ended (nothing to write: at once); gives up
+        after three flush intervals (the writer is not running). Calls made together share
+        one write."""
+        if not len(self._idle):
+            return
+        target = self._started + 1
+        self._asked.set()
+        with contextlib.suppress(TimeoutError):
+            async with self._ended_cond:
+                await asyncio.wait_for(
+                    self._ended_cond.wait_for(lambda: self._ended >= target),
+                    3 * IDLE_FLUSH_SECONDS)

@@ -26,8 +26,8 @@ Per spoke, guarantees:
   together share one store read and one writer (:mod:`cirahub.actors.push_wave`) and write
   to their spokes on threads of their own (``Settings.push_threads``), never the polls';
 - never two runs of one spoke at once in this actor; an unassigned spoke finishes its current
-  run, then stops (it is reported as ``stopping`` until then, so the supervisor does not start
-  it elsewhere meanwhile);
+  run and its folded idle polls are written, then it stops (it is reported as ``stopping``
+  until then, so the supervisor does not start it elsewhere meanwhile);
 - failures back off exponentially (interval × 2^(n-1), bounded by ``max_backoff_seconds``,
   at least the server's ``back_off`` hint); the error stays visible in :meth:`status`;
 - a slow or broken spoke holds one pool thread at most: the others keep their schedule as long
@@ -53,7 +53,7 @@ from typing import Any
 from cirahub.actors.cycle import FULL, PULL, SyncCycle, run_mode
 from cirahub.actors.hub import RayMerger
 from cirahub.actors.idle import Batch, IdlePolls, Tally
-from cirahub.actors.idle_flush import flush_idle_polls
+from cirahub.actors.idle_flush import IdleWriter
 from cirahub.actors.merger import Merger
 from cirahub.actors.outbox import Outbox
 from cirahub.actors.probes import Probed, Prober
@@ -116,8 +116,8 @@ class SpokeActor:
         self._loop = asyncio.get_running_loop()
         self._outbox = Outbox(self._settings.namespace)
         self._idle = IdlePolls(lambda: datetime.fromtimestamp(clock(), UTC))
-        self._idle_flusher = self._loop.create_task(
-            flush_idle_polls(self._idle, self._store, self._report_idle))
+        self._idle_writer = IdleWriter(self._idle, self._store, self._report_idle)
+        self._idle_flusher = self._loop.create_task(self._idle_writer.run())
         prober = Prober(self._store, self._settings.lease_epoch,
                         lambda s, spoke: self._cycle(s, self._connector(s, spoke),
                                                      Trigger.SCHEDULE),
@@ -160,8 +160,7 @@ class SpokeActor:
             out.append(spoke_id)
         return out
 
-    async def assigned(self) -> list[str]:
-        """Ids of the spokes hosted here, stopping ones included."""
+    async def assigned(self) -> list[str]:  # the spokes hosted here, stopping ones included
         return list(self._spokes)
 
     async def sync_now(self, spoke_id: str, mode: str = FULL) -> dict[str, Any]:
@@ -200,11 +199,11 @@ class SpokeActor:
             s.wake.set()
 
     async def status(self) -> list[dict[str, Any]]:
-        """One dict per hosted spoke: state (running, waiting, backoff, action_required,
-        stopping, fenced),
-        next_run_at (epoch seconds), failures, last_error, last_summary, actor, node_id."""
+        """One dict per hosted spoke (not one only waiting to leave): state (running,
+        waiting, backoff, action_required, stopping), next_run_at (epoch seconds), failures,
+        last_error, last_summary, actor, node_id."""
         out = []
-        for s in self._spokes.values():
+        for s in (s for s in self._spokes.values() if not s.leaving):
             state = live_state(s)
             out.append({
                 "spoke_id": s.spoke_id, "hub_id": s.hub_id, "state": state,
@@ -220,23 +219,12 @@ class SpokeActor:
     async def _spoke_loop(self, s: HostedSpoke) -> None:
         try:
             while not s.stopping:
-                delay = max(0.0, (s.next_run_at or 0) - self._clock())
-                if not s.wake.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(s.wake.wait(), timeout=delay)
-                s.wake.clear()
-                if s.stopping:
-                    break
-                waiters, s.waiters = s.waiters, []
-                trigger = self._trigger(s, bool(waiters))
-                if trigger is None:
-                    continue  # woken early for nothing due (or a wake-up already answered)
-                summary = await self._run(s, trigger)
-                for w in waiters:
-                    if not w.done():
-                        w.set_result(summary)
-                if (summary.get("error") or {}).get("code") == "not_found":
-                    break  # the spoke was removed from the store
+                await self._next_run(s)
+                if s.stopping:  # its idle polls are stored before it leaves (or is resumed)
+                    self._idle.close(s.spoke_id)
+                    s.leaving = True
+                    await self._idle_writer.written()
+                    s.leaving = False
         finally:
             for w in s.waiters:
                 if not w.done():
@@ -249,6 +237,26 @@ class SpokeActor:
             self._emit("state", s, "unassigned", detail=self._name)
             if s.connector is not None:
                 self._pool.submit(close_quietly, s.connector)
+
+    async def _next_run(self, s: HostedSpoke) -> None:
+        """Wait until the spoke is due or woken, then run it (a removed spoke then stops)."""
+        delay = max(0.0, (s.next_run_at or 0) - self._clock())
+        if not s.wake.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(s.wake.wait(), timeout=delay)
+        s.wake.clear()
+        if s.stopping:
+            return
+        waiters, s.waiters = s.waiters, []
+        trigger = self._trigger(s, bool(waiters))
+        if trigger is None:
+            return  # woken early for nothing due (or a wake-up already answered)
+        summary = await self._run(s, trigger)
+        for w in waiters:
+            if not w.done():
+                w.set_result(summary)
+        if (summary.get("error") or {}).get("code") == "not_found":
+            s.stopping = True  # the spoke was removed from the store
 
     def _trigger(self, s: HostedSpoke, manual: bool) -> Trigger | None:
         """What the spoke runs now: a full run when asked or due (it answers a due push
@@ -392,8 +400,7 @@ class SpokeActor:
         return ProgressEvent(kind=kind, hub_id=s.hub_id, spoke_id=s.spoke_id, phase=phase,
                              at=datetime.fromtimestamp(self._clock(), UTC), **extra)
 
-    def _report_idle(self, hub_id: str, tally: Tally) -> None:
-        """One ``polls`` event: the hub's idle polls here since the last report."""
+    def _report_idle(self, hub_id: str, tally: Tally) -> None:  # the hub's idle polls here
         self._outbox.add(ProgressEvent(
             kind="polls", hub_id=hub_id, spoke_id="", phase="idle",
             at=datetime.fromtimestamp(self._clock(), UTC), counts=tally.counts(),

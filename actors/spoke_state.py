@@ -66,6 +66,8 @@ class HostedSpoke:
     task: asyncio.Task[None] | None = None
     stopping: bool = False
     running: bool = False
+    #: stopped, waiting only for its idle polls to be written (not shown as hosted)
+    leaving: bool = False
     #: a push run was asked for (fan-out) and has not started yet
     push_pending: bool = False
     failures: int = 0
