@@ -5,9 +5,9 @@ One task per spoke actor (:meth:`IdleWriter.run`), off the run pool:
 - every :data:`IDLE_FLUSH_SECONDS` it writes the fold rows changed since the last write, in
   one transaction for all spokes of the actor (``Store.record_polls``); rows whose write
   failed (the store is away) are kept for the next write (bounded by the hosted spokes);
-- every :data:`IDLE_REPORT_SECONDS` it hands ``report`` each hub's :class:`Tally` of the
-  idle polls since the last report (the spoke actor sends it as one ``polls`` event per
-  hub: the server logs one ``idle polls`` line for it instead of one line per poll).
+- every :data:`IDLE_REPORT_SECONDS` it sends each hub's :class:`Tally` of the idle polls
+  since the last report as one ``polls`` event (to the supervisor, with the other events):
+  the server logs one ``idle polls`` line for it instead of one line per poll.
 
 The run history therefore lags the idle polls by at most a flush, and the events and the
 server's log by at most a report; nothing a run changed is ever in either. A spoke leaving
@@ -22,9 +22,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from cirahub.actors.idle import IdlePolls, Tally
+from cirahub.actors.progress import ProgressEvent
 
 log = logging.getLogger("cirahub.actors.spoke")
 
@@ -35,11 +37,13 @@ IDLE_REPORT_SECONDS = 60.0
 
 
 class IdleWriter:
-    """Writes ``idle``'s rows to ``store`` and reports its tallies to ``report``."""
+    """Writes ``idle``'s rows to ``store`` and sends its tallies to ``send`` as ``polls``
+    events of the spoke actor ``actor`` (``clock``: its wall clock, epoch seconds)."""
 
-    def __init__(self, idle: IdlePolls, store: Any,
-                 report: Callable[[str, Tally], None]) -> None:
-        self._idle, self._store, self._report = idle, store, report
+    def __init__(self, idle: IdlePolls, store: Any, actor: str, clock: Callable[[], float],
+                 send: Callable[[ProgressEvent], None]) -> None:
+        self._idle, self._store, self._send = idle, store, send
+        self._actor, self._clock = actor, clock
         self._started = self._ended = 0  # writes started / ended (tried)
         self._ended_cond = asyncio.Condition()
         self._asked = asyncio.Event()  # a write is wanted now (a spoke leaves)
@@ -56,11 +60,17 @@ class IdleWriter:
             if loop.time() >= report_at:
                 report_at = loop.time() + IDLE_REPORT_SECONDS
                 for hub_id, tally in self._idle.tally().items():
-                    self._report(hub_id, tally)
+                    self._send(self.event(hub_id, tally))
             await self._write()
             async with self._ended_cond:
                 self._ended = self._started
                 self._ended_cond.notify_all()
+
+    def event(self, hub_id: str, tally: Tally) -> ProgressEvent:
+        """The ``polls`` event of a hub's tally (no spoke; ``detail``: the actor)."""
+        return ProgressEvent(kind="polls", hub_id=hub_id, spoke_id="", phase="idle",
+                             at=datetime.fromtimestamp(self._clock(), UTC),
+                             counts=tally.counts(), detail=self._actor)
 
     async def _write(self) -> None:
         rows = self._idle.take()

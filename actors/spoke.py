@@ -52,7 +52,7 @@ from typing import Any
 
 from cirahub.actors.cycle import FULL, PULL, SyncCycle, run_mode
 from cirahub.actors.hub import RayMerger
-from cirahub.actors.idle import Batch, IdlePolls, Tally
+from cirahub.actors.idle import Batch, IdlePolls
 from cirahub.actors.idle_flush import IdleWriter
 from cirahub.actors.merger import Merger
 from cirahub.actors.outbox import Outbox
@@ -116,7 +116,8 @@ class SpokeActor:
         self._loop = asyncio.get_running_loop()
         self._outbox = Outbox(self._settings.namespace)
         self._idle = IdlePolls(lambda: datetime.fromtimestamp(clock(), UTC))
-        self._idle_writer = IdleWriter(self._idle, self._store, self._report_idle)
+        self._idle_writer = IdleWriter(self._idle, self._store, name, clock,
+                                       lambda e: self._outbox.add(e, urgent=False))
         self._idle_flusher = self._loop.create_task(self._idle_writer.run())
         prober = Prober(self._store, self._settings.lease_epoch,
                         lambda s, spoke: self._cycle(s, self._connector(s, spoke),
@@ -400,11 +401,6 @@ class SpokeActor:
         return ProgressEvent(kind=kind, hub_id=s.hub_id, spoke_id=s.spoke_id, phase=phase,
                              at=datetime.fromtimestamp(self._clock(), UTC), **extra)
 
-    def _report_idle(self, hub_id: str, tally: Tally) -> None:  # the hub's idle polls here
-        self._outbox.add(ProgressEvent(
-            kind="polls", hub_id=hub_id, spoke_id="", phase="idle",
-            at=datetime.fromtimestamp(self._clock(), UTC), counts=tally.counts(),
-            detail=self._name), urgent=False)
 
 def _node_id() -> str | None:
     try:
