@@ -8,8 +8,9 @@
   rename), so consecutive versions of a file differ even on file systems with coarse clocks.
 - Writes are atomic: temp file in the same folder, then ``os.replace`` (update) or a hard
   link that fails on an existing name (create); a batch of writes is made durable with one
-  barrier before the renames and one folder fsync after them
-  (:mod:`cirahub.connectors.vdir_write`). The version we return is the temp file's own
+  barrier before the renames and one after them (:mod:`cirahub.connectors.vdir_write`),
+  shared with the batches of other vdir spokes writing at the same time
+  (:mod:`cirahub.connectors.vdir_barrier`). The version we return is the temp file's own
   ``fstat``, so it is exactly what we wrote.
 - Conditional writes re-stat and compare versions first. Between that check and the rename
   another program could still write (no locking protocol exists for vdirs); that window is
