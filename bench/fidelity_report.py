@@ -1,11 +1,13 @@
 """Print the fidelity table: every corpus file through every path (or the ones named).
 
     python bench/fidelity_report.py [PATH ...] [--write-expected] [--files ID[,ID...]]
+    python bench/fidelity_report.py --write-doc
 
 Paths: vdir, caldav-radicale, caldav-xandikos, ews, ics-url. The servers (Radicale, Xandikos,
 the EWS emulator, a feed server) run on 127.0.0.1 for the duration. ``--write-expected``
 rewrites tests/fidelity/expected.yaml for the paths run, and only those (review the diff before
-committing). ``--files`` runs only the corpus files named (a comma-separated list of ids), to
+committing) and docs/fidelity.md from it. ``--write-doc`` only renders docs/fidelity.md from
+expected.yaml (no run; tests/fidelity/test_report_doc.py holds the two together). ``--files`` runs only the corpus files named (a comma-separated list of ids), to
 look at a few while developing; it cannot be combined with ``--write-expected``.
 """
 
@@ -22,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.corpus import CorpusFile, corpus
 from tests.fidelity.conftest import LazyServers
+from tests.fidelity import report_doc
 from tests.fidelity.outcome import table
 from tests.fidelity.runs import PATHS, PathResult, open_store, run, write_expected
 
@@ -41,7 +44,12 @@ def main() -> None:
     parser.add_argument("paths", nargs="*", choices=[*PATHS, []], default=[])
     parser.add_argument("--write-expected", action="store_true")
     parser.add_argument("--files", default="", help="comma-separated corpus file ids")
+    parser.add_argument("--write-doc", action="store_true",
+                        help="render docs/fidelity.md from expected.yaml and exit (no run)")
     args = parser.parse_args()
+    if args.write_doc:
+        print(f"wrote {report_doc.write()}")
+        return
     files = _files(args.files)
     if files and args.write_expected:
         parser.error("--files cannot be combined with --write-expected (it writes whole paths)")
@@ -60,6 +68,7 @@ def main() -> None:
                       f"{results[path].meeting_messages} meeting messages", file=sys.stderr)
                 if args.write_expected:  # path by path: a later failure loses nothing
                     write_expected({path: results[path]})
+                    report_doc.write()
         finally:
             store.close()
             servers.stop()
