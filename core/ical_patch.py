@@ -24,7 +24,15 @@ from typing import Any
 
 from icalendar import Calendar, Component
 
-from cirahub.core.ical_props import PROPERTIES, add_field, add_recurrence_id, alarm, attendee
+from cirahub.core.ical_fields import period_overrides
+from cirahub.core.ical_props import (
+    PROPERTIES,
+    add_field,
+    add_periods,
+    add_recurrence_id,
+    alarm,
+    attendee,
+)
 from cirahub.core.item import FIELDS, Item
 from cirahub.core.source_cache import known_unchanged
 
@@ -124,17 +132,24 @@ def patch(item: Item, dtstamp: datetime | None) -> Patched | None:
     moved = series != base_series
     out: list[Component] = []
     sequence = _sequence(source.master)
+    periods_kept = not moved and item.fields.get("rdates") == source.base.fields.get("rdates")
+    # the recurrence is written again: an occurrence the source has no VEVENT for that only
+    # gives an RDATE its own length is an RDATE PERIOD, as the fresh writer writes it
+    periods = set() if periods_kept or source.master is None else {
+        k for k in period_overrides(item.fields, item.overrides) if k not in source.overrides}
     if item.fields:
         if source.master is not None:
-            _patch(source.master, item.uid, source.base.fields, item.fields, series, dtstamp,
-                   master=True)
+            _patch(source.master, item.uid, source.base.fields, _without(item.fields, periods),
+                   series, dtstamp, master=True)
+            add_periods(source.master, {k: item.overrides[k] for k in sorted(periods)}, series)
             out.append(source.master)
         else:
             out.append(_fresh(item.uid, item.fields, series, dtstamp, sequence, master=True))
-    periods_kept = not moved and item.fields.get("rdates") == source.base.fields.get("rdates")
     for key in sorted(item.overrides):
         fields = item.overrides[key]
         found = source.overrides.get(key)
+        if key in periods:
+            continue  # written as its RDATE PERIOD (above)
         if found is None and periods_kept and source.base.overrides.get(key) == fields:
             continue  # an RDATE PERIOD of the master, still written there, says it
         if found is None:
@@ -150,6 +165,13 @@ def patch(item: Item, dtstamp: datetime | None) -> Patched | None:
         out.append(found)
     out.extend(source.others)
     return Patched(source.calendar, out, _zones_of(source.calendar))
+
+
+def _without(fields: Mapping[str, Any], periods: set[str]) -> Mapping[str, Any]:
+    """The master's fields with the RDATEs written as periods left out of ``rdates``."""
+    if not periods:
+        return fields
+    return {**fields, "rdates": [k for k in fields.get("rdates") or () if k not in periods]}
 
 
 def _zones_of(calendar: Calendar) -> dict[str, Component]:

@@ -97,3 +97,28 @@ def test_unchanged_overrides_stay_as_written(name: str) -> None:
     written = to_ics(item.replace(**{name: "changed"}), dtstamp=NOW)
     # the override VEVENT was not touched: its SEQUENCE and DTSTAMP are the source's
     assert "SEQUENCE:4\r\n" in written
+
+
+_PERIOD_SERIES = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:p1\r\n"
+    "DTSTAMP:20240101T000000Z\r\nDTSTART;TZID=Europe/Berlin:20240105T100000\r\n"
+    "DTEND;TZID=Europe/Berlin:20240105T110000\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n"
+    "RDATE;TZID=Europe/Berlin;VALUE=PERIOD:20240110T100000/20240110T130000\r\n"
+    "SUMMARY:P\r\nX-KEEP:1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def test_regression_a_patched_recurrence_keeps_its_rdate_periods() -> None:
+    """The patcher wrote an RDATE PERIOD of its own length as a VEVENT of that occurrence
+    (without the master's X- properties) once the hub changed the recurrence, while the fresh
+    writer writes it back as ``RDATE;VALUE=PERIOD``: now both do, and the patched text still
+    parses to exactly the item."""
+    item = parse_item(_PERIOD_SERIES)
+    fields = dict(item.fields)
+    fields["rdates"] = sorted([*fields["rdates"], "20240111T090000Z"])
+    changed = Item(item.uid, fields, item.overrides, item.source)
+    text = to_ics(changed, dtstamp=NOW)
+    assert "RDATE;TZID=Europe/Berlin;VALUE=PERIOD:20240110T100000/20240110T130000" in text
+    assert "RECURRENCE-ID" not in text and text.count("BEGIN:VEVENT") == 1
+    back = parse_item(text)
+    assert fingerprint(back) == fingerprint(changed)
+    assert back.overrides == changed.overrides
