@@ -24,7 +24,7 @@ Pure: reads the source text only.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import icalendar
@@ -123,7 +123,8 @@ def _recurrence(event: icalendar.cal.Component, all_day: bool, found: list[str],
     for rdate in _all(event, "RDATE"):
         for entry in getattr(rdate, "dts", []):
             period = entry.dt
-            if isinstance(period, tuple) and _period_length(period) != length and not _held(period[0], item):
+            if isinstance(period, tuple) and _period_length(period) != length and not _held(
+                    period[0], item, getattr(start, "dt", None)):
                 found.append("RDATE periods of their own length: each occurrence lasts as long as "
                              "the series (the model holds one duration)")
 
@@ -135,8 +136,14 @@ def _zero_length(item: Item) -> bool:
     return isinstance(start, dict) and "date" in start and end == start
 
 
-def _held(moment: Any, item: Item) -> bool:
-    """Whether the fields hold the occurrence at ``moment`` as an override of its own."""
+def _held(moment: Any, item: Item, series: Any = None) -> bool:
+    """Whether the fields hold the occurrence at ``moment`` as an override of its own. A date
+    or floating time of a zoned series (``series`` its DTSTART) is in the series' zone, as the
+    model reads a PERIOD of dates there (icalendar gives floating midnights)."""
+    if isinstance(series, datetime) and series.tzinfo is not None and isinstance(moment, date) \
+            and getattr(moment, "tzinfo", None) is None:
+        clock = moment.time() if isinstance(moment, datetime) else time()
+        moment = datetime.combine(moment, clock, tzinfo=series.tzinfo)
     if isinstance(moment, datetime) and moment.tzinfo is not None:
         return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") in item.overrides
     return moment.strftime("%Y%m%d") in item.overrides or moment.strftime("%Y%m%dT%H%M%S") in item.overrides

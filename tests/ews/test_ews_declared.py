@@ -114,6 +114,20 @@ def test_regression_what_the_source_says_beyond_the_fields_is_declared(conn: Any
         assert _noted(result.notes, "RDATE periods", "own length"), result.notes
 
 
+def test_regression_a_period_of_dates_the_fields_hold_is_not_declared(conn: Any) -> None:
+    """An RDATE PERIOD of dates on a timed series (``19970301/19970302``: icalendar reads
+    floating midnights) is an override from midnight to midnight of the series' zone in the
+    fields, which Exchange holds; the source notes looked it up by its date and declared
+    "each occurrence lasts as long as the series" although its day came back."""
+    text = _ics(["UID:dates@test", "SUMMARY:d", "DTSTART:19970101T180000Z",
+                 "DTEND:19970101T190000Z", "RDATE;VALUE=PERIOD:19970301/19970302"])
+    item = parse_item(text)
+    assert item.overrides, "the fields hold the period's day"
+    result, _, held = write_and_read(conn, item, hub_item_id="hub-dates")
+    assert not _noted(result.notes, "RDATE periods"), result.notes
+    assert occurrences(held) == text_occurrences(text)
+
+
 def test_an_item_the_fields_hold_whole_declares_nothing(conn: Any) -> None:
     """The declarations come from what the source says beyond the fields, never by default."""
     hub = parse_item(_ics(["UID:plain@test", "SUMMARY:Plain", "DTSTART:20260105T090000Z",
