@@ -12,9 +12,10 @@ every other component but VTIMEZONE (VFREEBUSY, VAVAILABILITY, custom ones) as i
 own (``component`` field, content carried verbatim in ``source``); events
 without UID get a stable derived one; DTEND before DTSTART and negative durations are kept
 as written; two masters (or two copies of one override) of a UID: the highest SEQUENCE wins,
-the others stay in the source text. Every item keeps the text it came from as ``source``.
-Decisions beyond ``item.py``: an instant in UTC (``Z``, ``TZID=UTC``, ``Etc/UTC``...) carries
-no ``tz``; a TZID nothing resolves and no VTIMEZONE defines is floating time. Pure.
+the others (and an override left from an older version of the series, which readers skip:
+:func:`~cirahub.core.recurrence.stale_modification`) stay in the source text. Every item keeps
+the text it came from as ``source``. An instant in UTC (``Z``, ``TZID=UTC``...) carries no
+``tz``; a TZID nothing resolves and no VTIMEZONE defines is floating time. Pure.
 """
 
 from __future__ import annotations
@@ -46,14 +47,13 @@ from cirahub.core.ical_fields import (
 from cirahub.core.ical_values import time_value
 from cirahub.core.ical_write import serialize_calendar, to_ics
 from cirahub.core.item import OVERRIDE_FIELDS, Item
+from cirahub.core.recurrence import stale_modification
 from cirahub.core.source_cache import remember
 from cirahub.core.timezones import resolve_tzid
 from cirahub.core.zone_rules import ZoneContext
 
-__all__ = [
-    "alarm_minutes", "attendee_entry", "derived_uid", "item_components", "parse_calendar",
-    "parse_item", "serialize_calendar", "standard", "time_value", "to_ics",
-]
+__all__ = ["alarm_minutes", "attendee_entry", "derived_uid", "item_components", "parse_calendar",
+           "parse_item", "serialize_calendar", "standard", "time_value", "to_ics"]
 
 # resolve_tzid strips vendor prefixes on purpose; icalendar's warning about it is noise
 warnings.filterwarnings("ignore", category=GloballyUniqueTZIDGuessed)
@@ -61,8 +61,7 @@ warnings.filterwarnings("ignore", category=GloballyUniqueTZIDGuessed)
 _BEGIN = re.compile(r"^BEGIN:(VEVENT|VTODO|VJOURNAL)\s*$", re.I | re.M)
 #: components carried as items of their own
 ITEM_COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL")
-#: lines a VTODO/VJOURNAL content digest ignores (stamps that change without an edit; the UID
-#: is identity, not content)
+#: lines a VTODO/VJOURNAL content digest ignores (stamps that change without an edit; UID)
 _VOLATILE_LINES = ("DTSTAMP", "LAST-MODIFIED", "UID")
 
 
@@ -108,10 +107,8 @@ def _load(text: str) -> _Loaded:
     begun = len(_BEGIN.findall(text))
     kinds = sum(1 for _, c in found if c.name in ITEM_COMPONENTS)
     if begun > kinds:  # icalendar drops components it never saw the END of
-        raise MalformedItem(
-            f"unparseable iCalendar text: {begun - kinds} component(s) not terminated "
-            "(truncated text?)"
-        )
+        raise MalformedItem(f"unparseable iCalendar text: {begun - kinds} component(s) not "
+                            "terminated (truncated text?)")
     events = [c for _, c in found if c.name == "VEVENT"]
     return _Loaded(roots, found, ZoneContext(vtimezones, _first_year(events)), vtimezones)
 
@@ -391,6 +388,9 @@ def _normalize(uid: str, events: list[Component], zones: ZoneContext) -> Item:
                               **times}
     for key, copies in by_key.items():
         event = _latest(copies)
+        if masters and stale_modification(fields, key, own_rule="RRULE" in event,
+                                          sequence=_sequence(event), series_sequence=_sequence(master)):
+            continue  # left from an older version of the series: readers skip it
         overrides[key] = event_fields(event, uid, zones, master=False)
         params = getattr(check(event, "RECURRENCE-ID", uid), "params", {})
         if str(params.get("RANGE", "")).strip().upper() == "THISANDFUTURE":

@@ -158,3 +158,22 @@ def expand_this_and_future(item: Item, *, limit: int = DEFAULT_LIMIT) -> ThisAnd
     if walk is not None and walk.truncated:
         complete = False  # the expansion bound cut the series: later occurrences lose their shift
     return ThisAndFutureExpansion(Item(item.uid, item.fields, overrides), complete, tuple(expanded))
+
+
+def is_occurrence(fields: Mapping[str, Any], key: str) -> bool:
+    """Whether the series of ``fields`` has an occurrence at the occurrence key ``key``
+    (keys of one series sort in time order; the walk is bounded, see :func:`series_starts`)."""
+    for found, _ in series_starts(fields):
+        if found >= key:
+            return found == key
+    return False
+
+
+def stale_modification(fields: Mapping[str, Any], key: str, *, own_rule: bool,
+                       sequence: int, series_sequence: int) -> bool:
+    """Whether an overridden occurrence at ``key`` is one readers skip, as
+    ``recurring-ical-events`` does since its issue 253: a RECURRENCE-ID component with an RRULE
+    of its own (``own_rule``) and a lower SEQUENCE than the series, at an instant that is no
+    occurrence of the series — a copy left from an older version of the series. The model
+    does not hold it (the source text still carries it)."""
+    return own_rule and sequence < series_sequence and not is_occurrence(fields, key)

@@ -6,7 +6,8 @@ reading the item back from Exchange has what the fields say and nothing more. Wh
 says beyond them is declared here, one note per kind, so no difference is silent:
 
 - older copies under the item's UID (a master or an occurrence given twice, the lower SEQUENCE
-  superseded, as every reader keeps the newest): one Exchange item holds one version;
+  superseded, as every reader keeps the newest), and an occurrence left from an older version
+  of the series (readers skip it): one Exchange item holds one version;
 - a second RRULE (or an EXRULE): one Exchange pattern per series;
 - an all-day event of no length (DTEND on its start day): Exchange's all-day events last whole
   days;
@@ -46,6 +47,7 @@ def note_source(item: Item, notes: list[str]) -> None:
     if not events:
         return
     kept = _kept(events, notes)
+    _stale(kept, item, notes)
     all_day = any(_is_date(e.get("DTSTART")) for e in kept if "RECURRENCE-ID" not in e)
     held = _texts(item)
     found: list[str] = []
@@ -94,6 +96,21 @@ def _kept(events: list[icalendar.cal.Component], notes: list[str]) -> list[icale
                      "newest SEQUENCE): not written (one Exchange item holds one version; carried "
                      "between iCalendar spokes only)")
     return kept
+
+
+def _stale(kept: list[icalendar.cal.Component], item: Item, notes: list[str]) -> None:
+    """Declare the overridden occurrences with an RRULE of their own the fields do not hold:
+    left from an older version of the series, which readers skip
+    (:func:`cirahub.core.recurrence.stale_modification`)."""
+    series = next((getattr(e.get("DTSTART"), "dt", None) for e in kept
+                   if "RECURRENCE-ID" not in e), None)
+    stale = [e for e in kept if "RECURRENCE-ID" in e and "RRULE" in e
+             and not _held(e["RECURRENCE-ID"].dt, item, series)]
+    if stale:
+        notes.append(f"VEVENT: {len(stale)} occurrence{'s' if len(stale) > 1 else ''} left from "
+                     "an older version of the series (own RRULE, lower SEQUENCE, no occurrence "
+                     "of the series now; readers skip it): not written (carried between "
+                     "iCalendar spokes only)")
 
 
 def _is_date(prop: Any) -> bool:
