@@ -55,8 +55,13 @@ class Reading:
 
 @lru_cache(maxsize=1024)
 def read(data: bytes) -> Reading:
-    """Parse and expand like the reference (cached: treat the tree as read-only). Raises
-    Unreadable for what it refuses."""
+    """Parse and expand like the reference (cached: treat the tree as read-only), each text on
+    its own: icalendar keeps the VTIMEZONEs of every calendar it parsed in a process-wide cache
+    by TZID, so a TZID a text does not define would resolve to another file's zone
+    (``"Western/Central Europe"`` of one corpus file made another file's floating times
+    zoned, depending on which was read first); the cache is emptied first. Raises Unreadable
+    for what it refuses."""
+    icalendar.use_zoneinfo()  # the default provider, with an empty cache of parsed zones
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
