@@ -239,18 +239,27 @@ def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanCl
     if distortion:
         return Outcome(f.id, "distorted", distortion + (
             f" (declared: {'; '.join(declared)})" if declared else ""))
-    if declared:
-        return Outcome(f.id, "projected", "declared: " + "; ".join(declared))
-    if full_properties:
-        diff = reference.property_diff(wanted, copy_components)
-    else:
-        src, dst = reference.field_view(wanted), reference.field_view(copy_components)
-        diff = reference.PropertyDiff(tuple(reference.strip_key(x) for x in (src - dst).elements()),
-                                      tuple(reference.strip_key(x) for x in (dst - src).elements()))
+    diff = _property_diff(wanted, copy_components, full_properties)
     same_bytes = len(files) == 1 and dest.raw[files[0]] == data
-    if diff.lost or diff.added:
-        return Outcome(f.id, "projected", ", ".join(diff.names()), same_bytes)
+    # a declaration never hides what else differs: the properties are compared all the same
+    # and what differs is listed beside the notes (so a note cannot excuse a loss it names not)
+    differs = ", ".join(diff.names())
+    if declared:
+        return Outcome(f.id, "projected", "declared: " + "; ".join(declared) + (
+            f"; differs: {differs}" if differs else ""), same_bytes)
+    if differs:
+        return Outcome(f.id, "projected", differs, same_bytes)
     return Outcome(f.id, "identical", "", same_bytes)
+
+
+def _property_diff(wanted: list[icalendar.cal.Component], copy_components: list[icalendar.cal.Component],
+                   full_properties: bool) -> reference.PropertyDiff:
+    """Every property and parameter (iCalendar end to end), else the modelled fields."""
+    if full_properties:
+        return reference.property_diff(wanted, copy_components)
+    src, dst = reference.field_view(wanted), reference.field_view(copy_components)
+    return reference.PropertyDiff(tuple(reference.strip_key(x) for x in (src - dst).elements()),
+                                  tuple(reference.strip_key(x) for x in (dst - src).elements()))
 
 
 def _declared_away(kind: str, declared: Sequence[str]) -> bool:

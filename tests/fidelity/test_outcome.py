@@ -157,4 +157,36 @@ def test_a_declared_projection_with_the_same_occurrences_is_projected(tmp_path: 
     source = _File("a", _cal(_event("Standup", "u1", extra="X-A:1\r\n")))
     copy = _cal(_event("Standup", "u1"))
     out = _declared_round(tmp_path, [source], {"u1.ics": copy}, {"a": ["X-A: not carried"]})
-    assert out["a"] == Outcome("a", "projected", "declared: X-A: not carried")
+    assert out["a"] == Outcome("a", "projected", "declared: X-A: not carried; differs: X-A")
+
+
+def test_regression_a_declaration_does_not_hide_other_property_losses(tmp_path: Path) -> None:
+    """Before: a file whose spoke declared anything was "projected" with the notes alone, its
+    properties never compared: a declared server rewrite of one property hid the loss of any
+    other (LANGUAGE, STATUS...). Now what differs is listed beside the notes."""
+    source = _File("a", _cal(_event("Standup", "u1", extra=(
+        "X-A:1\r\nSTATUS:CONFIRMED\r\nDESCRIPTION;LANGUAGE=de;ALTREP=\"cid:x\":Text\r\n"))))
+    copy = _cal(_event("Standup", "u1", extra="X-A:2\r\nDESCRIPTION:Text\r\n"))
+    out = _declared_round(tmp_path, [source], {"u1.ics": copy},
+                          {"a": ["the server rewrote what it stores (X-A: changed)"]})
+    assert out["a"].status == "projected"
+    assert out["a"].detail.endswith("; differs: DESCRIPTION, STATUS, X-A"), out["a"].detail
+
+
+def test_regression_the_reference_reads_each_text_on_its_own() -> None:
+    """icalendar caches every parsed VTIMEZONE by TZID for the whole process: once a corpus
+    file defined ``Western/Central Europe``, another file using that TZID without a VTIMEZONE
+    read as zoned instead of floating, so its copy was "distorted" on the EWS path (the
+    issue_526 files) or not, depending on the order the files were read in."""
+    from . import reference
+
+    zone = ("BEGIN:VTIMEZONE\r\nTZID:Western/Central Europe\r\nBEGIN:STANDARD\r\n"
+            "DTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n"
+            "END:STANDARD\r\nEND:VTIMEZONE\r\n")
+    event = ('BEGIN:VEVENT\r\nUID:u-w\r\nDTSTAMP:20240101T000000Z\r\n'
+             'DTSTART;TZID="Western/Central Europe":20211101T160000\r\nSUMMARY:w\r\n'
+             'END:VEVENT\r\n')
+    defined = _cal(zone, _event("z", "u-z", start="20211101T100000Z"))
+    reference.read(defined.replace("u-z", "u-z2").encode())  # a file that defines the zone
+    [(_, start, _, _)] = reference.read(_cal(event).encode()).occurrences
+    assert start == "F:2021-11-01T16:00:00"
