@@ -29,7 +29,7 @@ from dateutil.rrule import rrulestr
 from cirahub.core.errors import MalformedItem
 from cirahub.core.ical_values import as_moment, compact_key, time_value
 from cirahub.core.item import VOLATILE_FIELDS, Item
-from cirahub.core.recurrence import series_starts
+from cirahub.core.recurrence import is_occurrence, series_starts
 
 from . import recurrence
 
@@ -164,7 +164,11 @@ def _without_rdates(item: Item, notes: list[str], why: str) -> Item:
     if not rdates or "start" not in item.fields:
         return item
     notes.append(f"RDATE: {len(rdates)} extra occurrences not written ({why}; Exchange has no RDATE)")
-    return Item(item.uid, {k: v for k, v in item.fields.items() if k != "rdates"}, item.overrides)
+    fields = {k: v for k, v in item.fields.items() if k != "rdates"}
+    # their overrides (an RDATE PERIOD's own length) go with them: left in, no Exchange
+    # occurrence would hold them and the sidecar, seeing them written, would not keep them
+    gone = {k for k in rdates if k in item.overrides and not is_occurrence(fields, k)}
+    return Item(item.uid, fields, {k: v for k, v in item.overrides.items() if k not in gone})
 
 
 def _placed(value: Mapping[str, str], zone: str | None) -> dict[str, str]:

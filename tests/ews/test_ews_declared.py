@@ -128,6 +128,20 @@ def test_regression_a_period_of_dates_the_fields_hold_is_not_declared(conn: Any)
     assert occurrences(held) == text_occurrences(text)
 
 
+def test_regression_an_rdate_exchange_cannot_hold_comes_back_with_its_period(conn: Any) -> None:
+    """An RDATE on the day of another occurrence (Exchange holds one per day) is not written,
+    declared, and comes back from the sidecar; its PERIOD's own length (an override of that
+    occurrence in the fields) was left in the projection, so the sidecar did not keep it and
+    the copy came back with the series' length ("86400s became 0s", issue_1633)."""
+    text = _ics(["UID:sameday@test", "DTSTART:19970101T180000Z",
+                 "RDATE;VALUE=PERIOD:19970101/19970102"])
+    item = parse_item(text)
+    result, seen, _ = write_and_read(conn, item, hub_item_id="hub-sameday")
+    assert _noted(result.notes, "RDATE", "two occurrences on one day"), result.notes
+    assert seen.overrides == item.overrides
+    assert occurrences(seen) == text_occurrences(text)
+
+
 def test_an_item_the_fields_hold_whole_declares_nothing(conn: Any) -> None:
     """The declarations come from what the source says beyond the fields, never by default."""
     hub = parse_item(_ics(["UID:plain@test", "SUMMARY:Plain", "DTSTART:20260105T090000Z",
