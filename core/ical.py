@@ -389,7 +389,7 @@ def _normalize(uid: str, events: list[Component], zones: ZoneContext) -> Item:
     for key, copies in by_key.items():
         event = _latest(copies)
         if masters and stale_modification(fields, key, own_rule="RRULE" in event,
-                                          sequence=_sequence(event), series_sequence=_sequence(master)):
+                                          older=_sequence(event) < _sequence(master)):
             continue  # left from an older version of the series: readers skip it
         overrides[key] = event_fields(event, uid, zones, master=False)
         params = getattr(check(event, "RECURRENCE-ID", uid), "params", {})

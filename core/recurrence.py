@@ -170,10 +170,10 @@ def is_occurrence(fields: Mapping[str, Any], key: str) -> bool:
 
 
 def stale_modification(fields: Mapping[str, Any], key: str, *, own_rule: bool,
-                       sequence: int, series_sequence: int) -> bool:
+                       older: bool) -> bool:
     """Whether an overridden occurrence at ``key`` is one readers skip, as
     ``recurring-ical-events`` does since its issue 253: a RECURRENCE-ID component with an RRULE
-    of its own (``own_rule``) and a lower SEQUENCE than the series, at an instant that is no
-    occurrence of the series — a copy left from an older version of the series. The model
-    does not hold it (the source text still carries it)."""
-    return own_rule and sequence < series_sequence and not is_occurrence(fields, key)
+    of its own (``own_rule``) and a lower SEQUENCE than the series (``older``), at an instant
+    that is no occurrence of the series — a copy left from an older version of the series.
+    The model does not hold it (the source text still carries it)."""
+    return own_rule and older and not is_occurrence(fields, key)

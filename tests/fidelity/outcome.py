@@ -240,6 +240,8 @@ def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanCl
         return Outcome(f.id, "distorted", distortion + (
             f" (declared: {'; '.join(declared)})" if declared else ""))
     diff = _property_diff(wanted, copy_components, full_properties)
+    if full_properties:  # the calendar's own properties (X-WR-CALNAME, METHOD...) too
+        diff = _with_heads(diff, source, [dest.heads.get(n, []) for n in files])
     same_bytes = len(files) == 1 and dest.raw[files[0]] == data
     # a declaration never hides what else differs: the properties are compared all the same
     # and what differs is listed beside the notes (so a note cannot excuse a loss it names not)
@@ -252,7 +254,8 @@ def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanCl
     return Outcome(f.id, "identical", "", same_bytes)
 
 
-def _property_diff(wanted: list[icalendar.cal.Component], copy_components: list[icalendar.cal.Component],
+def _property_diff(wanted: list[icalendar.cal.Component],
+                   copy_components: list[icalendar.cal.Component],
                    full_properties: bool) -> reference.PropertyDiff:
     """Every property and parameter (iCalendar end to end), else the modelled fields."""
     if full_properties:
@@ -260,6 +263,30 @@ def _property_diff(wanted: list[icalendar.cal.Component], copy_components: list[
     src, dst = reference.field_view(wanted), reference.field_view(copy_components)
     return reference.PropertyDiff(tuple(reference.strip_key(x) for x in (src - dst).elements()),
                                   tuple(reference.strip_key(x) for x in (dst - src).elements()))
+
+
+def _head_lines(items: Iterable[tuple[str, object]]) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for name, value in items:
+        name = name.upper()
+        if name not in ("BEGIN", "END"):
+            out["VCALENDAR/" + reference.property_line(name, value)] += 1
+    return out
+
+
+def _with_heads(diff: reference.PropertyDiff, source: icalendar.cal.Component,
+                heads: list[list[tuple[str, object]]]) -> reference.PropertyDiff:
+    """``diff`` and how the calendar properties of each file the copy is in differ from the
+    source's (a bare component has none to compare)."""
+    if source.name != "VCALENDAR":
+        return diff
+    want = _head_lines(list(source.property_items(recursive=False))[1:-1])
+    lost, added = list(diff.lost), list(diff.added)
+    for head in heads:
+        got = _head_lines(head)
+        lost += (want - got).elements()
+        added += (got - want).elements()
+    return reference.PropertyDiff(tuple(sorted(set(lost))), tuple(sorted(set(added))))
 
 
 def _declared_away(kind: str, declared: Sequence[str]) -> bool:
