@@ -194,6 +194,13 @@ def _value_text(name: str, value: object) -> str:
     return text.decode() if isinstance(text, bytes) else str(text)
 
 
+def property_line(name: str, value: object) -> str:
+    """One property as :func:`property_lines` writes it (normalized name, parameters, value)."""
+    params = getattr(value, "params", {})
+    param_text = "".join(f";{k}={v}" for k, v in _param_items(params, name))
+    return f"{name}{param_text}:{_value_text(name, value)}"
+
+
 def property_lines(c: icalendar.cal.Component) -> Counter[str]:
     """Every property of ``c`` and of its subcomponents (VALARM…), one normalized line each."""
     lines: Counter[str] = Counter()
@@ -201,9 +208,7 @@ def property_lines(c: icalendar.cal.Component) -> Counter[str]:
         name = name.upper()
         if name in ("BEGIN", "END") or name in _SKIP_PROPS:
             continue
-        params = getattr(value, "params", {})
-        param_text = "".join(f";{k}={v}" for k, v in _param_items(params, name))
-        lines[f"{name}{param_text}:{_value_text(name, value)}"] += 1
+        lines[property_line(name, value)] += 1
     for sub in c.subcomponents:
         for line, n in property_lines(sub).items():
             lines[f"{sub.name}/{line}"] += n

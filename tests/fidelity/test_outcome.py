@@ -190,3 +190,12 @@ def test_regression_the_reference_reads_each_text_on_its_own() -> None:
     reference.read(defined.replace("u-z", "u-z2").encode())  # a file that defines the zone
     [(_, start, _, _)] = reference.read(_cal(event).encode()).occurrences
     assert start == "F:2021-11-01T16:00:00"
+
+
+def test_regression_the_calendar_properties_are_compared_too(tmp_path: Path) -> None:
+    """The judge compared the components only: a copy that lost the calendar's own
+    properties (X-WR-CALNAME, METHOD...) was "identical"."""
+    source = _File("a", _cal(_event("Standup", "u1")).replace(
+        "PRODID:-//t//t//EN\r\n", "PRODID:-//t//t//EN\r\nX-WR-CALNAME:Team\r\n"))
+    out = _declared_round(tmp_path, [source], {"u1.ics": _cal(_event("Standup", "u1"))}, {})
+    assert out["a"] == Outcome("a", "projected", "VCALENDAR/X-WR-CALNAME")
