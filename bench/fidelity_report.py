@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.corpus import CorpusFile, corpus
-from tests.fidelity.conftest import LazyServers
 from tests.fidelity import report_doc
+from tests.fidelity.conftest import LazyServers
 from tests.fidelity.outcome import table
 from tests.fidelity.runs import PATHS, PathResult, open_store, run, write_expected
 

@@ -29,6 +29,6 @@ def test_a_listed_file_is_counted_by_its_status_and_named_with_why() -> None:
     first = next(f.id for f in files if counts({}, [f])["identical"])
     data = {"vdir": {first: Expectation("distorted", "a reason | with a bar")}}
     text = render(data, files)
-    assert "| vdir | %d | %d | 0 | 0 | 1 |" % (len(files), counts({}, files)["identical"] - 1) \
-        in text
+    identical = counts({}, files)["identical"] - 1
+    assert f"| vdir | {len(files)} | {identical} | 0 | 0 | 1 |" in text
     assert f"- `{first}` — **distorted**: a reason \\| with a bar" in text
