@@ -10,7 +10,8 @@ refusal (4xx other than a precondition, auth or conflict answer) the connector s
 1. the *repaired* text (:func:`repaired`): the same components, in a VCALENDAR with VERSION and
    PRODID, a DTSTAMP where the RFC requires one, one copy of each master/override (the one the
    model reads: highest SEQUENCE, then the later), no empty RRULE, a DATE beside a DATE-TIME
-   as midnight of the other's zone — the same meaning, the same item;
+   as midnight of the other's zone — the same meaning, the same item; and what vobject refuses
+   mended where it is (:mod:`.mending`: one kind of component, unusable alarms left out);
 2. the item as the model writes it (no source): every modelled field, nothing else.
 
 Each step that changed what a reader sees is a note on the write (:attr:`WriteResult.notes`,
@@ -29,7 +30,7 @@ from typing import Any
 import requests
 from icalendar import Calendar, Component
 
-from cirahub.connectors.caldav import dav
+from cirahub.connectors.caldav import dav, mending
 from cirahub.core import ical
 from cirahub.core.errors import MalformedItem
 from cirahub.core.ical_values import compact_key
@@ -115,6 +116,8 @@ def repaired(item: Item, dtstamp: datetime, changes: list[str] | None = None, *,
         changes.append(f"{kind}: {n} further cop{'y' if n == 1 else 'ies'} with the same UID "
                        "and RECURRENCE-ID not written (the server holds one)")
     calendar.subcomponents[:] = kept
+    if periods:  # after a refusal: what vobject refuses, mended (see .mending)
+        mending.mend(calendar, str(item.fields.get("component") or "VEVENT"), changes)
     if periods and periods_as_overrides(calendar):
         changes.append("RDATE periods written as overrides of their occurrences")
     for component in calendar.walk():

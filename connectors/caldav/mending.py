@@ -1,0 +1,102 @@
+"""Mending, for a strict server, what it refuses in an item's text while keeping the rest.
+
+Radicale parses what it stores with vobject, which refuses some text every iCalendar reader
+takes. Before this module the connector's last resort for such a text was the item as the
+model writes it, which loses everything the model does not hold (X- properties, SEQUENCE,
+CREATED, an attendee's RSVP...). These mend only the part refused, in the repaired text of
+:func:`cirahub.connectors.caldav.writing.repaired`:
+
+- components of several kinds under one UID (a VEVENT and a VTODO, a VEVENT and a
+  VFREEBUSY; "Multiple component types in object"): the item's own kind is kept, the others
+  are declared not written (one resource holds one kind);
+- a VALARM whose TRIGGER is neither a duration nor a date-time (``TRIGGER;VALUE=TIME``: no
+  reader can fire it; "VALUE must be DURATION or DATE-TIME"): not written, declared;
+- a VTIMEZONE observance starting on a DATE (RFC 5545 wants a local date-time; "Unsupported
+  DTSTART param in VTIMEZONE"): its midnight, the same onset (a re-spelling, no note);
+- RDATE periods in an overridden occurrence (a RECURRENCE-ID component: readers take the
+  occurrence it names, not its RDATEs; "PERIOD not supported"): written as their starts.
+
+Each returns the notes of what a reader sees changed (appended to ``changes``). Pure.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from icalendar import Calendar, Component
+
+#: components that are never an item's kind (zones and their rules, alarms)
+_NOT_KINDS = frozenset({"VTIMEZONE", "STANDARD", "DAYLIGHT", "VALARM"})
+#: the TRIGGER value types RFC 5545 3.8.6.3 allows
+_TRIGGER_TYPES = frozenset({"DURATION", "DATE-TIME"})
+
+
+def mend(calendar: Calendar, kind: str, changes: list[str]) -> None:
+    """Every mending of the module docstring on ``calendar`` (the item's text, its kind
+    ``kind``: VEVENT, VTODO...), what a reader sees changed appended to ``changes``."""
+    one_kind(calendar, kind, changes)
+    unreadable_alarms(calendar, changes)
+    vtimezone_dates(calendar)
+    override_periods(calendar, changes)
+
+
+def one_kind(calendar: Calendar, kind: str, changes: list[str]) -> None:
+    """Only ``kind``'s components when ``calendar`` holds several kinds of item components
+    (and some of ``kind``); the others are left out, declared."""
+    kinds = {str(c.name) for c in calendar.subcomponents if c.name not in _NOT_KINDS}
+    if len(kinds) < 2 or kind not in kinds:
+        return
+    for other in sorted(kinds - {kind}):
+        changes.append(f"{other} of this item: not written (the server holds one kind of "
+                       f"component per resource: its {kind} is written without it)")
+    calendar.subcomponents[:] = [c for c in calendar.subcomponents
+                                 if c.name in _NOT_KINDS or c.name == kind]
+
+
+def unreadable_alarms(calendar: Calendar, changes: list[str]) -> None:
+    """VALARMs whose TRIGGER states a value type RFC 5545 does not allow, left out."""
+    for component in calendar.walk():
+        alarms = [a for a in component.subcomponents if a.name == "VALARM"]
+        bad = [a for a in alarms if _trigger_type(a) not in _TRIGGER_TYPES]
+        if not bad:
+            continue
+        component.subcomponents[:] = [c for c in component.subcomponents
+                                      if not any(c is b for b in bad)]
+        changes.append(f"{len(bad)} alarm{'s' if len(bad) > 1 else ''} whose TRIGGER is "
+                       "neither a duration nor a date-time (no reader can fire it): not written")
+
+
+def _trigger_type(alarm: Component) -> str:
+    """The value type an alarm's TRIGGER states (DURATION by default, and for an alarm
+    without TRIGGER, which the server takes)."""
+    trigger = alarm.get("TRIGGER")
+    if trigger is None:
+        return "DURATION"
+    params = getattr(trigger, "params", {}) or {}
+    return str(params.get("VALUE", "DURATION")).upper()
+
+
+def vtimezone_dates(calendar: Calendar) -> None:
+    """Observances starting on a DATE given their midnight (the same onset)."""
+    for zone in [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]:
+        for rule in zone.subcomponents:
+            start = getattr(rule.get("DTSTART"), "dt", None)
+            if isinstance(start, date) and not isinstance(start, datetime):
+                rule.pop("DTSTART")
+                rule.add("DTSTART", datetime(start.year, start.month, start.day))
+
+
+def override_periods(calendar: Calendar, changes: list[str]) -> None:
+    """RDATE periods of RECURRENCE-ID components written as their starts."""
+    for component in calendar.subcomponents:
+        if "RECURRENCE-ID" not in component or "RDATE" not in component:
+            continue
+        values = component.get("RDATE")
+        props = values if isinstance(values, list) else [values]
+        entries = [e.dt for p in props for e in getattr(p, "dts", [])]
+        if not any(isinstance(e, tuple) for e in entries):
+            continue
+        component.pop("RDATE")
+        component.add("RDATE", [e[0] if isinstance(e, tuple) else e for e in entries])
+        changes.append("RDATE periods of an overridden occurrence written as their starts "
+                       "(readers take the occurrence it names)")
