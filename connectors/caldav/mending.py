@@ -14,7 +14,10 @@ CREATED, an attendee's RSVP...). These mend only the part refused, in the repair
 - a VTIMEZONE observance starting on a DATE (RFC 5545 wants a local date-time; "Unsupported
   DTSTART param in VTIMEZONE"): its midnight, the same onset (a re-spelling, no note);
 - RDATE periods in an overridden occurrence (a RECURRENCE-ID component: readers take the
-  occurrence it names, not its RDATEs; "PERIOD not supported"): written as their starts.
+  occurrence it names, not its RDATEs; "PERIOD not supported"): written as their starts;
+- a TZID that names no zone (no VTIMEZONE in the text, no name we know): readers take its
+  times as floating, but a server that keeps the zones of every text it parsed (Radicale's
+  vobject) gives them the zone another calendar defined under that name; written floating.
 
 Each returns the notes of what a reader sees changed (appended to ``changes``). Pure.
 """
@@ -24,6 +27,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from icalendar import Calendar, Component
+
+from cirahub.core.timezones import resolve_tzid
 
 #: components that are never an item's kind (zones and their rules, alarms)
 _NOT_KINDS = frozenset({"VTIMEZONE", "STANDARD", "DAYLIGHT", "VALARM"})
@@ -38,6 +43,7 @@ def mend(calendar: Calendar, kind: str, changes: list[str]) -> None:
     unreadable_alarms(calendar, changes)
     vtimezone_dates(calendar)
     override_periods(calendar, changes)
+    unknown_zones(calendar, changes)
 
 
 def one_kind(calendar: Calendar, kind: str, changes: list[str]) -> None:
@@ -100,3 +106,61 @@ def override_periods(calendar: Calendar, changes: list[str]) -> None:
         component.add("RDATE", [e[0] if isinstance(e, tuple) else e for e in entries])
         changes.append("RDATE periods of an overridden occurrence written as their starts "
                        "(readers take the occurrence it names)")
+
+
+#: properties whose TZID gives their times a zone
+_ZONED = ("DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "EXDATE", "RDATE")
+
+
+def unknown_zones(calendar: Calendar, changes: list[str]) -> None:
+    """Times whose TZID names no zone written as the floating times readers take them for."""
+    defined = {str(z.get("TZID", "")) for z in calendar.walk("VTIMEZONE")}
+    found = False
+    for component in calendar.walk():
+        if component.name in ("VTIMEZONE", "STANDARD", "DAYLIGHT"):
+            continue
+        for name in _ZONED:
+            values = component.get(name)
+            props = values if isinstance(values, list) else [values] if values is not None else []
+            tzids = {str(getattr(p, "params", {}).get("TZID", "")) for p in props}
+            if not any(t and t not in defined and resolve_tzid(t) is None for t in tzids):
+                continue
+            found = True
+            component.pop(name)
+            for prop in props:
+                component.add(name, _floating(prop))
+    if found:
+        changes.append("times in a zone nothing defines (no VTIMEZONE, no known name) written "
+                       "floating, as readers take them")
+
+
+def _floating(prop: object) -> object:
+    """The wall-clock times of ``prop`` without a zone (a list of them for EXDATE/RDATE)."""
+    dts = getattr(prop, "dts", None)
+    if dts is not None:
+        return [_wall(e.dt) for e in dts]
+    return _wall(getattr(prop, "dt", prop))
+
+
+def _wall(value: object) -> object:
+    if isinstance(value, tuple):
+        return tuple(_wall(v) for v in value)
+    return value.replace(tzinfo=None) if isinstance(value, datetime) else value
+
+
+def without_unknown_zones(text: str) -> tuple[str, str | None]:
+    """``text`` with the times :func:`unknown_zones` writes floating, and its note; ``text``
+    itself and None when it has none (or cannot be read). Sent from the first write: a server
+    that gives such a TZID another calendar's zone does it on any later read too, where no
+    read-back after the write can see it."""
+    if "TZID" not in text.upper():
+        return text, None
+    try:
+        calendar = Calendar.from_ical(text)
+    except Exception:  # what cannot be read is sent as it is
+        return text, None
+    changes: list[str] = []
+    unknown_zones(calendar, changes)
+    if not changes:
+        return text, None
+    return calendar.to_ical().decode("utf-8"), changes[0]

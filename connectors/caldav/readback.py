@@ -10,8 +10,9 @@ property as a reader sees them, and names what changed, so the write declares it
 projection note, :attr:`cirahub.connectors.base.WriteResult.notes`).
 
 Compared as the reference reader (``icalendar``) reads them, so re-serialization is no
-change: components matched by (kind, UID, RECURRENCE-ID); VTIMEZONEs and the VCALENDAR's own
-properties left out (the zone's meaning is in the instants); property order, folding, the case
+change: components matched by (kind, UID, RECURRENCE-ID), the VCALENDAR's own properties as
+``VCALENDAR/NAME`` (a server that adds a PRODID says so); VTIMEZONEs left out (the zone's
+meaning is in the instants); property order, folding, the case
 of names, parameter order and quoting do not count, nor a ``VALUE`` parameter stating the
 default or a time's form; date-times compare as the instants they name (a TZID by its
 meaning), floating times and dates as themselves; DTSTAMP is left out (every write sets it).
@@ -111,6 +112,12 @@ def _components(text: str) -> Counter[str] | None:
         return None
     top: Iterable[Component] = root.subcomponents if root.name == "VCALENDAR" else [root]
     out: Counter[str] = Counter()
+    if root.name == "VCALENDAR":  # the calendar's own properties, as VCALENDAR/NAME
+        for name, value in root.property_items(recursive=False, sorted=False):
+            name = str(name).upper()
+            if name not in ("BEGIN", "END"):
+                params = _params(getattr(value, "params", {}) or {}, name)
+                out[f"VCALENDAR|||VCALENDAR/{name}{params}:{_value(name, value)}"] += 1
     for component in top:
         if component.name in _NOT_COMPARED:
             continue

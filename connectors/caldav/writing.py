@@ -51,8 +51,8 @@ def put(send: Callable[[str], requests.Response], item: Item, now: datetime,
     VCALENDAR, RFC 4791 4.1), then, while the server refuses the text, repaired and then as
     the model writes it; the last answer, a note per projection that was needed and the last
     body sent (what a read-back is compared with, :mod:`.readback`)."""
-    body = escaped_commas(ical.to_ics(item, dtstamp=now))
-    notes: list[str] = []
+    body, floating = mending.without_unknown_zones(escaped_commas(ical.to_ics(item, dtstamp=now)))
+    notes: list[str] = [floating] if floating else []
     if not is_calendar_object(body):
         first: list[str] = []
         body = repaired(item, now, first, periods=False) or body
@@ -106,9 +106,11 @@ def repaired(item: Item, dtstamp: datetime, changes: list[str] | None = None, *,
     except Exception:  # what we wrote always reads; nothing to mend if it somehow does not
         return None
     calendar = root if isinstance(root, Calendar) and root.name == "VCALENDAR" else _wrap(root)
-    for prop, value in (("VERSION", "2.0"), ("PRODID", "-//cirahub//EN")):
-        if prop not in calendar:
-            calendar.add(prop, value)
+    missing = [p for p in ("VERSION", "PRODID") if p not in calendar]
+    for prop in missing:
+        calendar.add(prop, {"VERSION": "2.0", "PRODID": "-//cirahub//EN"}[prop])
+    if missing and calendar is root:  # a bare component has no calendar of its own to keep
+        changes.append(f"the calendar's {' and '.join(missing)} added (RFC 5545 requires them)")
     kept = _one_of_each(calendar.subcomponents)
     held = {id(c) for c in kept}
     dropped = Counter(str(c.name) for c in calendar.subcomponents if id(c) not in held)

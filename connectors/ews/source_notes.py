@@ -105,7 +105,7 @@ def _stale(kept: list[icalendar.cal.Component], item: Item, notes: list[str]) ->
     series = next((getattr(e.get("DTSTART"), "dt", None) for e in kept
                    if "RECURRENCE-ID" not in e), None)
     stale = [e for e in kept if "RECURRENCE-ID" in e and "RRULE" in e
-             and not _held(e["RECURRENCE-ID"].dt, item, series)]
+             and not _held(getattr(e["RECURRENCE-ID"], "dt", None), item, series)]
     if stale:
         notes.append(f"VEVENT: {len(stale)} occurrence{'s' if len(stale) > 1 else ''} left from "
                      "an older version of the series (own RRULE, lower SEQUENCE, no occurrence "

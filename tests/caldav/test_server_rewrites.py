@@ -145,3 +145,34 @@ def test_regression_a_period_of_dates_on_a_timed_series_keeps_its_occurrence() -
     mended = writing.repaired(parse_item(text), datetime(2026, 1, 1, tzinfo=UTC), changes)
     assert mended is not None and "VALUE=PERIOD" not in mended
     assert _occurrences(mended) == _occurrences(text)
+
+
+def test_regression_calendar_properties_a_server_adds_are_declared() -> None:
+    """The read-back compared the components only: Radicale adding PRODID and VERSION to a
+    calendar that had none was silent (the copy "projected: VCALENDAR/PRODID" undeclared)."""
+    event = ("BEGIN:VEVENT\r\nUID:p@test\r\nDTSTAMP:20260101T000000Z\r\n"
+             "DTSTART:20260105T090000Z\r\nSUMMARY:p\r\nEND:VEVENT\r\n")
+    sent = f"BEGIN:VCALENDAR\r\n{event}END:VCALENDAR\r\n"
+    stored = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//X//EN\r\n{event}END:VCALENDAR\r\n"
+    assert readback.rewrites(sent, stored) == ("VCALENDAR/PRODID: added",
+                                               "VCALENDAR/VERSION: added")
+    assert readback.rewrites(stored, stored.replace("\r\nSUMMARY", "\r\nSUMMARY")) == ()
+
+
+def test_regression_a_zone_nothing_defines_is_sent_floating_when_mended() -> None:
+    """A TZID without VTIMEZONE and without a known name is floating time for readers;
+    Radicale's vobject, which keeps every VTIMEZONE it parsed, gave it the zone another
+    calendar defined under that name (issue_526: F:16:00 became 15:00Z). The mended text
+    writes such times floating, declared."""
+    from datetime import UTC, datetime
+
+    from cirahub.connectors.caldav.writing import repaired
+
+    item = parse_item("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:w@test\r\n"
+                      "DTSTAMP:20260101T000000Z\r\n"
+                      'DTSTART;TZID="Western/Central Europe":20211101T160000\r\n'
+                      "SUMMARY:w\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    changes: list[str] = []
+    text = repaired(item, datetime(2026, 1, 1, tzinfo=UTC), changes)
+    assert text is not None and "DTSTART:20211101T160000\r\n" in text
+    assert any("zone nothing defines" in c for c in changes), changes

@@ -86,10 +86,19 @@ def test_regression_caldav_writes_what_the_server_takes(
     outcomes = _through(path, [*ids, mixed], fresh_store, servers)
     # the occurrences are the same; Radicale holds the date as midnight UTC, a projection
     # the write declared
-    assert outcomes.pop(mixed) == (
-        "projected: declared: the server refused the text (HTTP 400): sent repaired "
-        "(a DATE beside a DATE-TIME written as midnight of its zone)"
-        if path == "caldav-radicale" else "identical: ")
+    got = outcomes.pop(mixed)
+    if path == "caldav-radicale":  # the source has no PRODID/VERSION either: added, declared
+        assert got.startswith("projected: declared: the server refused the text (HTTP 400): "
+                              "sent repaired (") and \
+            "a DATE beside a DATE-TIME written as midnight of its zone" in got, got
+    else:
+        assert got == "identical: "
+    if path == "caldav-radicale":  # refused for its missing PRODID/VERSION: added, declared
+        assert outcomes.pop("icalendar.calendars.issue_168_input") == (
+            "projected: declared: the server refused the text (HTTP 400): sent repaired (the "
+            "calendar's VERSION and PRODID added (RFC 5545 requires them)); differs: "
+            "VCALENDAR/PRODID, VCALENDAR/VERSION")
+        ids.remove("icalendar.calendars.issue_168_input")
     assert outcomes == dict.fromkeys(ids, "identical: ")
 
 
@@ -130,10 +139,11 @@ def test_regression_rdate_periods_keep_their_durations(
            "icalendar.events.issue_156_RDATE_with_PERIOD",
            "icalendar.events.issue_156_RDATE_with_PERIOD_list"]
     outcomes = _through(path, ids, fresh_store, servers)
-    if path == "caldav-radicale":
-        assert outcomes == dict.fromkeys(ids, (
-            "projected: declared: the server refused the text (HTTP 400): sent repaired "
-            "(RDATE periods written as overrides of their occurrences)"))
+    if path == "caldav-radicale":  # the judge lists what the repaired shape changes too
+        for fid, got in outcomes.items():
+            assert got.startswith("projected: declared: the server refused the text (HTTP "
+                                  "400): sent repaired (") and \
+                "RDATE periods written as overrides of their occurrences" in got, (fid, got)
         return
     assert outcomes == dict.fromkeys(ids, "identical: ")
 
@@ -182,6 +192,11 @@ def test_regression_server_respellings_are_no_projection(
     ids = ["rie.one_event", "icalendar.calendars.example", "rie.issue_36_recurrence_ID_format",
            "rie.three_events"]
     outcomes = _through(path, ids, fresh_store, servers)
+    if path == "caldav-radicale":  # a calendar without PRODID/VERSION: Radicale adds them
+        assert outcomes.pop("rie.issue_36_recurrence_ID_format").startswith(
+            "projected: declared: the server rewrote what it stores (VCALENDAR/PRODID: added; "
+            "VCALENDAR/VERSION: added)")
+        ids.remove("rie.issue_36_recurrence_ID_format")
     assert outcomes == dict.fromkeys(ids, "identical: ")
 
 
