@@ -12,7 +12,7 @@ import ray
 
 from tests.hardening.servers import SilentServer
 from tests.ray.conftest import start_runtime
-from tests.ray.helpers import actor_of, wait_for
+from tests.ray.helpers import actor_of, wait_for, wait_for_running_run
 
 pytestmark = pytest.mark.ray
 
@@ -30,20 +30,13 @@ def test_regression_dead_spoke_actor_run_closed(tmp_path: Path, silent: SilentSe
         # ray.shutdown() frees the core worker crashes the whole test process (SIGSEGV)
         syncing = threading.Thread(target=lambda: list(rt.sync_now("dead")), daemon=True)
         syncing.start()
-        running: list[str] = []
-
-        def started() -> bool:
-            running[:] = [r.id for r in store.list_runs(spoke_id=spoke.id, limit=5)
-                          if r.status == "running"]
-            return bool(running)
-
-        wait_for(started, timeout=120, what="a running run")
+        run_id = wait_for_running_run(store, spoke.id)
         victim = actor_of(rt, spoke.id)
         assert victim is not None
         ray.kill(victim, no_restart=True)
-        wait_for(lambda: store.get_run(running[0]).status == "interrupted", timeout=120,
+        wait_for(lambda: store.get_run(run_id).status == "interrupted", timeout=120,
                  what="the supervisor to close the dead actor's run")
-        run = store.get_run(running[0])
+        run = store.get_run(run_id)
         assert run.finished_at is not None and "died" in str(run.error)
         syncing.join(timeout=120)  # the sync ends with the dead actor's run
         assert not syncing.is_alive(), "the sync of the dead actor's spoke never ended"

@@ -89,6 +89,20 @@ def wait_for(check: Callable[[], bool], timeout: float = 60.0, what: str = "cond
     raise AssertionError(f"timed out waiting for {what}")
 
 
+
+def wait_for_running_run(store: Any, spoke_id: str, timeout: float = 120.0) -> str:
+    """The id of a run of ``spoke_id`` that the store shows as running, once there is one
+    (bounded: AssertionError after ``timeout`` seconds)."""
+    running: list[str] = []
+
+    def started() -> bool:
+        running[:] = [r.id for r in store.list_runs(spoke_id=spoke_id, limit=5)
+                      if r.status == "running"]
+        return bool(running)
+
+    wait_for(started, timeout=timeout, what="a running run")
+    return running[0]
+
 def crash_after_commits(hub_actor: Any, commits: int) -> None:
     """Fault injection (a test double, not product code): make the hub actor's process exit
     right after ``commits`` more merge transactions committed, i.e. between two transactions

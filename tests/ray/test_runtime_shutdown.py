@@ -16,7 +16,7 @@ from cirahub.cluster.bootstrap import open_store
 from cirahub.core.errors import CirahubError, StoreError
 from tests.hardening.servers import SilentServer
 from tests.ray.conftest import start_runtime
-from tests.ray.helpers import wait_for
+from tests.ray.helpers import wait_for_running_run
 
 pytestmark = pytest.mark.ray
 
@@ -45,15 +45,8 @@ def test_regression_sync_stream_in_flight_ends_cleanly_at_shutdown(
 
         syncing = threading.Thread(target=consume, daemon=True)
         syncing.start()
-        running: list[str] = []
-
-        def started() -> bool:
-            running[:] = [r.id for r in store.list_runs(spoke_id=spoke.id, limit=5)
-                          if r.status == "running"]
-            return bool(running)
-
         # the run hangs on the silent feed: the stream waits on it, inside Ray
-        wait_for(started, timeout=120, what="a running run")
+        run_id = wait_for_running_run(store, spoke.id)
 
         real_shutdown = ray.shutdown
         at_ray_shutdown: dict[str, bool] = {}
@@ -81,7 +74,7 @@ def test_regression_sync_stream_in_flight_ends_cleanly_at_shutdown(
     assert isinstance(error, StoreError) and "shutting down" in str(error), outcome
     reopened = open_store(rt.settings, migrate=False)
     try:  # the embedded runtime closed the run it could not finish
-        assert reopened.get_run(running[0]).status == "interrupted"
+        assert reopened.get_run(run_id).status == "interrupted"
     finally:
         reopened.close()
     with pytest.raises(StoreError, match="shutting down"):  # a closed runtime says so
