@@ -58,13 +58,22 @@ class DavServer:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = open(root / f"{self.name}.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT)
         self.session = requests.Session()
         self.session.auth = (USER, PASSWORD)
-        wait_until(self._answers, what=f"{self.name} to answer")
+        # the free port is only free when asked: another process may take it before the
+        # server binds it, so a server that exits with "address in use" gets another port
+        for attempt in range(3):
+            self.port = free_port()
+            self.base = f"http://127.0.0.1:{self.port}"
+            self.log = open(root / f"{self.name}.log", "wb")  # noqa: SIM115 - closed in stop()
+            self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT)
+            try:
+                wait_until(self._answers, what=f"{self.name} to answer")
+                return
+            except RuntimeError as exc:
+                self.log.close()
+                if attempt == 2 or "in use" not in str(exc):
+                    raise
 
     def command(self) -> list[str]:
         raise NotImplementedError
