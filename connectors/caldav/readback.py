@@ -104,12 +104,15 @@ def _key(component: Component) -> str:
 def _components(text: str) -> Counter[str] | None:
     """Keyed property lines of every item component of ``text``; None when it cannot be
     read (nothing can then be said about it)."""
-    try:
+    try:  # icalendar reads values lazily: a broken one raises only when it is looked at
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            root = Calendar.from_ical(text)
+            return _keyed_lines(Calendar.from_ical(text))
     except Exception:  # an unreadable text says nothing about what changed
         return None
+
+
+def _keyed_lines(root: Component) -> Counter[str]:
     top: Iterable[Component] = root.subcomponents if root.name == "VCALENDAR" else [root]
     out: Counter[str] = Counter()
     if root.name == "VCALENDAR":  # the calendar's own properties, as VCALENDAR/NAME

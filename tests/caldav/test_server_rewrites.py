@@ -176,3 +176,17 @@ def test_regression_a_zone_nothing_defines_is_sent_floating_when_mended() -> Non
     text = repaired(item, datetime(2026, 1, 1, tzinfo=UTC), changes)
     assert text is not None and "DTSTART:20211101T160000\r\n" in text
     assert any("zone nothing defines" in c for c in changes), changes
+
+
+
+def test_regression_a_value_icalendar_cannot_read_makes_no_rewrite_note_and_no_error() -> None:
+    """Before: a text with a property value icalendar parses lazily and cannot read (a
+    CREATED of ``20242004T175920Z``, seen in the corpus) made the comparison raise
+    BrokenCalendarProperty instead of saying nothing (its contract: a text that cannot be
+    read says nothing about what changed); inside the connector's read-back that would have
+    failed a whole write batch after its PUTs succeeded. Our own writer leaves such a value
+    out, so only a server could store it: the comparison must not depend on that."""
+    broken = _UNKNOWN_PROPERTY.replace("UID:rewrite-location@test",
+                                       "UID:broken@test\nCREATED:20242004T175920Z")
+    assert readback.rewrites(broken, broken.replace("Daily Sync", "Daily")) == ()
+    assert readback.rewrites(_UNKNOWN_PROPERTY, broken) == ()
