@@ -15,6 +15,7 @@ import pytest
 
 from tests.corpus import corpus
 
+from . import reference
 from .conftest import PathResults
 from .outcome import GOOD, table
 from .runs import PATHS, PathResult, expected
@@ -52,3 +53,27 @@ def test_file(path: str, file_id: str, request: pytest.FixtureRequest) -> None:
     assert known.status == outcome.status, (
         f"was expected {known.status} ({known.why}), now {outcome.status}: {outcome.detail}")
     pytest.xfail(f"{known.status}: {known.why}")
+
+
+def _one_item(data: bytes) -> bool:
+    """Whether ``data`` is one calendar item: components of a single UID (a file a folder
+    keeps as one file; a file of several items is written back as one file per item)."""
+    cal = reference.load(data)
+    uids = {str(c["UID"]) for c in cal.subcomponents if "UID" in c}
+    return len(uids) == 1
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("path", ["vdir", "ics-url"])
+def test_unchanged_items_are_copied_byte_for_byte(path: str, request: pytest.FixtureRequest,
+                                                   ) -> None:
+    """Issue 9: an item the hub did not change is written byte-identical to its source (as
+    vdirsyncer copies it). On the paths into a folder from a folder or a feed, every copy
+    judged identical of a one-item source file holds exactly the source's bytes."""
+    outcomes = _result(path, request).outcomes
+    checked = [f.id for f in corpus() if outcomes[f.id].status == "identical"
+               and _one_item(f.read())]
+    re_spelled = [i for i in checked if not outcomes[i].byte_identical]
+    assert re_spelled == [], f"{len(re_spelled)} unchanged items re-spelled: {re_spelled}"
+    # most of the corpus is one-item files: a harness that stopped finding them checks nothing
+    assert len(checked) >= 100, len(checked)
