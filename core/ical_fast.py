@@ -45,7 +45,7 @@ from icalendar.prop import (
     vUri,
 )
 
-__all__ = ["FastTree", "read_tree"]
+__all__ = ["FastTree", "content_lines", "read_tree"]
 
 #: (the VCALENDAR, its VEVENTs in order, TZID → VTIMEZONE)
 FastTree = tuple[Calendar, list[Component], dict[str, Component]]
@@ -87,10 +87,15 @@ def read_tree(text: str) -> FastTree | None:
         return None
 
 
-def _read(text: str) -> FastTree:
+def content_lines(text: str) -> list[str]:
+    """The content lines of ``text`` as icalendar reads them: unfolded, blank ones dropped."""
     if "\n " in text or "\n\t" in text:  # folded lines (cheaper to look than to unfold)
         text = _UFOLD.sub("", text)
-    lines = [line for line in _NEWLINE.split(text) if line]
+    return [line for line in _NEWLINE.split(text) if line]
+
+
+def _read(text: str) -> FastTree:
+    lines = content_lines(text)
     if not lines or lines[0] != "BEGIN:VCALENDAR" or lines[-1] != "END:VCALENDAR":
         raise _NotMine
     root = Calendar()

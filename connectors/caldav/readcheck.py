@@ -22,13 +22,10 @@ from __future__ import annotations
 import re
 
 from cirahub.connectors.caldav import readback
+from cirahub.core.ical_fast import content_lines
 
 __all__ = ["changes", "same_lines"]
 
-# icalendar's unfolding (parser/content_line.py UFOLD), as cirahub.core.ical_fast has it: a line
-# break followed by a space or tab, blank lines before it included
-_UFOLD = re.compile(r"(?:(?<!\n)\r\n|(?<![\r\n])\n)(?:\r?\n)*[ \t]")
-_NEWLINE = re.compile(r"\r?\n")
 _NAME_END = re.compile(r"[;:]")
 # a property line with parameters as the reader splits them (a quoted value may hold ; : ,)
 _VALUE = r'(?:"[^"]*"|[^";:,]*)'
@@ -80,7 +77,7 @@ def _form(text: str) -> _Form:
     """The order-free form of ``text``: one root component holding the top-level ones."""
     if text.count("\r") != text.count("\r\n"):
         raise _Unlike  # a lone CR: icalendar keeps it inside a line
-    lines = [line for line in _NEWLINE.split(_UFOLD.sub("", text)) if line]
+    lines = content_lines(text)
     stack: list[tuple[str, list[str], list[str], list[_Form]]] = [("", [], [], [])]
     for line in lines:
         name = _name(line)

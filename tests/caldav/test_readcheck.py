@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from bench.calendars import event_text, uid_of
 from cirahub.connectors.caldav import readback, readcheck
+from cirahub.core.ical_fast import content_lines
 from tests.core.fast_texts import calendar_texts
 from tests.corpus import corpus
 
@@ -27,7 +28,7 @@ from tests.corpus import corpus
 def _respelled(text: str, rng: random.Random) -> str:
     """``text`` as a server that re-orders and re-folds might store it: per component its
     lines and its subcomponents shuffled, each line's parameters shuffled, folded anew."""
-    lines = [ln for ln in readcheck._NEWLINE.split(readcheck._UFOLD.sub("", text)) if ln]
+    lines = content_lines(text)
     stack: list[tuple[str, list[str], list[list[str]]]] = [("", [], [])]
     for line in lines:
         if line.startswith("BEGIN:"):
