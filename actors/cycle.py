@@ -34,7 +34,7 @@ from cirahub.actors.idle import IdlePolls
 from cirahub.actors.known import KnownVersions
 from cirahub.actors.merger import LocalMerger, Merger
 from cirahub.actors.pulling import links_for, plan_pull_of
-from cirahub.actors.pushing import PushBasis, Pusher, PushOutcome
+from cirahub.actors.pushing import Pusher, PushOutcome
 from cirahub.actors.summary import RunStatus, RunSummary, Trigger
 from cirahub.connectors.base import SpokeConnector
 from cirahub.core.counts import Count
@@ -352,10 +352,10 @@ class SyncCycle:
         self._end_pull(spoke, delta, stale, counts)
         # Push.
         self.progress("pushing", counts)
-        if push:
-            outcome = self._push(ctx, hub.id, spoke.push_cursor, touched, now, counts, since=own)
-        else:
-            outcome = self._push_touched(ctx, hub.id, spoke.push_cursor, touched, now, counts, own)
+        pusher = Pusher(self.store, self.connector, ctx)
+        outcome = self._took(pusher.push(hub.id, spoke.push_cursor, touched, now, since=own) if push
+                             else pusher.push_touched(hub.id, spoke.push_cursor, touched, now, own),
+                             counts)
         if spoke.first_attach:
             self.store.end_first_attach(spoke.id)
         if outcome.failed or stale:
@@ -392,20 +392,6 @@ class SyncCycle:
         self._failures.update((f.hub_item_id, f) for f in outcome.failures)
         return outcome
 
-
-    def _push_touched(self, ctx: SpokeContext, hub_id: str, push_cursor: int,
-                      touched: Iterable[str], now: datetime, counts: dict[str, int],
-                      own: int | None) -> PushOutcome:
-        """The push of a pull run: the touched items only (what the merge could not make the
-        same as the spoke); the push cursor passes this run's own merges (``own``: they are in
-        sync with the spoke by construction), never another spoke's versions, which the
-        push run after it writes."""
-        ids = list(touched)
-        candidates = self.store.hub_items(hub_id, ids) if ids else {}
-        links = self.store.links_by_item(ctx.spoke_id, list(candidates)) if candidates else {}
-        basis = PushBasis(push_cursor if own is None else own, push_cursor, candidates, links)
-        outcome = Pusher(self.store, self.connector, ctx).push_from(basis, now)
-        return self._took(outcome, counts)
 
 def _needs_ok(spoke: SpokeRecord) -> bool:
     """Whether a run that succeeded must record the spoke as ok: not when the spoke was

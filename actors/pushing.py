@@ -140,6 +140,21 @@ class Pusher:
         hub_version = self.store.hub_version(hub_id)
         after = push_cursor if since is None else max(push_cursor, since)
         candidates = self._candidates(hub_id, after, set(touched), hub_version)
+        return self._push_candidates(hub_version, push_cursor, candidates, now)
+
+    def push_touched(self, hub_id: str, push_cursor: int, touched: Iterable[str],
+                     now: datetime, own: int | None) -> PushOutcome:
+        """The push of a pull run: the ``touched`` items only (what the merge could not make
+        the same as the spoke); the push cursor passes this run's own merges (``own``: they
+        are in sync with the spoke by construction), never another spoke's versions, which
+        the push run after it writes."""
+        ids = list(touched)
+        candidates = self.store.hub_items(hub_id, ids) if ids else {}
+        return self._push_candidates(push_cursor if own is None else own, push_cursor,
+                                     candidates, now)
+
+    def _push_candidates(self, hub_version: int, push_cursor: int,
+                         candidates: Mapping[str, HubItem], now: datetime) -> PushOutcome:
         links = (self.store.links_by_item(self.ctx.spoke_id, list(candidates))
                  if candidates else {})
         return self.push_from(PushBasis(hub_version, push_cursor, candidates, links), now)
