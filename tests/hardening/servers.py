@@ -88,7 +88,8 @@ class SilentServer:
         self.port = self.sock.getsockname()[1]
         self.held: list[socket.socket] = []
         self.stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
 
     def _accept(self) -> None:
         self.sock.settimeout(0.2)
@@ -102,7 +103,10 @@ class SilentServer:
             self.held.append(conn)
 
     def close(self) -> None:
+        """Stops accepting, then closes every connection it held (a client waiting on one
+        sees it end at once; a new connection is refused)."""
         self.stop.set()
+        self._thread.join(5)  # no connection is accepted after this
+        self.sock.close()
         for conn in self.held:
             conn.close()
-        self.sock.close()

@@ -38,6 +38,9 @@ def test_regression_dead_spoke_actor_run_closed(tmp_path: Path, silent: SilentSe
                  what="the supervisor to close the dead actor's run")
         run = store.get_run(run_id)
         assert run.finished_at is not None and "died" in str(run.error)
+        # the supervisor runs the spoke again on a live actor, which waits on the feed in
+        # turn (three tries of its 30 s timeout): the feed going away ends that run at once
+        silent.close()
         syncing.join(timeout=120)  # the sync ends with the dead actor's run
         assert not syncing.is_alive(), "the sync of the dead actor's spoke never ended"
     finally:

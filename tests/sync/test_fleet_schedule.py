@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event as sa_event
 
 from cirahub.actors.cycle import LocalMerger
@@ -167,9 +168,18 @@ def _longest_gap(segments: list[tuple[float, float, float]], start: float,
     return max(longest, end - last)
 
 
-def test_every_spoke_of_a_fleet_polls_within_its_interval(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def six_minutes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Six minutes of the fleet, a calendar edited in the middle: watched once for the two
+    tests that read it (each reads only; the run takes most of their time)."""
     loop = VirtualLoop()
-    seen = run_virtual(_watch(tmp_path, loop, minutes=6), loop)
+    seen: dict[str, Any] = run_virtual(_watch(tmp_path_factory.mktemp("fleet"), loop, minutes=6),
+                                       loop)
+    return seen
+
+
+def test_every_spoke_of_a_fleet_polls_within_its_interval(six_minutes: dict[str, Any]) -> None:
+    seen = six_minutes
     segments: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for e in seen["events"].received:
         if e.kind == "run":
@@ -193,13 +203,12 @@ def test_every_spoke_of_a_fleet_polls_within_its_interval(tmp_path: Path) -> Non
 
 
 def test_regression_idle_polls_send_a_tally_a_minute_not_an_event_each(
-        tmp_path: Path) -> None:
+        six_minutes: dict[str, Any]) -> None:
     """Before: every idle poll sent its own ``run`` event to the supervisor, and the server
     logged a ``run finished`` line for it: 10,000 spokes polled every minute were 167 events
     and lines a second. Now a fold's first poll sends one and the later ones are counted in
     one ``polls`` event per hub a minute."""
-    loop = VirtualLoop()
-    seen = run_virtual(_watch(tmp_path, loop, minutes=6), loop)
+    seen = six_minutes
     idle_half = [e for e in seen["events"].received
                  if seen["start"] <= e.at.timestamp() < seen["middle"]]
     runs = [e for e in idle_half if e.kind == "run"]
