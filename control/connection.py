@@ -6,6 +6,9 @@ user's privileges there; a vdir: the folder is listed; other kinds: one delta), 
 anything is stored. When a URL holds several calendars the answer lists them
 (:class:`CalendarChoice`), which is what the console's picker shows. Nothing is ever written.
 
+A check retries a server that does not answer (or is busy) for at most
+:data:`CHECK_RETRY_SECONDS`, whatever the spoke's ``max_retry_seconds`` says for its runs.
+
 Errors: the config's own problems raise InvalidInput (naming the field); a calendar that cannot
 be reached is not raised but answered as ``ok=False`` with the connector's safe message.
 """
@@ -24,6 +27,12 @@ from cirahub.core.errors import CirahubError, ConfigError
 
 #: subfolders of a vdir path offered in the picker, at most
 MAX_CHOICES = 200
+#: seconds a check retries a server that does not answer (or is busy), at most: the operator
+#: waits for the answer, so a spoke's own ``max_retry_seconds`` (60 s by default, meant for
+#: its runs) is capped here (an unreachable Exchange server kept ``spoke add`` waiting 57 s)
+CHECK_RETRY_SECONDS = 10.0
+#: the kinds whose config bounds their retries with ``max_retry_seconds``
+_RETRY_BOUNDED = frozenset({"ews-public-folder", "ews-mailbox", "graph"})
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,7 @@ def test_connection(kind: str, config: Mapping[str, Any], secret: str | None) ->
         return _vdir(config)
     connector: Any = None
     try:
-        connector = open_connector(kind, config, secret)
+        connector = open_connector(kind, _for_a_check(kind, config), secret)
         if hasattr(connector, "probe"):
             found = connector.probe()
             label = getattr(found, "display_name", None) or getattr(found, "path", "")
@@ -80,6 +89,14 @@ def test_connection(kind: str, config: Mapping[str, Any], secret: str | None) ->
     finally:
         if connector is not None:
             connector.close()
+
+
+def _for_a_check(kind: str, config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``config`` with its retries bounded by :data:`CHECK_RETRY_SECONDS`."""
+    if kind not in _RETRY_BOUNDED:
+        return config
+    budget = config.get("max_retry_seconds", CHECK_RETRY_SECONDS)
+    return {**config, "max_retry_seconds": min(float(budget), CHECK_RETRY_SECONDS)}
 
 
 def _one_caldav(found: Any) -> tuple[CalendarChoice, ...]:
