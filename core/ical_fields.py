@@ -95,7 +95,7 @@ def event_fields(
     modified = check(event, "LAST-MODIFIED", uid)
     if modified is not None and isinstance(modified.dt, datetime):
         out["last_modified"] = instant_text(modified.dt)
-    verbatim = verbatim_value(event)
+    verbatim = verbatim_value(event, out)
     if verbatim is not None:
         out["verbatim"] = verbatim
     return out

@@ -33,6 +33,7 @@ from cirahub.core.ical_props import (
     alarm,
     attendee,
 )
+from cirahub.core.ical_verbatim import noted_status
 from cirahub.core.item import FIELDS, Item
 from cirahub.core.source_cache import known_unchanged
 
@@ -199,6 +200,8 @@ def _fresh(uid: str, fields: Mapping[str, Any], series: Mapping[str, str],
 
 def _changed(old: Mapping[str, Any], new: Mapping[str, Any], master: bool) -> set[str]:
     names = {f for f in FIELDS if old.get(f) != new.get(f)}
+    if noted_status(old) != noted_status(new):  # STATUS:CONFIRMED came or went
+        names.add("status")
     if "start" in names:  # these are read relative to the start: write them again
         names.update(f for f in _RELATIVE if f in new or f in old)
     if "more_rrules" in names:  # the RRULE lines are written together

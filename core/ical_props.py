@@ -15,6 +15,7 @@ from typing import Any
 from icalendar import Alarm, Component, vCalAddress, vDDDLists, vRecur
 
 from cirahub.core.ical_values import as_moment, key_moment
+from cirahub.core.ical_verbatim import noted_status
 
 _PRIORITY = {"high": 1, "low": 9}
 _TEXT = {"summary": "SUMMARY", "location": "LOCATION", "description": "DESCRIPTION",
@@ -52,7 +53,9 @@ def add_field(
 ) -> None:
     """Add the properties of field ``name`` of ``fields`` to ``event`` (nothing when the
     field is absent). ``series`` is the master's start (EXDATE/RDATE are written like it)."""
-    value = fields.get(name)
+    value: Any = fields.get(name)
+    if name == "status" and value is None:
+        value = noted_status(fields)  # STATUS:CONFIRMED, which the field holds as none
     if value is None or value == "" or value == []:
         return
     if name in _TEXT:

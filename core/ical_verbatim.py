@@ -19,7 +19,14 @@ edit (checked against Radicale's vobject and Xandikos: tests/fidelity/test_unmod
   are modelled as reminders and patched by the writer), VTIMEZONEs and the VCALENDAR's own
   properties;
 - of ORGANIZER and ATTENDEE, the parameters the model does not hold (all but CN, ROLE,
-  PARTSTAT of an attendee; the organizer's CN and the rest) keyed by address.
+  PARTSTAT of an attendee; the organizer's CN and the rest) keyed by address;
+- since fingerprint version 2 (:data:`cirahub.core.item.FINGERPRINT_VERSION`): a STATUS
+  the ``status`` field does not hold (CONFIRMED, held as no status; an unknown value) as
+  ``status``, and the parameters of the texts and categories (LANGUAGE, ALTREP...) as
+  ``params``, each bound to the value it was written with, so that it no longer applies once
+  that value changes (the writer rewrites a changed property without them). These keys are
+  apart from the version-1 ones, so that a fingerprint of version 1 is still computed exactly
+  (:func:`settled` with ``version=1`` leaves them out).
 
 None when a VEVENT says nothing beyond the model (so an item written from its fields alone
 has no digest either). Pure.
@@ -34,12 +41,21 @@ from typing import Any
 
 from icalendar import Component
 
+from cirahub.core.item import FINGERPRINT_VERSION
+
 #: properties whose meaning the model's fields hold, or that every write sets itself
 _LEFT_OUT = frozenset({
     "SUMMARY", "DESCRIPTION", "LOCATION", "URL", "STATUS", "TRANSP", "CLASS", "DTSTART",
     "DTEND", "DURATION", "PRIORITY", "CATEGORIES", "RRULE", "EXDATE", "RDATE",
     "LAST-MODIFIED", "DTSTAMP", "SEQUENCE", "UID", "RECURRENCE-ID", "CREATED",
 })
+#: the status values the model's ``status`` field holds
+_MODELLED_STATUS = frozenset({"TENTATIVE", "CANCELLED"})
+#: modelled properties whose parameters (but VALUE) count, by the field holding their value
+_PARAMETRIZED = (("SUMMARY", "summary"), ("DESCRIPTION", "description"),
+                 ("LOCATION", "location"), ("URL", "url"), ("CATEGORIES", "categories"))
+#: the keys of the ``verbatim`` field that fingerprint version 1 did not know
+V2_KEYS = ("status", "params")
 #: attendee parameters the model holds (name, role, participation status)
 _ATTENDEE_MODELLED = frozenset({"CN", "ROLE", "PARTSTAT"})
 _PARTIES = frozenset({"ORGANIZER", "ATTENDEE"})
@@ -81,12 +97,40 @@ def _digest(entries: list[Any]) -> str:
     return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def verbatim_value(component: Component) -> dict[str, Any] | None:
+def value_tag(value: Any) -> str:
+    """A short digest of a field's canonical value (None: the field is absent)."""
+    data = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def _status(component: Component) -> str | None:
+    value = component.get("STATUS")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    text = str(value or "").strip().upper()
+    return text if text and text not in _MODELLED_STATUS else None
+
+
+def _text_params(component: Component, fields: Mapping[str, Any]) -> dict[str, str]:
+    out = {}
+    for name, key in _PARAMETRIZED:
+        values = component.get(name)
+        lines = values if isinstance(values, list) else [] if values is None else [values]
+        params = [p for p in (_params(prop, frozenset()) for prop in lines) if p]
+        if params:
+            out[key] = f"{value_tag(fields.get(key))}:{_digest(params)}"
+    return out
+
+
+def verbatim_value(component: Component,
+                   fields: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
     """What ``component`` (a VEVENT) says beyond the model, as the ``verbatim`` field:
     ``{"props": digest}`` of its unmodelled properties and ``{"parties": {"ATTENDEE:<address>":
     digest, "ORGANIZER:<address>": digest}}`` of the unmodelled parameters of each party (kept
-    apart, so that :func:`settled` can leave out the parties an item no longer has); None when
-    there is nothing."""
+    apart, so that :func:`settled` can leave out the parties an item no longer has);
+    ``{"status": value}`` of a STATUS the model holds as none and ``{"params": {field:
+    "<value tag>:<digest>"}}`` of the texts' parameters, given ``fields`` (the component's
+    canonical fields, which those parameters are bound to); None when there is nothing."""
     props: list[Any] = []
     parties: dict[str, list[Any]] = {}
     for key, values in component.items():
@@ -106,16 +150,34 @@ def verbatim_value(component: Component) -> dict[str, Any] | None:
         out["props"] = _digest(props)
     if parties:
         out["parties"] = {k: _digest(v) for k, v in sorted(parties.items())}
+    if fields is not None:
+        status = _status(component)
+        if status is not None:
+            out["status"] = status
+        texts = _text_params(component, fields)
+        if texts:
+            out["params"] = texts
     return out or None
 
 
+def noted_status(fields: Mapping[str, Any]) -> str | None:
+    """The STATUS ``fields`` hold beyond the ``status`` field (CONFIRMED...; None: none)."""
+    value = fields.get("verbatim")
+    if "status" in fields or not isinstance(value, Mapping):
+        return None
+    status = value.get("status")
+    return str(status) if status else None
+
+
 def settled(fields: Mapping[str, Any], ignore: frozenset[str] = frozenset(),
-            value: Any = None) -> Any:
+            value: Any = None, version: int = FINGERPRINT_VERSION) -> Any:
     """The ``verbatim`` value of ``fields`` (or ``value``, e.g. another text's, written with
     these fields) as far as it still applies: the parameters of parties ``fields`` still has
     (the writer drops a removed attendee's parameters with it, and writes a new one without
-    any), none of them when ``ignore`` holds that field. The value a fingerprint compares;
-    None when nothing is left."""
+    any), none of them when ``ignore`` holds that field; the unmodelled STATUS while the
+    ``status`` field is absent; the parameters of a text while it has the value they were
+    written with. The value a fingerprint of ``version`` compares (version 1 knew neither
+    STATUS nor parameters); None when nothing is left."""
     if value is None:
         value = fields.get("verbatim")
     if not isinstance(value, Mapping):
@@ -131,4 +193,11 @@ def settled(fields: Mapping[str, Any], ignore: frozenset[str] = frozenset(),
     parties = {k: v for k, v in (value.get("parties") or {}).items() if k in emails}
     if parties:
         out["parties"] = parties
+    if version >= 2:
+        if value.get("status") and "status" not in fields and "status" not in ignore:
+            out["status"] = value["status"]
+        params = {k: v for k, v in (value.get("params") or {}).items()
+                  if k not in ignore and str(v).split(":", 1)[0] == value_tag(fields.get(k))}
+        if params:
+            out["params"] = params
     return out or None

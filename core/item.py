@@ -17,7 +17,8 @@ Field vocabulary (absent key = property not set; defaults are normalized *away*,
 ``start``         time value (see below)
 ``end``           time value; always present (DURATION and defaults resolved: an all-day
                   item without DTEND or DURATION covers its day; DTEND = DTSTART is zero-length)
-``status``        ``"TENTATIVE"`` | ``"CANCELLED"`` (CONFIRMED/absent = absent)
+``status``        ``"TENTATIVE"`` | ``"CANCELLED"`` (CONFIRMED/absent = absent; an explicit
+                  CONFIRMED is noted in ``verbatim``)
 ``transparency``  ``"TRANSPARENT"`` (free); OPAQUE/absent = absent
 ``privacy``       ``"PRIVATE"`` | ``"CONFIDENTIAL"`` (PUBLIC/absent = absent)
 ``categories``    sorted list of unique str
@@ -41,7 +42,9 @@ Field vocabulary (absent key = property not set; defaults are normalized *away*,
                   component itself travels in ``source``
 ``verbatim``      digests of what a VEVENT says beyond these fields (X- properties, an
                   attendee's RSVP, the organizer's CN...: see :mod:`cirahub.core.ical_verbatim`),
-                  which travels in ``source``; compared only by spokes that carry the source
+                  which travels in ``source``; compared only by spokes that carry the source;
+                  since fingerprint version 2 also a STATUS ``status`` does not hold and the
+                  parameters of the texts (LANGUAGE, ALTREP...)
 ``last_modified`` UTC instant string; *not* part of the fingerprint, feeds the conflict policy
 ================  ===========================================================================
 
@@ -102,6 +105,11 @@ FIELDS: tuple[str, ...] = (
 
 #: fields that never take part in the fingerprint or in the field-level merge
 VOLATILE_FIELDS: frozenset[str] = frozenset({"last_modified"})
+
+#: the version of :func:`cirahub.core.fingerprint.fingerprint` (what it compares); stored
+#: beside every link, pending-write and deleted-copy fingerprint (docs/sync.md, "Fingerprint
+#: versions"). 1: until 2026-12; 2: also STATUS:CONFIRMED and the parameters of the texts
+FINGERPRINT_VERSION = 2
 
 #: fields an override (one RECURRENCE-ID occurrence) may carry
 OVERRIDE_FIELDS: tuple[str, ...] = tuple(

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cirahub.core.item import Item
+from cirahub.core.item import FINGERPRINT_VERSION, Item
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,9 @@ class Link:
     remote_version: str
     fingerprint: str
     hub_version: int
+    #: the fingerprint function's version ``fingerprint`` was computed with (an older one is
+    #: compared as that version did: :mod:`cirahub.core.fingerprint_versions`)
+    fp_version: int = FINGERPRINT_VERSION
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class PendingWrite:
     hub_item_id: str
     fingerprint: str
     hub_version: int
+    fp_version: int = FINGERPRINT_VERSION  # as Link.fp_version
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class DeletedCopy:
     hub_item_id: str
     fingerprint: str
     hub_version: int
+    fp_version: int = FINGERPRINT_VERSION  # as Link.fp_version
 
 
 @dataclass(frozen=True)

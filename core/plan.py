@@ -34,7 +34,8 @@ from cirahub.core.field_merge import (
 )
 from cirahub.core.filters import content_filter, in_window
 from cirahub.core.fingerprint import fingerprint, match_key
-from cirahub.core.item import Item
+from cirahub.core.fingerprint_versions import pulled_agrees, stored_agrees
+from cirahub.core.item import FINGERPRINT_VERSION, Item
 from cirahub.core.model import ConflictRecord, Delta, HubItem, Link, RemoteItem
 from cirahub.core.ops import (
     CreateHubItem,
@@ -46,7 +47,7 @@ from cirahub.core.ops import (
     UpdateHubItem,
 )
 from cirahub.core.options import ConflictPolicy
-from cirahub.core.plan_echo import own_copy_of_deleted, pending_echo
+from cirahub.core.plan_echo import Same, own_copy_of_deleted, pending_echo
 from cirahub.core.plan_types import HubView, Match, PullPlan, SpokeContext
 from cirahub.core.projection import (
     carried_fields,
@@ -92,6 +93,10 @@ class _PullPlanner:
 
     def projected_fp(self, item: Item) -> str:
         return self.fp(project_for_spoke(item, self.opts, self.caps))
+
+    def same(self, item: Item, fp_r: str) -> Same:
+        """Whether a stored fingerprint (of its version) is that of the spoke's ``item``."""
+        return lambda fp, version: stored_agrees(fp, version, item, fp_r, self.opts, self.caps)
 
     def hub_item(self, hub_item_id: str) -> HubItem:
         hub_item = self.hub.by_id.get(hub_item_id)
@@ -162,15 +167,16 @@ class _PullPlanner:
         assert r.item is not None
         hub_item = self.hub_item(link.hub_item_id)
         fp_r = self.fp(r.item)
-        if fp_r == link.fingerprint:
+        base = self.hub.bases.get((hub_item.id, link.hub_version))
+        if pulled_agrees(link, r.item, fp_r, base, self.opts, self.caps):
             # 3a. echo of our own write, or a server-side version bump with the same meaning
-            if r.remote_version != link.remote_version:
+            # (a fingerprint of an older version is stamped again, as what was read now)
+            if (r.remote_version != link.remote_version
+                    or link.fp_version != FINGERPRINT_VERSION):
                 self.change_ops.append(LinkOnly(
-                    r.remote_id, r.remote_version, link.hub_item_id, link.fingerprint,
-                    link.hub_version,
-                ))
+                    r.remote_id, r.remote_version, link.hub_item_id, fp_r, link.hub_version))
             return
-        sent = pending_echo(self.hub, link.hub_item_id, fp_r)
+        sent = pending_echo(self.hub, link.hub_item_id, self.same(r.item, fp_r))
         if sent is not None:
             # 3a'. the echo of our own write whose answer was lost (or whose pusher died): the
             # spoke agrees with the hub version we sent; the push looks at what came since
@@ -185,7 +191,6 @@ class _PullPlanner:
             )
             self.touched.add(hub_item.id)
             return
-        base = self.hub.bases.get((hub_item.id, link.hub_version))
         if hub_item.item is None:
             alive = self.hub.last_alive.get(hub_item.id)
             if alive is not None and self.projected_fp(
@@ -287,7 +292,7 @@ class _PullPlanner:
         if match is not None:
             self.pull_matched(r, match, fp_r)
             return
-        echo = own_copy_of_deleted(self.hub, item, fp_r, self.has_copy)
+        echo = own_copy_of_deleted(self.hub, item, self.same(item, fp_r), self.has_copy)
         if echo is not None:
             # 4b'. our own create whose answer was lost, of an item deleted in the hub since;
             # 4b''. or exactly the copy the push deleted, back (a write of ours that reached
@@ -311,7 +316,7 @@ class _PullPlanner:
     def pull_matched(self, r: RemoteItem, match: Match, fp_r: str) -> None:
         """4b: an unlinked remote item that is the same as an alive hub item."""
         hub_item = match.hub_item
-        assert hub_item.item is not None
+        assert hub_item.item is not None and r.item is not None
         owner = self.linked_to.get(hub_item.id) or self.claimed.get(hub_item.id)
         if owner is not None and owner != r.remote_id:
             # 4b. the hub item already has a copy in this spoke: a second one is a duplicate
@@ -321,7 +326,7 @@ class _PullPlanner:
             )
             return
         self.claimed[hub_item.id] = r.remote_id
-        sent = pending_echo(self.hub, hub_item.id, fp_r)
+        sent = pending_echo(self.hub, hub_item.id, self.same(r.item, fp_r))
         if self.projected_fp(hub_item.item) == fp_r:
             # 4b. the spoke already holds the hub's content (re-attach, restored backup)
             self.change_ops.append(

@@ -26,7 +26,8 @@ from cirahub.core.options import PrivateMode, SyncOptions
 PRIVATE_VALUES: frozenset[str] = frozenset({"PRIVATE", "CONFIDENTIAL"})
 #: fields a busy block does not show (categories keep only the tag)
 BUSY_MASKED: frozenset[str] = frozenset(
-    {"summary", "description", "location", "attendees", "organizer", "categories", "url"}
+    {"summary", "description", "location", "attendees", "organizer", "categories", "url",
+     "verbatim"}  # a busy block is written from its fields alone: nothing beyond them
 )
 #: the summary of a busy block
 BUSY_SUMMARY = "Busy"

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from cirahub.core.counts import PUSH_COUNTS, count_ops
 from cirahub.core.filters import content_filter, in_window
+from cirahub.core.fingerprint_versions import pushed_agrees
 from cirahub.core.model import HubItem, Link
 from cirahub.core.ops import BumpLink, CreateInSpoke, DeleteInSpoke, SpokeOp, UpdateInSpoke
 from cirahub.core.options import NONE
@@ -54,7 +55,7 @@ def _push_one(ctx: SpokeContext, hub_item: HubItem, link: Link | None, now: date
         if allowed.create and in_window(hub_item.item, opts, now):
             return CreateInSpoke(hub_item.id, hub_item.version, projected, fp_p)
         return None
-    if fp_p == link.fingerprint:
+    if pushed_agrees(link, projected, fp_p, hub_item.version, opts, caps):
         # the spoke already shows this content (an echo, or a change it cannot carry)
         return BumpLink(hub_item.id, hub_item.version) if link.hub_version < hub_item.version else None
     if allowed.update:

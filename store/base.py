@@ -115,6 +115,7 @@ LINK_SELECT = select(
     m.links.c.remote_version,
     m.links.c.fingerprint,
     m.links.c.hub_version,
+    m.links.c.fp_version,
 ).join(m.hub_items, m.hub_items.c.id == m.links.c.hub_item_id)
 
 
@@ -127,6 +128,7 @@ def link(row: AnyRow) -> Link:
         remote_version=row.remote_version,
         fingerprint=row.fingerprint,
         hub_version=row.hub_version,
+        fp_version=row.fp_version,
     )
 
 

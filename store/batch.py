@@ -33,7 +33,7 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 
 from cirahub.core.errors import InvalidInput
 from cirahub.core.fingerprint import fingerprint, match_key
-from cirahub.core.item import Item
+from cirahub.core.item import FINGERPRINT_VERSION, Item
 from cirahub.core.ops import (
     CreateHubItem,
     DropLink,
@@ -99,6 +99,7 @@ class _Link:
     remote_version: str
     fingerprint: str
     hub_version: int
+    fp_version: int = FINGERPRINT_VERSION  # every op carries fingerprints of the current one
 
 
 class Batch:
@@ -130,7 +131,7 @@ class Batch:
         remotes = {op.remote_id for op in ops}
         ids = {op.hub_item_id for op in ops if not isinstance(op, CreateHubItem | Quarantine)}
         link_cols = (_L.hub_item_id, _L.remote_id, _L.remote_version, _L.fingerprint,
-                     _L.hub_version)
+                     _L.hub_version, _L.fp_version)
         for row in self._rows(lambda p: select(*link_cols).where(
                 _L.spoke_id == self.spoke_id, _L.remote_id.in_(p)), remotes):
             self._remember_link(row)
@@ -158,7 +159,7 @@ class Batch:
 
     def _remember_link(self, row: Any) -> None:
         self.by_remote[row.remote_id] = _Link(row.hub_item_id, row.remote_version,
-                                              row.fingerprint, row.hub_version)
+                                              row.fingerprint, row.hub_version, row.fp_version)
         self.by_item[row.hub_item_id] = row.remote_id
 
     # --- apply ---------------------------------------------------------------------------------
@@ -361,7 +362,7 @@ class Batch:
         rows = [
             dict(spoke_id=self.spoke_id, hub_item_id=ln.hub_item_id, remote_id=remote_id,
                  remote_version=ln.remote_version, fingerprint=ln.fingerprint,
-                 hub_version=ln.hub_version)
+                 hub_version=ln.hub_version, fp_version=ln.fp_version)
             for remote_id, ln in self.by_remote.items()
             if remote_id in self.touched_remotes or ln.hub_item_id in self.touched_items
         ]

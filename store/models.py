@@ -31,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from cirahub.core.item import FINGERPRINT_VERSION
+
 #: constraint names are fixed so migrations and models agree on every backend
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -145,6 +147,8 @@ class LinkRow(Base):
     remote_version: Mapped[str] = mapped_column(Text)
     fingerprint: Mapped[str] = mapped_column(String(64))
     hub_version: Mapped[int] = mapped_column(Integer)
+    #: the fingerprint function's version (core.item.FINGERPRINT_VERSION; docs/sync.md)
+    fp_version: Mapped[int] = mapped_column(Integer, default=FINGERPRINT_VERSION)
 
 
 class PendingWriteRow(Base):
@@ -162,6 +166,7 @@ class PendingWriteRow(Base):
     )
     hub_version: Mapped[int] = mapped_column(Integer, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
+    fp_version: Mapped[int] = mapped_column(Integer, default=FINGERPRINT_VERSION)
 
 
 class DeletedCopyRow(Base):
@@ -179,6 +184,7 @@ class DeletedCopyRow(Base):
     )
     hub_version: Mapped[int] = mapped_column(Integer)
     fingerprint: Mapped[str] = mapped_column(String(64))
+    fp_version: Mapped[int] = mapped_column(Integer, default=FINGERPRINT_VERSION)
 
 
 class SyncRunRow(Base):

@@ -103,7 +103,7 @@ def delete_pairs(conn: Connection, table: Table, first: Column[Any], second: Col
 def link_values(spoke_id: str, ln: Link) -> dict[str, Any]:
     return dict(spoke_id=spoke_id, hub_item_id=ln.hub_item_id, remote_id=ln.remote_id,
                 remote_version=ln.remote_version, fingerprint=ln.fingerprint,
-                hub_version=ln.hub_version)
+                hub_version=ln.hub_version, fp_version=ln.fp_version)
 
 
 def put_links(conn: Connection, changes: Mapping[str, tuple[Sequence[Link], Sequence[str],
@@ -126,9 +126,10 @@ def put_links(conn: Connection, changes: Mapping[str, tuple[Sequence[Link], Sequ
         done[spoke_id] = set(deletes) | set(confirmed)
         rows.extend(link_values(spoke_id, ln) for ln in final.values())
     copies = [dict(spoke_id=r.spoke_id, hub_item_id=r.hub_item_id, hub_version=r.hub_version,
-                   fingerprint=r.fingerprint)
+                   fingerprint=r.fingerprint, fp_version=r.fp_version)
               for a, b in cross_groups(deleted) for r in conn.execute(
-                  select(_L.spoke_id, _L.hub_item_id, _L.hub_version, _L.fingerprint)
+                  select(_L.spoke_id, _L.hub_item_id, _L.hub_version, _L.fingerprint,
+                         _L.fp_version)
                   .where(_L.spoke_id.in_(a), _L.hub_item_id.in_(b)))]
     # a copy linked again, or deleted again, replaces what was remembered of it
     delete_pairs(conn, m.deleted_copies, _DC.spoke_id, _DC.hub_item_id, gone)
@@ -226,7 +227,7 @@ class PushesMixin(StoreBase):
         skipped."""
         from cirahub.store.state import MAX_PENDING  # store.state imports this module
 
-        want = {(spoke_id, p.hub_item_id, p.hub_version): p.fingerprint
+        want = {(spoke_id, p.hub_item_id, p.hub_version): (p.fingerprint, p.fp_version)
                 for spoke_id, writes in pending.items() for p in writes}
         if not want:
             return
@@ -256,8 +257,9 @@ class PushesMixin(StoreBase):
                 conn.execute(delete(m.pending_writes).where(
                     _PW.spoke_id == bindparam("s_"), _PW.hub_item_id == bindparam("i_"),
                     _PW.hub_version == bindparam("v_")), gone)
-            rows = [{"spoke_id": s, "hub_item_id": i, "hub_version": v, "fingerprint": fp}
-                    for (s, i, v), fp in want.items() if v in keep.get((s, i), set())]
+            rows = [{"spoke_id": s, "hub_item_id": i, "hub_version": v, "fingerprint": fp,
+                     "fp_version": fv}
+                    for (s, i, v), (fp, fv) in want.items() if v in keep.get((s, i), set())]
             if rows:
                 conn.execute(m.pending_writes.insert(), rows)
 

@@ -84,7 +84,7 @@ class ReadsMixin(StoreBase):
         hub items and of the hub items (tombstones too) with these UIDs, by hub item id,
         oldest first; items without any are absent."""
         out: dict[str, list[PendingWrite]] = {}
-        cols = (_P.hub_item_id, _P.fingerprint, _P.hub_version)
+        cols = (_P.hub_item_id, _P.fingerprint, _P.hub_version, _P.fp_version)
         with self._read() as conn:
             rows = [*self._in_chunks(conn, lambda part: select(*cols).where(
                         _P.spoke_id == spoke_id, _P.hub_item_id.in_(part)), set(hub_item_ids)),
@@ -93,7 +93,8 @@ class ReadsMixin(StoreBase):
                         _P.spoke_id == spoke_id, _HI.uid.in_(part)), set(uids))]
         for r in {(r.hub_item_id, r.hub_version): r for r in rows}.values():
             out.setdefault(r.hub_item_id, []).append(
-                PendingWrite(r.hub_item_id, r.fingerprint, int(r.hub_version)))
+                PendingWrite(r.hub_item_id, r.fingerprint, int(r.hub_version),
+                             int(r.fp_version)))
         return {i: tuple(sorted(w, key=lambda p: p.hub_version)) for i, w in out.items()}
 
     @guarded
@@ -103,11 +104,11 @@ class ReadsMixin(StoreBase):
         _D = m.deleted_copies.c
         with self._read() as conn:
             rows = self._in_chunks(conn, lambda part: select(
-                _D.hub_item_id, _D.fingerprint, _D.hub_version).join(
+                _D.hub_item_id, _D.fingerprint, _D.hub_version, _D.fp_version).join(
                 m.hub_items, _HI.id == _D.hub_item_id).where(
                 _D.spoke_id == spoke_id, _HI.deleted.is_(True), _HI.uid.in_(part)), set(uids))
-            return {r.hub_item_id: DeletedCopy(r.hub_item_id, r.fingerprint, int(r.hub_version))
-                    for r in rows}
+            return {r.hub_item_id: DeletedCopy(r.hub_item_id, r.fingerprint, int(r.hub_version),
+                                               int(r.fp_version)) for r in rows}
 
     @guarded
     def hub_items(self, hub_id: str, ids: Iterable[str]) -> dict[str, HubItem]:

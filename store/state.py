@@ -54,7 +54,7 @@ class StateMixin(StoreBase):
         edit (``core.plan``, rows 3a' and 4b'). A hub item that no longer exists is skipped."""
         if not pending:
             return
-        want = {(p.hub_item_id, p.hub_version): p.fingerprint for p in pending}
+        want = {(p.hub_item_id, p.hub_version): (p.fingerprint, p.fp_version) for p in pending}
         with self._write() as conn:
             exists: set[str] = set()
             held: dict[str, set[int]] = {}  # the item's rows already stored
@@ -72,8 +72,9 @@ class StateMixin(StoreBase):
                     if (i, v) in want or v not in keep.get(i, set()):
                         conn.execute(delete(m.pending_writes).where(
                             _P.spoke_id == spoke_id, _P.hub_item_id == i, _P.hub_version == v))
-            rows = [dict(spoke_id=spoke_id, hub_item_id=i, hub_version=v, fingerprint=fp)
-                    for (i, v), fp in want.items() if v in keep.get(i, set())]
+            rows = [dict(spoke_id=spoke_id, hub_item_id=i, hub_version=v, fingerprint=fp,
+                         fp_version=fv)
+                    for (i, v), (fp, fv) in want.items() if v in keep.get(i, set())]
             for batch in chunks(rows):
                 conn.execute(m.pending_writes.insert(), batch)
 

@@ -121,3 +121,36 @@ def test_regression_server_rewrite_causes_no_write_loop(
     assert _round(spokes, order) > 0
     assert _round(spokes, order) == 0
     spokes.close()
+
+
+_CONFIRMED = _EVENT.format(x="one").replace(
+    "SUMMARY:Weekly review", "SUMMARY;LANGUAGE=en:Weekly review\r\nSTATUS:CONFIRMED")
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("path", ["vdir", "caldav-radicale", "caldav-xandikos"])
+def test_regression_status_or_language_edit_spreads(
+        path: str, fresh_store: Store, servers: LazyServers, tmp_path: Path) -> None:
+    """Only STATUS:CONFIRMED (the model's "no status") goes and the SUMMARY's LANGUAGE
+    changes: neither was part of the fingerprint, so the edit stayed in the source (fingerprint
+    version 2, docs/sync.md); the servers' own serialization of them is no edit either."""
+    (tmp_path / "source").mkdir()
+    file = tmp_path / "source" / "event.ics"
+    file.write_text(_CONFIRMED, encoding="utf-8", newline="")
+    spokes = Spokes(fresh_store, "status")
+    order = _chain(path, spokes, tmp_path, servers)
+    for _ in range(2):
+        _round(spokes, order)
+    [copy] = (tmp_path / "dest").glob("*.ics")
+    text = copy.read_text(encoding="utf-8").replace("\r\n ", "")
+    assert "STATUS:CONFIRMED" in text and "LANGUAGE=en" in text
+    assert _round(spokes, order) == 0
+    edited = _CONFIRMED.replace("STATUS:CONFIRMED\r\n", "").replace("LANGUAGE=en", "LANGUAGE=en-GB")
+    _edit(file, edited)
+    for _ in range(2):
+        _round(spokes, order)
+    text = copy.read_text(encoding="utf-8").replace("\r\n ", "")
+    assert "STATUS:" not in text
+    assert "LANGUAGE=en-GB" in text
+    assert _round(spokes, order) == 0  # settled: nothing more to write
+    spokes.close()
