@@ -13,7 +13,8 @@ says beyond them is declared here, one note per kind, so no difference is silent
   days;
 - RDATE periods of their own length: each occurrence lasts as long as the series;
 - a RECURRENCE-ID given as a time in an all-day series: written back as the date;
-- values held as their meaning: white space around a text, empty texts, STATUS:CONFIRMED
+- values held as their meaning: white space around a text, empty texts and empty CLASS, STATUS
+  or TRANSP values, STATUS:CONFIRMED
   (Exchange's Busy is also "no status"), PRIORITY levels other than 1 and 9 (Exchange holds
   high, normal and low), CATEGORIES sorted and once each, parameters of the texts and
   attendees Exchange has no place for (LANGUAGE, ALTREP, RSVP, CUTYPE...). CLASS:PUBLIC,
@@ -36,6 +37,8 @@ _TEXTS = ("SUMMARY", "LOCATION", "DESCRIPTION")
 #: values the fields hold as absent although iCalendar gives them a meaning of their own
 #: (CLASS:PUBLIC, TRANSP:OPAQUE and PRIORITY:0 are what their absence means: nothing to say)
 _DEFAULTS = {"STATUS": "CONFIRMED"}
+#: properties of one value the fields hold as their meaning (an empty one means nothing)
+_VALUES = ("CLASS", "STATUS", "TRANSP")
 #: attendee parameters Exchange holds (name, required/optional, response)
 _ATTENDEE_HELD = frozenset({"CN", "ROLE", "PARTSTAT"})
 _ROLES_HELD = frozenset({"REQ-PARTICIPANT", "OPT-PARTICIPANT"})
@@ -207,6 +210,9 @@ def _values(event: icalendar.cal.Component, found: list[str], held: set[str]) ->
             if params:
                 found.append(f"{name} parameters ({', '.join(params)}): not carried (Exchange "
                              "holds the text alone)")
+    for name in _VALUES:
+        if any(not str(p).strip() for p in _all(event, name)):
+            found.append(f"empty {name}: not written")
     for name, default in _DEFAULTS.items():
         if any(str(p).strip().upper() == default for p in _all(event, name)):
             found.append(f"{name}:{default}: held as no status (Exchange's Busy also means none)")

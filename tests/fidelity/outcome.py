@@ -199,6 +199,7 @@ def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanCl
     if not wanted:
         return Outcome(f.id, "empty", why)
     arrived: list[tuple[str, icalendar.cal.Component]] = []
+    aliases: dict[int, tuple[str, str, str]] = {}  # copies matched under another key
     missing = extra_copies = 0
     want_keys = Counter(reference.component_key(c) for c in wanted if "UID" in c)
     for key, n in want_keys.items():
@@ -207,6 +208,7 @@ def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanCl
         missing += 0 if _declared_away(key[0], declared) else max(0, n - len(entries))
         extra_copies += max(0, len(entries) - n)
         arrived += entries
+        aliases.update({id(d): key for _, d in entries if reference.component_key(d) != key})
     companions: list[tuple[str, icalendar.cal.Component]] = []
     for c in wanted:
         # a component the spoke declared it did not write claims no copy (another file's
@@ -239,7 +241,7 @@ def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanCl
     if distortion:
         return Outcome(f.id, "distorted", distortion + (
             f" (declared: {'; '.join(declared)})" if declared else ""))
-    diff = _property_diff(wanted, copy_components, full_properties)
+    diff = _property_diff(wanted, copy_components, full_properties, aliases)
     if full_properties:  # the calendar's own properties (X-WR-CALNAME, METHOD...) too
         diff = _with_heads(diff, source, [dest.heads.get(n, []) for n in files])
     same_bytes = len(files) == 1 and dest.raw[files[0]] == data
@@ -256,11 +258,13 @@ def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanCl
 
 def _property_diff(wanted: list[icalendar.cal.Component],
                    copy_components: list[icalendar.cal.Component],
-                   full_properties: bool) -> reference.PropertyDiff:
-    """Every property and parameter (iCalendar end to end), else the modelled fields."""
+                   full_properties: bool, aliases: reference.Aliases) -> reference.PropertyDiff:
+    """Every property and parameter (iCalendar end to end), else the modelled fields; a copy
+    matched to a source component under another key (``aliases``) compared with it."""
     if full_properties:
-        return reference.property_diff(wanted, copy_components)
-    src, dst = reference.field_view(wanted), reference.field_view(copy_components)
+        return reference.property_diff(wanted, copy_components, aliases)
+    src = reference.field_view(wanted)
+    dst = reference.field_view(copy_components, aliases)
     return reference.PropertyDiff(tuple(reference.strip_key(x) for x in (src - dst).elements()),
                                   tuple(reference.strip_key(x) for x in (dst - src).elements()))
 

@@ -228,17 +228,26 @@ class PropertyDiff:
         return sorted({name(x) for x in self.lost} | {name(x) for x in self.added})
 
 
+#: id(copy component) -> the source component key it was matched to (when its own differs:
+#: an all-day occurrence's RECURRENCE-ID given as a date on one side, a midnight on the other)
+Aliases = Mapping[int, tuple[str, str, str]]
+
+
+def _key(c: icalendar.cal.Component, aliases: Aliases | None) -> str:
+    return "|".join((aliases or {}).get(id(c)) or component_key(c))
+
+
 def property_diff(source: list[icalendar.cal.Component],
-                  copy: list[icalendar.cal.Component]) -> PropertyDiff:
+                  copy: list[icalendar.cal.Component], aliases: Aliases | None = None) -> PropertyDiff:
     """How ``copy``'s components differ from ``source``'s, matched by (kind, UID, RECURRENCE-ID)."""
     src = Counter[str]()
     dst = Counter[str]()
     for c in source:
         for line, n in property_lines(c).items():
-            src["|".join(component_key(c)) + "|" + line] += n
+            src[_key(c, None) + "|" + line] += n
     for c in copy:
         for line, n in property_lines(c).items():
-            dst["|".join(component_key(c)) + "|" + line] += n
+            dst[_key(c, aliases) + "|" + line] += n
     lost = tuple(sorted(strip_key(x) for x in (src - dst).elements()))
     added = tuple(sorted(strip_key(x) for x in (dst - src).elements()))
     return PropertyDiff(lost, added)
@@ -254,14 +263,14 @@ def strip_key(line: str) -> str:
 _DEFAULT_LINES = frozenset({"CLASS:PUBLIC", "TRANSP:OPAQUE", "PRIORITY:0"})
 
 
-def field_view(cs: list[icalendar.cal.Component]) -> Counter[str]:
+def field_view(cs: list[icalendar.cal.Component], aliases: Aliases | None = None) -> Counter[str]:
     """The non-recurrence fields of VEVENTs (subset of :func:`property_lines`), a field stated
     as its RFC default counted as absent."""
     out: Counter[str] = Counter()
     for c in cs:
         if c.name != "VEVENT":
             continue
-        key = "|".join(component_key(c))
+        key = _key(c, aliases)
         for line, n in property_lines(c).items():
             if line.split(":", 1)[0].split(";", 1)[0] in FIELDS and line not in _DEFAULT_LINES:
                 out[f"{key}|{line}"] += n

@@ -199,3 +199,31 @@ def test_regression_the_calendar_properties_are_compared_too(tmp_path: Path) -> 
         "PRODID:-//t//t//EN\r\n", "PRODID:-//t//t//EN\r\nX-WR-CALNAME:Team\r\n"))
     out = _declared_round(tmp_path, [source], {"u1.ics": _cal(_event("Standup", "u1"))}, {})
     assert out["a"] == Outcome("a", "projected", "VCALENDAR/X-WR-CALNAME")
+
+
+_ALL_DAY = ("BEGIN:VEVENT\r\nUID:d1\r\nDTSTAMP:20240101T000000Z\r\nDTSTART;VALUE=DATE:20200907\r\n"
+            "DTEND;VALUE=DATE:20200908\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Base\r\n"
+            "END:VEVENT\r\n")
+
+
+def _moved(rid: str) -> str:
+    return ("BEGIN:VEVENT\r\nUID:d1\r\nDTSTAMP:20240101T000000Z\r\nDTSTART;VALUE=DATE:20200921"
+            f"\r\nDTEND;VALUE=DATE:20200922\r\nRECURRENCE-ID{rid}\r\nSUMMARY:Moved\r\n"
+            "END:VEVENT\r\n")
+
+
+def test_regression_an_occurrence_matched_by_its_date_is_compared_with_its_source(
+        tmp_path: Path) -> None:
+    """An all-day series' occurrence whose RECURRENCE-ID the source gives as a UTC midnight
+    and the copy as its date is one component (matched so): its fields were compared under
+    the two keys, so its SUMMARY was 'different' on the EWS path (issue_36)."""
+    source = _File("s", _cal(_ALL_DAY, _moved(":20200921T000000Z")))
+    copy = _cal(_ALL_DAY, _moved(";VALUE=DATE:20200921"))
+    folder = tmp_path / "dest"
+    folder.mkdir()
+    (folder / "d1.ics").write_text(copy)
+    out = judge_round([source], Destination.read(folder), {}, {"d1"}, False)
+    assert out["s"].status == "identical", out["s"].detail
+    # iCalendar paths still see the RECURRENCE-ID itself written otherwise
+    full = judge_round([source], Destination.read(folder), {}, {"d1"}, True)
+    assert full["s"].detail == "RECURRENCE-ID", full["s"].detail
