@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
 from cirahub.connectors.bounded import max_response_bytes
-from cirahub.connectors.vdir_files import find, read_file, rewrite, split_id
+from cirahub.connectors.vdir_files import find, holds_one_item, read_file, rewrite, split_id
 from cirahub.connectors.vdir_fs import (
     Listing,
     Refused,
@@ -248,6 +248,8 @@ class VdirConnector(BaseConnector):
         except OSError as exc:
             raise io_error(exc, "read", name) from None
         assert read is not None
+        if holds_one_item(read[1]):  # what reading it would conclude, without parsing it
+            return item
         entries = read_file(name, read[1], [remote_id])
         entry = find(entries, remote_id)
         if entry is None or len(entries) == 1:

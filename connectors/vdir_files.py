@@ -29,6 +29,7 @@ from icalendar import Calendar, Component
 
 from cirahub.core.errors import MalformedItem
 from cirahub.core.ical import derived_uid, item_components, parse_calendar, serialize_calendar
+from cirahub.core.ical_fast import content_lines
 from cirahub.core.item import Item
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_@+=.-]{1,120}")
@@ -87,6 +88,55 @@ def _ids(name: str, uids: list[str], known: set[str]) -> list[str]:
         else:
             out[index] = keyed[index]
     return [rid or name for rid in out]
+
+
+#: the components a file told one item by :func:`holds_one_item` may hold, each in its parent
+_PARENT = {"VCALENDAR": "", "VEVENT": "VCALENDAR", "VTIMEZONE": "VCALENDAR", "VALARM": "VEVENT",
+           "STANDARD": "VTIMEZONE", "DAYLIGHT": "VTIMEZONE"}
+
+
+def _name(line: str) -> str:
+    """A content line's property name (up to the first ``:`` or ``;``), upper-cased."""
+    end = len(line)
+    for mark in (":", ";"):
+        at = line.find(mark)
+        if 0 <= at < end:
+            end = at
+    return line[:end].upper()
+
+
+def holds_one_item(text: str) -> bool:
+    """True when :func:`read_file` gives exactly one entry for ``text`` whatever its name,
+    told from its content lines without parsing it (the vdir writer replaces such a file
+    whole): one VCALENDAR of VTIMEZONEs and VEVENTs (with VALARMs), every VEVENT at its top
+    level holding exactly one plain ``UID:`` line, all of one value (a series and its
+    overrides). False when it cannot tell that way: the reader decides."""
+    stack: list[str] = []
+    uid: str | None = None
+    calendars = events = uids_here = 0
+    for line in content_lines(text):
+        name = _name(line)
+        if name == "BEGIN":
+            kind = line[6:]
+            if not line.startswith("BEGIN:") or _PARENT.get(kind) != (stack[-1] if stack
+                                                                    else ""):
+                return False
+            calendars += kind == "VCALENDAR"
+            if kind == "VEVENT":
+                events, uids_here = events + 1, 0
+            stack.append(kind)
+        elif name == "END":
+            if not stack or line != "END:" + stack[-1] or (stack[-1] == "VEVENT"
+                                                          and uids_here != 1):
+                return False
+            stack.pop()
+        elif name == "UID":
+            value = line[4:]
+            if (not line.startswith("UID:") or stack[-1:] != ["VEVENT"] or not value.strip()
+                    or value != (uid if uid is not None else value)):
+                return False
+            uid, uids_here = value, uids_here + 1
+    return not stack and calendars == 1 and events >= 1
 
 
 def find(entries: list[FileEntry], remote_id: str) -> FileEntry | None:
