@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from cirahub.core.ical_verbatim import V2_KEYS
@@ -41,20 +42,27 @@ def _with(fields: Mapping[str, Any], parsed: Mapping[str, Any] | None) -> dict[s
     return out
 
 
+@lru_cache(maxsize=64)  # the versions of one item mostly share their source text
+def _read(source: str, uid: str) -> Item | None:
+    from cirahub.core.ical import parse_item  # the parser is heavy: only when needed
+
+    try:
+        return parse_item(source, fallback_uid=uid)
+    except Exception:  # a text we cannot read again says nothing more
+        return None
+
+
 def upgraded(content: Mapping[str, Any]) -> dict[str, Any] | None:
     """``content`` (``Item.to_json()``) with what its source says beyond fingerprint version 1;
     None when that changes nothing (no source, nothing more said, a source no longer read)."""
-    from cirahub.core.ical import parse_item  # the parser is heavy: only when needed
-
     source = content.get("source")
     if not isinstance(source, str) or not _MAY_SAY.search(source):
         return None
     item = Item.from_json(content)
     if item.get("component"):
         return None  # a VTODO, VJOURNAL...: its digest is its content
-    try:
-        parsed = parse_item(source, fallback_uid=item.uid)
-    except Exception:  # a text we cannot read again says nothing more
+    parsed = _read(source, item.uid)
+    if parsed is None:
         return None
     new = Item(item.uid, _with(item.fields, parsed.fields),
                {k: _with(ov, parsed.overrides.get(k)) for k, ov in item.overrides.items()},

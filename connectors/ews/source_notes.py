@@ -17,7 +17,8 @@ says beyond them is declared here, one note per kind, so no difference is silent
   or TRANSP values, STATUS:CONFIRMED
   (Exchange's Busy is also "no status"), PRIORITY levels other than 1 and 9 (Exchange holds
   high, normal and low), CATEGORIES sorted and once each, parameters of the texts and
-  attendees Exchange has no place for (LANGUAGE, ALTREP, RSVP, CUTYPE...). CLASS:PUBLIC,
+  attendees Exchange has no place for (LANGUAGE, ALTREP, RSVP, CUTYPE...), an attendee's
+  address not given as ``mailto:`` in lower case. CLASS:PUBLIC,
   TRANSP:OPAQUE and PRIORITY:0 say what their absence says (RFC 5545): nothing is lost.
 
 Pure: reads the source text only.
@@ -236,6 +237,10 @@ def _categories(event: icalendar.cal.Component, found: list[str]) -> None:
 def _attendees(event: icalendar.cal.Component, found: list[str]) -> None:
     extra: Counter[str] = Counter()
     for prop in _all(event, "ATTENDEE"):
+        value = str(prop).strip()
+        if value[:7] != "mailto:" or value[7:] != value[7:].lower():
+            found.append("attendee address not given as mailto: in lower case: written so "
+                         "(Exchange holds an e-mail address, whatever its case)")
         params = getattr(prop, "params", {})
         extra.update(str(k).upper() for k in params if str(k).upper() not in _ATTENDEE_HELD)
         role = str(params.get("ROLE", "REQ-PARTICIPANT")).upper()

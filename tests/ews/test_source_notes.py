@@ -23,3 +23,12 @@ def test_regression_empty_class_and_other_empty_values_are_declared() -> None:
     assert _notes("TRANSP:\r\nSTATUS:\r\n") == ["empty STATUS: not written",
                                                "empty TRANSP: not written"]
     assert _notes("CLASS:PUBLIC\r\nTRANSP:OPAQUE\r\n") == []  # what their absence says
+
+
+def test_regression_an_attendee_address_exchange_writes_otherwise_is_declared() -> None:
+    """rie.issue_61_time_zone_error: Confluence writes its parameters inside the value and no
+    mailto:; Exchange holds the address as the model reads it (mailto:, lower case)."""
+    odd = "ATTENDEE:X-KEY=8a4a;CN=Dan:mailto:dlatham@apple.com\r\n"
+    assert _notes(odd) == ["attendee address not given as mailto: in lower case: written so "
+                           "(Exchange holds an e-mail address, whatever its case)"]
+    assert _notes("ATTENDEE;CN=Bob:mailto:bob@example.com\r\n") == []
