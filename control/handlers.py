@@ -100,9 +100,12 @@ class Handlers:
         except Exception:  # pragma: no cover - depends on the runtime's health
             log.exception("reconcile after a topology change failed; the supervisor retries")
 
-    def names(self) -> Names:
+    def names(self, hub: str | None = None) -> Names:
+        """Names of every hub and of every spoke, or of ``hub``'s spokes only (what a sync of
+        one hub names: reading every spoke of a 10,000-spoke fleet was most of such a sync's
+        fixed cost). NotFound for an unknown ``hub``."""
         hubs = {h.id: h.name for h in self.store.list_hubs()}
-        spokes = {s.id: s.name for s in self.store.list_spokes()}
+        spokes = {s.id: s.name for s in self.store.list_spokes(hub)}
         return Names(hubs, spokes)
 
     # --- hubs --------------------------------------------------------------------------------

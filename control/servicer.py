@@ -162,7 +162,7 @@ class ControlServicer(pb_grpc.ControlServiceServicer):
             yield message
 
     def _sync_now(self, request: pb.SyncNowRequest) -> Iterator[pb.SyncProgress]:
-        names = self.h.names()
+        names = self.h.names(request.hub or None)  # a sync of one hub names its spokes only
         results: dict[tuple[str, str], pb.SpokeResult] = {}
         outcomes: list[HubOutcome] = []
         for event in self.h.sync_now(request.hub, request.spoke):
