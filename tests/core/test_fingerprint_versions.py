@@ -169,3 +169,20 @@ def test_upgraded_content_round_trips_on_the_corpus() -> None:
         back = upgraded(old)
         assert back is not None and Item.from_json(back) == item, key
     assert moved >= 20  # the corpus has many STATUS:CONFIRMED and LANGUAGE items
+
+
+def test_regression_an_item_written_from_its_fields_keeps_status_confirmed() -> None:
+    """Without a source text (too long to keep) the writer wrote no STATUS for CONFIRMED,
+    so the copy read back differed from what was written (one needless round of writes)."""
+    from cirahub.core.ical_write import to_ics
+    from cirahub.core.options import PrivateMode
+    from cirahub.core.projection import project_for_spoke
+
+    google = parse_item(GOOGLE).with_source(None)
+    text = to_ics(google)
+    assert "STATUS:CONFIRMED" in text
+    assert fingerprint(parse_item(text)) == fingerprint(google)
+    # a busy block says nothing beyond its fields
+    private = google.replace(privacy="PRIVATE")
+    busy = project_for_spoke(private, SyncOptions(private=PrivateMode.BUSY), ICAL)
+    assert "verbatim" not in busy.fields
