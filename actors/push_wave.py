@@ -8,11 +8,15 @@ cost far more than the push itself. So the push runs a spoke actor starts togeth
 - one read (:func:`read_wave`): the spokes, their hubs' versions and the runtime lease in one
   query, the changed hub items once per (hub, push cursor) — the fan-out of one edit: once —
   and the links of all of them in a few statements;
-- pure per-spoke planning and the spoke's own writes, per spoke on the actor's push threads;
+- the pure per-spoke planning, in the wave too (:func:`plan_wave`, for the spokes whose
+  connector is open), and the pending fingerprints of every write it plans noted in ONE
+  job before any is sent; the spoke's own writes per spoke on the actor's push threads;
 - one writer (:class:`GroupCommit`): every store write of the actor's push runs goes through
   one thread that commits whatever is queued in ONE transaction (group commit): the pending
-  fingerprints of updates about to be sent, and each run's end (links, failed writes,
-  projections, push cursor, spoke state, its run record).
+  fingerprints of writes about to be sent, and each run's end (links, failed writes,
+  projections, push cursor, spoke state, its run record). A push thread does not wait for
+  its run's end to be committed (it writes the next spoke meanwhile); the run does, before
+  it counts as done.
 
 Guarantees kept from the single push run (:class:`~cirahub.actors.pushing.Pusher`): a pending
 fingerprint is durable before its write is sent; a link is committed only after the spoke's
@@ -33,9 +37,9 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,11 +47,20 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from cirahub.actors.failures import failure_record, partial_error
 from cirahub.actors.idle import IdlePolls
-from cirahub.actors.pushing import LinkChanges, PushBasis, Pusher, PushOutcome
+from cirahub.actors.pushing import (
+    WRITE_CHUNK,
+    LinkChanges,
+    PlannedPush,
+    PushBasis,
+    Pusher,
+    PushOutcome,
+    pending_of,
+    plan_from,
+)
 from cirahub.actors.summary import RunStatus, RunSummary
 from cirahub.connectors.base import SpokeConnector
 from cirahub.core.errors import AuthError, NotFound, StoreError, WriterFenced
-from cirahub.core.model import HubItem, PendingWrite
+from cirahub.core.model import Capabilities, HubItem, PendingWrite
 from cirahub.core.plan import SpokeContext
 from cirahub.core.states import SpokeState
 from cirahub.store.engine import translate
@@ -65,15 +78,15 @@ WAVE_WINDOW = 0.01
 
 @dataclass
 class _Job:
-    pending: tuple[str, Sequence[PendingWrite]] | None = None
+    pending: Mapping[str, Sequence[PendingWrite]] | None = None
     commit: PushCommit | None = None
     done: Future[None] = field(default_factory=Future)
 
 
 class GroupCommit:
-    """One writer thread for the push runs of a spoke actor: :meth:`note_pending` and
-    :meth:`commit` block until their write is committed, together with whatever else was
-    queued meanwhile (one transaction); a group that fails is retried one job at a time, so
+    """One writer thread for the push runs of a spoke actor: :meth:`note_pending(_many)` and
+    :meth:`commit` block until their write is committed (:meth:`submit`: a future of it),
+    together with whatever else was queued meanwhile (one transaction); a group that fails is retried one job at a time, so
     each job gets its own error (NotFound for a spoke removed meanwhile, ...)."""
 
     def __init__(self, store: Store) -> None:
@@ -84,19 +97,28 @@ class GroupCommit:
         self.groups = 0  # transactions committed (diagnostics and tests)
 
     def note_pending(self, spoke_id: str, pending: Sequence[PendingWrite]) -> None:
-        self._submit(_Job(pending=(spoke_id, pending)))
+        self.note_pending_many({spoke_id: pending})
+
+    def note_pending_many(self, pending: Mapping[str, Sequence[PendingWrite]]) -> None:
+        """The pending writes of many spokes (a wave's), as one job: all or none."""
+        self._submit(_Job(pending=pending)).result()
 
     def commit(self, commit: PushCommit) -> None:
-        self._submit(_Job(commit=commit))
+        self.submit(commit).result()
 
-    def _submit(self, job: _Job) -> None:
+    def submit(self, commit: PushCommit) -> Future[None]:
+        """:meth:`commit` without waiting: the future is done once it is committed (or
+        failed), so the caller's thread is free meanwhile."""
+        return self._submit(_Job(commit=commit))
+
+    def _submit(self, job: _Job) -> Future[None]:
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="push-commit",
                                                 daemon=True)
                 self._thread.start()
         self._queue.put(job)
-        job.done.result()
+        return job.done
 
     def _work(self) -> None:
         while True:
@@ -133,8 +155,8 @@ class GroupCommit:
     def _apply(self, jobs: Sequence[_Job]) -> None:
         pending: dict[str, list[PendingWrite]] = defaultdict(list)
         for job in jobs:
-            if job.pending is not None:
-                pending[job.pending[0]].extend(job.pending[1])
+            for spoke_id, writes in (job.pending or {}).items():
+                pending[spoke_id].extend(writes)
         commits = [job.commit for job in jobs if job.commit is not None]
         try:
             with self._store.transaction():
@@ -148,7 +170,7 @@ class GroupCommit:
 class WaveWrites:
     """A push run's :class:`~cirahub.actors.pushing.PushWrites` through a
     :class:`GroupCommit`; its end carries the run's record (``status`` and ``error`` are
-    set by :meth:`finish`)."""
+    set by :meth:`finish`) and is not waited for: ``ended`` is done once it is committed."""
 
     def __init__(self, writer: GroupCommit, spoke: SpokeRecord, run_id: str, trigger: str,
                  started_at: datetime) -> None:
@@ -156,6 +178,7 @@ class WaveWrites:
         self.run_id, self.trigger, self.started_at = run_id, trigger, started_at
         self.status = RunStatus.OK
         self.error: dict[str, Any] | None = None
+        self.ended: Future[None] | None = None
 
     def note_pending(self, spoke_id: str, pending: Sequence[PendingWrite]) -> None:
         self.writer.note_pending(spoke_id, pending)
@@ -170,7 +193,7 @@ class WaveWrites:
                push_cursor: int | None) -> None:
         if outcome.failed:
             self.status, self.error = RunStatus.PARTIAL, partial_error(outcome.failures)
-        self.writer.commit(PushCommit(
+        self.ended = self.writer.submit(PushCommit(
             spoke_id, self.spoke.hub_id, upserts=list(links.upserts),
             deletes=list(links.deletes), confirmed=list(links.confirmed),
             failures=list(outcome.failures), settled=outcome.settled,
@@ -184,11 +207,15 @@ class WaveWrites:
 class WaveInput:
     """What a wave read for one spoke: its record, the runtime lease's epoch and what its
     push decides from (None: the spoke needs the cycle's own run — disabled, halted, or its
-    first run not done — and reads for itself)."""
+    first run not done — and reads for itself). ``planned``: its push as the wave planned it
+    for a connector of ``capabilities``, its pending writes durable (None: the push thread
+    plans, and notes them, itself)."""
 
     spoke: SpokeRecord
     epoch: int
     basis: PushBasis | None
+    planned: PlannedPush | None = None
+    capabilities: Capabilities | None = None
 
 
 def read_wave(store: Store, spoke_ids: Iterable[str]) -> dict[str, WaveInput | Exception]:
@@ -220,34 +247,81 @@ def read_wave(store: Store, spoke_ids: Iterable[str]) -> dict[str, WaveInput | E
     return out
 
 
-def wave_inputs(store: Store, spoke_ids: list[str]) -> list[WaveInput | BaseException]:
-    """:func:`read_wave` in the order of ``spoke_ids`` (for the actor's batching)."""
+def plan_wave(writer: GroupCommit, read: dict[str, WaveInput | Exception],
+              capabilities: Callable[[str], Capabilities | None], now: datetime) -> None:
+    """Plan the pushes of a wave's spokes whose connector's ``capabilities`` are known, and
+    note all their pending writes in ONE job of ``writer`` (before any of them is sent):
+    each push thread then only writes and commits its end. A spoke this cannot plan (its
+    connector not open yet, a plan of more than one chunk, an error) is left to its push
+    thread, and so is every spoke of the wave when the note fails (each notes its own:
+    a failure of one spoke's data stays with it)."""
+    plans: dict[str, tuple[PlannedPush, Capabilities]] = {}
+    for spoke_id, wave in read.items():
+        caps = capabilities(spoke_id) if isinstance(wave, WaveInput) else None
+        if caps is None or not isinstance(wave, WaveInput) or wave.basis is None:
+            continue
+        ctx = SpokeContext(spoke_id=spoke_id, options=wave.spoke.options, capabilities=caps)
+        try:
+            planned = plan_from(ctx, wave.basis, now)
+        except Exception:  # the push thread plans it again and records the error
+            log.debug("planning %s in its wave failed", spoke_id, exc_info=True)
+            continue
+        if len(planned.writes) <= WRITE_CHUNK:
+            plans[spoke_id] = (planned, caps)
+    pending = {i: p for i, (planned, _) in plans.items() if (p := pending_of(planned.writes))}
+    try:
+        if pending:
+            writer.note_pending_many(pending)
+    except Exception:
+        log.warning("noting a wave's pending writes failed; its spokes note their own",
+                    exc_info=True)
+        return
+    for spoke_id, (planned, caps) in plans.items():
+        wave = read[spoke_id]
+        assert isinstance(wave, WaveInput)
+        read[spoke_id] = replace(wave, planned=replace(planned, noted=True), capabilities=caps)
+
+
+def prepare_wave(store: Store, writer: GroupCommit,
+                 capabilities: Callable[[str], Capabilities | None],
+                 spoke_ids: list[str]) -> list[WaveInput | BaseException]:
+    """:func:`read_wave` and :func:`plan_wave`, in the order of ``spoke_ids`` (for the
+    actor's batching)."""
     read = read_wave(store, spoke_ids)
+    plan_wave(writer, read, capabilities, datetime.now(UTC))
     return [read[i] for i in spoke_ids]
 
 
 def push_one(store: Store, writer: GroupCommit, idle: IdlePolls, connector: SpokeConnector,
-             spoke: SpokeRecord, basis: PushBasis, trigger: str) -> tuple[RunSummary, int | None]:
-    """One spoke's push run of a wave: plan from ``basis``, write to the spoke, commit through
-    ``writer``. Returns the summary and the hub version it pushed up to (None: it failed).
-    Never raises for spoke-side failures (recorded as the run's error and the spoke's
-    state); raises WriterFenced and StoreError as a sync run does."""
+             wave: WaveInput, trigger: str
+             ) -> tuple[RunSummary, int | None, Future[None] | None]:
+    """One spoke's push run of a wave: plan from the wave's basis (or take the wave's plan,
+    when it was made for this connector's capabilities), write to the spoke, commit through
+    ``writer``. Returns the summary, the hub version it pushed up to (None: it failed) and
+    the future of its end's commit (the run is over once it is done; it raises what the
+    commit raised). Never raises for spoke-side failures (recorded as the run's error and
+    the spoke's state); raises WriterFenced and StoreError as a sync run does."""
+    spoke, basis = wave.spoke, wave.basis
+    assert basis is not None
     idle.close(spoke.id)  # a push run ends the spoke's fold of idle polls
     started, now = time.monotonic(), datetime.now(UTC)
     writes = WaveWrites(writer, spoke, str(uuid.uuid4()), trigger, now)
     ctx = SpokeContext(spoke_id=spoke.id, options=spoke.options,
                        capabilities=connector.capabilities)
+    planned = (wave.planned if wave.planned is not None
+               and wave.capabilities == connector.capabilities else None)
     try:
-        outcome = Pusher(store, connector, ctx, writes).push_from(basis, now)
+        pusher = Pusher(store, connector, ctx, writes)
+        outcome = pusher.send(planned) if planned is not None else pusher.push_from(basis, now)
     except (WriterFenced, StoreError):
         raise
     except Exception as exc:
         failure = failure_record(spoke.id, exc)
         state = SpokeState.ACTION_REQUIRED if isinstance(exc, AuthError) else SpokeState.ERROR
-        writer.commit(PushCommit(spoke.id, spoke.hub_id, run_id=writes.run_id, trigger=trigger,
-                                 started_at=now, status=RunStatus.ERROR, error=failure,
-                                 state=state))
+        ended = writer.submit(PushCommit(
+            spoke.id, spoke.hub_id, run_id=writes.run_id, trigger=trigger, started_at=now,
+            status=RunStatus.ERROR, error=failure, state=state))
         return RunSummary(writes.run_id, spoke.id, RunStatus.ERROR, {}, failure,
-                          time.monotonic() - started), None
-    return RunSummary(writes.run_id, spoke.id, writes.status, dict(outcome.counts),
-                      writes.error, time.monotonic() - started), outcome.version
+                          time.monotonic() - started), None, ended
+    return (RunSummary(writes.run_id, spoke.id, writes.status, dict(outcome.counts),
+                       writes.error, time.monotonic() - started), outcome.version, writes.ended)

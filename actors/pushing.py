@@ -84,6 +84,37 @@ class PushBasis:
     links: Mapping[str, Link]
 
 
+@dataclass(frozen=True)
+class PlannedPush:
+    """A push planned from its basis (:func:`plan_from`): the spoke writes to send, in
+    order, and the links to bump (no write needed). ``noted``: the pending writes of all of
+    ``writes`` are durable already (a wave noted them before any was sent)."""
+
+    basis: PushBasis
+    stats: Mapping[str, int]
+    bumps: tuple[Link, ...]
+    writes: tuple[tuple[SpokeOp, Write], ...]
+    noted: bool = False
+
+
+def plan_from(ctx: SpokeContext, basis: PushBasis, now: datetime) -> PlannedPush:
+    """The writes and link bumps of a push from ``basis`` (pure)."""
+    plan = plan_push(ctx, basis.candidates.values(), basis.links, now)
+    bumps, writes = [], []
+    for op in plan.ops:
+        if isinstance(op, BumpLink):
+            bumps.append(replace(basis.links[op.hub_item_id], hub_version=op.hub_version))
+        else:
+            writes.append((op, _to_write(op)))
+    return PlannedPush(basis, dict(plan.stats), tuple(bumps), tuple(writes))
+
+
+def pending_of(writes: Iterable[tuple[SpokeOp, Write]]) -> list[PendingWrite]:
+    """The pending writes to store before ``writes`` are sent (creates and updates)."""
+    return [PendingWrite(op.hub_item_id, op.fingerprint, op.hub_version)
+            for op, _ in writes if isinstance(op, CreateInSpoke | UpdateInSpoke)]
+
+
 class PushWrites(Protocol):
     """Where a push keeps what it did, in this order: the pending writes of a chunk (durable
     before the chunk is sent), the links of each chunk written (only after the spoke's write
@@ -162,25 +193,23 @@ class Pusher:
     def push_from(self, basis: PushBasis, now: datetime) -> PushOutcome:
         """Plan from ``basis`` (read by :meth:`push`, or by a wave for many spokes) and
         write."""
-        spoke_id, candidates, links = self.ctx.spoke_id, basis.candidates, basis.links
+        return self.send(plan_from(self.ctx, basis, now))
+
+    def send(self, planned: PlannedPush) -> PushOutcome:
+        """Write what :func:`plan_from` planned (the wave's plans: their pending writes may
+        be durable already, ``planned.noted``) and keep what was done in ``writes``."""
+        spoke_id, basis, writes = self.ctx.spoke_id, planned.basis, planned.writes
+        candidates = basis.candidates
         outcome = PushOutcome(version=basis.hub_version)
-        plan = plan_push(self.ctx, candidates.values(), links, now)
-        outcome.counts.update(plan.stats)
-        pending = LinkChanges()
-        writes: list[tuple[SpokeOp, Write]] = []
-        for op in plan.ops:
-            if isinstance(op, BumpLink):
-                pending.upserts.append(replace(links[op.hub_item_id], hub_version=op.hub_version))
-            else:
-                writes.append((op, _to_write(op)))
+        outcome.counts.update(planned.stats)
+        pending = LinkChanges(upserts=list(planned.bumps))
         failed_versions: list[int] = []
         for start in range(0, len(writes), WRITE_CHUNK):
             chunk = writes[start:start + WRITE_CHUNK]
             # Durably before sending: should the answer be lost (or this process die), the
             # next pull knows the spoke's copy of what we sent is our echo, not an edit.
-            sent = [PendingWrite(op.hub_item_id, op.fingerprint, op.hub_version)
-                    for op, _ in chunk if isinstance(op, CreateInSpoke | UpdateInSpoke)]
-            if sent:
+            sent = pending_of(chunk)
+            if sent and not planned.noted:
                 self.writes.note_pending(spoke_id, sent)
             results = self.connector.write_many([w for _, w in chunk])
             for (op, w), result in zip(chunk, results, strict=True):

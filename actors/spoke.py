@@ -23,8 +23,9 @@ Per spoke, guarantees:
   :class:`~cirahub.core.fanout.PushQueue` (at most one waiting per spoke; a notice a run
   under way covers adds nothing; a full run starting first answers it); a spoke backing off
   is left to its schedule, and the poll schedule does not move. The push runs started
-  together share one store read and one writer (:mod:`cirahub.actors.push_wave`) and write
-  to their spokes on threads of their own (``Settings.push_threads``), never the polls';
+  together share one store read, plan and writer (:mod:`cirahub.actors.push_wave`), read
+  ahead for the due spokes waiting (:mod:`cirahub.actors.waves`), and write to their
+  spokes on threads of their own (``Settings.push_threads``), never the polls';
 - never two runs of one spoke at once in this actor; an unassigned spoke finishes its current
   run and its folded idle polls are written, then it stops (it is reported as ``stopping``
   until then, so the supervisor does not start it elsewhere meanwhile);
@@ -46,7 +47,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,25 +59,21 @@ from cirahub.actors.merger import Merger
 from cirahub.actors.outbox import Outbox
 from cirahub.actors.probes import Probed, Prober
 from cirahub.actors.progress import ProgressEvent
-from cirahub.actors.push_wave import WAVE_WINDOW, GroupCommit, WaveInput, push_one, wave_inputs
+from cirahub.actors.push_wave import WAVE_WINDOW, GroupCommit, WaveInput, prepare_wave, push_one
 from cirahub.actors.spoke_state import (
     HostedSpoke,
     close_quietly,
-    connector_key,
     connector_of,
     live_state,
+    node_id,
     schedule_next,
+    store_rotated_secret,
 )
 from cirahub.actors.summary import RunStatus, RunSummary, Trigger, error_summary
+from cirahub.actors.waves import Waves
 from cirahub.cluster.bootstrap import open_store
 from cirahub.cluster.settings import Settings
-from cirahub.core.errors import (
-    CirahubError,
-    ConnectorError,
-    NotFound,
-    WriterFenced,
-    error_record,
-)
+from cirahub.core.errors import CirahubError, ConnectorError, NotFound, WriterFenced, error_record
 from cirahub.core.fanout import PushQueue
 from cirahub.store.lease import check_epoch
 
@@ -108,8 +105,10 @@ class SpokeActor:
                                              thread_name_prefix="spoke-push")
         self._pushes = PushQueue(self._settings.push_threads)
         self._writer = GroupCommit(self._store)
-        self._waves = Batch(functools.partial(wave_inputs, self._store), ThreadPoolExecutor(
-            1, thread_name_prefix="push-read"), window=WAVE_WINDOW, limit=10_000)
+        self._waves = Waves(functools.partial(prepare_wave, self._store, self._writer,
+                                              self._capabilities), ThreadPoolExecutor(
+            1, thread_name_prefix="push-read"), self._idle_due, window=WAVE_WINDOW,
+            limit=10_000)
         self._merger: Merger = RayMerger(self._settings)
         self._spokes: dict[str, HostedSpoke] = {}
         self._rng = random.Random()
@@ -124,7 +123,7 @@ class SpokeActor:
                                                      Trigger.SCHEDULE),
                         self._store_rotated_secret)
         self._probe = Batch(prober, self._pool, window=PROBE_WINDOW, limit=PROBE_BATCH)
-        self._node_id = _node_id()
+        self._node_id = node_id()
 
     # --- API ------------------------------------------------------------------------------
 
@@ -277,6 +276,8 @@ class SpokeActor:
 
     async def _run(self, s: HostedSpoke, trigger: Trigger) -> dict[str, Any]:
         s.running = True
+        if trigger != Trigger.FANOUT:
+            self._waves.forget(s.spoke_id)  # what a wave prepared for it is stale now
         interval = 300.0
         hint: float | None = None
         snapshot: int | None = None
@@ -289,9 +290,12 @@ class SpokeActor:
             if probed is not None and probed.summary is not None:  # idle: nothing more to do
                 summary, interval, snapshot = probed.summary, probed.interval, None
             else:
-                wave = await self._waves(s.spoke_id) if trigger == Trigger.FANOUT else None
-                summary, interval, snapshot = await self._loop.run_in_executor(
+                wave = (await self._waves(s.spoke_id, self._pushes.slot(s.spoke_id).wanted)
+                        if trigger == Trigger.FANOUT else None)
+                summary, interval, snapshot, ended = await self._loop.run_in_executor(
                     pool, self._run_blocking, s, trigger, probed, wave)
+                if ended is not None:  # a push run is done once its end is committed
+                    await asyncio.wrap_future(ended)
             idle = probed is not None and probed.cycle.folded
             result = summary.to_dict()
         except WriterFenced as exc:
@@ -332,10 +336,12 @@ class SpokeActor:
             state.wake.set()
 
     def _run_blocking(self, s: HostedSpoke, trigger: Trigger, probed: Probed | None = None,
-                      wave: WaveInput | None = None) -> tuple[RunSummary, float, int | None]:
+                      wave: WaveInput | None = None
+                      ) -> tuple[RunSummary, float, int | None, Future[None] | None]:
         """One run in a pool thread, only while this actor's runtime holds the store's lease
         (WriterFenced with ``lease`` otherwise). Returns the summary, the spoke's current
-        interval and the hub version the run pushed up to (None: it did not push).
+        interval, the hub version the run pushed up to (None: it did not push) and the
+        future of a wave's push run's end (committed by the wave's writer meanwhile).
         ``probed``: the scheduled poll's probe (it read the spoke and made the pull);
         ``wave``: a push run's share of its wave's read."""
         hub_version: int | None
@@ -349,18 +355,18 @@ class SpokeActor:
             interval = float(spoke.options.interval_seconds)
             if not spoke.options.enabled:
                 return RunSummary(None, s.spoke_id, RunStatus.SKIPPED,
-                                  error={"code": "disabled"}), interval, None
+                                  error={"code": "disabled"}), interval, None, None
             connector = self._connector(s, spoke)
             if wave is not None and wave.basis is not None:
-                summary, pushed_to = push_one(self._store, self._writer, self._idle, connector,
-                                              spoke, wave.basis, trigger)
+                summary, pushed_to, ended = push_one(self._store, self._writer, self._idle,
+                                                     connector, wave, trigger)
                 self._store_rotated_secret(s, connector)
-                return summary, interval, pushed_to
+                return summary, interval, pushed_to, ended
             cycle = self._cycle(s, connector, trigger)
         summary = (cycle.push_run(trigger) if trigger == Trigger.FANOUT
                    else cycle.run(trigger, spoke=spoke, hub_version=hub_version, modes=[s.mode]))
         self._store_rotated_secret(s, cycle.connector)
-        return summary, interval, cycle.pushed_to
+        return summary, interval, cycle.pushed_to, None
 
     def _cycle(self, s: HostedSpoke, connector: Any, trigger: Trigger) -> SyncCycle:
         def progress(phase: str, counts: Any) -> None:
@@ -370,16 +376,18 @@ class SpokeActor:
                          unrecorded=s.unrecorded, idle=self._idle)
 
     def _store_rotated_secret(self, s: HostedSpoke, connector: Any) -> None:
-        """A connector whose sign-in rotated its secret (a delegated OAuth refresh token)
-        offers the new one as ``rotated_secret``: store it (encrypted) so the sign-in
-        outlives the old token. The connector is kept: it already holds the new one."""
-        rotated = getattr(connector, "rotated_secret", None)
-        if not rotated:
-            return
-        self._store.update_spoke(s.spoke_id, secret=rotated)
-        connector.rotated_secret = None
-        spoke = self._store.get_spoke(s.spoke_id)
-        s.connector_key = connector_key(spoke, rotated)
+        store_rotated_secret(self._store, s, connector)
+
+    def _idle_due(self) -> list[str]:
+        """Spokes due for a push run with no run under way (a wave prepares them ahead)."""
+        return [i for i in self._pushes.due()
+                if (s := self._spokes.get(i)) is not None and not s.running and not s.stopping]
+
+    def _capabilities(self, spoke_id: str) -> Any:
+        """The capabilities of the spoke's open connector (None: none open), for a wave's
+        plan (a push thread that opens another connector plans again)."""
+        s = self._spokes.get(spoke_id)
+        return None if s is None or s.connector is None else s.connector.capabilities
 
     def _connector(self, s: HostedSpoke, spoke: Any) -> Any:
         """The spoke's connector, re-opened when its kind, config or secret changed."""
@@ -400,17 +408,6 @@ class SpokeActor:
     def _event(self, kind: str, s: HostedSpoke, phase: str, **extra: Any) -> ProgressEvent:
         return ProgressEvent(kind=kind, hub_id=s.hub_id, spoke_id=s.spoke_id, phase=phase,
                              at=datetime.fromtimestamp(self._clock(), UTC), **extra)
-
-
-def _node_id() -> str | None:
-    try:
-        import ray
-
-        if not ray.is_initialized():  # a plain object (tests): never start Ray
-            return None
-        return ray.get_runtime_context().get_node_id()
-    except Exception:
-        return None
 
 
 def spoke_actor_class() -> Any:

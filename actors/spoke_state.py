@@ -148,3 +148,27 @@ def close_quietly(connector: Any) -> None:
         connector.close()
     except Exception:
         log.debug("closing a connector failed", exc_info=True)
+
+
+def store_rotated_secret(store: Any, s: HostedSpoke, connector: Any) -> None:
+    """A connector whose sign-in rotated its secret (a delegated OAuth refresh token)
+    offers the new one as ``rotated_secret``: store it (encrypted) so the sign-in
+    outlives the old token. The connector is kept: it already holds the new one."""
+    rotated = getattr(connector, "rotated_secret", None)
+    if not rotated:
+        return
+    store.update_spoke(s.spoke_id, secret=rotated)
+    connector.rotated_secret = None
+    spoke = store.get_spoke(s.spoke_id)
+    s.connector_key = connector_key(spoke, rotated)
+
+
+def node_id() -> str | None:
+    try:
+        import ray
+
+        if not ray.is_initialized():  # a plain object (tests): never start Ray
+            return None
+        return ray.get_runtime_context().get_node_id()
+    except Exception:
+        return None

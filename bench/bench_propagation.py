@@ -150,18 +150,20 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def start_profile(rt: Runtime, out: str) -> subprocess.Popen[bytes]:
+def start_profile(rt: Runtime, out: str, gil: bool = False) -> subprocess.Popen[bytes]:
     """py-spy on the (only) spoke actor, where push runs happen."""
     names = [n for n in named_actors(rt.settings.namespace) if n.startswith(SPOKE_ACTOR_PREFIX)]
     handle = ray.get_actor(names[0], namespace=rt.settings.namespace)
-    return spy_on(ray.get(handle.ping.remote())["pid"], out)
+    return spy_on(ray.get(handle.ping.remote())["pid"], out, gil)
 
 
-def spy_on(pid: int, out: str) -> subprocess.Popen[bytes]:
-    """py-spy recording process ``pid`` (collapsed stacks, threads apart) into ``out``."""
+def spy_on(pid: int, out: str, gil: bool = False) -> subprocess.Popen[bytes]:
+    """py-spy recording process ``pid`` (collapsed stacks, threads apart) into ``out``;
+    ``gil``: only the thread holding the GIL (where the CPU of the Python code goes)."""
     spy = Path(sys.executable).parent / "py-spy"
     proc = subprocess.Popen([str(spy), "record", "--pid", str(pid), "--format", "raw",
-                             "--rate", "100", "--threads", "--output", out, "--nonblocking"])
+                             "--rate", "100", "--threads", "--output", out, "--nonblocking",
+                             *(["--gil"] if gil else [])])
     time.sleep(1.0)  # py-spy attaches before the first sample is taken
     return proc
 
@@ -202,13 +204,13 @@ class InProcess(Bench):
     """The same spokes, hosted by a plain SpokeActor here; the source is run by hand."""
 
     def __init__(self, root: Path, spokes: int, profile: str | None = None,
-                 push_threads: int = Settings.push_threads) -> None:
+                 push_threads: int = Settings.push_threads, gil: bool = False) -> None:
         self.settings = Settings(data_dir=root / "data", namespace=f"bench-{os.getpid()}",
                                  push_threads=push_threads, push_runs_global=push_threads)
         self.store = open_store(self.settings)
         super().__init__(self.store, root, spokes, 3600)
         self.merger = LocalMerger(self.store)
-        self.profile = profile
+        self.profile, self.gil = profile, gil
 
     async def run(self, samples: int) -> None:
         actor = SpokeActor(self.settings.to_dict(), "bench")
@@ -221,9 +223,9 @@ class InProcess(Bench):
         while any(h.running for h in actor._spokes.values()):
             await asyncio.sleep(0.05)
         source = open_connector("vdir", {"path": str(self.folders[0])})
-        reads = count_calls(actor._waves, "_work")
+        reads = count_calls(actor._waves, "_prepare")
         applies = count_calls(actor._writer, "_apply")
-        spy = spy_on(os.getpid(), self.profile) if self.profile else None
+        spy = spy_on(os.getpid(), self.profile, self.gil) if self.profile else None
         print(f"{'n':>3}{'edit -> all s':>15}{'CPU per push run ms':>21}{'wave reads':>12}"
               f"{'commits':>9}{'writer s':>10}{'syncfs':>8}{'load':>7}")
         for n in range(samples):
@@ -255,6 +257,8 @@ def main() -> None:
     ap.add_argument("--profile", metavar="FILE",
                     help="record the spoke actor (with --in-process: this process, from the "
                          "first edit on) with py-spy (collapsed stacks) into FILE")
+    ap.add_argument("--gil", action="store_true",
+                    help="with --profile: sample only the thread holding the GIL (CPU)")
     ap.add_argument("--push-threads", type=int, default=Settings.push_threads,
                     help="Settings.push_threads (and push_runs_global) of the runtime")
     ap.add_argument("--in-process", action="store_true",
@@ -263,7 +267,8 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="cirahub-bench-"))
     if args.in_process:
-        asyncio.run(InProcess(root, args.spokes, args.profile, args.push_threads).run(args.samples))
+        asyncio.run(InProcess(root, args.spokes, args.profile, args.push_threads,
+                              args.gil).run(args.samples))
         return
     rt = Runtime.start(Settings(data_dir=root / "data", num_cpus=2,
                                 push_threads=args.push_threads,
@@ -273,7 +278,7 @@ def main() -> None:
     bench.wait_first_runs()
     print(f"{args.spokes} vdir spokes attached, first runs done in {time.monotonic() - t0:.1f} s")
     rng = random.Random(7)
-    spy = start_profile(rt, args.profile) if args.profile else None
+    spy = start_profile(rt, args.profile, args.gil) if args.profile else None
     print(f"\n{'mode':<6}{'n':>4}{'p50 s':>8}{'p95 s':>8}{'max s':>8}  "
           f"{'after sync p50/p95 s':>21}  push runs per other spoke per change (max, mean)")
     for mode in args.modes.split(","):

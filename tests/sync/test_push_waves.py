@@ -32,7 +32,7 @@ from cirahub.actors.summary import RunStatus, Trigger
 from cirahub.cluster.bootstrap import open_store
 from cirahub.cluster.settings import Settings
 from cirahub.connectors.registry import open_connector
-from cirahub.core.errors import NotFound
+from cirahub.core.errors import NotFound, StoreError
 from cirahub.core.ical import parse_item
 from cirahub.store import Store
 from cirahub.store.pushes import PushCommit
@@ -221,6 +221,7 @@ CRASHING_CHILD = textwrap.dedent("""
     # every push run has written to its spoke; the process dies before any is committed
     barrier = threading.Barrier(len(args["ids"]), action=lambda: os._exit(17))
     push_wave.GroupCommit.commit = lambda self, commit: barrier.wait()
+    push_wave.GroupCommit.submit = lambda self, commit: barrier.wait()
 """) + CHILD_WAVE
 
 
@@ -309,3 +310,92 @@ def test_crash_inside_a_waves_shared_barrier_loses_nothing(fleet_of):
         assert again.counts.get("pulled", 0) == 0 and again.counts.get("pushed", 0) == 0
     assert fleet.store.hub_version(fleet.hub_id) == version  # no echo edit came back
     assert fleet.store.list_conflicts(fleet.hub_id) == []
+
+
+NOTED_CRASH_CHILD = textwrap.dedent("""
+    import asyncio, json, os, sys, threading, time
+    from cirahub.actors import push_wave
+    from cirahub.actors.spoke import SpokeActor
+
+    from cirahub.connectors.registry import open_connector
+
+    args = json.loads(sys.argv[1])
+    # a fresh actor has no connector open yet (the wave plans only for open ones): as if
+    # every spoke had run here before
+    vdir = open_connector("vdir", {"path": args["settings"]["data_dir"]}).capabilities
+    SpokeActor._capabilities = lambda self, spoke_id: vdir
+    # the wave has planned every spoke and noted their pending writes in one job: die
+    # before any spoke is written
+    noted = push_wave.GroupCommit.note_pending_many
+
+    def note_then_die(self, pending):
+        noted(self, pending)
+        if len(pending) > 1:
+            os._exit(17)
+
+    push_wave.GroupCommit.note_pending_many = note_then_die
+""") + CHILD_WAVE
+
+
+def test_crash_after_a_waves_pending_writes_before_any_write_loses_nothing(fleet_of):
+    """A wave notes the pending writes of all its spokes in one transaction before any of
+    them is written. The process dies right after it: no folder was touched, nothing was
+    linked, no push cursor moved; the spokes' next runs write the edit exactly once each
+    (the unused pending writes match nothing), with no echo edit and no conflict."""
+    fleet = fleet_of(4)
+    fleet.edit("old@t", "first")
+    fan_out(fleet, fleet.store.hub_version(fleet.hub_id))
+    before = {n: (fleet.folders[n] / "old@t.ics").read_bytes() for n in (1, 2, 3)}
+    write_event(fleet.folders[0], "new@t", "created before the crash")
+    version = fleet.edit("old@t", "edited before the crash")
+    crash_child(fleet, NOTED_CRASH_CHILD, version)
+    for n in (1, 2, 3):
+        assert (fleet.folders[n] / "old@t.ics").read_bytes() == before[n]
+        assert folder_summaries(fleet.folders[n]) == {"old@t": "first"}
+        assert fleet.store.get_spoke(fleet.ids[n]).push_cursor < version
+        # noted by the wave (the update and the create), never sent
+        assert len(fleet.store.pending_writes(fleet.ids[n], uids=["old@t", "new@t"])) == 2
+    for n in (1, 2, 3):
+        summary = fleet.full_run(n)
+        assert summary.status == RunStatus.OK, summary
+        assert summary.counts.get("pushed") == 2, summary.counts  # the update and the create
+        assert folder_summaries(fleet.folders[n]) == {
+            "old@t": "edited before the crash", "new@t": "created before the crash"}
+        assert folder_uids(fleet.folders[n]) == {"old@t": 1, "new@t": 1}
+        again = fleet.full_run(n)
+        assert again.counts.get("pulled", 0) == 0 and again.counts.get("pushed", 0) == 0
+    assert fleet.store.hub_version(fleet.hub_id) == version  # no echo edit came back
+    assert fleet.store.list_conflicts(fleet.hub_id) == []
+
+
+def test_a_wave_whose_pending_writes_fail_leaves_each_spoke_to_note_its_own(fleet_of,
+                                                                           monkeypatch):
+    """The wave's one job for its spokes' pending writes fails: nothing is sent on its
+    account; each push run plans and notes its own (a failure of one spoke's data stays
+    with it) and the edit reaches every spoke once."""
+    fleet = fleet_of(5)
+    fleet.edit("note@t", "first")
+    fan_out(fleet, fleet.store.hub_version(fleet.hub_id))
+    # the test's actor is fresh (no connector open): plan in the wave all the same
+    vdir = open_connector("vdir", {"path": str(fleet.folders[0])}).capabilities
+    monkeypatch.setattr(SpokeActor, "_capabilities", lambda self, spoke_id: vdir)
+    real = GroupCommit.note_pending_many
+    refused: list[int] = []
+
+    def refuse_waves(self, pending):
+        if len(pending) > 1:
+            refused.append(len(pending))
+            raise StoreError("the database is locked", action="write")
+        real(self, pending)
+
+    monkeypatch.setattr(GroupCommit, "note_pending_many", refuse_waves)
+    version = fleet.edit("note@t", "edited")
+    fan_out(fleet, version)
+    assert refused  # a wave's note was refused
+    for n in range(1, 5):
+        assert folder_summaries(fleet.folders[n]) == {"note@t": "edited"}
+        assert folder_uids(fleet.folders[n]) == {"note@t": 1}
+        runs = fleet.fanout_runs(n)
+        assert len(runs) == 2 and runs[0].status == RunStatus.OK, runs
+        assert fleet.store.get_spoke(fleet.ids[n]).push_cursor == version
+        assert fleet.store.pending_writes(fleet.ids[n], uids=["note@t"]) == {}
