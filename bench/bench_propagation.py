@@ -223,7 +223,8 @@ class InProcess(Bench):
         while any(h.running for h in actor._spokes.values()):
             await asyncio.sleep(0.05)
         source = open_connector("vdir", {"path": str(self.folders[0])})
-        reads = count_calls(actor._waves, "_prepare")
+        waves = actor._waves  # one call per wave read (older code: a Batch's _work)
+        reads = count_calls(waves, "_prepare" if hasattr(waves, "_prepare") else "_work")
         applies = count_calls(actor._writer, "_apply")
         spy = spy_on(os.getpid(), self.profile, self.gil) if self.profile else None
         print(f"{'n':>3}{'edit -> all s':>15}{'CPU per push run ms':>21}{'wave reads':>12}"
