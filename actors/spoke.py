@@ -292,10 +292,11 @@ class SpokeActor:
             else:
                 wave = (await self._waves(s.spoke_id, self._pushes.slot(s.spoke_id).wanted)
                         if trigger == Trigger.FANOUT else None)
-                summary, interval, snapshot, ended = await self._loop.run_in_executor(
+                summary, interval, pushed, ended = await self._loop.run_in_executor(
                     pool, self._run_blocking, s, trigger, probed, wave)
                 if ended is not None:  # a push run is done once its end is committed
                     await asyncio.wrap_future(ended)
+                snapshot = pushed  # (not when the commit failed)
             idle = probed is not None and probed.cycle.folded
             result = summary.to_dict()
         except WriterFenced as exc:
