@@ -13,6 +13,11 @@ CREATED, an attendee's RSVP...). These mend only the part refused, in the repair
   reader can fire it; "VALUE must be DURATION or DATE-TIME"): not written, declared;
 - a VTIMEZONE observance starting on a DATE (RFC 5545 wants a local date-time; "Unsupported
   DTSTART param in VTIMEZONE"): its midnight, the same onset (a re-spelling, no note);
+- overridden occurrences without their series (RECURRENCE-ID components and no component
+  without one: a Google export of a calendar that holds only some occurrences of a series;
+  "Main component missing"): the first whose own start no other one overrides is written as
+  the series, the others' RECURRENCE-IDs as its RDATEs, which they still override: readers see
+  the same occurrences (declared);
 - RDATE periods in an overridden occurrence (a RECURRENCE-ID component: readers take the
   occurrence it names, not its RDATEs; "PERIOD not supported"): written as their starts;
 - a TZID that names no zone (no VTIMEZONE in the text, no name we know): readers take its
@@ -42,6 +47,7 @@ def mend(calendar: Calendar, kind: str, changes: list[str]) -> None:
     """Every mending of the module docstring on ``calendar`` (the item's text, its kind
     ``kind``: VEVENT, VTODO...), what a reader sees changed appended to ``changes``."""
     one_kind(calendar, kind, changes)
+    orphan_occurrences(calendar, kind, changes)
     unreadable_alarms(calendar, changes)
     vtimezone_dates(calendar)
     override_periods(calendar, changes)
@@ -59,6 +65,33 @@ def one_kind(calendar: Calendar, kind: str, changes: list[str]) -> None:
                        f"component per resource: its {kind} is written without it)")
     calendar.subcomponents[:] = [c for c in calendar.subcomponents
                                  if c.name in _NOT_KINDS or c.name == kind]
+
+
+def orphan_occurrences(calendar: Calendar, kind: str, changes: list[str]) -> None:
+    """Occurrences of ``kind`` without their series written as one series of them (see the
+    module docstring); left as they are when that would not say the same (a RANGE, an
+    occurrence whose start another overrides, dates beside date-times)."""
+    parts = [c for c in calendar.subcomponents if c.name == kind]
+    if not parts or any("RECURRENCE-ID" not in c or "DTSTART" not in c
+                        or c["RECURRENCE-ID"].params.get("RANGE") for c in parts):
+        return
+    ids = [c["RECURRENCE-ID"].dt for c in parts]
+    if len({_is_day(v) for v in ids} | {_is_day(c["DTSTART"].dt) for c in parts}) > 1:
+        return
+    series = next((c for i, c in enumerate(parts)
+                   if c["DTSTART"].dt not in ids[:i] + ids[i + 1:]), None)
+    if series is None:
+        return
+    own = series.pop("RECURRENCE-ID").dt
+    for value in ids:
+        if value != own:
+            series.add("RDATE", value)
+    changes.append("occurrences without their series written as one series of them (the "
+                   "server refuses them alone): the same occurrences")
+
+
+def _is_day(value: object) -> bool:
+    return isinstance(value, date) and not isinstance(value, datetime)
 
 
 def unreadable_alarms(calendar: Calendar, changes: list[str]) -> None:

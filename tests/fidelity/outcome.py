@@ -205,6 +205,8 @@ def judge(f: Source, dest: Destination, refused: Sequence[str], claims: OrphanCl
     for key, n in want_keys.items():
         entries = [(name, d) for name, d in dest.by_uid.get(key[1], [])
                    if _same_key(reference.component_key(d), key)]
+        if not entries and key[2] and _declared_as_series(declared):
+            entries = _as_series(key, wanted, dest)
         missing += 0 if _declared_away(key[0], declared) else max(0, n - len(entries))
         extra_copies += max(0, len(entries) - n)
         arrived += entries
@@ -291,6 +293,26 @@ def _with_heads(diff: reference.PropertyDiff, source: icalendar.cal.Component,
         lost += (want - got).elements()
         added += (got - want).elements()
     return reference.PropertyDiff(tuple(sorted(set(lost))), tuple(sorted(set(added))))
+
+
+#: the note of a spoke that wrote occurrences without their series as one series of them
+#: (:func:`cirahub.connectors.caldav.mending.orphan_occurrences`)
+_AS_SERIES = "occurrences without their series written as one series"
+
+
+def _declared_as_series(declared: Sequence[str]) -> bool:
+    return any(_AS_SERIES in note for note in declared)
+
+
+def _as_series(key: tuple[str, str, str], wanted: Sequence[icalendar.cal.Component],
+               dest: Destination) -> list[tuple[str, icalendar.cal.Component]]:
+    """The copy of the occurrence ``key`` that the spoke made the series (declared): the
+    component of its UID without RECURRENCE-ID that starts when the occurrence does."""
+    source = next(c for c in wanted if "UID" in c and reference.component_key(c) == key)
+    start = reference.moment(source["DTSTART"].dt) if "DTSTART" in source else None
+    return [(name, d) for name, d in dest.by_uid.get(key[1], [])
+            if reference.component_key(d)[:2] == key[:2] and not reference.component_key(d)[2]
+            and "DTSTART" in d and reference.moment(d["DTSTART"].dt) == start]
 
 
 def _declared_away(kind: str, declared: Sequence[str]) -> bool:
