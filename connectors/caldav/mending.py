@@ -73,21 +73,32 @@ def orphan_occurrences(calendar: Calendar, kind: str, changes: list[str]) -> Non
     occurrence whose start another overrides, dates beside date-times)."""
     parts = [c for c in calendar.subcomponents if c.name == kind]
     if not parts or any("RECURRENCE-ID" not in c or "DTSTART" not in c
-                        or c["RECURRENCE-ID"].params.get("RANGE") for c in parts):
+                        or _param(c, "RECURRENCE-ID", "RANGE") for c in parts):
         return
-    ids = [c["RECURRENCE-ID"].dt for c in parts]
-    if len({_is_day(v) for v in ids} | {_is_day(c["DTSTART"].dt) for c in parts}) > 1:
+    ids = [_value(c, "RECURRENCE-ID") for c in parts]
+    starts = [_value(c, "DTSTART") for c in parts]
+    if len({_is_day(v) for v in ids + starts}) > 1:
         return
-    series = next((c for i, c in enumerate(parts)
-                   if c["DTSTART"].dt not in ids[:i] + ids[i + 1:]), None)
+    series = next((c for i, c in enumerate(parts) if starts[i] not in ids[:i] + ids[i + 1:]),
+                  None)
     if series is None:
         return
-    own = series.pop("RECURRENCE-ID").dt
+    own = _value(series, "RECURRENCE-ID")
+    series.pop("RECURRENCE-ID")
     for value in ids:
         if value != own:
             series.add("RDATE", value)
     changes.append("occurrences without their series written as one series of them (the "
                    "server refuses them alone): the same occurrences")
+
+
+def _value(component: Component, name: str) -> object:
+    """The date or date-time of ``component``'s single ``name`` property."""
+    return getattr(component[name], "dt", None)
+
+
+def _param(component: Component, name: str, param: str) -> str:
+    return str(getattr(component[name], "params", {}).get(param, ""))
 
 
 def _is_day(value: object) -> bool:
