@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -115,50 +116,85 @@ _COMPARE = {
 }
 
 
-def _value(obj: StoredItem | Folder, uri: etree._Element) -> object:
+Getter = Callable[[StoredItem | Folder], object]
+Test = Callable[[StoredItem | Folder], bool]
+
+
+def _getter(uri: etree._Element) -> Getter:
+    """The value a field URI names, read from an item or folder (None when it has none)."""
     if local(uri.tag) == "ExtendedFieldURI":
-        if not isinstance(obj, StoredItem):
-            return None
-        prop = obj.ext.get(ext_key(uri))
-        return None if prop is None else prop.findtext(t("Value"))
+        key, value = ext_key(uri), t("Value")
+
+        def extended(obj: StoredItem | Folder) -> object:
+            if not isinstance(obj, StoredItem):
+                return None
+            prop = obj.ext.get(key)
+            return None if prop is None else prop.findtext(value)
+        return extended
     name = uri.get("FieldURI", "").split(":")[-1]
-    if isinstance(obj, Folder):
-        return {"DisplayName": obj.name, "FolderClass": obj.folder_class}.get(name)
-    if name == "LastModifiedTime":
-        return obj.modified.replace(microsecond=0)
-    if name == "DateTimeCreated":
-        return obj.created.replace(microsecond=0)
-    if name in ("Start", "End"):
-        return obj.dt(name)
-    return obj.text(name)
+
+    def field_value(obj: StoredItem | Folder) -> object:
+        if isinstance(obj, Folder):
+            return {"DisplayName": obj.name, "FolderClass": obj.folder_class}.get(name)
+        if name == "LastModifiedTime":
+            return obj.modified.replace(microsecond=0)
+        if name == "DateTimeCreated":
+            return obj.created.replace(microsecond=0)
+        if name in ("Start", "End"):
+            return obj.dt(name)
+        return obj.text(name)
+    return field_value
+
+
+def _comparison(name: str, kids: list[etree._Element]) -> Test:
+    value, const = _getter(kids[0]), kids[1].find(t("Constant"))
+    compare = _COMPARE[name]
+    right_text = "" if const is None else const.get("Value", "")
+    as_time: list[datetime] = []  # the constant read as a time once, when an item needs it
+
+    def test(obj: StoredItem | Folder) -> bool:
+        left = value(obj)
+        if left is None or const is None:
+            return False
+        right: object = right_text
+        if isinstance(left, datetime):
+            if not as_time:
+                as_time.append(parse_dt(str(right_text)))
+            right = as_time[0]
+        return bool(compare(left, right))
+    return test
+
+
+def matcher(restriction: etree._Element | None) -> Test:
+    """An EWS restriction (comparisons, And/Or/Not, Exists) as a test of an item or folder,
+    read once for all the items a query looks at. An unsupported one raises when it is
+    evaluated, as the server does."""
+    if restriction is None:
+        return lambda obj: True
+    name = local(restriction.tag)
+    kids = [c for c in restriction if isinstance(c.tag, str)]
+    if name in ("Restriction", "And", "Or"):
+        tests = [matcher(c) for c in kids]
+        if name == "Or":
+            return lambda obj: any(test(obj) for test in tests)
+        return lambda obj: all(test(obj) for test in tests)
+    if name == "Not":
+        negated = matcher(kids[0])
+        return lambda obj: not negated(obj)
+    if name == "Exists":
+        value = _getter(kids[0])
+        return lambda obj: value(obj) is not None
+    if name in _COMPARE:
+        return _comparison(name, kids)
+
+    def unsupported(obj: StoredItem | Folder) -> bool:
+        raise EwsError("ErrorUnsupportedQueryFilter", f"Restriction {name} is not supported.")
+    return unsupported
 
 
 def matches(obj: StoredItem | Folder, restriction: etree._Element | None) -> bool:
-    """Evaluate an EWS restriction (comparisons, And/Or/Not, Exists) on an item or folder."""
-    if restriction is None:
-        return True
-    name = local(restriction.tag)
-    kids = [c for c in restriction if isinstance(c.tag, str)]
-    if name == "Restriction":
-        return all(matches(obj, c) for c in kids)
-    if name == "And":
-        return all(matches(obj, c) for c in kids)
-    if name == "Or":
-        return any(matches(obj, c) for c in kids)
-    if name == "Not":
-        return not matches(obj, kids[0])
-    if name == "Exists":
-        return _value(obj, kids[0]) is not None
-    if name in _COMPARE:
-        left = _value(obj, kids[0])
-        const = kids[1].find(t("Constant"))
-        if left is None or const is None:
-            return False
-        right: object = const.get("Value", "")
-        if isinstance(left, datetime):
-            right = parse_dt(str(right))
-        return bool(_COMPARE[name](left, right))
-    raise EwsError("ErrorUnsupportedQueryFilter", f"Restriction {name} is not supported.")
+    """Evaluate an EWS restriction on one item or folder (see :func:`matcher`)."""
+    return matcher(restriction)(obj)
 
 
 # --- serialization ---------------------------------------------------------------------------

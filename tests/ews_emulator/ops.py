@@ -12,7 +12,7 @@ from datetime import datetime
 from lxml import etree
 
 from . import rules
-from .items import Shape, Target, folder_ref, matches, parse_item, resolve, write_folder, write_item
+from .items import Shape, Target, folder_ref, matcher, parse_item, resolve, write_folder, write_item
 from .routing import add_replica_list
 from .state import State, StoredItem
 from .xmlio import (
@@ -83,7 +83,7 @@ def find_folder(state: State, op: etree._Element, ctx: Context) -> etree._Elemen
     root, container = response("FindFolder")
     deep = op.get("Traversal", "Shallow") == "Deep"
     view = op.find(m("IndexedPageFolderView"))
-    restriction = op.find(m("Restriction"))
+    test = matcher(op.find(m("Restriction")))
 
     def one(ref: etree._Element, out: etree._Element) -> None:
         parent = folder_ref(state, ref, ctx.mailbox)
@@ -95,7 +95,7 @@ def find_folder(state: State, op: etree._Element, ctx: Context) -> etree._Elemen
             found.append(f)
             if deep:
                 stack.extend(f.children)
-        found = [f for f in found if matches(f, restriction)]
+        found = [f for f in found if test(f)]
         offset = int(view.get("Offset", "0")) if view is not None else 0
         size = int(view.get("MaxEntriesReturned", "1000")) if view is not None else 1000
         page = found[offset:offset + size]
@@ -116,7 +116,7 @@ def find_folder(state: State, op: etree._Element, ctx: Context) -> etree._Elemen
 def find_item(state: State, op: etree._Element, ctx: Context) -> etree._Element:
     root, container = response("FindItem")
     shape = Shape.parse(op.find(m("ItemShape")))
-    restriction = op.find(m("Restriction"))
+    test = matcher(op.find(m("Restriction")))
 
     def one(ref: etree._Element, out: etree._Element) -> None:
         folder = folder_ref(state, ref, ctx.mailbox)
@@ -124,7 +124,7 @@ def find_item(state: State, op: etree._Element, ctx: Context) -> etree._Element:
         if view is not None:
             _calendar_view(state, folder.id, view, shape, out)
             return
-        items = [i for i in state.folder_items(folder.id) if matches(i, restriction)]
+        items = [i for i in state.folder_items(folder.id) if test(i)]
         items.sort(key=lambda i: i.seq_created)
         paged = op.find(m("IndexedPageItemView"))
         offset = int(paged.get("Offset", "0")) if paged is not None else 0

@@ -53,7 +53,13 @@ class Reading:
     occurrences: tuple[Occurrence, ...]
 
 
-@lru_cache(maxsize=1024)
+#: texts :func:`read` keeps: a path reads the whole corpus and every file of its destination
+#: folders (about 1,400 texts), and a text read again after it left the cache (a source file
+#: judged after the folders of the rounds before it) was parsed and expanded again
+READ_CACHE = 8192
+
+
+@lru_cache(maxsize=READ_CACHE)
 def read(data: bytes) -> Reading:
     """Parse and expand like the reference (cached: treat the tree as read-only), each text on
     its own: icalendar keeps the VTIMEZONEs of every calendar it parsed in a process-wide cache
