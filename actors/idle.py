@@ -180,17 +180,20 @@ class Batch(Generic[K, V]):
         batch, self._pending = self._pending, []
         if batch:
             done = self._loop.run_in_executor(self._executor, self._work, [k for k, _ in batch])
-            done.add_done_callback(functools.partial(self._deliver, batch))
+            done.add_done_callback(functools.partial(deliver, [f for _, f in batch]))
 
-    @staticmethod
-    def _deliver(batch: list[tuple[K, asyncio.Future[V]]],
-                 done: asyncio.Future[list[V | BaseException]]) -> None:
-        failed = done.exception() if not done.cancelled() else asyncio.CancelledError()
-        results = done.result() if failed is None else [failed] * len(batch)
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.done():  # its caller went away (cancelled)
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+
+def deliver(futures: list[asyncio.Future[V]],
+            done: asyncio.Future[list[V | BaseException]]) -> None:
+    """Hand each of ``futures`` its result of ``done`` (a job's list, one per future, each a
+    value or the exception for that one; the job's own failure or cancellation goes to all),
+    skipping a future whose caller went away (cancelled)."""
+    failed = done.exception() if not done.cancelled() else asyncio.CancelledError()
+    results = done.result() if failed is None else [failed] * len(futures)
+    for future, result in zip(futures, results, strict=True):
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

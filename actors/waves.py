@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 
+from cirahub.actors.idle import deliver
 from cirahub.actors.push_wave import WaveInput
 
 Prepare = Callable[[list[str]], list[WaveInput | BaseException]]
@@ -91,7 +92,7 @@ class Waves:
         asked, self._asked = self._asked, {}
         if asked:
             done = self._loop.run_in_executor(self._executor, self._prepare, list(asked))
-            done.add_done_callback(functools.partial(self._deliver, asked))
+            done.add_done_callback(functools.partial(deliver, list(asked.values())))
         now = time.monotonic()
         for spoke_id in [i for i, (at, _) in self._ready.items() if now - at > self._max_age]:
             del self._ready[spoke_id]
@@ -102,19 +103,6 @@ class Waves:
             self._reading.update((i, reading) for i in extra)
             done = self._loop.run_in_executor(self._executor, self._prepare, extra)
             done.add_done_callback(functools.partial(self._keep, extra, now, reading))
-
-    @staticmethod
-    def _deliver(asked: dict[str, asyncio.Future[WaveInput]],
-                 done: asyncio.Future[list[WaveInput | BaseException]]) -> None:
-        failed = done.exception() if not done.cancelled() else asyncio.CancelledError()
-        results = done.result() if failed is None else [failed] * len(asked)
-        for future, result in zip(asked.values(), results, strict=True):
-            if future.done():  # its caller went away (cancelled)
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
 
     def _keep(self, extra: list[str], at: float, reading: asyncio.Future[None],
               done: asyncio.Future[list[WaveInput | BaseException]]) -> None:

@@ -274,6 +274,23 @@ BARRIER_CRASH_CHILD = textwrap.dedent("""
 """) + CHILD_WAVE
 
 
+def next_runs_write_the_edit_once(fleet: Fleet, version: int) -> None:
+    """After a crash in the fan-out of the edit + create at ``version``: each spoke's next
+    run writes both once (one file each), the one after writes nothing, no echo edit comes
+    back to the hub and no conflict is logged."""
+    for n in (1, 2, 3):
+        summary = fleet.full_run(n)
+        assert summary.status == RunStatus.OK, summary
+        assert summary.counts.get("pushed") == 2, summary.counts  # the update and the create
+        assert folder_summaries(fleet.folders[n]) == {
+            "old@t": "edited before the crash", "new@t": "created before the crash"}
+        assert folder_uids(fleet.folders[n]) == {"old@t": 1, "new@t": 1}
+        again = fleet.full_run(n)
+        assert again.counts.get("pulled", 0) == 0 and again.counts.get("pushed", 0) == 0
+    assert fleet.store.hub_version(fleet.hub_id) == version  # no echo edit came back
+    assert fleet.store.list_conflicts(fleet.hub_id) == []
+
+
 def test_crash_inside_a_waves_shared_barrier_loses_nothing(fleet_of):
     """The spokes of a wave share their durable barriers (one ``syncfs`` for many spokes'
     temp files, connectors/vdir_barrier.py). The process dies after that barrier and
@@ -299,17 +316,7 @@ def test_crash_inside_a_waves_shared_barrier_loses_nothing(fleet_of):
             "created before the crash", "edited before the crash"]
         assert fleet.store.links(fleet.ids[n]) == links[n]
         assert fleet.store.get_spoke(fleet.ids[n]).push_cursor < version
-    for n in (1, 2, 3):
-        summary = fleet.full_run(n)
-        assert summary.status == RunStatus.OK, summary
-        assert summary.counts.get("pushed") == 2, summary.counts  # the update and the create
-        assert folder_summaries(fleet.folders[n]) == {
-            "old@t": "edited before the crash", "new@t": "created before the crash"}
-        assert folder_uids(fleet.folders[n]) == {"old@t": 1, "new@t": 1}
-        again = fleet.full_run(n)
-        assert again.counts.get("pulled", 0) == 0 and again.counts.get("pushed", 0) == 0
-    assert fleet.store.hub_version(fleet.hub_id) == version  # no echo edit came back
-    assert fleet.store.list_conflicts(fleet.hub_id) == []
+    next_runs_write_the_edit_once(fleet, version)
 
 
 NOTED_CRASH_CHILD = textwrap.dedent("""
@@ -355,17 +362,7 @@ def test_crash_after_a_waves_pending_writes_before_any_write_loses_nothing(fleet
         assert fleet.store.get_spoke(fleet.ids[n]).push_cursor < version
         # noted by the wave (the update and the create), never sent
         assert len(fleet.store.pending_writes(fleet.ids[n], uids=["old@t", "new@t"])) == 2
-    for n in (1, 2, 3):
-        summary = fleet.full_run(n)
-        assert summary.status == RunStatus.OK, summary
-        assert summary.counts.get("pushed") == 2, summary.counts  # the update and the create
-        assert folder_summaries(fleet.folders[n]) == {
-            "old@t": "edited before the crash", "new@t": "created before the crash"}
-        assert folder_uids(fleet.folders[n]) == {"old@t": 1, "new@t": 1}
-        again = fleet.full_run(n)
-        assert again.counts.get("pulled", 0) == 0 and again.counts.get("pushed", 0) == 0
-    assert fleet.store.hub_version(fleet.hub_id) == version  # no echo edit came back
-    assert fleet.store.list_conflicts(fleet.hub_id) == []
+    next_runs_write_the_edit_once(fleet, version)
 
 
 def test_a_wave_whose_pending_writes_fail_leaves_each_spoke_to_note_its_own(fleet_of,
