@@ -151,6 +151,31 @@ def _alive_nodes(head_ip: str) -> dict[str, str]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def _start_radicale(head: Any, root: Path, attempts: int = 3) -> None:
+    """The head's Radicale, answering before anything asks it (a CI run's MKCALENDAR found
+    nothing listening, 11 s after the start). A Radicale that exited before it answered is
+    started again (its log, radicale.log, is printed when the test fails)."""
+    url = f"http://{head.ip}:5232/"
+    for _ in range(attempts):
+        proc = head.popen([sys.executable, "-m", "radicale", "-C",
+                           str(root / "radicale" / "config")], root / "radicale.log",
+                          env=_base_env())
+
+        def answers(p: subprocess.Popen[bytes] = proc) -> bool:
+            if p.poll() is not None:
+                return True  # exited: start it again
+            try:
+                requests.get(url, timeout=2)
+            except requests.ConnectionError:
+                return False
+            return True
+
+        wait_for(answers, START_TIMEOUT, "Radicale to answer")
+        if proc.poll() is None:
+            return
+    raise AssertionError(f"Radicale exited {attempts} times before it answered (radicale.log)")
+
+
 def _start_head(net: Network, root: Path, key: str,
                 pg: postgres.OwnPostgres) -> tuple[Client, str, Path]:
     head = net.hosts["head"]
@@ -161,8 +186,7 @@ def _start_head(net: Network, root: Path, key: str,
         f"htpasswd_filename = {root / 'radicale' / 'users'}\nhtpasswd_encryption = plain\n"
         f"delay = 0\n[storage]\nfilesystem_folder = {root / 'radicale' / 'storage'}\n"
         "[web]\ntype = none\n[logging]\nlevel = warning\n")
-    head.popen([sys.executable, "-m", "radicale", "-C", str(root / "radicale" / "config")],
-               root / "radicale.log", env=_base_env())
+    _start_radicale(head, root)
     env = _base_env() | {"CIRAHUB_SECRET_KEY": key}
     head.popen([str(BIN / "ray"), "start", "--head", "--node-ip-address", head.ip, "--port",
                 "6379", "--num-cpus", "1", "--object-store-memory", str(80 * 1024 * 1024),
@@ -220,7 +244,7 @@ def cluster() -> Iterator[Cluster]:
 
 
 def _print_logs_on_failure(root: Path) -> None:
-    for name in ("server.log", "head.log", "w1.log", "w2.log"):
+    for name in ("server.log", "head.log", "w1.log", "w2.log", "radicale.log"):
         path = root / name
         if path.exists():
             print(f"--- {name} (last lines) ---\n" + "\n".join(
