@@ -29,7 +29,7 @@ from icalendar import Calendar, Component
 
 from cirahub.core.errors import MalformedItem
 from cirahub.core.ical import derived_uid, item_components, parse_calendar, serialize_calendar
-from cirahub.core.ical_fast import content_lines
+from cirahub.core.ical_fast import content_lines, line_name
 from cirahub.core.item import Item
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_@+=.-]{1,120}")
@@ -95,16 +95,6 @@ _PARENT = {"VCALENDAR": "", "VEVENT": "VCALENDAR", "VTIMEZONE": "VCALENDAR", "VA
            "STANDARD": "VTIMEZONE", "DAYLIGHT": "VTIMEZONE"}
 
 
-def _name(line: str) -> str:
-    """A content line's property name (up to the first ``:`` or ``;``), upper-cased."""
-    end = len(line)
-    for mark in (":", ";"):
-        at = line.find(mark)
-        if 0 <= at < end:
-            end = at
-    return line[:end].upper()
-
-
 def holds_one_item(text: str) -> bool:
     """True when :func:`read_file` gives exactly one entry for ``text`` whatever its name,
     told from its content lines without parsing it (the vdir writer replaces such a file
@@ -115,7 +105,7 @@ def holds_one_item(text: str) -> bool:
     uid: str | None = None
     calendars = events = uids_here = 0
     for line in content_lines(text):
-        name = _name(line)
+        name = line_name(line)
         if name == "BEGIN":
             kind = line[6:]
             if not line.startswith("BEGIN:") or _PARENT.get(kind) != (stack[-1] if stack

@@ -54,6 +54,7 @@ FastTree = tuple[Calendar, list[Component], dict[str, Component]]
 _UFOLD = re.compile(r"(?:(?<!\n)\r\n|(?<![\r\n])\n)(?:\r?\n)*[ \t]")
 _NEWLINE = re.compile(r"\r?\n")
 _NAME = re.compile(r"([A-Za-z0-9-]+)([;:])")
+_NAME_END = re.compile(r"[;:]")
 # one parameter: no backslash (it escapes delimiters there), no ^ (RFC 6868), no control
 # characters; quoted values may hold , ; and :
 _QUOTED = r'"[^"\\^\x00-\x08\x0a-\x1f\x7f]*"'
@@ -92,6 +93,13 @@ def content_lines(text: str) -> list[str]:
     if "\n " in text or "\n\t" in text:  # folded lines (cheaper to look than to unfold)
         text = _UFOLD.sub("", text)
     return [line for line in _NEWLINE.split(text) if line]
+
+
+def line_name(line: str) -> str:
+    """A content line's name (up to its first ``;`` or ``:``; the whole line without
+    either), upper-cased: what it is, told without reading its value."""
+    match = _NAME_END.search(line)
+    return line[:match.start()].upper() if match is not None else line.upper()
 
 
 def _read(text: str) -> FastTree:

@@ -22,11 +22,10 @@ from __future__ import annotations
 import re
 
 from cirahub.connectors.caldav import readback
-from cirahub.core.ical_fast import content_lines
+from cirahub.core.ical_fast import content_lines, line_name
 
 __all__ = ["changes", "same_lines"]
 
-_NAME_END = re.compile(r"[;:]")
 # a property line with parameters as the reader splits them (a quoted value may hold ; : ,)
 _VALUE = r'(?:"[^"]*"|[^";:,]*)'
 _PARAM = re.compile(rf';([A-Za-z0-9-]+)=({_VALUE}(?:,{_VALUE})*)')
@@ -41,11 +40,6 @@ _Form = tuple[str, tuple[str, ...], tuple["_Form", ...]]
 
 class _Unlike(Exception):
     """The text is outside what :func:`_form` compares (the caller reads it exactly)."""
-
-
-def _name(line: str) -> str:
-    match = _NAME_END.search(line)
-    return line[:match.start()].upper() if match is not None else line.upper()
 
 
 def _params_sorted(line: str) -> str:
@@ -67,7 +61,7 @@ def _params_sorted(line: str) -> str:
 def _close(name: str, own: list[str], names: list[str], subs: list[_Form]) -> _Form:
     if any(names.count(n) > 1 for n in _ONCE.intersection(names)):
         raise _Unlike  # a reader's first of them may be another line once re-ordered
-    tzids = [line for z in subs if z[0] == "VTIMEZONE" for line in z[1] if _name(line) == "TZID"]
+    tzids = [line for z in subs if z[0] == "VTIMEZONE" for line in z[1] if line_name(line) == "TZID"]
     if len(set(tzids)) != len(tzids):
         raise _Unlike  # two definitions of one zone: which one a reader takes is order
     return name, tuple(sorted(own)), tuple(sorted(subs))
@@ -80,7 +74,7 @@ def _form(text: str) -> _Form:
     lines = content_lines(text)
     stack: list[tuple[str, list[str], list[str], list[_Form]]] = [("", [], [], [])]
     for line in lines:
-        name = _name(line)
+        name = line_name(line)
         if name in ("BEGIN", "END"):
             if line[len(name):len(name) + 1] != ":":
                 raise _Unlike  # parameters on BEGIN/END: not a plain structure line
