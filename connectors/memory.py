@@ -97,12 +97,19 @@ class MemoryConnector(BaseConnector):
             return self._truncate(delta, cursor)
         return delta
 
-    @staticmethod
-    def _parse_cursor(cursor: str | None) -> int | None:
-        try:
-            return int(cursor) if cursor is not None else None
-        except ValueError:
-            return None  # a foreign cursor: list everything
+    def _cursor(self, counter: int) -> str:
+        return f"{self.calendar.incarnation}:{counter}"
+
+    def _parse_cursor(self, cursor: str | None) -> int | None:
+        """The counter a cursor of this calendar names; None (list everything) for no cursor,
+        a foreign one, or one another calendar object issued (the spoke's server was replaced:
+        its counters say nothing about this one)."""
+        if cursor is None:
+            return None
+        incarnation, _, counter = cursor.partition(":")
+        if incarnation != self.calendar.incarnation or not counter.isdigit():
+            return None
+        return int(counter)
 
     def _listing(
         self, entries: Mapping[str, StoredEntry], counter: int, known: Mapping[str, str]
@@ -112,7 +119,9 @@ class MemoryConnector(BaseConnector):
             if known.get(rid) != e.version
         )
         deleted = tuple(sorted(set(known) - set(entries)))
-        return Delta(changed, deleted, str(counter), complete=True, listing_size=len(entries))
+        return Delta(
+            changed, deleted, self._cursor(counter), complete=True, listing_size=len(entries)
+        )
 
     def _incremental(
         self, entries: Mapping[str, StoredEntry], counter: int, ids: set[str],
@@ -126,7 +135,7 @@ class MemoryConnector(BaseConnector):
             if rid in entries and known.get(rid) != entries[rid].version
         )
         deleted = tuple(sorted(rid for rid in ids if rid not in entries))
-        return Delta(changed, deleted, str(counter), complete=False)
+        return Delta(changed, deleted, self._cursor(counter), complete=False)
 
     def _truncate(self, delta: Delta, cursor: str | None) -> Delta:
         rng, fraction = self.calendar.rng, self.calendar.partial_fraction

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -59,6 +60,13 @@ class MemoryCalendar:
     Every write (by a connector or a user) advances the change counter; an entry's version is
     the counter value of its last write, so versions change on every write and never repeat.
     The change log maps counter values to remote ids for server-cursor deltas.
+
+    Remote ids carry the calendar's :attr:`incarnation` (random per object), as a real server's
+    ids are never handed out twice: a spoke whose process died comes back with a new, empty
+    calendar, and if its ids restarted at 1 a push refilling it could give a new item the id
+    *and* the version a lost item had — the next listing would take the lost item as unchanged
+    and never report it again (the chaos soak's "missing" item). Cursors carry it too
+    (:mod:`cirahub.connectors.memory`), so a cursor of a calendar that is gone lists everything.
     """
 
     _registry: ClassVar[dict[str, MemoryCalendar]] = {}
@@ -66,6 +74,8 @@ class MemoryCalendar:
 
     def __init__(self, *, seed: int = 0, enforce_unique_uid: bool = True) -> None:
         self._lock = threading.RLock()
+        #: tells this calendar's remote ids and cursors from those of any other calendar object
+        self.incarnation = uuid.uuid4().hex[:8]
         self._entries: dict[str, StoredEntry] = {}
         self._counter = 0
         self._next_id = 0
@@ -238,7 +248,7 @@ class MemoryCalendar:
         if self._uid_taken(item.uid):
             raise RemoteAlreadyExists("an item with this UID exists", uid=item.uid)
         self._next_id += 1
-        remote_id = f"mem-{self._next_id:06d}"
+        remote_id = f"mem-{self.incarnation}-{self._next_id:06d}"
         self._put(remote_id, StoredEntry(item, "", hub_item_id))
         return remote_id
 
