@@ -6,6 +6,8 @@
 - Remote version = ``"<mtime_ns>-<size>-<inode>"``: listing is one ``os.scandir`` and stats,
   unchanged files are never read. Our writes always go through a new inode (temp file +
   rename), so consecutive versions of a file differ even on file systems with coarse clocks.
+  A listing with many files to read (an initial sync) reads and parses them on every core
+  (:mod:`cirahub.connectors.parse_pool`), with the same items as in process.
 - Writes are atomic: temp file in the same folder, then ``os.replace`` (update) or a hard
   link that fails on an existing name (create); a batch of writes is made durable with one
   barrier before the renames and one after them (:mod:`cirahub.connectors.vdir_write`),
@@ -37,6 +39,7 @@ from typing import Any, ClassVar
 
 from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
 from cirahub.connectors.bounded import max_response_bytes
+from cirahub.connectors.parse_pool import Job, read_many
 from cirahub.connectors.vdir_files import find, holds_one_item, read_file, rewrite, split_id
 from cirahub.connectors.vdir_fs import (
     Listing,
@@ -126,8 +129,8 @@ class VdirConnector(BaseConnector):
         version, data = read_no_follow(self._file(name), names, max_response_bytes())
         return version, data.decode("utf-8", errors="replace")
 
-    def _read(self, name: str, listed_version: str = "unreadable",
-              known: Sequence[str] = (), names: int = 1) -> list[RemoteItem] | None:
+    def read_items(self, name: str, listed_version: str = "unreadable",
+                   known: Sequence[str] = (), names: int = 1) -> list[RemoteItem] | None:
         """Read and parse one file: its items (``known``: the ids already linked in it);
         None when it vanished (``listed_version`` stands in when it cannot be opened)."""
         try:
@@ -166,13 +169,16 @@ class VdirConnector(BaseConnector):
             present[name] = refused.version
             if known.get(name) != refused.version:
                 changed.append(_refused(name, refused))
+        jobs: list[Job] = []
         for name in sorted(listing):
             ids = by_file.get(name, [])
             if ids and all(known[rid] == listing[name] for rid in ids):
                 present.update((rid, listing[name]) for rid in ids)
                 continue
             ino = int(listing[name].rsplit("-", 1)[1])
-            items = self._read(name, listing[name], ids, scanned.names_of[ino])
+            jobs.append((name, listing[name], tuple(ids), scanned.names_of[ino]))
+        # many files (an initial sync) are parsed on every core (see parse_pool)
+        for items in read_many(self.read_items, str(self.path), self.extension, jobs):
             if items is None:  # deleted between listing and read
                 continue
             for item in items:
@@ -187,7 +193,7 @@ class VdirConnector(BaseConnector):
         self._ensure_folder(may_create=False)
         out: list[RemoteItem] = []
         for rid in remote_ids:
-            items = self._read(split_id(rid)[0], known=[rid])
+            items = self.read_items(split_id(rid)[0], known=[rid])
             item = next((i for i in items or () if i.remote_id == rid), None)
             if item is None:
                 raise RemoteNotFound("item file not found", remote_id=rid)

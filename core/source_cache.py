@@ -47,12 +47,7 @@ def remember(item: Item) -> None:
     """Record that ``item.source`` means ``item`` (call only under the module's conditions)."""
     if item.source is None:
         return
-    key, value = _key(item.source), meaning(item)
-    with _lock:
-        _known[key] = value
-        _known.move_to_end(key)
-        while len(_known) > MAX_ENTRIES:
-            _known.popitem(last=False)
+    learn(_key(item.source), meaning(item))
 
 
 def known_unchanged(item: Item) -> bool:
@@ -67,6 +62,24 @@ def known_unchanged(item: Item) -> bool:
         if value is not None:
             _known.move_to_end(key)
     return value is not None and value == meaning(item)
+
+
+def recorded(source: str) -> tuple[bytes, str] | None:
+    """The entry recorded for ``source``, for another process's :func:`learn` (the parse
+    pool's workers hand what their parser recorded to the process that asked)."""
+    key = _key(source)
+    with _lock:
+        value = _known.get(key)
+    return None if value is None else (key, value)
+
+
+def learn(key: bytes, value: str) -> None:
+    """Record an entry :func:`recorded` gave in another process."""
+    with _lock:
+        _known[key] = value
+        _known.move_to_end(key)
+        while len(_known) > MAX_ENTRIES:
+            _known.popitem(last=False)
 
 
 def clear() -> None:

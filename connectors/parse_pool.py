@@ -1,0 +1,268 @@
+"""Reading and parsing many vdir files on the machine's other cores.
+
+A large listing (an initial sync of a full folder) spends most of its time parsing files
+(the fast reader and the field mapping: pure Python, so one core at a time per process). A
+server runs every spoke and hub writer on threads of one process, so that work used one of
+the machine's cores. Here a listing of at least :data:`MIN_FILES` files to read is cut into
+pages of :data:`PAGE` files; pages go to worker processes (:mod:`cirahub.connectors.
+parse_worker`, at most :func:`workers` of them) while the calling thread reads pages itself,
+so every core parses.
+
+Guarantees:
+
+- the items are exactly what in-process reading gives (the worker runs the same
+  :meth:`~cirahub.connectors.vdir.VdirConnector.read_items`; items travel as plain values and
+  are rebuilt here), in listing order, and what the parser recorded in the worker's
+  :mod:`~cirahub.core.source_cache` is recorded here too, so the writer passes the same
+  sources through without parsing them again;
+- a bad file is that file's error, as in process (the reader turns it into a quarantined
+  item); a worker that dies or answers garbage costs time only: its page is read in process
+  and the worker is replaced by a new one at the next large listing;
+- bounded: at most :func:`workers` processes (``$CIRAHUB_PARSE_WORKERS``, default the
+  machine's cores minus one, at most 4; ``0`` turns the pool off), one page in flight per
+  worker; started once per process, on the first large listing, never for small ones (a
+  re-sync reading a few changed files never starts one), and kept for the process's life
+  (a worker ends when this process does: its stdin closes);
+- workers are new interpreters (``python -m``), never forks: safe in a process with
+  threads (a Ray worker, the server), and they import only the reader.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import IO, Any
+
+from cirahub.core import source_cache
+from cirahub.core.item import Item
+from cirahub.core.model import RemoteItem
+
+__all__ = ["MIN_FILES", "PAGE", "Job", "read_frame", "read_many", "shutdown", "to_wire",
+           "workers", "write_frame"]
+
+#: a listing with fewer files to read is read in process (a pool would not pay back)
+MIN_FILES = 256
+#: files per page sent to a worker (small enough that the last pages end together)
+PAGE = 64
+_ENV = "CIRAHUB_PARSE_WORKERS"
+_MAX_WORKERS = 4
+
+#: one file to read: (name, listed version, remote ids known in it, names of its inode)
+Job = tuple[str, str, tuple[str, ...], int]
+#: what reading one file gives: its items, or None when it vanished
+Read = list[RemoteItem] | None
+Wire = tuple[Any, ...]
+_HEADER = struct.Struct("!Q")
+
+
+def workers() -> int:
+    """How many worker processes a large listing may use (see the module docstring)."""
+    raw = os.environ.get(_ENV, "").strip()
+    if raw.isdigit():
+        return min(int(raw), _MAX_WORKERS)
+    return max(0, min((os.cpu_count() or 1) - 1, _MAX_WORKERS))
+
+
+# --- the wire: frames of pickled plain values -------------------------------------------------
+
+def write_frame(stream: IO[bytes], value: object) -> None:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def read_frame(stream: IO[bytes]) -> Any:
+    """The next value; None at the end of the stream. Raises EOFError on a torn frame."""
+    header = stream.read(_HEADER.size)
+    if not header:
+        return None
+    if len(header) != _HEADER.size:
+        raise EOFError("torn frame header")
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError("torn frame")
+    return pickle.loads(data)
+
+
+def to_wire(read: Read) -> Wire | None:
+    """One file's items as plain values (an Item's mappings are read-only proxies, which
+    pickle refuses), with each item's source-cache entry (what the parser recorded)."""
+    if read is None:
+        return None
+    out = []
+    for r in read:
+        item = r.item
+        plain = None
+        if item is not None:
+            entry = source_cache.recorded(item.source) if item.source is not None else None
+            plain = (item.uid, dict(item.fields), {k: dict(v) for k, v in item.overrides.items()},
+                     item.source, entry)
+        out.append((r.remote_id, r.remote_version, plain, r.error, r.raw, r.refused))
+    return tuple(out)
+
+
+def _from_wire(wire: Wire | None) -> Read:
+    if wire is None:
+        return None
+    out = []
+    for remote_id, version, plain, error, raw, refused in wire:
+        item = None
+        if plain is not None:
+            uid, fields, overrides, source, entry = plain
+            item = Item(uid, fields, overrides, source)
+            if entry is not None:
+                source_cache.learn(*entry)
+        out.append(RemoteItem(remote_id, version, item, error, raw, refused))
+    return out
+
+
+# --- the workers ------------------------------------------------------------------------------
+
+class _Lost(Exception):
+    """The worker died or answered something unreadable."""
+
+
+class _Worker:
+    """One worker process, used by one thread at a time."""
+
+    def __init__(self) -> None:
+        # the worker must import this checkout's cirahub, however this process found it
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cirahub.connectors.parse_worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+
+    def call(self, folder: str, extension: str, jobs: Sequence[Job]) -> list[Read]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            write_frame(self.proc.stdin, (folder, extension, list(jobs)))
+            answer = read_frame(self.proc.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError) as exc:
+            raise _Lost(str(exc)) from None
+        if not isinstance(answer, list) or len(answer) != len(jobs):
+            raise _Lost("no answer")
+        return [_from_wire(w) for w in answer]
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+class _Pool:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self.started: list[_Worker] = []
+        self.lock = threading.Lock()
+        # threads that talk to the workers (they wait on pipes, without the GIL)
+        self.threads = ThreadPoolExecutor(size, thread_name_prefix="vdir-parse")
+
+    def _take(self) -> _Worker:
+        with self.lock:
+            try:
+                return self.idle.get_nowait()
+            except queue.Empty:
+                pass
+            alive = [w for w in self.started if w.proc.poll() is None]
+            if len(alive) < self.size:
+                worker = _Worker()
+                self.started = [*alive, worker]
+                return worker
+        return self.idle.get()
+
+    def run(self, folder: str, extension: str, jobs: Sequence[Job]) -> list[Read]:
+        worker = self._take()
+        try:
+            answer = worker.call(folder, extension, jobs)
+        except _Lost:
+            worker.close()
+            with self.lock:
+                self.started = [w for w in self.started if w is not worker]
+            raise
+        self.idle.put(worker)
+        return answer
+
+    def close(self) -> None:
+        self.threads.shutdown(wait=True)
+        with self.lock:
+            for worker in self.started:
+                worker.close()
+            self.started = []
+
+
+_pool: _Pool | None = None
+_pool_lock = threading.Lock()
+
+
+def _get_pool(size: int) -> _Pool:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool.size != size:
+            if _pool is not None:
+                _pool.close()
+            _pool = _Pool(size)
+            atexit.register(shutdown)
+        return _pool
+
+
+def shutdown() -> None:
+    """End the workers (at exit; tests). A later large listing starts new ones."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.close()
+        _pool = None
+
+
+def worker_pids() -> list[int]:
+    """The pids of the running workers (tests)."""
+    with _pool_lock:
+        return [w.proc.pid for w in _pool.started] if _pool is not None else []
+
+
+def read_many(read: Callable[[str, str, tuple[str, ...], int], Read], folder: str,
+              extension: str, jobs: Sequence[Job]) -> list[Read]:
+    """``read(*job)`` for every job, in order: in process for a small listing, else on the
+    pool and this thread together (see the module docstring)."""
+    size = workers()
+    if len(jobs) < MIN_FILES or size == 0:
+        return [read(*job) for job in jobs]
+    pool = _get_pool(size)
+    pages = [jobs[i:i + PAGE] for i in range(0, len(jobs), PAGE)]
+    out: list[list[Read] | None] = [None] * len(pages)
+    todo = deque(range(len(pages)))
+    running: dict[Future[list[Read]], int] = {}
+    while todo or running:
+        while todo and len(running) < size:
+            index = todo.popleft()  # the workers take pages from the front...
+            running[pool.threads.submit(pool.run, folder, extension, pages[index])] = index
+        if todo:
+            index = todo.pop()  # ...this thread from the back, until they meet
+            out[index] = [read(*job) for job in pages[index]]
+        else:
+            wait(running, return_when=FIRST_COMPLETED)
+        for future in [f for f in running if f.done()]:
+            index = running.pop(future)
+            try:
+                out[index] = future.result()
+            except _Lost:  # the page is read here; the next large listing starts a new worker
+                out[index] = [read(*job) for job in pages[index]]
+    return [r for page in out if page is not None for r in page]

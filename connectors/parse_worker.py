@@ -1,0 +1,30 @@
+"""A worker process of :mod:`cirahub.connectors.parse_pool`: reads and parses vdir files.
+
+Run as ``python -m cirahub.connectors.parse_worker``. Each request on stdin is one page:
+``(folder, extension, jobs)``; the answer on stdout is each job's items in plain values
+(:func:`~cirahub.connectors.parse_pool.to_wire`), read exactly as in process
+(:meth:`~cirahub.connectors.vdir.VdirConnector.read_items`). Ends when stdin ends (the
+process that started it ended or closed it). Nothing else is written to stdout.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from cirahub.connectors.parse_pool import read_frame, to_wire, write_frame
+from cirahub.connectors.vdir import VdirConnector
+from cirahub.core import source_cache
+
+
+def main() -> None:
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not tear a frame
+    while (request := read_frame(requests)) is not None:
+        folder, extension, jobs = request
+        connector = VdirConnector(folder, create=False, extension=extension)
+        write_frame(answers, [to_wire(connector.read_items(*job)) for job in jobs])
+        source_cache.clear()  # what it recorded travelled with the answer
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The vdir parse pool (connectors/parse_pool.py): a large listing parsed in worker processes
+gives exactly the items in-process reading gives, a worker's death or a bad file costs no
+item, and small listings never start a worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import cirahub.connectors.parse_pool as parse_pool
+from cirahub.connectors.vdir import VdirConnector
+from cirahub.core import source_cache
+from cirahub.core.ical import to_ics
+from cirahub.core.item import Item
+from cirahub.core.model import Delta, RemoteItem
+from tests.corpus import corpus
+
+
+@pytest.fixture(autouse=True)
+def pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Two workers, small pages (many of them), a fresh pool for each test."""
+    monkeypatch.setenv("CIRAHUB_PARSE_WORKERS", "2")
+    monkeypatch.setattr(parse_pool, "MIN_FILES", 40)
+    monkeypatch.setattr(parse_pool, "PAGE", 8)
+    parse_pool.shutdown()
+    yield
+    parse_pool.shutdown()
+
+
+def event(i: int) -> str:
+    return to_ics(Item(f"ev-{i}", {
+        "summary": f"Event {i}",
+        "start": {"utc": "2026-03-02T08:00:00Z", "tz": "Europe/Berlin"},
+        "end": {"utc": "2026-03-02T09:00:00Z", "tz": "Europe/Berlin"},
+    }))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """The real-world corpus (readable, multi-item, unreadable, no-UID files), generated
+    events, and files no reader can read: not UTF-8, empty, a hard link to a file outside."""
+    path = tmp_path / "cal"
+    path.mkdir()
+    for f in corpus():
+        (path / f.file_name).write_bytes(f.read())
+    for i in range(60):
+        (path / f"ev-{i}.ics").write_text(event(i))
+    (path / "binary.ics").write_bytes(b"\xff\xfe\x00BEGIN:VCALENDAR\x00\x81")
+    (path / "empty.ics").write_bytes(b"")
+    outside = tmp_path / "outside.ics"
+    outside.write_text(event(999))
+    os.link(outside, path / "linked.ics")
+    return path
+
+
+def plain(delta: Delta) -> list[object]:
+    """Everything a delta says, the items' sources included (Item equality ignores them)."""
+    def one(r: RemoteItem) -> tuple[object, ...]:
+        return (r, r.item.source if r.item is not None else None)
+    return [*map(one, delta.changed), delta.deleted, delta.cursor, delta.complete,
+            delta.listing_size]
+
+
+def in_process(folder: Path, known: dict[str, str] | None = None) -> Delta:
+    os.environ["CIRAHUB_PARSE_WORKERS"] = "0"
+    try:
+        return VdirConnector(folder).delta(None, known or {})
+    finally:
+        os.environ["CIRAHUB_PARSE_WORKERS"] = "2"
+
+
+def test_the_pool_reads_the_corpus_exactly_as_in_process(folder: Path) -> None:
+    want = in_process(folder)
+    source_cache.clear()
+    got = VdirConnector(folder).delta(None, {})
+    assert len(parse_pool.worker_pids()) == 2  # it did use the pool
+    assert plain(got) == plain(want)
+    assert any(r.error for r in got.changed) and any(r.refused for r in got.changed)
+    # what the workers' parsers recorded is known here: the writer passes these through
+    remembered = [r.item for r in want.changed if r.item is not None
+                  and source_cache.known_unchanged(r.item)]
+    assert len(remembered) > 60
+    source_cache.clear()
+    in_process(folder)
+    assert [r.item for r in want.changed if r.item is not None
+            and source_cache.known_unchanged(r.item)] == remembered
+
+
+def test_a_dead_worker_costs_no_item_and_is_replaced(folder: Path) -> None:
+    want = in_process(folder)
+    VdirConnector(folder).delta(None, {})
+    killed = parse_pool.worker_pids()
+    assert len(killed) == 2
+    for pid in killed:  # dead or dying when the next pages come: either way lost
+        os.kill(pid, signal.SIGKILL)
+    got = VdirConnector(folder).delta(None, {})
+    assert plain(got) == plain(want)
+    assert parse_pool.worker_pids() and not set(parse_pool.worker_pids()) & set(killed)
+
+
+def test_small_listings_and_re_syncs_start_no_worker(folder: Path, tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    for i in range(parse_pool.MIN_FILES - 1):
+        (small / f"ev-{i}.ics").write_text(event(i))
+    assert len(VdirConnector(small).delta(None, {}).changed) == parse_pool.MIN_FILES - 1
+    assert parse_pool.worker_pids() == []
+    # a large folder where few files changed since the last listing reads those in process
+    first = in_process(folder)
+    known = {r.remote_id: r.remote_version for r in first.changed}
+    for i in range(5):
+        (folder / f"ev-{i}.ics").write_text(event(1000 + i))
+    again = VdirConnector(folder).delta(None, known)
+    assert len(again.changed) == 5
+    assert parse_pool.worker_pids() == []
+
+
+def test_workers_off_reads_in_process(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIRAHUB_PARSE_WORKERS", "0")
+    VdirConnector(folder).delta(None, {})
+    assert parse_pool.worker_pids() == []
+    assert parse_pool.workers() == 0
