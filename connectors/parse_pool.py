@@ -17,7 +17,8 @@ Guarantees:
   sources through without parsing them again;
 - a bad file is that file's error, as in process (the reader turns it into a quarantined
   item); a worker that dies or answers garbage costs time only: its page is read in process
-  and the worker is replaced by a new one at the next large listing;
+  and a new worker takes the next page (after more losses than workers in one listing, the
+  rest of that listing is read in process: a worker that cannot start is not retried per page);
 - bounded: at most :func:`workers` processes (``$CIRAHUB_PARSE_WORKERS``, default the
   machine's cores minus one, at most 4; ``0`` turns the pool off), one page in flight per
   worker; started once per process, on the first large listing, never for small ones (a
@@ -250,8 +251,9 @@ def read_many(read: Callable[[str, str, tuple[str, ...], int], Read], folder: st
     out: list[list[Read] | None] = [None] * len(pages)
     todo = deque(range(len(pages)))
     running: dict[Future[list[Read]], int] = {}
+    lost = 0  # workers lost in this listing: past ``size`` of them, the rest is read here
     while todo or running:
-        while todo and len(running) < size:
+        while todo and len(running) < size and lost <= size:
             index = todo.popleft()  # the workers take pages from the front...
             running[pool.threads.submit(pool.run, folder, extension, pages[index])] = index
         if todo:
@@ -263,6 +265,7 @@ def read_many(read: Callable[[str, str, tuple[str, ...], int], Read], folder: st
             index = running.pop(future)
             try:
                 out[index] = future.result()
-            except _Lost:  # the page is read here; the next large listing starts a new worker
+            except _Lost:  # the page is read here; a new worker takes the next one
+                lost += 1
                 out[index] = [read(*job) for job in pages[index]]
     return [r for page in out if page is not None for r in page]

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,3 +126,20 @@ def test_workers_off_reads_in_process(folder: Path, monkeypatch: pytest.MonkeyPa
     VdirConnector(folder).delta(None, {})
     assert parse_pool.worker_pids() == []
     assert parse_pool.workers() == 0
+
+
+def test_workers_that_cannot_start_are_not_retried_page_after_page(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    want = in_process(folder)
+    started: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    def popen(args: list[str], **kwargs: Any) -> Any:
+        started.append(args)
+        return real_popen(["/bin/false"], **kwargs)  # exits before it reads anything
+
+    monkeypatch.setattr(parse_pool.subprocess, "Popen", popen)
+    got = VdirConnector(folder).delta(None, {})
+    assert plain(got) == plain(want)
+    pages = -(-len(want.changed) // parse_pool.PAGE)
+    assert 0 < len(started) <= 2 * parse_pool.workers() < pages
