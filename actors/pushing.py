@@ -233,6 +233,8 @@ class Pusher:
         # a cursor that did not move is not written
         self.writes.finish(spoke_id, outcome, pending,
                            None if new_cursor == basis.push_cursor else new_cursor)
+        if writes:
+            self._settle_cursor()
         return outcome
 
     def _candidates(self, hub_id: str, push_cursor: int, touched: set[str],
@@ -294,6 +296,18 @@ class Pusher:
         noted = remember(cursor, created, deleted)
         if noted != cursor:
             self.store.set_cursors(self.ctx.spoke_id, pull_cursor=noted)
+
+    def _settle_cursor(self) -> None:
+        """Let a server-cursor connector move its pull cursor past this run's own writes
+        (``cursor_after_push``), only now that their links are stored: a cursor past an
+        item without its link would never report that item again."""
+        settle = getattr(self.connector, "cursor_after_push", None)
+        if settle is None:
+            return
+        cursor = self.store.get_spoke(self.ctx.spoke_id).pull_cursor
+        moved = settle(cursor)
+        if moved != cursor:
+            self.store.set_cursors(self.ctx.spoke_id, pull_cursor=moved)
 
     def _commit(self, pending: LinkChanges) -> None:
         self.writes.commit_links(self.ctx.spoke_id, pending)

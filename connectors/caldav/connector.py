@@ -31,6 +31,7 @@ import requests
 from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
 from cirahub.connectors.caldav import cursor as cursor_state
 from cirahub.connectors.caldav import dav, readback, readcheck, writing
+from cirahub.connectors.caldav.answers import check_write
 from cirahub.connectors.caldav.config import CalDAVConfig
 from cirahub.connectors.caldav.discovery import (
     Collection,
@@ -44,15 +45,13 @@ from cirahub.connectors.caldav.resources import remote_item, resource_name, stor
 from cirahub.connectors.caldav.syncing import (
     ListingResult,
     SyncUnsupported,
+    changes_since,
     listing_delta,
     sync_delta,
 )
 from cirahub.core.errors import (
-    AuthError,
     CirahubError,
-    NotHeld,
     PreconditionFailed,
-    ProtocolError,
     RemoteAlreadyExists,
     RemoteNotFound,
 )
@@ -62,6 +61,9 @@ from cirahub.core.model import Capabilities, Delta, RemoteItem
 
 #: hrefs per calendar-multiget REPORT
 MULTIGET_BATCH = 100
+#: writes of a push run from which its end asks for a token past them (:meth:`cursor_after_push`):
+#: below it, the next poll's report of our own writes costs less than one more request
+SETTLE_AFTER = 100
 _T = TypeVar("_T")
 
 
@@ -89,6 +91,8 @@ class CalDAVConnector(BaseConnector):
             retry=retry,
         )
         self.multiget_batch = multiget_batch
+        self.settle_after = SETTLE_AFTER
+        self._own = cursor_state.OwnWrites()  # what the writes since the last pull left
         self.write_parallel = config.max_parallel  # PUTs of different items at once
         self._collection: Collection | None = None
         #: href → (item, body) of each PUT that succeeded in the running write_many
@@ -139,6 +143,16 @@ class CalDAVConnector(BaseConnector):
             return cursor
         return cursor_state.note_writes(state, created, deleted)
 
+    def cursor_after_push(self, cursor: str | None) -> str | None:
+        """``cursor`` moved past this run's own writes when they were at least
+        :attr:`settle_after` (see :class:`.cursor.OwnWrites`); otherwise, and on any
+        failure, ``cursor`` as it was (its notes still say what we wrote)."""
+        def report(token: str) -> tuple[dict[str, str | None], set[str], str]:
+            coll = self.collection()
+            return changes_since(self.http, self.url(coll.path), coll.path, token)
+
+        return self._own.settle(cursor, self._config_key, self.settle_after, report)
+
     def _cursor(self, token: str | None) -> str:
         return json.dumps({"k": self._config_key, "c": self.collection().path, "t": token})
 
@@ -151,6 +165,7 @@ class CalDAVConnector(BaseConnector):
         """Changes since ``cursor``; see the module docstring. Deletions come only from a
         server report (sync-collection 404 entries) or a complete listing."""
         token, created, deleted = self._read_cursor(cursor)
+        self._own.clear()  # a new run: its writes come after this pull
         coll = self.collection()
         if coll.sync is not False:
             try:
@@ -240,7 +255,9 @@ class CalDAVConnector(BaseConnector):
             out = super().write_many(writes)
         finally:
             self._sent = None
-        return self._checked(writes, out, sent)
+        out = self._checked(writes, out, sent)
+        self._own.record(writes, out)
+        return out
 
     def _checked(self, writes: Sequence[Write], out: list[WriteOutcome],
                  sent: Mapping[str, tuple[Item, str]]) -> list[WriteOutcome]:
@@ -314,7 +331,7 @@ class CalDAVConnector(BaseConnector):
             raise RemoteAlreadyExists(
                 "an item with this UID already exists", remote_id=href, uid=item.uid
             )
-        self._check_write(response, href, "create", item)
+        check_write(response, href, "create", item)
         return WriteResult(href, self._version_after_put(response, href, item), notes)
 
     def update(
@@ -335,7 +352,7 @@ class CalDAVConnector(BaseConnector):
             if current.item is not None and _same(current.item, item):
                 return WriteResult(remote_id, current.remote_version)
             raise PreconditionFailed("the item changed on the server", remote_id=remote_id)
-        self._check_write(response, remote_id, "update", item)
+        check_write(response, remote_id, "update", item)
         return WriteResult(remote_id, self._version_after_put(response, remote_id, item), notes)
 
     def delete(self, remote_id: str, expected_version: str) -> None:
@@ -353,7 +370,7 @@ class CalDAVConnector(BaseConnector):
             if self._read_back(remote_id) is None:
                 return
             raise PreconditionFailed("the item changed on the server", remote_id=remote_id)
-        self._check_write(response, remote_id, "delete")
+        check_write(response, remote_id, "delete")
 
     def _put(self, href: str, item: Item, condition: Mapping[str, str],
              ) -> tuple[requests.Response, tuple[str, ...]]:
@@ -372,28 +389,6 @@ class CalDAVConnector(BaseConnector):
             headers={"Content-Type": "text/calendar; charset=utf-8", **condition},
             data=body,
             what="PUT",
-        )
-
-    def _check_write(self, response: requests.Response, href: str, what: str,
-                     item: Item | None = None) -> None:
-        if 200 <= response.status_code < 300:
-            return
-        kind = str(item.get("component") or "VEVENT") if item is not None else "VEVENT"
-        if "supported-calendar-component" in dav.error_conditions(response.content) or (
-                response.status_code in writing.REFUSED and kind not in writing.CALDAV_KINDS):
-            raise NotHeld(f"the collection does not hold {kind} components (the server "
-                          f"refused the {what}, HTTP {response.status_code})",
-                          remote_id=href, status=response.status_code, kind=kind)
-        why = writing.unstorable(item) if item is not None and writing.refused(response) \
-            else None
-        if why is not None:
-            raise NotHeld(f"the collection does not hold {why} (the server refused the "
-                          f"{what}, HTTP {response.status_code})",
-                          remote_id=href, status=response.status_code, kind="VEVENT")
-        if response.status_code == 403:
-            raise AuthError(f"the server refused the {what}", remote_id=href, status=403)
-        raise ProtocolError(
-            f"the server rejected the {what}", remote_id=href, status=response.status_code
         )
 
     def _version_after_put(self, response: requests.Response, href: str, item: Item) -> str:

@@ -10,15 +10,23 @@ writes happen after the pull, so :func:`note_writes` notes the hrefs we created 
 deleted (``gone``) in the cursor, and the next delta asks the server about those the report
 does not mention (:func:`check_written`): a 404 for a created one is a server-reported
 deletion, an answer for a deleted one an item to fetch.
+
+After a push run of many writes the connector may ask the server what changed since the
+token (:func:`settled`): when the answer is exactly our own writes, each with the ETag we
+hold for it, the new token replaces the old one and its notes (nothing between the two
+states is anyone else's, and nothing we wrote went missing), so the next poll is not a
+report of our own writes. Anything else keeps the cursor as it was.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import replace
 
-from cirahub.connectors.caldav.syncing import ListingResult
+from cirahub.connectors.base import Write, WriteOutcome, WriteResult
+from cirahub.connectors.caldav.syncing import ListingResult, SyncUnsupported, TokenRejected
+from cirahub.core.errors import CirahubError
 
 #: created and deleted hrefs a cursor remembers; past this the token is dropped (a complete
 #: listing next)
@@ -74,3 +82,67 @@ def check_written(result: ListingResult, created: Sequence[str], deleted: Sequen
     back = {h: held[h] for h in unsure_deleted if h in held}
     return replace(result, deleted=tuple(sorted({*result.deleted, *gone})),
                    to_fetch={**result.to_fetch, **back}, present=result.present | set(back))
+
+
+def settled(state: dict[str, object], changed: Mapping[str, str | None], removed: Set[str],
+            token: str, written: Mapping[str, str], deleted: Set[str]) -> str | None:
+    """The cursor of ``state`` moved to ``token`` when what the server reports between the
+    two tokens (``changed`` with ETags, ``removed``) is provably our own writes since the
+    old token: every href we wrote (``written``: href → the ETag our links hold) changed to
+    that ETag, every href we deleted removed, nothing else reported, and no note of an
+    earlier run left that this run's writes do not cover. None when that cannot be shown."""
+    noted = set(hrefs(state.get("new"))) | set(hrefs(state.get("gone")))
+    if not noted <= (written.keys() | deleted):
+        return None
+    if changed.keys() != written.keys() or removed != deleted:
+        return None
+    if any(not etag or changed[h] != etag for h, etag in written.items()):
+        return None
+    return json.dumps({"k": state.get("k"), "c": state.get("c"), "t": token})
+
+
+#: what :meth:`OwnWrites.settle` asks the server: changed hrefs → ETag, removed, new token
+Report = Callable[[str], tuple[dict[str, str | None], set[str], str]]
+
+
+class OwnWrites:
+    """The writes of one push run (href → the ETag its link holds, hrefs deleted), and the
+    cursor past them at the run's end (:meth:`settle`)."""
+
+    def __init__(self) -> None:
+        self.written: dict[str, str] = {}
+        self.deleted: set[str] = set()
+
+    def clear(self) -> None:
+        self.written, self.deleted = {}, set()
+
+    def record(self, writes: Sequence[Write], outcomes: Sequence[WriteOutcome]) -> None:
+        """Keep what the successful ones of ``writes`` left on the server."""
+        for w, r in zip(writes, outcomes, strict=True):
+            if not isinstance(r, WriteResult):
+                continue
+            if w.op == "delete":
+                self.written.pop(r.remote_id, None)
+                self.deleted.add(r.remote_id)
+            else:
+                self.deleted.discard(r.remote_id)
+                self.written[r.remote_id] = r.remote_version
+
+    def settle(self, cursor: str | None, config_key: str, at_least: int,
+               report: Report) -> str | None:
+        """``cursor`` moved to the token ``report`` gives past this run's writes (forgotten
+        here either way) when they were at least ``at_least`` and :func:`settled` proves
+        the report is theirs alone; else ``cursor`` as it was. Below ``at_least`` writes
+        the next poll's report of them costs less than this request."""
+        written, deleted = self.written, self.deleted
+        self.clear()
+        state = parse_state(cursor, config_key)
+        token = state.get("t") if state is not None else None
+        if state is None or not isinstance(token, str) or not token or \
+                len(written) + len(deleted) < at_least:
+            return cursor
+        try:
+            changed, removed, new_token = report(token)
+        except (CirahubError, SyncUnsupported, TokenRejected):
+            return cursor  # the next poll asks with the old token, as without this step
+        return settled(state, changed, removed, new_token, written, deleted) or cursor

@@ -58,13 +58,13 @@ def _diff(listed: Mapping[str, str | None], known: Mapping[str, str]) -> dict[st
     return {h: e for h, e in listed.items() if e is None or known.get(h) != e}
 
 
-class _TokenRejected(Exception):
+class TokenRejected(Exception):
     """The server no longer knows the sync token (internal signal: start over)."""
 
 
 def _sync_round(http: HttpClient, url: str, token: str | None) -> dav.MultiStatus:
     """One sync-collection REPORT and its parsed 207 answer (with a sync-token). Raises
-    _TokenRejected for an expired/unknown token, SyncUnsupported, or the project's errors."""
+    TokenRejected for an expired/unknown token, SyncUnsupported, or the project's errors."""
     response = http.request(
         "REPORT",
         url,
@@ -79,7 +79,7 @@ def _sync_round(http: HttpClient, url: str, token: str | None) -> dav.MultiStatu
     ):
         if token is None:
             raise ProtocolError("the server rejected an initial sync-collection", url=url)
-        raise _TokenRejected
+        raise TokenRejected
     if status in (404, 410):
         raise ConfigError("the calendar collection is gone", url=url, status=status)
     if status in _UNSUPPORTED:
@@ -112,6 +112,24 @@ def _fold(multistatus: dav.MultiStatus, collection_path: str, changed: dict[str,
     return truncated
 
 
+def changes_since(http: HttpClient, url: str, collection_path: str, token: str | None,
+                  ) -> tuple[dict[str, str | None], set[str], str]:
+    """What sync-collection reports since ``token`` (None: everything held): changed hrefs
+    with their ETags (None: none given), removed hrefs, and the new token; a truncated
+    answer is followed up until complete. Raises TokenRejected (the server no longer knows
+    ``token``), SyncUnsupported, or the project's errors."""
+    changed: dict[str, str | None] = {}
+    removed: set[str] = set()
+    for _ in range(MAX_SYNC_ROUNDS):
+        multistatus = _sync_round(http, url, token)
+        truncated = _fold(multistatus, collection_path, changed, removed)
+        token = multistatus.sync_token
+        if not truncated:
+            assert token is not None  # _sync_round refuses an answer without one
+            return changed, removed, token
+    raise ProtocolError("sync-collection did not finish", url=url, rounds=MAX_SYNC_ROUNDS)
+
+
 def sync_delta(
     http: HttpClient,
     url: str,
@@ -120,29 +138,17 @@ def sync_delta(
     known: Mapping[str, str],
 ) -> ListingResult:
     """Changes by sync-collection. Raises SyncUnsupported when the server lacks it."""
-    full = token is None
-    changed: dict[str, str | None] = {}
-    removed: set[str] = set()
-    for _ in range(MAX_SYNC_ROUNDS):
-        try:
-            multistatus = _sync_round(http, url, token)
-        except _TokenRejected:
-            # the token expired or is unknown: start over with a complete listing
-            full, token = True, None
-            changed.clear()
-            removed.clear()
-            continue
-        truncated = _fold(multistatus, collection_path, changed, removed)
-        token = multistatus.sync_token
-        if not truncated:
-            break
-    else:
-        raise ProtocolError("sync-collection did not finish", url=url, rounds=MAX_SYNC_ROUNDS)
-    if full:
+    try:
+        changed, removed, new_token = changes_since(http, url, collection_path, token)
+    except TokenRejected:
+        # the token expired or is unknown: start over with a complete listing
+        token = None
+        changed, removed, new_token = changes_since(http, url, collection_path, None)
+    if token is None:
         return ListingResult(
             to_fetch=_diff(changed, known),
             deleted=tuple(sorted(h for h in known if h not in changed)),
-            token=token,
+            token=new_token,
             complete=True,
             listing_size=len(changed),
             present=frozenset(changed),
@@ -150,7 +156,7 @@ def sync_delta(
     return ListingResult(
         to_fetch=_diff(changed, known),
         deleted=tuple(sorted(h for h in removed if h in known)),
-        token=token,
+        token=new_token,
         complete=False,
         listing_size=None,
         present=frozenset(changed),
