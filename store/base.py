@@ -119,6 +119,31 @@ LINK_SELECT = select(
 ).join(m.hub_items, m.hub_items.c.id == m.links.c.hub_item_id)
 
 
+def hub_item_rows(conn: Connection, hub_id: str, ids: Iterable[str]) -> list[AnyRow]:
+    """The rows of these hub items of ``hub_id`` (tombstones included), looked up by primary
+    key. The hub is checked on each row, not in the WHERE clause: with ``hub_id = ?`` there,
+    SQLite (no statistics) walks the hub's whole ``hub_id`` index instead of probing the ids
+    (10 ms instead of 0.3 ms for 50 of 5,000 items)."""
+    out: list[AnyRow] = []
+    for part in chunks(sorted(set(ids))):
+        out.extend(r for r in conn.execute(select(m.hub_items).where(m.hub_items.c.id.in_(part)))
+                   if r.hub_id == hub_id)
+    return out
+
+
+def plain_rows(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
+    """All rows of ``stmt`` as the driver's plain tuples, for a big read of plain text and
+    number columns only (no type conversion is skipped then): a spoke's 5,000 link
+    versions in 5 ms instead of the 12 ms of building a Row per row."""
+    result = conn.execute(stmt)
+    try:
+        cursor = result.cursor
+        assert cursor is not None  # a SELECT's result holds its cursor until closed
+        return list(cursor.fetchall())
+    finally:
+        result.close()
+
+
 def link(row: AnyRow) -> Link:
     return Link(
         spoke_id=row.spoke_id,

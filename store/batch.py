@@ -44,7 +44,7 @@ from cirahub.core.ops import (
     UpdateHubItem,
 )
 from cirahub.store import models as m
-from cirahub.store.base import chunks
+from cirahub.store.base import chunks, hub_item_rows
 from cirahub.store.excerpt import detail, excerpt
 from cirahub.store.records import MergeResult
 
@@ -138,8 +138,7 @@ class Batch:
         for row in self._rows(lambda p: select(*link_cols).where(
                 _L.spoke_id == self.spoke_id, _L.hub_item_id.in_(p)), ids):
             self._remember_link(row)
-        for row in self._rows(lambda p: select(m.hub_items).where(
-                _I.hub_id == self.hub_id, _I.id.in_(p)), ids):
+        for row in hub_item_rows(self.conn, self.hub_id, ids):
             self.items[row.id] = _Item(row.id, row.uid, row.version, row.created_version,
                                        row.content, row.fingerprint, row.match_key,
                                        bool(row.deleted))

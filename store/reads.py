@@ -9,13 +9,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import and_, func, or_, select
 
 from cirahub.core.errors import NotFound
 from cirahub.core.item import Item
 from cirahub.core.model import DeletedCopy, HubItem, Link, PendingWrite
 from cirahub.store import models as m
-from cirahub.store.base import LINK_SELECT, StoreBase, chunks, hub_item, item_of, link
+from cirahub.store.base import (
+    LINK_SELECT,
+    StoreBase,
+    chunks,
+    hub_item,
+    hub_item_rows,
+    item_of,
+    link,
+    plain_rows,
+)
 from cirahub.store.engine import guarded
 
 _HI, _P = m.hub_items.c, m.pending_writes.c
@@ -34,9 +43,8 @@ class ReadsMixin(StoreBase):
         """Remote id → remote version of every link of the spoke (two columns, no join:
         what a listing compares against)."""
         with self._read() as conn:
-            rows = conn.execute(select(m.links.c.remote_id, m.links.c.remote_version)
-                                .where(m.links.c.spoke_id == spoke_id))
-            return {r.remote_id: r.remote_version for r in rows}
+            return dict(plain_rows(conn, select(m.links.c.remote_id, m.links.c.remote_version)
+                                   .where(m.links.c.spoke_id == spoke_id)))
 
     @guarded
     def link_versions_of(self, spoke_ids: Iterable[str]) -> dict[str, dict[str, str]]:
@@ -47,11 +55,10 @@ class ReadsMixin(StoreBase):
         out: dict[str, dict[str, str]] = {i: {} for i in ids}
         with self._read() as conn:
             for part in chunks(ids):
-                rows = conn.execute(select(m.links.c.spoke_id, m.links.c.remote_id,
-                                           m.links.c.remote_version)
-                                    .where(m.links.c.spoke_id.in_(part)))
-                for r in rows:
-                    out[r.spoke_id][r.remote_id] = r.remote_version
+                for spoke, remote_id, version in plain_rows(conn, select(
+                        m.links.c.spoke_id, m.links.c.remote_id, m.links.c.remote_version)
+                        .where(m.links.c.spoke_id.in_(part))):
+                    out[spoke][remote_id] = version
         return out
 
     @guarded
@@ -62,11 +69,16 @@ class ReadsMixin(StoreBase):
         remote id: what planning one delta needs, without reading every link of the spoke."""
         out: dict[str, Link] = {}
         with self._read() as conn:
-            for column, values in ((m.links.c.remote_id, set(remote_ids)),
-                                   (_HI.uid, set(uids))):
-                rows = self._in_chunks(conn, lambda part, c=column: LINK_SELECT.where(
-                    m.links.c.spoke_id == spoke_id, c.in_(part)), values)
-                out.update((r.remote_id, link(r)) for r in rows)
+            rows = self._in_chunks(conn, lambda part: LINK_SELECT.where(
+                m.links.c.spoke_id == spoke_id, m.links.c.remote_id.in_(part)), set(remote_ids))
+            # By UID: the hub items of the spoke's hub with these UIDs first (their
+            # (hub_id, uid) index), then their links; joined the other way round, SQLite
+            # walks every link of the spoke (8 ms instead of 0.3 ms at 5,000 links).
+            rows += self._in_chunks(conn, lambda part: LINK_SELECT.where(
+                m.links.c.spoke_id == spoke_id, m.links.c.hub_item_id.in_(
+                    select(_HI.id).join(m.spokes, m.spokes.c.hub_id == _HI.hub_id)
+                    .where(m.spokes.c.id == spoke_id, _HI.uid.in_(part)))), set(uids))
+            out.update((r.remote_id, link(r)) for r in rows)
         return out
 
     @guarded
@@ -114,9 +126,7 @@ class ReadsMixin(StoreBase):
     def hub_items(self, hub_id: str, ids: Iterable[str]) -> dict[str, HubItem]:
         """These hub items (tombstones included), by id; ids not in the hub are absent."""
         with self._read() as conn:
-            rows = self._in_chunks(conn, lambda part: select(m.hub_items).where(
-                _HI.hub_id == hub_id, _HI.id.in_(part)), set(ids))
-            return {r.id: hub_item(r) for r in rows}
+            return {r.id: hub_item(r) for r in hub_item_rows(conn, hub_id, ids)}
 
     @guarded
     def hub_items_by_uid(self, hub_id: str, uids: Iterable[str]) -> dict[str, HubItem]:
@@ -146,10 +156,12 @@ class ReadsMixin(StoreBase):
         """Contents of hub items at given versions (merge bases); None for a tombstone
         version; pairs never stored are absent."""
         col = m.hub_item_versions.c
+        # One (id = ? AND version = ?) term per pair: both backends probe the primary key
+        # per term; SQLite scans the whole table for a row-value IN list.
         with self._read() as conn:
             rows = self._in_chunks(conn, lambda part: select(
-                col.hub_item_id, col.version, col.content).where(
-                tuple_(col.hub_item_id, col.version).in_(part)), set(pairs))
+                col.hub_item_id, col.version, col.content).where(or_(*(
+                    and_(col.hub_item_id == i, col.version == v) for i, v in part))), set(pairs))
             return {(r.hub_item_id, r.version): item_of(r.content) for r in rows}
 
     @guarded
