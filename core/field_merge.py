@@ -16,8 +16,10 @@ otherwise                               a conflict, settled by the policy and re
 =====================================  ==================================================
 
 With no common ancestor (``base`` None, e.g. first attach) every differing key conflicts.
-Volatile fields (``last_modified``) never conflict: the result carries the later of the two
-sides' values. Values compare by canonical JSON (so ``[1]`` equals ``(1,)``), and inside
+Volatile fields (``last_modified``) never conflict: the result carries the value of the side
+that changed it against the base (the user's stamp goes with the user's edit, even one
+written with an older clock), the later of the two sides' values when both changed it or
+there is no base. Values compare by canonical JSON (so ``[1]`` equals ``(1,)``), and inside
 override values volatile fields are ignored too. Pure and deterministic: the result depends
 only on the values, never on dict or argument order.
 
@@ -72,6 +74,18 @@ def _later(a: str | None, b: str | None) -> str | None:
     return max(a, b)
 
 
+def _volatile(base: Item | None, hub: Item, spoke: Item, key: str) -> Any:
+    """The merged value of a volatile field (see the module docstring)."""
+    h, s = hub.get(key), spoke.get(key)
+    if base is not None:
+        b = base.get(key)
+        if s == b:
+            return h
+        if h == b:
+            return s
+    return _later(h, s)
+
+
 def _settle(
     key: str, hub_value: Any, spoke_value: Any, hub: Item, spoke: Item, policy: ConflictPolicy
 ) -> tuple[str, str]:
@@ -101,7 +115,7 @@ def merge_fields(
     for any other key the hub's value is kept without conflict. Every key changed on both
     sides to different values is a :class:`FieldConflict` with the base, hub and spoke
     values, the winner and the reason. The result's uid is the hub's; its ``last_modified``
-    is the later of the hub's and the spoke's.
+    is the changed side's, the later of the two when both changed it (or with no base).
     """
     is_carried = carried if callable(carried) else frozenset(carried).__contains__
     base_flat = base.flat() if base is not None else {}
@@ -129,7 +143,7 @@ def merge_fields(
         if value is not None:
             merged[key] = value
     for key in sorted(VOLATILE_FIELDS):
-        value = _later(hub.get(key), spoke.get(key))
+        value = _volatile(base, hub, spoke, key)
         if value is not None:
             merged[key] = value
     # the spoke's text is the latest one the merged fields came through; the writer patches

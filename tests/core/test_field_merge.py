@@ -55,6 +55,24 @@ def test_same_field_latest_last_modified_wins_and_loser_is_recorded() -> None:
         "summary") == "Hub title"
 
 
+def test_regression_a_one_sided_edit_keeps_its_own_last_modified_even_an_earlier_one() -> None:
+    """Before: the merge carried the later of the hub's and the spoke's LAST-MODIFIED, so an
+    edit made with an older clock (a second edit of one item, from another calendar) reached
+    every copy with the hub's later stamp: the copies differed from what the user wrote in
+    that one property. Now the stamp goes with its edit: the side that changed it against
+    the base gives it (the later of the two only when both changed it, or with no base)."""
+    base = ev(lm="2026-03-01T10:00:00Z")
+    spoke = ev(summary="Renamed", lm="2026-03-01T09:00:00Z")  # the edit, an earlier clock
+    result = merge(base, base, spoke)
+    assert result.item == spoke and result.conflicts == ()
+    hub = ev(location="Room 2", lm="2026-03-01T09:30:00Z")  # the hub's edit, an earlier clock
+    assert merge(base, hub, base).item == hub
+    both = merge(base, hub, spoke)  # both changed it: the later of the two
+    assert both.item.get("last_modified") == "2026-03-01T09:30:00Z"
+    assert both.item.get("summary") == "Renamed" and both.item.get("location") == "Room 2"
+    assert merge(None, hub, spoke).item.get("last_modified") == "2026-03-01T09:30:00Z"
+
+
 def test_policies_hub_and_spoke() -> None:
     """An operator can make the hub (or the spoke) always win a conflict."""
     base, hub, spoke = ev(), ev(summary="H", lm="2026-03-02T00:00:00Z"), ev(summary="S")
@@ -215,3 +233,10 @@ def test_property_latest_tie_break_does_not_depend_on_side() -> None:
         left = merge(ev(), ev(summary=a), ev(summary=b)).item.get("summary")
         right = merge(ev(), ev(summary=b), ev(summary=a)).item.get("summary")
         assert left == right
+
+
+@settings(max_examples=200, deadline=None)
+@given(items(), items(), policies)
+def test_property_one_sided_change_keeps_its_last_modified(base, changed, policy) -> None:  # type: ignore[no-untyped-def]
+    for result in (merge(base, changed, base, policy), merge(base, base, changed, policy)):
+        assert result.item.get("last_modified") == changed.get("last_modified")

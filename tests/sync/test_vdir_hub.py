@@ -183,3 +183,33 @@ def test_all_day_events_stay_dates_across_time_zones(store, tmp_path):
     item = parse_item(_file_with(folders["auckland"], "holiday-nz@example.com").read_text())
     assert item.get("start") == {"date": "2026-12-26"}
     assert item.get("end") == {"date": "2026-12-27"}
+
+
+def test_regression_an_edit_with_an_older_clock_reaches_the_copies_as_written(store, tmp_path):
+    """Before: an item edited in one folder (LAST-MODIFIED 10:00), then again in the other
+    folder by a program whose clock is behind (LAST-MODIFIED 09:00), reached the first folder
+    with the new title but the hub's later 10:00 stamp: the copy differed from what the user
+    wrote in that one property. Now every copy holds the second edit as written."""
+    folders = [tmp_path / n for n in ("laptop", "phone")]
+    loop = Loop(store)
+    for folder in folders:
+        folder.mkdir()
+        config = {"path": str(folder)}
+        loop.add(folder.name, open_connector("vdir", config), kind="vdir", config=config)
+    (folders[0] / "dentist.ics").write_text(DENTIST.replace(
+        "SUMMARY:Dentist", "SUMMARY:Dentist\nLAST-MODIFIED:20261101T080000Z"))
+    loop.sync_all()
+    _edit(_file_with(folders[0], "dentist@google.com"), "LAST-MODIFIED:20261101T080000Z",
+          "LAST-MODIFIED:20261202T100000Z\nLOCATION:Main street 1")
+    loop.sync_all()
+    phone = _file_with(folders[1], "dentist@google.com")
+    assert "LAST-MODIFIED:20261202T100000Z" in phone.read_text()
+    _edit(phone, "SUMMARY:Dentist", "SUMMARY:Dentist (moved)")
+    _edit(phone, "LAST-MODIFIED:20261202T100000Z", "LAST-MODIFIED:20261202T090000Z")
+    loop.sync_all()
+    laptop = parse_item(_file_with(folders[0], "dentist@google.com").read_text())
+    assert laptop.get("summary") == "Dentist (moved)"
+    assert laptop.get("location") == "Main street 1"
+    assert laptop.get("last_modified") == parse_item(phone.read_text()).get("last_modified")
+    assert "LAST-MODIFIED:20261202T090000Z" in _file_with(folders[0],
+                                                          "dentist@google.com").read_text()
