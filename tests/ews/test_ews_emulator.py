@@ -13,6 +13,7 @@ from exchangelib import (
     Credentials,
     EWSDateTime,
     EWSTimeZone,
+    Q,
     Version,
 )
 from exchangelib.errors import ErrorInvalidOperation, ErrorIrresolvableConflict, UnauthorizedError
@@ -73,6 +74,29 @@ def test_crud_paging_and_conflicts(emu: EwsEmulator) -> None:
     items[1].delete()
     assert len(list(cal.all().only("subject"))) == 6
     assert emu.meeting_messages == []
+
+
+def test_an_or_of_equalities_finds_what_each_clause_finds(emu: EwsEmulator) -> None:
+    """The emulator answers an Or of IsEqualTo clauses (the create batch's duplicate check)
+    by set lookups: the same items as the clauses one by one, extended properties, times and
+    texts mixed, and an Or holding another comparison still tested clause by clause."""
+    emu.add_public_folder("/Calendars/Team")
+    cal = _account(emu).public_folders_root // "Calendars" // "Team"
+    start = EWSDateTime(2026, 3, 2, 9, tzinfo=BERLIN)
+    for n in range(12):
+        CalendarItem(folder=cal, subject=f"e{n}", start=start + timedelta(days=n),
+                     end=start + timedelta(days=n, hours=1),
+                     hub_id=f"h{n}" if n % 2 else None).save(send_meeting_invitations=SEND_TO_NONE)
+
+    def subjects(q: Q) -> list[str]:
+        return sorted(i.subject for i in cal.filter(q).only("subject"))
+
+    q = Q(hub_id__in=["h1", "h3", "h4", "nope"]) | Q(start=start + timedelta(days=6)) \
+        | Q(start=start + timedelta(days=7)) | Q(subject="e10")
+    assert subjects(q) == ["e1", "e10", "e3", "e6", "e7"]
+    mixed = Q(hub_id="h5") | Q(start__gt=start + timedelta(days=10))
+    assert subjects(mixed) == ["e11", "e5"]
+    assert subjects(Q(hub_id__in=["nope", "none"])) == []
 
 
 def test_calendar_view_expands_a_series_with_exceptions(emu: EwsEmulator) -> None:

@@ -165,6 +165,36 @@ def _comparison(name: str, kids: list[etree._Element]) -> Test:
     return test
 
 
+def _equalities(kids: list[etree._Element]) -> Test | None:
+    """An Or of IsEqualTo comparisons as one set lookup per field (the same answers as the
+    clause-by-clause test): a create batch's duplicate check sends ~200 such clauses, and a
+    folder of 5,000 items made that 10^6 tests a batch. None for any other Or."""
+    fields: dict[bytes, tuple[Getter, set[str]]] = {}
+    for clause in kids:
+        parts = [k for k in clause if isinstance(k.tag, str)]
+        const = parts[1].find(t("Constant")) if len(parts) == 2 else None
+        if local(clause.tag) != "IsEqualTo" or const is None:
+            return None
+        key = etree.tostring(parts[0])
+        if key not in fields:
+            fields[key] = (_getter(parts[0]), set())
+        fields[key][1].add(const.get("Value", ""))
+    as_times: dict[bytes, set[datetime]] = {}  # the constants read as times, when needed
+
+    def test(obj: StoredItem | Folder) -> bool:
+        for key, (value, texts) in fields.items():
+            left = value(obj)
+            if isinstance(left, datetime):
+                if key not in as_times:
+                    as_times[key] = {parse_dt(text) for text in texts}
+                if left in as_times[key]:
+                    return True
+            elif left is not None and left in texts:
+                return True
+        return False
+    return test
+
+
 def matcher(restriction: etree._Element | None) -> Test:
     """An EWS restriction (comparisons, And/Or/Not, Exists) as a test of an item or folder,
     read once for all the items a query looks at. An unsupported one raises when it is
@@ -174,6 +204,8 @@ def matcher(restriction: etree._Element | None) -> Test:
     name = local(restriction.tag)
     kids = [c for c in restriction if isinstance(c.tag, str)]
     if name in ("Restriction", "And", "Or"):
+        if name == "Or" and (lookup := _equalities(kids)) is not None:
+            return lookup
         tests = [matcher(c) for c in kids]
         if name == "Or":
             return lambda obj: any(test(obj) for test in tests)
