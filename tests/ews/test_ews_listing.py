@@ -1,0 +1,31 @@
+"""The public-folder listing reads (id, ChangeKey, LastModifiedTime) from FindItem's answer
+itself: the rows must be what exchangelib's own items say, over several pages."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+from cirahub.connectors.registry import open_connector
+from tests.ews_emulator import EwsEmulator
+
+from .conftest import PASSWORD, connector_config
+
+
+def test_listing_rows_are_what_exchangelibs_items_say(emu: EwsEmulator) -> None:
+    folder_id = emu.add_public_folder("/Calendars/Team")
+    public = open_connector("ews-public-folder", connector_config(emu, "ews-public-folder"), PASSWORD)
+    t0 = datetime(2027, 1, 4, 9, tzinfo=UTC)
+    for i in range(7):
+        emu.user.create(folder_id, subject=f"e{i}", start=t0 + timedelta(days=i),
+                        end=t0 + timedelta(days=i, hours=1))
+    public.cfg = dataclasses.replace(public.cfg, page_size=3)
+    emu.reset_log()
+    rows, complete = public.list_ids()
+    assert emu.count("FindItem") == 3  # 3 + 3 + 1: the rows came over several pages
+    assert complete and len(rows) == 7
+    want = {(i.id, i.changekey, i.last_modified_time)
+            for i in public.folder.all().only("changekey", "last_modified_time")}
+    assert set(rows) == want
+    assert all(isinstance(lmt, datetime) and lmt.tzinfo is not None for _, _, lmt in rows)
+    public.close()
