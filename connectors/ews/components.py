@@ -7,6 +7,7 @@ hubs reading it back get the task or journal entry again. Pure."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 
 import icalendar
 
@@ -39,6 +40,17 @@ def as_appointment(item: Item, notes: list[str]) -> Item:
     return Item(item.uid, fields)
 
 
+@lru_cache(maxsize=64)
+def source_calendar(source: str) -> icalendar.Calendar | None:
+    """An item's iCalendar source as icalendar reads it (None when it cannot), read once for
+    the several declarations of one write: parsing was the largest part of projecting an
+    item. Callers only read the result (it is shared); a write batch's items fit the cache."""
+    try:
+        return icalendar.Calendar.from_ical(source)
+    except (ValueError, TypeError):
+        return None
+
+
 #: components an item's source may hold that its fields carry (or that belong to them)
 _CARRIED = frozenset({"VCALENDAR", "VEVENT", "VTIMEZONE", "STANDARD", "DAYLIGHT", "VALARM"})
 
@@ -47,11 +59,8 @@ def note_uncarried(item: Item, notes: list[str]) -> None:
     """Declare the components of the item's iCalendar source that one Exchange item cannot
     hold: another kind under the same UID (a VTODO or VFREEBUSY beside the VEVENT), or an
     unknown component wrapping it. They travel between iCalendar spokes only."""
-    if not item.source:
-        return
-    try:
-        cal = icalendar.Calendar.from_ical(item.source)
-    except (ValueError, TypeError):
+    cal = source_calendar(item.source) if item.source else None
+    if cal is None:
         return
     own = {str(item.fields.get("component") or "VEVENT")}
     names = sorted({str(c.name) for c in cal.walk() if c.name and c.name not in _CARRIED | own})
@@ -61,9 +70,8 @@ def note_uncarried(item: Item, notes: list[str]) -> None:
 
 
 def _from_source(item: Item, kind: str) -> tuple[date, str | None, str | None]:
-    try:
-        cal = icalendar.Calendar.from_ical(item.source or "")
-    except (ValueError, TypeError):
+    cal = source_calendar(item.source or "")
+    if cal is None:
         return _NO_DATE, None, None
     for component in cal.walk(kind):
         if str(component.get("UID", item.uid)) != item.uid or "RECURRENCE-ID" in component:

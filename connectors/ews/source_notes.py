@@ -34,6 +34,8 @@ import icalendar
 
 from cirahub.core.item import Item
 
+from .components import source_calendar
+
 _TEXTS = ("SUMMARY", "LOCATION", "DESCRIPTION")
 #: values the fields hold as absent although iCalendar gives them a meaning of their own
 #: (CLASS:PUBLIC, TRANSP:OPAQUE and PRIORITY:0 are what their absence means: nothing to say)
@@ -72,9 +74,8 @@ def _texts(item: Item) -> set[str]:
 def _events(item: Item) -> list[icalendar.cal.Component]:
     if not item.source or item.fields.get("component"):
         return []
-    try:
-        cal = icalendar.Calendar.from_ical(item.source)
-    except (ValueError, TypeError):
+    cal = source_calendar(item.source)
+    if cal is None:
         return []
     return [c for c in cal.walk("VEVENT") if str(c.get("UID", item.uid)) == item.uid
             or "UID" not in c]
