@@ -61,8 +61,7 @@ from cirahub.core.model import Capabilities, Delta, RemoteItem
 
 #: hrefs per calendar-multiget REPORT
 MULTIGET_BATCH = 100
-#: writes of a push run from which its end asks for a token past them (:meth:`cursor_after_push`):
-#: below it, the next poll's report of our own writes costs less than one more request
+#: writes of a push run from which a token past them is asked for (:meth:`cursor_after_push`)
 SETTLE_AFTER = 100
 _T = TypeVar("_T")
 
@@ -93,6 +92,7 @@ class CalDAVConnector(BaseConnector):
         self.multiget_batch = multiget_batch
         self.settle_after = SETTLE_AFTER
         self._own = cursor_state.OwnWrites()  # what the writes since the last pull left
+        self._settler = cursor_state.Settler()
         self.write_parallel = config.max_parallel  # PUTs of different items at once
         self._collection: Collection | None = None
         #: href → (item, body) of each PUT that succeeded in the running write_many
@@ -144,14 +144,18 @@ class CalDAVConnector(BaseConnector):
         return cursor_state.note_writes(state, created, deleted)
 
     def cursor_after_push(self, cursor: str | None) -> str | None:
-        """``cursor`` moved past this run's own writes when they were at least
-        :attr:`settle_after` (see :class:`.cursor.OwnWrites`); otherwise, and on any
-        failure, ``cursor`` as it was (its notes still say what we wrote)."""
-        def report(token: str) -> tuple[dict[str, str | None], set[str], str]:
-            coll = self.collection()
-            return changes_since(self.http, self.url(coll.path), coll.path, token)
+        """``cursor`` as it is. When this run's own writes were at least
+        :attr:`settle_after`, a background check starts whether a token past them may
+        replace it (:class:`.cursor.Settling`), and the next :meth:`delta` from ``cursor``
+        polls from that token (see :class:`.cursor.Settler`)."""
+        settling = self._own.take(cursor, self._config_key, self.settle_after)
+        if settling is not None:
+            self._settler.start(settling, self._changes_since)
+        return cursor
 
-        return self._own.settle(cursor, self._config_key, self.settle_after, report)
+    def _changes_since(self, token: str) -> tuple[dict[str, str | None], set[str], str]:
+        coll = self.collection()
+        return changes_since(self.http, self.url(coll.path), coll.path, token)
 
     def _cursor(self, token: str | None) -> str:
         return json.dumps({"k": self._config_key, "c": self.collection().path, "t": token})
@@ -164,7 +168,7 @@ class CalDAVConnector(BaseConnector):
     def delta(self, cursor: str | None, known: Mapping[str, str]) -> Delta:
         """Changes since ``cursor``; see the module docstring. Deletions come only from a
         server report (sync-collection 404 entries) or a complete listing."""
-        token, created, deleted = self._read_cursor(cursor)
+        token, created, deleted = self._read_cursor(self._settler.adopt(cursor))
         self._own.clear()  # a new run: its writes come after this pull
         coll = self.collection()
         if coll.sync is not False:
@@ -408,6 +412,7 @@ class CalDAVConnector(BaseConnector):
         return replace(coll, privileges=read_privileges(self.http, self.url(coll.path)))
 
     def close(self) -> None:
+        self._settler.close()
         self.http.close()
 
 

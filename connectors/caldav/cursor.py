@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence, Set
-from dataclasses import replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 
 from cirahub.connectors.base import Write, WriteOutcome, WriteResult
 from cirahub.connectors.caldav.syncing import ListingResult, SyncUnsupported, TokenRejected
@@ -101,13 +102,12 @@ def settled(state: dict[str, object], changed: Mapping[str, str | None], removed
     return json.dumps({"k": state.get("k"), "c": state.get("c"), "t": token})
 
 
-#: what :meth:`OwnWrites.settle` asks the server: changed hrefs → ETag, removed, new token
+#: what :meth:`Settling.run` asks the server: changed hrefs → ETag, removed, new token
 Report = Callable[[str], tuple[dict[str, str | None], set[str], str]]
 
 
 class OwnWrites:
-    """The writes of one push run (href → the ETag its link holds, hrefs deleted), and the
-    cursor past them at the run's end (:meth:`settle`)."""
+    """The writes of one push run: href → the ETag its link holds, and hrefs deleted."""
 
     def __init__(self) -> None:
         self.written: dict[str, str] = {}
@@ -128,21 +128,63 @@ class OwnWrites:
                 self.deleted.discard(r.remote_id)
                 self.written[r.remote_id] = r.remote_version
 
-    def settle(self, cursor: str | None, config_key: str, at_least: int,
-               report: Report) -> str | None:
-        """``cursor`` moved to the token ``report`` gives past this run's writes (forgotten
-        here either way) when they were at least ``at_least`` and :func:`settled` proves
-        the report is theirs alone; else ``cursor`` as it was. Below ``at_least`` writes
-        the next poll's report of them costs less than this request."""
+    def take(self, cursor: str | None, config_key: str, at_least: int) -> Settling | None:
+        """What to check to move ``cursor`` past these writes (forgotten here either way):
+        None when they were fewer than ``at_least`` (the next poll's report of them costs
+        less than the check's request) or ``cursor`` holds no token."""
         written, deleted = self.written, self.deleted
         self.clear()
         state = parse_state(cursor, config_key)
         token = state.get("t") if state is not None else None
-        if state is None or not isinstance(token, str) or not token or \
+        if cursor is None or state is None or not isinstance(token, str) or not token or \
                 len(written) + len(deleted) < at_least:
-            return cursor
+            return None
+        return Settling(cursor, state, token, written, deleted)
+
+
+@dataclass(frozen=True)
+class Settling:
+    """A cursor to move past one run's own writes, if the server's report proves it may."""
+
+    cursor: str
+    state: dict[str, object]
+    token: str
+    written: Mapping[str, str]
+    deleted: Set[str]
+
+    def run(self, report: Report) -> str:
+        """The cursor past the writes when :func:`settled` proves it; else, and on any
+        failure of the report, :attr:`cursor` as it was (its notes still say what we wrote)."""
         try:
-            changed, removed, new_token = report(token)
+            changed, removed, new_token = report(self.token)
         except (CirahubError, SyncUnsupported, TokenRejected):
-            return cursor  # the next poll asks with the old token, as without this step
-        return settled(state, changed, removed, new_token, written, deleted) or cursor
+            return self.cursor
+        return settled(self.state, changed, removed, new_token, self.written,
+                       self.deleted) or self.cursor
+
+
+class Settler:
+    """Runs a :class:`Settling` in a background thread, so the push's end does not wait for
+    its report; the next poll from the same cursor takes its answer (waiting for it if it is
+    still running), a poll from any other cursor drops it."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: tuple[str, Future[str]] | None = None
+
+    def start(self, settling: Settling, report: Report) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="caldav-settle")
+        self._pending = (settling.cursor, self._pool.submit(settling.run, report))
+
+    def adopt(self, cursor: str | None) -> str | None:
+        """``cursor``, or the settled one when a check started from ``cursor``."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending[0] != cursor:
+            return cursor
+        return pending[1].result()
+
+    def close(self) -> None:
+        """Wait for a running check (it uses the connector's HTTP client) and stop."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)

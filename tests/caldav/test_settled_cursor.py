@@ -1,15 +1,17 @@
-"""A push run of many writes ends with a CalDAV cursor past them (``cursor_after_push``), and
-only when the server's report since the pull's token is provably those writes alone: the
-next no-change poll is one REPORT with nothing in it, and nothing anyone else did between the
-pull and the run's end is skipped. Against the real Radicale and Xandikos; the "other client"
+"""After a push run of many writes the next CalDAV poll asks from a token past them
+(``cursor_after_push`` starts the check in the background, the next ``delta`` takes it), and
+only when the server's report since the pull's token is provably those writes alone: nothing
+anyone else did between the pull and the push's end is skipped. Against the real Radicale and Xandikos; the "other client"
 is plain HTTP (:class:`~tests.caldav.servers.CalendarUser`)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from cirahub.connectors.base import Write
+from cirahub.connectors.base import Write, WriteResult
 from cirahub.connectors.caldav import CalDAVConnector
 from cirahub.connectors.caldav.cursor import settled
 from cirahub.connectors.registry import open_connector
@@ -21,65 +23,89 @@ from .conftest import make_connector
 from .servers import USER, CalendarUser, DavServer, FaultProxy
 
 
-def _creates(conn: CalDAVConnector, tag: str, n: int) -> list[str]:
+def _creates(conn: CalDAVConnector, tag: str, n: int) -> dict[str, str]:
+    """``n`` new items written through the connector: href → the ETag a link would hold."""
     items = [samples.simple(f"{tag}-{i}@settle", day=1 + i) for i in range(n)]
     out = conn.write_many([Write("create", f"h{i}", item=it) for i, it in enumerate(items)])
-    hrefs = [getattr(r, "remote_id", None) for r in out]
-    assert all(hrefs), out
-    return [h for h in hrefs if h]
+    assert all(isinstance(r, WriteResult) and r.remote_version for r in out), out
+    return {r.remote_id: r.remote_version for r in out if isinstance(r, WriteResult)}
 
 
-def _written_then_settled(conn: CalDAVConnector, tag: str, n: int,
-                          between: object = None) -> tuple[str, str, list[str]]:
-    """A pull (cursor with a token), ``n`` creates noted as the pusher notes them, whatever
-    ``between`` does, then the run's end: (noted cursor, cursor after the push, hrefs)."""
+def _pushed(conn: CalDAVConnector, tag: str, n: int,
+            between: Callable[[list[str]], object] | None = None) -> tuple[str, dict[str, str]]:
+    """A pull (a cursor with a token), ``n`` creates noted as the pusher notes them,
+    ``between`` (someone else's doing), then the push's end: (the stored cursor, known)."""
     first = conn.delta(None, {})
-    hrefs = _creates(conn, tag, n)
-    noted = conn.cursor_after_writes(first.cursor, hrefs, [])
-    assert noted is not None and json.loads(noted)["new"] == sorted(hrefs)
-    if callable(between):
-        between(hrefs)
-    moved = conn.cursor_after_push(noted)
-    assert moved is not None
-    return noted, moved, hrefs
+    known = _creates(conn, tag, n)
+    noted = conn.cursor_after_writes(first.cursor, sorted(known), [])
+    assert noted is not None and json.loads(noted)["new"] == sorted(known)
+    if between is not None:
+        between(sorted(known))
+    assert conn.cursor_after_push(noted) == noted  # stored as it is; the next poll settles
+    return noted, known
 
 
-def test_many_writes_end_with_a_token_past_them(dav_server: DavServer, calendar_path: str):
-    conn = make_connector(dav_server.base, calendar_path)
+def _polls(proxy: FaultProxy) -> list[str]:
+    return [m for m, _ in proxy.requests]
+
+
+def _sync_bodies(conn: CalDAVConnector) -> list[bytes]:
+    """The bodies of the connector's sync-collection REPORTs from now on (its real client
+    sends them; this only notes them)."""
+    sent: list[bytes] = []
+    request = conn.http.request
+
+    def spy(method: str, url: str, **kw: Any) -> Any:
+        if kw.get("what") == "sync-collection":
+            sent.append(kw.get("data") or b"")
+        return request(method, url, **kw)
+
+    conn.http.request = spy  # type: ignore[method-assign]
+    return sent
+
+
+def test_many_writes_are_polled_past_with_one_empty_report(
+        dav_server: DavServer, proxy: FaultProxy, calendar_path: str):
+    conn = make_connector(proxy.base, calendar_path)
     conn.settle_after = 3
     try:
-        noted, moved, hrefs = _written_then_settled(conn, "many", 4)
-        state = json.loads(moved)
+        sent = _sync_bodies(conn)
+        noted, known = _pushed(conn, "many", 4)
+        proxy.reset_count()  # the background check may be under way: it is a REPORT too
+        delta = conn.delta(noted, known)
+        assert delta.changed == () and delta.deleted == ()
+        assert _polls(proxy) in (["REPORT"], ["REPORT", "REPORT"])
+        old = json.loads(noted)["t"].encode()  # the check asks from it, the poll past it
+        assert old in sent[-2] and old not in sent[-1]
+        state = json.loads(delta.cursor)
         assert "new" not in state and state["t"] != json.loads(noted)["t"]
-        known = {r.remote_id: r.remote_version for r in conn.get_many(hrefs)}
-        nothing = conn.delta(moved, known)
-        assert nothing.changed == () and nothing.deleted == ()
     finally:
         conn.close()
 
 
-def test_few_writes_keep_their_notes_for_the_next_poll(dav_server: DavServer,
-                                                       calendar_path: str):
-    conn = make_connector(dav_server.base, calendar_path)  # settle_after: 100 writes
+def test_few_writes_are_polled_from_the_old_token(
+        dav_server: DavServer, proxy: FaultProxy, calendar_path: str):
+    conn = make_connector(proxy.base, calendar_path)  # settle_after: 100 writes
     try:
-        noted, moved, _ = _written_then_settled(conn, "few", 2)
-        assert moved == noted
+        proxy.reset_count()
+        noted, known = _pushed(conn, "few", 2)
+        proxy.reset_count()
+        delta = conn.delta(noted, known)
+        assert delta.changed == () and delta.deleted == () and _polls(proxy) == ["REPORT"]
     finally:
         conn.close()
 
 
-def test_another_clients_create_before_the_end_keeps_the_old_token(
+def test_another_clients_create_before_the_end_is_fetched(
         dav_server: DavServer, calendar_path: str, user: CalendarUser):
     conn = make_connector(dav_server.base, calendar_path)
     conn.settle_after = 1
     theirs: list[str] = []
     try:
-        noted, moved, hrefs = _written_then_settled(
+        noted, known = _pushed(
             conn, "race", 2,
             lambda _: theirs.append(user.put(to_ics(samples.simple("theirs@settle")))))
-        assert moved == noted
-        known = {r.remote_id: r.remote_version for r in conn.get_many(hrefs)}
-        delta = conn.delta(moved, known)
+        delta = conn.delta(noted, known)
         assert [r.remote_id for r in delta.changed] == theirs
     finally:
         conn.close()
@@ -87,18 +113,14 @@ def test_another_clients_create_before_the_end_keeps_the_old_token(
 
 def test_another_clients_delete_of_our_create_before_the_end_is_heard(
         dav_server: DavServer, calendar_path: str, user: CalendarUser):
-    """Created by us and deleted by someone else before the run's end: in neither token's
+    """Created by us and deleted by someone else before the push's end: in neither token's
     state, so only the cursor's note of the create can tell. It must survive."""
     conn = make_connector(dav_server.base, calendar_path)
     conn.settle_after = 1
     try:
-        noted, moved, hrefs = _written_then_settled(conn, "gone", 3,
-                                                    lambda hs: user.delete(hs[0]))
-        assert moved == noted
-        known = {r.remote_id: r.remote_version for r in conn.get_many(hrefs[1:])}
-        known[hrefs[0]] = '"whatever we held"'
-        delta = conn.delta(moved, known)
-        assert delta.deleted == (hrefs[0],)
+        noted, known = _pushed(conn, "gone", 3, lambda hs: user.delete(hs[0]))
+        delta = conn.delta(noted, known)
+        assert delta.deleted == (sorted(known)[0],) and delta.changed == ()
     finally:
         conn.close()
 
@@ -107,56 +129,72 @@ def test_another_clients_edit_of_our_write_before_the_end_is_fetched(
         dav_server: DavServer, calendar_path: str, user: CalendarUser):
     conn = make_connector(dav_server.base, calendar_path)
     conn.settle_after = 1
+    edited: list[str] = []
+
+    def edit(hrefs: list[str]) -> None:
+        user.put(to_ics(samples.simple("edit-0@settle", summary="moved", day=20)),
+                 href=hrefs[0])
+        edited.append(hrefs[0])
+
     try:
-        first = conn.delta(None, {})
-        hrefs = _creates(conn, "edit", 2)
-        ours = {r.remote_id: r.remote_version for r in conn.get_many(hrefs)}
-        noted = conn.cursor_after_writes(first.cursor, hrefs, [])
-        user.put(to_ics(samples.simple("edit-0@settle", day=20)), href=hrefs[0])
-        moved = conn.cursor_after_push(noted)
-        assert moved == noted
-        delta = conn.delta(moved, ours)
-        assert [r.remote_id for r in delta.changed] == [hrefs[0]]
+        noted, known = _pushed(conn, "edit", 2, edit)
+        delta = conn.delta(noted, known)
+        assert [r.remote_id for r in delta.changed] == edited
+        assert delta.changed[0].item is not None and delta.changed[0].item.get("summary") == "moved"
     finally:
         conn.close()
 
 
-def test_sync_after_a_large_push_is_one_empty_report(
-        store, tmp_path: Path, dav_server: DavServer, proxy: FaultProxy):
-    """The engine's path: a folder's items pushed to the collection, then a poll of it
-    costs one REPORT that reports nothing, and a later edit by someone else is still heard."""
+def test_a_poll_from_another_cursor_drops_the_check(
+        dav_server: DavServer, proxy: FaultProxy, calendar_path: str):
+    conn = make_connector(proxy.base, calendar_path)
+    conn.settle_after = 1
+    try:
+        noted, known = _pushed(conn, "other", 2)
+        older = json.loads(noted)
+        older.pop("new")  # not the cursor the check started from
+        delta = conn.delta(json.dumps(older), known)
+        assert delta.changed == ()
+        proxy.reset_count()
+        again = conn.delta(noted, known)  # the check was dropped: the old token, as before
+        assert again.changed == () and _polls(proxy) == ["REPORT"]
+    finally:
+        conn.close()
+
+
+def test_sync_after_a_large_push_polls_past_it(
+        store, tmp_path: Path, dav_server: DavServer):
+    """The engine's path: a folder's items pushed to the collection; the next poll asks from
+    a token past them, and a later edit by someone else is still heard."""
     folder = tmp_path / "desk"
     folder.mkdir()
     for i in range(5):
         (folder / f"e{i}.ics").write_text(to_ics(samples.simple(f"desk-{i}@settle", day=1 + i)))
     path = dav_server.mkcalendar()
-    config = {"url": proxy.base + path, "username": USER}
+    config = {"url": dav_server.base + path, "username": USER}
     dav = open_connector("caldav", config, "secret")
     assert isinstance(dav, CalDAVConnector)
     dav.settle_after = 5
+    sent = _sync_bodies(dav)
     loop = Loop(store)
     loop.add("desk", open_connector("vdir", {"path": str(folder)}), kind="vdir",
              config={"path": str(folder)})
     loop.add("dav", dav, kind="caldav", config=config)
     loop.sync("dav")
     loop.sync("desk")
-    assert loop.sync("dav").ok  # pull (token T), then 5 creates and the cursor past them
-    cursor = store.get_spoke(loop.spokes["dav"].id).pull_cursor
-    assert "new" not in json.loads(cursor)
-    proxy.reset_count()
-    assert loop.sync("dav").ok
-    assert [m for m, *_ in proxy.requests] == ["REPORT"]
+    assert loop.sync("dav").ok  # pull (token T), then 5 creates
+    token = json.loads(store.get_spoke(loop.spokes["dav"].id).pull_cursor)["t"]
+    summary = loop.sync("dav")
+    assert summary.ok and not summary.counts.get("pulled")
+    # the check asked from the pull's token, then the poll from the token it gave
+    assert token.encode() in sent[-2] and token.encode() not in sent[-1]
     user = CalendarUser(dav_server, path)
-    href = next(h for h in _hrefs(store, loop) if h.startswith(path))
+    href = next(h for h in store.link_versions(loop.spokes["dav"].id) if h.startswith(path))
     user.put(to_ics(samples.simple("desk-0@settle", summary="moved by a colleague")), href=href)
     loop.sync("dav")
     loop.sync("desk")
     assert loop.hub_items()["desk-0@settle"].get("summary") == "moved by a colleague"
     dav.close()
-
-
-def _hrefs(store, loop: Loop) -> list[str]:
-    return sorted(store.link_versions(loop.spokes["dav"].id))
 
 
 def test_settled_needs_exactly_our_writes():
