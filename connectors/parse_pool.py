@@ -22,7 +22,8 @@ Guarantees:
 - bounded: at most :func:`workers` processes (``$CIRAHUB_PARSE_WORKERS``, default the
   machine's cores minus one, at most 4; ``0`` turns the pool off), one page in flight per
   worker; started once per process, on the first large listing, never for small ones (a
-  re-sync reading a few changed files never starts one), and kept for the process's life
+  re-sync reading a few changed files never starts one), never waited for (a page no
+  started worker took yet is read by the caller), and kept for the process's life
   (a worker ends when this process does: its stdin closes);
 - workers are new interpreters (``python -m``), never forks: safe in a process with
   threads (a Ray worker, the server), and they import only the reader.
@@ -135,15 +136,39 @@ class _Lost(Exception):
     """The worker died or answered something unreadable."""
 
 
+class _Page:
+    """Jobs read by whoever claims them first: a worker, or the caller (see read_many)."""
+
+    def __init__(self, jobs: Sequence[Job]) -> None:
+        self.jobs = jobs
+        self._lock = threading.Lock()
+        self._claimed = False
+
+    def claim(self) -> bool:
+        with self._lock:
+            claimed, self._claimed = self._claimed, True
+        return not claimed
+
+
 class _Worker:
     """One worker process, used by one thread at a time."""
 
     def __init__(self) -> None:
+        self.ready = False
         # the worker must import this checkout's cirahub, however this process found it
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cirahub.connectors.parse_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+
+    def wait_ready(self) -> None:
+        """Until the worker has imported the reader (it says so once, when it starts)."""
+        assert self.proc.stdout is not None
+        if not self.ready:
+            with contextlib.suppress(OSError, EOFError, pickle.UnpicklingError):
+                self.ready = read_frame(self.proc.stdout) is True
+            if not self.ready:
+                raise _Lost("did not start")
 
     def call(self, folder: str, extension: str, jobs: Sequence[Job]) -> list[Read]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -157,14 +182,17 @@ class _Worker:
         return [_from_wire(w) for w in answer]
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()
+        """End the process; a thread reading its answer gets the end of the stream."""
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+
+    def release(self) -> None:
+        """Close the pipes (once no thread uses them)."""
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
 
 
 class _Pool:
@@ -189,12 +217,18 @@ class _Pool:
                 return worker
         return self.idle.get()
 
-    def run(self, folder: str, extension: str, jobs: Sequence[Job]) -> list[Read]:
+    def run(self, folder: str, extension: str, page: _Page) -> list[Read] | None:
+        """The page's reads; None when the caller claimed the page first."""
         worker = self._take()
         try:
-            answer = worker.call(folder, extension, jobs)
+            worker.wait_ready()
+            if not page.claim():
+                self.idle.put(worker)
+                return None
+            answer = worker.call(folder, extension, page.jobs)
         except _Lost:
             worker.close()
+            worker.release()
             with self.lock:
                 self.started = [w for w in self.started if w is not worker]
             raise
@@ -202,11 +236,13 @@ class _Pool:
         return answer
 
     def close(self) -> None:
-        self.threads.shutdown(wait=True)
         with self.lock:
-            for worker in self.started:
-                worker.close()
-            self.started = []
+            workers, self.started = self.started, []
+        for worker in workers:  # first: a thread waiting on one then sees it end
+            worker.close()
+        self.threads.shutdown(wait=True, cancel_futures=True)
+        for worker in workers:
+            worker.release()
 
 
 _pool: _Pool | None = None
@@ -247,10 +283,10 @@ def read_many(read: Callable[[str, str, tuple[str, ...], int], Read], folder: st
     if len(jobs) < MIN_FILES or size == 0:
         return [read(*job) for job in jobs]
     pool = _get_pool(size)
-    pages = [jobs[i:i + PAGE] for i in range(0, len(jobs), PAGE)]
+    pages = [_Page(jobs[i:i + PAGE]) for i in range(0, len(jobs), PAGE)]
     out: list[list[Read] | None] = [None] * len(pages)
     todo = deque(range(len(pages)))
-    running: dict[Future[list[Read]], int] = {}
+    running: dict[Future[list[Read] | None], int] = {}
     lost = 0  # workers lost in this listing: past ``size`` of them, the rest is read here
     while todo or running:
         while todo and len(running) < size and lost <= size:
@@ -258,14 +294,20 @@ def read_many(read: Callable[[str, str, tuple[str, ...], int], Read], folder: st
             running[pool.threads.submit(pool.run, folder, extension, pages[index])] = index
         if todo:
             index = todo.pop()  # ...this thread from the back, until they meet
-            out[index] = [read(*job) for job in pages[index]]
+            out[index] = [read(*job) for job in pages[index].jobs]
         else:
+            for future, index in list(running.items()):
+                if pages[index].claim():  # no worker has it yet (one starting): read it here
+                    del running[future]
+                    out[index] = [read(*job) for job in pages[index].jobs]
             wait(running, return_when=FIRST_COMPLETED)
         for future in [f for f in running if f.done()]:
             index = running.pop(future)
             try:
-                out[index] = future.result()
+                answer = future.result()
             except _Lost:  # the page is read here; a new worker takes the next one
                 lost += 1
-                out[index] = [read(*job) for job in pages[index]]
+                answer = [read(*job) for job in pages[index].jobs]
+            assert answer is not None  # a page the caller claimed left ``running``
+            out[index] = answer
     return [r for page in out if page is not None for r in page]

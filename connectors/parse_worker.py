@@ -1,6 +1,7 @@
 """A worker process of :mod:`cirahub.connectors.parse_pool`: reads and parses vdir files.
 
-Run as ``python -m cirahub.connectors.parse_worker``. Each request on stdin is one page:
+Run as ``python -m cirahub.connectors.parse_worker``. It answers ``True`` once started
+(the reader imported); each request on stdin is one page:
 ``(folder, extension, jobs)``; the answer on stdout is each job's items in plain values
 (:func:`~cirahub.connectors.parse_pool.to_wire`), read exactly as in process
 (:meth:`~cirahub.connectors.vdir.VdirConnector.read_items`). Ends when stdin ends (the
@@ -19,6 +20,7 @@ from cirahub.core import source_cache
 def main() -> None:
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not tear a frame
+    write_frame(answers, True)  # started: the reader is imported
     while (request := read_frame(requests)) is not None:
         folder, extension, jobs = request
         connector = VdirConnector(folder, create=False, extension=extension)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,17 @@ def test_workers_that_cannot_start_are_not_retried_page_after_page(
     assert plain(got) == plain(want)
     pages = -(-len(want.changed) // parse_pool.PAGE)
     assert 0 < len(started) <= 2 * parse_pool.workers() < pages
+
+
+def test_a_worker_that_never_starts_is_not_waited_for(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    want = in_process(folder)
+    real_popen = subprocess.Popen
+
+    def popen(args: list[str], **kwargs: Any) -> Any:  # alive, silent, never ready
+        return real_popen([sys.executable, "-c", "import time; time.sleep(3600)"], **kwargs)
+
+    monkeypatch.setattr(parse_pool.subprocess, "Popen", popen)
+    got = VdirConnector(folder).delta(None, {})  # (waiting for them would hang here)
+    assert plain(got) == plain(want)
+    assert len(parse_pool.worker_pids()) == 2
