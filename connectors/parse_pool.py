@@ -16,15 +16,15 @@ Guarantees:
   :mod:`~cirahub.core.source_cache` is recorded here too, so the writer passes the same
   sources through without parsing them again;
 - a bad file is that file's error, as in process (the reader turns it into a quarantined
-  item); a worker that dies or answers garbage costs time only: its page is read in process
-  and a new worker takes the next page (after more losses than workers in one listing, the
-  rest of that listing is read in process: a worker that cannot start is not retried per page);
+  item); a worker that dies or answers garbage costs time only: its page is read in process,
+  the rest of the listing too (a new worker is started at the next large listing: one that
+  cannot start is not retried page after page);
 - bounded: at most :func:`workers` processes (``$CIRAHUB_PARSE_WORKERS``, default the
   machine's cores minus one, at most 4; ``0`` turns the pool off), one page in flight per
   worker; started once per process, on the first large listing, never for small ones (a
-  re-sync reading a few changed files never starts one), never waited for (a page no
-  started worker took yet is read by the caller), and kept for the process's life
-  (a worker ends when this process does: its stdin closes);
+  re-sync reading a few changed files never starts one), never waited for (a worker takes
+  pages only once it is ready: until then the caller reads them), and kept for the
+  process's life (a worker ends when this process does: its stdin closes);
 - workers are new interpreters (``python -m``), never forks: safe in a process with
   threads (a Ray worker, the server), and they import only the reader.
 """
@@ -42,7 +42,6 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import IO, Any
 
 from cirahub.core import source_cache
@@ -136,18 +135,42 @@ class _Lost(Exception):
     """The worker died or answered something unreadable."""
 
 
-class _Page:
-    """Jobs read by whoever claims them first: a worker, or the caller (see read_many)."""
+class _Listing:
+    """The pages of one :func:`read_many` call: the workers' threads take them from the
+    front, the caller from the back, until none is left; then the caller waits for the
+    pages a worker took (a worker never ready takes none)."""
 
-    def __init__(self, jobs: Sequence[Job]) -> None:
-        self.jobs = jobs
-        self._lock = threading.Lock()
-        self._claimed = False
+    def __init__(self, pages: list[Sequence[Job]]) -> None:
+        self.pages = pages
+        self.out: list[list[Read] | None] = [None] * len(pages)
+        self.lost: list[int] = []  # pages a worker took and lost: read by the caller
+        self._todo = deque(range(len(pages)))
+        self._taken = 0
+        self._cond = threading.Condition()
 
-    def claim(self) -> bool:
-        with self._lock:
-            claimed, self._claimed = self._claimed, True
-        return not claimed
+    def front(self) -> int | None:
+        with self._cond:
+            if not self._todo:
+                return None
+            self._taken += 1
+            return self._todo.popleft()
+
+    def back(self) -> int | None:
+        with self._cond:
+            return self._todo.pop() if self._todo else None
+
+    def answer(self, index: int, reads: list[Read] | None) -> None:
+        with self._cond:
+            if reads is None:
+                self.lost.append(index)
+            else:
+                self.out[index] = reads
+            self._taken -= 1
+            self._cond.notify_all()
+
+    def wait_taken(self) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._taken == 0)
 
 
 class _Worker:
@@ -198,14 +221,17 @@ class _Worker:
 class _Pool:
     def __init__(self, size: int) -> None:
         self.size = size
-        self.idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self.idle: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
         self.started: list[_Worker] = []
         self.lock = threading.Lock()
-        # threads that talk to the workers (they wait on pipes, without the GIL)
-        self.threads = ThreadPoolExecutor(size, thread_name_prefix="vdir-parse")
+        self.closed = False
 
-    def _take(self) -> _Worker:
+    def _take(self) -> _Worker | None:
+        """An idle worker, a new one while fewer than ``size`` live, else the next one
+        idle; None once the pool is closed."""
         with self.lock:
+            if self.closed:
+                return None
             try:
                 return self.idle.get_nowait()
             except queue.Empty:
@@ -217,32 +243,35 @@ class _Pool:
                 return worker
         return self.idle.get()
 
-    def run(self, folder: str, extension: str, page: _Page) -> list[Read] | None:
-        """The page's reads; None when the caller claimed the page first."""
+    def serve(self, listing: _Listing, folder: str, extension: str) -> None:
+        """One worker reads pages of ``listing`` from the front, once it is ready (a thread
+        of its own: it waits on the pipes, without the GIL)."""
         worker = self._take()
+        if worker is None:
+            return
+        index: int | None = None
         try:
             worker.wait_ready()
-            if not page.claim():
-                self.idle.put(worker)
-                return None
-            answer = worker.call(folder, extension, page.jobs)
+            while (index := listing.front()) is not None:
+                listing.answer(index, worker.call(folder, extension, listing.pages[index]))
+                index = None
         except _Lost:
             worker.close()
             worker.release()
             with self.lock:
                 self.started = [w for w in self.started if w is not worker]
-            raise
+            if index is not None:
+                listing.answer(index, None)
+            return
         self.idle.put(worker)
-        return answer
 
     def close(self) -> None:
         with self.lock:
-            workers, self.started = self.started, []
-        for worker in workers:  # first: a thread waiting on one then sees it end
+            workers, self.started, self.closed = self.started, [], True
+        for worker in workers:  # a thread waiting on one sees the end of its stream
             worker.close()
-        self.threads.shutdown(wait=True, cancel_futures=True)
-        for worker in workers:
-            worker.release()
+        for _ in range(self.size):  # a thread waiting for an idle worker gets none
+            self.idle.put(None)
 
 
 _pool: _Pool | None = None
@@ -283,31 +312,13 @@ def read_many(read: Callable[[str, str, tuple[str, ...], int], Read], folder: st
     if len(jobs) < MIN_FILES or size == 0:
         return [read(*job) for job in jobs]
     pool = _get_pool(size)
-    pages = [_Page(jobs[i:i + PAGE]) for i in range(0, len(jobs), PAGE)]
-    out: list[list[Read] | None] = [None] * len(pages)
-    todo = deque(range(len(pages)))
-    running: dict[Future[list[Read] | None], int] = {}
-    lost = 0  # workers lost in this listing: past ``size`` of them, the rest is read here
-    while todo or running:
-        while todo and len(running) < size and lost <= size:
-            index = todo.popleft()  # the workers take pages from the front...
-            running[pool.threads.submit(pool.run, folder, extension, pages[index])] = index
-        if todo:
-            index = todo.pop()  # ...this thread from the back, until they meet
-            out[index] = [read(*job) for job in pages[index].jobs]
-        else:
-            for future, index in list(running.items()):
-                if pages[index].claim():  # no worker has it yet (one starting): read it here
-                    del running[future]
-                    out[index] = [read(*job) for job in pages[index].jobs]
-            wait(running, return_when=FIRST_COMPLETED)
-        for future in [f for f in running if f.done()]:
-            index = running.pop(future)
-            try:
-                answer = future.result()
-            except _Lost:  # the page is read here; a new worker takes the next one
-                lost += 1
-                answer = [read(*job) for job in pages[index].jobs]
-            assert answer is not None  # a page the caller claimed left ``running``
-            out[index] = answer
-    return [r for page in out if page is not None for r in page]
+    listing = _Listing([jobs[i:i + PAGE] for i in range(0, len(jobs), PAGE)])
+    for _ in range(size):
+        threading.Thread(target=pool.serve, args=(listing, folder, extension),
+                         name="vdir-parse", daemon=True).start()
+    while (index := listing.back()) is not None:
+        listing.out[index] = [read(*job) for job in listing.pages[index]]
+    listing.wait_taken()
+    for index in listing.lost:  # a worker died with it: read here (a new worker next time)
+        listing.out[index] = [read(*job) for job in listing.pages[index]]
+    return [r for page in listing.out if page is not None for r in page]
