@@ -23,8 +23,9 @@ Guarantees:
   machine's cores minus one, at most 4; ``0`` turns the pool off), one page in flight per
   worker; started once per process, on the first large listing, never for small ones (a
   re-sync reading a few changed files never starts one), never waited for (a worker takes
-  pages only once it is ready: until then the caller reads them), and kept for the
-  process's life (a worker ends when this process does: its stdin closes);
+  pages only once it is ready: until then the caller reads them), and kept while used (a
+  worker ends when this process does, its stdin closed, or after :data:`IDLE_SECONDS`
+  without a request: an idle server does not keep its memory);
 - workers are new interpreters (``python -m``), never forks: safe in a process with
   threads (a Ray worker, the server), and they import only the reader.
 """
@@ -48,7 +49,7 @@ from cirahub.core import source_cache
 from cirahub.core.item import Item
 from cirahub.core.model import RemoteItem
 
-__all__ = ["MIN_FILES", "PAGE", "Job", "read_frame", "read_many", "shutdown", "to_wire",
+__all__ = ["IDLE_ENV", "IDLE_SECONDS", "MIN_FILES", "PAGE", "Job", "read_frame", "read_many", "shutdown", "to_wire",
            "workers", "write_frame"]
 
 #: a listing with fewer files to read is read in process (a pool would not pay back)
@@ -56,6 +57,9 @@ MIN_FILES = 256
 #: files per page sent to a worker (small enough that the last pages end together)
 PAGE = 64
 _ENV = "CIRAHUB_PARSE_WORKERS"
+#: a worker without a request this long ends (``$CIRAHUB_PARSE_WORKER_IDLE`` seconds)
+IDLE_SECONDS = 300.0
+IDLE_ENV = "CIRAHUB_PARSE_WORKER_IDLE"
 _MAX_WORKERS = 4
 
 #: one file to read: (name, listed version, remote ids known in it, names of its inode)
@@ -232,10 +236,14 @@ class _Pool:
         with self.lock:
             if self.closed:
                 return None
-            try:
-                return self.idle.get_nowait()
-            except queue.Empty:
-                pass
+            while True:  # an idle worker that ended (idle too long) is dropped
+                try:
+                    worker = self.idle.get_nowait()
+                except queue.Empty:
+                    break
+                if worker is None or worker.proc.poll() is None:
+                    return worker
+                worker.release()
             alive = [w for w in self.started if w.proc.poll() is None]
             if len(alive) < self.size:
                 worker = _Worker()

@@ -5,14 +5,17 @@ Run as ``python -m cirahub.connectors.parse_worker``. It answers ``True`` once s
 ``(folder, extension, jobs)``; the answer on stdout is each job's items in plain values
 (:func:`~cirahub.connectors.parse_pool.to_wire`), read exactly as in process
 (:meth:`~cirahub.connectors.vdir.VdirConnector.read_items`). Ends when stdin ends (the
-process that started it ended or closed it). Nothing else is written to stdout.
+process that started it ended or closed it), or after :data:`~cirahub.connectors.parse_pool.
+IDLE_SECONDS` without a request. Nothing else is written to stdout.
 """
 
 from __future__ import annotations
 
+import os
+import select
 import sys
 
-from cirahub.connectors.parse_pool import read_frame, to_wire, write_frame
+from cirahub.connectors.parse_pool import IDLE_ENV, IDLE_SECONDS, read_frame, to_wire, write_frame
 from cirahub.connectors.vdir import VdirConnector
 from cirahub.core import source_cache
 
@@ -21,7 +24,10 @@ def main() -> None:
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not tear a frame
     write_frame(answers, True)  # started: the reader is imported
-    while (request := read_frame(requests)) is not None:
+    idle = float(os.environ.get(IDLE_ENV) or IDLE_SECONDS)
+    # a worker not asked for a while ends (its memory back); the pool starts a new one
+    while select.select([requests], [], [], idle)[0] and (
+            request := read_frame(requests)) is not None:
         folder, extension, jobs = request
         connector = VdirConnector(folder, create=False, extension=extension)
         write_frame(answers, [to_wire(connector.read_items(*job)) for job in jobs])

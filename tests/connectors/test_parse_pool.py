@@ -161,3 +161,20 @@ def test_a_worker_that_never_starts_is_not_waited_for(
     got = VdirConnector(folder).delta(None, {})  # (waiting for them would hang here)
     assert plain(got) == plain(want)
     assert len(parse_pool.worker_pids()) == 2
+
+
+def test_an_idle_worker_ends_and_the_next_large_listing_starts_another(
+        folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(parse_pool.IDLE_ENV, "0.2")
+    want = in_process(folder)
+    VdirConnector(folder).delta(None, {})
+    assert parse_pool._pool is not None
+    first = list(parse_pool._pool.started)
+    assert first
+    for worker in first:
+        assert worker.proc.wait(timeout=120) == 0  # ended by itself, not killed
+    monkeypatch.delenv(parse_pool.IDLE_ENV)  # the new ones stay while this test looks
+    got = VdirConnector(folder).delta(None, {})
+    assert plain(got) == plain(want)
+    assert len(parse_pool.worker_pids()) == 2
+    assert not {w.proc.pid for w in first} & set(parse_pool.worker_pids())
