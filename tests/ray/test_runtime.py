@@ -106,8 +106,11 @@ def test_spokes_poll_on_their_own(topo: Topology) -> None:
              what="the periodic runs to carry the item")
     runs = topo.rt.store.list_runs(spoke_id=topo.ids["a"], limit=5)
     assert any(r.trigger == "schedule" for r in runs)
-    runs = topo.rt.store.list_runs(spoke_id=topo.ids["b"], limit=5)
-    assert any(r.trigger in ("schedule", "fanout") for r in runs)
+    # A push run is recorded when it ends, in the commit after its writes (actors/push_wave):
+    # the file can be in b a moment before b's run is in the history (CI: read too early).
+    wait_for(lambda: any(r.trigger in ("schedule", "fanout")
+                         for r in topo.rt.store.list_runs(spoke_id=topo.ids["b"], limit=5)),
+             timeout=60, what="b's run that carried the item to be recorded")
 
 
 def test_options_change_takes_effect_on_the_next_run(topo: Topology) -> None:
