@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 
 from cirahub.core.errors import NotFound
 from cirahub.core.item import Item
@@ -28,6 +28,8 @@ from cirahub.store.base import (
 from cirahub.store.engine import guarded
 
 _HI, _P = m.hub_items.c, m.pending_writes.c
+#: (hub item, version) pairs per read of merge bases: a cross product of at most 50 × 50
+_PAIRS = 50
 
 
 class ReadsMixin(StoreBase):
@@ -156,13 +158,20 @@ class ReadsMixin(StoreBase):
         """Contents of hub items at given versions (merge bases); None for a tombstone
         version; pairs never stored are absent."""
         col = m.hub_item_versions.c
-        # One (id = ? AND version = ?) term per pair: both backends probe the primary key
-        # per term; SQLite scans the whole table for a row-value IN list.
+        wanted = set(pairs)
+        out: dict[tuple[str, int], Item | None] = {}
+        # ids IN (…) AND versions IN (…) per few pairs: both backends probe the primary key
+        # for each (id, version) of the cross product, and the pairs not asked for are
+        # dropped here. (A row-value IN list makes SQLite scan every stored version; one
+        # (id AND version) term per pair costs SQLAlchemy 8 ms to build for 50 pairs.)
         with self._read() as conn:
-            rows = self._in_chunks(conn, lambda part: select(
-                col.hub_item_id, col.version, col.content).where(or_(*(
-                    and_(col.hub_item_id == i, col.version == v) for i, v in part))), set(pairs))
-            return {(r.hub_item_id, r.version): item_of(r.content) for r in rows}
+            for part in chunks(sorted(wanted), _PAIRS):
+                rows = conn.execute(select(col.hub_item_id, col.version, col.content).where(
+                    col.hub_item_id.in_({i for i, _ in part}),
+                    col.version.in_({v for _, v in part})))
+                out.update(((r.hub_item_id, r.version), item_of(r.content)) for r in rows
+                           if (r.hub_item_id, r.version) in wanted)
+        return out
 
     @guarded
     def hub_items_changed_since(

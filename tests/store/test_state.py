@@ -6,6 +6,7 @@ import pytest
 
 from cirahub.core.errors import InvalidInput, NotFound
 from cirahub.core.model import Link
+from cirahub.core.ops import LinkOnly
 from cirahub.store import LEAVE, PendingDelete
 
 from .helpers import create, event, hub_and_spokes
@@ -31,6 +32,49 @@ def test_commit_links_upserts_and_deletes(store):
     with pytest.raises(NotFound):
         store.commit_links(b.id, [Link(b.id, "gone", "u", "x", "e", "f", 1)], [])
     assert store.links(b.id) == {"b/1.ics": moved}  # the failed commit changed nothing
+
+
+def test_commit_links_in_place_moved_and_swapped(store):
+    """A link that keeps its remote id is updated in place, one that moves is replaced,
+    two items swapping remote ids in one commit end swapped, and a copy remembered as
+    deleted is forgotten once the item is linked there again (in place or not)."""
+    from sqlalchemy import select
+
+    from cirahub.store import models as m
+
+    hub, (a, b) = hub_and_spokes(store, "a", "b")
+    epoch = store.acquire_writer(hub.id)
+    res = store.apply_hub_ops(hub.id, a.id, epoch, [create("r1", event("u1")),
+                                                    create("r2", event("u2"))])
+    h1, h2 = res.created["r1"], res.created["r2"]
+    one, two = Link(b.id, h1, "u1", "1.ics", "e1", "f1", 1), Link(b.id, h2, "u2", "2.ics", "e1",
+                                                                 "f2", 2)
+    store.commit_links(b.id, [one, two], [])
+    in_place = Link(b.id, h1, "u1", "1.ics", "e2", "f1b", 3)
+    store.commit_links(b.id, [in_place], [], [h1])
+    assert store.links(b.id) == {"1.ics": in_place, "2.ics": two}
+    swapped = [Link(b.id, h1, "u1", "2.ics", "e3", "f1c", 4),
+               Link(b.id, h2, "u2", "1.ics", "e3", "f2c", 4)]
+    store.commit_links(b.id, swapped, [])
+    assert store.links(b.id) == {ln.remote_id: ln for ln in swapped}
+    moved = Link(b.id, h1, "u1", "1-new.ics", "e4", "f1d", 5)
+    store.commit_links(b.id, [moved], [h2])
+    assert store.links(b.id) == {"1-new.ics": moved}
+
+    def copies() -> set[str]:
+        with store.engine.connect() as conn:
+            return set(conn.execute(select(m.deleted_copies.c.hub_item_id).where(
+                m.deleted_copies.c.spoke_id == b.id)).scalars())
+
+    assert copies() == {h2}
+    # the pull links h2 again (its copy came back), then a push writes it in place: the
+    # deleted copy is forgotten with that commit
+    back = Link(b.id, h2, "u2", "1.ics", "e5", "f2c", 4)
+    store.apply_hub_ops(hub.id, b.id, epoch, [LinkOnly("1.ics", "e5", h2, "f2c", 4)])
+    assert store.links(b.id)["1.ics"] == back and copies() == {h2}
+    store.commit_links(b.id, [Link(b.id, h2, "u2", "1.ics", "e6", "f2d", 6)], [], [h2])
+    assert copies() == set()
+    assert store.links(b.id)["1.ics"].remote_version == "e6"
 
 
 def test_cursors_leave_and_set(store):
