@@ -70,7 +70,9 @@ class EwsConfig:
     mailbox: str | None = None
     access_type: str = "delegate"
     timezone: str = "UTC"
-    page_size: int = 100
+    #: items per FindItem page of a listing: Exchange returns at most 1,000 a page
+    #: (EWSFindCountLimit), and each page is a round trip
+    page_size: int = 1000
     full_scan_seconds: float = 3600.0
     overlap_seconds: float = 120.0
     max_retry_seconds: float = 60.0

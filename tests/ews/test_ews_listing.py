@@ -29,3 +29,23 @@ def test_listing_rows_are_what_exchangelibs_items_say(emu: EwsEmulator) -> None:
     assert set(rows) == want
     assert all(isinstance(lmt, datetime) and lmt.tzinfo is not None for _, _, lmt in rows)
     public.close()
+
+
+def test_a_listing_takes_exchanges_largest_pages(emu: EwsEmulator) -> None:
+    """1,000 items a page (Exchange's EWSFindCountLimit): a folder of 1,001 items is listed in
+    two requests, and a client asking for more per page still gets 1,000 and pages on."""
+    folder_id = emu.add_public_folder("/Calendars/Team")
+    public = open_connector("ews-public-folder", connector_config(emu, "ews-public-folder"), PASSWORD)
+    t0 = datetime(2027, 1, 4, 9, tzinfo=UTC)
+    for i in range(1001):
+        emu.user.create(folder_id, subject=f"e{i}", start=t0 + timedelta(hours=i),
+                        end=t0 + timedelta(hours=i, minutes=30))
+    emu.reset_log()
+    rows, complete = public.list_ids()
+    assert complete and len({rid for rid, _, _ in rows}) == 1001
+    assert emu.count("FindItem") == 2
+    public.cfg = dataclasses.replace(public.cfg, page_size=5000)  # above the server's cap
+    emu.reset_log()
+    rows, complete = public.list_ids()
+    assert complete and len(rows) == 1001 and emu.count("FindItem") == 2
+    public.close()

@@ -42,6 +42,10 @@ class Context:
 Handler = Callable[[State, etree._Element, Context], etree._Element]
 
 
+
+#: the most items one FindItem page returns (Exchange's EWSFindCountLimit default)
+FIND_COUNT_LIMIT = 1000
+
 def _each(op: str, container: etree._Element, elements: list[etree._Element],
           fn: Callable[[etree._Element, etree._Element], None]) -> None:
     """One response message per element; an EwsError becomes that message's error."""
@@ -129,7 +133,9 @@ def find_item(state: State, op: etree._Element, ctx: Context) -> etree._Element:
         paged = op.find(m("IndexedPageItemView"))
         offset = int(paged.get("Offset", "0")) if paged is not None else 0
         size = int(paged.get("MaxEntriesReturned", "1000")) if paged is not None else len(items)
-        page = items[offset:offset + size]
+        # Exchange's throttling policy (EWSFindCountLimit, 1,000 by default on-premises and
+        # online) caps a page whatever the client asks for; the rest needs another page
+        page = items[offset:offset + min(size, FIND_COUNT_LIMIT)]
         next_offset, last = offset + len(page), offset + len(page) >= len(items)
         if ctx.truncate_page and len(page) > 1:
             page, last = page[: len(page) // 2], False  # fewer items, yet the full offset
