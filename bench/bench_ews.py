@@ -38,14 +38,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
 from bench.calendars import Truth, edit_folder, fill_folder
-from cirahub.actors.cycle import LocalMerger, SyncCycle
-from cirahub.connectors.registry import open_connector
-from cirahub.core.options import SyncOptions
-from cirahub.store.repository import Store
+from bench.drivers import Engine
 from tests.ews_emulator import EwsEmulator
 
 USER, PASSWORD = "svc@example.com", "secret"
@@ -81,39 +77,17 @@ class Scenario:
         self.folder.mkdir()
         self.truth = Truth()
         fill_folder(self.folder, n, self.truth)
-        self.store = Store.open(url, secret_key=Fernet.generate_key(), data_dir=root)
-        hub = self.store.create_hub("bench")
-        self.hub_id = hub.id
-        merger = LocalMerger(self.store)
-        specs: list[tuple[str, dict[str, Any], str | None]] = [
-            ("vdir", {"path": str(self.folder)}, None),
-            ("ews-public-folder", {"service_endpoint": emu.url, "username": USER,
-                                   "folder": FOLDER}, PASSWORD),
-        ]
-        self.cycles = []
-        for i, (kind, config, secret) in enumerate(specs):
-            spoke = self.store.add_spoke("bench", f"s{i}", kind, config, SyncOptions(),
-                                         secret=secret)
-            connector = open_connector(kind, self.store.get_spoke(spoke.id).config, secret)
-            self.cycles.append(SyncCycle(self.store, connector, spoke.id, merger))
-
-    def sync(self) -> None:
-        """Rounds of runs until every spoke is written up to the hub's version (≤ 5)."""
-        for _ in range(5):
-            for cycle in self.cycles:
-                summary = cycle.run("bench")
-                if not summary.ok:
-                    raise RuntimeError(f"run failed: {summary}")
-            version = self.store.hub_version(self.hub_id)
-            if all(self.store.get_spoke(c.spoke_id).push_cursor >= version
-                   for c in self.cycles):
-                return
-        raise RuntimeError("did not converge in 5 rounds")
+        self.engine = Engine(root, [
+            {"kind": "vdir", "path": str(self.folder)},
+            {"kind": "ews-public-folder", "service_endpoint": emu.url, "username": USER,
+             "folder": FOLDER, "password": PASSWORD},
+        ], url=url)
+        self.sync = self.engine.sync
 
     def poll_exchange(self) -> int:
         """One run of the public-folder spoke; the EWS requests it sent."""
         before = len(self.emu.requests)
-        summary = self.cycles[1].run("bench")
+        summary = self.engine.cycles[1].run("bench")
         if not summary.ok or summary.counts.get("pulled", 0):
             raise RuntimeError(f"a no-change poll did something: {summary}")
         return len(self.emu.requests) - before
@@ -148,11 +122,7 @@ class Scenario:
             raise AssertionError("the sync made Exchange send meeting mail")
 
     def close(self) -> None:
-        for cycle in self.cycles:
-            close = getattr(cycle.connector, "close", None)
-            if close is not None:
-                close()
-        self.store.close()
+        self.engine.close()
 
 
 def _summary(ical: str) -> str:

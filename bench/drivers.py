@@ -172,7 +172,9 @@ class CirahubServer:
 class Engine:
     """Every spoke's SyncCycle in this process, on its own SQLite store."""
 
-    def __init__(self, root: Path, storages: Sequence[dict[str, Any]]) -> None:
+    def __init__(self, root: Path, storages: Sequence[dict[str, Any]],
+                 url: str | None = None) -> None:
+        """``url``: the store (default: a SQLite file in ``root``)."""
         from cryptography.fernet import Fernet
 
         from cirahub.actors.cycle import LocalMerger, SyncCycle
@@ -181,7 +183,7 @@ class Engine:
         from cirahub.store.repository import Store
 
         root.mkdir(parents=True, exist_ok=True)
-        self.store = Store.open(f"sqlite:///{root / 'engine.db'}",
+        self.store = Store.open(url or f"sqlite:///{root / 'engine.db'}",
                                 secret_key=Fernet.generate_key(), data_dir=root)
         hub = self.store.create_hub("bench")
         self.hub_id = hub.id
@@ -208,4 +210,8 @@ class Engine:
         raise RuntimeError("engine did not converge in 5 rounds")
 
     def close(self) -> None:
+        for cycle in self.cycles:
+            close = getattr(cycle.connector, "close", None)
+            if close is not None:
+                close()
         self.store.close()
