@@ -12,12 +12,17 @@ from cirahub.store import LEAVE, PendingDelete
 from .helpers import create, event, hub_and_spokes
 
 
-def test_commit_links_upserts_and_deletes(store):
+def _two_items(store):
+    """A hub with spokes a and b, a's items u1 and u2 merged: (hub, a, b, epoch, ids)."""
     hub, (a, b) = hub_and_spokes(store, "a", "b")
     epoch = store.acquire_writer(hub.id)
     res = store.apply_hub_ops(hub.id, a.id, epoch, [create("r1", event("u1")),
                                                     create("r2", event("u2"))])
-    h1, h2 = res.created["r1"], res.created["r2"]
+    return hub, a, b, epoch, (res.created["r1"], res.created["r2"])
+
+
+def test_commit_links_upserts_and_deletes(store):
+    _, a, b, _, (h1, h2) = _two_items(store)
     pushed = [Link(b.id, h1, "u1", "b/1.ics", "etag1", "fp1", 1),
               Link(b.id, h2, "u2", "b/2.ics", "etag1", "fp2", 2)]
     store.commit_links(b.id, pushed, [])
@@ -42,11 +47,7 @@ def test_commit_links_in_place_moved_and_swapped(store):
 
     from cirahub.store import models as m
 
-    hub, (a, b) = hub_and_spokes(store, "a", "b")
-    epoch = store.acquire_writer(hub.id)
-    res = store.apply_hub_ops(hub.id, a.id, epoch, [create("r1", event("u1")),
-                                                    create("r2", event("u2"))])
-    h1, h2 = res.created["r1"], res.created["r2"]
+    hub, _, b, epoch, (h1, h2) = _two_items(store)
     one, two = Link(b.id, h1, "u1", "1.ics", "e1", "f1", 1), Link(b.id, h2, "u2", "2.ics", "e1",
                                                                  "f2", 2)
     store.commit_links(b.id, [one, two], [])

@@ -107,13 +107,19 @@ def _file_with(folder: Path, uid: str) -> Path:
     raise AssertionError(f"{uid} not in {folder}")
 
 
-def test_three_vdir_folders_converge_and_second_sync_is_a_noop(store, tmp_path):
-    folders = [tmp_path / n for n in ("work", "home", "shared")]
+def _loop_of(store, folders: list[Path]) -> Loop:
+    """A hub with a vdir spoke on each of these (new) folders, named after it."""
     loop = Loop(store)
     for folder in folders:
         folder.mkdir()
         config = {"path": str(folder)}
         loop.add(folder.name, open_connector("vdir", config), kind="vdir", config=config)
+    return loop
+
+
+def test_three_vdir_folders_converge_and_second_sync_is_a_noop(store, tmp_path):
+    folders = [tmp_path / n for n in ("work", "home", "shared")]
+    loop = _loop_of(store, folders)
     (folders[0] / "standup.ics").write_text(BERLIN_WEEKLY)
     (folders[1] / "offsite.ics").write_text(OFFSITE)
     (folders[2] / "dentist.ics").write_text(DENTIST)
@@ -191,11 +197,7 @@ def test_regression_an_edit_with_an_older_clock_reaches_the_copies_as_written(st
     with the new title but the hub's later 10:00 stamp: the copy differed from what the user
     wrote in that one property. Now every copy holds the second edit as written."""
     folders = [tmp_path / n for n in ("laptop", "phone")]
-    loop = Loop(store)
-    for folder in folders:
-        folder.mkdir()
-        config = {"path": str(folder)}
-        loop.add(folder.name, open_connector("vdir", config), kind="vdir", config=config)
+    loop = _loop_of(store, folders)
     (folders[0] / "dentist.ics").write_text(DENTIST.replace(
         "SUMMARY:Dentist", "SUMMARY:Dentist\nLAST-MODIFIED:20261101T080000Z"))
     loop.sync_all()
