@@ -20,7 +20,7 @@ Guarantees:
   the rest of the listing too (a new worker is started at the next large listing: one that
   cannot start is not retried page after page);
 - bounded: at most :func:`workers` processes (``$CIRAHUB_PARSE_WORKERS``, default the
-  machine's cores minus one, at most 4; ``0`` turns the pool off), one page in flight per
+  machine's cores minus one, at most 4; ``0`` turns the pool off), two pages in flight per
   worker; started once per process, on the first large listing, never for small ones (a
   re-sync reading a few changed files never starts one), never waited for (a worker takes
   pages only once it is ready: until then the caller reads them), and kept while used (a
@@ -55,7 +55,9 @@ __all__ = ["IDLE_ENV", "IDLE_SECONDS", "MIN_FILES", "PAGE", "Job", "read_frame",
 #: a listing with fewer files to read is read in process (a pool would not pay back)
 MIN_FILES = 256
 #: files per page sent to a worker (small enough that the last pages end together)
-PAGE = 64
+PAGE = 128
+#: pages sent to a worker before its first answer is read
+_IN_FLIGHT = 2
 _ENV = "CIRAHUB_PARSE_WORKERS"
 #: a worker without a request this long ends (``$CIRAHUB_PARSE_WORKER_IDLE`` seconds)
 IDLE_SECONDS = 300.0
@@ -82,8 +84,7 @@ def workers() -> int:
 
 def write_frame(stream: IO[bytes], value: object) -> None:
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)))
-    stream.write(data)
+    stream.write(_HEADER.pack(len(data)) + data)  # one write: the reader wakes once
     stream.flush()
 
 
@@ -197,14 +198,21 @@ class _Worker:
             if not self.ready:
                 raise _Lost("did not start")
 
-    def call(self, folder: str, extension: str, jobs: Sequence[Job]) -> list[Read]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+    def send(self, folder: str, extension: str, jobs: Sequence[Job]) -> None:
+        assert self.proc.stdin is not None
         try:
             write_frame(self.proc.stdin, (folder, extension, list(jobs)))
+        except OSError as exc:
+            raise _Lost(str(exc)) from None
+
+    def receive(self, jobs: int) -> list[Read]:
+        """The answer to the oldest request sent (``jobs`` files)."""
+        assert self.proc.stdout is not None
+        try:
             answer = read_frame(self.proc.stdout)
         except (OSError, EOFError, pickle.UnpicklingError) as exc:
             raise _Lost(str(exc)) from None
-        if not isinstance(answer, list) or len(answer) != len(jobs):
+        if not isinstance(answer, list) or len(answer) != jobs:
             raise _Lost("no answer")
         return [_from_wire(w) for w in answer]
 
@@ -257,18 +265,23 @@ class _Pool:
         worker = self._take()
         if worker is None:
             return
-        index: int | None = None
-        try:
+        sent: deque[int] = deque()  # two pages in flight: the worker never waits for this
+        try:                        # thread to get the GIL between pages
             worker.wait_ready()
-            while (index := listing.front()) is not None:
-                listing.answer(index, worker.call(folder, extension, listing.pages[index]))
-                index = None
+            while True:
+                while len(sent) < _IN_FLIGHT and (index := listing.front()) is not None:
+                    sent.append(index)
+                    worker.send(folder, extension, listing.pages[index])
+                if not sent:
+                    break
+                listing.answer(sent[0], worker.receive(len(listing.pages[sent[0]])))
+                sent.popleft()
         except _Lost:
             worker.close()
             worker.release()
             with self.lock:
                 self.started = [w for w in self.started if w is not worker]
-            if index is not None:
+            for index in sent:
                 listing.answer(index, None)
             return
         self.idle.put(worker)
