@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from lxml import etree
 
@@ -55,8 +56,10 @@ def sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str)
     return el
 
 
+@lru_cache(maxsize=65536)
 def parse_dt(text: str) -> datetime:
-    """An xs:dateTime as an aware UTC datetime (naive values are taken as UTC)."""
+    """An xs:dateTime as an aware UTC datetime (naive values are taken as UTC). Cached: a
+    restriction reads every item's Start for each query (datetimes are immutable)."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
