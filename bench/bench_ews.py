@@ -172,6 +172,7 @@ def main() -> None:
     args = ap.parse_args()
     kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     load = os.getloadavg()[0]
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     rows = []
     for kind in kinds:
         reps = [one_rep(kind, args.items, seed) for seed in range(args.reps)]
@@ -182,7 +183,6 @@ def main() -> None:
             f"| {med['poll'] * 1000:.0f} ms ({med['poll_requests']:.0f} requests) "
             f"| {med['changes']:.2f} s |")
         print(rows[-1], flush=True)
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out = "\n".join([
         f"### {when} — EWS public folder on the emulator, {args.reps} repetitions",
         "",
