@@ -90,16 +90,28 @@ def write_frame(stream: IO[bytes], value: object) -> None:
 
 def read_frame(stream: IO[bytes]) -> Any:
     """The next value; None at the end of the stream. Raises EOFError on a torn frame."""
-    header = stream.read(_HEADER.size)
+    header = _exactly(stream, _HEADER.size)
     if not header:
         return None
     if len(header) != _HEADER.size:
         raise EOFError("torn frame header")
     (size,) = _HEADER.unpack(header)
-    data = stream.read(size)
+    data = _exactly(stream, size)
     if len(data) != size:
         raise EOFError("torn frame")
     return pickle.loads(data)
+
+
+def _exactly(stream: IO[bytes], size: int) -> bytes:
+    """``size`` bytes, fewer only at the end of the stream (an unbuffered stream, as the
+    worker reads its requests, may return less per call)."""
+    data = stream.read(size)
+    while data is not None and 0 < len(data) < size:
+        more = stream.read(size - len(data))
+        if not more:
+            break
+        data += more
+    return data or b""
 
 
 def to_wire(read: Read) -> Wire | None:

@@ -21,7 +21,9 @@ from cirahub.core import source_cache
 
 
 def main() -> None:
-    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    # unbuffered: a buffer could hold the next request while select() waits on the pipe
+    requests = os.fdopen(sys.stdin.fileno(), "rb", buffering=0, closefd=False)
+    answers = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not tear a frame
     write_frame(answers, True)  # started: the reader is imported
     idle = float(os.environ.get(IDLE_ENV) or IDLE_SECONDS)
