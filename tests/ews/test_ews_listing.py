@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cirahub.connectors.registry import open_connector
 from tests.ews_emulator import EwsEmulator
@@ -12,13 +13,18 @@ from tests.ews_emulator import EwsEmulator
 from .conftest import PASSWORD, connector_config
 
 
-def test_listing_rows_are_what_exchangelibs_items_say(emu: EwsEmulator) -> None:
+def _public_folder_of(emu: EwsEmulator, n: int) -> Any:
+    """The public-folder connector of a folder holding ``n`` items, made in Outlook."""
     folder_id = emu.add_public_folder("/Calendars/Team")
-    public = open_connector("ews-public-folder", connector_config(emu, "ews-public-folder"), PASSWORD)
     t0 = datetime(2027, 1, 4, 9, tzinfo=UTC)
-    for i in range(7):
-        emu.user.create(folder_id, subject=f"e{i}", start=t0 + timedelta(days=i),
-                        end=t0 + timedelta(days=i, hours=1))
+    for i in range(n):
+        emu.user.create(folder_id, subject=f"e{i}", start=t0 + timedelta(hours=i),
+                        end=t0 + timedelta(hours=i, minutes=30))
+    return open_connector("ews-public-folder", connector_config(emu, "ews-public-folder"), PASSWORD)
+
+
+def test_listing_rows_are_what_exchangelibs_items_say(emu: EwsEmulator) -> None:
+    public = _public_folder_of(emu, 7)
     public.cfg = dataclasses.replace(public.cfg, page_size=3)
     emu.reset_log()
     rows, complete = public.list_ids()
@@ -34,12 +40,7 @@ def test_listing_rows_are_what_exchangelibs_items_say(emu: EwsEmulator) -> None:
 def test_a_listing_takes_exchanges_largest_pages(emu: EwsEmulator) -> None:
     """1,000 items a page (Exchange's EWSFindCountLimit): a folder of 1,001 items is listed in
     two requests, and a client asking for more per page still gets 1,000 and pages on."""
-    folder_id = emu.add_public_folder("/Calendars/Team")
-    public = open_connector("ews-public-folder", connector_config(emu, "ews-public-folder"), PASSWORD)
-    t0 = datetime(2027, 1, 4, 9, tzinfo=UTC)
-    for i in range(1001):
-        emu.user.create(folder_id, subject=f"e{i}", start=t0 + timedelta(hours=i),
-                        end=t0 + timedelta(hours=i, minutes=30))
+    public = _public_folder_of(emu, 1001)
     emu.reset_log()
     rows, complete = public.list_ids()
     assert complete and len({rid for rid, _, _ in rows}) == 1001
