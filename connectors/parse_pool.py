@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import pickle
 import queue
@@ -58,7 +59,9 @@ MIN_FILES = 256
 PAGE = 128
 #: pages sent to a worker before its first answer is read
 _IN_FLIGHT = 2
+_log = logging.getLogger(__name__)
 _ENV = "CIRAHUB_PARSE_WORKERS"
+_warned: set[str] = set()
 #: a worker without a request this long ends (``$CIRAHUB_PARSE_WORKER_IDLE`` seconds)
 IDLE_SECONDS = 300.0
 IDLE_ENV = "CIRAHUB_PARSE_WORKER_IDLE"
@@ -77,6 +80,9 @@ def workers() -> int:
     raw = os.environ.get(_ENV, "").strip()
     if raw.isdigit():
         return min(int(raw), _MAX_WORKERS)
+    if raw and raw not in _warned:  # an operator's typo must not pass unseen
+        _warned.add(raw)
+        _log.warning("%s=%r is not a number of workers; using the default", _ENV, raw)
     return max(0, min((os.cpu_count() or 1) - 1, _MAX_WORKERS))
 
 

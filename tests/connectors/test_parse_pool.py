@@ -178,3 +178,11 @@ def test_an_idle_worker_ends_and_the_next_large_listing_starts_another(
     assert plain(got) == plain(want)
     assert len(parse_pool.worker_pids()) == 2
     assert not {w.proc.pid for w in first} & set(parse_pool.worker_pids())
+
+
+def test_a_workers_setting_that_is_not_a_number_is_told_and_the_default_used(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("CIRAHUB_PARSE_WORKERS", "two")
+    with caplog.at_level("WARNING", logger="cirahub.connectors.parse_pool"):
+        assert parse_pool.workers() == min(max(0, (os.cpu_count() or 1) - 1), 4)
+    assert "CIRAHUB_PARSE_WORKERS='two' is not a number of workers" in caplog.text
