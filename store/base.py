@@ -7,12 +7,12 @@ is safe to share between threads; nothing mutable is kept in the instance beside
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, or_, select
+from sqlalchemy import Connection, Engine, Row, bindparam, or_, select, update
 
 from cirahub.core import limits
 from cirahub.core.errors import NotFound, StoreError
@@ -142,6 +142,24 @@ def plain_rows(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
     finally:
         result.close()
+
+
+#: the columns of a link besides its keys (spoke, hub item) and its remote id
+LINK_STATE = ("remote_version", "fingerprint", "hub_version", "fp_version")
+
+
+def update_links_in_place(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Set the :data:`LINK_STATE` columns of the links named by each row's ``spoke_id`` and
+    ``hub_item_id`` (links that keep their remote id). In place, not deleted and inserted
+    again: the row and its three index entries stay where they are (a delete and an insert
+    wrote ~100 more pages per 62 links)."""
+    if not rows:
+        return
+    conn.execute(update(m.links).where(
+        m.links.c.spoke_id == bindparam("b_spoke_id"),
+        m.links.c.hub_item_id == bindparam("b_hub_item_id"),
+    ).values({c: bindparam(f"b_{c}") for c in LINK_STATE}),
+        [{f"b_{k}": r[k] for k in ("spoke_id", "hub_item_id", *LINK_STATE)} for r in rows])
 
 
 def link(row: AnyRow) -> Link:

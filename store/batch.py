@@ -44,7 +44,7 @@ from cirahub.core.ops import (
     UpdateHubItem,
 )
 from cirahub.store import models as m
-from cirahub.store.base import chunks, hub_item_rows
+from cirahub.store.base import chunks, hub_item_rows, update_links_in_place
 from cirahub.store.excerpt import detail, excerpt
 from cirahub.store.records import MergeResult
 
@@ -370,14 +370,11 @@ class Batch:
             self.conn.execute(delete(m.pending_writes).where(
                 m.pending_writes.c.spoke_id == self.spoke_id,
                 m.pending_writes.c.hub_item_id.in_(part)))
-        moved = [dict(b_item=ln.hub_item_id, b_version=ln.remote_version, b_fp=ln.fingerprint,
-                      b_hub=ln.hub_version, b_fpv=ln.fp_version)
-                 for remote_id, ln in kept.items() if ln != self.stored[remote_id]]
-        if moved:
-            self.conn.execute(update(m.links).where(
-                _L.spoke_id == self.spoke_id, _L.hub_item_id == bindparam("b_item")).values(
-                remote_version=bindparam("b_version"), fingerprint=bindparam("b_fp"),
-                hub_version=bindparam("b_hub"), fp_version=bindparam("b_fpv")), moved)
+        update_links_in_place(self.conn, [
+            dict(spoke_id=self.spoke_id, hub_item_id=ln.hub_item_id,
+                 remote_version=ln.remote_version, fingerprint=ln.fingerprint,
+                 hub_version=ln.hub_version, fp_version=ln.fp_version)
+            for remote_id, ln in kept.items() if ln != self.stored[remote_id]])
         rows = [
             dict(spoke_id=self.spoke_id, hub_item_id=ln.hub_item_id, remote_id=remote_id,
                  remote_version=ln.remote_version, fingerprint=ln.fingerprint,

@@ -25,7 +25,15 @@ from cirahub.core.errors import NotFound
 from cirahub.core.model import Link, PendingWrite, WriteFailure
 from cirahub.core.states import RunStatus, SpokeState
 from cirahub.store import models as m
-from cirahub.store.base import LINK_SELECT, StoreBase, chunks, link, spoke_record, utcnow
+from cirahub.store.base import (
+    LINK_SELECT,
+    StoreBase,
+    chunks,
+    link,
+    spoke_record,
+    update_links_in_place,
+    utcnow,
+)
 from cirahub.store.batch import jsonable
 from cirahub.store.engine import guarded
 from cirahub.store.lease import RUNTIME
@@ -100,10 +108,6 @@ def delete_pairs(conn: Connection, table: Table, first: Column[Any], second: Col
         conn.execute(delete(table).where(first.in_(a), second.in_(b)))
 
 
-#: the columns of a link besides its keys (spoke, hub item) and its remote id
-_LINK_STATE = ("remote_version", "fingerprint", "hub_version", "fp_version")
-
-
 def link_values(spoke_id: str, ln: Link) -> dict[str, Any]:
     return dict(spoke_id=spoke_id, hub_item_id=ln.hub_item_id, remote_id=ln.remote_id,
                 remote_version=ln.remote_version, fingerprint=ln.fingerprint,
@@ -142,8 +146,7 @@ def put_links(conn: Connection, changes: Mapping[str, tuple[Sequence[Link], Sequ
         taken[spoke_id] = {ln.remote_id for i, ln in final.items() if i not in kept}
         done[spoke_id] = set(deletes) | set(confirmed)
         rows.extend(link_values(spoke_id, ln) for i, ln in final.items() if i not in kept)
-        moved.extend({f"b_{k}": v for k, v in link_values(spoke_id, final[i]).items()
-                      if k != "remote_id"} for i in sorted(kept))
+        moved.extend(link_values(spoke_id, final[i]) for i in sorted(kept))
     copies = [dict(spoke_id=r.spoke_id, hub_item_id=r.hub_item_id, hub_version=r.hub_version,
                    fingerprint=r.fingerprint, fp_version=r.fp_version)
               for a, b in cross_groups(deleted) for r in conn.execute(
@@ -156,10 +159,7 @@ def put_links(conn: Connection, changes: Mapping[str, tuple[Sequence[Link], Sequ
         conn.execute(m.deleted_copies.insert(), batch)
     delete_pairs(conn, m.links, _L.spoke_id, _L.hub_item_id, replaced)
     delete_pairs(conn, m.links, _L.spoke_id, _L.remote_id, taken)
-    if moved:
-        conn.execute(update(m.links).where(
-            _L.spoke_id == bindparam("b_spoke_id"), _L.hub_item_id == bindparam("b_hub_item_id"))
-            .values({c: bindparam(f"b_{c}") for c in _LINK_STATE}), moved)
+    update_links_in_place(conn, moved)
     for batch in chunks(rows):
         conn.execute(m.links.insert(), batch)
     delete_pairs(conn, m.pending_writes, _PW.spoke_id, _PW.hub_item_id, done)
