@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
-
 from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 
