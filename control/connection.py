@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cirahub.connectors.caldav.dav import writes_allowed
+from cirahub.connectors.kinds import get_kind
 from cirahub.connectors.registry import open_connector
 from cirahub.core.errors import CirahubError, ConfigError
 
@@ -31,8 +32,6 @@ MAX_CHOICES = 200
 #: waits for the answer, so a spoke's own ``max_retry_seconds`` (60 s by default, meant for
 #: its runs) is capped here (an unreachable Exchange server kept ``spoke add`` waiting 57 s)
 CHECK_RETRY_SECONDS = 10.0
-#: the kinds whose config bounds their retries with ``max_retry_seconds``
-_RETRY_BOUNDED = frozenset({"ews-public-folder", "ews-mailbox", "graph"})
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def test_connection(kind: str, config: Mapping[str, Any], secret: str | None) ->
 
 def _for_a_check(kind: str, config: Mapping[str, Any]) -> Mapping[str, Any]:
     """``config`` with its retries bounded by :data:`CHECK_RETRY_SECONDS`."""
-    if kind not in _RETRY_BOUNDED:
+    if not get_kind(kind).retry_bounded:
         return config
     budget = config.get("max_retry_seconds", CHECK_RETRY_SECONDS)
     return {**config, "max_retry_seconds": min(float(budget), CHECK_RETRY_SECONDS)}

@@ -178,6 +178,10 @@ class SpokeKind:
     #: whether its spokes hold tasks and journal entries as well as events (its connectors'
     #: ``Capabilities.carries_components``); where not, the hub never pushes them there
     carries_components: bool = False
+    #: whether its connectors retry a busy or unreachable server for up to the config's
+    #: ``max_retry_seconds`` (a connection check caps that, see
+    #: :data:`cirahub.control.connection.CHECK_RETRY_SECONDS`)
+    retry_bounded: bool = False
 
     def field_named(self, name: str) -> ConfigField | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -8,6 +8,7 @@ KIND = SpokeKind(
     name="ews-mailbox",
     summary="a calendar in an Exchange mailbox (EWS)",
     pb_field="ews_mailbox",
+    retry_bounded=True,
     fields=(
         ConfigField("server", "the EWS URL (https://host/EWS/Exchange.asmx) or host",
                     key="service_endpoint", required=True),

@@ -8,6 +8,7 @@ KIND = SpokeKind(
     name="ews-public-folder",
     summary="a calendar folder in Exchange public folders (EWS)",
     pb_field="ews_public_folder",
+    retry_bounded=True,
     fields=(
         ConfigField("server", "the EWS URL (https://host/EWS/Exchange.asmx) or host",
                     key="service_endpoint", required=True),

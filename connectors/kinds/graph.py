@@ -8,6 +8,7 @@ KIND = SpokeKind(
     name="graph",
     summary="a Microsoft 365 user, shared-mailbox or group calendar (Microsoft Graph)",
     pb_field="graph",
+    retry_bounded=True,
     fields=(
         ConfigField("tenant", "the Microsoft Entra tenant (id or domain)", required=True),
         ConfigField("client_id", "the app registration's application (client) id",

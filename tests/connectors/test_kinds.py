@@ -93,3 +93,16 @@ def test_graph_secret_rules() -> None:
     # delegated: attached without a secret; `cirahubctl login` stores the refresh token
     assert check_spoke_input("graph", {**base, "auth": "oauth-delegated"}, None)["auth"] == "oauth-delegated"
     assert check_spoke_input("graph", {**base, "certificate": "/etc/cirahub/app.pem"}, None)
+
+
+@pytest.mark.parametrize("name", sorted(all_kinds()))
+def test_a_connection_check_caps_the_retries_of_the_kinds_registered_as_retrying(
+        name: str) -> None:
+    """The kinds whose connectors retry a busy server for ``max_retry_seconds`` say so in
+    their registration; a connection check caps that budget for them and no other."""
+    from cirahub.control.connection import CHECK_RETRY_SECONDS, _for_a_check
+
+    kind = get_kind(name)
+    assert kind.retry_bounded == (name in {"ews-public-folder", "ews-mailbox", "graph"})
+    checked = _for_a_check(name, {"max_retry_seconds": 60.0})
+    assert checked["max_retry_seconds"] == (CHECK_RETRY_SECONDS if kind.retry_bounded else 60.0)
