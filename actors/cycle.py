@@ -33,7 +33,7 @@ from cirahub.actors.halting import confirmed, record_halt
 from cirahub.actors.idle import IdlePolls
 from cirahub.actors.known import KnownVersions
 from cirahub.actors.merger import LocalMerger, Merger
-from cirahub.actors.pulling import links_for, plan_pull_of
+from cirahub.actors.pulling import first_plan, links_for, plan_pull_of
 from cirahub.actors.pushing import Pusher, PushOutcome
 from cirahub.actors.summary import RunStatus, RunSummary, Trigger
 from cirahub.connectors.base import SpokeConnector
@@ -304,14 +304,12 @@ class SyncCycle:
                             first_attach=spoke.first_attach)
 
     def _pass(self, spoke: SpokeRecord, counts: dict[str, int], push: bool = True) -> _Pass:
-        hub = self.store.get_hub(spoke.hub_id)
         now = self.clock()
         ctx = self._context(spoke)
-        # Pull.
         self.progress("pulling", counts)
         known = KnownVersions(self.store, spoke.id)
         delta = self._pull(spoke, known)
-        links = links_for(self.store, spoke.id, delta, known)
+        hub, links, plan = first_plan(self.store, ctx, spoke.hub_id, delta, known, now)
         counts[Count.PULLED] = len(delta.changed)
         counts[Count.REMOTE_DELETED] = len(delta.deleted)
         # Plan + merge (re-planning ops that went stale because another spoke merged first).
@@ -325,7 +323,8 @@ class SyncCycle:
         # writer's versions are mixed in (or the cursor lags after failed writes).
         own: int | None = spoke.push_cursor
         for attempt in range(MAX_REPLANS + 1):
-            plan = plan_pull_of(self.store, ctx, hub, delta, links, now, allow)
+            if attempt:
+                plan = plan_pull_of(self.store, ctx, hub, delta, links, now, allow)
             if plan.halt and attempt == 0:
                 allow = confirmed(spoke, delta, links)
                 if not allow:

@@ -42,10 +42,26 @@ class KnownVersions(Mapping[str, str]):
         return self._single[remote_id]
 
     def __getitem__(self, remote_id: str) -> str:
+        loaded = self._all
+        if loaded is not None:  # a listing's 5,000 look-ups: one dict look-up each
+            return loaded[remote_id]
         version = self._version(remote_id)
         if version is None:
             raise KeyError(remote_id)
         return version
+
+    def get(self, remote_id: str, default: Any = None) -> Any:
+        loaded = self._all
+        if loaded is not None:
+            return loaded.get(remote_id, default)
+        version = self._version(remote_id)
+        return default if version is None else version
+
+    def __contains__(self, remote_id: object) -> bool:
+        loaded = self._all
+        if loaded is not None:
+            return remote_id in loaded
+        return isinstance(remote_id, str) and self._version(remote_id) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._load_all())

@@ -27,6 +27,18 @@ def links_for(store: SyncStore, spoke_id: str, delta: Delta,
     )
 
 
+def first_plan(store: SyncStore, ctx: SpokeContext, hub_id: str, delta: Delta,
+               known: KnownVersions | None, now: datetime,
+               ) -> tuple[HubRecord, dict[str, Link], PullPlan]:
+    """The hub, the delta's links and its first plan, all read in one read transaction
+    (a transaction per read cost a pool checkout, BEGIN and ROLLBACK each); it ends before
+    the merge, so a re-plan (:func:`plan_pull_of`) reads what the merge left."""
+    with store.snapshot():
+        hub = store.get_hub(hub_id)
+        links = links_for(store, ctx.spoke_id, delta, known)
+        return hub, links, plan_pull_of(store, ctx, hub, delta, links, now, False)
+
+
 def plan_pull_of(
     store: SyncStore, ctx: SpokeContext, hub: HubRecord, delta: Delta,
     links: Mapping[str, Link], now: datetime, allow_mass_delete: bool,
