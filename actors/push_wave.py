@@ -9,8 +9,10 @@ cost far more than the push itself. So the push runs a spoke actor starts togeth
   query, the changed hub items once per (hub, push cursor) — the fan-out of one edit: once —
   and the links of all of them in a few statements;
 - the pure per-spoke planning, in the wave too (:func:`plan_wave`, for the spokes whose
-  connector is open), and the pending fingerprints of every write it plans noted in ONE
-  job before any is sent; the spoke's own writes per spoke on the actor's push threads;
+  connector is open and whose push fits one chunk of writes), and the pending fingerprints
+  of every write it plans noted in ONE job before any is sent; the spoke's own writes per
+  spoke on the actor's push threads. A sync's push runs (after its pull runs, see
+  :mod:`cirahub.actors.sync_phases`) go in waves as the fan-out's do;
 - one writer (:class:`GroupCommit`): every store write of the actor's push runs goes through
   one thread that commits whatever is queued in ONE transaction (group commit): the pending
   fingerprints of writes about to be sent, and each run's end (links, failed writes,
@@ -252,13 +254,16 @@ def plan_wave(writer: GroupCommit, read: dict[str, WaveInput | Exception],
     """Plan the pushes of a wave's spokes whose connector's ``capabilities`` are known, and
     note all their pending writes in ONE job of ``writer`` (before any of them is sent):
     each push thread then only writes and commits its end. A spoke this cannot plan (its
-    connector not open yet, a plan of more than one chunk, an error) is left to its push
-    thread, and so is every spoke of the wave when the note fails (each notes its own:
-    a failure of one spoke's data stays with it)."""
+    connector not open yet, an error) is left to its push thread, and so is every spoke of
+    the wave when the note fails (each notes its own: a failure of one spoke's data stays
+    with it), and one of more candidates than a chunk of writes (a sync's push after an
+    initial pull): its thread plans it once, at once, and notes each chunk before sending
+    it, while the wave would plan every such spoke one after the other before any write."""
     plans: dict[str, tuple[PlannedPush, Capabilities]] = {}
     for spoke_id, wave in read.items():
         caps = capabilities(spoke_id) if isinstance(wave, WaveInput) else None
-        if caps is None or not isinstance(wave, WaveInput) or wave.basis is None:
+        if (caps is None or not isinstance(wave, WaveInput) or wave.basis is None
+                or len(wave.basis.candidates) > WRITE_CHUNK):  # its thread plans (at once)
             continue
         ctx = SpokeContext(spoke_id=spoke_id, options=wave.spoke.options, capabilities=caps)
         try:

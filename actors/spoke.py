@@ -23,9 +23,9 @@ Per spoke, guarantees:
   :class:`~cirahub.core.fanout.PushQueue` (at most one waiting per spoke; a notice a run
   under way covers adds nothing; a full run starting first answers it); a spoke backing off
   is left to its schedule, and the poll schedule does not move. The push runs started
-  together share one store read, plan and writer (:mod:`cirahub.actors.push_wave`), read
-  ahead for the due spokes waiting (:mod:`cirahub.actors.waves`), and write to their
-  spokes on threads of their own (``Settings.push_threads``), never the polls';
+  together (a sync's push runs too) share one store read, plan and writer (:mod:`.push_wave`),
+  read ahead for the due spokes waiting (:mod:`.waves`), and write to their spokes on
+  threads of their own (``Settings.push_threads``), never the polls';
 - never two runs of one spoke at once in this actor; an unassigned spoke finishes its current
   run and its folded idle polls are written, then it stops (it is reported as ``stopping``
   until then, so the supervisor does not start it elsewhere meanwhile);
@@ -51,7 +51,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from cirahub.actors.cycle import FULL, PULL, SyncCycle, run_mode
+from cirahub.actors.cycle import FULL, PULL, PUSH, SyncCycle, run_mode
 from cirahub.actors.hub import RayMerger
 from cirahub.actors.idle import Batch, IdlePolls
 from cirahub.actors.idle_flush import IdleWriter
@@ -281,7 +281,9 @@ class SpokeActor:
         interval = 300.0
         hint: float | None = None
         snapshot: int | None = None
-        pool = self._push_pool if trigger == Trigger.FANOUT else self._pool
+        # a push run (the fan-out's, or a sync's push phase) goes with the spoke's wave
+        push = trigger == Trigger.FANOUT or (trigger == Trigger.MANUAL and s.mode == PUSH)
+        pool = self._push_pool if push else self._pool
         probed: Probed | None = None
         idle = False
         try:
@@ -291,7 +293,7 @@ class SpokeActor:
                 summary, interval, snapshot = probed.summary, probed.interval, None
             else:
                 wave = (await self._waves(s.spoke_id, self._pushes.slot(s.spoke_id).wanted)
-                        if trigger == Trigger.FANOUT else None)
+                        if push else None)
                 summary, interval, pushed, ended = await self._loop.run_in_executor(
                     pool, self._run_blocking, s, trigger, probed, wave)
                 if ended is not None:  # a push run is done once its end is committed

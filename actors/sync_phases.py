@@ -10,7 +10,9 @@ times (a durable barrier each) and listed twice. Now (:func:`pull_then_push`):
    could not make the same as the spoke, see :class:`~cirahub.actors.cycle.SyncCycle`),
    while the fan-out to these spokes is *held* (:class:`Held`): their push comes next;
 2. one *push run* of every spoke whose pull run succeeded and that lacks hub versions (read
-   after the last pull run ended, so it holds every merge of step 1).
+   after the last pull run ended, so it holds every merge of step 1). The push runs a spoke
+   actor gets together go as one wave (:mod:`cirahub.actors.push_wave`): one read of the
+   hub items they lack, one writer for their pending writes, links and run ends.
 
 Guarantees: what a held notice would have written, the push run writes (it reads the hub
 version when it starts, after every notice held for it); a spoke whose pull run failed or

@@ -25,8 +25,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from cirahub.actors.cycle import LocalMerger, SyncCycle
+from cirahub.actors import pushing
+from cirahub.actors.cycle import PUSH, LocalMerger, SyncCycle
 from cirahub.actors.push_wave import GroupCommit, _Job
+from cirahub.actors.pushing import WRITE_CHUNK
 from cirahub.actors.spoke import SpokeActor
 from cirahub.actors.summary import RunStatus, Trigger
 from cirahub.cluster.bootstrap import open_store
@@ -396,3 +398,85 @@ def test_a_wave_whose_pending_writes_fail_leaves_each_spoke_to_note_its_own(flee
         assert len(runs) == 2 and runs[0].status == RunStatus.OK, runs
         assert fleet.store.get_spoke(fleet.ids[n]).push_cursor == version
         assert fleet.store.pending_writes(fleet.ids[n], uids=["note@t"]) == {}
+
+
+def sync_pushes(fleet: Fleet, spokes: list[int]) -> tuple[list[dict[str, Any]], int]:
+    """A sync's push phase (actors/sync_phases.py) for ``spokes``: their push runs asked of
+    one spoke actor at once, as the supervisor asks them. Returns the summaries and how many
+    times the actor's store read the hub's changed items."""
+
+    async def run() -> tuple[list[dict[str, Any]], int]:
+        actor = SpokeActor(fleet.settings.to_dict(), "test-sync-push")
+        actor._merger = LocalMerger(fleet.store)
+        actor._waves._window, actor._waves._limit = 60.0, len(spokes)  # one wave, by count
+        reads: list[int] = []
+        real = actor._store.hub_items_changed_since
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            reads.append(1)
+            return real(*args, **kwargs)
+
+        actor._store.hub_items_changed_since = counted  # type: ignore[method-assign]
+        await actor.assign([(fleet.ids[n], fleet.hub_id) for n in spokes])
+        for hosted in actor._spokes.values():
+            hosted.next_run_at = time.time() + 3600  # no poll during the test
+        summaries = await asyncio.gather(*(actor.sync_now(fleet.ids[n], PUSH) for n in spokes))
+        await actor.unassign(list(actor._spokes))
+        return list(summaries), len(reads)
+
+    return asyncio.run(run())
+
+
+def test_regression_a_syncs_push_runs_share_one_read_and_one_writer(fleet_of, monkeypatch):
+    """Before: a sync's push phase ran a SyncCycle push run per spoke: each spoke read the
+    hub's changed items back for itself (2,000 items, nine times, in the 10-folder initial
+    sync) and committed each chunk of its writes in transactions of its own, nine writers
+    queueing for SQLite's lock. Now they go as one wave (actors/push_wave.py), and a push of
+    more than one chunk is planned once, by its own thread: the wave planned it too, one
+    spoke after the other before any write, and dropped the plan (too long to note at once)."""
+    fleet = fleet_of(4)
+    vdir = open_connector("vdir", {"path": str(fleet.folders[0])}).capabilities
+    monkeypatch.setattr(SpokeActor, "_capabilities", lambda self, spoke_id: vdir)
+    uids = [f"sync{i}@t" for i in range(WRITE_CHUNK + 5)]  # two chunks per spoke
+    for uid in uids:
+        write_event(fleet.folders[0], uid, "for the sync")
+    assert fleet.full_run(0).status == RunStatus.OK
+    planned: list[str] = []
+    real_plan = pushing.plan_push
+    monkeypatch.setattr(pushing, "plan_push", lambda ctx, *args: (
+        planned.append(ctx.spoke_id), real_plan(ctx, *args))[1])
+    version = fleet.store.hub_version(fleet.hub_id)
+    summaries, reads = sync_pushes(fleet, [1, 2, 3])
+    assert reads == 1  # one read of the changed items for the three spokes
+    assert sorted(planned) == sorted(fleet.ids[1:])  # each spoke planned once
+    for n, summary in zip((1, 2, 3), summaries, strict=True):
+        assert summary["status"] == RunStatus.OK and summary["counts"]["pushed"] == len(uids)
+        assert folder_uids(fleet.folders[n]) == dict.fromkeys(uids, 1)
+        assert fleet.store.get_spoke(fleet.ids[n]).push_cursor == version
+        (run,) = fleet.store.list_runs(spoke_id=fleet.ids[n], limit=1)
+        assert run.id == summary["run_id"] and run.trigger == Trigger.MANUAL
+        assert run.status == RunStatus.OK
+        assert len(fleet.store.links(fleet.ids[n])) == len(uids)
+        assert fleet.store.pending_writes(fleet.ids[n], uids=uids) == {}  # all confirmed
+    for n in (1, 2, 3):  # nothing left: the next runs write nothing
+        assert fleet.full_run(n).counts.get("pushed", 0) == 0
+
+
+def test_a_syncs_push_run_of_a_spoke_never_run_is_its_first_full_run(fleet_of, tmp_path):
+    """The wave has nothing for a spoke whose first attach is not done: its push run is the
+    cycle's own, which runs in full first (first-attach matching before any hub write)."""
+    fleet = fleet_of(2)
+    write_event(fleet.folders[0], "hub@t", "in the hub")
+    assert fleet.full_run(0).status == RunStatus.OK
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    write_event(fresh, "own@t", "only in the new spoke")
+    spoke = fleet.store.add_spoke(fleet.store.get_hub(fleet.hub_id).name, "fresh", "vdir",
+                                  {"path": str(fresh)}, {"interval_seconds": 3600})
+    fleet.ids.append(spoke.id)
+    fleet.folders.append(fresh)
+    (summary,), _ = sync_pushes(fleet, [2])
+    assert summary["status"] == RunStatus.OK
+    assert folder_uids(fresh) == {"hub@t": 1, "own@t": 1}
+    assert {h.uid for h in fleet.store.hub_items_changed_since(fleet.hub_id, 0)} == {
+        "hub@t", "own@t"}
