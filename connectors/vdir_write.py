@@ -30,8 +30,10 @@ temp files removed, the targets untouched).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,7 +60,7 @@ TEMP_SUFFIX = ".tmp"
 def write_temp(folder: Path, content: Item | str) -> tuple[str, str]:
     """Write ``content`` (an item, or a whole file's text) to a new hidden temp file in
     ``folder``. Returns its path and version; removes it again on failure."""
-    text = content if isinstance(content, str) else to_ics(content, dtstamp=datetime.now(UTC))
+    text = content if isinstance(content, str) else text_of(content)
     data = memoryview(text.encode("utf-8"))
     fd, tmp = _open_temp(str(folder))
     try:
@@ -74,6 +76,34 @@ def write_temp(folder: Path, content: Item | str) -> tuple[str, str]:
         unlink_quietly(tmp)
         raise io_error(exc, "write", str(folder)) from None
     return tmp, version
+
+
+#: the texts of items being written, by item object: spokes that share a plan (a wave's
+#: spokes of equal options, actors/push_wave.py) write the same Item objects, each to its
+#: folder, and the text is made once. An entry lives as long as its item (a weak reference).
+#: No lock: each step is one dict operation, and a lost entry is only made again
+_texts: dict[int, tuple[weakref.ref[Item], str]] = {}
+_TEXTS_MAX = 10_000
+
+
+def text_of(item: Item) -> str:
+    """``item`` as a file's text (:func:`~cirahub.core.ical.to_ics`, stamped now), made
+    once per item object while it lives (items are immutable)."""
+    key = id(item)
+    hit = _texts.get(key)
+    if hit is not None and hit[0]() is item:
+        return hit[1]
+    text = to_ics(item, dtstamp=datetime.now(UTC))
+    if len(_texts) >= _TEXTS_MAX:
+        _texts.clear()
+    _texts[key] = (weakref.ref(item, functools.partial(_forget, key)), text)
+    return text
+
+
+def _forget(key: int, ref: weakref.ref[Item]) -> None:
+    entry = _texts.get(key)
+    if entry is not None and entry[0] is ref:
+        _texts.pop(key, None)
 
 
 #: names of this process's temp files: unique per process (pid, counter), unguessable enough

@@ -432,8 +432,9 @@ def test_regression_a_syncs_push_runs_share_one_read_and_one_writer(fleet_of, mo
     hub's changed items back for itself (2,000 items, nine times, in the 10-folder initial
     sync) and committed each chunk of its writes in transactions of its own, nine writers
     queueing for SQLite's lock. Now they go as one wave (actors/push_wave.py), and a push of
-    more than one chunk is planned once, by its own thread: the wave planned it too, one
-    spoke after the other before any write, and dropped the plan (too long to note at once)."""
+    more than one chunk is planned by the push threads: the wave planned it too, one spoke
+    after the other before any write, and dropped the plan (too long to note at once); and
+    spokes of equal options that hold none of the items share one plan (SharedPlans)."""
     fleet = fleet_of(4)
     vdir = open_connector("vdir", {"path": str(fleet.folders[0])}).capabilities
     monkeypatch.setattr(SpokeActor, "_capabilities", lambda self, spoke_id: vdir)
@@ -448,7 +449,7 @@ def test_regression_a_syncs_push_runs_share_one_read_and_one_writer(fleet_of, mo
     version = fleet.store.hub_version(fleet.hub_id)
     summaries, reads = sync_pushes(fleet, [1, 2, 3])
     assert reads == 1  # one read of the changed items for the three spokes
-    assert sorted(planned) == sorted(fleet.ids[1:])  # each spoke planned once
+    assert len(planned) == 1  # one plan for the three spokes (equal options, no links)
     for n, summary in zip((1, 2, 3), summaries, strict=True):
         assert summary["status"] == RunStatus.OK and summary["counts"]["pushed"] == len(uids)
         assert folder_uids(fleet.folders[n]) == dict.fromkeys(uids, 1)
@@ -480,3 +481,27 @@ def test_a_syncs_push_run_of_a_spoke_never_run_is_its_first_full_run(fleet_of, t
     assert folder_uids(fresh) == {"hub@t": 1, "own@t": 1}
     assert {h.uid for h in fleet.store.hub_items_changed_since(fleet.hub_id, 0)} == {
         "hub@t", "own@t"}
+
+
+def test_spokes_of_other_options_in_one_wave_get_plans_of_their_own(fleet_of, monkeypatch):
+    """A shared plan is only taken by a spoke whose options and capabilities are those it
+    was made for: a spoke that tags what the hub writes there gets its own plan, and only
+    its files carry the tag."""
+    fleet = fleet_of(4)
+    fleet.store.update_spoke(fleet.ids[3], options={"interval_seconds": 3600,
+                                                    "tag_category": "from-hub"})
+    uids = [f"tag{i}@t" for i in range(WRITE_CHUNK + 1)]
+    for uid in uids:
+        write_event(fleet.folders[0], uid, "tagged or not")
+    assert fleet.full_run(0).status == RunStatus.OK
+    planned: list[str] = []
+    real_plan = pushing.plan_push
+    monkeypatch.setattr(pushing, "plan_push", lambda ctx, *args: (
+        planned.append(ctx.spoke_id), real_plan(ctx, *args))[1])
+    summaries, _ = sync_pushes(fleet, [1, 2, 3])
+    assert all(s["status"] == RunStatus.OK for s in summaries), summaries
+    assert len(planned) == 2 and fleet.ids[3] in planned  # 1 and 2 share one
+    for n in (1, 2, 3):
+        assert folder_uids(fleet.folders[n]) == dict.fromkeys(uids, 1)
+        texts = [f.read_text() for f in fleet.folders[n].glob("*.ics")]
+        assert all(("from-hub" in t) == (n == 3) for t in texts), n
