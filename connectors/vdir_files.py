@@ -95,6 +95,10 @@ _PARENT = {"VCALENDAR": "", "VEVENT": "VCALENDAR", "VTIMEZONE": "VCALENDAR", "VA
            "STANDARD": "VTIMEZONE", "DAYLIGHT": "VTIMEZONE"}
 
 
+#: the first letters of the lines :func:`holds_one_item` looks at (BEGIN, END, UID, any case)
+_TOLD_BY = frozenset("BbEeUu")
+
+
 def holds_one_item(text: str) -> bool:
     """True when :func:`read_file` gives exactly one entry for ``text`` whatever its name,
     told from its content lines without parsing it (the vdir writer replaces such a file
@@ -105,6 +109,8 @@ def holds_one_item(text: str) -> bool:
     uid: str | None = None
     calendars = events = uids_here = 0
     for line in content_lines(text):
+        if line[0] not in _TOLD_BY:
+            continue  # not BEGIN, END or UID (in any case): nothing to tell by
         name = line_name(line)
         if name == "BEGIN":
             kind = line[6:]
