@@ -1,7 +1,9 @@
 """The push side of a run: hub changes → conditional spoke writes → links.
 
 Guarantees: a link is committed only after its spoke write succeeded (per chunk of
-:data:`WRITE_CHUNK` writes) and holds the returned remote version and the fingerprint of what
+:data:`WRITE_CHUNK` writes, or two half chunks of a connector's :class:`WriteStream`, the
+next on the wire while the one before is linked: a crash loses at most WRITE_CHUNK writes'
+links) and holds the returned remote version and the fingerprint of what
 was written, so the next pull recognizes the echo; before a create or update is sent, its
 fingerprint is stored as a pending write, so the echo of a write whose answer was lost is
 recognized too; the push cursor advances only past hub versions whose writes all succeeded;
@@ -11,13 +13,21 @@ every failed write stays with its item.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
 from cirahub.actors.failures import note_failure, note_projection, with_unsupported
-from cirahub.connectors.base import SpokeConnector, Write, WriteResult
+from cirahub.connectors.base import (
+    SpokeConnector,
+    Write,
+    WriteOutcome,
+    WriteResult,
+    WriteStream,
+)
 from cirahub.core.counts import Count
 from cirahub.core.errors import CirahubError, NotHeld
 from cirahub.core.model import HubItem, Link, PendingWrite, WriteFailure
@@ -204,14 +214,9 @@ class Pusher:
         outcome.counts.update(planned.stats)
         pending = LinkChanges(upserts=list(planned.bumps))
         failed_versions: list[int] = []
-        for start in range(0, len(writes), WRITE_CHUNK):
-            chunk = writes[start:start + WRITE_CHUNK]
-            # Durably before sending: should the answer be lost (or this process die), the
-            # next pull knows the spoke's copy of what we sent is our echo, not an edit.
-            sent = pending_of(chunk)
-            if sent and not planned.noted:
-                self.writes.note_pending(spoke_id, sent)
-            results = self.connector.write_many([w for _, w in chunk])
+
+        def handle(chunk: Sequence[tuple[SpokeOp, Write]], results: Sequence[WriteOutcome],
+                   last: bool) -> None:
             for (op, w), result in zip(chunk, results, strict=True):
                 if isinstance(result, WriteResult):
                     self._written(op, result, candidates, pending, outcome)
@@ -221,11 +226,25 @@ class Pusher:
                     failed_versions.append(op.hub_version)
                     self._refused(op, w, result, candidates, outcome)
             self._remember_writes(chunk, results)
-            # Commit per chunk so a crash loses at most one chunk's links (and the next pull
-            # matches those items by UID / hub-id stamp instead of duplicating them); the
-            # last chunk's links are committed with the end.
-            if start + WRITE_CHUNK < len(writes):
+            # Commit per chunk so a crash loses at most WRITE_CHUNK writes' links (and the
+            # next pull matches those items by UID / hub-id stamp instead of duplicating
+            # them); the last chunk's links are committed with the end.
+            if not last:
                 self._commit(pending)
+
+        # a connector that keeps its writes flowing from one chunk to the next (CalDAV)
+        open_stream = getattr(self.connector, "write_stream", None)
+        stream = open_stream() if open_stream is not None and len(writes) > WRITE_CHUNK \
+            else None
+        if stream is None:
+            for start in range(0, len(writes), WRITE_CHUNK):
+                chunk = writes[start:start + WRITE_CHUNK]
+                self._note(chunk, planned.noted)
+                handle(chunk, self.connector.write_many([w for _, w in chunk]),
+                       start + WRITE_CHUNK >= len(writes))
+        else:
+            with stream:
+                self._stream(stream, writes, planned.noted, handle)
         outcome.counts[Count.PUSHED] = len(outcome.succeeded)
         # A failed write keeps its hub version (and everything after it) in the next run's
         # candidates; this may move the cursor back, which only costs a re-check.
@@ -236,6 +255,31 @@ class Pusher:
         if writes:
             self._settle_cursor()
         return outcome
+
+    def _note(self, chunk: Sequence[tuple[SpokeOp, Write]], noted: bool) -> None:
+        # Durably before sending: should the answer be lost (or this process die), the
+        # next pull knows the spoke's copy of what we sent is our echo, not an edit.
+        sent = pending_of(chunk)
+        if sent and not noted:
+            self.writes.note_pending(self.ctx.spoke_id, sent)
+
+    def _stream(self, stream: WriteStream, writes: Sequence[tuple[SpokeOp, Write]],
+                noted: bool, handle: Callable[[Sequence[tuple[SpokeOp, Write]],
+                                               Sequence[WriteOutcome], bool], None]) -> None:
+        """``writes`` through ``stream`` in chunks of half :data:`WRITE_CHUNK`, the next
+        chunk on the wire while the one before is handled (its links committed): at most
+        two chunks are ever written and not linked, so a crash still loses at most
+        WRITE_CHUNK writes' links, and the connector's requests do not pause at each
+        chunk's end. Each chunk's pending writes are noted before it is submitted."""
+        step = max(1, WRITE_CHUNK // 2)
+        chunks = [writes[i:i + step] for i in range(0, len(writes), step)]
+        on_wire: deque[tuple[int, Future[list[WriteOutcome]]]] = deque()
+        for n, chunk in enumerate(chunks):
+            self._note(chunk, noted)
+            on_wire.append((n, stream.submit([w for _, w in chunk])))
+            while len(on_wire) > 1 or (on_wire and n == len(chunks) - 1):
+                done, results = on_wire.popleft()
+                handle(chunks[done], results.result(), done == len(chunks) - 1)
 
     def _candidates(self, hub_id: str, push_cursor: int, touched: set[str],
                     hub_version: int) -> dict[str, HubItem]:

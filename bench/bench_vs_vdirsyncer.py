@@ -7,7 +7,8 @@ Scenarios (sizes of ``--full``; the quick default is a fifth of them):
 - ``10 folders``: 2,000 events in folder 0, nine empty: initial; 20 edits spread over all
   ten folders → every folder;
 - ``CalDAV``: 1,000 events in a folder and an empty Radicale collection: initial (and a plain
-  client's PUTs of the same items: the raw PUT limit); no-change; 1% edits on each side.
+  client's PUTs of the same items: the raw PUT limit); no-change; 1% edits on each side (and
+  a plain client's requests of that sync: the raw edit limit, column "raw ×4").
 
 Contenders: ``vdirsyncer`` (pairs; N folders are a star around folder 0, ``sync`` repeated
 until the content is right, and how many calls that took is shown), ``cirahub`` (a running
@@ -48,7 +49,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import dav  # noqa: E402
-from bench.calendars import Truth, check_folder, edit_folder, fill_folder  # noqa: E402
+from bench.calendars import (  # noqa: E402
+    Truth,
+    check_folder,
+    edit_folder,
+    edit_text,
+    fill_folder,
+)
 from bench.drivers import (  # noqa: E402
     CirahubServer,
     Engine,
@@ -181,14 +188,43 @@ def scenario_caldav(c: Contender, root: Path, n: int, res: Results, server: dav.
     c.detach()
 
 
-def raw_put_phase(n: int, res: Results, server: dav.Radicale, parallel: int) -> None:
+#: the column of the raw limits: a plain client's PUTs (initial) or an edit sync's requests
+RAW = "raw ×4"
+
+
+def raw_phases(n: int, res: Results, server: dav.Radicale, parallel: int,
+               rng: random.Random) -> None:
+    """The raw limits of the CalDAV scenario: a plain client PUTting the same items
+    (initial), then, on that collection, exactly the requests the edit sync needs
+    (:func:`bench.dav.raw_edit_sync`: the REPORT, the multiget of the server-side edits,
+    the folder-side edits' If-Match PUTs)."""
     truth = Truth()
     with tempfile.TemporaryDirectory() as tmp:
         fill_folder(Path(tmp), n, truth)
     url = dav.new_collection(server)
+    name = "CalDAV (Radicale)"
     t = timed(lambda: dav.raw_put(url, list(truth.items.values()), parallel))
     dav.check_collection(url, truth)
-    res["CalDAV (Radicale)"][f"initial ({n:,} events)"][f"raw PUT ×{parallel}"].append(t)
+    res[name][f"initial ({n:,} events)"][RAW].append(t)
+    res[name]["no-change re-sync"]  # the table's order of phases (no raw limit there)
+    token, _ = dav.sync_state(url)
+    held = {}
+    for href, (etag, text) in dav.items(url).items():
+        uid = next(line[4:].strip() for line in text.splitlines() if line.startswith("UID:"))
+        held[uid] = (href, etag)
+    edits = max(1, n // 100)
+    chosen = rng.sample(sorted(truth.items), 2 * edits)
+    dav.edit_on_server(url, truth, chosen[edits:], "edited on the server")
+    local = [(*held[uid], edit_text(truth.items[uid], "20261201T100000Z", "edited locally"))
+             for uid in chosen[:edits]]
+    seen: list[int] = []
+    t = timed(lambda: seen.append(dav.raw_edit_sync(url, token, local, parallel)))
+    if seen != [edits]:
+        raise AssertionError(f"raw edit sync read {seen} server-side changes, not {edits}")
+    for (_, _, text), uid in zip(local, chosen[:edits], strict=True):
+        truth.add(uid, text)
+    dav.check_collection(url, truth)
+    res[name][f"{edits} edits each side"][RAW].append(t)
 
 
 # --- running and reporting --------------------------------------------------------------------
@@ -242,11 +278,14 @@ def table(res: Results, contenders: list[str]) -> list[str]:
                 if c in calls and max(calls[c]) > 1:
                     text += f" ({max(calls[c])} syncs)"
                 cells.append(text)
-            base_name = next((c for c in med if c.startswith("raw PUT")), "vdirsyncer")
+            initial = phase.startswith("initial")
+            base_name = RAW if initial and RAW in med else "vdirsyncer"
             base = med.get(base_name)
             ratio = f"{med['cirahub'] / base:.2f}" if base and "cirahub" in med else "—"
             if base_name != "vdirsyncer" and ratio != "—":
-                ratio += f" of {base_name}"
+                ratio += " of raw PUT ×4"
+            elif RAW in med and base:  # how much of vdirsyncer's time Radicale's own is
+                ratio += f" (raw {med[RAW] / base:.2f})"
             goal = goal_of(phase) if base_name == "vdirsyncer" else 1.05
             rows.append([scenario, phase, *cells, ratio, f"≤ {goal}" if goal else ""])
     return ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -298,8 +337,8 @@ def main() -> None:
                                                   random.Random(seed + 1)))
                 if radicale is not None:
                     if name == order[0]:
-                        attempt("raw PUT", partial(raw_put_phase, sizes["caldav"], res,
-                                                   radicale, 4))
+                        attempt("raw", partial(raw_phases, sizes["caldav"], res, radicale,
+                                               4, random.Random(seed + 3)))
                     attempt("CalDAV", partial(scenario_caldav, c, base / "dav",
                                               sizes["caldav"], res, radicale,
                                               random.Random(seed + 2)))
@@ -309,7 +348,7 @@ def main() -> None:
         server.stop()
         if radicale is not None:
             radicale.stop()
-    contenders = [*names, "raw PUT ×4"] if radicale is not None else names
+    contenders = [*names, RAW] if radicale is not None else names
     lines = table(res, contenders)
     command = "python " + " ".join(sys.argv)
     report = [

@@ -1,6 +1,6 @@
 """CalDAV helpers of the side-by-side benchmark: a Radicale server, fresh collections, the raw
-PUT limit (what a plain HTTP client needs to store the same items), a user's edits on the
-server, and the collection's items for the content check."""
+limits (what a plain HTTP client needs: to store the same items, and for an edit sync's
+requests), a user's edits on the server, and the collection's items for the content check."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ if str(REPO) not in sys.path:
 from tests.caldav.servers import PASSWORD, USER, Radicale  # noqa: E402
 
 __all__ = ["PASSWORD", "USER", "Radicale", "check_collection", "edit_on_server",
-           "new_collection", "raw_put"]
+           "new_collection", "raw_edit_sync", "raw_put", "sync_state"]
 
 _QUERY = (b'<?xml version="1.0" encoding="utf-8"?><C:calendar-query xmlns:D="DAV:" '
           b'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/>'
@@ -48,6 +48,70 @@ def raw_put(url: str, texts: list[str], parallel: int) -> None:
 
     with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(worker, [texts[i::parallel] for i in range(parallel)]))
+
+
+_DAV, _CAL = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}"
+_XML = {"Depth": "1", "Content-Type": "application/xml; charset=utf-8"}
+
+
+def _sync_report(s: requests.Session, url: str, token: str | None) -> ElementTree.Element:
+    tok = f"<D:sync-token>{token}</D:sync-token>" if token else "<D:sync-token/>"
+    body = ('<?xml version="1.0" encoding="utf-8"?><D:sync-collection xmlns:D="DAV:">'
+            f'{tok}<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop>'
+            '</D:sync-collection>')
+    r = s.request("REPORT", url, data=body.encode(), headers=_XML)
+    if r.status_code != 207:
+        raise RuntimeError(f"sync-collection {r.status_code}")
+    return ElementTree.fromstring(r.content)
+
+
+def sync_state(url: str) -> tuple[str, dict[str, str]]:
+    """The collection's sync token and href → ETag of every item (what a client keeps after
+    its last sync; not timed)."""
+    with requests.Session() as s:
+        s.auth = (USER, PASSWORD)
+        root = _sync_report(s, url, None)
+    etags = {r.findtext(f"{_DAV}href") or "": r.findtext(f".//{_DAV}getetag") or ""
+             for r in root.iter(f"{_DAV}response")}
+    return root.findtext(f"{_DAV}sync-token") or "", etags
+
+
+def raw_edit_sync(url: str, token: str, local: list[tuple[str, str, str]],
+                  parallel: int) -> int:
+    """Exactly the requests an edit sync needs, from a plain client: one sync-collection
+    REPORT from ``token``, one calendar-multiget of the hrefs it reports (the server-side
+    changes), and the folder-side edits ``local`` (href, ETag, text) as If-Match PUTs over
+    ``parallel`` keep-alive connections. Returns how many server-side changes it read."""
+    base = "/".join(url.split("/", 3)[:3])
+    with requests.Session() as s:
+        s.auth = (USER, PASSWORD)
+        root = _sync_report(s, url, token)
+        changed = [h for r in root.iter(f"{_DAV}response")
+                   if (h := r.findtext(f"{_DAV}href") or "") and not h.endswith("/")]
+        if changed:
+            body = ('<?xml version="1.0" encoding="utf-8"?><C:calendar-multiget xmlns:D="DAV:" '
+                    'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/>'
+                    '<C:calendar-data/></D:prop>'
+                    + "".join(f"<D:href>{h}</D:href>" for h in changed)
+                    + "</C:calendar-multiget>")
+            r = s.request("REPORT", url, data=body.encode(), headers=_XML)
+            got = [d for d in ElementTree.fromstring(r.content).iter(f"{_CAL}calendar-data")]
+            if r.status_code != 207 or len(got) != len(changed):
+                raise RuntimeError(f"multiget {r.status_code}: {len(got)} of {len(changed)}")
+
+    def worker(part: list[tuple[str, str, str]]) -> None:
+        with requests.Session() as s:
+            s.auth = (USER, PASSWORD)
+            for href, etag, text in part:
+                r = s.put(base + href, data=text.encode(),
+                          headers={"Content-Type": "text/calendar; charset=utf-8",
+                                   "If-Match": etag})
+                if r.status_code not in (201, 204):
+                    raise RuntimeError(f"raw edit PUT: {r.status_code} {r.text[:200]}")
+
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(worker, [local[i::parallel] for i in range(parallel)]))
+    return len(changed)
 
 
 def items(url: str) -> dict[str, tuple[str, str]]:

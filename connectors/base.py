@@ -21,9 +21,14 @@ Guarantees every connector gives (checked by ``tests/contract``):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import itertools
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar, Protocol, runtime_checkable
 
 from cirahub.core.errors import CirahubError
@@ -126,7 +131,7 @@ class BaseConnector:
         waves: list[list[Write]] = [[]]
         seen: set[str] = set()
         for w in writes:
-            key = w.remote_id or f"create:{w.item.uid if w.item is not None else w.hub_item_id}"
+            key = write_key(w)
             if key in seen:
                 waves.append([])
                 seen = set()
@@ -137,6 +142,14 @@ class BaseConnector:
             for wave in waves:
                 out.extend(pool.map(self._outcome, wave))
         return out
+
+    def write_stream(self) -> WriteStream | None:
+        """A :class:`WriteStream` for consecutive batches of writes (what :meth:`write_many`
+        does to each, without the pause at each batch's end), or None: writes one after the
+        other (:attr:`write_parallel` 1), or a kind with its own :meth:`write_many`."""
+        if self.write_parallel <= 1 or type(self).write_many is not BaseConnector.write_many:
+            return None
+        return WriteStream(self._outcome, self.write_parallel)
 
     def _outcome(self, w: Write) -> WriteOutcome:
         try:
@@ -159,3 +172,118 @@ class BaseConnector:
 
     def close(self) -> None:
         return None
+
+
+def write_key(w: Write) -> str:
+    """The item a write is to: writes with one key keep their order."""
+    return w.remote_id or f"create:{w.item.uid if w.item is not None else w.hub_item_id}"
+
+
+#: a batch's look at its finished outcomes (the writes, their outcomes) → the outcomes kept
+Check = Callable[[Sequence[Write], list[WriteOutcome]], list[WriteOutcome]]
+
+
+class _Batch:
+    def __init__(self, writes: Sequence[Write]) -> None:
+        self.writes = list(writes)
+        self.outcomes: list[WriteOutcome | None] = [None] * len(self.writes)
+        self.left = len(self.writes)
+        self.error: BaseException | None = None
+        self.done: Future[list[WriteOutcome]] = Future()
+
+
+class WriteStream:
+    """Consecutive batches of writes through one set of ``parallel`` threads that stays busy
+    from one batch to the next: a batch submitted while the one before is on the wire starts
+    as threads come free, so the caller handles a batch's outcomes (commits its links) while
+    the next batch is written. At most ``parallel`` calls run at once; writes to one item
+    keep their order (the later waits for the earlier's end); ``check`` runs on each batch's
+    outcomes once all are in, one batch at a time in submission order, on one of the
+    threads ahead of queued writes. :meth:`submit` gives the batch's outcomes (in input
+    order) as a future; :meth:`close` lets what was submitted finish."""
+
+    def __init__(self, write: Callable[[Write], WriteOutcome], parallel: int,
+                 check: Check | None = None, on_close: Callable[[], None] | None = None,
+                 ) -> None:
+        self._write, self._check, self._on_close = write, check, on_close
+        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = \
+            queue.PriorityQueue()
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+        self._last: dict[str, Future[None]] = {}  # item key → its latest write's end
+        self._unchecked: deque[_Batch] = deque()  # submitted, not yet checked, in order
+        self._checking = False
+        self._threads = [threading.Thread(target=self._work, name=f"write-stream-{i}",
+                                          daemon=True) for i in range(max(1, parallel))]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, writes: Sequence[Write]) -> Future[list[WriteOutcome]]:
+        batch = _Batch(writes)
+        with self._lock:
+            self._unchecked.append(batch)
+            for i, w in enumerate(batch.writes):
+                key = write_key(w)
+                end: Future[None] = Future()
+                before, self._last[key] = self._last.get(key), end
+                self._put(1, partial(self._one, batch, i, key, before, end))
+            self._next_check()
+        return batch.done
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._put(2, None)
+        for t in self._threads:
+            t.join()
+        if self._on_close is not None:
+            self._on_close()
+
+    def __enter__(self) -> WriteStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _put(self, priority: int, task: Callable[[], None] | None) -> None:
+        self._queue.put((priority, next(self._seq), task))
+
+    def _work(self) -> None:
+        while (task := self._queue.get()[2]) is not None:
+            task()
+
+    def _one(self, batch: _Batch, i: int, key: str, before: Future[None] | None,
+             end: Future[None]) -> None:
+        try:
+            if before is not None:  # queued earlier, so already taken by a thread
+                before.result()
+            batch.outcomes[i] = self._write(batch.writes[i])
+        except BaseException as exc:  # not a write's own failure: the batch fails
+            batch.error = exc
+        finally:
+            end.set_result(None)
+            with self._lock:
+                if self._last.get(key) is end:
+                    del self._last[key]
+                batch.left -= 1
+                self._next_check()
+
+    def _next_check(self) -> None:
+        """With the lock held: queue the check of the oldest batch once it is written."""
+        if self._checking or not self._unchecked or self._unchecked[0].left:
+            return
+        self._checking = True
+        self._put(0, partial(self._finish, self._unchecked.popleft()))
+
+    def _finish(self, batch: _Batch) -> None:
+        try:
+            if batch.error is not None:
+                raise batch.error
+            outcomes = [o for o in batch.outcomes if o is not None]
+            batch.done.set_result(outcomes if self._check is None
+                                  else self._check(batch.writes, outcomes))
+        except BaseException as exc:
+            batch.done.set_exception(exc)
+        finally:
+            with self._lock:
+                self._checking = False
+                self._next_check()

@@ -28,9 +28,9 @@ from typing import ClassVar, TypeVar
 
 import requests
 
-from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult
+from cirahub.connectors.base import BaseConnector, Write, WriteOutcome, WriteResult, WriteStream
 from cirahub.connectors.caldav import cursor as cursor_state
-from cirahub.connectors.caldav import dav, readback, readcheck, writing
+from cirahub.connectors.caldav import dav, readcheck, rewritten, writing
 from cirahub.connectors.caldav.answers import check_write
 from cirahub.connectors.caldav.config import CalDAVConfig
 from cirahub.connectors.caldav.discovery import (
@@ -259,6 +259,27 @@ class CalDAVConnector(BaseConnector):
             out = super().write_many(writes)
         finally:
             self._sent = None
+        return self._recorded(writes, out, sent)
+
+    def write_stream(self) -> WriteStream | None:
+        """:meth:`write_many` for consecutive batches without the pause at each batch's end:
+        a batch is read back and checked (:meth:`_checked`) on one of the stream's threads
+        while the next batch's PUTs are on the wire (``max_parallel`` requests at once)."""
+        try:
+            self.collection()  # discovered once, before writes run in parallel
+        except CirahubError:
+            return None  # write_many gives each write the error
+        if self.write_parallel <= 1:
+            return None
+        sent: dict[str, tuple[Item, str]] = {}
+        self._sent = sent
+        return WriteStream(self._outcome, self.write_parallel,
+                           lambda writes, out: self._recorded(writes, out, sent),
+                           lambda: setattr(self, "_sent", None))
+
+    def _recorded(self, writes: Sequence[Write], out: list[WriteOutcome],
+                  sent: Mapping[str, tuple[Item, str]]) -> list[WriteOutcome]:
+        """``out`` checked (:meth:`_checked`), and kept for the settled cursor."""
         out = self._checked(writes, out, sent)
         self._own.record(writes, out)
         return out
@@ -291,33 +312,8 @@ class CalDAVConnector(BaseConnector):
             changes = readcheck.changes(body, stored_text(raw))
             if changes:
                 remote = remote_item(r.remote_id, version, raw)
-                result[i] = self._after_rewrite(r, item, body, remote, changes)
+                result[i] = rewritten.after_rewrite(self, r, item, body, remote, changes)
         return result
-
-    def _after_rewrite(self, result: WriteResult, item: Item, body: str, stored: RemoteItem,
-                       changes: tuple[str, ...]) -> WriteResult:
-        """``result`` of a write whose stored text differs from ``body`` as ``changes`` say:
-        mended when the meaning changed and :func:`.writing.repaired` has a text for it, and
-        with a note saying what the server holds."""
-        sent_item = remote_item(result.remote_id, "", body).item
-        meaning_changed = stored.item is None or sent_item is None or \
-            not _same(sent_item, stored.item)
-        mend: list[str] = []
-        text = writing.repaired(item, datetime.now(UTC), mend) if meaning_changed else None
-        if text is None or text == body or not mend or not result.remote_version:
-            return replace(result, notes=(*result.notes, readback.note(changes)))
-        response = self._send(result.remote_id, text, {"If-Match": result.remote_version})
-        if not 200 <= response.status_code < 300:  # the first text stays, as the server holds it
-            return replace(result, notes=(*result.notes, readback.note(changes)))
-        version = self._version_after_put(response, result.remote_id, item)
-        notes = [*result.notes, f"the server changed what readers see in the text sent "
-                 f"({'; '.join(changes)}): sent repaired ({'; '.join(mend)})"]
-        again = self._read_back(result.remote_id)
-        if again is not None and again.remote_version == version:
-            left = readback.rewrites(text, (again.item.source if again.item else again.raw)
-                                     or text)
-            notes += [readback.note(left)] if left else []
-        return WriteResult(result.remote_id, version, tuple(notes))
 
     def create(self, item: Item, hub_item_id: str) -> WriteResult:
         """PUT with If-None-Match: * at ``<collection>/<safe uid>.ics``. The href follows from
