@@ -427,6 +427,15 @@ def sync_pushes(fleet: Fleet, spokes: list[int]) -> tuple[list[dict[str, Any]], 
     return asyncio.run(run())
 
 
+def plans_made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The spoke ids of the push plans made from now on, in order."""
+    planned: list[str] = []
+    real_plan = pushing.plan_push
+    monkeypatch.setattr(pushing, "plan_push", lambda ctx, *args: (
+        planned.append(ctx.spoke_id), real_plan(ctx, *args))[1])
+    return planned
+
+
 def test_regression_a_syncs_push_runs_share_one_read_and_one_writer(fleet_of, monkeypatch):
     """Before: a sync's push phase ran a SyncCycle push run per spoke: each spoke read the
     hub's changed items back for itself (2,000 items, nine times, in the 10-folder initial
@@ -442,10 +451,7 @@ def test_regression_a_syncs_push_runs_share_one_read_and_one_writer(fleet_of, mo
     for uid in uids:
         write_event(fleet.folders[0], uid, "for the sync")
     assert fleet.full_run(0).status == RunStatus.OK
-    planned: list[str] = []
-    real_plan = pushing.plan_push
-    monkeypatch.setattr(pushing, "plan_push", lambda ctx, *args: (
-        planned.append(ctx.spoke_id), real_plan(ctx, *args))[1])
+    planned = plans_made(monkeypatch)
     version = fleet.store.hub_version(fleet.hub_id)
     summaries, reads = sync_pushes(fleet, [1, 2, 3])
     assert reads == 1  # one read of the changed items for the three spokes
@@ -494,10 +500,7 @@ def test_spokes_of_other_options_in_one_wave_get_plans_of_their_own(fleet_of, mo
     for uid in uids:
         write_event(fleet.folders[0], uid, "tagged or not")
     assert fleet.full_run(0).status == RunStatus.OK
-    planned: list[str] = []
-    real_plan = pushing.plan_push
-    monkeypatch.setattr(pushing, "plan_push", lambda ctx, *args: (
-        planned.append(ctx.spoke_id), real_plan(ctx, *args))[1])
+    planned = plans_made(monkeypatch)
     summaries, _ = sync_pushes(fleet, [1, 2, 3])
     assert all(s["status"] == RunStatus.OK for s in summaries), summaries
     assert len(planned) == 2 and fleet.ids[3] in planned  # 1 and 2 share one
