@@ -179,7 +179,7 @@ def _scan(folder: Path, fd: int | None, is_item: Callable[[str], bool]) -> Listi
                 continue  # removed while we listed: it is gone
             mode = info.st_mode
             if is_reg(mode):
-                files[name] = f"{info.st_mtime_ns}-{info.st_size}-{info.st_ino}"  # version_of
+                files[name] = version_of(info)
                 if info.st_nlink > 1:
                     nlinks[name] = info.st_nlink  # the lstat above: no second stat
             elif is_link(mode):
