@@ -207,11 +207,8 @@ def raw_phases(n: int, res: Results, server: dav.Radicale, parallel: int,
     dav.check_collection(url, truth)
     res[name][f"initial ({n:,} events)"][RAW].append(t)
     res[name]["no-change re-sync"]  # the table's order of phases (no raw limit there)
-    token, _ = dav.sync_state(url)
-    held = {}
-    for href, (etag, text) in dav.items(url).items():
-        uid = next(line[4:].strip() for line in text.splitlines() if line.startswith("UID:"))
-        held[uid] = (href, etag)
+    token = dav.sync_state(url)
+    held = dav.held_by_uid(url)
     edits = max(1, n // 100)
     chosen = rng.sample(sorted(truth.items), 2 * edits)
     dav.edit_on_server(url, truth, chosen[edits:], "edited on the server")

@@ -21,7 +21,7 @@ if str(REPO) not in sys.path:
 from tests.caldav.servers import PASSWORD, USER, Radicale  # noqa: E402
 
 __all__ = ["PASSWORD", "USER", "Radicale", "check_collection", "edit_on_server",
-           "new_collection", "raw_edit_sync", "raw_put", "sync_state"]
+           "held_by_uid", "new_collection", "raw_edit_sync", "raw_put", "sync_state"]
 
 _QUERY = (b'<?xml version="1.0" encoding="utf-8"?><C:calendar-query xmlns:D="DAV:" '
           b'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/>'
@@ -36,18 +36,23 @@ def new_collection(server: Radicale) -> str:
 def raw_put(url: str, texts: list[str], parallel: int) -> None:
     """PUT every text as a new resource (If-None-Match: *), ``parallel`` keep-alive
     connections, like a client that does nothing else."""
-    def worker(part: list[str]) -> None:
+    _put_all([(f"{url}{uuid.uuid4().hex}.ics", text, {"If-None-Match": "*"})
+              for text in texts], parallel, "raw PUT")
+
+
+def _put_all(puts: list[tuple[str, str, dict[str, str]]], parallel: int, what: str) -> None:
+    """PUT each (URL, text, condition header) over ``parallel`` keep-alive connections."""
+    def worker(part: list[tuple[str, str, dict[str, str]]]) -> None:
         with requests.Session() as s:
             s.auth = (USER, PASSWORD)
-            for text in part:
-                r = s.put(f"{url}{uuid.uuid4().hex}.ics", data=text.encode(),
-                          headers={"Content-Type": "text/calendar; charset=utf-8",
-                                   "If-None-Match": "*"})
+            for target, text, condition in part:
+                r = s.put(target, data=text.encode(),
+                          headers={"Content-Type": "text/calendar; charset=utf-8", **condition})
                 if r.status_code not in (201, 204):
-                    raise RuntimeError(f"raw PUT: {r.status_code} {r.text[:200]}")
+                    raise RuntimeError(f"{what}: {r.status_code} {r.text[:200]}")
 
     with ThreadPoolExecutor(parallel) as pool:
-        list(pool.map(worker, [texts[i::parallel] for i in range(parallel)]))
+        list(pool.map(worker, [puts[i::parallel] for i in range(parallel)]))
 
 
 _DAV, _CAL = "{DAV:}", "{urn:ietf:params:xml:ns:caldav}"
@@ -65,15 +70,11 @@ def _sync_report(s: requests.Session, url: str, token: str | None) -> ElementTre
     return ElementTree.fromstring(r.content)
 
 
-def sync_state(url: str) -> tuple[str, dict[str, str]]:
-    """The collection's sync token and href → ETag of every item (what a client keeps after
-    its last sync; not timed)."""
+def sync_state(url: str) -> str:
+    """The collection's sync token (what a client keeps after its last sync; not timed)."""
     with requests.Session() as s:
         s.auth = (USER, PASSWORD)
-        root = _sync_report(s, url, None)
-    etags = {r.findtext(f"{_DAV}href") or "": r.findtext(f".//{_DAV}getetag") or ""
-             for r in root.iter(f"{_DAV}response")}
-    return root.findtext(f"{_DAV}sync-token") or "", etags
+        return _sync_report(s, url, None).findtext(f"{_DAV}sync-token") or ""
 
 
 def raw_edit_sync(url: str, token: str, local: list[tuple[str, str, str]],
@@ -99,18 +100,8 @@ def raw_edit_sync(url: str, token: str, local: list[tuple[str, str, str]],
             if r.status_code != 207 or len(got) != len(changed):
                 raise RuntimeError(f"multiget {r.status_code}: {len(got)} of {len(changed)}")
 
-    def worker(part: list[tuple[str, str, str]]) -> None:
-        with requests.Session() as s:
-            s.auth = (USER, PASSWORD)
-            for href, etag, text in part:
-                r = s.put(base + href, data=text.encode(),
-                          headers={"Content-Type": "text/calendar; charset=utf-8",
-                                   "If-Match": etag})
-                if r.status_code not in (201, 204):
-                    raise RuntimeError(f"raw edit PUT: {r.status_code} {r.text[:200]}")
-
-    with ThreadPoolExecutor(parallel) as pool:
-        list(pool.map(worker, [local[i::parallel] for i in range(parallel)]))
+    _put_all([(base + href, text, {"If-Match": etag}) for href, etag, text in local],
+             parallel, "raw edit PUT")
     return len(changed)
 
 
@@ -130,6 +121,12 @@ def items(url: str) -> dict[str, tuple[str, str]]:
     return out
 
 
+def held_by_uid(url: str) -> dict[str, tuple[str, str]]:
+    """UID → (href, etag) of every item the collection holds."""
+    return {line[4:].strip(): (href, etag) for href, (etag, text) in items(url).items()
+            for line in text.splitlines() if line.startswith("UID:")}
+
+
 def check_collection(url: str, truth: Truth) -> None:
     found = items(url)
     if len(found) != len(truth.items):
@@ -139,11 +136,7 @@ def check_collection(url: str, truth: Truth) -> None:
 
 def edit_on_server(url: str, truth: Truth, uids: list[str], note: str) -> None:
     """A user's edits with a plain client: PUT with If-Match over the item of each UID."""
-    by_uid = {}
-    for href, (etag, text) in items(url).items():
-        for line in text.splitlines():
-            if line.startswith("UID:"):
-                by_uid[line[4:].strip()] = (href, etag)
+    by_uid = held_by_uid(url)
     base = url.split("/", 3)[:3]
     with requests.Session() as s:
         s.auth = (USER, PASSWORD)
