@@ -173,6 +173,17 @@ class Batch(Generic[K, V]):
             self._timer = self._loop.call_later(self._window, self._flush)
         return await future
 
+    def withdraw(self, key: K, result: V) -> bool:
+        """If ``key``'s call is still gathered (its work has not begun), take it out of its
+        batch and answer it with ``result`` now; returns whether it was."""
+        for i, (k, future) in enumerate(self._pending):
+            if k is key:
+                del self._pending[i]
+                if not future.done():
+                    future.set_result(result)
+                return True
+        return False
+
     def _flush(self) -> None:
         if self._timer is not None:
             self._timer.cancel()

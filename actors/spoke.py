@@ -16,8 +16,8 @@ Per spoke, guarantees:
   :mod:`cirahub.actors.idle`); polls due together are probed together (:mod:`.probes`);
   only a fold's first poll sends a ``run`` event (phase ``idle``), the later ones are
   counted in one ``polls`` event per hub a minute (:mod:`.idle_flush`);
-- ``sync_now`` wakes the spoke at once and returns the summary of a run that *started after*
-  the call (so it sees every change made before it); concurrent callers share that run;
+- ``sync_now`` wakes the spoke for a run that *starts after* the call (it sees every change
+  made before; a poll not reading the spoke yet gives way to it); concurrent callers share it;
 - ``push_soon`` (the fan-out after another spoke changed the hub, with the hub version the
   merge committed) gives the spoke a push run soon, coalesced by
   :class:`~cirahub.core.fanout.PushQueue` (at most one waiting per spoke; a notice a run
@@ -96,8 +96,7 @@ class SpokeActor:
         """``clock``: the wall clock (epoch seconds) polls are scheduled and stamped by; the
         event loop's timers must follow it (tests pass a virtual one with a loop that does)."""
         self._settings = Settings.from_dict(settings)
-        self._clock = clock
-        self._name = name
+        self._clock, self._name = clock, name
         self._store = open_store(self._settings, migrate=False)  # the server migrated
         self._pool = ThreadPoolExecutor(self._settings.spoke_threads,
                                         thread_name_prefix="spoke-run")
@@ -136,8 +135,7 @@ class SpokeActor:
         stopping one is resumed). Returns the ids now hosted that were not before."""
         added = []
         for spoke_id, hub_id in spokes:
-            state = self._spokes.get(spoke_id)
-            if state is not None:
+            if (state := self._spokes.get(spoke_id)) is not None:
                 state.stopping = False
                 continue
             state = self._spokes[spoke_id] = HostedSpoke(spoke_id, hub_id)
@@ -152,8 +150,7 @@ class SpokeActor:
         Returns the ids that were hosted."""
         out = []
         for spoke_id in spoke_ids:
-            state = self._spokes.get(spoke_id)
-            if state is None:
+            if (state := self._spokes.get(spoke_id)) is None:
                 continue
             state.stopping = True
             state.wake.set()
@@ -166,13 +163,13 @@ class SpokeActor:
     async def sync_now(self, spoke_id: str, mode: str = FULL) -> dict[str, Any]:
         """Run ``spoke_id`` now (preempting its wait; ``mode``: see :func:`.cycle.run_mode`)
         and return the RunSummary as a dict. Raises NotFound when the spoke is not hosted here."""
-        state = self._spokes.get(spoke_id)
-        if state is None or state.stopping:
+        if (state := self._spokes.get(spoke_id)) is None or state.stopping:
             raise NotFound("the spoke is not hosted by this actor", spoke_id=spoke_id,
                            actor=self._name)
         future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
         state.waiters.append(future)
-        state.modes.add(mode)
+        # a scheduled poll still gathering its probe batch gives way: this run does its work too
+        state.modes.update({mode, FULL} if self._probe.withdraw(state, None) else {mode})
         state.wake.set()
         return await future
 
@@ -251,7 +248,7 @@ class SpokeActor:
         trigger = self._trigger(s, bool(waiters))
         if trigger is None:
             return  # woken early for nothing due (or a wake-up already answered)
-        summary = await self._run(s, trigger)
+        summary = await self._run(s, trigger)  # {}: a poll that gave way to a sync now
         for w in waiters:
             if not w.done():
                 w.set_result(summary)
@@ -289,6 +286,8 @@ class SpokeActor:
         try:
             if trigger == Trigger.SCHEDULE:
                 probed = await self._probe(s)
+                if probed is None and s.waiters:  # withdrawn (or no probe): sync now's run
+                    return {}  # (the sync's run comes next)
             if probed is not None and probed.summary is not None:  # idle: nothing more to do
                 summary, interval, snapshot = probed.summary, probed.interval, None
             else:
