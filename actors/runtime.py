@@ -204,10 +204,15 @@ class Runtime:
 
     def _sync_now(self, hub_id: str, hub: str, spoke: str | None, targets: set[str],
                   only: bool) -> Iterator[ProgressEvent]:
-        since = self._ask("last_seq")
         with self._calls.call():
+            # sent together, not one round trip after the other. An async actor may start
+            # them out of order, but no run of this sync has an event before sync_now's
+            # first hop to a thread; at worst a progress event is not shown (the results
+            # come with done_ref, not as events)
+            seq_ref = self.supervisor.last_seq.remote()
             done_ref = self.supervisor.sync_now.remote(hub, spoke,
                                                        sorted(targets) if only else None)
+        since = int(self._get(seq_ref))
         done = False
         while not done:
             # inside Ray only between yields: a consumer that stops reading holds up no shutdown
