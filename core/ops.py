@@ -40,6 +40,9 @@ class CreateHubItem:
     remote_version: str
     item: Item
     fingerprint: str  # spoke-projected fingerprint of the remote content
+    #: the hub fingerprint of ``item`` when the planner knows it (it is ``fingerprint``:
+    #: the spoke's projection drops nothing), so the merge does not compute it again
+    hub_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class UpdateHubItem:
     base_version: int
     conflicts: tuple[ConflictRecord, ...] = ()
     resurrect: bool = False
+    #: the hub fingerprint of ``item`` when the planner knows it (as :class:`CreateHubItem`)
+    hub_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -46,12 +46,13 @@ from cirahub.core.ops import (
     TombstoneHubItem,
     UpdateHubItem,
 )
-from cirahub.core.options import ConflictPolicy
+from cirahub.core.options import ConflictPolicy, PrivateMode
 from cirahub.core.plan_echo import Same, own_copy_of_deleted, pending_echo
 from cirahub.core.plan_types import HubView, Match, PullPlan, SpokeContext
 from cirahub.core.projection import (
     carried_fields,
     from_spoke,
+    ignored_fields,
     overlay_uncarried,
     project_for_spoke,
     spoke_fingerprint,
@@ -85,6 +86,9 @@ class _PullPlanner:
         self.touched: set[str] = set()
         self.ignored = 0
         self.linked_count = len(links) if linked_count is None else linked_count
+        # the projection drops, tags and masks nothing: a spoke fingerprint is a hub one
+        self.identity = not ignored_fields(self.opts, self.caps) and (
+            self.opts.tag_category is None and self.opts.private != PrivateMode.BUSY)
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -93,6 +97,12 @@ class _PullPlanner:
 
     def projected_fp(self, item: Item) -> str:
         return self.fp(project_for_spoke(item, self.opts, self.caps))
+
+    def hub_fp(self, content: Item, spoke_item: Item, fp_r: str) -> str | None:
+        """``fp_r`` (of ``spoke_item``) when it is the hub fingerprint of ``content`` too,
+        else None (the merge computes it)."""
+        same = content.fields == spoke_item.fields and content.overrides == spoke_item.overrides
+        return fp_r if self.identity and same else None
 
     def same(self, item: Item, fp_r: str) -> Same:
         """Whether a stored fingerprint (of its version) is that of the spoke's ``item``."""
@@ -227,6 +237,7 @@ class _PullPlanner:
         self.change_ops.append(UpdateHubItem(
             hub_item.id, hub_item.version, item, r.remote_id, r.remote_version, fp_r,
             in_sync, link.hub_version, conflicts=(record,), resurrect=True,
+            hub_fingerprint=self.hub_fp(item, r.item, fp_r),
         ))
         if not in_sync:
             self.touched.add(hub_item.id)
@@ -264,6 +275,7 @@ class _PullPlanner:
             self.change_ops.append(UpdateHubItem(
                 hub_item.id, hub_item.version, result.item, r.remote_id, r.remote_version,
                 fp_r, in_sync, base_version, conflicts=tuple(records), resurrect=resurrect,
+                hub_fingerprint=self.hub_fp(result.item, r.item, fp_r),
             ))
         if not in_sync:
             self.touched.add(hub_item.id)
@@ -308,7 +320,8 @@ class _PullPlanner:
             # 4c. a new item made in the spoke joins the hub (without what the spoke cannot carry)
             carried = carried_fields(self.opts, self.caps, None)
             content = overlay_uncarried(from_spoke(item, None, self.opts, self.caps), None, carried)
-            self.change_ops.append(CreateHubItem(r.remote_id, r.remote_version, content, fp_r))
+            self.change_ops.append(CreateHubItem(r.remote_id, r.remote_version, content, fp_r,
+                                                 self.hub_fp(content, item, fp_r)))
         else:
             # 4c. a mirror's own local item: leave it alone, never delete what we did not create
             self.ignored += 1

@@ -209,7 +209,7 @@ class Batch:
                      False, new=True)
         self.alive_uids[item.uid] = item.id
         self.items[item.id] = item
-        self._write_content(item, op.item)
+        self._write_content(item, op.item, fp=op.hub_fingerprint)
         self._set_link(op.remote_id, _Link(item.id, op.remote_version, op.fingerprint, version))
         self.tally.created[op.remote_id] = item.id
         return self._done(op.remote_id, None)
@@ -219,7 +219,7 @@ class Batch:
         if item is None:
             return self._stale(op.remote_id)
         if item.version == op.expected_version:
-            self._write_content(item, op.item, self._next_version())
+            self._write_content(item, op.item, self._next_version(), op.hub_fingerprint)
             for record in op.conflicts:
                 self._conflict(item, record)
             hub_version = item.version if op.in_sync else op.base_version
@@ -268,12 +268,14 @@ class Batch:
         self.version += 1
         return self.version
 
-    def _write_content(self, item: _Item, content: Item | None, version: int | None = None) -> None:
+    def _write_content(self, item: _Item, content: Item | None, version: int | None = None,
+                       fp: str | None = None) -> None:
+        """``fp``: the hub fingerprint of ``content``, when the planner knew it."""
         if version is not None:
             item.version = version
         item.content = jsonable(content.to_json()) if content is not None else None
         item.deleted = content is None
-        item.fingerprint = fingerprint(content) if content is not None else None
+        item.fingerprint = None if content is None else fp or fingerprint(content)
         item.match_key = match_key(content) if content is not None else None
         if content is not None:
             item.uid = content.uid
