@@ -33,6 +33,7 @@ from cirahub.actors.halting import confirmed, record_halt
 from cirahub.actors.idle import IdlePolls
 from cirahub.actors.known import KnownVersions
 from cirahub.actors.merger import LocalMerger, Merger
+from cirahub.actors.paged_pull import merge_pages, pages_of
 from cirahub.actors.pulling import first_plan, links_for, plan_pull_of
 from cirahub.actors.pushing import Pusher, PushOutcome
 from cirahub.actors.summary import RunStatus, RunSummary, Trigger
@@ -308,20 +309,17 @@ class SyncCycle:
         ctx = self._context(spoke)
         self.progress("pulling", counts)
         known = KnownVersions(self.store, spoke.id)
-        delta = self._pull(spoke, known)
-        hub, links, plan = first_plan(self.store, ctx, spoke.hub_id, delta, known, now)
-        counts[Count.PULLED] = len(delta.changed)
-        counts[Count.REMOTE_DELETED] = len(delta.deleted)
-        # Plan + merge (re-planning ops that went stale because another spoke merged first).
-        self.progress("merging", counts)
-        touched: set[str] = set()
-        allow = False
-        stale: set[str] = set()
         # Hub versions up to ``own`` were all made by this run's merges (none of another
         # spoke's in between): their items are in sync with this spoke (what the merge could
         # not make so is in ``touched``), so the push need not read them back. None: another
         # writer's versions are mixed in (or the cursor lags after failed writes).
-        own: int | None = spoke.push_cursor
+        delta, touched, own = self._pull_paged(spoke, ctx, known, now, counts)
+        hub, links, plan = first_plan(self.store, ctx, spoke.hub_id, delta, known, now)
+        counts[Count.REMOTE_DELETED] = len(delta.deleted)
+        # Plan + merge (re-planning ops that went stale because another spoke merged first).
+        self.progress("merging", counts)
+        allow = False
+        stale: set[str] = set()
         for attempt in range(MAX_REPLANS + 1):
             if attempt:
                 plan = plan_pull_of(self.store, ctx, hub, delta, links, now, allow)
@@ -362,6 +360,21 @@ class SyncCycle:
         if _needs_ok(spoke):
             self.store.set_spoke_state(spoke.id, SpokeState.OK)
         return _Pass(RunStatus.OK, outcome)
+
+    def _pull_paged(self, spoke: SpokeRecord, ctx: SpokeContext, known: KnownVersions,
+                    now: datetime, counts: dict[str, int]) -> tuple[Delta, set[str], int | None]:
+        """The delta still to plan, the items touched and the run's own hub versions so far
+        (see ``own`` in :meth:`_pass`): a first pull merges its pages while it lists."""
+        paged = pages_of(self.connector, known) if self._prefetched is None else None
+        if paged is None:
+            delta = self._pull(spoke, known)
+            counts[Count.PULLED] = len(delta.changed)
+            return delta, set(), spoke.push_cursor
+        done = merge_pages(self.store, self.merger, ctx, spoke.hub_id, paged,
+                           spoke.pull_cursor, known, now, spoke.push_cursor)
+        _add(counts, done.stats)
+        counts[Count.PULLED] = done.listed
+        return done.rest, done.touched, done.own
 
     def _end_pull(self, spoke: SpokeRecord, delta: Delta, stale: set[str],
                   counts: dict[str, int]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from cirahub.actors.known import KnownVersions
@@ -28,23 +28,27 @@ def links_for(store: SyncStore, spoke_id: str, delta: Delta,
 
 
 def first_plan(store: SyncStore, ctx: SpokeContext, hub_id: str, delta: Delta,
-               known: KnownVersions | None, now: datetime,
+               known: KnownVersions | None, now: datetime, *,
+               unmatched: Collection[str] = (),
                ) -> tuple[HubRecord, dict[str, Link], PullPlan]:
     """The hub, the delta's links and its first plan, all read in one read transaction
     (a transaction per read cost a pool checkout, BEGIN and ROLLBACK each); it ends before
-    the merge, so a re-plan (:func:`plan_pull_of`) reads what the merge left."""
+    the merge, so a re-plan (:func:`plan_pull_of`) reads what the merge left.
+    ``unmatched``: hub item ids first-attach matching by content must not match (made by
+    earlier pages of this listing, see :mod:`cirahub.actors.paged_pull`)."""
     with store.snapshot():
         hub = store.get_hub(hub_id)
         links = links_for(store, ctx.spoke_id, delta, known)
-        return hub, links, plan_pull_of(store, ctx, hub, delta, links, now, False)
+        return hub, links, plan_pull_of(store, ctx, hub, delta, links, now, False, unmatched)
 
 
 def plan_pull_of(
     store: SyncStore, ctx: SpokeContext, hub: HubRecord, delta: Delta,
     links: Mapping[str, Link], now: datetime, allow_mass_delete: bool,
+    unmatched: Collection[str] = (),
 ) -> PullPlan:
     """Load the hub items, bases and links the delta refers to, then :func:`plan_pull`."""
-    view = _hub_view(store, ctx, hub.id, delta, links)
+    view = _hub_view(store, ctx, hub.id, delta, links, unmatched)
     # Only the safety checks (deletions, an empty complete listing) need the spoke's total
     # number of links; ``links`` may be just the ones this delta concerns.
     linked_count = (store.count_links(ctx.spoke_id) if delta.deleted or delta.complete
@@ -54,7 +58,7 @@ def plan_pull_of(
 
 
 def _hub_view(store: SyncStore, ctx: SpokeContext, hub_id: str, delta: Delta,
-              links: Mapping[str, Link]) -> HubView:
+              links: Mapping[str, Link], unmatched: Collection[str] = ()) -> HubView:
     refs = [links[r.remote_id] for r in delta.changed if r.remote_id in links]
     refs += [links[d] for d in delta.deleted if d in links]
     uids = {r.item.uid for r in delta.changed if r.item is not None and r.remote_id not in links}
@@ -66,6 +70,8 @@ def _hub_view(store: SyncStore, ctx: SpokeContext, hub_id: str, delta: Delta,
             if r.item is not None and r.remote_id not in links and (k := match_key(r.item))
         }
         by_match = store.hub_items_by_match_key(hub_id, keys) if keys else {}
+        if unmatched:
+            by_match = {k: h for k, h in by_match.items() if h.id not in unmatched}
     # Hub items an unlinked remote item may be matched to (same UID, or same content on
     # first attach), and whether this spoke already links them elsewhere.
     candidates = {h.id: h for h in (*by_uid.values(), *by_match.values())}

@@ -32,7 +32,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,7 +61,11 @@ from cirahub.core.errors import (
 from cirahub.core.item import Item
 from cirahub.core.model import Capabilities, Delta, RemoteItem
 
-__all__ = ["VdirConnector", "file_name_for", "open_vdir", "validate", "version_of"]
+__all__ = ["SLICE", "VdirConnector", "file_name_for", "open_vdir", "validate", "version_of"]
+
+#: files read per page of a paged listing (:meth:`VdirConnector.paged_delta`): several of
+#: the parse pool's pages, so a slice keeps every core reading (and few slices end apart)
+SLICE = 1024
 
 class VdirConnector(BaseConnector):
     """A :class:`~cirahub.connectors.base.SpokeConnector` over a vdir folder. Keeps full
@@ -154,6 +158,14 @@ class VdirConnector(BaseConnector):
         """One scandir; files that are new or whose version differs from what ``known``
         holds for their items are read. Always a complete listing (``complete=True``) or
         an error."""
+        return self.paged_delta(cursor, known, None)
+
+    def paged_delta(self, cursor: str | None, known: Mapping[str, str],
+                    on_page: Callable[[Sequence[RemoteItem]], None] | None) -> Delta:
+        """:meth:`delta`, handing the changed items of the files read to ``on_page`` as
+        they are read, in listing order, a slice of at least :data:`SLICE` files at a time
+        (a link or an unreadable name is not handed over: only in the delta returned);
+        see :mod:`cirahub.actors.paged_pull`."""
         self._ensure_folder(may_create=cursor is None and not known)
         scanned = self._listing()
         listing = scanned.files
@@ -178,13 +190,18 @@ class VdirConnector(BaseConnector):
             ino = int(listing[name].rsplit("-", 1)[1])
             jobs.append((name, listing[name], tuple(ids), scanned.names_of[ino]))
         # many files (an initial sync) are parsed on every core (see parse_pool)
-        for items in read_many(self.read_items, str(self.path), self.extension, jobs):
-            if items is None:  # deleted between listing and read
-                continue
-            for item in items:
-                present[item.remote_id] = item.remote_version
-                if known.get(item.remote_id) != item.remote_version:
-                    changed.append(item)
+        for part in _slices(jobs, on_page is not None):
+            page: list[RemoteItem] = []
+            for items in read_many(self.read_items, str(self.path), self.extension, part):
+                if items is None:  # deleted between listing and read
+                    continue
+                for item in items:
+                    present[item.remote_id] = item.remote_version
+                    if known.get(item.remote_id) != item.remote_version:
+                        page.append(item)
+            changed.extend(page)
+            if on_page is not None:
+                on_page(page)
         deleted = tuple(sorted(set(known) - set(present)))
         digest = hashlib.sha256(repr(sorted(present.items())).encode()).hexdigest()[:16]
         return Delta(tuple(changed), deleted, f"vdir:{digest}", True, len(present))
@@ -290,6 +307,16 @@ class VdirConnector(BaseConnector):
             raise PreconditionFailed("item file changed since it was read",
                                      remote_id=remote_id, expected=expected, actual=current)
         return True
+
+
+def _slices(jobs: list[Job], paged: bool) -> list[list[Job]]:
+    """``jobs`` in one slice, or (``paged``) in slices of :data:`SLICE` (the last one may
+    be up to half a slice longer: no short slice read without the pool)."""
+    out, start = [], 0
+    while paged and len(jobs) - start >= SLICE + SLICE // 2:
+        out.append(jobs[start:start + SLICE])
+        start += SLICE
+    return [*out, jobs[start:]]
 
 
 def _refused(name: str, refused: Refused) -> RemoteItem:

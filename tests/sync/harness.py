@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +14,9 @@ from typing import Any
 from cirahub.actors.cycle import LocalMerger, RunSummary, SyncCycle
 from cirahub.connectors.base import SpokeConnector
 from cirahub.connectors.memory import MemoryCalendar, MemoryConnector
+from cirahub.core.errors import TransientError
 from cirahub.core.item import Item
+from cirahub.core.model import Delta, RemoteItem
 from cirahub.core.options import ConflictPolicy, SyncOptions
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -38,6 +40,34 @@ async def until(check: Callable[[], bool], what: str, timeout: float = 120.0) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+class PagedMemory(MemoryConnector):
+    """A memory spoke that hands its listing over in pages of ``page`` items
+    (``paged_delta``, see :mod:`cirahub.actors.paged_pull`); ``fail_mid_listing(n)``: the
+    next ``n`` paged listings fail after their first page."""
+
+    def __init__(self, calendar: MemoryCalendar, *, page: int = 2, **kwargs: Any) -> None:
+        super().__init__(calendar, **kwargs)
+        self.page = page
+        self.failing = 0
+        self.pages_handed = 0
+        self.failed_mid = 0
+
+    def fail_mid_listing(self, n: int) -> None:
+        self.failing = n
+
+    def paged_delta(self, cursor: str | None, known: Mapping[str, str],
+                    on_page: Callable[[Sequence[RemoteItem]], None]) -> Delta:
+        delta = self.delta(cursor, known)
+        for start in range(0, len(delta.changed), self.page):
+            on_page(delta.changed[start:start + self.page])
+            self.pages_handed += 1
+            if self.failing:
+                self.failing -= 1
+                self.failed_mid += 1
+                raise TransientError("injected failure in the middle of a listing")
+        return delta
 
 
 @dataclass
@@ -76,9 +106,12 @@ class Loop:
         self.spokes[name] = spoke
         return spoke
 
-    def add_memory(self, name: str, options: SyncOptions | None = None, **kwargs: Any) -> Spoke:
+    def add_memory(self, name: str, options: SyncOptions | None = None, *,
+                   paged: bool = False, **kwargs: Any) -> Spoke:
+        """A memory spoke; ``paged``: one that hands its listing over in pages."""
         calendar = MemoryCalendar(seed=len(self.spokes))
-        return self.add(name, MemoryConnector(calendar, **kwargs), options)
+        kind = PagedMemory if paged else MemoryConnector
+        return self.add(name, kind(calendar, **kwargs), options)
 
     def sync(self, name: str) -> RunSummary:
         return self.spokes[name].cycle.run("test")

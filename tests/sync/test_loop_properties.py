@@ -46,7 +46,7 @@ from hypothesis.stateful import (
 from cirahub.core.item import Item
 from cirahub.core.options import NONE, SyncOptions
 from cirahub.core.projection import ignored_fields, project_for_spoke
-from tests.sync.harness import Loop, event
+from tests.sync.harness import Loop, PagedMemory, event
 
 MODES = ("two-way", "two-way", "feed-only", "mirror", "lossy")
 EDITABLE = ("summary", "location", "description")
@@ -55,7 +55,8 @@ EDITABLE = ("summary", "location", "description")
 SETTLE_EVERY = 8
 #: totals over every example of a test run (reported and asserted at the end)
 TALLY = {"faults armed": 0, "faults fired": 0, "stale versions": 0, "concurrent edits": 0,
-         "conflicts": 0, "settles": 0}
+         "conflicts": 0, "settles": 0, "pages handed": 0,
+         "failed mid-listing": 0}
 
 
 def make_machine(open_store):
@@ -63,8 +64,10 @@ def make_machine(open_store):
         """See the module docstring."""
 
         @initialize(modes=st.lists(st.sampled_from(MODES), min_size=3, max_size=5),
-                    incremental=st.lists(st.booleans(), min_size=5, max_size=5))
-        def setup(self, modes, incremental):
+                    incremental=st.lists(st.booleans(), min_size=5, max_size=5),
+                    paged=st.lists(st.sampled_from((False, True, "fails")), min_size=5,
+                                   max_size=5))
+        def setup(self, modes, incremental, paged):
             # A two-way spoke always exists, so there is something to converge on.
             modes[0] = "two-way"
             self.store = open_store()
@@ -74,7 +77,8 @@ def make_machine(open_store):
             for i, mode in enumerate(modes):
                 name = f"s{i}"
                 options = SyncOptions()
-                kwargs = {"incremental": incremental[i]}
+                # a paged spoke's first pull merges its pages while its listing goes on
+                kwargs = {"incremental": incremental[i], "paged": bool(paged[i])}
                 if mode == "feed-only":
                     options = SyncOptions(hub_writes=NONE)
                 elif mode == "mirror":
@@ -82,6 +86,8 @@ def make_machine(open_store):
                 elif mode == "lossy":
                     kwargs["unsupported_fields"] = ["description"]
                 spoke = self.loop.add_memory(name, options, **kwargs)
+                if paged[i] == "fails":  # its first paged listing fails after a page
+                    spoke.connector.fail_mid_listing(1)
                 spoke.calendar.rng.seed(i)
                 self.modes[name] = mode
             self.uids = itertools.count()
@@ -100,6 +106,10 @@ def make_machine(open_store):
                 self.settle()
                 TALLY["faults fired"] += sum(s.calendar.stats["faults_fired"]
                                              for s in self.loop.spokes.values())
+                TALLY["pages handed"] += sum(getattr(s.connector, "pages_handed", 0)
+                                             for s in self.loop.spokes.values())
+                TALLY["failed mid-listing"] += sum(getattr(s.connector, "failed_mid", 0)
+                                                   for s in self.loop.spokes.values())
                 TALLY["conflicts"] += len(self.store.list_conflicts(self.loop.hub.name))
                 TALLY["stale versions"] += sum(
                     int(r.counts.get("push_stale", 0))
@@ -193,11 +203,16 @@ def make_machine(open_store):
         # --- faults and syncs ----------------------------------------------------------
 
         @rule(data=st.data(), fault=st.sampled_from(
-            ("fail-write", "lose-response", "fail-delta", "partial-delta", "stale")))
+            ("fail-write", "lose-response", "fail-delta", "partial-delta", "stale",
+             "fail-mid-listing")))
         def inject_fault(self, data, fault):
-            cal = self._spoke(data).calendar
+            spoke = self._spoke(data)
+            cal = spoke.calendar
             TALLY["faults armed"] += 1
-            if fault == "fail-write":
+            if fault == "fail-mid-listing":  # a paged listing (a first pull) fails midway
+                if isinstance(spoke.connector, PagedMemory):
+                    spoke.connector.fail_mid_listing(1)
+            elif fault == "fail-write":
                 cal.fail_next_writes(1)
             elif fault == "lose-response":
                 cal.lose_next_responses(1)
@@ -245,6 +260,8 @@ def make_machine(open_store):
                 cal.lose_next_responses(0)
                 cal.fail_next_deltas(0)
                 cal.partial_next_deltas(0)
+                if isinstance(spoke.connector, PagedMemory):
+                    spoke.connector.fail_mid_listing(0)
             for _ in range(4):
                 for spoke in self.loop.spokes.values():
                     self.loop.sync(spoke.name)
@@ -318,6 +335,7 @@ def _run_and_report(open_store, examples, capsys, *, must_conflict=True):
         print("\nloop test: " + ", ".join(f"{k} {v}" for k, v in TALLY.items()))
     # A test that never fires a fault or makes a conflict cannot find a bug in handling them.
     assert TALLY["faults fired"] > 0, TALLY
+    assert TALLY["pages handed"] > 0, TALLY  # first pulls merged in pages
     if must_conflict:
         assert TALLY["conflicts"] > 0, TALLY
 
