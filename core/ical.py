@@ -33,7 +33,7 @@ from icalendar import Calendar, Component, GloballyUniqueTZIDGuessed
 from icalendar.prop import vBroken, vDDDLists, vDDDTypes
 
 from cirahub.core.errors import MalformedItem
-from cirahub.core.ical_fast import read_tree
+from cirahub.core.ical_fast import read_plain
 from cirahub.core.ical_fields import (
     alarm_minutes,
     attendee_entry,
@@ -89,7 +89,7 @@ def _load(text: str) -> _Loaded:
         raise MalformedItem("empty iCalendar text")
     if "BEGIN:" not in text.upper():
         raise MalformedItem("not iCalendar text (no BEGIN: line)")
-    fast = read_tree(text)  # the tree icalendar would build, for the common texts
+    fast = read_plain(text)  # the tree icalendar would build (plain), for the common texts
     if fast is not None:
         root, events, zones = fast
         pairs: list[tuple[Calendar, Component]] = [(root, event) for event in events]

@@ -18,34 +18,24 @@ listed below, RDATE periods, X-WR-TIMEZONE, a VTIMEZONE after an event. VTIMEZON
 VALARM blocks are read by icalendar itself, once per distinct block text (a folder written
 by one program repeats them in every file); the blocks are shared between trees and must
 not be modified. Proven by tests/core/test_ical_fast.py (differential, random texts and the
-corpus). Pure: no I/O.
+corpus). :func:`read_plain` is the same reading into plain dicts (what the parser uses; proven
+equal to this tree's reading by tests/core/test_ical_plain.py). The values are built by
+:mod:`cirahub.core.ical_fast_values`. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
-from collections.abc import Callable
-from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from icalendar import Calendar, Component, Event
-from icalendar.parser import Parameters
-from icalendar.parser.property import split_on_unescaped_comma, unescape_backslash
-from icalendar.prop import (
-    vCalAddress,
-    vCategory,
-    vDDDLists,
-    vDDDTypes,
-    vInt,
-    vRecur,
-    vText,
-    vUnknown,
-    vUri,
-)
+from icalendar.prop import vText
 
-__all__ = ["FastTree", "content_lines", "read_tree"]
+from cirahub.core.ical_fast_values import NotMine as _NotMine
+from cirahub.core.ical_fast_values import add as _add
+
+__all__ = ["FastTree", "PlainComponent", "content_lines", "read_plain", "read_tree"]
 
 #: (the VCALENDAR, its VEVENTs in order, TZID → VTIMEZONE)
 FastTree = tuple[Calendar, list[Component], dict[str, Component]]
@@ -61,29 +51,47 @@ _QUOTED = r'"[^"\\^\x00-\x08\x0a-\x1f\x7f]*"'
 _PLAIN = r'[^";:,\\^\x00-\x08\x0a-\x1f\x7f]*'
 _PARAM = re.compile(rf";([A-Za-z0-9-]+)=((?:{_QUOTED}|{_PLAIN})(?:,(?:{_QUOTED}|{_PLAIN}))*)")
 _ELEMENT = re.compile(rf'"([^"]*)"|({_PLAIN})')
-_INTEGER = re.compile(r"[+-]?[0-9]{1,10}")
 _BLOCKS = frozenset({"VTIMEZONE", "VALARM"})
-_DATE_TYPES = (datetime, date, timedelta)
-# the properties whose TZID parameter icalendar's parser passes to from_ical
-_TZID_NAMES = frozenset({"DTSTART", "DTEND", "RECURRENCE-ID", "DUE", "RDATE", "EXDATE"})
-_ENCODING = "utf-8"
-# icalendar's own value readers (untyped there)
-_read_moment: Callable[..., Any] = vDDDTypes.from_ical
-_read_moments: Callable[..., Any] = vDDDLists.from_ical
+#: the property names seen (as written → upper case), so that a line's name is split once
+_NAMES: dict[str, str] = {}
+_MAX_NAMES = 4096
 
 
-class _NotMine(Exception):
-    """Raised inside the reader for anything outside its subset."""
+class PlainComponent(dict[str, Any]):
+    """The VCALENDAR or a VEVENT of :func:`read_plain`: what icalendar's component holds (its
+    upper-case property names → the same values, several of a name as a list, in the same
+    order) in a plain dict, with its ``name``, ``subcomponents`` and no ``errors``. Read-only
+    use: the normalization reads it exactly as it reads icalendar's components."""
+
+    __slots__ = ("name", "subcomponents")
+    errors: tuple[Any, ...] = ()
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.subcomponents: list[Any] = []
 
 
 def read_tree(text: str) -> FastTree | None:
     """The tree ``Calendar.from_ical(text, multiple=True)`` builds (its only calendar, that
     calendar's events, its VTIMEZONEs by TZID), or None when ``text`` is not in the subset
     this reader understands exactly (see the module docstring)."""
+    return _tree(text, plain=False)
+
+
+def read_plain(text: str) -> FastTree | None:
+    """:func:`read_tree` with the VCALENDAR and the VEVENTs as :class:`PlainComponent`s (no
+    icalendar component is built for them: a third of the reading's cost), the VTIMEZONEs and
+    VALARMs icalendar's own; for the normalization, which reads both alike (proven by
+    tests/core/test_ical_plain.py)."""
+    return _tree(text, plain=True)
+
+
+def _tree(text: str, *, plain: bool) -> FastTree | None:
     if "BEGIN:VEVENT" not in text or text.count("\r") != text.count("\r\n"):
         return None  # no event in plain sight, or a lone CR (kept inside lines by icalendar)
     try:
-        return _read(text)
+        return _read(text, plain)
     except _NotMine:
         return None
 
@@ -102,14 +110,14 @@ def line_name(line: str) -> str:
     return line[:match.start()].upper() if match is not None else line.upper()
 
 
-def _read(text: str) -> FastTree:
+def _read(text: str, plain: bool) -> FastTree:
     lines = content_lines(text)
     if not lines or lines[0] != "BEGIN:VCALENDAR" or lines[-1] != "END:VCALENDAR":
         raise _NotMine
-    root = Calendar()
-    events: list[Component] = []
+    root: Any = PlainComponent("VCALENDAR") if plain else Calendar()
+    events: list[Any] = []
     zones: dict[str, Component] = {}
-    event: Event | None = None
+    event: Any = None
     index, last = 1, len(lines) - 1
     while index < last:
         line = lines[index]
@@ -129,7 +137,7 @@ def _read(text: str) -> FastTree:
                 continue
             if value != "VEVENT" or event is not None or params:
                 raise _NotMine
-            event = Event()
+            event = PlainComponent("VEVENT") if plain else Event()
         elif name == "END":
             if value != "VEVENT" or event is None or params:
                 raise _NotMine
@@ -145,7 +153,7 @@ def _read(text: str) -> FastTree:
     return root, events, zones
 
 
-def _one_uid(events: list[Component]) -> None:
+def _one_uid(events: list[Any]) -> None:
     """Every event has the same non-empty UID (else icalendar's tree is read per UID)."""
     uids = set()
     for event in events:
@@ -163,14 +171,23 @@ def _one_uid(events: list[Component]) -> None:
 def _split(line: str) -> tuple[str, dict[str, Any], str]:
     """(upper-case name, parameters, raw value) of one unfolded content line, as icalendar's
     ``Contentline.raw_parts`` splits it for the lines accepted here."""
-    match = _NAME.match(line)
-    if match is None:
-        raise _NotMine
-    name = match.group(1).upper()
-    if match.group(2) == ":":
-        return name, {}, line[match.end():]
+    colon = line.find(":")
+    end = line.find(";", 0, colon if colon >= 0 else len(line))
+    semi = end >= 0
+    if not semi:
+        end = colon
+    name = _NAMES.get(line[:end]) if end > 0 else None
+    if name is None:
+        match = _NAME.match(line)  # the name is what precedes the first ; or :
+        if match is None:
+            raise _NotMine
+        name = match.group(1).upper()
+        if len(_NAMES) < _MAX_NAMES:
+            _NAMES[match.group(1)] = name
+    if not semi:
+        return name, {}, line[colon + 1:]
     params: dict[str, Any] = {}
-    pos = match.end() - 1
+    pos = end
     while line.startswith(";", pos):
         found = _PARAM.match(line, pos)
         if found is None:
@@ -252,132 +269,3 @@ def _parsed_block(kind: str, text: str) -> Component | None:
         return None
     component: Component = found[0]
     return component
-
-
-# --- values ------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1024)
-def _factory(name: str, value_type: str | None) -> type:
-    """The value type icalendar's parser picks for a property (``TypesFactory.for_property``)."""
-    factory: type = Component.types_factory.for_property(name, value_type)
-    return factory
-
-
-def _parameters(params: dict[str, Any]) -> Parameters:
-    """A :class:`Parameters` of ``params`` (keys already upper case) without its costly
-    constructor (a case-insensitive ordered dict; the constructor only upper-cases keys)."""
-    made: Parameters = Parameters.__new__(Parameters)
-    OrderedDict.__init__(made, params)
-    return made
-
-
-def _add(component: Component, name: str, params: dict[str, Any], raw: str, line: str) -> None:
-    """Add one property the way icalendar's parser does (``handle_property`` +
-    ``parse_and_add_property`` + ``Component.add``): several of a name make a list."""
-    value: Any
-    if name == "CATEGORIES":
-        if "VALUE" in params:
-            raise _NotMine  # icalendar would build another type from the split list
-        value = _categories(raw, params)
-    elif name == "RDATE" and raw == "":
-        return  # icalendar skips an empty RDATE
-    else:
-        kind = params.get("VALUE")
-        if kind is not None and not isinstance(kind, str):
-            raise _NotMine
-        factory = _factory(name, kind.upper() if kind is not None else None)
-        tzid = params.get("TZID") if name in _TZID_NAMES else None
-        if tzid is not None and not isinstance(tzid, str):
-            raise _NotMine
-        text = raw if factory is vUnknown or "\\" not in raw else unescape_backslash(raw)
-        value = _value(factory, text, tzid, params)
-    old = OrderedDict.get(component, name)  # names are upper case already
-    if old is None:
-        OrderedDict.__setitem__(component, name, value)
-    elif isinstance(old, list):
-        old.append(value)
-    else:
-        OrderedDict.__setitem__(component, name, [old, value])
-
-
-def _string(cls: type, text: str, params: dict[str, Any]) -> Any:
-    value: Any = str.__new__(cls, text)
-    if cls is vText or cls is vUnknown:
-        value.encoding = _ENCODING
-    value.params = _parameters(params)
-    return value
-
-
-def _value(factory: type, text: str, tzid: str | None, params: dict[str, Any]) -> Any:
-    """``factory(factory.from_ical(text[, tzid]))`` with the line's parameters, for the value
-    types read here; _NotMine where icalendar would refuse the value or the type is other."""
-    if factory is vText or factory is vUnknown:
-        return _string(factory, text, params)
-    if factory is vCalAddress or factory is vUri:
-        if "\r" in text or "\n" in text:
-            raise _NotMine  # refused by icalendar: a broken property
-        return _string(factory, text, params)
-    if factory is vDDDTypes:
-        moment = _moment(text, tzid)
-        made = object.__new__(vDDDTypes)
-        made.dt, made.params = moment, _parameters(params)
-        return made
-    if factory is vDDDLists:
-        return _dates(text, tzid, params)
-    if factory is vInt:
-        if _INTEGER.fullmatch(text) is None:
-            raise _NotMine
-        number = int.__new__(vInt, int(text))
-        if not vInt.min <= number <= vInt.max:
-            raise _NotMine
-        number.params = _parameters(params)
-        return number
-    if factory is vRecur and not params:
-        rule = _rule(text)
-        if rule is None:
-            raise _NotMine
-        return rule
-    raise _NotMine
-
-
-def _moment(text: str, tzid: str | None) -> date | datetime | timedelta:
-    """``vDDDTypes.from_ical`` of a date, date-time or duration (no periods, no times)."""
-    try:
-        moment = _read_moment(text, tzid) if tzid else _read_moment(text)
-    except Exception:
-        raise _NotMine from None
-    if not isinstance(moment, _DATE_TYPES):
-        raise _NotMine
-    return moment
-
-
-def _dates(text: str, tzid: str | None, params: dict[str, Any]) -> vDDDLists:
-    """An EXDATE/RDATE list as ``vDDDLists(vDDDLists.from_ical(text, tzid))`` (no periods)."""
-    try:
-        moments = _read_moments(text, tzid) if tzid else _read_moments(text)
-    except Exception:
-        raise _NotMine from None
-    if not all(isinstance(m, date) for m in moments):
-        raise _NotMine  # a period or a duration
-    made = object.__new__(vDDDLists)
-    made.dts = [vDDDTypes(m) for m in moments]
-    made.params = _parameters(params)
-    return made
-
-
-@lru_cache(maxsize=1024)
-def _rule(text: str) -> vRecur | None:
-    """icalendar's reading of an RRULE value (shared between trees: read-only)."""
-    try:
-        return vRecur(vRecur.from_ical(text))
-    except Exception:
-        return None
-
-
-def _categories(raw: str, params: dict[str, Any]) -> vCategory:
-    """CATEGORIES as icalendar's parser reads it: split on unescaped commas, then unescaped."""
-    made = object.__new__(vCategory)
-    made.cats = [_string(vText, name, {}) for name in split_on_unescaped_comma(raw)]
-    made.params = _parameters(params)
-    return made

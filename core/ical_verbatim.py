@@ -91,15 +91,21 @@ def _address(prop: Any) -> str:
     return value.strip().lower()
 
 
+# the encoders ``json.dumps`` builds on each call with these options, built once
+_SORT_KEY = json.JSONEncoder(ensure_ascii=False).encode
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_SORTED_COMPACT = json.JSONEncoder(sort_keys=True, ensure_ascii=False,
+                                   separators=(",", ":")).encode
+
+
 def _digest(entries: list[Any]) -> str:
-    data = json.dumps(sorted(entries, key=lambda e: json.dumps(e, ensure_ascii=False)),
-                      ensure_ascii=False, separators=(",", ":"))
+    data = _COMPACT(sorted(entries, key=_SORT_KEY))
     return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def value_tag(value: Any) -> str:
     """A short digest of a field's canonical value (None: the field is absent)."""
-    data = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    data = _SORTED_COMPACT(value)
     return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 

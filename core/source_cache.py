@@ -34,12 +34,15 @@ def _key(source: str) -> bytes:
     return hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest()
 
 
+#: the encoder ``json.dumps(..., sort_keys=True, separators=(",", ":"), default=repr)``
+#: builds on each call, built once
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=repr).encode
+
+
 def meaning(item: Item) -> str:
     """A digest of what ``item`` means (its UID, fields and overrides; not its source)."""
-    data = json.dumps(
-        [item.uid, dict(item.fields), {k: dict(v) for k, v in item.overrides.items()}],
-        sort_keys=True, separators=(",", ":"), default=repr,
-    )
+    data = _ENCODE(
+        [item.uid, dict(item.fields), {k: dict(v) for k, v in item.overrides.items()}])
     return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -28,7 +28,7 @@ from tests.corpus import corpus
 
 @contextmanager
 def _full_path() -> Iterator[None]:
-    with mock.patch.object(ical, "read_tree", lambda text: None):
+    with mock.patch.object(ical, "read_plain", lambda text: None):
         yield
 
 
