@@ -64,6 +64,10 @@ _SHAPES = {
 }
 
 
+#: the names :func:`plain_event` knows
+COMMON_SHAPES = tuple(_SHAPES)
+
+
 def plain_event(case: str) -> str:
     """A common event shape by name (see :data:`_SHAPES`), with a VALARM."""
     if case == "lf-only":

@@ -22,7 +22,7 @@ from bench.calendars import event_text
 from cirahub.core import ical, source_cache
 from cirahub.core.errors import MalformedItem
 from cirahub.core.ical_fast import read_tree
-from tests.core.fast_texts import calendar_texts, plain_event
+from tests.core.fast_texts import COMMON_SHAPES, calendar_texts, plain_event
 from tests.corpus import corpus
 
 
@@ -107,10 +107,7 @@ def test_the_benchmark_events_are_read_fast_and_identically() -> None:
         assert_same_items(text)
 
 
-@pytest.mark.parametrize("case", [
-    "plain", "utc", "date", "floating", "duration", "windows-zone", "unknown-zone",
-    "override", "folded", "escapes", "attendees", "lf-only",
-])
+@pytest.mark.parametrize("case", COMMON_SHAPES)
 def test_common_shapes_are_read_fast(case: str) -> None:
     text = plain_event(case)
     assert assert_same_tree(text), f"{case} fell back"

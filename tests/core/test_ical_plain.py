@@ -30,7 +30,7 @@ from cirahub.core import ical, ical_fast, ical_fast_values, ical_verbatim, sourc
 from cirahub.core.errors import MalformedItem
 from cirahub.core.fingerprint import fingerprint
 from cirahub.core.item import Item
-from tests.core.fast_texts import calendar_texts, plain_event
+from tests.core.fast_texts import COMMON_SHAPES, calendar_texts, plain_event
 from tests.corpus import corpus
 
 # --- the reference: the code as it was before the round ----------------------------------
@@ -111,10 +111,7 @@ def test_the_benchmark_events_are_read_plain_and_identically() -> None:
         assert_same_outcome(text)
 
 
-@pytest.mark.parametrize("case", [
-    "plain", "utc", "date", "floating", "duration", "windows-zone", "unknown-zone",
-    "override", "folded", "escapes", "attendees", "lf-only",
-])
+@pytest.mark.parametrize("case", COMMON_SHAPES)
 def test_common_shapes_are_read_plain_and_identically(case: str) -> None:
     text = plain_event(case)
     assert ical_fast.read_plain(text) is not None
