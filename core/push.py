@@ -15,11 +15,12 @@ from datetime import datetime
 from cirahub.core.counts import PUSH_COUNTS, count_ops
 from cirahub.core.filters import content_filter, in_window
 from cirahub.core.fingerprint_versions import pushed_agrees
+from cirahub.core.item import Item
 from cirahub.core.model import HubItem, Link
 from cirahub.core.ops import BumpLink, CreateInSpoke, DeleteInSpoke, SpokeOp, UpdateInSpoke
-from cirahub.core.options import NONE
+from cirahub.core.options import NONE, PrivateMode
 from cirahub.core.plan_types import SpokeContext
-from cirahub.core.projection import project_for_spoke, spoke_fingerprint
+from cirahub.core.projection import ignored_fields, is_private, project_for_spoke, spoke_fingerprint
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,32 @@ class PushPlan:
     stats: Mapping[str, int]
 
 
+def identity_projection(ctx: SpokeContext) -> bool:
+    """Whether this spoke's projection leaves every item as it is (nothing ignored, no tag;
+    busy mode makes a *private* item a busy block, see :func:`_projected`). Then the
+    projection of a hub item is that item, and its spoke fingerprint is its hub fingerprint:
+    ``spoke_fingerprint(project_for_spoke(x)) == fingerprint(x)`` (``ignore`` is empty)."""
+    opts, caps = ctx.options, ctx.capabilities
+    return not ignored_fields(opts, caps) and opts.tag_category is None
 
-def _push_one(ctx: SpokeContext, hub_item: HubItem, link: Link | None, now: datetime) -> SpokeOp | None:
+
+def _projected(ctx: SpokeContext, hub_item: HubItem, identity: bool) -> tuple[Item, str]:
+    """The content to write for ``hub_item`` and its spoke fingerprint. Under an identity
+    projection that is the hub item itself and the fingerprint the store keeps of it
+    (:attr:`~cirahub.core.model.HubItem.fingerprint`, ``fingerprint(item)`` at the current
+    version: written by the merge, recomputed by a fingerprint-version migration), not
+    recomputed per push."""
+    item = hub_item.item
+    assert item is not None
+    if (identity and hub_item.fingerprint is not None
+            and not (ctx.options.private == PrivateMode.BUSY and is_private(item))):
+        return item, hub_item.fingerprint
+    projected = project_for_spoke(item, ctx.options, ctx.capabilities)
+    return projected, spoke_fingerprint(projected, ctx.options, ctx.capabilities)
+
+
+def _push_one(ctx: SpokeContext, hub_item: HubItem, link: Link | None, now: datetime,
+              identity: bool = False) -> SpokeOp | None:
     opts, caps = ctx.options, ctx.capabilities
     allowed = NONE if caps.read_only else opts.hub_writes
     if hub_item.item is None:
@@ -48,8 +73,7 @@ def _push_one(ctx: SpokeContext, hub_item: HubItem, link: Link | None, now: date
                 hub_item.id, hub_item.version, link.remote_id, link.remote_version, "filtered"
             )
         return None
-    projected = project_for_spoke(hub_item.item, opts, caps)
-    fp_p = spoke_fingerprint(projected, opts, caps)
+    projected, fp_p = _projected(ctx, hub_item, identity)
     if link is None:
         # new to this spoke; only creation is windowed (a linked copy is kept current)
         if allowed.create and in_window(hub_item.item, opts, now):
@@ -80,8 +104,9 @@ def plan_push(
         if known is None or hub_item.version > known.version:
             latest[hub_item.id] = hub_item
     ops = []
+    identity = identity_projection(ctx)
     for hub_item_id in sorted(latest):
-        op = _push_one(ctx, latest[hub_item_id], links_by_item.get(hub_item_id), now)
+        op = _push_one(ctx, latest[hub_item_id], links_by_item.get(hub_item_id), now, identity)
         if op is not None:
             ops.append(op)
     return PushPlan(tuple(ops), count_ops(ops, PUSH_COUNTS))
