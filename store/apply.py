@@ -85,7 +85,7 @@ class ApplyMixin(StoreBase):
             batch.apply(op)
         batch.flush()
         # after the links are written: they name the merge bases that must stay
-        prune_versions(conn, {row["hub_item_id"] for row in batch.version_rows})
+        prune_versions(conn, {item_id for item_id, _, _ in batch.version_rows})
         if batch.version != version:
             tally.add("versions", batch.version - version)
             conn.execute(update(m.hubs).where(_H.id == hub_id, _H.writer_epoch == epoch)

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, Text, bindparam, delete, select, update
 
 from cirahub.core.errors import InvalidInput
 from cirahub.core.fingerprint import fingerprint, match_key
@@ -47,14 +47,24 @@ from cirahub.store import models as m
 from cirahub.store.base import chunks, hub_item_rows, update_links_in_place
 from cirahub.store.excerpt import detail, excerpt
 from cirahub.store.records import MergeResult
+from cirahub.store.rows import PlainInsert, driver_value, json_text, new_ids, read_back
 
 _L, _I, _Q = m.links.c, m.hub_items.c, m.quarantine.c
 _ITEM_COLUMNS = ("uid", "version", "content", "fingerprint", "match_key", "deleted", "updated_at")
+_INSERT_ITEMS = PlainInsert(m.hub_items, ("id", "hub_id", "uid", "version", "created_version",
+                                          "content", "fingerprint", "match_key", "deleted",
+                                          "updated_at"))
+_INSERT_VERSIONS = PlainInsert(m.hub_item_versions, ("hub_item_id", "version", "content",
+                                                     "spoke_id", "created_at"))
+_INSERT_LINKS = PlainInsert(m.links, ("spoke_id", "hub_item_id", "remote_id", "remote_version",
+                                      "fingerprint", "hub_version", "fp_version"))
+#: the hub items' UPDATE: content bound as its JSON text (serialized once, see store.rows)
+_UPDATE_ITEMS = (update(m.hub_items).where(_I.id == bindparam("b_id"))
+                 .values({c: bindparam(f"b_{c}", type_=Text()) if c == "content"
+                          else bindparam(f"b_{c}") for c in _ITEM_COLUMNS}))
 
-
-def jsonable(value: Any) -> Any:
-    """``value`` as it will read back from a JSON column (tuples → lists, …)."""
-    return json.loads(json.dumps(value, default=str))
+#: ``value`` as it will read back from a JSON column (tuples → lists, …)
+jsonable = read_back
 
 
 @dataclass
@@ -85,12 +95,19 @@ class _Item:
     uid: str
     version: int
     created_version: int
+    #: the content as stored when loaded (the JSON column's value); see :attr:`text`
     content: dict[str, Any] | None
     fingerprint: str | None
     match_key: str | None
     deleted: bool
     new: bool = False
     dirty: bool = False
+    #: the JSON text of the content this batch writes (``"null"``: a tombstone), once written
+    text: str | None = None
+
+    def current(self) -> dict[str, Any] | None:
+        """The content as it reads back (what this batch wrote, else what was loaded)."""
+        return self.content if self.text is None else json.loads(self.text)
 
 
 @dataclass(frozen=True)
@@ -118,8 +135,11 @@ class Batch:
         #: uid → id of the alive hub items with the UIDs this batch creates
         self.alive_uids: dict[str, str] = {}
         self.touched_quarantine: set[str] = set()
-        self.version_rows: list[dict[str, Any]] = []
+        #: (hub item id, version, content JSON text) of every version this batch writes
+        self.version_rows: list[tuple[str, int, str]] = []
         self.conflict_rows: list[dict[str, Any]] = []
+        #: ids for the hub items this batch creates (see :meth:`load`)
+        self._ids: list[str] = []
 
     # --- load ----------------------------------------------------------------------------------
 
@@ -145,6 +165,7 @@ class Batch:
                                        row.content, row.fingerprint, row.match_key,
                                        bool(row.deleted))
         new_uids = {op.item.uid for op in ops if isinstance(op, CreateHubItem)}
+        self._ids = new_ids(sum(isinstance(op, CreateHubItem) for op in ops))
         for row in self._rows(lambda p: select(_I.id, _I.uid).where(
                 _I.hub_id == self.hub_id, _I.uid.in_(p), _I.deleted.is_(False)), new_uids):
             self.alive_uids[row.uid] = row.id
@@ -205,8 +226,8 @@ class Batch:
         if op.item.uid in self.alive_uids:
             return self._stale(op.remote_id)
         version = self._next_version()
-        item = _Item(str(uuid.uuid4()), op.item.uid, version, version, None, None, None,
-                     False, new=True)
+        item = _Item(self._ids.pop() if self._ids else str(uuid.uuid4()), op.item.uid,
+                     version, version, None, None, None, False, new=True)
         self.alive_uids[item.uid] = item.id
         self.items[item.id] = item
         self._write_content(item, op.item, fp=op.hub_fingerprint)
@@ -226,7 +247,7 @@ class Batch:
             self._set_link(op.remote_id, _Link(item.id, op.remote_version, op.fingerprint,
                                                hub_version))
             return self._done(op.remote_id, "updated")
-        if item.version > op.expected_version and item.content == jsonable(op.item.to_json()):
+        if item.version > op.expected_version and item.current() == jsonable(op.item.to_json()):
             # A re-run of an update that already committed: keep the link it left behind.
             current = self.by_remote.get(op.remote_id)
             if not (current and current.hub_item_id == item.id
@@ -273,16 +294,14 @@ class Batch:
         """``fp``: the hub fingerprint of ``content``, when the planner knew it."""
         if version is not None:
             item.version = version
-        item.content = jsonable(content.to_json()) if content is not None else None
+        text = item.text = json_text(content.to_json() if content is not None else None)
         item.deleted = content is None
         item.fingerprint = None if content is None else fp or fingerprint(content)
         item.match_key = match_key(content) if content is not None else None
         if content is not None:
             item.uid = content.uid
         item.dirty = True
-        self.version_rows.append(dict(hub_item_id=item.id, version=item.version,
-                                      content=item.content, spoke_id=self.spoke_id,
-                                      created_at=self.now))
+        self.version_rows.append((item.id, item.version, text))
 
     def _conflict(self, item: _Item, record: Any) -> None:
         self.conflict_rows.append(conflict_row(
@@ -326,18 +345,19 @@ class Batch:
     def flush(self) -> None:
         """Write the batch's outcome: items, versions, links, conflicts, quarantine."""
         conn = self.conn
-        new = [self._item_row(i) for i in self.items.values() if i.new]
+        hub_id = self.hub_id
+        now = driver_value(conn, _I.updated_at, self.now)  # once, not per row
+        _INSERT_ITEMS.run(conn, [
+            (i.id, hub_id, i.uid, i.version, i.created_version, i.text, i.fingerprint,
+             i.match_key, i.deleted, now) for i in self.items.values() if i.new])
         changed = [i for i in self.items.values() if i.dirty and not i.new]
-        for rows in chunks(new):
-            conn.execute(m.hub_items.insert(), rows)
-        if changed:
-            stmt = (update(m.hub_items).where(_I.id == bindparam("b_id"))
-                    .values({c: bindparam(f"b_{c}") for c in _ITEM_COLUMNS}))
-            for group in chunks(changed):
-                conn.execute(stmt, [{f"b_{k}": v for k, v in self._item_row(i).items()
-                                     if k in _ITEM_COLUMNS or k == "id"} for i in group])
-        for rows in chunks(self.version_rows):
-            conn.execute(m.hub_item_versions.insert(), rows)
+        for group in chunks(changed):
+            conn.execute(_UPDATE_ITEMS, [
+                dict(b_id=i.id, b_uid=i.uid, b_version=i.version, b_content=i.text,
+                     b_fingerprint=i.fingerprint, b_match_key=i.match_key,
+                     b_deleted=i.deleted, b_updated_at=self.now) for i in group])
+        _INSERT_VERSIONS.run(conn, [(item_id, version, text, self.spoke_id, now)
+                                    for item_id, version, text in self.version_rows])
         self._flush_links()
         for rows in chunks(self.conflict_rows):
             conn.execute(m.conflicts.insert(), rows)
@@ -377,20 +397,10 @@ class Batch:
                  remote_version=ln.remote_version, fingerprint=ln.fingerprint,
                  hub_version=ln.hub_version, fp_version=ln.fp_version)
             for remote_id, ln in kept.items() if ln != self.stored[remote_id]])
-        rows = [
-            dict(spoke_id=self.spoke_id, hub_item_id=ln.hub_item_id, remote_id=remote_id,
-                 remote_version=ln.remote_version, fingerprint=ln.fingerprint,
-                 hub_version=ln.hub_version, fp_version=ln.fp_version)
-            for remote_id, ln in final.items() if remote_id not in kept
-        ]
-        for batch in chunks(rows):
-            self.conn.execute(m.links.insert(), batch)
-
-    def _item_row(self, item: _Item) -> dict[str, Any]:
-        return dict(id=item.id, hub_id=self.hub_id, uid=item.uid, version=item.version,
-                    created_version=item.created_version, content=item.content,
-                    fingerprint=item.fingerprint, match_key=item.match_key,
-                    deleted=item.deleted, updated_at=self.now)
+        _INSERT_LINKS.run(self.conn, [
+            (self.spoke_id, ln.hub_item_id, remote_id, ln.remote_version, ln.fingerprint,
+             ln.hub_version, ln.fp_version)
+            for remote_id, ln in final.items() if remote_id not in kept])
 
 
 def conflict_row(

@@ -1,0 +1,86 @@
+"""Bulk INSERTs of plain rows on the sync's hot path (a merge's hub items, versions and links,
+a push's links and pending writes).
+
+SQLAlchemy's executemany builds and processes one parameter dict per row (~6 µs a row on
+SQLite), and a JSON column runs ``json.dumps`` on every value — a value the merge had just
+serialized and parsed back to know what it reads back as. Here a row is a tuple of *driver
+values* and a JSON value is its text, serialized once (:func:`json_text`):
+
+- SQLite: the DB-API's own ``executemany`` of the tuples (``exec_driver_sql``), with what
+  the column types would have made of the values: a timestamp as :func:`driver_value`
+  renders it (once per batch, not per row), a boolean as the integer the driver stores;
+- PostgreSQL: the table's Core INSERT (psycopg2 pages the rows into multi-row VALUES), the
+  JSON columns bound as text: the text SQLAlchemy's JSON type would have sent.
+
+Either way the database receives what the Core INSERT of the same values sent before, byte
+for byte (``tests/store/test_rows.py`` compares them), so stored values read back identical
+and databases written before read the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import JSON, Column, Connection, Table, Text, bindparam
+from sqlalchemy.sql.dml import Insert
+
+#: json.dumps(value, default=str), the encoder built once: what is not JSON (a date, …)
+#: becomes its str, tuples become lists — the text of what the value reads back as
+_ENCODE = json.JSONEncoder(default=str).encode
+
+
+def json_text(value: Any) -> str:
+    """The text a JSON column stores for ``value``: SQLAlchemy's JSON type sends
+    ``json.dumps`` of it (``None``: JSON ``null``, the column is not ``none_as_null``); what
+    is not JSON is stored as its ``str`` (the merge's ``jsonable`` did that before)."""
+    return _ENCODE(value)
+
+
+def read_back(value: Any) -> Any:
+    """``value`` as it reads back from a JSON column (tuples → lists, a date → its str…)."""
+    return json.loads(_ENCODE(value))
+
+
+def new_ids(n: int) -> list[str]:
+    """``n`` random (version 4) UUIDs as strings, from one read of the OS's random source
+    (``uuid.uuid4`` reads it once per id)."""
+    raw = os.urandom(16 * n)
+    return [str(uuid.UUID(bytes=raw[i:i + 16], version=4)) for i in range(0, 16 * n, 16)]
+
+
+def driver_value(conn: Connection, column: Column[Any], value: Any) -> Any:
+    """``value`` as the column's type hands it to the driver on ``conn``'s database (SQLite:
+    a timestamp becomes SQLAlchemy's text form of it; PostgreSQL: the datetime itself)."""
+    dialect = conn.dialect
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return value if process is None else process(value)
+
+
+class PlainInsert:
+    """``INSERT INTO table (columns)`` of tuples of driver values (JSON columns: the text of
+    :func:`json_text`; timestamps: :func:`driver_value`)."""
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        for name in (table.name, *columns):
+            if not name.isidentifier() or name.lower() != name:
+                raise ValueError(f"not a plain lower-case SQL name: {name!r}")
+        self.table, self.columns = table, tuple(columns)
+        self._sql = (f"INSERT INTO {table.name} ({', '.join(self.columns)}) "
+                     f"VALUES ({', '.join('?' * len(self.columns))})")
+        self._core: Insert = table.insert().values({
+            c: bindparam(c, type_=Text() if isinstance(table.c[c].type, JSON)
+                         else table.c[c].type)
+            for c in self.columns})
+
+    def run(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(self._sql, list(rows))
+        else:
+            keys = self.columns
+            conn.execute(self._core, [dict(zip(keys, row, strict=True)) for row in rows])
