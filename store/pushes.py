@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, bindparam, delete, select, update
+from sqlalchemy import Column, Connection, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cirahub.core.errors import NotFound
@@ -37,7 +37,9 @@ from cirahub.store.base import (
 from cirahub.store.batch import jsonable
 from cirahub.store.engine import guarded
 from cirahub.store.lease import RUNTIME
+from cirahub.store.pending import put_pending
 from cirahub.store.records import SpokeRecord
+from cirahub.store.rows import PlainInsert, delete_pairs_in, select_pairs
 
 _L, _Q, _P, _PW = m.links.c, m.quarantine.c, m.projections.c, m.pending_writes.c
 _DC = m.deleted_copies.c
@@ -103,9 +105,9 @@ def cross_groups(pairs: Mapping[str, Iterable[str]]) -> Iterator[tuple[list[str]
 
 def delete_pairs(conn: Connection, table: Table, first: Column[Any], second: Column[Any],
                  pairs: Mapping[str, Iterable[str]]) -> None:
-    """Delete the rows of ``table`` whose (first, second) is in ``pairs``."""
+    """Delete the rows of ``table`` whose (first, second) is in ``pairs`` (text columns)."""
     for a, b in cross_groups(pairs):
-        conn.execute(delete(table).where(first.in_(a), second.in_(b)))
+        delete_pairs_in(conn, table.name, first.name, a, second.name, b)
 
 
 def link_values(spoke_id: str, ln: Link) -> dict[str, Any]:
@@ -114,54 +116,65 @@ def link_values(spoke_id: str, ln: Link) -> dict[str, Any]:
                 hub_version=ln.hub_version, fp_version=ln.fp_version)
 
 
+_INSERT_LINKS = PlainInsert(m.links, ("spoke_id", "hub_item_id", "remote_id", "remote_version",
+                                      "fingerprint", "hub_version", "fp_version"))
+_INSERT_COPIES = PlainInsert(m.deleted_copies, ("spoke_id", "hub_item_id", "hub_version",
+                                                "fingerprint", "fp_version"))
+
+
+def _link_pairs(conn: Connection, columns: str, pairs: Mapping[str, Iterable[str]]
+                ) -> list[Any]:
+    """These columns of the links of ``pairs`` (spoke → hub item ids), as plain rows."""
+    return [r for a, b in cross_groups(pairs)
+            for r in select_pairs(conn, columns, "links", "spoke_id", a, "hub_item_id", b)]
+
+
 def put_links(conn: Connection, changes: Mapping[str, tuple[Sequence[Link], Sequence[str],
                                                             Sequence[str]]]) -> None:
     """Per spoke (upserts, deletes, confirmed): set these links (replacing any link of the
     same hub item or the same remote id in the spoke; the last of an item wins), delete the
     links of the hub item ids in deletes, remembering each deleted copy (``deleted_copies``:
     the planner's row 4b''); the pending writes of deletes and confirmed (hub items whose
-    write succeeded) are done. IntegrityError when a hub item no longer exists."""
+    write succeeded) are done. IntegrityError when a hub item no longer exists.
+
+    The links of these items are read first, so only those stored are deleted (a spoke's
+    links are written by its own runs, one at a time: nothing adds one in between)."""
     gone: dict[str, set[str]] = {}
     deleted: dict[str, set[str]] = {}  # copies deleted, not linked again
     taken: dict[str, set[str]] = {}
     done: dict[str, set[str]] = {}
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     finals = {spoke_id: {ln.hub_item_id: ln for ln in upserts}
               for spoke_id, (upserts, _, _) in changes.items()}
     # A link that keeps its remote id (an update written in place) is updated in place: its
     # row and its three index entries stay where they are (a delete and an insert wrote
     # ~50 more pages per 62 links). Every other link of these items or remote ids goes.
-    stored = {(r.spoke_id, r.hub_item_id): r.remote_id
-              for a, b in cross_groups(finals) for r in conn.execute(
-                  select(_L.spoke_id, _L.hub_item_id, _L.remote_id)
-                  .where(_L.spoke_id.in_(a), _L.hub_item_id.in_(b)))}
+    stored = {(s, i): r for s, i, r in _link_pairs(conn, "spoke_id, hub_item_id, remote_id",
+                                                    finals)}
     moved: list[dict[str, Any]] = []
-    replaced: dict[str, set[str]] = {}  # items whose stored link (if any) is deleted
+    replaced: dict[str, set[str]] = {}  # items whose stored link is deleted
     for spoke_id, (_, deletes, confirmed) in changes.items():
         final = finals[spoke_id]
         kept = {i for i, ln in final.items() if stored.get((spoke_id, i)) == ln.remote_id}
         gone[spoke_id] = set(deletes) | set(final)
-        replaced[spoke_id] = gone[spoke_id] - kept
+        replaced[spoke_id] = {i for i in set(final) - kept if (spoke_id, i) in stored}
         deleted[spoke_id] = set(deletes) - set(final)
         taken[spoke_id] = {ln.remote_id for i, ln in final.items() if i not in kept}
         done[spoke_id] = set(deletes) | set(confirmed)
-        rows.extend(link_values(spoke_id, ln) for i, ln in final.items() if i not in kept)
+        rows.extend((spoke_id, ln.hub_item_id, ln.remote_id, ln.remote_version, ln.fingerprint,
+                     ln.hub_version, ln.fp_version) for i, ln in final.items() if i not in kept)
         moved.extend(link_values(spoke_id, final[i]) for i in sorted(kept))
-    copies = [dict(spoke_id=r.spoke_id, hub_item_id=r.hub_item_id, hub_version=r.hub_version,
-                   fingerprint=r.fingerprint, fp_version=r.fp_version)
-              for a, b in cross_groups(deleted) for r in conn.execute(
-                  select(_L.spoke_id, _L.hub_item_id, _L.hub_version, _L.fingerprint,
-                         _L.fp_version)
-                  .where(_L.spoke_id.in_(a), _L.hub_item_id.in_(b)))]
+    copies = _link_pairs(conn, "spoke_id, hub_item_id, hub_version, fingerprint, fp_version",
+                         deleted)
+    for s, i, *_ in copies:  # the deleted copies' links go too
+        replaced[s].add(i)
     # a copy linked again, or deleted again, replaces what was remembered of it
     delete_pairs(conn, m.deleted_copies, _DC.spoke_id, _DC.hub_item_id, gone)
-    for batch in chunks(copies):
-        conn.execute(m.deleted_copies.insert(), batch)
+    _INSERT_COPIES.run(conn, [tuple(r) for r in copies])
     delete_pairs(conn, m.links, _L.spoke_id, _L.hub_item_id, replaced)
     delete_pairs(conn, m.links, _L.spoke_id, _L.remote_id, taken)
     update_links_in_place(conn, moved)
-    for batch in chunks(rows):
-        conn.execute(m.links.insert(), batch)
+    _INSERT_LINKS.run(conn, rows)
     delete_pairs(conn, m.pending_writes, _PW.spoke_id, _PW.hub_item_id, done)
 
 
@@ -248,43 +261,8 @@ class PushesMixin(StoreBase):
         Same guarantees: the newest ``MAX_PENDING`` per (spoke, hub item) are kept, rows of
         items this call does not name are untouched, a hub item that no longer exists is
         skipped."""
-        from cirahub.store.state import MAX_PENDING  # store.state imports this module
-
-        want = {(spoke_id, p.hub_item_id, p.hub_version): (p.fingerprint, p.fp_version)
-                for spoke_id, writes in pending.items() for p in writes}
-        if not want:
-            return
-        wanted: dict[tuple[str, str], set[int]] = defaultdict(set)
-        for spoke_id, item_id, version in want:
-            wanted[(spoke_id, item_id)].add(version)
-        items = sorted({i for _, i in wanted})
-        spokes = sorted({s for s, _ in wanted})
         with self._write() as conn:
-            exists: set[str] = set()
-            held: dict[tuple[str, str], set[int]] = defaultdict(set)
-            for item_part in chunks(items):
-                exists.update(conn.execute(select(m.hub_items.c.id).where(
-                    m.hub_items.c.id.in_(item_part))).scalars())
-                for spoke_part in chunks(spokes):  # a cross product: keep the asked pairs
-                    for s, i, v in conn.execute(
-                            select(_PW.spoke_id, _PW.hub_item_id, _PW.hub_version).where(
-                                _PW.spoke_id.in_(spoke_part), _PW.hub_item_id.in_(item_part))):
-                        if (s, i) in wanted:
-                            held[(s, i)].add(int(v))
-            keep = {key: set(sorted(held.get(key, set()) | versions)[-MAX_PENDING:])
-                    for key, versions in wanted.items() if key[1] in exists}
-            gone = [{"s_": s, "i_": i, "v_": v} for (s, i), versions in held.items()
-                    for v in sorted(versions)
-                    if (s, i, v) in want or v not in keep.get((s, i), set())]
-            if gone:  # re-noted (inserted again below) or written over
-                conn.execute(delete(m.pending_writes).where(
-                    _PW.spoke_id == bindparam("s_"), _PW.hub_item_id == bindparam("i_"),
-                    _PW.hub_version == bindparam("v_")), gone)
-            rows = [{"spoke_id": s, "hub_item_id": i, "hub_version": v, "fingerprint": fp,
-                     "fp_version": fv}
-                    for (s, i, v), (fp, fv) in want.items() if v in keep.get((s, i), set())]
-            if rows:
-                conn.execute(m.pending_writes.insert(), rows)
+            put_pending(conn, pending)
 
     @guarded
     def commit_pushes(self, commits: Sequence[PushCommit]) -> None:

@@ -16,6 +16,7 @@ from cirahub.core.item import Item
 from cirahub.core.model import DeletedCopy, HubItem, Link, PendingWrite
 from cirahub.store import models as m
 from cirahub.store.base import (
+    HUB_ITEM_COLUMNS,
     LINK_SELECT,
     StoreBase,
     chunks,
@@ -23,6 +24,7 @@ from cirahub.store.base import (
     hub_item_rows,
     item_of,
     link,
+    plain_hub_item,
     plain_rows,
 )
 from cirahub.store.engine import guarded
@@ -179,12 +181,12 @@ class ReadsMixin(StoreBase):
     ) -> list[HubItem]:
         """Hub items (tombstones included) whose version is greater than ``version``, ordered
         by version; at most ``limit`` when given (page by passing the last version seen)."""
-        stmt = (select(m.hub_items).where(_HI.hub_id == hub_id, _HI.version > version)
+        stmt = (select(*HUB_ITEM_COLUMNS).where(_HI.hub_id == hub_id, _HI.version > version)
                 .order_by(_HI.version))
         if limit is not None:
             stmt = stmt.limit(limit)
         with self._read() as conn:
-            return [hub_item(r) for r in conn.execute(stmt)]
+            return [plain_hub_item(r) for r in plain_rows(conn, stmt)]
 
     @guarded
     def hub_version(self, hub_id: str) -> int:

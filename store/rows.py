@@ -84,3 +84,42 @@ class PlainInsert:
         else:
             keys = self.columns
             conn.execute(self._core, [dict(zip(keys, row, strict=True)) for row in rows])
+
+
+def marks(conn: Connection, n: int) -> str:
+    """``n`` positional parameter marks of the driver (``?`` for SQLite, ``%s`` for
+    psycopg2)."""
+    return ", ".join(("?" if conn.dialect.paramstyle == "qmark" else "%s",) * n)
+
+
+def pair_where(conn: Connection, first: str, a: Sequence[Any], second: str,
+               b: Sequence[Any]) -> str:
+    """``first IN (a…) AND second IN (b…)`` in driver marks (parameters: ``(*a, *b)``)."""
+    return f"{first} IN ({marks(conn, len(a))}) AND {second} IN ({marks(conn, len(b))})"
+
+
+def select_pairs(conn: Connection, columns: str, table: str, first: str, a: Sequence[Any],
+                 second: str, b: Sequence[Any]) -> Sequence[Any]:
+    """The plain rows of ``SELECT columns FROM table WHERE first IN a AND second IN b`` (text
+    and number columns only: no type of SQLAlchemy's is applied to them). SQLAlchemy's Core
+    statement costs ~0.3 ms to build, compile-key and render per call against ~0.04 ms for
+    the driver's; a push commits a chunk of links with a handful of these."""
+    return conn.exec_driver_sql(
+        f"SELECT {columns} FROM {table} WHERE {pair_where(conn, first, a, second, b)}",
+        (*a, *b)).all()
+
+
+def delete_pairs_in(conn: Connection, table: str, first: str, a: Sequence[Any], second: str,
+                    b: Sequence[Any]) -> None:
+    """``DELETE FROM table WHERE first IN a AND second IN b`` (see :func:`select_pairs`)."""
+    conn.exec_driver_sql(f"DELETE FROM {table} WHERE {pair_where(conn, first, a, second, b)}",
+                         (*a, *b))
+
+
+def execute_many(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """The driver's executemany of ``sql`` written with ``?`` marks (made ``%s`` for
+    psycopg2) over plain rows; nothing when there are none."""
+    if rows:
+        if conn.dialect.paramstyle != "qmark":
+            sql = sql.replace("?", "%s")
+        conn.exec_driver_sql(sql, list(rows))

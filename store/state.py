@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from cirahub.core.errors import InvalidInput, NotFound
@@ -17,12 +17,13 @@ from cirahub.core.states import STORED_STATES, SpokeState
 from cirahub.store import models as m
 from cirahub.store.base import StoreBase, chunks, utcnow
 from cirahub.store.engine import guarded
+from cirahub.store.pending import MAX_PENDING, put_pending
 from cirahub.store.pushes import put_links
 from cirahub.store.records import LEAVE, HaltInfo, PendingDelete, _Leave
+from cirahub.store.rows import marks
 
-_L, _P = m.links.c, m.pending_writes.c
-#: unconfirmed writes kept per (spoke, hub item): the newest (older ones were written over)
-MAX_PENDING = 4
+_L = m.links.c
+__all__ = ["MAX_PENDING", "StateMixin"]
 
 
 class StateMixin(StoreBase):
@@ -39,7 +40,9 @@ class StateMixin(StoreBase):
                                    spoke_id=spoke_id)
         try:
             with self._write() as conn:
-                self._spoke_row(conn, spoke_id)
+                if not conn.exec_driver_sql(f"SELECT 1 FROM spokes WHERE id = {marks(conn, 1)}",
+                                            (spoke_id,)).first():
+                    raise NotFound(f"spoke {spoke_id!r} does not exist", spoke_id=spoke_id)
                 put_links(conn, {spoke_id: (upserts, deletes, confirmed)})
         except IntegrityError:
             raise NotFound("a committed link refers to a hub item that no longer exists",
@@ -52,31 +55,9 @@ class StateMixin(StoreBase):
         write's success is committed (``commit_links``' ``confirmed``) or a pull reads the item
         back, so the next pull can tell the echo of a write whose answer was lost from a spoke
         edit (``core.plan``, rows 3a' and 4b'). A hub item that no longer exists is skipped."""
-        if not pending:
-            return
-        want = {(p.hub_item_id, p.hub_version): (p.fingerprint, p.fp_version) for p in pending}
-        with self._write() as conn:
-            exists: set[str] = set()
-            held: dict[str, set[int]] = {}  # the item's rows already stored
-            for part in chunks(sorted({i for i, _ in want})):
-                exists.update(conn.execute(select(m.hub_items.c.id).where(
-                    m.hub_items.c.id.in_(part))).scalars())
-                for item_id, version in conn.execute(select(_P.hub_item_id, _P.hub_version)
-                                                     .where(_P.spoke_id == spoke_id,
-                                                            _P.hub_item_id.in_(part))):
-                    held.setdefault(item_id, set()).add(int(version))
-            keep = {i: set(sorted(held.get(i, set()) | {v for j, v in want if j == i})
-                           [-MAX_PENDING:]) for i in exists}
-            for i, versions in held.items():  # re-noted (replaced below) or written over
-                for v in sorted(versions):
-                    if (i, v) in want or v not in keep.get(i, set()):
-                        conn.execute(delete(m.pending_writes).where(
-                            _P.spoke_id == spoke_id, _P.hub_item_id == i, _P.hub_version == v))
-            rows = [dict(spoke_id=spoke_id, hub_item_id=i, hub_version=v, fingerprint=fp,
-                         fp_version=fv)
-                    for (i, v), (fp, fv) in want.items() if v in keep.get(i, set())]
-            for batch in chunks(rows):
-                conn.execute(m.pending_writes.insert(), batch)
+        if pending:
+            with self._write() as conn:
+                put_pending(conn, {spoke_id: pending})
 
     @guarded
     def set_cursors(

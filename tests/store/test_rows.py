@@ -71,6 +71,12 @@ def test_a_merge_stores_the_content_text_it_stored_before(store) -> None:
         second.to_json()))
     assert store.item_versions({(one, 1)})[(one, 1)] == Item.from_json(read_back(
         first.to_json()))
+    # the plain read of the push's candidates decodes what the Core read decodes
+    changed = store.hub_items_changed_since(hub.id, 0)
+    assert [h.version for h in changed] == [3, 4] and changed[1].item is None
+    assert changed == sorted(store.hub_items(hub.id, [one, two]).values(),
+                             key=lambda h: h.version)
+    assert store.hub_items_changed_since(hub.id, 0, limit=1) == changed[:1]
 
 
 def test_plain_insert_sends_what_the_core_insert_sent(store) -> None:

@@ -145,3 +145,29 @@ def test_runs_are_recorded_newest_first(store):
         store.finish_run("nope", "ok", {}, None)
     with pytest.raises(InvalidInput):
         store.list_runs(limit=0)
+
+
+def test_commit_links_deletes_only_the_links_stored_and_every_one_in_the_way(store):
+    """The links of the committed items are read first and only those stored are deleted:
+    a link taking the remote id of an item the commit does not name still removes that
+    item's link, a delete of an unlinked item is a no-op (no deleted copy), and a delete of
+    a linked one remembers its copy."""
+    from sqlalchemy import select
+
+    from cirahub.core.model import PendingWrite
+    from cirahub.store import models as m
+
+    hub, a, b, epoch, (h1, h2) = _two_items(store)
+    h3 = store.apply_hub_ops(hub.id, a.id, epoch, [create("r3", event("u3"))]).created["r3"]
+    store.commit_links(b.id, [Link(b.id, h2, "u2", "x.ics", "e1", "f2", 2),
+                              Link(b.id, h3, "u3", "3.ics", "e1", "f3", 3)], [])
+    store.note_pending_writes(b.id, [PendingWrite(h1, "f1", 1), PendingWrite(h3, "f3", 3)])
+    took = Link(b.id, h1, "u1", "x.ics", "e2", "f1", 1)  # h2's file now holds h1
+    store.commit_links(b.id, [took], [h3, "never-linked"], [h1])
+    assert store.links(b.id) == {"x.ics": took}
+    assert store.pending_writes(b.id, hub_item_ids=[h1, h3]) == {}
+    with store.engine.connect() as conn:
+        copies = {tuple(r) for r in conn.execute(select(m.deleted_copies.c.hub_item_id,
+                                                        m.deleted_copies.c.hub_version))}
+    assert copies == {(h3, 3)}
+    assert set(store.links(a.id)) == {"r1", "r2", "r3"}
