@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from cirahub.cluster.bootstrap import get_unwrapped, open_store
+from cirahub.cluster.heap import settle
 from cirahub.cluster.names import SUPERVISOR_NAME, hub_actor_name, hub_shard
 from cirahub.cluster.settings import Settings
 from cirahub.core.errors import StoreError, WriterFenced
@@ -54,7 +55,9 @@ STORE_WAIT_SECONDS = 120.0
 class HubActor:
     """Wrapped with ``ray.remote`` by :func:`hub_actor_class`; usable as a plain object too."""
 
-    def __init__(self, settings: dict[str, Any], shard: int = 0) -> None:
+    def __init__(self, settings: dict[str, Any], shard: int = 0,
+                 settle_heap: bool = False) -> None:
+        """``settle_heap``: this is the process's actor (:func:`cirahub.cluster.heap.settle`)."""
         self._settings = Settings.from_dict(settings)
         self._shard = shard
         self._epochs: dict[str, int] = {}
@@ -79,6 +82,8 @@ class HubActor:
                     raise
                 log.warning("hub actor %s waits for the store: %s", shard, type(exc).__name__)
                 time.sleep(1.0)
+        if settle_heap:  # the process's own actor: its start-up heap out of the collector's way
+            settle()
 
     def _owns(self, hub_id: str) -> bool:
         return hub_shard(hub_id, self._settings.hub_actors) == self._shard

@@ -72,6 +72,7 @@ from cirahub.actors.spoke_state import (
 from cirahub.actors.summary import RunStatus, RunSummary, Trigger, error_summary
 from cirahub.actors.waves import Waves
 from cirahub.cluster.bootstrap import open_store
+from cirahub.cluster.heap import settle
 from cirahub.cluster.settings import Settings
 from cirahub.core.errors import CirahubError, ConnectorError, NotFound, WriterFenced, error_record
 from cirahub.core.fanout import PushQueue
@@ -92,9 +93,10 @@ class SpokeActor:
     a plain object inside an event loop too (without Ray it keeps its events buffered)."""
 
     def __init__(self, settings: dict[str, Any], name: str = "",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, settle_heap: bool = False) -> None:
         """``clock``: the wall clock (epoch seconds) polls are scheduled and stamped by; the
-        event loop's timers must follow it (tests pass a virtual one with a loop that does)."""
+        event loop's timers must follow it (tests pass a virtual one with a loop that does).
+        ``settle_heap``: this is the process's actor (:func:`cirahub.cluster.heap.settle`)."""
         self._settings = Settings.from_dict(settings)
         self._clock, self._name = clock, name
         self._store = open_store(self._settings, migrate=False)  # the server migrated
@@ -120,9 +122,11 @@ class SpokeActor:
         prober = Prober(self._store, self._settings.lease_epoch,
                         lambda s, spoke: self._cycle(s, self._connector(s, spoke),
                                                      Trigger.SCHEDULE),
-                        self._store_rotated_secret)
+                        functools.partial(store_rotated_secret, self._store))
         self._probe = Batch(prober, self._pool, window=PROBE_WINDOW, limit=PROBE_BATCH)
         self._node_id = node_id()
+        if settle_heap:  # the process's own actor: its start-up heap out of the collector's way
+            settle()
 
     # --- API ------------------------------------------------------------------------------
 
@@ -362,12 +366,12 @@ class SpokeActor:
             if wave is not None and wave.basis is not None:
                 summary, pushed_to, ended = push_one(self._store, self._writer, self._idle,
                                                      connector, wave, trigger)
-                self._store_rotated_secret(s, connector)
+                store_rotated_secret(self._store, s, connector)
                 return summary, interval, pushed_to, ended
             cycle = self._cycle(s, connector, trigger)
         summary = (cycle.push_run(trigger) if trigger == Trigger.FANOUT
                    else cycle.run(trigger, spoke=spoke, hub_version=hub_version, modes=[s.mode]))
-        self._store_rotated_secret(s, cycle.connector)
+        store_rotated_secret(self._store, s, cycle.connector)
         return summary, interval, cycle.pushed_to, None
 
     def _cycle(self, s: HostedSpoke, connector: Any, trigger: Trigger) -> SyncCycle:
@@ -377,17 +381,13 @@ class SpokeActor:
         return SyncCycle(self._store, connector, s.spoke_id, self._merger, progress=progress,
                          unrecorded=s.unrecorded, idle=self._idle)
 
-    def _store_rotated_secret(self, s: HostedSpoke, connector: Any) -> None:
-        store_rotated_secret(self._store, s, connector)
-
     def _idle_due(self) -> list[str]:
         """Spokes due for a push run with no run under way (a wave prepares them ahead)."""
         return [i for i in self._pushes.due()
                 if (s := self._spokes.get(i)) is not None and not s.running and not s.stopping]
 
     def _capabilities(self, spoke_id: str) -> Any:
-        """The capabilities of the spoke's open connector (None: none open), for a wave's
-        plan (a push thread that opens another connector plans again)."""
+        """The spoke's open connector's capabilities (None: none open), for a wave's plan."""
         s = self._spokes.get(spoke_id)
         return None if s is None or s.connector is None else s.connector.capabilities
 
@@ -400,8 +400,8 @@ class SpokeActor:
 
     def _emit(self, kind: str, s: HostedSpoke, phase: str, urgent: bool = True,
               **extra: Any) -> None:
-        """Send an event to the supervisor (see :class:`~cirahub.actors.outbox.Outbox`);
-        ``urgent=False``: an idle poll's end, which may wait to travel with others."""
+        """An event to the supervisor (:class:`~cirahub.actors.outbox.Outbox`); ``urgent=False``:
+        an idle poll's end, which may wait to travel with others."""
         self._outbox.add(self._event(kind, s, phase, **extra), urgent=urgent)
 
     def _emit_threadsafe(self, kind: str, s: HostedSpoke, phase: str, **extra: Any) -> None:

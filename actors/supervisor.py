@@ -18,165 +18,38 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import uuid
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from cirahub.actors.cycle import FULL
 from cirahub.actors.hub import HubActor, hub_actor_class
-from cirahub.actors.local import LOCAL_SUFFIX, LocalHandle, LoopMerger
 from cirahub.actors.progress import ProgressEvent
-from cirahub.actors.spoke import SpokeActor, spoke_actor_class
+from cirahub.actors.ray_spokes import (
+    CALL_TIMEOUT,
+    RaySpokeActors,
+    call_ref,
+    detached_options,
+    pinned,
+    waiting_status,
+)
 from cirahub.actors.summary import RunStatus, error_summary
 from cirahub.actors.sync_phases import Held, pull_then_push
 from cirahub.cluster.bootstrap import open_store
-from cirahub.cluster.names import SPOKE_ACTOR_PREFIX, hub_actor_name, hub_shard, named_actors
-from cirahub.cluster.placement import NODE_LABEL, ActorReport, NoAnswer, Placement, spread
+from cirahub.cluster.heap import settle
+from cirahub.cluster.names import hub_actor_name, hub_shard
+from cirahub.cluster.placement import Placement, spread
 from cirahub.cluster.settings import Settings
 from cirahub.core.errors import CirahubError, NotFound
 from cirahub.core.fanout import actor_share
 from cirahub.core.ops import HubOp
-from cirahub.core.states import SpokeState
 from cirahub.store.records import MergeResult, SpokeRecord
 
 log = logging.getLogger(__name__)
 
 EVENT_RING = 20_000
-#: seconds an assign/unassign call may take (a new actor may still be starting)
-CALL_TIMEOUT = 120.0
-
-
-async def _call(ref: Any, timeout: float) -> Any:
-    return await asyncio.wait_for(asyncio.wrap_future(ref.future()), timeout=timeout)
-
-
-def detached_options(name: str, namespace: str, **extra: Any) -> dict[str, Any]:
-    """Actor options shared by cirahub's named actors (no CPU reserved: they mostly wait)."""
-    return dict(name=name, namespace=namespace, lifetime="detached", get_if_exists=True,
-                num_cpus=0, **extra)
-
-
-def pinned(node_id: str | None, soft: bool) -> dict[str, Any]:
-    if not node_id:
-        return {}
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=soft)}
-
-
-def waiting_status(spoke_id: str, hub_id: str, node: str) -> dict[str, Any]:
-    """The status of a pinned spoke whose node is not in the cluster: unassigned, with an
-    error saying so (it is not run elsewhere, so nothing is deleted meanwhile)."""
-    message = (f"the spoke runs only on node {node!r}, which is not in the cluster; it "
-               "resumes when that node (re)joins (nothing is deleted meanwhile)")
-    return {"spoke_id": spoke_id, "hub_id": hub_id, "state": str(SpokeState.UNASSIGNED),
-            "next_run_at": None, "failures": 0, "actor": None, "node_id": None, "node": None,
-            "last_error": {"code": "node_unavailable", "message": message, "node": node}}
-
-
-class RaySpokeActors:
-    """:class:`~cirahub.cluster.placement.SpokeActors` on Ray: named detached actors, one
-    NodeAffinity-pinned process each; handles are cached by name."""
-
-    def __init__(self, settings: Settings, host: Any = None, home: str | None = None) -> None:
-        """``host``: the supervisor, which hosts the spoke actor of node ``home`` itself
-        when ``settings.spokes_in_supervisor`` (see :mod:`cirahub.actors.local`)."""
-        import ray
-
-        self._ray, self._settings = ray, settings
-        self._host, self._home = host, home
-        self.handles: dict[str, Any] = {}
-        #: node id → the name shown for it (its cirahub-node label, else its IP address)
-        self.node_names: dict[str, str] = {}
-
-    def alive_nodes(self) -> dict[str, frozenset[str]]:
-        out: dict[str, frozenset[str]] = {}
-        for node in self._ray.nodes():
-            if node.get("Alive"):
-                label = (node.get("Labels") or {}).get(NODE_LABEL)
-                names = {label, node.get("NodeManagerAddress")}
-                out[node["NodeID"]] = frozenset(n for n in names if n)
-                self.node_names[node["NodeID"]] = label or node.get("NodeManagerAddress") or ""
-        return out
-
-    def existing(self) -> list[str]:
-        ns = self._settings.namespace
-        for name in named_actors(ns):
-            if name.startswith(SPOKE_ACTOR_PREFIX) and name not in self.handles:
-                with contextlib.suppress(ValueError):
-                    self.handles[name] = self._ray.get_actor(name, namespace=ns)
-        return list(self.handles)
-
-    def create(self, node_id: str) -> str:
-        local = f"{SPOKE_ACTOR_PREFIX}{LOCAL_SUFFIX}"
-        if (self._settings.spokes_in_supervisor and node_id == self._home
-                and local not in self.handles):
-            self.handles[local] = self._local(local)
-            return local
-        name = f"{SPOKE_ACTOR_PREFIX}{node_id[:8]}-{uuid.uuid4().hex[:6]}"
-        opts = detached_options(name, self._settings.namespace, max_restarts=0,
-                                max_concurrency=100_000)
-        opts.update(pinned(node_id, soft=False))
-        self.handles[name] = spoke_actor_class().options(**opts).remote(
-            self._settings.to_dict(), name)
-        return name
-
-    def _local(self, name: str) -> LocalHandle:
-        """A spoke actor object on this (the supervisor's) loop, its merges and events
-        going straight to the supervisor."""
-        loop = asyncio.get_running_loop()
-        actor = SpokeActor(self._settings.to_dict(), name)
-        if self._settings.hubs_in_supervisor:  # the hub writers are here too
-            actor._merger = LoopMerger(self._host, loop)
-        actor._outbox.supervisor = LocalHandle(self._host, loop)
-        return LocalHandle(actor, loop)
-
-    async def ping(self, names: Sequence[str]) -> dict[str, ActorReport | BaseException]:
-        live = [n for n in names if n in self.handles]
-        results = await asyncio.gather(
-            *(_call(self.handles[n].ping.remote(), self._settings.ping_timeout) for n in live),
-            return_exceptions=True)
-        out: dict[str, ActorReport | BaseException] = {n: NoAnswer("no handle")
-                                                       for n in names if n not in self.handles}
-        for name, result in zip(live, results, strict=True):
-            if isinstance(result, TimeoutError):
-                out[name] = NoAnswer("ping timed out")
-            elif isinstance(result, BaseException):
-                out[name] = result
-            else:
-                out[name] = ActorReport(result.get("node_id"), tuple(result.get("assigned", ())))
-        return out
-
-    async def assign(self, plan: Mapping[str, list[tuple[str, str]]]) -> set[str]:
-        return await self._fan_out("assign", plan)
-
-    async def unassign(self, plan: Mapping[str, list[str]]) -> set[str]:
-        return await self._fan_out("unassign", plan)
-
-    def kill(self, name: str) -> None:
-        handle = self.handles.pop(name, None)
-        if isinstance(handle, LocalHandle):  # in this process: its spokes stop instead
-            handle.unassign.remote(list(handle.target._spokes))
-        elif handle is not None:
-            self._ray.kill(handle, no_restart=True)
-
-    async def _fan_out(self, method: str, per_actor: Mapping[str, Any]) -> set[str]:
-        """Call ``method(args)`` on several actors at once; returns the names that answered."""
-        names = [n for n in per_actor if per_actor[n] and n in self.handles]
-        results = await asyncio.gather(
-            *(_call(getattr(self.handles[n], method).remote(per_actor[n]), CALL_TIMEOUT)
-              for n in names),
-            return_exceptions=True)
-        ok = set()
-        for name, result in zip(names, results, strict=True):
-            if isinstance(result, BaseException):
-                log.warning("%s on spoke actor %s failed: %r", method, name, result)
-            else:
-                ok.add(name)
-        return ok
 
 
 class Supervisor:
@@ -202,12 +75,14 @@ class Supervisor:
                             if self._settings.hubs_in_supervisor else [])
         self._hubs = [] if self._local_hubs else [self._ensure_hub_actor(i) for i in shards]
         self._task = asyncio.get_running_loop().create_task(self._control_loop())
+        settle()  # this process's start-up state, out of the collector's way (cluster/heap.py)
 
     def _ensure_hub_actor(self, shard: int) -> Any:
         opts = detached_options(hub_actor_name(shard), self._settings.namespace,
                                 max_restarts=-1, max_task_retries=-1, max_concurrency=64)
         opts.update(pinned(self._home, soft=True))
-        return hub_actor_class().options(**opts).remote(self._settings.to_dict(), shard)
+        return hub_actor_class().options(**opts).remote(self._settings.to_dict(), shard,
+                                                       settle_heap=True)
 
     def _lost(self, spoke_id: str, actor: str) -> None:
         now = datetime.now(UTC)
@@ -320,7 +195,7 @@ class Supervisor:
                     last = NotFound("no spoke actor could take the spoke", spoke_id=spoke.id)
                     continue
             try:
-                summary: dict[str, Any] = await _call(
+                summary: dict[str, Any] = await call_ref(
                     self._handles[name].sync_now.remote(spoke.id, mode), 24 * 3600)
                 return summary
             except Exception as exc:
@@ -336,7 +211,7 @@ class Supervisor:
         """Per hosted spoke: the spoke actor's view (state, next_run_at, failures, …)."""
         names = list(self._handles)
         results = await asyncio.gather(
-            *(_call(self._handles[n].status.remote(), self._settings.ping_timeout)
+            *(call_ref(self._handles[n].status.remote(), self._settings.ping_timeout)
               for n in names),
             return_exceptions=True,
         )
@@ -353,7 +228,7 @@ class Supervisor:
     async def hub_actors(self) -> list[dict[str, Any]]:
         if self._local_hubs:
             return [await h.status() for h in self._local_hubs]
-        results = await asyncio.gather(*(_call(h.status.remote(), 30) for h in self._hubs),
+        results = await asyncio.gather(*(call_ref(h.status.remote(), 30) for h in self._hubs),
                                        return_exceptions=True)
         return [r if isinstance(r, dict) else {"error": repr(r)} for r in results]
 
@@ -417,4 +292,5 @@ def supervisor_class() -> Any:
     return ray.remote(Supervisor)
 
 
-__all__ = ["RaySpokeActors", "Supervisor", "supervisor_class"]
+__all__ = ["CALL_TIMEOUT", "RaySpokeActors", "Supervisor", "detached_options", "pinned",
+           "supervisor_class", "waiting_status"]

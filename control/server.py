@@ -29,6 +29,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from cirahub.cluster.heap import settle
 from cirahub.control.auth import ADDRESS_FILE, TokenInterceptor, load_or_create_token
 from cirahub.control.runlog import RunLogger
 from cirahub.control.serverlock import DataFolderLock
@@ -292,6 +293,7 @@ def _listen_until_stopped(
     except BaseException:
         server.stop(grace=0)
         raise
+    settle()  # started: what lives on is out of the collector's way (cluster/heap.py)
     address_file = write_address(settings.data_dir, host, port, tls is not None)
     written = address_file.read_text()
     lock.publish(address_text(host, port))
