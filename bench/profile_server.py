@@ -54,7 +54,8 @@ HOPS = %r
 
 def _stamp(tag, what):
     if _OUT:
-        line = "%%.6f %%d %%s %%s\n" %% (time.time(), os.getpid(), tag, what)
+        line = "%%.6f %%d %%s %%s %%.4f\n" %% (time.time(), os.getpid(), tag, what,
+                                            time.process_time())
         fd = os.open(_OUT, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line.encode())
@@ -147,12 +148,15 @@ def timed(fn) -> float:  # type: ignore[no-untyped-def]
 
 def timeline(trace: Path, since: float, until: float) -> list[str]:
     """The stamps between ``since`` and ``until`` as rows: hop, process, enter/first/exit
-    in ms after ``since`` (several calls of a hop: each its own row)."""
+    in ms after ``since``, and ``pcpu``: the CPU its whole process used between the hop's
+    enter and exit, in ms (all its threads: two hops at once share it; below ``took``: the
+    process waited) (several calls of a hop: each its own row)."""
     pids: dict[str, str] = {}
     open_: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
     rows: list[tuple[float, str, str, dict[str, float]]] = []
     for line in trace.read_text().splitlines():
-        at_s, pid, tag, what = line.split()
+        at_s, pid, tag, what, cpu_s = line.split()
+        cpu = float(cpu_s)
         at = float(at_s)
         if not since <= at <= until:
             continue
@@ -160,7 +164,7 @@ def timeline(trace: Path, since: float, until: float) -> list[str]:
         key = (pid, tag)
         ms = (at - since) * 1000
         if what == "enter":
-            rec = {"enter": ms}
+            rec = {"enter": ms, "c0": cpu}
             open_[key].append(rec)
             rows.append((ms, tag, who, rec))
         elif what == "site":
@@ -168,12 +172,14 @@ def timeline(trace: Path, since: float, until: float) -> list[str]:
         elif open_[key]:
             rec = open_[key][-1] if what == "first" else open_[key].pop()
             rec[what] = ms
+            if what == "exit":
+                rec["cpu"] = (cpu - rec["c0"]) * 1000
     out = [f"{'hop':<40} {'proc':>4} {'enter':>8} {'first':>8} {'exit':>8} {'took':>7}"]
     for _, tag, who, rec in sorted(rows, key=lambda r: r[0]):
         took = rec.get("exit", rec["enter"]) - rec["enter"]
         out.append(f"{tag:<40} {who:>4} {rec['enter']:8.1f} "
                    f"{rec.get('first', float('nan')):8.1f} {rec.get('exit', float('nan')):8.1f} "
-                   f"{took:7.1f}")
+                   f"{took:7.1f} {rec.get('cpu', float('nan')):7.1f}")
     return out
 
 
