@@ -19,10 +19,11 @@ from cirahub.core.errors import InvalidInput, NotFound, WriterFenced
 from cirahub.core.ops import HubOp
 from cirahub.store import models as m
 from cirahub.store.base import StoreBase, utcnow
-from cirahub.store.batch import Batch, Tally
+from cirahub.store.batch import Batch
+from cirahub.store.batch_flush import flush, pruned_items
 from cirahub.store.engine import guarded
 from cirahub.store.pruning import prune_versions
-from cirahub.store.records import MergeResult
+from cirahub.store.records import MergeResult, Tally
 
 _H = m.hubs.c
 
@@ -83,9 +84,9 @@ class ApplyMixin(StoreBase):
         batch.load(ops)
         for op in ops:
             batch.apply(op)
-        batch.flush()
+        flush(batch)
         # after the links are written: they name the merge bases that must stay
-        prune_versions(conn, {item_id for item_id, _, _ in batch.version_rows})
+        prune_versions(conn, pruned_items(batch))
         if batch.version != version:
             tally.add("versions", batch.version - version)
             conn.execute(update(m.hubs).where(_H.id == hub_id, _H.writer_epoch == epoch)

@@ -1,4 +1,5 @@
-"""One merge batch: the rows a batch of pull ops touches, changed in memory, then flushed.
+"""One merge batch: the rows a batch of pull ops touches, changed in memory by the ops, then
+written by :func:`cirahub.store.batch_flush.flush`.
 
 Semantics per op (see ``cirahub.core.ops``), including what makes a re-run harmless:
 
@@ -25,11 +26,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Text, bindparam, delete, select, update
+from sqlalchemy import Connection, select
 
 from cirahub.core.errors import InvalidInput
 from cirahub.core.fingerprint import fingerprint, match_key
@@ -44,49 +45,14 @@ from cirahub.core.ops import (
     UpdateHubItem,
 )
 from cirahub.store import models as m
-from cirahub.store.base import chunks, hub_item_rows, update_links_in_place
+from cirahub.store.base import chunks, hub_item_rows
 from cirahub.store.excerpt import detail, excerpt
-from cirahub.store.records import MergeResult
-from cirahub.store.rows import PlainInsert, driver_value, json_text, new_ids, read_back
+from cirahub.store.records import Tally
+from cirahub.store.rows import json_text, new_ids, read_back
 
 _L, _I, _Q = m.links.c, m.hub_items.c, m.quarantine.c
-_ITEM_COLUMNS = ("uid", "version", "content", "fingerprint", "match_key", "deleted", "updated_at")
-_INSERT_ITEMS = PlainInsert(m.hub_items, ("id", "hub_id", "uid", "version", "created_version",
-                                          "content", "fingerprint", "match_key", "deleted",
-                                          "updated_at"))
-_INSERT_VERSIONS = PlainInsert(m.hub_item_versions, ("hub_item_id", "version", "content",
-                                                     "spoke_id", "created_at"))
-_INSERT_LINKS = PlainInsert(m.links, ("spoke_id", "hub_item_id", "remote_id", "remote_version",
-                                      "fingerprint", "hub_version", "fp_version"))
-#: the hub items' UPDATE: content bound as its JSON text (serialized once, see store.rows)
-_UPDATE_ITEMS = (update(m.hub_items).where(_I.id == bindparam("b_id"))
-                 .values({c: bindparam(f"b_{c}", type_=Text()) if c == "content"
-                          else bindparam(f"b_{c}") for c in _ITEM_COLUMNS}))
-
 #: ``value`` as it will read back from a JSON column (tuples → lists, …)
 jsonable = read_back
-
-
-@dataclass
-class Tally:
-    """Counts of a whole apply_hub_ops call (all its batches)."""
-
-    created: dict[str, str] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    stale: list[str] = field(default_factory=list)
-
-    def add(self, key: str, n: int = 1) -> None:
-        self.counts[key] = self.counts.get(key, 0) + n
-
-    def result(self, version: int) -> MergeResult:
-        c = self.counts
-        return MergeResult(
-            created=dict(self.created), updated=c.get("updated", 0),
-            tombstoned=c.get("tombstoned", 0), linked=c.get("linked", 0),
-            unlinked=c.get("unlinked", 0), quarantined=c.get("quarantined", 0),
-            conflicts=c.get("conflicts", 0), unchanged=c.get("unchanged", 0),
-            stale=tuple(self.stale), version=version, versions=c.get("versions", 0),
-        )
 
 
 @dataclass
@@ -339,68 +305,6 @@ class Batch:
 
     def _stale(self, remote_id: str) -> None:
         self.tally.stale.append(remote_id)
-
-    # --- flush ---------------------------------------------------------------------------------
-
-    def flush(self) -> None:
-        """Write the batch's outcome: items, versions, links, conflicts, quarantine."""
-        conn = self.conn
-        hub_id = self.hub_id
-        now = driver_value(conn, _I.updated_at, self.now)  # once, not per row
-        _INSERT_ITEMS.run(conn, [
-            (i.id, hub_id, i.uid, i.version, i.created_version, i.text, i.fingerprint,
-             i.match_key, i.deleted, now) for i in self.items.values() if i.new])
-        changed = [i for i in self.items.values() if i.dirty and not i.new]
-        for group in chunks(changed):
-            conn.execute(_UPDATE_ITEMS, [
-                dict(b_id=i.id, b_uid=i.uid, b_version=i.version, b_content=i.text,
-                     b_fingerprint=i.fingerprint, b_match_key=i.match_key,
-                     b_deleted=i.deleted, b_updated_at=self.now) for i in group])
-        _INSERT_VERSIONS.run(conn, [(item_id, version, text, self.spoke_id, now)
-                                    for item_id, version, text in self.version_rows])
-        self._flush_links()
-        for rows in chunks(self.conflict_rows):
-            conn.execute(m.conflicts.insert(), rows)
-        for ids in chunks(sorted(self.touched_quarantine)):
-            conn.execute(delete(m.quarantine).where(_Q.spoke_id == self.spoke_id,
-                                                    _Q.remote_id.in_(ids)))
-        quarantined = [r for k, r in self.quarantine.items() if r and k in self.touched_quarantine]
-        for rows in chunks(quarantined):
-            conn.execute(m.quarantine.insert(), rows)
-
-    def _flush_links(self) -> None:
-        # The final state of every link whose remote id or hub item was touched (all such
-        # stored links were loaded, so nothing else is lost): one that keeps its remote id
-        # and hub item is updated in place (its row and its three index entries stay where
-        # they are: a delete and an insert wrote ~100 more pages per 62 links), every other
-        # stored one is deleted, the rest inserted.
-        final = {remote_id: ln for remote_id, ln in self.by_remote.items()
-                 if remote_id in self.touched_remotes or ln.hub_item_id in self.touched_items}
-        kept = {remote_id: ln for remote_id, ln in final.items()
-                if (old := self.stored.get(remote_id)) is not None
-                and old.hub_item_id == ln.hub_item_id}
-        kept_items = {ln.hub_item_id for ln in kept.values()}
-        for part in chunks(sorted(self.touched_remotes - set(kept))):
-            self.conn.execute(delete(m.links).where(_L.spoke_id == self.spoke_id,
-                                                    _L.remote_id.in_(part)))
-        for part in chunks(sorted(self.touched_items - kept_items)):
-            self.conn.execute(delete(m.links).where(_L.spoke_id == self.spoke_id,
-                                                    _L.hub_item_id.in_(part)))
-        # A pull read these items back (or found them gone): the writes sent to them before
-        # are settled, their echo recognized or their content taken as the spoke's.
-        for part in chunks(sorted(self.touched_items)):
-            self.conn.execute(delete(m.pending_writes).where(
-                m.pending_writes.c.spoke_id == self.spoke_id,
-                m.pending_writes.c.hub_item_id.in_(part)))
-        update_links_in_place(self.conn, [
-            dict(spoke_id=self.spoke_id, hub_item_id=ln.hub_item_id,
-                 remote_version=ln.remote_version, fingerprint=ln.fingerprint,
-                 hub_version=ln.hub_version, fp_version=ln.fp_version)
-            for remote_id, ln in kept.items() if ln != self.stored[remote_id]])
-        _INSERT_LINKS.run(self.conn, [
-            (self.spoke_id, ln.hub_item_id, remote_id, ln.remote_version, ln.fingerprint,
-             ln.hub_version, ln.fp_version)
-            for remote_id, ln in final.items() if remote_id not in kept])
 
 
 def conflict_row(

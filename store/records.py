@@ -214,3 +214,26 @@ class MergeResult:
     def changed(self) -> bool:
         """Whether the merge changed the hub (the other spokes then get a push run)."""
         return self.versions > 0
+
+
+@dataclass
+class Tally:
+    """The running counts of a whole apply_hub_ops call (all its batches; mutable, the one
+    value here that is not returned: :meth:`result` is)."""
+
+    created: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    stale: list[str] = field(default_factory=list)
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def result(self, version: int) -> MergeResult:
+        c = self.counts
+        return MergeResult(
+            created=dict(self.created), updated=c.get("updated", 0),
+            tombstoned=c.get("tombstoned", 0), linked=c.get("linked", 0),
+            unlinked=c.get("unlinked", 0), quarantined=c.get("quarantined", 0),
+            conflicts=c.get("conflicts", 0), unchanged=c.get("unchanged", 0),
+            stale=tuple(self.stale), version=version, versions=c.get("versions", 0),
+        )
