@@ -64,11 +64,12 @@ def _hub_view(store: SyncStore, ctx: SpokeContext, hub_id: str, delta: Delta,
     uids = {r.item.uid for r in delta.changed if r.item is not None and r.remote_id not in links}
     by_uid = store.hub_items_by_uid(hub_id, uids) if uids else {}
     by_match: Mapping[str, HubItem] = {}
+    match_keys: dict[str, str | None] = {}
     if ctx.first_attach:
-        keys = {
-            k for r in delta.changed
-            if r.item is not None and r.remote_id not in links and (k := match_key(r.item))
-        }
+        # computed once per item: the plan and the merge take them from here (HubView)
+        match_keys = {r.remote_id: match_key(r.item) for r in delta.changed
+                      if r.item is not None and r.remote_id not in links}
+        keys = {k for k in match_keys.values() if k}
         by_match = store.hub_items_by_match_key(hub_id, keys) if keys else {}
         if unmatched:
             by_match = {k: h for k, h in by_match.items() if h.id not in unmatched}
@@ -99,7 +100,8 @@ def _hub_view(store: SyncStore, ctx: SpokeContext, hub_id: str, delta: Delta,
         i: alive for i in changed_ids if i in by_id and by_id[i].deleted
         and (alive := _last_alive(store, i)) is not None
     }
-    return HubView(by_id=by_id, by_uid=by_uid, by_match_key=by_match, bases=bases,
+    return HubView(by_id=by_id, by_uid=by_uid, by_match_key=by_match, match_keys=match_keys,
+                   bases=bases,
                    linked_in_spoke=linked, last_alive=last_alive, pending=pending,
                    deleted_copies=deleted_copies)
 

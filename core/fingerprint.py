@@ -111,6 +111,15 @@ def increment(item: Item, ignore: Iterable[str] = (), since: int = 1) -> str:
     return _digest({"fields": beyond(item.fields), "overrides": {k: v for k, v in parts.items() if v}})
 
 
+#: the master fields :func:`match_key` reads: items equal in them have the same match key
+MATCH_FIELDS = ("summary", "start", "end")
+
+
+def same_match_fields(a: Item, b: Item) -> bool:
+    """Whether ``a`` and ``b`` agree in :data:`MATCH_FIELDS` (so in their match keys)."""
+    return a is b or all(a.get(name) == b.get(name) for name in MATCH_FIELDS)
+
+
 def match_key(item: Item) -> str | None:
     """Key for first-attach matching of items that lack a common UID: case-folded, space-
     collapsed summary plus start and end instants. None when the item has no summary or start

@@ -43,6 +43,9 @@ class CreateHubItem:
     #: the hub fingerprint of ``item`` when the planner knows it (it is ``fingerprint``:
     #: the spoke's projection drops nothing), so the merge does not compute it again
     hub_fingerprint: str | None = None
+    #: the match key of ``item`` when the planner computed it (first attach: the key it was
+    #: matched by), so the merge does not compute it again; None: the merge computes it
+    hub_match_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,10 @@ class UpdateHubItem:
     base_version: int
     conflicts: tuple[ConflictRecord, ...] = ()
     resurrect: bool = False
-    #: the hub fingerprint of ``item`` when the planner knows it (as :class:`CreateHubItem`)
+    #: the hub fingerprint and match key of ``item`` when the planner knows them (as
+    #: :class:`CreateHubItem`)
     hub_fingerprint: str | None = None
+    hub_match_key: str | None = None
 
 
 @dataclass(frozen=True)

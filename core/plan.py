@@ -25,7 +25,6 @@ from dataclasses import replace
 from datetime import datetime
 
 from cirahub.core.counts import PULL_COUNTS, Count, count_ops
-from cirahub.core.errors import CirahubError
 from cirahub.core.field_merge import (
     conflict_records,
     consistent_source,
@@ -33,98 +32,33 @@ from cirahub.core.field_merge import (
     same_content,
 )
 from cirahub.core.filters import content_filter, in_window
-from cirahub.core.fingerprint import fingerprint, match_key
-from cirahub.core.fingerprint_versions import pulled_agrees, stored_agrees
+from cirahub.core.fingerprint import fingerprint
+from cirahub.core.fingerprint_versions import pulled_agrees
 from cirahub.core.item import FINGERPRINT_VERSION, Item
 from cirahub.core.model import ConflictRecord, Delta, HubItem, Link, RemoteItem
 from cirahub.core.ops import (
     CreateHubItem,
     DropLink,
-    HubOp,
     LinkOnly,
-    Quarantine,
     TombstoneHubItem,
     UpdateHubItem,
 )
-from cirahub.core.options import ConflictPolicy, PrivateMode
-from cirahub.core.plan_echo import Same, own_copy_of_deleted, pending_echo
+from cirahub.core.options import ConflictPolicy
+from cirahub.core.plan_echo import own_copy_of_deleted, pending_echo
+from cirahub.core.plan_state import PullState
 from cirahub.core.plan_types import HubView, Match, PullPlan, SpokeContext
 from cirahub.core.projection import (
     carried_fields,
     from_spoke,
-    ignored_fields,
     overlay_uncarried,
-    project_for_spoke,
-    spoke_fingerprint,
 )
 from cirahub.core.safety import check_deletions, find_duplicate_uids
 
 __all__ = ["HubView", "PullPlan", "SpokeContext", "plan_pull"]
 
 
-class _PullPlanner:
+class _PullPlanner(PullState):
     """Accumulates one pull's decisions. Used once by :func:`plan_pull`."""
-
-    def __init__(
-        self, ctx: SpokeContext, delta: Delta, links: Mapping[str, Link], hub: HubView,
-        policy: ConflictPolicy, now: datetime, linked_count: int | None = None,
-    ) -> None:
-        self.ctx, self.links, self.hub, self.policy, self.now = ctx, links, hub, policy, now
-        self.opts, self.caps = ctx.options, ctx.capabilities
-        self.changed = {r.remote_id: r for r in delta.changed}
-        self.delta_complete, self.delta_size = delta.complete, delta.listing_size
-        # A remote id reported both changed and deleted was re-created: the change wins.
-        self.deleted = sorted(set(delta.deleted) - set(self.changed))
-        gone = set(self.deleted)
-        self.linked_to = {h: r for h, r in hub.linked_in_spoke.items() if r not in gone}
-        self.linked_to.update(
-            {ln.hub_item_id: rid for rid, ln in links.items() if rid not in gone}
-        )
-        self.claimed: dict[str, str] = {}  # hub item id -> unlinked remote id matched to it
-        self.change_ops: list[HubOp] = []
-        self.delete_ops: list[HubOp] = []
-        self.touched: set[str] = set()
-        self.ignored = 0
-        self.linked_count = len(links) if linked_count is None else linked_count
-        # the projection drops, tags and masks nothing: a spoke fingerprint is a hub one
-        self.identity = not ignored_fields(self.opts, self.caps) and (
-            self.opts.tag_category is None and self.opts.private != PrivateMode.BUSY)
-
-    # --- helpers ----------------------------------------------------------------------------
-
-    def fp(self, item: Item) -> str:
-        return spoke_fingerprint(item, self.opts, self.caps)
-
-    def projected_fp(self, item: Item) -> str:
-        return self.fp(project_for_spoke(item, self.opts, self.caps))
-
-    def hub_fp(self, content: Item, spoke_item: Item, fp_r: str) -> str | None:
-        """``fp_r`` (of ``spoke_item``) when it is the hub fingerprint of ``content`` too,
-        else None (the merge computes it)."""
-        same = content.fields == spoke_item.fields and content.overrides == spoke_item.overrides
-        return fp_r if self.identity and same else None
-
-    def same(self, item: Item, fp_r: str) -> Same:
-        """Whether a stored fingerprint (of its version) is that of the spoke's ``item``."""
-        return lambda fp, version: stored_agrees(fp, version, item, fp_r, self.opts, self.caps)
-
-    def hub_item(self, hub_item_id: str) -> HubItem:
-        hub_item = self.hub.by_id.get(hub_item_id)
-        if hub_item is None:
-            raise CirahubError(
-                "the hub view lacks a linked hub item", hub_item_id=hub_item_id,
-                spoke_id=self.ctx.spoke_id,
-            )
-        return hub_item
-
-    def has_copy(self, hub_item_id: str) -> bool:
-        return (self.linked_to.get(hub_item_id) or self.claimed.get(hub_item_id)) is not None
-
-    def quarantine(self, r: RemoteItem, reason: str, detail: str) -> None:
-        uid = r.item.uid if r.item is not None else None
-        self.change_ops.append(
-            Quarantine(r.remote_id, r.remote_version, reason, detail, uid=uid, raw=r.raw)
-        )
 
     # --- the table --------------------------------------------------------------------------
 
@@ -244,11 +178,11 @@ class _PullPlanner:
 
     def merge_edit(
         self, r: RemoteItem, hub_item: HubItem, base: Item | None, base_version: int, fp_r: str,
-        *, resurrect: bool = False,
+        *, resurrect: bool = False, key: str | None = None,
     ) -> None:
         """Three-way merge of ``r`` into ``hub_item``; ``base`` None = no common ancestor.
         ``resurrect``: ``hub_item`` is a tombstone shown with its last alive content; the
-        result revives it and the lost delete is logged."""
+        result revives it and the lost delete is logged. ``key``: ``r``'s match key if known."""
         assert r.item is not None and hub_item.item is not None
         hub = hub_item.item
         carried = carried_fields(self.opts, self.caps, r.item, hub)
@@ -276,17 +210,18 @@ class _PullPlanner:
                 hub_item.id, hub_item.version, result.item, r.remote_id, r.remote_version,
                 fp_r, in_sync, base_version, conflicts=tuple(records), resurrect=resurrect,
                 hub_fingerprint=self.hub_fp(result.item, r.item, fp_r),
+                hub_match_key=self.hub_key(result.item, r.item, key),
             ))
         if not in_sync:
             self.touched.add(hub_item.id)
 
-    def match(self, item: Item) -> Match | None:
-        """The alive hub item ``item`` is the same as: by UID, on first attach by content."""
+    def match(self, item: Item, key: str | None) -> Match | None:
+        """The alive hub item ``item`` is the same as: by UID, on first attach by content
+        (``key``: its match key)."""
         found = self.hub.by_uid.get(item.uid)
         if found is not None and not found.deleted:
             return Match(found, by_content=False)
         if self.ctx.first_attach:
-            key = match_key(item)
             found = self.hub.by_match_key.get(key) if key is not None else None
             if found is not None and not found.deleted:
                 return Match(found, by_content=True)
@@ -300,9 +235,10 @@ class _PullPlanner:
             self.ignored += 1
             return
         fp_r = self.fp(item)
-        match = self.match(item)
+        key = self.key(r) if self.ctx.first_attach else None  # else the merge computes it
+        match = self.match(item, key)
         if match is not None:
-            self.pull_matched(r, match, fp_r)
+            self.pull_matched(r, match, fp_r, key)
             return
         echo = own_copy_of_deleted(self.hub, item, self.same(item, fp_r), self.has_copy)
         if echo is not None:
@@ -321,12 +257,13 @@ class _PullPlanner:
             carried = carried_fields(self.opts, self.caps, None)
             content = overlay_uncarried(from_spoke(item, None, self.opts, self.caps), None, carried)
             self.change_ops.append(CreateHubItem(r.remote_id, r.remote_version, content, fp_r,
-                                                 self.hub_fp(content, item, fp_r)))
+                                                 self.hub_fp(content, item, fp_r),
+                                                 self.hub_key(content, item, key)))
         else:
             # 4c. a mirror's own local item: leave it alone, never delete what we did not create
             self.ignored += 1
 
-    def pull_matched(self, r: RemoteItem, match: Match, fp_r: str) -> None:
+    def pull_matched(self, r: RemoteItem, match: Match, fp_r: str, key: str | None) -> None:
         """4b: an unlinked remote item that is the same as an alive hub item."""
         hub_item = match.hub_item
         assert hub_item.item is not None and r.item is not None
@@ -358,7 +295,7 @@ class _PullPlanner:
             self.touched.add(hub_item.id)
         else:
             # 4b. same item, different content, no common ancestor: every difference conflicts
-            self.merge_edit(r, hub_item, None, hub_item.version, fp_r)
+            self.merge_edit(r, hub_item, None, hub_item.version, fp_r, key=key)
 
     def pull_deleted(self, remote_id: str) -> None:
         link = self.links.get(remote_id)

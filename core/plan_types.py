@@ -32,6 +32,9 @@ class HubView:
     by_id: Mapping[str, HubItem] = field(default_factory=dict)  # referenced by links/matches
     by_uid: Mapping[str, HubItem] = field(default_factory=dict)  # alive, uid in the delta
     by_match_key: Mapping[str, HubItem] = field(default_factory=dict)  # alive (first attach)
+    #: remote id -> match key of the delta's unlinked items whose keys ``by_match_key`` was
+    #: read with (first attach), so the planner does not compute them again
+    match_keys: Mapping[str, str | None] = field(default_factory=dict)
     #: (hub_item_id, version) -> content at that version (the merge base); missing = unknown
     bases: Mapping[tuple[str, int], Item | None] = field(default_factory=dict)
     linked_in_spoke: Mapping[str, str] = field(default_factory=dict)  # hub_item_id -> remote id

@@ -196,7 +196,7 @@ class Batch:
                      version, version, None, None, None, False, new=True)
         self.alive_uids[item.uid] = item.id
         self.items[item.id] = item
-        self._write_content(item, op.item, fp=op.hub_fingerprint)
+        self._write_content(item, op.item, fp=op.hub_fingerprint, key=op.hub_match_key)
         self._set_link(op.remote_id, _Link(item.id, op.remote_version, op.fingerprint, version))
         self.tally.created[op.remote_id] = item.id
         return self._done(op.remote_id, None)
@@ -206,7 +206,8 @@ class Batch:
         if item is None:
             return self._stale(op.remote_id)
         if item.version == op.expected_version:
-            self._write_content(item, op.item, self._next_version(), op.hub_fingerprint)
+            self._write_content(item, op.item, self._next_version(), op.hub_fingerprint,
+                                op.hub_match_key)
             for record in op.conflicts:
                 self._conflict(item, record)
             hub_version = item.version if op.in_sync else op.base_version
@@ -256,14 +257,15 @@ class Batch:
         return self.version
 
     def _write_content(self, item: _Item, content: Item | None, version: int | None = None,
-                       fp: str | None = None) -> None:
-        """``fp``: the hub fingerprint of ``content``, when the planner knew it."""
+                       fp: str | None = None, key: str | None = None) -> None:
+        """``fp``, ``key``: the hub fingerprint and match key of ``content``, when the planner
+        knew them."""
         if version is not None:
             item.version = version
         text = item.text = json_text(content.to_json() if content is not None else None)
         item.deleted = content is None
         item.fingerprint = None if content is None else fp or fingerprint(content)
-        item.match_key = match_key(content) if content is not None else None
+        item.match_key = None if content is None else key or match_key(content)
         if content is not None:
             item.uid = content.uid
         item.dirty = True
