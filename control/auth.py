@@ -10,30 +10,19 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import grpc
 
-# the token file's checks live in their own module; re-exported for the server and the demo
-from cirahub.control.token_file import TOKEN_FILE, load_or_create_token, token_path
+# what clients read lives in a module of its own (on every command's path), the token file's
+# checks in theirs; both re-exported here for the server, the demo and the tests
+from cirahub.control.published import ADDRESS_FILE, HEADER, TOKEN_FILE, read_token
+from cirahub.control.token_file import load_or_create_token, token_path
 
 __all__ = ["ADDRESS_FILE", "HEADER", "OPEN_PREFIXES", "TOKEN_FILE", "TokenInterceptor",
            "load_or_create_token", "read_token", "token_matches", "token_path"]
-#: where a running server writes the address it listens on, for clients on the same machine
-ADDRESS_FILE = "control.address"
-HEADER = "authorization"
 #: methods callable without a token: load balancers and orchestrators probe health blind
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
-
-
-def read_token(data_dir: Path) -> str | None:
-    """The token stored in ``data_dir``, or None when there is none (or it is unreadable)."""
-    try:
-        text = token_path(data_dir).read_text().strip()
-    except OSError:
-        return None
-    return text or None
 
 
 def token_matches(metadata: Iterable[tuple[str, Any]] | None, token: str) -> bool:

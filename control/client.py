@@ -18,13 +18,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
 
-from cirahub.control.auth import ADDRESS_FILE, HEADER, read_token
 from cirahub.control.errors import ClientError, ExitCode, from_rpc_error
+
+# (not cirahub.control.auth: its server side costs every command ~3 ms of imports; nor pathlib)
+from cirahub.control.published import HEADER, read_address, read_token
 from cirahub.proto.cirahub.control.v1 import control_pb2 as pb
 from cirahub.proto.cirahub.control.v1 import control_pb2_grpc as pb_grpc
 
@@ -53,8 +54,9 @@ class Target:
 
 
 def resolve(
-    address: str | None = None, token: str | None = None, data_dir: Path | str | None = None,
-    ca_cert: Path | str | None = None, server_name: str | None = None,
+    address: str | None = None, token: str | None = None,
+    data_dir: os.PathLike[str] | str | None = None, ca_cert: os.PathLike[str] | str | None = None,
+    server_name: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Target:
     """The :class:`Target` from arguments, environment and the data folder (see module doc).
@@ -62,18 +64,15 @@ def resolve(
     env = os.environ if env is None else env
     given = data_dir or env.get(DATA_DIR_ENV)
     if given:
-        folder = Path(given).expanduser()
-    else:  # only here: the store package (and platformdirs) cost 10-45 ms of every command
+        folder = path_text(os.path.expanduser(os.fspath(given)))
+    else:  # only here: platformdirs costs ~5 ms of every command
         from cirahub.store.paths import default_data_dir
 
-        folder = default_data_dir(env)
+        folder = str(default_data_dir(env))
     published_tls = False
     address = address or env.get("CIRAHUB_ADDRESS") or None
     if address is None:
-        try:
-            lines = (folder / ADDRESS_FILE).read_text().split()
-        except OSError:
-            lines = []
+        lines = read_address(folder)
         address = lines[0] if lines else DEFAULT_ADDRESS
         published_tls = "tls" in lines[1:]
     if token:
@@ -87,12 +86,22 @@ def resolve(
     ca = None
     if ca_path:
         try:
-            ca = Path(ca_path).read_bytes()
+            with open(ca_path, "rb") as fh:
+                ca = fh.read()
         except OSError as exc:
             raise ClientError(f"cannot read the CA certificate {str(ca_path)!r}: {exc.strerror}",
                               ExitCode.BAD_INPUT) from None
     return Target(address, token, source, ca, tls=ca is not None or published_tls,
                   server_name=server_name)
+
+
+def path_text(text: str) -> str:
+    """``str(pathlib.Path(text))`` on POSIX (empty and ``.`` parts and a trailing slash
+    dropped, ``..`` kept), without importing pathlib on every command's path."""
+    lead = "/" if text.startswith("/") else ""
+    if text.startswith("//") and not text.startswith("///"):
+        lead = "//"  # POSIX keeps exactly two leading slashes
+    return lead + "/".join(p for p in text.split("/") if p and p != ".") or "."
 
 
 class ControlClient(Protocol):

@@ -21,9 +21,9 @@ import secrets
 import stat
 from pathlib import Path
 
+from cirahub.control.published import TOKEN_FILE
 from cirahub.core.errors import InvalidInput
 
-TOKEN_FILE = "control.token"
 MIN_TOKEN_BYTES = 32
 #: a token file never holds more than this (it is one line)
 _MAX_BYTES = 4096

@@ -8,28 +8,31 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from cirahub.store.records import (
-    LEAVE,
-    ConflictEntry,
-    HaltInfo,
-    HubRecord,
-    ItemVersion,
-    MergeResult,
-    PendingDelete,
-    ProjectionEntry,
-    QuarantineEntry,
-    RunRecord,
-    SpokeRecord,
-)
-
 if TYPE_CHECKING:
+    from cirahub.store.records import (
+        LEAVE,
+        ConflictEntry,
+        HaltInfo,
+        HubRecord,
+        ItemVersion,
+        MergeResult,
+        PendingDelete,
+        ProjectionEntry,
+        QuarantineEntry,
+        RunRecord,
+        SpokeRecord,
+    )
     from cirahub.store.repository import Store, default_data_dir
     from cirahub.store.secrets import load_or_create_key
 
-#: imported on first use: the records are plain dataclasses the control plane's client side
-#: (the CLI) needs, while the repository pulls in SQLAlchemy and Alembic (~1 s per command)
+#: imported on first use: the repository pulls in SQLAlchemy and Alembic (~1 s per command),
+#: and even the records (plain dataclasses over the core's item and options, ~11 ms) are more
+#: than a CLI command needs of this package: ``cirahub.store.paths``, its data folder
+_RECORDS = ("LEAVE", "ConflictEntry", "HaltInfo", "HubRecord", "ItemVersion", "MergeResult",
+            "PendingDelete", "ProjectionEntry", "QuarantineEntry", "RunRecord", "SpokeRecord")
 _LAZY = {"Store": "cirahub.store.repository", "default_data_dir": "cirahub.store.repository",
-         "load_or_create_key": "cirahub.store.secrets"}
+         "load_or_create_key": "cirahub.store.secrets",
+         **dict.fromkeys(_RECORDS, "cirahub.store.records")}
 
 
 def __getattr__(name: str) -> Any:
