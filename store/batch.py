@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from cirahub.core.errors import InvalidInput
 from cirahub.core.fingerprint import fingerprint, match_key
@@ -44,13 +44,17 @@ from cirahub.core.ops import (
     TombstoneHubItem,
     UpdateHubItem,
 )
-from cirahub.store import models as m
-from cirahub.store.base import chunks, hub_item_rows
+from cirahub.store.batch_reads import (
+    LinkTuple,
+    alive_by_uid,
+    first_seen,
+    hub_items_by_id,
+    links_by,
+)
 from cirahub.store.excerpt import detail, excerpt
 from cirahub.store.records import Tally
 from cirahub.store.rows import json_text, new_ids, read_back
 
-_L, _I, _Q = m.links.c, m.hub_items.c, m.quarantine.c
 #: ``value`` as it will read back from a JSON column (tuples → lists, …)
 jsonable = read_back
 
@@ -61,8 +65,8 @@ class _Item:
     uid: str
     version: int
     created_version: int
-    #: the content as stored when loaded (the JSON column's value); see :attr:`text`
-    content: dict[str, Any] | None
+    #: the JSON text of the content as stored when loaded (None: SQL NULL); see :attr:`text`
+    loaded: str | None
     fingerprint: str | None
     match_key: str | None
     deleted: bool
@@ -73,7 +77,8 @@ class _Item:
 
     def current(self) -> dict[str, Any] | None:
         """The content as it reads back (what this batch wrote, else what was loaded)."""
-        return self.content if self.text is None else json.loads(self.text)
+        text = self.loaded if self.text is None else self.text
+        return None if text is None else json.loads(text)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,8 @@ class Batch:
         self.by_item: dict[str, str] = {}
         self.touched_remotes: set[str] = set()
         self.touched_items: set[str] = set()
+        #: remote id → its quarantine row as written by this batch (None: cleared), or, as
+        #: loaded, only its ``first_seen`` (what a row written again keeps)
         self.quarantine: dict[str, dict[str, Any] | None] = {}
         #: uid → id of the alive hub items with the UIDs this batch creates
         self.alive_uids: dict[str, str] = {}
@@ -118,38 +125,23 @@ class Batch:
                 raise InvalidInput(f"not a hub op: {type(op).__name__}", field="ops")
         remotes = {op.remote_id for op in ops}
         ids = {op.hub_item_id for op in ops if not isinstance(op, CreateHubItem | Quarantine)}
-        link_cols = (_L.hub_item_id, _L.remote_id, _L.remote_version, _L.fingerprint,
-                     _L.hub_version, _L.fp_version)
-        for row in self._rows(lambda p: select(*link_cols).where(
-                _L.spoke_id == self.spoke_id, _L.remote_id.in_(p)), remotes):
-            self._remember_link(row)
-        for row in self._rows(lambda p: select(*link_cols).where(
-                _L.spoke_id == self.spoke_id, _L.hub_item_id.in_(p)), ids):
-            self._remember_link(row)
-        for row in hub_item_rows(self.conn, self.hub_id, ids):
-            self.items[row.id] = _Item(row.id, row.uid, row.version, row.created_version,
-                                       row.content, row.fingerprint, row.match_key,
-                                       bool(row.deleted))
-        new_uids = {op.item.uid for op in ops if isinstance(op, CreateHubItem)}
+        conn, spoke_id = self.conn, self.spoke_id
+        for link in (*links_by(conn, spoke_id, "remote_id", remotes),
+                     *links_by(conn, spoke_id, "hub_item_id", ids)):
+            self._remember_link(link)
+        for row in hub_items_by_id(conn, self.hub_id, ids):
+            self.items[row[0]] = _Item(*row)
         self._ids = new_ids(sum(isinstance(op, CreateHubItem) for op in ops))
-        for row in self._rows(lambda p: select(_I.id, _I.uid).where(
-                _I.hub_id == self.hub_id, _I.uid.in_(p), _I.deleted.is_(False)), new_uids):
-            self.alive_uids[row.uid] = row.id
-        for row in self._rows(lambda p: select(m.quarantine).where(
-                _Q.spoke_id == self.spoke_id, _Q.remote_id.in_(p)), remotes):
-            self.quarantine[row.remote_id] = dict(row._mapping)
+        self.alive_uids.update(alive_by_uid(
+            conn, self.hub_id, {op.item.uid for op in ops if isinstance(op, CreateHubItem)}))
+        for remote_id, seen in first_seen(conn, spoke_id, remotes).items():
+            self.quarantine[remote_id] = {"first_seen": seen}  # what a new row keeps of it
 
-    def _rows(self, stmt_for: Any, values: Iterable[str]) -> list[Any]:
-        out: list[Any] = []
-        for part in chunks(sorted(set(values))):
-            out.extend(self.conn.execute(stmt_for(part)).all())
-        return out
-
-    def _remember_link(self, row: Any) -> None:
-        link = _Link(row.hub_item_id, row.remote_version, row.fingerprint, row.hub_version,
-                     row.fp_version)
-        self.by_remote[row.remote_id] = self.stored[row.remote_id] = link
-        self.by_item[row.hub_item_id] = row.remote_id
+    def _remember_link(self, row: LinkTuple) -> None:
+        hub_item_id, remote_id, remote_version, fp, hub_version, fp_version = row
+        link = _Link(hub_item_id, remote_version, fp, hub_version, fp_version)
+        self.by_remote[remote_id] = self.stored[remote_id] = link
+        self.by_item[hub_item_id] = remote_id
 
     # --- apply ---------------------------------------------------------------------------------
 

@@ -17,12 +17,12 @@ from sqlalchemy import Text, bindparam, delete, update
 from cirahub.store import models as m
 from cirahub.store.base import chunks, update_links_in_place
 from cirahub.store.pruning import KEEP_VERSIONS
-from cirahub.store.rows import PlainInsert, driver_value
+from cirahub.store.rows import PlainInsert, delete_pairs_in, driver_value
 
 if TYPE_CHECKING:
     from cirahub.store.batch import Batch
 
-_L, _I, _Q = m.links.c, m.hub_items.c, m.quarantine.c
+_I, _Q = m.hub_items.c, m.quarantine.c
 _ITEM_COLUMNS = ("uid", "version", "content", "fingerprint", "match_key", "deleted", "updated_at")
 _INSERT_ITEMS = PlainInsert(m.hub_items, ("id", "hub_id", "uid", "version", "created_version",
                                           "content", "fingerprint", "match_key", "deleted",
@@ -78,18 +78,15 @@ def _flush_links(b: Batch) -> None:
     kept_items = {ln.hub_item_id for ln in kept.values()}
     gone_remotes, gone_items = stored_links(b, b.touched_remotes - set(kept),
                                             b.touched_items - kept_items)
+    spoke = (b.spoke_id,)
     for part in chunks(sorted(gone_remotes)):
-        b.conn.execute(delete(m.links).where(_L.spoke_id == b.spoke_id,
-                                             _L.remote_id.in_(part)))
+        delete_pairs_in(b.conn, "links", "spoke_id", spoke, "remote_id", part)
     for part in chunks(sorted(gone_items)):
-        b.conn.execute(delete(m.links).where(_L.spoke_id == b.spoke_id,
-                                             _L.hub_item_id.in_(part)))
+        delete_pairs_in(b.conn, "links", "spoke_id", spoke, "hub_item_id", part)
     # A pull read these items back (or found them gone): the writes sent to them before
     # are settled, their echo recognized or their content taken as the spoke's.
     for part in chunks(sorted(old_items(b, b.touched_items))):
-        b.conn.execute(delete(m.pending_writes).where(
-            m.pending_writes.c.spoke_id == b.spoke_id,
-            m.pending_writes.c.hub_item_id.in_(part)))
+        delete_pairs_in(b.conn, "pending_writes", "spoke_id", spoke, "hub_item_id", part)
     update_links_in_place(b.conn, [
         dict(spoke_id=b.spoke_id, hub_item_id=ln.hub_item_id,
              remote_version=ln.remote_version, fingerprint=ln.fingerprint,

@@ -60,6 +60,14 @@ def driver_value(conn: Connection, column: Column[Any], value: Any) -> Any:
     return value if process is None else process(value)
 
 
+def result_value(conn: Connection, column: Column[Any], value: Any) -> Any:
+    """A driver's ``value`` of ``column`` as the column's type reads it back on ``conn``'s
+    database (SQLite: a timestamp's text becomes a datetime; PostgreSQL: the driver's value)."""
+    dialect = conn.dialect
+    process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+    return value if process is None else process(value)
+
+
 class PlainInsert:
     """``INSERT INTO table (columns)`` of tuples of driver values (JSON columns: the text of
     :func:`json_text`; timestamps: :func:`driver_value`)."""
