@@ -23,6 +23,16 @@ otherwise. The run keeps its guarantees:
   page of the same listing (one plan would create both);
 - ops a page's merge found stale, and items of the listing no page carried, are planned by
   the run afterwards with the complete delta's cursor and deletions (see :class:`Paged`).
+
+Into an empty hub (version 0 when the listing begins: no hub item, no tombstone, so no link,
+pending write or deleted copy either) pages are planned without reads (:class:`Alone`): the
+links, hub items by UID and by match key a page's plan would read can only be what earlier
+pages made, and those never decide a later page (its UIDs are no earlier page's, it never
+matches their content, its remote ids are new). That holds while every merge's versions
+follow the previous one's (no other writer came between); once not, pages read as above.
+A writer that came before a page's merge (another spoke's create of a UID the page holds)
+makes that create stale, planned again by the run; one of the same content but another UID
+is not matched, as if it had merged just after the page's plan.
 """
 
 from __future__ import annotations
@@ -38,8 +48,9 @@ from cirahub.actors.merger import Merger
 from cirahub.actors.pulling import first_plan
 from cirahub.core.model import Delta, RemoteItem
 from cirahub.core.ops import CreateHubItem, LinkOnly, UpdateHubItem
-from cirahub.core.plan import SpokeContext
+from cirahub.core.plan import HubView, PullPlan, SpokeContext, plan_pull
 from cirahub.store.protocols import SyncStore
+from cirahub.store.records import HubRecord, MergeResult
 
 __all__ = ["Paged", "merge_pages", "pages_of"]
 
@@ -66,6 +77,33 @@ class Paged:
     #: hub versions up to this one are this run's own (see SyncCycle._pass); None: mixed
     own: int | None = None
     listed: int = 0  # changed items of the complete listing
+
+
+@dataclass
+class Alone:
+    """The hub as this listing's pages left it, while only they wrote to it since it was
+    empty (see the module docstring): ``version`` is the last one their merges assigned."""
+
+    hub: HubRecord
+    version: int = 0
+    holds: bool = True  # False once another writer came between (pages read again)
+
+    def plan(self, ctx: SpokeContext, delta: Delta, now: datetime) -> PullPlan:
+        """The plan :func:`first_plan` would make, without reading: no link, an empty view."""
+        return plan_pull(ctx, delta, {}, HubView(), self.hub.policy, now, linked_count=0)
+
+    def merged(self, result: MergeResult) -> None:
+        """Note a page's merge: the hub stays the pages' own if its versions follow the
+        last ones and none of its ops was stale (only another writer makes them stale)."""
+        self.holds = self.holds and not result.stale and (
+            result.version - result.versions == self.version)
+        self.version = result.version
+
+
+def alone_in(store: SyncStore, hub_id: str) -> Alone | None:
+    """An :class:`Alone` when the hub holds nothing (version 0), else None."""
+    hub = store.get_hub(hub_id)
+    return Alone(hub) if hub.version == 0 else None
 
 
 class _Stop(Exception):
@@ -98,6 +136,7 @@ def merge_pages(store: SyncStore, merger: Merger, ctx: SpokeContext, hub_id: str
         except BaseException as exc:  # handed to the run's thread
             pages.put((_END, exc))
 
+    alone = alone_in(store, hub_id)  # read before the listing: its pages merge meanwhile
     thread = threading.Thread(target=listing, name="paged-pull", daemon=True)
     thread.start()
     out = Paged(Delta(), own=own)
@@ -118,7 +157,7 @@ def merge_pages(store: SyncStore, merger: Merger, ctx: SpokeContext, hub_id: str
                     keepers.add(first[r.item.uid])  # planned with the rest, as a duplicate
                 else:
                     mine.append(r)
-            linked |= plan_page(store, merger, ctx, hub_id, mine, now, out, stale, created)
+            linked |= plan_page(store, merger, ctx, hub_id, mine, now, out, stale, created, alone)
             planned.update(r.remote_id for r in mine)
     except BaseException:
         stop.set()
@@ -140,13 +179,16 @@ def merge_pages(store: SyncStore, merger: Merger, ctx: SpokeContext, hub_id: str
 
 def plan_page(store: SyncStore, merger: Merger, ctx: SpokeContext, hub_id: str,
               page: Sequence[RemoteItem], now: datetime, out: Paged, stale: set[str],
-              created: set[str]) -> set[str]:
+              created: set[str], alone: Alone | None = None) -> set[str]:
     """Plan and merge one page (a partial listing: it proves no deletion); the remote ids
-    its merge linked."""
+    its merge linked. ``alone``: the pages' own hub (planned without reads while it holds)."""
     if not page:
         return set()
     delta = Delta(changed=tuple(page), complete=False)
-    hub, _, plan = first_plan(store, ctx, hub_id, delta, None, now, unmatched=created)
+    if alone is not None and alone.holds:
+        hub, plan = alone.hub, alone.plan(ctx, delta, now)
+    else:
+        hub, _, plan = first_plan(store, ctx, hub_id, delta, None, now, unmatched=created)
     assert plan.halt is None  # a partial listing without deletions never halts
     for key, value in plan.stats.items():
         out.stats[key] = out.stats.get(key, 0) + int(value)
@@ -154,6 +196,8 @@ def plan_page(store: SyncStore, merger: Merger, ctx: SpokeContext, hub_id: str,
     if not plan.ops:
         return set()
     result = merger.merge(hub.id, ctx.spoke_id, plan.ops)
+    if alone is not None:
+        alone.merged(result)
     stale.update(result.stale)
     created.update(result.created.values())
     if result.versions and out.own is not None:
