@@ -34,7 +34,9 @@ Per spoke, guarantees:
 - a slow or broken spoke holds one pool thread at most: the others keep their schedule as long
   as fewer than ``spoke_threads`` spokes are slow at once.
 
-Progress events go to the supervisor in batches (:mod:`cirahub.actors.outbox`).
+One run's work in a pool thread, and the events, are :mod:`cirahub.actors.spoke_runs`'
+(a base of the actor). Progress events go to the supervisor in batches
+(:mod:`cirahub.actors.outbox`).
 """
 
 from __future__ import annotations
@@ -47,36 +49,34 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from cirahub.actors.cycle import FULL, PULL, PUSH, SyncCycle, run_mode
 from cirahub.actors.hub import RayMerger
 from cirahub.actors.idle import Batch, IdlePolls
 from cirahub.actors.idle_flush import IdleWriter
 from cirahub.actors.merger import Merger
 from cirahub.actors.outbox import Outbox
 from cirahub.actors.probes import Probed, Prober
-from cirahub.actors.progress import ProgressEvent
-from cirahub.actors.push_wave import WAVE_WINDOW, GroupCommit, WaveInput, prepare_wave, push_one
+from cirahub.actors.push_wave import WAVE_WINDOW, GroupCommit, prepare_wave
+from cirahub.actors.run_modes import FULL, PULL, PUSH, run_mode
+from cirahub.actors.spoke_runs import SpokeRuns
 from cirahub.actors.spoke_state import (
     HostedSpoke,
     close_quietly,
-    connector_of,
     live_state,
     node_id,
     schedule_next,
     store_rotated_secret,
 )
-from cirahub.actors.summary import RunStatus, RunSummary, Trigger, error_summary
+from cirahub.actors.summary import RunStatus, Trigger, error_summary
 from cirahub.actors.waves import Waves
 from cirahub.cluster.bootstrap import open_store
 from cirahub.cluster.heap import settle
 from cirahub.cluster.settings import Settings
 from cirahub.core.errors import CirahubError, ConnectorError, NotFound, WriterFenced, error_record
 from cirahub.core.fanout import PushQueue
-from cirahub.store.lease import check_epoch
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ PROBE_WINDOW = 0.5
 PROBE_BATCH = 500
 
 
-class SpokeActor:
+class SpokeActor(SpokeRuns):
     """Wrapped with ``ray.remote`` by :func:`spoke_actor_class` (an async actor); usable as
     a plain object inside an event loop too (without Ray it keeps its events buffered)."""
 
@@ -341,75 +341,10 @@ class SpokeActor:
             state.stopping = True
             state.wake.set()
 
-    def _run_blocking(self, s: HostedSpoke, trigger: Trigger, probed: Probed | None = None,
-                      wave: WaveInput | None = None
-                      ) -> tuple[RunSummary, float, int | None, Future[None] | None]:
-        """One run in a pool thread, only while this actor's runtime holds the store's lease
-        (WriterFenced with ``lease`` otherwise). Returns the summary, the spoke's current
-        interval, the hub version the run pushed up to (None: it did not push) and the
-        future of a wave's push run's end (committed by the wave's writer meanwhile).
-        ``probed``: the scheduled poll's probe (it read the spoke and made the pull);
-        ``wave``: a push run's share of its wave's read."""
-        hub_version: int | None
-        if probed is not None:
-            cycle, spoke, hub_version = probed.cycle, probed.spoke, probed.hub_version
-            interval = probed.interval
-        else:
-            spoke, hub_version, epoch = (self._store.poll_view(s.spoke_id) if wave is None
-                                         else (wave.spoke, None, wave.epoch))  # one read
-            check_epoch(self._settings.lease_epoch, epoch)
-            interval = float(spoke.options.interval_seconds)
-            if not spoke.options.enabled:
-                return RunSummary(None, s.spoke_id, RunStatus.SKIPPED,
-                                  error={"code": "disabled"}), interval, None, None
-            connector = self._connector(s, spoke)
-            if wave is not None and wave.basis is not None:
-                summary, pushed_to, ended = push_one(self._store, self._writer, self._idle,
-                                                     connector, wave, trigger)
-                store_rotated_secret(self._store, s, connector)
-                return summary, interval, pushed_to, ended
-            cycle = self._cycle(s, connector, trigger)
-        summary = (cycle.push_run(trigger) if trigger == Trigger.FANOUT
-                   else cycle.run(trigger, spoke=spoke, hub_version=hub_version, modes=[s.mode]))
-        store_rotated_secret(self._store, s, cycle.connector)
-        return summary, interval, cycle.pushed_to, None
-
-    def _cycle(self, s: HostedSpoke, connector: Any, trigger: Trigger) -> SyncCycle:
-        def progress(phase: str, counts: Any) -> None:
-            self._emit_threadsafe("progress", s, phase, counts=dict(counts), trigger=trigger)
-
-        return SyncCycle(self._store, connector, s.spoke_id, self._merger, progress=progress,
-                         unrecorded=s.unrecorded, idle=self._idle)
-
     def _idle_due(self) -> list[str]:
         """Spokes due for a push run with no run under way (a wave prepares them ahead)."""
         return [i for i in self._pushes.due()
                 if (s := self._spokes.get(i)) is not None and not s.running and not s.stopping]
-
-    def _capabilities(self, spoke_id: str) -> Any:
-        """The spoke's open connector's capabilities (None: none open), for a wave's plan."""
-        s = self._spokes.get(spoke_id)
-        return None if s is None or s.connector is None else s.connector.capabilities
-
-    def _connector(self, s: HostedSpoke, spoke: Any) -> Any:
-        """The spoke's connector, re-opened when its kind, config or secret changed."""
-        secret = self._store.get_spoke_secret(spoke.id) if spoke.has_secret else None
-        return connector_of(s, spoke, secret)
-
-    # --- events ---------------------------------------------------------------------------
-
-    def _emit(self, kind: str, s: HostedSpoke, phase: str, urgent: bool = True,
-              **extra: Any) -> None:
-        """An event to the supervisor (:class:`~cirahub.actors.outbox.Outbox`); ``urgent=False``:
-        an idle poll's end, which may wait to travel with others."""
-        self._outbox.add(self._event(kind, s, phase, **extra), urgent=urgent)
-
-    def _emit_threadsafe(self, kind: str, s: HostedSpoke, phase: str, **extra: Any) -> None:
-        self._outbox.add_threadsafe(self._event(kind, s, phase, **extra))
-
-    def _event(self, kind: str, s: HostedSpoke, phase: str, **extra: Any) -> ProgressEvent:
-        return ProgressEvent(kind=kind, hub_id=s.hub_id, spoke_id=s.spoke_id, phase=phase,
-                             at=datetime.fromtimestamp(self._clock(), UTC), **extra)
 
 
 def spoke_actor_class() -> Any:

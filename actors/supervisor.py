@@ -24,7 +24,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from cirahub.actors.cycle import FULL
 from cirahub.actors.hub import HubActor, hub_actor_class
 from cirahub.actors.progress import ProgressEvent
 from cirahub.actors.ray_spokes import (
@@ -35,6 +34,7 @@ from cirahub.actors.ray_spokes import (
     pinned,
     waiting_status,
 )
+from cirahub.actors.run_modes import FULL
 from cirahub.actors.summary import RunStatus, error_summary
 from cirahub.actors.sync_phases import Held, pull_then_push
 from cirahub.cluster.bootstrap import open_store

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import Any
 
-from cirahub.actors.cycle import FULL, PULL, PUSH
+from cirahub.actors.run_modes import FULL, PULL, PUSH
 from cirahub.actors.summary import RunStatus
 from cirahub.store.records import SpokeRecord
 
@@ -69,7 +69,7 @@ async def pull_then_push(targets: Sequence[SpokeRecord], run: Run, held: Held,
                          behind: Callable[[Collection[str]], Awaitable[set[str]]],
                          ) -> list[dict[str, Any]]:
     """One summary per target, in order. ``run(spoke, mode)``: one run of that mode
-    (:data:`~cirahub.actors.cycle.FULL`, ``PULL``, ``PUSH``) and its summary dict;
+    (:data:`~cirahub.actors.run_modes.FULL`, ``PULL``, ``PUSH``) and its summary dict;
     ``behind(ids)``: those of the spoke ids whose push cursor is below the hub's version."""
     live = [s.id for s in targets if s.enabled]
     if len(live) < 2:

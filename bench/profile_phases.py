@@ -65,10 +65,10 @@ def wrap(owner: Any, name: str, label: str) -> None:
 
 
 def instrument() -> None:
-    from cirahub.actors import cycle, pulling, pushing
+    from cirahub.actors import cycle, pulling, pushing, sync_pass
     from cirahub.connectors import vdir
     wrap(vdir.VdirConnector, "delta", "listing+parse")
-    wrap(cycle, "first_plan", "plan")
+    wrap(sync_pass, "first_plan", "plan")
     wrap(cycle.LocalMerger, "merge", "merge")
     wrap(pushing.Pusher, "push", "push")
     wrap(pushing.Pusher, "push_touched", "push_touched")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cirahub.actors import cycle
+from cirahub.actors import sync_pass
 from cirahub.core.options import SyncOptions
 from tests.sync.harness import Loop, event
 
@@ -24,7 +24,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
     """The store reads made while pages merge (inside merge_pages), by method name."""
     counts: Counter[str] = Counter()
     inside = [False]
-    merge_pages = cycle.merge_pages
+    merge_pages = sync_pass.merge_pages
 
     def paging(store: Any, *args: Any, **kwargs: Any) -> Any:
         for name in READS:
@@ -42,7 +42,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
         finally:
             inside[0] = False
 
-    monkeypatch.setattr(cycle, "merge_pages", paging)
+    monkeypatch.setattr(sync_pass, "merge_pages", paging)
     yield counts
 
 
