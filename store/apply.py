@@ -11,7 +11,6 @@ bulk statements. Re-applying the same ops is harmless (see :class:`cirahub.store
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Connection, select, update
 
@@ -24,6 +23,7 @@ from cirahub.store.batch_flush import flush, pruned_items
 from cirahub.store.engine import guarded
 from cirahub.store.pruning import prune_versions
 from cirahub.store.records import MergeResult, Tally
+from cirahub.store.rows import execute_many
 
 _H = m.hubs.c
 
@@ -89,19 +89,20 @@ class ApplyMixin(StoreBase):
         prune_versions(conn, pruned_items(batch))
         if batch.version != version:
             tally.add("versions", batch.version - version)
-            conn.execute(update(m.hubs).where(_H.id == hub_id, _H.writer_epoch == epoch)
-                         .values(version=batch.version))
+            execute_many(conn, "UPDATE hubs SET version = ? WHERE id = ? AND writer_epoch = ?",
+                         [(batch.version, hub_id, epoch)])
         return batch.version
 
     @staticmethod
     def _fence(conn: Connection, hub_id: str, epoch: int) -> int:
-        """Pass the writer fence; returns the hub's current version."""
-        row: Any = conn.execute(
-            update(m.hubs).where(_H.id == hub_id, _H.writer_epoch == epoch)
-            .values(version=_H.version + 0).returning(_H.version)
-        ).first()
+        """Pass the writer fence; returns the hub's current version. In the driver's SQL, as
+        the batch's other statements (a Core UPDATE cost ~0.3 ms to build and compile-key)."""
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        row = conn.exec_driver_sql(
+            f"UPDATE hubs SET version = version + 0 WHERE id = {mark} AND writer_epoch = {mark} "
+            "RETURNING version", (hub_id, epoch)).first()
         if row is not None:
-            return int(row.version)
+            return int(row[0])
         current = conn.execute(select(_H.writer_epoch).where(_H.id == hub_id)).scalar()
         if current is None:
             raise NotFound(f"hub {hub_id!r} does not exist", hub=hub_id)

@@ -4,6 +4,7 @@ byte for byte, so stored values read back identical and older databases read the
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -112,6 +113,13 @@ def test_new_ids_are_distinct_version_4_uuids() -> None:
         parsed = uuid.UUID(i)
         assert str(parsed) == i and parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
+
+
+def test_new_ids_are_the_uuid_modules_text_of_the_same_bytes(monkeypatch) -> None:
+    raw = os.urandom(16 * 300) + bytes(16) + b"\xff" * 16  # and the extreme bytes
+    monkeypatch.setattr(os, "urandom", lambda n: raw[:n])
+    assert new_ids(302) == [str(uuid.UUID(bytes=raw[i:i + 16], version=4))
+                            for i in range(0, 16 * 302, 16)]
 
 
 def test_an_update_repeated_in_one_batch_is_a_rerun_of_what_the_batch_wrote(store) -> None:
