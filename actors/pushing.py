@@ -1,13 +1,13 @@
 """The push side of a run: hub changes → conditional spoke writes → links.
 
-Guarantees: a link is committed only after its spoke write succeeded (per chunk of
-:data:`WRITE_CHUNK` writes, or two half chunks of a connector's :class:`WriteStream`, the
-next on the wire while the one before is linked: a crash loses at most WRITE_CHUNK writes'
-links) and holds the returned remote version and the fingerprint of what
-was written, so the next pull recognizes the echo; before a create or update is sent, its
-fingerprint is stored as a pending write, so the echo of a write whose answer was lost is
-recognized too; the push cursor advances only past hub versions whose writes all succeeded;
-every failed write stays with its item.
+Guarantees: a link is committed only after its spoke write succeeded (per chunk of writes
+— :func:`write_chunk`: the connector kind's, :data:`WRITE_CHUNK` by default — or two half
+chunks of a connector's :class:`WriteStream`, the next on the wire while the one before is
+linked: a crash loses at most one chunk of writes' links) and holds the returned remote
+version and the fingerprint of what was written, so the next pull recognizes the echo;
+before a create or update is sent, its fingerprint is stored as a pending write, so the echo
+of a write whose answer was lost is recognized too; the push cursor advances only past hub
+versions whose writes all succeeded; every failed write stays with its item.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from cirahub.connectors.base import (
     WriteResult,
     WriteStream,
 )
+from cirahub.connectors.kinds import all_kinds
 from cirahub.core.counts import Count
 from cirahub.core.errors import CirahubError, NotHeld
 from cirahub.core.model import HubItem, Link, PendingWrite, WriteFailure
@@ -38,8 +39,17 @@ from cirahub.store.protocols import SyncStore
 
 log = logging.getLogger(__name__)
 
-#: how many spoke writes go to the connector at once (EWS batches them, others loop)
+#: how many spoke writes go to the connector at once (EWS batches them, others loop), unless
+#: the connector's kind declares its own (:attr:`~cirahub.connectors.kinds.SpokeKind.write_chunk`)
 WRITE_CHUNK = 100
+
+
+def write_chunk(connector: SpokeConnector) -> int:
+    """How many writes a push sends ``connector`` at once and links in one commit: its
+    kind's ``write_chunk``, else :data:`WRITE_CHUNK` (read at each call: tests set it)."""
+    kind = all_kinds().get(getattr(connector, "kind", ""))
+    size = kind.write_chunk if kind is not None else None
+    return WRITE_CHUNK if size is None else size
 
 
 @dataclass
@@ -214,6 +224,7 @@ class Pusher:
         outcome.counts.update(planned.stats)
         pending = LinkChanges(upserts=list(planned.bumps))
         failed_versions: list[int] = []
+        size = write_chunk(self.connector)
 
         def handle(chunk: Sequence[tuple[SpokeOp, Write]], results: Sequence[WriteOutcome],
                    last: bool) -> None:
@@ -226,7 +237,7 @@ class Pusher:
                     failed_versions.append(op.hub_version)
                     self._refused(op, w, result, candidates, outcome)
             self._remember_writes(chunk, results)
-            # Commit per chunk so a crash loses at most WRITE_CHUNK writes' links (and the
+            # Commit per chunk so a crash loses at most one chunk's links (and the
             # next pull matches those items by UID / hub-id stamp instead of duplicating
             # them); the last chunk's links are committed with the end.
             if not last:
@@ -234,17 +245,16 @@ class Pusher:
 
         # a connector that keeps its writes flowing from one chunk to the next (CalDAV)
         open_stream = getattr(self.connector, "write_stream", None)
-        stream = open_stream() if open_stream is not None and len(writes) > WRITE_CHUNK \
-            else None
+        stream = open_stream() if open_stream is not None and len(writes) > size else None
         if stream is None:
-            for start in range(0, len(writes), WRITE_CHUNK):
-                chunk = writes[start:start + WRITE_CHUNK]
+            for start in range(0, len(writes), size):
+                chunk = writes[start:start + size]
                 self._note(chunk, planned.noted)
                 handle(chunk, self.connector.write_many([w for _, w in chunk]),
-                       start + WRITE_CHUNK >= len(writes))
+                       start + size >= len(writes))
         else:
             with stream:
-                self._stream(stream, writes, planned.noted, handle)
+                self._stream(stream, writes, size, planned.noted, handle)
         outcome.counts[Count.PUSHED] = len(outcome.succeeded)
         # A failed write keeps its hub version (and everything after it) in the next run's
         # candidates; this may move the cursor back, which only costs a re-check.
@@ -264,14 +274,15 @@ class Pusher:
             self.writes.note_pending(self.ctx.spoke_id, sent)
 
     def _stream(self, stream: WriteStream, writes: Sequence[tuple[SpokeOp, Write]],
-                noted: bool, handle: Callable[[Sequence[tuple[SpokeOp, Write]],
-                                               Sequence[WriteOutcome], bool], None]) -> None:
-        """``writes`` through ``stream`` in chunks of half :data:`WRITE_CHUNK`, the next
-        chunk on the wire while the one before is handled (its links committed): at most
-        two chunks are ever written and not linked, so a crash still loses at most
-        WRITE_CHUNK writes' links, and the connector's requests do not pause at each
-        chunk's end. Each chunk's pending writes are noted before it is submitted."""
-        step = max(1, WRITE_CHUNK // 2)
+                size: int, noted: bool,
+                handle: Callable[[Sequence[tuple[SpokeOp, Write]],
+                                  Sequence[WriteOutcome], bool], None]) -> None:
+        """``writes`` through ``stream`` in chunks of half ``size`` (the write chunk), the
+        next chunk on the wire while the one before is handled (its links committed): at
+        most two chunks are ever written and not linked, so a crash still loses at most
+        ``size`` writes' links, and the connector's requests do not pause at each chunk's
+        end. Each chunk's pending writes are noted before it is submitted."""
+        step = max(1, size // 2)
         chunks = [writes[i:i + step] for i in range(0, len(writes), step)]
         on_wire: deque[tuple[int, Future[list[WriteOutcome]]]] = deque()
         for n, chunk in enumerate(chunks):

@@ -182,6 +182,12 @@ class SpokeKind:
     #: ``max_retry_seconds`` (a connection check caps that, see
     #: :data:`cirahub.control.connection.CHECK_RETRY_SECONDS`)
     retry_bounded: bool = False
+    #: how many writes a push hands its connectors at once and links in one commit — also
+    #: what a crash can lose at most (links only: the next pull matches those copies by UID
+    #: or hub-id stamp instead of duplicating them); None: the push's default
+    #: (:data:`cirahub.actors.pushing.WRITE_CHUNK`). A kind whose batch has a fixed cost
+    #: (a durable barrier, a commit) declares more
+    write_chunk: int | None = None
 
     def field_named(self, name: str) -> ConfigField | None:
         return next((f for f in self.fields if f.name == name), None)
