@@ -105,8 +105,11 @@ class GroupCommit:
         """The pending writes of many spokes (a wave's), as one job: all or none."""
         self._submit(_Job(pending=pending)).result()
 
-    def commit(self, commit: PushCommit) -> None:
-        self.submit(commit).result()
+    def commit(self, commit: PushCommit | None,
+               then: Mapping[str, Sequence[PendingWrite]] | None = None) -> None:
+        """``commit`` and (``then``) pending writes, as one job: one transaction, waited
+        for (a chunk's links and the next chunk's pending writes)."""
+        self._submit(_Job(pending=then, commit=commit)).result()
 
     def submit(self, commit: PushCommit) -> Future[None]:
         """:meth:`commit` without waiting: the future is done once it is committed (or
@@ -185,11 +188,13 @@ class WaveWrites:
     def note_pending(self, spoke_id: str, pending: Sequence[PendingWrite]) -> None:
         self.writer.note_pending(spoke_id, pending)
 
-    def commit_links(self, spoke_id: str, links: LinkChanges) -> None:
-        if links.upserts or links.deletes:
-            self.writer.commit(PushCommit(spoke_id, self.spoke.hub_id, upserts=list(links.upserts),
-                                          deletes=list(links.deletes),
-                                          confirmed=list(links.confirmed)))
+    def commit_links(self, spoke_id: str, links: LinkChanges,
+                     then: Sequence[PendingWrite] = ()) -> None:
+        commit = (PushCommit(spoke_id, self.spoke.hub_id, upserts=list(links.upserts),
+                             deletes=list(links.deletes), confirmed=list(links.confirmed))
+                  if links.upserts or links.deletes else None)
+        if commit is not None or then:
+            self.writer.commit(commit, {spoke_id: then} if then else None)
 
     def finish(self, spoke_id: str, outcome: PushOutcome, links: LinkChanges,
                push_cursor: int | None) -> None:

@@ -16,11 +16,11 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
 
 from cirahub.actors.failures import note_failure, note_projection, with_unsupported
+from cirahub.actors.push_writes import LinkChanges, PushOutcome, PushWrites, StoreWrites
 from cirahub.connectors.base import (
     SpokeConnector,
     Write,
@@ -31,13 +31,18 @@ from cirahub.connectors.base import (
 from cirahub.connectors.kinds import all_kinds
 from cirahub.core.counts import Count
 from cirahub.core.errors import CirahubError, NotHeld
-from cirahub.core.model import HubItem, Link, PendingWrite, WriteFailure
+from cirahub.core.model import HubItem, Link, PendingWrite
 from cirahub.core.ops import BumpLink, CreateInSpoke, DeleteInSpoke, SpokeOp, UpdateInSpoke
 from cirahub.core.plan import SpokeContext
 from cirahub.core.push import plan_push
 from cirahub.store.protocols import SyncStore
 
 log = logging.getLogger(__name__)
+
+#: what a push keeps of what it did lives in push_writes (re-exported: callers import it here)
+__all__ = ["WRITE_CHUNK", "LinkChanges", "PlannedPush", "PushBasis", "PushOutcome",
+           "PushWrites", "Pusher", "StoreWrites", "declined", "pending_of", "plan_from",
+           "write_chunk"]
 
 #: how many spoke writes go to the connector at once (EWS batches them, others loop), unless
 #: the connector's kind declares its own (:attr:`~cirahub.connectors.kinds.SpokeKind.write_chunk`)
@@ -50,45 +55,6 @@ def write_chunk(connector: SpokeConnector) -> int:
     kind = all_kinds().get(getattr(connector, "kind", ""))
     size = kind.write_chunk if kind is not None else None
     return WRITE_CHUNK if size is None else size
-
-
-@dataclass
-class PushOutcome:
-    """What one push did. ``stale``: writes refused for a stale remote version (the spoke
-    changed under us: re-pull and re-plan); ``failures``: writes failed for a reason of their
-    own (recorded with their items); ``succeeded``: hub item ids written."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-    stale: int = 0
-    failures: list[WriteFailure] = field(default_factory=list)
-    succeeded: list[str] = field(default_factory=list)
-    #: hub item id → (UID, the spoke's notes) of writes the spoke holds as a projection
-    projections: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
-    #: hub item ids the spoke cannot hold at all (NotHeld): declared, not failed, not retried
-    #: until the item changes
-    declined: list[str] = field(default_factory=list)
-    #: the hub version this push read before choosing its writes (its snapshot: every change
-    #: up to it was written, or left below the push cursor when its write failed)
-    version: int = 0
-
-    @property
-    def settled(self) -> list[str]:
-        """Hub item ids this push is done with: written, or declined by the spoke."""
-        return [*self.succeeded, *self.declined]
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.stale or self.failures)
-
-
-@dataclass
-class LinkChanges:
-    """Links to commit after the current chunk of writes."""
-
-    upserts: list[Link] = field(default_factory=list)
-    deletes: list[str] = field(default_factory=list)
-    #: hub item ids whose create/update succeeded (their pending writes are done)
-    confirmed: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -133,41 +99,6 @@ def pending_of(writes: Iterable[tuple[SpokeOp, Write]]) -> list[PendingWrite]:
     """The pending writes to store before ``writes`` are sent (creates and updates)."""
     return [PendingWrite(op.hub_item_id, op.fingerprint, op.hub_version)
             for op, _ in writes if isinstance(op, CreateInSpoke | UpdateInSpoke)]
-
-
-class PushWrites(Protocol):
-    """Where a push keeps what it did, in this order: the pending writes of a chunk (durable
-    before the chunk is sent), the links of each chunk written (only after the spoke's write
-    returned), and the end (the last links, failed writes, projections, the push cursor:
-    None when it did not move)."""
-
-    def note_pending(self, spoke_id: str, pending: Sequence[PendingWrite]) -> None: ...
-    def commit_links(self, spoke_id: str, links: LinkChanges) -> None: ...
-    def finish(self, spoke_id: str, outcome: PushOutcome, links: LinkChanges,
-               push_cursor: int | None) -> None: ...
-
-
-class StoreWrites:
-    """:class:`PushWrites` straight to the store, each its own transaction (a full run)."""
-
-    def __init__(self, store: SyncStore) -> None:
-        self.store = store
-
-    def note_pending(self, spoke_id: str, pending: Sequence[PendingWrite]) -> None:
-        self.store.note_pending_writes(spoke_id, pending)
-
-    def commit_links(self, spoke_id: str, links: LinkChanges) -> None:
-        if links.upserts or links.deletes:
-            self.store.commit_links(spoke_id, links.upserts, links.deletes, links.confirmed)
-
-    def finish(self, spoke_id: str, outcome: PushOutcome, links: LinkChanges,
-               push_cursor: int | None) -> None:
-        self.commit_links(spoke_id, links)
-        if outcome.failures or outcome.settled:
-            self.store.record_write_errors(spoke_id, outcome.failures, outcome.settled)
-            self.store.record_projections(spoke_id, outcome.projections, outcome.settled)
-        if push_cursor is not None:
-            self.store.set_cursors(spoke_id, push_cursor=push_cursor)
 
 
 class Pusher:
@@ -227,7 +158,7 @@ class Pusher:
         size = write_chunk(self.connector)
 
         def handle(chunk: Sequence[tuple[SpokeOp, Write]], results: Sequence[WriteOutcome],
-                   last: bool) -> None:
+                   last: bool, then: Sequence[PendingWrite] = ()) -> None:
             for (op, w), result in zip(chunk, results, strict=True):
                 if isinstance(result, WriteResult):
                     self._written(op, result, candidates, pending, outcome)
@@ -239,19 +170,22 @@ class Pusher:
             self._remember_writes(chunk, results)
             # Commit per chunk so a crash loses at most one chunk's links (and the
             # next pull matches those items by UID / hub-id stamp instead of duplicating
-            # them); the last chunk's links are committed with the end.
+            # them); the last chunk's links are committed with the end. ``then``: the next
+            # chunk's pending writes, in the same transaction (durable before it is sent).
             if not last:
-                self._commit(pending)
+                self._commit(pending, then)
 
         # a connector that keeps its writes flowing from one chunk to the next (CalDAV)
         open_stream = getattr(self.connector, "write_stream", None)
         stream = open_stream() if open_stream is not None and len(writes) > size else None
         if stream is None:
-            for start in range(0, len(writes), size):
-                chunk = writes[start:start + size]
-                self._note(chunk, planned.noted)
-                handle(chunk, self.connector.write_many([w for _, w in chunk]),
-                       start + size >= len(writes))
+            chunks = [writes[i:i + size] for i in range(0, len(writes), size)]
+            if chunks:
+                self._note(chunks[0], planned.noted)
+            for n, chunk in enumerate(chunks, 1):
+                results = self.connector.write_many([w for _, w in chunk])
+                then = pending_of(chunks[n]) if n < len(chunks) and not planned.noted else []
+                handle(chunk, results, n == len(chunks), then)
         else:
             with stream:
                 self._stream(stream, writes, size, planned.noted, handle)
@@ -364,8 +298,8 @@ class Pusher:
         if moved != cursor:
             self.store.set_cursors(self.ctx.spoke_id, pull_cursor=moved)
 
-    def _commit(self, pending: LinkChanges) -> None:
-        self.writes.commit_links(self.ctx.spoke_id, pending)
+    def _commit(self, pending: LinkChanges, then: Sequence[PendingWrite] = ()) -> None:
+        self.writes.commit_links(self.ctx.spoke_id, pending, then)
         pending.upserts, pending.deletes, pending.confirmed = [], [], []
 
 
