@@ -192,6 +192,11 @@ class SpokeActor(SpokeRuns):
         self._dispatch()
         return added
 
+    async def expect_pushes(self, spoke_ids: Iterable[str]) -> None:
+        """The push runs of these spokes (a sync's push phase) are asked for now: their wave
+        is read once the last of them asked (:meth:`~cirahub.actors.waves.Waves.expect`)."""
+        self._waves.expect(i for i in spoke_ids if i in self._spokes)
+
     def _dispatch(self) -> None:
         """Start the push runs the queue allows now (each in its spoke's own loop)."""
         for spoke_id in self._pushes.take():

@@ -165,7 +165,15 @@ class Supervisor:
         targets = await asyncio.to_thread(self._targets, hub, spoke, only)
         hub_id = targets[0].hub_id if targets else ""
         return await pull_then_push(targets, self._sync_one, self._held,
-                                    lambda ids: asyncio.to_thread(self._behind, hub_id, ids))
+                                    lambda ids: asyncio.to_thread(self._behind, hub_id, ids),
+                                    self._announce_pushes)
+
+    def _announce_pushes(self, spoke_ids: Collection[str]) -> None:
+        """Tell each hosting actor which of its spokes' push runs come next (sent before
+        them, not waited for: an actor that misses it reads their wave after its window)."""
+        for name, ids in spread(list(spoke_ids), self._placement).items():
+            with contextlib.suppress(Exception):
+                self._handles[name].expect_pushes.remote(ids)
 
     def _behind(self, hub_id: str, spoke_ids: Collection[str]) -> set[str]:
         """Those of ``spoke_ids`` (of ``hub_id``) whose push cursor is below the hub's version."""

@@ -67,10 +67,13 @@ class Held:
 
 async def pull_then_push(targets: Sequence[SpokeRecord], run: Run, held: Held,
                          behind: Callable[[Collection[str]], Awaitable[set[str]]],
+                         announce: Callable[[Collection[str]], None] | None = None,
                          ) -> list[dict[str, Any]]:
     """One summary per target, in order. ``run(spoke, mode)``: one run of that mode
     (:data:`~cirahub.actors.run_modes.FULL`, ``PULL``, ``PUSH``) and its summary dict;
-    ``behind(ids)``: those of the spoke ids whose push cursor is below the hub's version."""
+    ``behind(ids)``: those of the spoke ids whose push cursor is below the hub's version;
+    ``announce(ids)``: told the spokes whose push runs start next, before they are asked
+    (their spoke actors then read their wave once all asked, see actors/waves.py)."""
     live = [s.id for s in targets if s.enabled]
     if len(live) < 2:
         return list(await asyncio.gather(*(run(s, FULL) for s in targets)))
@@ -81,6 +84,8 @@ async def pull_then_push(targets: Sequence[SpokeRecord], run: Run, held: Held,
         held.release(live)
     ready = [p["spoke_id"] for p in pulled if p.get("status") in _PUSHED_AFTER]
     due = await behind(ready) if ready else set()
+    if due and announce is not None:
+        announce(due)
     pushed = await asyncio.gather(*(run(s, PUSH) for s in targets if s.id in due))
     by_id = {p["spoke_id"]: p for p in pushed}
     return [combined(p, by_id.get(p["spoke_id"])) for p in pulled]

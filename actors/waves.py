@@ -20,6 +20,12 @@ Prepared inputs are used only while they are as good as a read at the run's star
 
 Unused inputs cost nothing but their read: a pending write noted for a write never sent
 is never matched by anything but the same content (see :mod:`cirahub.actors.pushing`).
+
+A caller that knows which push runs come now (a ``sync``'s push phase, which starts one per
+spoke behind at once) says so first (:meth:`Waves.expect`): the wave is read as soon as the
+last of them asked, not ``window`` seconds after the first (the window was pure waiting
+there: nobody else was coming). Expected ids last until the next wave is read, so one that
+never asks delays the others by the window at most, as before.
 """
 
 from __future__ import annotations
@@ -53,18 +59,28 @@ class Waves:
         self._ready: dict[str, tuple[float, WaveInput]] = {}  # prepared ahead, when
         self._reading: dict[str, asyncio.Future[None]] = {}  # being prepared ahead
         self._void: set[str] = set()  # forgotten while being prepared
+        self._expected: set[str] = set()  # announced push runs that did not ask yet
+
+    def expect(self, spoke_ids: Iterable[str]) -> None:
+        """Push runs of these spokes start now: the wave asked meanwhile is read once the
+        last of them asked (see the module docstring)."""
+        self._expected.update(i for i in spoke_ids if i not in self._asked)
 
     async def __call__(self, spoke_id: str, wanted: int) -> WaveInput:
+        last = spoke_id in self._expected
+        self._expected.discard(spoke_id)
         reading = self._reading.get(spoke_id)
         if reading is not None:
             await asyncio.shield(reading)
         ready = self._ready.pop(spoke_id, None)
         if ready is not None and self._usable(*ready, wanted):
+            if last and not self._expected and self._asked:
+                self._flush()  # the others expected asked already: nobody else is coming
             return ready[1]
         future = self._asked.get(spoke_id)
         if future is None:
             future = self._asked[spoke_id] = self._loop.create_future()
-        if len(self._asked) >= self._limit:
+        if len(self._asked) >= self._limit or (last and not self._expected):
             self._flush()
         elif self._timer is None:
             self._timer = self._loop.call_later(self._window, self._flush)
@@ -90,6 +106,7 @@ class Waves:
             self._timer.cancel()
             self._timer = None
         asked, self._asked = self._asked, {}
+        self._expected.clear()  # a spoke announced that never asked waits no longer
         if asked:
             done = self._loop.run_in_executor(self._executor, self._prepare, list(asked))
             done.add_done_callback(functools.partial(deliver, list(asked.values())))

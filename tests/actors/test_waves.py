@@ -104,3 +104,50 @@ def test_a_later_notice_or_an_old_read_reads_again() -> None:
         assert store.calls[-1] == ["e"]
 
     run(body)
+
+
+def test_a_wave_announced_is_read_once_the_last_announced_spoke_asked() -> None:
+    """A sync's push phase says which push runs come (Waves.expect): their wave is read as
+    soon as the last asked, not a window later (here the window is 30 s), in one read."""
+    store = Store()
+
+    async def body() -> None:
+        waves = Waves(store.prepare, ThreadPoolExecutor(1), lambda: [], window=30.0, limit=100)
+        waves.expect(["a", "b"])
+        done = await asyncio.wait_for(asyncio.gather(waves("a", 1), waves("b", 1)), 5.0)
+        assert [w.basis.hub_version for w in done] == [1, 1]  # type: ignore[union-attr]
+        assert store.calls == [["a", "b"]]
+
+    run(body)
+
+
+def test_an_announced_spoke_that_never_asks_delays_the_others_by_the_window_only() -> None:
+    store = Store()
+
+    async def body() -> None:
+        loop = asyncio.get_running_loop()
+        waves = Waves(store.prepare, ThreadPoolExecutor(1), lambda: [], window=0.2, limit=100)
+        waves.expect(["a", "b", "gone"])
+        started = loop.time()
+        await asyncio.wait_for(asyncio.gather(waves("a", 1), waves("b", 1)), 5.0)
+        assert loop.time() - started >= 0.15  # the window, as without an announcement
+        assert store.calls == [["a", "b"]]
+        # the announcement ended with that wave: a later ask waits its window again
+        started = loop.time()
+        await asyncio.wait_for(waves("gone", 1), 5.0)
+        assert loop.time() - started >= 0.15 and store.calls == [["a", "b"], ["gone"]]
+
+    run(body)
+
+
+def test_a_wave_unannounced_waits_its_window() -> None:
+    store = Store()
+
+    async def body() -> None:
+        loop = asyncio.get_running_loop()
+        waves = Waves(store.prepare, ThreadPoolExecutor(1), lambda: [], window=0.2, limit=100)
+        started = loop.time()
+        await asyncio.wait_for(asyncio.gather(waves("a", 1), waves("b", 1)), 5.0)
+        assert loop.time() - started >= 0.15 and store.calls == [["a", "b"]]
+
+    run(body)

@@ -175,3 +175,25 @@ def test_a_spokes_answer_is_the_worse_of_its_two_runs() -> None:
                                     "error": {"code": "write_failed"}, "duration": 0.75}
     assert combined(pull, None) is pull
     assert combined({**pull, "status": "error", "error": {"code": "x"}}, push)["status"] == "error"
+
+
+def test_the_push_runs_are_announced_before_they_are_asked() -> None:
+    """``announce`` names exactly the spokes whose push runs come, before the first is asked
+    (their spoke actors read one wave once all asked, actors/waves.py)."""
+    held, calls = Held(), []
+
+    async def run(spoke: Any, mode: str) -> dict[str, Any]:
+        calls.append((spoke.id, mode))
+        return {"run_id": f"{spoke.id}-{mode}", "spoke_id": spoke.id,
+                "status": "error" if spoke.id == "c" else "ok", "counts": {}, "error": None,
+                "duration": 0.0}
+
+    async def lagging(ids: Any) -> set[str]:
+        return set(ids) - {"b"}  # b holds every hub version already
+
+    def announce(ids: Any) -> None:
+        calls.append((",".join(sorted(ids)), "announce"))
+
+    spokes = [_Spoke("a"), _Spoke("b"), _Spoke("c"), _Spoke("d")]
+    asyncio.run(pull_then_push(spokes, run, held, lagging, announce))  # type: ignore[arg-type]
+    assert calls[4:] == [("a,d", "announce"), ("a", PUSH), ("d", PUSH)]
