@@ -186,24 +186,28 @@ def settled(fields: Mapping[str, Any], ignore: frozenset[str] = frozenset(),
     STATUS nor parameters); None when nothing is left."""
     if value is None:
         value = fields.get("verbatim")
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # dict: the fast check
         return value
-    emails = set()
-    if "attendees" not in ignore:
-        emails = {f"ATTENDEE:{a.get('email')}" for a in fields.get("attendees") or ()}
-    if "organizer" not in ignore and fields.get("organizer"):
-        emails.add(f"ORGANIZER:{fields['organizer']}")
     out: dict[str, Any] = {}
     if value.get("props"):
         out["props"] = value["props"]
-    parties = {k: v for k, v in (value.get("parties") or {}).items() if k in emails}
-    if parties:
-        out["parties"] = parties
+    held = value.get("parties")
+    if held:  # (the parties still there are only looked at when there are parameters)
+        emails = set()
+        if "attendees" not in ignore:
+            emails = {f"ATTENDEE:{a.get('email')}" for a in fields.get("attendees") or ()}
+        if "organizer" not in ignore and fields.get("organizer"):
+            emails.add(f"ORGANIZER:{fields['organizer']}")
+        parties = {k: v for k, v in held.items() if k in emails}
+        if parties:
+            out["parties"] = parties
     if version >= 2:
         if value.get("status") and "status" not in fields and "status" not in ignore:
             out["status"] = value["status"]
-        params = {k: v for k, v in (value.get("params") or {}).items()
-                  if k not in ignore and str(v).split(":", 1)[0] == value_tag(fields.get(k))}
-        if params:
-            out["params"] = params
+        texts = value.get("params")
+        if texts:
+            params = {k: v for k, v in texts.items() if k not in ignore
+                      and str(v).split(":", 1)[0] == value_tag(fields.get(k))}
+            if params:
+                out["params"] = params
     return out or None

@@ -61,7 +61,8 @@ class PullState:
     def hub_fp(self, content: Item, spoke_item: Item, fp_r: str) -> str | None:
         """``fp_r`` (of ``spoke_item``) when it is the hub fingerprint of ``content`` too,
         else None (the merge computes it)."""
-        same = content.fields == spoke_item.fields and content.overrides == spoke_item.overrides
+        same = content is spoke_item or (
+            content.fields == spoke_item.fields and content.overrides == spoke_item.overrides)
         return fp_r if self.identity and same else None
 
     def same(self, item: Item, fp_r: str) -> Same:

@@ -41,6 +41,11 @@ ICALENDAR_ONLY: frozenset[str] = frozenset({"verbatim"})
 Carried = Callable[[str], bool]
 
 
+def carry_all(name: str) -> bool:
+    """The :data:`Carried` of a spoke that carries every field (nothing to overlay)."""
+    return True
+
+
 def is_private(item: Item | None) -> bool:
     """Whether ``item`` is marked PRIVATE or CONFIDENTIAL (master level)."""
     return item is not None and item.get("privacy") in PRIVATE_VALUES
@@ -128,6 +133,8 @@ def carried_fields(
         else frozenset()
     )
     blocked = ignored | masked
+    if not blocked:
+        return carry_all
 
     def carried(name: str) -> bool:
         return name.startswith(OVERRIDE_PREFIX) or name not in blocked
@@ -186,6 +193,8 @@ def overlay_uncarried(item: Item, source: Item | None, carried: Carried) -> Item
     content), in the master and inside each override; an override ``source`` lacks takes
     them from ``source``'s master. With ``source`` None they are dropped. This is how a
     lossy or busy-masked spoke never overwrites what it cannot see."""
+    if carried is carry_all:  # nothing is taken from ``source``: ``item`` as it is
+        return item
     src_master = source.fields if source is not None else None
     overrides = {}
     for key, ov in item.overrides.items():
