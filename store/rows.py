@@ -9,8 +9,11 @@ values* and a JSON value is its text, serialized once (:func:`json_text`):
 - SQLite: the DB-API's own ``executemany`` of the tuples (``exec_driver_sql``), with what
   the column types would have made of the values: a timestamp as :func:`driver_value`
   renders it (once per batch, not per row), a boolean as the integer the driver stores;
-- PostgreSQL: the table's Core INSERT (psycopg2 pages the rows into multi-row VALUES), the
-  JSON columns bound as text: the text SQLAlchemy's JSON type would have sent.
+- PostgreSQL (psycopg2): multi-row ``INSERT … VALUES (…), (…)`` statements of at most
+  :data:`VALUES_PAGE` rows (what the Core INSERT's "insertmanyvalues" sent, without building,
+  processing and keying a parameter dict per row: ~0.1 ms a row, ~60 % of the merge's CPU on
+  PostgreSQL), the JSON columns as their text, as the Core INSERT bound them; psycopg2 adapts
+  the same Python values either way (the column types process none of them on psycopg2).
 
 Either way the database receives what the Core INSERT of the same values sent before, byte
 for byte (``tests/store/test_rows.py`` compares them), so stored values read back identical
@@ -73,6 +76,10 @@ def result_value(conn: Connection, column: Column[Any], value: Any) -> Any:
     return value if process is None else process(value)
 
 
+#: rows per multi-row INSERT on PostgreSQL (SQLAlchemy's insertmanyvalues page size)
+VALUES_PAGE = 1000
+
+
 class PlainInsert:
     """``INSERT INTO table (columns)`` of tuples of driver values (JSON columns: the text of
     :func:`json_text`; timestamps: :func:`driver_value`)."""
@@ -89,14 +96,30 @@ class PlainInsert:
                          else table.c[c].type)
             for c in self.columns})
 
+        self._values: dict[int, str] = {}
+
     def run(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
             return
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql(self._sql, list(rows))
-        else:
+        elif conn.dialect.driver == "psycopg2":
+            for start in range(0, len(rows), VALUES_PAGE):
+                page = rows[start:start + VALUES_PAGE]
+                conn.exec_driver_sql(self._values_sql(len(page)),
+                                     tuple(v for row in page for v in row))
+        else:  # another driver: the Core INSERT (its types bind the values)
             keys = self.columns
             conn.execute(self._core, [dict(zip(keys, row, strict=True)) for row in rows])
+
+    def _values_sql(self, n: int) -> str:
+        """``INSERT INTO table (columns) VALUES`` ``n`` rows of psycopg2's ``%s`` marks."""
+        sql = self._values.get(n)
+        if sql is None:
+            row = f"({', '.join(('%s',) * len(self.columns))})"
+            sql = self._values[n] = (f"INSERT INTO {self.table.name} "
+                                     f"({', '.join(self.columns)}) VALUES {', '.join((row,) * n)}")
+        return sql
 
 
 def marks(conn: Connection, n: int) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import Text, cast, select
 from cirahub.core.item import Item
 from cirahub.core.ops import TombstoneHubItem
 from cirahub.store import models as m
+from cirahub.store import rows as rows_mod
 from cirahub.store.rows import PlainInsert, driver_value, json_text, new_ids, read_back
 
 from .helpers import create, event, hub_and_spokes, update
@@ -104,6 +105,33 @@ def test_plain_insert_sends_what_the_core_insert_sent(store) -> None:
         assert classes["plain"] == classes["core"] == ("text", "integer", "text")
     got = store.hub_items_changed_since(hub.id, 0)
     assert [h.item for h in got] == [Item.from_json(read_back(content))] * 2
+
+
+def test_plain_insert_pages_store_what_the_core_insert_stored(store, monkeypatch) -> None:
+    # more rows than a page (PostgreSQL's multi-row VALUES), NULLs, booleans, a timestamp
+    monkeypatch.setattr(rows_mod, "VALUES_PAGE", 2)
+    hub, _ = hub_and_spokes(store)
+    now = datetime(2026, 12, 3, 18, 37, 1, 234567, tzinfo=UTC)
+    columns = ("id", "hub_id", "uid", "version", "created_version", "content", "fingerprint",
+               "match_key", "deleted", "updated_at")
+
+    def row(prefix: str, i: int) -> dict[str, Any]:
+        content = odd_item(f"u{i}").to_json() if i % 2 else None
+        return dict(id=f"{prefix}{i}", hub_id=hub.id, uid=f"u{i}'%s", version=i + (
+            100 if prefix == "p" else 0), created_version=i, content=content,
+            fingerprint=None if i % 3 else "f" * 64, match_key="k%" if i % 2 else None,
+            deleted=bool(i % 2), updated_at=now)
+
+    with store.engine.begin() as conn:
+        conn.execute(m.hub_items.insert(), [row("c", i) for i in range(5)])
+        when = driver_value(conn, _I.updated_at, now)
+        PlainInsert(m.hub_items, columns).run(conn, [tuple(
+            json_text(v) if k == "content" else when if k == "updated_at" else v
+            for k, v in row("p", i).items()) for i in range(5)])
+    cols = [cast(c, Text) for c in m.hub_items.c if c.name not in ("id", "version")]
+    got = {r[0]: r[1:] for r in raw(store, select(_I.id, *cols))}
+    assert len(got) == 10
+    assert all(got[f"p{i}"] == got[f"c{i}"] for i in range(5))
 
 
 def test_new_ids_are_distinct_version_4_uuids() -> None:
