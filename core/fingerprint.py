@@ -32,15 +32,6 @@ _TIME_FIELDS = ("start", "end")
 _ZONE_KEYS = ("tz", "vtimezone")
 
 
-def _strip_tz(fields: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(fields)
-    for name in _TIME_FIELDS:
-        value = out.get(name)
-        if isinstance(value, Mapping) and "tz" in value:
-            out[name] = {k: v for k, v in value.items() if k not in _ZONE_KEYS}
-    return out
-
-
 #: what a fingerprint never compares, per ``ignore`` set: the union is made once
 _SKIPS: dict[frozenset[str], frozenset[str]] = {}
 
@@ -70,8 +61,7 @@ def _kept(fields: Mapping[str, Any], skip: frozenset[str], version: int,
         if name in _TIME_FIELDS:
             # (a plain dict, as parsed: the type check first, an ABC check costs ~1 us)
             if (type(value) is dict or isinstance(value, Mapping)) and "tz" in value:
-                value = _zone_of(value) if zones else {
-                    k: v for k, v in value.items() if k not in _ZONE_KEYS}
+                value = _zone_of(value) if zones else _no_zone(value)
         elif name == "summary":
             if isinstance(value, str):
                 value = value.strip()
@@ -103,25 +93,26 @@ def canonical_content(item: Item, ignore: Iterable[str] = (),
     return {"fields": fields, "overrides": overrides}
 
 
-_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _encoder() -> Callable[[Any], str]:
-    """``json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, made
-    once: the C encoder that dumps runs (without an encoder and a C encoder built per call,
-    ~2 us of ~15), else the encoder's own ``encode``. No circular check: content is a tree."""
+def _encoder(separators: tuple[str, str], ensure_ascii: bool) -> Callable[[Any], str]:
+    """``json.dumps(data, sort_keys=True, separators=..., ensure_ascii=...)``, made once: the
+    C encoder that dumps runs (without an encoder and a C encoder built per call, ~2 us of
+    ~15), else the encoder's own ``encode``. No circular check: the data are trees."""
+    encoder = json.JSONEncoder(sort_keys=True, separators=separators, ensure_ascii=ensure_ascii)
     make = getattr(json.encoder, "c_make_encoder", None)
+    strings = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
     try:
-        run = make(None, _JSON.default, json.encoder.encode_basestring, None, ":", ",",
+        run = make(None, encoder.default, strings, None, separators[1], separators[0],
                    True, False, True) if make is not None else None
     except TypeError:  # another signature (another Python): the public way
         run = None
     if run is None:
-        return _JSON.encode
+        return encoder.encode
     return lambda data: "".join(run(data, 0))
 
 
-_ENCODE = _encoder()
+_ENCODE = _encoder((",", ":"), ensure_ascii=False)
+#: ``json.dumps(data, sort_keys=True)`` (match keys)
+_ENCODE_KEY = _encoder((", ", ": "), ensure_ascii=True)
 
 
 def _digest(data: Any) -> str:
@@ -165,10 +156,18 @@ def match_key(item: Item) -> str | None:
     """Key for first-attach matching of items that lack a common UID: case-folded, space-
     collapsed summary plus start and end instants. None when the item has no summary or start
     (such items are never matched by content)."""
-    summary = " ".join(str(item.get("summary") or "").split()).casefold()
-    start, end = item.get("start"), item.get("end")
+    fields = item.fields
+    summary = " ".join(str(fields.get("summary") or "").split()).casefold()
+    start = fields.get("start")
     if not summary or not start:
         return None
-    times = _strip_tz({"start": start, "end": end or start})
-    data = json.dumps([summary, times["start"], times["end"]], sort_keys=True)
+    end = fields.get("end") or start
+    data = _ENCODE_KEY([summary, _no_zone(start), _no_zone(end)])
     return hashlib.sha1(data.encode("utf-8")).hexdigest()
+
+
+def _no_zone(value: Any) -> Any:
+    """A time value without the zone it was written in (an instant is one in any zone)."""
+    if (type(value) is dict or isinstance(value, Mapping)) and "tz" in value:
+        return {k: v for k, v in value.items() if k not in _ZONE_KEYS}
+    return value

@@ -1,4 +1,4 @@
-"""The faster fingerprint (one pass over the fields, the skip set and the JSON encoder made once,
+"""The faster fingerprint and match key (one pass over the fields, the skip set and the JSON encoder made once,
 ``settled`` looking at parties only when there are any) is bit-identical to the implementation
 it replaced, kept here as the reference; so is :func:`overlay_uncarried`'s shortcut when a
 spoke carries everything."""
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 
 from cirahub.core import ical
 from cirahub.core.errors import MalformedItem
-from cirahub.core.fingerprint import fingerprint, increment
+from cirahub.core.fingerprint import fingerprint, increment, match_key
 from cirahub.core.ical_verbatim import value_tag
 from cirahub.core.item import FINGERPRINT_VERSION, VOLATILE_FIELDS, Item
 from cirahub.core.model import Capabilities
@@ -135,6 +135,16 @@ def old_increment(item: Item, ignore: Iterable[str] = (), since: int = 1) -> str
                         "overrides": {k: v for k, v in parts.items() if v}})
 
 
+def old_match_key(item: Item) -> str | None:
+    summary = " ".join(str(item.get("summary") or "").split()).casefold()
+    start, end = item.get("start"), item.get("end")
+    if not summary or not start:
+        return None
+    times = _strip_tz({"start": start, "end": end or start})
+    data = json.dumps([summary, times["start"], times["end"]], sort_keys=True)
+    return hashlib.sha1(data.encode("utf-8")).hexdigest()
+
+
 def old_overlay(item: Item, source: Item | None, carried: Any) -> Item:
     src_master = source.fields if source is not None else None
     overrides = {}
@@ -167,6 +177,7 @@ def _same(item: Item) -> None:
         for version in (1, FINGERPRINT_VERSION):
             assert fingerprint(item, ignore, version) == old_fingerprint(item, ignore, version)
         assert increment(item, ignore) == old_increment(item, ignore)
+    assert match_key(item) == old_match_key(item)
     carried = carried_fields(SyncOptions(), Capabilities(carries_source=True), item)
     assert carried is carry_all
     for source in (None, item):
@@ -208,6 +219,9 @@ def test_the_fingerprint_is_the_old_one_for_odd_values() -> None:
                               "verbatim": {"props": "p", "parties": {}}}})
     _same(item)
     _same(Item("v", {"summary": " s ", "verbatim": "text", "last_modified": "x"}))
+    _same(Item("k", {"summary": "Caf\u00e9 \u00dcber  Stra\u00dfe\t\n", "start": {"date": "2027-01-05"}}))
+    _same(Item("z", {"summary": "x", "start": {"utc": "2027-01-05T09:00:00Z", "tz": "UTC",
+                                               "vtimezone": "BEGIN:VTIMEZONE"}, "end": None}))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
