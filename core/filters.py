@@ -196,6 +196,14 @@ def in_window(item: Item, options: SyncOptions, now: datetime) -> bool:
     return False
 
 
+def filters_content(options: SyncOptions) -> bool:
+    """Whether :func:`content_filter` can refuse any item under ``options``: False (no
+    category list, private items kept, tentative ones too) means it passes every item, so a
+    caller may skip it (a push of 5,000 items: 5,000 category sets made for nothing)."""
+    return bool(options.categories_include or options.categories_exclude
+                or options.private == PrivateMode.SKIP or not options.tentative)
+
+
 def content_filter(item: Item, options: SyncOptions) -> str | None:
     """None when ``item`` passes the private / category / tentative filters, else the reason:
     ``"private"``, ``"category-include"``, ``"category-exclude"`` or ``"tentative"``.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cirahub.core.counts import PUSH_COUNTS, count_ops
-from cirahub.core.filters import content_filter, in_window
+from cirahub.core.filters import content_filter, filters_content, in_window
 from cirahub.core.fingerprint_versions import pushed_agrees
 from cirahub.core.item import Item
 from cirahub.core.model import HubItem, Link
@@ -56,7 +56,7 @@ def _projected(ctx: SpokeContext, hub_item: HubItem, identity: bool) -> tuple[It
 
 
 def _push_one(ctx: SpokeContext, hub_item: HubItem, link: Link | None, now: datetime,
-              identity: bool = False) -> SpokeOp | None:
+              identity: bool = False, filtering: bool = True) -> SpokeOp | None:
     opts, caps = ctx.options, ctx.capabilities
     allowed = NONE if caps.read_only else opts.hub_writes
     if hub_item.item is None:
@@ -66,7 +66,7 @@ def _push_one(ctx: SpokeContext, hub_item: HubItem, link: Link | None, now: date
         return None
     if hub_item.item.get("component") and not caps.carries_components:
         return None  # a task or journal entry: only iCalendar spokes can hold it
-    if content_filter(hub_item.item, opts) is not None:
+    if filtering and content_filter(hub_item.item, opts) is not None:
         # left a filter (became private, lost a category): remove the copy, not a hub delete
         if link is not None and allowed.delete:
             return DeleteInSpoke(
@@ -105,8 +105,10 @@ def plan_push(
             latest[hub_item.id] = hub_item
     ops = []
     identity = identity_projection(ctx)
+    filtering = filters_content(ctx.options)  # else every item passes: not asked per item
     for hub_item_id in sorted(latest):
-        op = _push_one(ctx, latest[hub_item_id], links_by_item.get(hub_item_id), now, identity)
+        op = _push_one(ctx, latest[hub_item_id], links_by_item.get(hub_item_id), now, identity,
+                       filtering)
         if op is not None:
             ops.append(op)
     return PushPlan(tuple(ops), count_ops(ops, PUSH_COUNTS))
