@@ -77,6 +77,9 @@ class VdirConnector(BaseConnector):
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True,
                  extension: str = ".ics") -> None:
         self.path = Path(path)
+        #: the folder as text: the write path joins file names to it with os.path (a Path
+        #: per file costs more than the rest of placing it)
+        self._dir = str(self.path)
         self.create_folder = create
         self.extension = extension
         self.capabilities = Capabilities(carries_components=True, carries_source=True)
@@ -93,10 +96,17 @@ class VdirConnector(BaseConnector):
     def _file(self, remote_id: str) -> Path:
         """The path of the file holding ``remote_id``; refuses anything that is not a plain
         item file name (with an optional ``#<uid key>``)."""
+        return self.path / self._item_name(remote_id)
+
+    def _target(self, remote_id: str) -> str:
+        """:meth:`_file` as text (the write path: no Path per file)."""
+        return os.path.join(self._dir, self._item_name(remote_id))
+
+    def _item_name(self, remote_id: str) -> str:
         name, _ = split_id(remote_id)
         if "/" in name or "\\" in name or not self._is_item_name(name):
             raise RemoteNotFound("not an item of this vdir", remote_id=remote_id)
-        return self.path / name
+        return name
 
     def _ensure_folder(self, may_create: bool) -> None:
         try:
@@ -222,11 +232,11 @@ class VdirConnector(BaseConnector):
     def _write_temp(self, item: Item | str) -> tuple[str, str]:
         """Write ``item`` (or a whole file's text) to a new hidden temp file in the folder.
         Returns its path and its version; removes it again on failure."""
-        return write_temp(self.path, item)
+        return write_temp(self._dir, item)
 
-    def _current_version(self, target: Path) -> str | None:
+    def _current_version(self, target: str | Path) -> str | None:
         try:
-            return version_of(target.lstat())  # a link never matches a version we wrote
+            return version_of(os.lstat(target))  # a link never matches a version we wrote
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -295,7 +305,7 @@ class VdirConnector(BaseConnector):
             return [exc for _ in writes]
         return Batch(self).run(writes)
 
-    def _check_version(self, target: Path, remote_id: str, expected: str, *,
+    def _check_version(self, target: str | Path, remote_id: str, expected: str, *,
                        missing_ok: bool) -> bool:
         """True when ``target`` is at ``expected``; False when missing and ``missing_ok``."""
         current = self._current_version(target)

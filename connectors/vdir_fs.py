@@ -64,7 +64,7 @@ def io_error(exc: OSError, what: str, path: str) -> ConnectorError:
     return TransientError(message, path=path, errno=exc.errno)
 
 
-def place_new(tmp: str, target: Path) -> None:
+def place_new(tmp: str, target: str | Path) -> None:
     """Give the finished temp file the name ``target`` unless that name exists
     (FileExistsError). A hard link is atomic and never replaces; where links are not
     supported, reserve the name with O_EXCL and then rename over the reservation."""

@@ -57,7 +57,7 @@ from cirahub.core.item import Item
 TEMP_SUFFIX = ".tmp"
 
 
-def write_temp(folder: Path, content: Item | str) -> tuple[str, str]:
+def write_temp(folder: str | Path, content: Item | str) -> tuple[str, str]:
     """Write ``content`` (an item, or a whole file's text) to a new hidden temp file in
     ``folder``. Returns its path and version; removes it again on failure."""
     text = content if isinstance(content, str) else text_of(content)
@@ -138,8 +138,8 @@ class Folder(Protocol):
     path: Path
     extension: str
 
-    def _file(self, remote_id: str) -> Path: ...
-    def _check_version(self, target: Path, remote_id: str, expected: str, *,
+    def _target(self, remote_id: str) -> str: ...
+    def _check_version(self, target: str, remote_id: str, expected: str, *,
                        missing_ok: bool) -> bool: ...
     def _new_content(self, remote_id: str, item: Item | None) -> Item | str | None: ...
     def _write_temp(self, item: Item | str) -> tuple[str, str]: ...
@@ -152,7 +152,7 @@ class _Staged:
 
     index: int
     op: str
-    target: Path
+    target: str
     remote_id: str
     expected: str
     asked: str  # the version the caller expected (before chaining)
@@ -196,7 +196,7 @@ class Batch:
         f = self.folder
         if w.op == "create":
             assert w.item is not None
-            target = f._file(name)
+            target = f._target(name)
             if os.path.lexists(target):  # never raises (a folder we may not search)
                 raise RemoteAlreadyExists("item file exists", remote_id=name, uid=w.item.uid)
             tmp, version = f._write_temp(w.item)
@@ -205,7 +205,7 @@ class Batch:
         expected = w.expected_version
         if name in self.after and self.after[name][0] == expected:
             expected = self.after[name][1]
-        target = f._file(w.remote_id)
+        target = f._target(w.remote_id)
         item = w.item if w.op == "update" else None
         if not f._check_version(target, w.remote_id, expected, missing_ok=item is None):
             return None
@@ -253,17 +253,17 @@ class Batch:
                 raise RemoteAlreadyExists("item file exists", remote_id=s.remote_id,
                                           uid=s.uid) from None
             except OSError as exc:
-                raise io_error(exc, "create", str(s.target)) from None
+                raise io_error(exc, "create", s.target) from None
             return WriteResult(s.remote_id, s.version)
         name = split_id(s.remote_id)[0]
         if s.op == "remove":
             if f._check_version(s.target, s.remote_id, s.expected, missing_ok=True):
                 try:
-                    s.target.unlink()
+                    os.unlink(s.target)
                 except FileNotFoundError:
                     pass
                 except OSError as exc:
-                    raise io_error(exc, "delete", str(s.target)) from None
+                    raise io_error(exc, "delete", s.target) from None
             self.after[name] = (s.asked, "")
             return WriteResult(s.remote_id, "")
         assert s.tmp is not None
@@ -271,6 +271,6 @@ class Batch:
         try:
             os.replace(s.tmp, s.target)
         except OSError as exc:
-            raise io_error(exc, "update", str(s.target)) from None
+            raise io_error(exc, "update", s.target) from None
         self.after[name] = (s.asked, s.version)
         return WriteResult(s.remote_id, s.version)
