@@ -212,13 +212,14 @@ def content_filter(item: Item, options: SyncOptions) -> str | None:
     """
     if item.get("privacy") in ("PRIVATE", "CONFIDENTIAL") and options.private == PrivateMode.SKIP:
         return "private"
-    categories = {str(c).strip().casefold() for c in item.get("categories") or ()}
-    include = {c.strip().casefold() for c in options.categories_include}
-    exclude = {c.strip().casefold() for c in options.categories_exclude}
-    if include and not categories & include:
-        return "category-include"
-    if categories & exclude:
-        return "category-exclude"
+    if options.categories_include or options.categories_exclude:  # (else none to compare)
+        categories = {str(c).strip().casefold() for c in item.get("categories") or ()}
+        include = {c.strip().casefold() for c in options.categories_include}
+        exclude = {c.strip().casefold() for c in options.categories_exclude}
+        if include and not categories & include:
+            return "category-include"
+        if categories & exclude:
+            return "category-exclude"
     if item.get("status") == "TENTATIVE" and not options.tentative:
         return "tentative"
     return None

@@ -151,3 +151,32 @@ def test_without_a_window_every_item_is_in_it_and_no_series_is_walked() -> None:
         assert in_window(broken, SyncOptions(), NOW)
         assert in_window(timed("1990-01-01T09:00:00Z", "1990-01-01T10:00:00Z"),
                          SyncOptions(), NOW)
+
+
+def _old_content_filter(item: Item, options: SyncOptions) -> str | None:
+    """content_filter as it was before it skipped the categories with no category filter."""
+    if item.get("privacy") in ("PRIVATE", "CONFIDENTIAL") and options.private == PrivateMode.SKIP:
+        return "private"
+    categories = {str(c).strip().casefold() for c in item.get("categories") or ()}
+    include = {c.strip().casefold() for c in options.categories_include}
+    exclude = {c.strip().casefold() for c in options.categories_exclude}
+    if include and not categories & include:
+        return "category-include"
+    if categories & exclude:
+        return "category-exclude"
+    if item.get("status") == "TENTATIVE" and not options.tentative:
+        return "tentative"
+    return None
+
+
+def test_content_filter_decides_as_before_without_category_filters() -> None:
+    """The categories are only folded when a category filter is set: the same reasons."""
+    fields = [{}, {"categories": ["Work", " home "]}, {"categories": ["X"], "status": "TENTATIVE"},
+              {"privacy": "PRIVATE", "categories": ["Work"]}, {"status": "TENTATIVE"}]
+    optionss = [SyncOptions(), SyncOptions(tentative=False), SyncOptions(private=PrivateMode.SKIP),
+                SyncOptions(categories_include=frozenset({"work"})),
+                SyncOptions(categories_exclude=frozenset({" HOME"}), tentative=False)]
+    for f in fields:
+        for options in optionss:
+            item = Item("u", f)
+            assert content_filter(item, options) == _old_content_filter(item, options)
