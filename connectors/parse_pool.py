@@ -146,8 +146,9 @@ def _from_wire(wire: Wire | None) -> Read:
         if plain is not None:
             uid, fields, overrides, source, entry = plain
             item = Item(uid, fields, overrides, source)
-            if entry is not None:
-                source_cache.learn(*entry)
+            if entry is not None:  # with the item: the writer compares with it
+                key, meaning = entry
+                source_cache.learn(key, meaning, item)
         out.append(RemoteItem(remote_id, version, item, error, raw, refused))
     return out
 
