@@ -23,7 +23,7 @@ from cirahub.store.batch_flush import flush, pruned_items
 from cirahub.store.engine import guarded
 from cirahub.store.pruning import prune_versions
 from cirahub.store.records import MergeResult, Tally
-from cirahub.store.rows import execute_many
+from cirahub.store.rows import driver_sql, execute_many
 
 _H = m.hubs.c
 
@@ -97,10 +97,9 @@ class ApplyMixin(StoreBase):
     def _fence(conn: Connection, hub_id: str, epoch: int) -> int:
         """Pass the writer fence; returns the hub's current version. In the driver's SQL, as
         the batch's other statements (a Core UPDATE cost ~0.3 ms to build and compile-key)."""
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        row = conn.exec_driver_sql(
-            f"UPDATE hubs SET version = version + 0 WHERE id = {mark} AND writer_epoch = {mark} "
-            "RETURNING version", (hub_id, epoch)).first()
+        row = conn.exec_driver_sql(driver_sql(
+            conn, "UPDATE hubs SET version = version + 0 WHERE id = ? AND writer_epoch = ? "
+            "RETURNING version"), (hub_id, epoch)).first()
         if row is not None:
             return int(row[0])
         current = conn.execute(select(_H.writer_epoch).where(_H.id == hub_id)).scalar()

@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from cirahub.store import models as m
 from cirahub.store.base import chunks
-from cirahub.store.rows import marks, result_value
+from cirahub.store.rows import driver_sql, marks, result_value
 
 #: a link as the batch keeps it: (hub_item_id, remote_id, remote_version, fingerprint,
 #: hub_version, fp_version)
@@ -33,10 +33,9 @@ def _in(conn: Connection, sql: str, first: Sequence[Any], values: Iterable[str])
     """The rows of ``sql`` (``?`` marks, ``{}`` for the IN list) per chunk of ``values``
     (sorted, distinct), ``first`` the parameters before the list."""
     out: list[Any] = []
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = driver_sql(conn, sql)
     for part in chunks(sorted(set(values))):
-        result = conn.exec_driver_sql(sql.replace("?", mark).format(marks(conn, len(part))),
-                                      (*first, *part))
+        result = conn.exec_driver_sql(sql.format(marks(conn, len(part))), (*first, *part))
         try:  # the driver's tuples (a Row per row costs more than the read)
             assert result.cursor is not None  # a SELECT's result holds its cursor until closed
             out.extend(result.cursor.fetchall())

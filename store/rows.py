@@ -122,10 +122,20 @@ class PlainInsert:
         return sql
 
 
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
 def marks(conn: Connection, n: int) -> str:
     """``n`` positional parameter marks of the driver (``?`` for SQLite, ``%s`` for
     psycopg2)."""
-    return ", ".join(("?" if conn.dialect.paramstyle == "qmark" else "%s",) * n)
+    return ", ".join((_mark(conn),) * n)
+
+
+def driver_sql(conn: Connection, sql: str) -> str:
+    """``sql`` written with ``?`` marks (and no other ``?`` or ``%``) in the driver's marks."""
+    mark = _mark(conn)
+    return sql if mark == "?" else sql.replace("?", mark)
 
 
 def pair_where(conn: Connection, first: str, a: Sequence[Any], second: str,
@@ -156,6 +166,4 @@ def execute_many(conn: Connection, sql: str, rows: Sequence[tuple[Any, ...]]) ->
     """The driver's executemany of ``sql`` written with ``?`` marks (made ``%s`` for
     psycopg2) over plain rows; nothing when there are none."""
     if rows:
-        if conn.dialect.paramstyle != "qmark":
-            sql = sql.replace("?", "%s")
-        conn.exec_driver_sql(sql, list(rows))
+        conn.exec_driver_sql(driver_sql(conn, sql), list(rows))
